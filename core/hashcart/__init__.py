@@ -1,0 +1,73 @@
+"""hashcart: put products into one shopping cart from the chat platforms people already use.
+
+This module is the public API. Plugins import from here (and their tests from `hashcart.testing`)
+and nothing else: everything under `hashcart.store`, `hashcart.web` and friends may change.
+"""
+
+from __future__ import annotations
+
+import pluggy
+
+from hashcart.commands import (
+    PRODUCT_ACTIONS,
+    Action,
+    CartCommand,
+    CartLine,
+    Outcome,
+    OutcomeCode,
+    Product,
+    ProductRef,
+    ReplyTarget,
+)
+from hashcart.errors import ConfigError, Unavailable
+from hashcart.platform import (
+    OutgoingReply,
+    Platform,
+    ReplyContent,
+    RetryLater,
+    SendError,
+    SendRefused,
+)
+from hashcart.policy_api import PolicyContext, RateDecision
+from hashcart.text import extract_urls, has_hashtag, is_safe_url
+
+hookimpl = pluggy.HookimplMarker("hashcart")
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "PRODUCT_ACTIONS",
+    "Action",
+    "CartCommand",
+    "CartLine",
+    "ConfigError",
+    "Hashcart",
+    "OutcomeCode",
+    "Outcome",
+    "OutgoingReply",
+    "Platform",
+    "PolicyContext",
+    "Product",
+    "ProductRef",
+    "RateDecision",
+    "ReplyContent",
+    "ReplyTarget",
+    "RetryLater",
+    "SendError",
+    "SendRefused",
+    "Unavailable",
+    "__version__",
+    "extract_urls",
+    "has_hashtag",
+    "hookimpl",
+    "is_safe_url",
+]
+
+
+def __getattr__(name: str) -> object:
+    # The application object pulls in SQLAlchemy and aiohttp; load it only when asked for.
+    if name == "Hashcart":
+        from hashcart.app import Hashcart
+
+        return Hashcart
+    raise AttributeError(name)

@@ -1,0 +1,286 @@
+"""The command model: every platform event that asks for something becomes one `CartCommand`.
+
+Plugins translate platform payloads into these frozen objects; the core never sees a raw payload.
+Everything here is plain data so it can be logged, stored as a pending add, and compared in tests.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any
+
+
+class Action(enum.StrEnum):
+    ADD = "add"
+    REMOVE = "remove"
+    LIST = "list"
+    CLEAR = "clear"
+    LINK = "link"
+    UNLINK = "unlink"
+    HELP = "help"
+    PRIVACY = "privacy"
+    FORGET = "forget"
+    CHECKOUT = "checkout"
+    CONFIRM = "confirm"
+
+
+#: Actions that need a product reference.
+PRODUCT_ACTIONS = frozenset({Action.ADD, Action.REMOVE})
+
+
+def _frozen(mapping: Mapping[str, str] | None) -> Mapping[str, str]:
+    return MappingProxyType(dict(mapping or {}))
+
+
+@dataclass(frozen=True, slots=True)
+class ProductRef:
+    """A product named by a store and the store's own id for it (an ASIN for Amazon)."""
+
+    store: str
+    sku: str
+    url: str | None = None
+
+    @property
+    def product_id(self) -> str:
+        return f"{self.store}:{self.sku}"
+
+    @classmethod
+    def parse(cls, product_id: str) -> ProductRef:
+        store, sep, sku = product_id.partition(":")
+        if not sep or not store or not sku:
+            raise ValueError(f"product id {product_id!r} is not of the form store:sku")
+        return cls(store, sku)
+
+
+@dataclass(frozen=True, slots=True)
+class Product:
+    """A product as the catalog knows it; prices are whole cents to keep totals exact."""
+
+    ref: ProductRef
+    title: str
+    price_cents: int
+    currency: str = "USD"
+    available: bool = True
+
+    @property
+    def product_id(self) -> str:
+        return self.ref.product_id
+
+
+@dataclass(frozen=True, slots=True)
+class ReplyTarget:
+    """Where the one answer to a command goes.
+
+    `channel` is the public place (a tweet to reply to, a Slack `response_url`, a Discord channel);
+    `user` is the platform user id, used for a direct message. `private` is set by the plugin when
+    the platform itself demands a private answer (a protected X account); the core also sets it
+    from the account's privacy choice. `extra` carries plugin-specific strings the send hook needs.
+    """
+
+    platform: str
+    user: str
+    channel: str | None = None
+    private: bool = False
+    extra: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "extra", _frozen(self.extra))
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "platform": self.platform,
+            "user": self.user,
+            "channel": self.channel,
+            "private": self.private,
+            "extra": dict(self.extra),
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> ReplyTarget:
+        return cls(
+            platform=str(data["platform"]),
+            user=str(data["user"]),
+            channel=data.get("channel"),
+            private=bool(data.get("private", False)),
+            extra=dict(data.get("extra") or {}),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class CartCommand:
+    """One request from one platform user, identified by the platform's own event id.
+
+    `reference` is the raw product reference the user gave (a URL or a barcode); the core resolves
+    it through the `hashcart_product_from_url` hook unless the plugin already set `product`.
+    `argument` carries a sub-argument such as `on`/`off` for `privacy`.
+    """
+
+    platform: str
+    user_id: str
+    action: Action
+    event_id: str
+    reply_to: ReplyTarget
+    product: ProductRef | None = None
+    reference: str | None = None
+    quantity: int = 1
+    argument: str | None = None
+    user_name: str | None = None
+    locale: str | None = None
+    is_bot: bool = False
+
+    def __post_init__(self) -> None:
+        if not self.platform or not self.user_id or not self.event_id:
+            raise ValueError("a command needs a platform, a user id and an event id")
+        if self.quantity < 1:
+            raise ValueError("quantity must be at least 1")
+        object.__setattr__(self, "action", Action(self.action))
+
+    @property
+    def event_key(self) -> str:
+        """The key under which the command is recorded once and for all."""
+        return f"{self.platform}:{self.event_id}"
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "platform": self.platform,
+            "user_id": self.user_id,
+            "action": self.action.value,
+            "event_id": self.event_id,
+            "reply_to": self.reply_to.to_json(),
+            "product": self.product.product_id if self.product else None,
+            "product_url": self.product.url if self.product else None,
+            "reference": self.reference,
+            "quantity": self.quantity,
+            "argument": self.argument,
+            "user_name": self.user_name,
+            "locale": self.locale,
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> CartCommand:
+        product = None
+        if data.get("product"):
+            ref = ProductRef.parse(data["product"])
+            product = ProductRef(ref.store, ref.sku, data.get("product_url"))
+        return cls(
+            platform=data["platform"],
+            user_id=data["user_id"],
+            action=Action(data["action"]),
+            event_id=data["event_id"],
+            reply_to=ReplyTarget.from_json(data["reply_to"]),
+            product=product,
+            reference=data.get("reference"),
+            quantity=int(data.get("quantity", 1)),
+            argument=data.get("argument"),
+            user_name=data.get("user_name"),
+            locale=data.get("locale"),
+        )
+
+
+class OutcomeCode(enum.StrEnum):
+    """What happened to a command. Each code has one message id in the catalogs (`reply.<code>`)."""
+
+    ADDED = "added"
+    INCREASED = "increased"
+    REMOVED = "removed"
+    DECREASED = "decreased"
+    NOT_IN_CART = "not_in_cart"
+    LISTED = "listed"
+    CART_EMPTY = "cart_empty"
+    CLEARED = "cleared"
+    LINK_NEEDED = "link_needed"
+    LINK_SENT = "link_sent"
+    UNLINKED = "unlinked"
+    NOT_LINKED = "not_linked"
+    HELP = "help"
+    PRIVACY_ON = "privacy_on"
+    PRIVACY_OFF = "privacy_off"
+    PENDING_APPLIED = "pending_applied"
+    NOT_A_PRODUCT = "not_a_product"
+    NO_PRODUCT_GIVEN = "no_product_given"
+    UNKNOWN_PRODUCT = "unknown_product"
+    UNAVAILABLE = "unavailable"
+    STORE_REFUSED = "store_refused"
+    RATE_LIMITED = "rate_limited"
+    DENIED = "denied"
+    NOT_SUPPORTED = "not_supported"
+    DUPLICATE = "duplicate"
+    FAILED = "failed"
+
+
+#: Outcomes that mean the cart or account changed as asked.
+SUCCESS_CODES = frozenset(
+    {
+        OutcomeCode.ADDED,
+        OutcomeCode.INCREASED,
+        OutcomeCode.REMOVED,
+        OutcomeCode.DECREASED,
+        OutcomeCode.LISTED,
+        OutcomeCode.CART_EMPTY,
+        OutcomeCode.CLEARED,
+        OutcomeCode.LINK_SENT,
+        OutcomeCode.UNLINKED,
+        OutcomeCode.HELP,
+        OutcomeCode.PRIVACY_ON,
+        OutcomeCode.PRIVACY_OFF,
+        OutcomeCode.PENDING_APPLIED,
+    }
+)
+
+
+@dataclass(frozen=True, slots=True)
+class CartLine:
+    product_id: str
+    title: str
+    quantity: int
+    price_cents: int
+    currency: str
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """The result of one command: a code, the values its sentence needs, and whether to answer.
+
+    `silent` outcomes (a duplicate, a denied bot, a repeated rate-limit refusal) send nothing.
+    """
+
+    code: OutcomeCode
+    params: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+    silent: bool = False
+    cart: tuple[CartLine, ...] = ()
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "params", MappingProxyType(dict(self.params)))
+
+    @property
+    def ok(self) -> bool:
+        return self.code in SUCCESS_CODES
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "code": self.code.value,
+            "params": dict(self.params),
+            "silent": self.silent,
+            "cart": [
+                {
+                    "product_id": line.product_id,
+                    "title": line.title,
+                    "quantity": line.quantity,
+                    "price_cents": line.price_cents,
+                    "currency": line.currency,
+                }
+                for line in self.cart
+            ],
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Outcome:
+        return cls(
+            code=OutcomeCode(data["code"]),
+            params=data.get("params") or {},
+            silent=bool(data.get("silent", False)),
+            cart=tuple(CartLine(**line) for line in data.get("cart") or ()),
+        )

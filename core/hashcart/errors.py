@@ -1,0 +1,12 @@
+"""Errors the core raises across its public API."""
+
+
+class ConfigError(Exception):
+    """A setting is missing or wrong; the message names the variable in one line."""
+
+
+class Unavailable(Exception):
+    """The command could not be recorded (the database is down): nothing was applied.
+
+    A webhook receiver answers this with a retryable status (503) so the platform redelivers.
+    """

@@ -1,0 +1,147 @@
+"""Every hook a hashcart plugin can implement.
+
+A plugin is any module or object with functions named after these specs and marked with
+`hashcart.hookimpl`. A hook implementation may be `async def`: the core awaits what it returns.
+Hooks marked *first result wins* stop at the first implementation that returns something other
+than `None`; the rest collect every result.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import pluggy
+
+if TYPE_CHECKING:
+    from aiohttp import web
+    from pydantic_settings import BaseSettings
+
+    from hashcart.app import Hashcart
+    from hashcart.commands import CartCommand, Outcome, Product, ProductRef
+    from hashcart.platform import Platform, ReplyContent
+    from hashcart.policy_api import PolicyContext
+
+hookspec = pluggy.HookspecMarker("hashcart")
+
+
+# ---------------------------------------------------------------------------------------------
+# Start-up: settings, platforms, web routes
+# ---------------------------------------------------------------------------------------------
+
+
+@hookspec
+def hashcart_settings() -> type[BaseSettings] | None:
+    """Contribute a pydantic-settings model holding this plugin's configuration.
+
+    Called once at start-up, before any platform starts. Give the model an `env_prefix` such as
+    `HASHCART_SLACK_` so its variables sit beside the core's. The core instantiates every model
+    so that a bad value stops the server with one line naming the variable; read the values back
+    with `hashcart.settings_for(MySettings)`.
+    """
+
+
+@hookspec
+def hashcart_platform(hashcart: Hashcart) -> Platform | None:
+    """Declare a platform that `hashcart serve` runs.
+
+    Return a `hashcart.Platform` (a name, `start`, `stop`, `send_reply`) when the platform's
+    credentials are configured, else `None` so the server starts without it. Called once per
+    server, after settings are loaded; the object lives as long as the server.
+    """
+
+
+@hookspec
+def hashcart_web_routes(hashcart: Hashcart, app: web.Application) -> None:
+    """Add HTTP routes or sub-applications to the server, e.g. a webhook receiver.
+
+    Called once while the aiohttp application is built, before it starts serving. Register
+    routes with `app.router.add_post(...)`; handlers should answer fast and leave slow work
+    to `hashcart.submit`, which returns once the command is durably applied.
+    """
+
+
+@hookspec
+async def hashcart_doctor(hashcart: Hashcart) -> list[tuple[str, bool, str]] | None:
+    """Check this plugin's platform for `hashcart doctor`: return (check, passed, detail) rows.
+
+    Typical checks: the configuration is complete, the scopes or intents it needs are granted,
+    the platform's API answers. Every outbound call must carry a timeout.
+    """
+
+
+# ---------------------------------------------------------------------------------------------
+# Per command: product references, policy, lookups, observation
+# ---------------------------------------------------------------------------------------------
+
+
+@hookspec(firstresult=True)
+def hashcart_product_from_url(url: str) -> ProductRef | None:
+    """Turn a URL (or a barcode, when the reference is digits) into a `ProductRef`.
+
+    *First result wins.* Return `None` for anything your store does not recognise, never raise:
+    the core answers "that is not a product link" when every implementation returned `None`.
+    Strip affiliate and tracking parameters; the canonical URL goes into `ProductRef.url`.
+    """
+
+
+@hookspec(firstresult=True)
+def hashcart_resolve_redirect(url: str) -> str | None:
+    """Expand a short link (amzn.to, a.co, …) to the URL it redirects to.
+
+    *First result wins.* The built-in implementation follows redirects over HTTP with a timeout
+    and a cache; tests register one that answers from a table so they need no network.
+    """
+
+
+@hookspec(firstresult=True)
+def hashcart_lookup_product(ref: ProductRef) -> Product | None:
+    """Look a `ProductRef` up into a `Product` with title, price and availability.
+
+    *First result wins.* The core's own implementation (tried last) reads the local catalog;
+    a store plugin can answer from the shop's API instead. Return `None` for an unknown product.
+    """
+
+
+@hookspec(firstresult=True)
+def hashcart_check_command(
+    command: CartCommand, context: PolicyContext
+) -> Outcome | None:
+    """Decide whether a command may run; return a refusing `Outcome` to stop it, else `None`.
+
+    *First result wins.* Called inside the command's transaction, after duplicates are dropped,
+    so counters kept through `context` are exact across nodes. Return `Outcome(..., silent=True)`
+    to drop a command without an answer (a bot, a repeated rate-limit refusal).
+    """
+
+
+@hookspec
+def hashcart_command_done(command: CartCommand, outcome: Outcome) -> None:
+    """Observe a finished command after its transaction committed (metrics, audit, webhooks).
+
+    Called for every command including refused ones; never for a redelivered duplicate.
+    Exceptions are logged and do not affect the command.
+    """
+
+
+# ---------------------------------------------------------------------------------------------
+# Replies
+# ---------------------------------------------------------------------------------------------
+
+
+@hookspec(firstresult=True)
+def hashcart_format_reply(
+    command: CartCommand, outcome: Outcome, locale: str, hashcart: Hashcart
+) -> ReplyContent | None:
+    """Word the answer to a command for its platform.
+
+    *First result wins.* The core's default (tried last) takes the sentence for `outcome.code`
+    from the message catalog in `locale`. A platform plugin can return richer content (Slack
+    Block Kit in `ReplyContent.extra`); use `hashcart.translate(locale, msgid, **params)` to stay
+    in the user's language.
+    """
+
+
+def hook_names() -> list[str]:
+    """Names of all hooks, for docs and `hashcart plugins`."""
+    return sorted(name for name in globals() if name.startswith("hashcart_"))
+

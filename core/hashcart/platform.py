@@ -1,0 +1,80 @@
+"""What a platform plugin gives the core: a long-running connection and a way to send a reply."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any, Protocol, runtime_checkable
+
+from hashcart.commands import Outcome, ReplyTarget
+
+
+@dataclass(frozen=True, slots=True)
+class ReplyContent:
+    """The words of one answer; `extra` holds platform-specific structure (Slack blocks, embeds)."""
+
+    text: str
+    extra: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+
+
+@dataclass(frozen=True, slots=True)
+class OutgoingReply:
+    """One queued answer as the reply sender hands it to `Platform.send_reply`.
+
+    `attempt` counts from 1; a platform that must vary the wording on a retry (X refuses a post
+    that repeats a recent one word for word) can use it together with `reply_id`.
+    """
+
+    reply_id: int
+    event_key: str
+    target: ReplyTarget
+    content: ReplyContent
+    outcome: Outcome
+    attempt: int = 1
+
+
+class SendError(Exception):
+    """A reply could not be sent. `retry_after` (seconds) set means: try again later."""
+
+    def __init__(self, reason: str, *, retry_after: float | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.retry_after = retry_after
+
+    @property
+    def retryable(self) -> bool:
+        return self.retry_after is not None
+
+
+class RetryLater(SendError):
+    """The platform is busy or down (429, 5xx, a timeout); the reply sender tries again."""
+
+    def __init__(self, reason: str, retry_after: float = 1.0) -> None:
+        super().__init__(reason, retry_after=max(0.0, retry_after))
+
+
+class SendRefused(SendError):
+    """The platform refused the reply for good (403, unknown user); it is not tried again."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason, retry_after=None)
+
+
+@runtime_checkable
+class Platform(Protocol):
+    """A chat platform as `hashcart serve` runs it.
+
+    `start` is awaited once when the server starts and must return quickly: long-running work
+    (a gateway connection, a stream) goes into tasks the platform owns. `stop` ends them.
+    `send_reply` delivers one answer or raises `SendError`; it is called by the reply sender,
+    possibly again after a `RetryLater`.
+    """
+
+    name: str
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+    async def send_reply(self, reply: OutgoingReply) -> None: ...

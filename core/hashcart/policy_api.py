@@ -1,0 +1,42 @@
+"""What a `hashcart_check_command` implementation can ask of the core inside a command's transaction."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+
+@dataclass(frozen=True, slots=True)
+class RateDecision:
+    """The result of counting one hit in a fixed window.
+
+    `allowed` is False once `count` passes the limit; `first_refusal` is True for exactly one hit
+    per window, the one that deserves an answer. `retry_after` is the seconds to the window's end.
+    """
+
+    allowed: bool
+    count: int
+    limit: int
+    retry_after: float
+
+    @property
+    def first_refusal(self) -> bool:
+        return not self.allowed and self.count == self.limit + 1
+
+
+class PolicyContext(Protocol):
+    """Handed to `hashcart_check_command`; every call runs in the command's own transaction."""
+
+    @property
+    def account_id(self) -> str | None:
+        """The linked account, or None when the platform identity is not linked yet."""
+        ...
+
+    @property
+    def now(self) -> float:
+        """The time (epoch seconds) the batch holding this command started."""
+        ...
+
+    async def hit(self, key: str, limit: int, window_seconds: int) -> RateDecision:
+        """Count one hit against `key` in the current fixed window of `window_seconds`."""
+        ...
