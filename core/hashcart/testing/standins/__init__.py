@@ -1,0 +1,1 @@
+"""Local stand-ins for the chat platforms: fake servers that real client libraries accept."""
