@@ -1,1 +1,74 @@
-"""hashcart plugin."""
+"""Slack for hashcart: `/cart` slash commands, `#amazoncart` channel messages and 🛒 reactions.
+
+Everything Slack-specific stays here; the core sees only `CartCommand`s. Requests reach a Bolt
+app mounted at `POST /slack/events` (plus `/slack/install` and `/slack/oauth_redirect` when
+workspaces install the app through OAuth); answers leave through `SlackPlatform.send_reply`.
+"""
+
+from __future__ import annotations
+
+import weakref
+from typing import Any
+
+from aiohttp import web
+from hashcart import CartCommand, ConfigError, Outcome, ReplyContent, hookimpl
+from pydantic_settings import BaseSettings
+
+from hashcart_slack import blocks, doctor
+from hashcart_slack.bolt import INSTALL_PATH, REDIRECT_PATH
+from hashcart_slack.core import Core
+from hashcart_slack.platform import SlackPlatform
+from hashcart_slack.settings import SlackSettings
+
+__all__ = ["SlackPlatform", "SlackSettings"]
+
+# The platform and the web routes come from two hooks but must be one Bolt app per server.
+_platforms: weakref.WeakKeyDictionary[Any, SlackPlatform] = weakref.WeakKeyDictionary()
+
+
+def _platform_for(hashcart: Core) -> SlackPlatform | None:
+    platform = _platforms.get(hashcart)
+    if platform is None:
+        settings = hashcart.settings_for(SlackSettings)
+        if not settings.enabled:
+            return None
+        problem = settings.problem()
+        if problem is not None:
+            raise ConfigError(problem)
+        platform = _platforms[hashcart] = SlackPlatform(hashcart, settings)
+    return platform
+
+
+@hookimpl
+def hashcart_settings() -> type[BaseSettings]:
+    return SlackSettings
+
+
+@hookimpl
+def hashcart_platform(hashcart: Core) -> SlackPlatform | None:
+    return _platform_for(hashcart)
+
+
+@hookimpl
+def hashcart_web_routes(hashcart: Core, app: web.Application) -> None:
+    platform = _platform_for(hashcart)
+    if platform is None:
+        return
+    app.router.add_post("/slack/events", platform.handle)
+    if platform.settings.oauth:
+        app.router.add_get(INSTALL_PATH, platform.handle_install)
+        app.router.add_get(REDIRECT_PATH, platform.handle_oauth_redirect)
+
+
+@hookimpl
+def hashcart_format_reply(
+    command: CartCommand, outcome: Outcome, locale: str, hashcart: Core
+) -> ReplyContent | None:
+    if command.platform != "slack":
+        return None
+    return blocks.format_reply(command, outcome, locale, hashcart)
+
+
+@hookimpl
+async def hashcart_doctor(hashcart: Core) -> list[tuple[str, bool, str]]:
+    return await doctor.checks(hashcart, hashcart.settings_for(SlackSettings))

@@ -322,6 +322,14 @@ class SlackStandin:
         self.bot_user_id = bot_user_id
         self.bot_id = bot_id
         self.check_token = check_token
+        #: Scopes auth.test reports in `X-OAuth-Scopes`, as Slack does for the token's grant.
+        self.scopes: list[str] = [
+            "commands",
+            "chat:write",
+            "channels:history",
+            "groups:history",
+            "reactions:read",
+        ]
         self.calls: list[ApiCall] = []
         self.responses: list[ResponsePost] = []
         self.users: dict[str, dict[str, Any]] = {}
@@ -340,7 +348,7 @@ class SlackStandin:
         app = web.Application()
         app.router.add_post("/api/{method}", self._api)
         app.router.add_get("/api/{method}", self._api)
-        app.router.add_post("/response/{token}", self._response_url)
+        app.router.add_post("/response/{token:.+}", self._response_url)
         return app
 
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
@@ -561,7 +569,8 @@ class SlackStandin:
             return self._record(
                 method, params, token, 200, {"ok": False, "error": "unknown_method"}
             )
-        return self._record(method, params, token, 200, handler(self, params))
+        headers = {"X-OAuth-Scopes": ",".join(self.scopes)} if method == "auth.test" else None
+        return self._record(method, params, token, 200, handler(self, params), headers)
 
     def _record(
         self,

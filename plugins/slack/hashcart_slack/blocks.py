@@ -1,0 +1,94 @@
+"""Block Kit wording for Slack: the cart as a small table with a total and a "View cart" button.
+
+Only the cart listing and the linking answers gain structure; every other answer keeps the core's
+one sentence. `text` always carries that sentence too: Slack shows it in notifications and to
+clients that cannot render blocks.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from babel.core import Locale, UnknownLocaleError
+from babel.numbers import format_currency
+from hashcart import CartCommand, CartLine, Outcome, OutcomeCode, ReplyContent
+
+from hashcart_slack.core import Core
+
+#: Slack allows 50 blocks and 3000 characters per text; a long cart is cut, with a count.
+MAX_LINES = 30
+
+
+def format_reply(
+    command: CartCommand, outcome: Outcome, locale: str | None, hashcart: Core
+) -> ReplyContent | None:
+    cart_url = f"{hashcart.settings.public_url}/cart"
+    params = {"cart_url": cart_url, "hashtag": hashcart.settings.hashtag, "platform": "slack"}
+    params.update(outcome.params)
+    text = hashcart.translate(locale, f"reply.{outcome.code.value}", **params)
+    if outcome.code is OutcomeCode.LISTED and outcome.cart:
+        blocks = cart_blocks(outcome.cart, locale, str(params["cart_url"]))
+        return ReplyContent(text, {"blocks": blocks})
+    link_url = outcome.params.get("link_url")
+    if outcome.code in (OutcomeCode.LINK_NEEDED, OutcomeCode.LINK_SENT) and link_url:
+        blocks = [_section(_mrkdwn_escape(text)), _button("Link account", str(link_url), "link")]
+        return ReplyContent(text, {"blocks": blocks})
+    return None
+
+
+def cart_blocks(lines: tuple[CartLine, ...], locale: str | None, cart_url: str) -> list[Any]:
+    shown = lines[:MAX_LINES]
+    rows = [
+        f"`{line.quantity:>3} ×` {_mrkdwn_escape(line.title)} — "
+        f"{money(line.price_cents * line.quantity, line.currency, locale)}"
+        for line in shown
+    ]
+    if len(lines) > len(shown):
+        rows.append(f"…and {len(lines) - len(shown)} more")
+    count = sum(line.quantity for line in lines)
+    totals = _totals(lines, locale)
+    return [
+        _section("*Your cart*"),
+        _section("\n".join(rows)),
+        {"type": "divider"},
+        _section(f"*Total* ({count} {'item' if count == 1 else 'items'}): *{totals}*"),
+        _button("View cart", cart_url, "view_cart"),
+    ]
+
+
+def money(cents: int, currency: str, locale: str | None) -> str:
+    try:
+        chosen = Locale.parse((locale or "en_US").replace("-", "_"))
+    except (UnknownLocaleError, ValueError):
+        chosen = Locale.parse("en_US")
+    return str(format_currency(cents / 100, currency, locale=chosen))
+
+
+def _totals(lines: tuple[CartLine, ...], locale: str | None) -> str:
+    """One total per currency: a cart may hold products priced in more than one."""
+    sums: dict[str, int] = {}
+    for line in lines:
+        sums[line.currency] = sums.get(line.currency, 0) + line.price_cents * line.quantity
+    return " + ".join(money(cents, currency, locale) for currency, cents in sums.items())
+
+
+def _section(text: str) -> dict[str, Any]:
+    return {"type": "section", "text": {"type": "mrkdwn", "text": text[:3000]}}
+
+
+def _button(label: str, url: str, action_id: str) -> dict[str, Any]:
+    return {
+        "type": "actions",
+        "elements": [
+            {
+                "type": "button",
+                "text": {"type": "plain_text", "text": label},
+                "url": url,
+                "action_id": action_id,
+            }
+        ],
+    }
+
+
+def _mrkdwn_escape(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")

@@ -1,0 +1,82 @@
+"""Slack payloads in, `CartCommand`s out. Pure functions: no I/O, easy to test.
+
+Event ids follow SPEC §4: a slash command is identified by its `trigger_id`, an Events API
+delivery by its envelope's `event_id` (the same on every retry, which is what makes retries safe).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from hashcart import Action, CartCommand, ProductRef, ReplyTarget
+
+from hashcart_slack.parse import parse_command
+
+PLATFORM = "slack"
+
+#: `ReplyTarget.extra["mode"]` for answers sent with chat.postEphemeral instead of response_url.
+EPHEMERAL = "ephemeral"
+
+
+def from_slash_command(payload: Mapping[str, Any]) -> CartCommand:
+    """`/cart <text>`: the answer goes to the command's `response_url`, seen only by the user."""
+    parsed = parse_command(str(payload.get("text") or ""))
+    user_id = str(payload["user_id"])
+    extra = {
+        "team_id": str(payload.get("team_id") or ""),
+        "channel_id": str(payload.get("channel_id") or ""),
+    }
+    if payload.get("enterprise_id"):
+        extra["enterprise_id"] = str(payload["enterprise_id"])
+    return CartCommand(
+        platform=PLATFORM,
+        user_id=user_id,
+        action=parsed.action,
+        event_id=str(payload["trigger_id"]),
+        reply_to=ReplyTarget(
+            platform=PLATFORM,
+            user=user_id,
+            channel=str(payload["response_url"]),
+            private=True,
+            extra=extra,
+        ),
+        reference=parsed.reference,
+        quantity=parsed.quantity,
+        argument=parsed.argument,
+        user_name=str(payload.get("user_name") or "") or None,
+    )
+
+
+def from_event(
+    body: Mapping[str, Any],
+    *,
+    action: Action,
+    user_id: str,
+    channel: str,
+    reference: str,
+    product: ProductRef | None = None,
+    thread_ts: str | None = None,
+) -> CartCommand:
+    """A channel message or a reaction: the answer is an ephemeral message in that channel."""
+    extra = {"mode": EPHEMERAL, "team_id": str(body.get("team_id") or "")}
+    if thread_ts:
+        extra["thread_ts"] = thread_ts
+    if body.get("enterprise_id"):
+        extra["enterprise_id"] = str(body["enterprise_id"])
+    return CartCommand(
+        platform=PLATFORM,
+        user_id=user_id,
+        action=action,
+        event_id=str(body["event_id"]),
+        reply_to=ReplyTarget(
+            platform=PLATFORM, user=user_id, channel=channel, private=True, extra=extra
+        ),
+        product=product,
+        reference=reference,
+    )
+
+
+def is_from_bot(event: Mapping[str, Any]) -> bool:
+    """Bots, integrations and edits/joins (any subtype) never count as someone asking."""
+    return bool(event.get("bot_id") or event.get("subtype") or not event.get("user"))

@@ -1,0 +1,152 @@
+"""The Slack platform: a Bolt app behind hashcart's web server, and the way answers go out."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+from collections.abc import Coroutine, Mapping
+from typing import Any, TypeVar
+
+import aiohttp
+from aiohttp import web
+from hashcart import OutgoingReply, RetryLater, SendRefused
+from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from slack_bolt.app.async_app import AsyncApp
+from slack_sdk.web.async_client import AsyncWebClient
+
+from hashcart_slack import replies
+from hashcart_slack.bolt import build_app
+from hashcart_slack.core import Core
+from hashcart_slack.oauth import KvInstallationStore
+from hashcart_slack.settings import SlackSettings
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+#: How long `stop()` waits for commands that were acknowledged but not yet recorded.
+DRAIN_SECONDS = 10.0
+
+
+class SlackPlatform:
+    """One Slack app: single-workspace (bot token) or multi-workspace (OAuth installations)."""
+
+    name = "slack"
+
+    def __init__(self, hashcart: Core, settings: SlackSettings) -> None:
+        self.hashcart = hashcart
+        self.settings = settings
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._session: aiohttp.ClientSession | None = None
+        self._timeout_seconds = max(1, math.ceil(hashcart.http_timeout.total or 10))
+        token = settings.bot_token.get_secret_value() if settings.bot_token else None
+        self.client = AsyncWebClient(
+            token=None if settings.oauth else token,
+            base_url=settings.api_url,
+            timeout=self._timeout_seconds,
+        )
+        self.installations = KvInstallationStore(hashcart.kv) if settings.oauth else None
+        self.bolt: AsyncApp = build_app(self)
+
+    # -- lifecycle ----------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        self._http()
+
+    async def stop(self) -> None:
+        """Finish what was acknowledged: Slack will not send those slash commands again."""
+        pending = [t for t in self._tasks if not t.done()]
+        if pending:
+            _, late = await asyncio.wait(pending, timeout=DRAIN_SECONDS)
+            for task in late:
+                task.cancel()
+            if late:
+                log.error("slack: %d acknowledged commands were still running at stop", len(late))
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+            self.client.session = None
+
+    def spawn(self, work: Coroutine[Any, Any, T]) -> asyncio.Task[T]:
+        """Run work after the acknowledgement, keeping hold of it so `stop()` can finish it."""
+        task = asyncio.get_running_loop().create_task(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._forget)
+        return task
+
+    def _forget(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("slack: work after ack failed", exc_info=task.exception())
+
+    def _http(self) -> aiohttp.ClientSession:
+        if self._session is None or self._session.closed:
+            self._session = aiohttp.ClientSession(timeout=self.hashcart.http_timeout)
+            self.client.session = self._session
+        return self._session
+
+    # -- inbound ------------------------------------------------------------------------------
+
+    async def handle(self, request: web.Request) -> web.Response:
+        """Slack → Bolt: signature, url_verification and ack are Bolt's; listeners are ours."""
+        self._http()
+        bolt_response = await self.bolt.async_dispatch(await to_bolt_request(request))
+        return await to_aiohttp_response(bolt_response)
+
+    async def handle_install(self, request: web.Request) -> web.Response:
+        flow = self.bolt.oauth_flow
+        if flow is None:
+            raise web.HTTPNotFound()
+        return await to_aiohttp_response(
+            await flow.handle_installation(await to_bolt_request(request))
+        )
+
+    async def handle_oauth_redirect(self, request: web.Request) -> web.Response:
+        flow = self.bolt.oauth_flow
+        if flow is None:
+            raise web.HTTPNotFound()
+        self._http()
+        return await to_aiohttp_response(await flow.handle_callback(await to_bolt_request(request)))
+
+    # -- outbound -----------------------------------------------------------------------------
+
+    async def send_reply(self, reply: OutgoingReply) -> None:
+        await replies.send(self, reply)
+
+    async def client_for(
+        self, team_id: str | None, enterprise_id: str | None = None
+    ) -> AsyncWebClient:
+        """A Web API client holding the bot token of the workspace the command came from."""
+        self._http()
+        if self.installations is None:
+            return self.client
+        bot = await self.installations.async_find_bot(
+            enterprise_id=enterprise_id or None, team_id=team_id or None
+        )
+        if bot is None or not bot.bot_token:
+            raise SendRefused(f"no installation for workspace {team_id}")
+        return AsyncWebClient(
+            token=bot.bot_token,
+            base_url=self.settings.api_url,
+            timeout=self._timeout_seconds,
+            session=self._http(),
+        )
+
+    async def post_response(
+        self, response_url: str, body: Mapping[str, Any], *, raise_errors: bool = False
+    ) -> None:
+        """POST a message to a `response_url`; with `raise_errors`, sort failures for the sender."""
+        try:
+            async with self._http().post(
+                response_url, json=dict(body), timeout=self.hashcart.http_timeout
+            ) as resp:
+                if resp.status < 300:
+                    return
+                detail = (await resp.text())[:200]
+                verdict = replies.classify(resp.status, resp.headers, detail)
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            verdict = RetryLater(f"response_url: {type(exc).__name__}")
+        if raise_errors:
+            raise verdict
+        log.warning("slack: response_url refused a message: %s", verdict.reason)

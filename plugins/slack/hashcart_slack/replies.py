@@ -1,0 +1,81 @@
+"""Delivering one queued answer: to the command's `response_url`, or with chat.postEphemeral.
+
+Failures are sorted for the core's reply sender: busy or broken (429, 5xx, timeouts, connection
+errors) means `RetryLater`, honouring Slack's `Retry-After`; anything else is a refusal for good.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+import aiohttp
+from hashcart import OutgoingReply, RetryLater, SendRefused
+from slack_sdk.errors import SlackApiError
+
+from hashcart_slack.commands import EPHEMERAL
+
+if TYPE_CHECKING:
+    from hashcart_slack.platform import SlackPlatform
+
+log = logging.getLogger(__name__)
+
+
+async def send(platform: SlackPlatform, reply: OutgoingReply) -> None:
+    target = reply.target
+    blocks = reply.content.extra.get("blocks")
+    if target.extra.get("mode") == EPHEMERAL:
+        await _post_ephemeral(platform, reply, blocks)
+        return
+    if not target.channel:
+        raise SendRefused("no response_url to answer to")
+    body: dict[str, Any] = {"response_type": "ephemeral", "text": reply.content.text}
+    if blocks:
+        body["blocks"] = blocks
+    await platform.post_response(target.channel, body, raise_errors=True)
+
+
+async def _post_ephemeral(platform: SlackPlatform, reply: OutgoingReply, blocks: Any) -> None:
+    target = reply.target
+    if not target.channel:
+        raise SendRefused("no channel to answer in")
+    client = await platform.client_for(
+        target.extra.get("team_id"), target.extra.get("enterprise_id")
+    )
+    kwargs: dict[str, Any] = {}
+    if blocks:
+        kwargs["blocks"] = blocks
+    if target.extra.get("thread_ts"):
+        kwargs["thread_ts"] = target.extra["thread_ts"]
+    try:
+        await client.chat_postEphemeral(
+            channel=target.channel, user=target.user, text=reply.content.text, **kwargs
+        )
+    except SlackApiError as exc:
+        response = exc.response
+        raise classify(response.status_code, response.headers, response.get("error")) from exc
+    except (aiohttp.ClientError, TimeoutError) as exc:
+        raise RetryLater(f"chat.postEphemeral: {type(exc).__name__}") from exc
+
+
+def classify(status: int, headers: Any, error: object) -> RetryLater | SendRefused:
+    """The reply sender's verdict on a failed Slack call."""
+    reason = f"slack answered {status}: {error}"
+    if status == 429:
+        return RetryLater(reason, retry_after(headers))
+    if status >= 500:
+        return RetryLater(reason, 1.0)
+    return SendRefused(reason)
+
+
+def retry_after(headers: Any) -> float:
+    """Slack's `Retry-After` is whole seconds; a missing or odd value means one second."""
+    value = None
+    if headers is not None:
+        value = headers.get("Retry-After") or headers.get("retry-after")
+        if isinstance(value, list):
+            value = value[0] if value else None
+    try:
+        return float(max(0, int(str(value))))
+    except (TypeError, ValueError):
+        return 1.0
