@@ -569,8 +569,8 @@ class SlackStandin:
             return self._record(
                 method, params, token, 200, {"ok": False, "error": "unknown_method"}
             )
-        headers = {"X-OAuth-Scopes": ",".join(self.scopes)} if method == "auth.test" else None
-        return self._record(method, params, token, 200, handler(self, params), headers)
+        scopes = {"X-OAuth-Scopes": ",".join(self.scopes)} if method == "auth.test" else None
+        return self._record(method, params, token, 200, handler(self, params), scopes)
 
     def _record(
         self,
