@@ -1,0 +1,252 @@
+"""The few X API v2 calls the bot makes, signed with OAuth 1.0a (user context) by oauthlib.
+
+Every failure becomes one `XError` whose `kind` says what the caller can do about it: wait for
+the rate-limit window, try again later, re-word a duplicate post, or give up.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+import logging
+import time
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from typing import Any
+from urllib.parse import quote, urlencode
+
+import aiohttp
+from oauthlib.oauth1 import Client as OAuth1Client
+from yarl import URL
+
+from hashcart_twitter.settings import TwitterSettings
+
+log = logging.getLogger(__name__)
+
+#: What the bot asks for when it looks a tweet up: enough to find the links in it.
+LOOKUP_PARAMS = {
+    "tweet.fields": "author_id,conversation_id,entities,referenced_tweets,lang,in_reply_to_user_id",
+    "expansions": "author_id,referenced_tweets.id",
+    "user.fields": "username,protected",
+}
+#: Without a reset header X's windows are 15 minutes; a minute is a polite first guess.
+DEFAULT_RATE_LIMIT_WAIT = 60.0
+
+
+class ErrorKind(enum.StrEnum):
+    RATE_LIMITED = "rate_limited"  # 429: wait until x-rate-limit-reset
+    UNAVAILABLE = "unavailable"  # 5xx, timeout, connection refused: try again
+    DUPLICATE = "duplicate"  # 403 "duplicate content": re-word and post again
+    REFUSED = "refused"  # any other 4xx: trying again will not help
+
+
+class XError(Exception):
+    def __init__(
+        self,
+        kind: ErrorKind,
+        reason: str,
+        *,
+        status: int | None = None,
+        retry_after: float | None = None,
+        sent: bool = True,
+    ) -> None:
+        super().__init__(reason)
+        self.kind = kind
+        self.reason = reason
+        self.status = status
+        self.retry_after = retry_after
+        # False only when the request certainly never reached X (connection refused): a retry
+        # after anything else may find the first attempt already posted.
+        self.sent = sent
+
+
+class XClient:
+    """One aiohttp session to `HASHCART_TWITTER_API_URL`; create it inside the running loop."""
+
+    def __init__(self, settings: TwitterSettings, timeout: aiohttp.ClientTimeout) -> None:
+        self._settings = settings
+        self._timeout = timeout
+        self._base = settings.api_url
+        self._session: aiohttp.ClientSession | None = None
+
+    @property
+    def session(self) -> aiohttp.ClientSession:
+        if self._session is None or self._session.closed:
+            self._session = aiohttp.ClientSession(
+                timeout=self._timeout,
+                headers={"User-Agent": "hashcart-twitter"},
+                connector=aiohttp.TCPConnector(limit=64),
+            )
+        return self._session
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    # -- calls ----------------------------------------------------------------------------------
+
+    async def get_tweet(self, tweet_id: str) -> dict[str, Any] | None:
+        """The v2 `{"data", "includes"}` object of a tweet, or None when X says it is gone."""
+        body = await self._call("GET", f"/2/tweets/{quote(tweet_id, safe='')}", LOOKUP_PARAMS)
+        if not isinstance(body.get("data"), dict):
+            return None  # X answers a missing or protected tweet with 200 and only "errors"
+        return body
+
+    async def post_tweet(self, text: str, *, in_reply_to: str | None) -> str:
+        payload: dict[str, Any] = {"text": text}
+        if in_reply_to:
+            payload["reply"] = {"in_reply_to_tweet_id": in_reply_to}
+        body = await self._call("POST", "/2/tweets", json_body=payload)
+        return str(body.get("data", {}).get("id", ""))
+
+    async def send_dm(self, user_id: str, text: str) -> str:
+        path = f"/2/dm_conversations/with/{quote(user_id, safe='')}/messages"
+        body = await self._call("POST", path, json_body={"text": text})
+        return str(body.get("data", {}).get("dm_event_id", ""))
+
+    async def me(self) -> dict[str, Any]:
+        body = await self._call("GET", "/2/users/me", {"user.fields": "username"})
+        data = body.get("data")
+        return data if isinstance(data, dict) else {}
+
+    async def stream_rules(self) -> list[dict[str, Any]]:
+        body = await self._call("GET", "/2/tweets/search/stream/rules", bearer=True)
+        return [rule for rule in body.get("data") or [] if isinstance(rule, dict)]
+
+    async def add_stream_rules(self, rules: list[dict[str, str]]) -> dict[str, Any]:
+        return await self._call(
+            "POST", "/2/tweets/search/stream/rules", json_body={"add": rules}, bearer=True
+        )
+
+    @asynccontextmanager
+    async def stream(
+        self, params: Mapping[str, str], *, stall_seconds: float
+    ) -> AsyncIterator[aiohttp.ClientResponse]:
+        """The open filtered-stream response; X sends a blank keep-alive line every 20 s."""
+        timeout = aiohttp.ClientTimeout(
+            total=None, connect=self._timeout.connect or 10, sock_read=stall_seconds
+        )
+        url = self._url("/2/tweets/search/stream", params)
+        try:
+            async with self.session.get(
+                url, headers=self._bearer_headers(), timeout=timeout
+            ) as response:
+                if response.status != 200:
+                    raise await _error_from(response)
+                yield response
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise XError(ErrorKind.UNAVAILABLE, f"stream: {exc!r}") from exc
+
+    # -- plumbing -------------------------------------------------------------------------------
+
+    async def _call(
+        self,
+        method: str,
+        path: str,
+        params: Mapping[str, str] | None = None,
+        *,
+        json_body: Mapping[str, Any] | None = None,
+        bearer: bool = False,
+    ) -> dict[str, Any]:
+        url = self._url(path, params)
+        headers = {"Content-Type": "application/json"} if json_body is not None else {}
+        headers.update(self._bearer_headers() if bearer else self._oauth_headers(method, url))
+        data = json.dumps(json_body).encode() if json_body is not None else None
+        try:
+            async with self.session.request(method, url, data=data, headers=headers) as response:
+                if response.status >= 300:
+                    raise await _error_from(response)
+                parsed = await response.json(content_type=None)
+        except aiohttp.ClientConnectorError as exc:
+            raise XError(ErrorKind.UNAVAILABLE, f"{method} {path}: {exc}", sent=False) from exc
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            reason = f"{method} {path}: {type(exc).__name__} {exc}"
+            raise XError(ErrorKind.UNAVAILABLE, reason) from exc
+        except ValueError as exc:  # a 2xx whose body is not JSON
+            raise XError(ErrorKind.UNAVAILABLE, f"{method} {path}: bad JSON") from exc
+        return parsed if isinstance(parsed, dict) else {}
+
+    def _url(self, path: str, params: Mapping[str, str] | None = None) -> URL:
+        # Encode the query ourselves and tell yarl not to touch it: the bytes on the wire must
+        # be the bytes oauthlib signed.
+        query = urlencode(dict(params or {}), quote_via=quote, safe="")
+        return URL(f"{self._base}{path}" + (f"?{query}" if query else ""), encoded=True)
+
+    def _oauth_headers(self, method: str, url: URL) -> dict[str, str]:
+        settings = self._settings
+        if not settings.enabled:
+            raise XError(ErrorKind.REFUSED, "X credentials are not configured", sent=False)
+        assert settings.consumer_secret is not None and settings.access_token_secret is not None
+        signer = OAuth1Client(
+            settings.consumer_key,
+            client_secret=settings.consumer_secret.get_secret_value(),
+            resource_owner_key=settings.access_token,
+            resource_owner_secret=settings.access_token_secret.get_secret_value(),
+        )
+        # JSON bodies are not part of an OAuth 1.0a signature, so only the URL is signed.
+        _, headers, _ = signer.sign(str(url), http_method=method)
+        return {"Authorization": str(headers["Authorization"])}
+
+    def _bearer_headers(self) -> dict[str, str]:
+        token = self._settings.bearer_token
+        if token is None:
+            raise XError(ErrorKind.REFUSED, "HASHCART_TWITTER_BEARER_TOKEN is not set", sent=False)
+        return {"Authorization": f"Bearer {token.get_secret_value()}"}
+
+
+async def _error_from(response: aiohttp.ClientResponse) -> XError:
+    """Classify a non-2xx answer; X's bodies are Problem JSON (`title`, `detail`, `type`)."""
+    status = response.status
+    try:
+        text = await response.text()
+    except (aiohttp.ClientError, TimeoutError, UnicodeDecodeError):
+        text = ""
+    detail = _problem_detail(text) or response.reason or str(status)
+    where = f"{response.method} {response.url.path}"
+    if status == 429:
+        wait = rate_limit_wait(response.headers.get("x-rate-limit-reset"))
+        return XError(
+            ErrorKind.RATE_LIMITED, f"{where}: 429 {detail}", status=429, retry_after=wait
+        )
+    if status >= 500:
+        retry_after = _seconds(response.headers.get("retry-after"))
+        return XError(
+            ErrorKind.UNAVAILABLE,
+            f"{where}: {status} {detail}",
+            status=status,
+            retry_after=retry_after,
+        )
+    if status == 403 and "duplicate" in text.lower():
+        return XError(ErrorKind.DUPLICATE, f"{where}: 403 {detail}", status=403)
+    return XError(ErrorKind.REFUSED, f"{where}: {status} {detail}", status=status)
+
+
+def rate_limit_wait(reset_header: str | None, *, now: float | None = None) -> float:
+    """Seconds until `x-rate-limit-reset` (Unix epoch seconds), at least one second."""
+    reset = _seconds(reset_header)
+    if reset is None:
+        return DEFAULT_RATE_LIMIT_WAIT
+    return max(1.0, reset - (time.time() if now is None else now))
+
+
+def _seconds(value: str | None) -> float | None:
+    try:
+        return float(value) if value is not None else None
+    except ValueError:
+        return None
+
+
+def _problem_detail(text: str) -> str:
+    try:
+        body = json.loads(text)
+    except ValueError:
+        return text[:200]
+    if not isinstance(body, dict):
+        return ""
+    if isinstance(body.get("detail"), str):
+        return str(body["detail"])
+    errors = body.get("errors")
+    if isinstance(errors, list) and errors and isinstance(errors[0], dict):
+        return str(errors[0].get("message") or errors[0].get("detail") or "")
+    return str(body.get("title") or "")

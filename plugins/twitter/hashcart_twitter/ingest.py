@@ -1,0 +1,82 @@
+"""Turn a tweet (from a webhook delivery or the stream) into the one command hashcart records.
+
+The payload says who asked; this module picks the product link in reach. Links are tried in the
+order a reader would: the reply itself, the quoted tweet, then the tweet replied to (looked up
+only when needed). The first link that names a product wins; if none does, the first link found
+still makes a command so the user hears "that is not a product link"; no link at all is silence.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+
+from hashcart import CartCommand, ProductRef
+
+from hashcart_twitter.client import ErrorKind, XClient, XError
+from hashcart_twitter.normalize import Rules, Trigger, trigger_from_v1, trigger_from_v2, v2_links
+
+log = logging.getLogger(__name__)
+
+Resolve = Callable[[str], Awaitable[ProductRef | None]]
+Lookup = Callable[[str], Awaitable[tuple[str, ...]]]
+
+
+class LookupFailed(Exception):
+    """X could not be asked about a referenced tweet just now; the event should come again."""
+
+
+async def choose_command(trigger: Trigger, resolve: Resolve, lookup: Lookup) -> CartCommand | None:
+    first_link: str | None = None
+    for known, tweet_id in (
+        (trigger.links, None),
+        (trigger.quoted_links, trigger.quoted_id),
+        (trigger.parent_links, trigger.parent_id),
+    ):
+        if known is None and tweet_id is None:
+            continue
+        links = known if known is not None else await lookup(str(tweet_id))
+        for url in links:
+            first_link = first_link or url
+            ref = await resolve(url)
+            if ref is not None:
+                return trigger.command(url, ref)
+    return trigger.command(first_link) if first_link else None
+
+
+class Ingest:
+    """Shared by the webhook receiver and the stream consumer."""
+
+    def __init__(
+        self,
+        *,
+        rules: Callable[[], Rules],
+        resolve: Resolve,
+        client: Callable[[], XClient | None],
+    ) -> None:
+        self._rules = rules
+        self._resolve = resolve
+        self._client = client
+
+    async def from_v1(self, tweet: Mapping[str, Any]) -> CartCommand | None:
+        """Raises `ValueError` for an unreadable tweet, `LookupFailed` when X is unreachable."""
+        trigger = trigger_from_v1(tweet, self._rules())
+        return await choose_command(trigger, self._resolve, self._lookup) if trigger else None
+
+    async def from_v2(self, envelope: Mapping[str, Any]) -> CartCommand | None:
+        trigger = trigger_from_v2(envelope, self._rules())
+        return await choose_command(trigger, self._resolve, self._lookup) if trigger else None
+
+    async def _lookup(self, tweet_id: str) -> tuple[str, ...]:
+        client = self._client()
+        if client is None:
+            return ()
+        try:
+            found = await client.get_tweet(tweet_id)
+        except XError as exc:
+            if exc.kind in (ErrorKind.UNAVAILABLE, ErrorKind.RATE_LIMITED):
+                raise LookupFailed(exc.reason) from exc
+            log.info("tweet %s could not be looked up: %s", tweet_id, exc.reason)
+            return ()
+        return v2_links(found["data"]) if found else ()

@@ -1,0 +1,297 @@
+"""Read X tweet payloads into `Trigger`s and `CartCommand`s, with no I/O.
+
+Account Activity deliveries carry v1.1 tweet objects; the filtered stream and tweet lookup speak
+v2. Both shapes end up as one `Trigger` so that choosing the product link (see `links.py`) and
+building the command are written once. Anything that is not a request from a person - the bot's
+own posts, retweets, tweets without the hashtag, ignored accounts - yields `None`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+from hashcart import Action, CartCommand, ProductRef, ReplyTarget, extract_urls, has_hashtag
+
+PLATFORM = "twitter"
+
+# Hosts whose links never name a product: t.co wrappers and links to other posts (quote permalinks).
+_NOT_PRODUCT_HOSTS = frozenset(
+    {"t.co", "twitter.com", "www.twitter.com", "mobile.twitter.com", "x.com", "www.x.com"}
+)
+# X's `lang` values that are not languages: undefined, no linguistic content, media-only posts.
+_NOT_LANGUAGES = frozenset({"und", "zxx", "qam", "qct", "qht", "qme", "qst"})
+_LANG = re.compile(r"^[a-z]{2,3}(?:-[A-Za-z0-9]{2,8})?$")
+
+Json = Mapping[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Trigger:
+    """A tweet that asks hashcart for something, before its product link has been chosen.
+
+    Links are grouped by where they were found, in the order they are tried: the tweet itself,
+    the quoted tweet, the tweet replied to. `None` for a group means "not in the payload, look the
+    tweet up by its id"; an empty tuple means the tweet is known to hold no link.
+    """
+
+    tweet_id: str
+    user_id: str
+    screen_name: str | None
+    protected: bool
+    locale: str | None
+    links: tuple[str, ...]
+    quoted_id: str | None = None
+    quoted_links: tuple[str, ...] | None = None
+    parent_id: str | None = None
+    parent_links: tuple[str, ...] | None = None
+
+    def command(self, reference: str | None, product: ProductRef | None = None) -> CartCommand:
+        """The `add` command this tweet stands for; the tweet id makes redeliveries harmless."""
+        extra = {"screen_name": self.screen_name} if self.screen_name else {}
+        return CartCommand(
+            platform=PLATFORM,
+            user_id=self.user_id,
+            action=Action.ADD,
+            event_id=self.tweet_id,
+            reply_to=ReplyTarget(
+                platform=PLATFORM,
+                user=self.user_id,
+                channel=self.tweet_id,
+                private=self.protected,
+                extra=extra,
+            ),
+            product=product,
+            reference=reference,
+            user_name=self.screen_name,
+            locale=self.locale,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Rules:
+    """What makes a tweet a command: the trigger hashtag and who is never listened to."""
+
+    hashtag: str
+    ignores: Callable[[str], bool]
+
+
+# ---------------------------------------------------------------------------------------------
+# v1.1 (Account Activity API)
+# ---------------------------------------------------------------------------------------------
+
+
+def trigger_from_v1(tweet: Json, rules: Rules) -> Trigger | None:
+    """The trigger in one `tweet_create_events` entry, or None when it asks for nothing.
+
+    Raises `ValueError` for a tweet too malformed to read (no id or no author).
+    """
+    tweet_id = _id(tweet)
+    user = tweet.get("user")
+    if not isinstance(user, Mapping):
+        raise ValueError(f"tweet {tweet_id} has no user")
+    user_id = _id(user)
+    if rules.ignores(user_id) or tweet.get("retweeted_status") is not None:
+        return None
+    if not _v1_has_hashtag(tweet, rules.hashtag):
+        return None
+    quoted_id = _str(tweet.get("quoted_status_id_str")) if tweet.get("is_quote_status") else None
+    quoted = tweet.get("quoted_status")
+    quoted_links = v1_links(quoted) if isinstance(quoted, Mapping) else None
+    if quoted_id is None and isinstance(quoted, Mapping):
+        quoted_id = _str(quoted.get("id_str"))
+    return Trigger(
+        tweet_id=tweet_id,
+        user_id=user_id,
+        screen_name=_str(user.get("screen_name")),
+        protected=_truthy(user.get("protected")),
+        locale=locale_from(tweet.get("lang")),
+        links=v1_links(tweet),
+        quoted_id=quoted_id,
+        quoted_links=quoted_links,
+        parent_id=_str(tweet.get("in_reply_to_status_id_str")),
+    )
+
+
+def v1_text(tweet: Json) -> str:
+    """The whole text: long posts keep it in `extended_tweet.full_text`, REST in `full_text`."""
+    extended = tweet.get("extended_tweet")
+    if isinstance(extended, Mapping) and isinstance(extended.get("full_text"), str):
+        return str(extended["full_text"])
+    for key in ("full_text", "text"):
+        if isinstance(tweet.get(key), str):
+            return str(tweet[key])
+    return ""
+
+
+def v1_links(tweet: Json) -> tuple[str, ...]:
+    """Links a person put in the tweet, unwrapped from t.co, in order."""
+    urls: list[str] = []
+    for entities in _v1_entities(tweet):
+        for entry in _list(entities.get("urls")):
+            if isinstance(entry, Mapping):
+                urls.append(str(entry.get("expanded_url") or entry.get("url") or ""))
+    if not urls:
+        urls = extract_urls(v1_text(tweet))
+    return _product_candidates(urls)
+
+
+def _v1_entities(tweet: Json) -> list[Json]:
+    found: list[Json] = []
+    extended = tweet.get("extended_tweet")
+    if isinstance(extended, Mapping) and isinstance(extended.get("entities"), Mapping):
+        found.append(extended["entities"])
+    if isinstance(tweet.get("entities"), Mapping):
+        found.append(tweet["entities"])
+    return found
+
+
+def _v1_has_hashtag(tweet: Json, hashtag: str) -> bool:
+    wanted = hashtag.casefold()
+    for entities in _v1_entities(tweet):
+        for entry in _list(entities.get("hashtags")):
+            if isinstance(entry, Mapping) and str(entry.get("text", "")).casefold() == wanted:
+                return True
+    return has_hashtag(v1_text(tweet), hashtag)
+
+
+# ---------------------------------------------------------------------------------------------
+# v2 (filtered stream, tweet lookup)
+# ---------------------------------------------------------------------------------------------
+
+
+def trigger_from_v2(envelope: Json, rules: Rules) -> Trigger | None:
+    """The trigger in one v2 `{"data", "includes"}` object (a stream line), or None.
+
+    Referenced tweets found in `includes.tweets` are used directly; missing ones are looked up.
+    Raises `ValueError` when the object holds no readable tweet.
+    """
+    data = envelope.get("data")
+    if not isinstance(data, Mapping):
+        raise ValueError("a v2 tweet object needs 'data'")
+    tweet_id = _id(data)
+    user_id = _str(data.get("author_id"))
+    if user_id is None:
+        raise ValueError(f"tweet {tweet_id} has no author_id")
+    includes = envelope.get("includes")
+    includes = includes if isinstance(includes, Mapping) else {}
+    references = {
+        str(ref.get("type")): _str(ref.get("id"))
+        for ref in _list(data.get("referenced_tweets"))
+        if isinstance(ref, Mapping)
+    }
+    if rules.ignores(user_id) or "retweeted" in references:
+        return None
+    if not _v2_has_hashtag(data, rules.hashtag):
+        return None
+    included = {
+        str(t.get("id")): t for t in _list(includes.get("tweets")) if isinstance(t, Mapping)
+    }
+    author = next(
+        (
+            u
+            for u in _list(includes.get("users"))
+            if isinstance(u, Mapping) and _str(u.get("id")) == user_id
+        ),
+        {},
+    )
+    quoted_id = references.get("quoted")
+    parent_id = references.get("replied_to")
+    return Trigger(
+        tweet_id=tweet_id,
+        user_id=user_id,
+        screen_name=_str(author.get("username")),
+        protected=_truthy(author.get("protected")),
+        locale=locale_from(data.get("lang")),
+        links=v2_links(data),
+        quoted_id=quoted_id,
+        quoted_links=v2_links(included[quoted_id]) if quoted_id in included else None,
+        parent_id=parent_id,
+        parent_links=v2_links(included[parent_id]) if parent_id in included else None,
+    )
+
+
+def v2_links(data: Json) -> tuple[str, ...]:
+    """Links in a v2 tweet's entities (`unwound_url` when X followed a redirect already)."""
+    urls: list[str] = []
+    entities = data.get("entities")
+    if isinstance(entities, Mapping):
+        for entry in _list(entities.get("urls")):
+            if isinstance(entry, Mapping):
+                urls.append(
+                    str(
+                        entry.get("unwound_url")
+                        or entry.get("expanded_url")
+                        or entry.get("url")
+                        or ""
+                    )
+                )
+    if not urls and isinstance(data.get("text"), str):
+        urls = extract_urls(str(data["text"]))
+    return _product_candidates(urls)
+
+
+def _v2_has_hashtag(data: Json, hashtag: str) -> bool:
+    wanted = hashtag.casefold()
+    entities = data.get("entities")
+    if isinstance(entities, Mapping):
+        for entry in _list(entities.get("hashtags")):
+            if isinstance(entry, Mapping) and str(entry.get("tag", "")).casefold() == wanted:
+                return True
+    note = data.get("note_tweet")  # v2 keeps long posts' full text here
+    text = str(data.get("text") or "")
+    if isinstance(note, Mapping) and isinstance(note.get("text"), str):
+        text = f"{text}\n{note['text']}"
+    return has_hashtag(text, hashtag)
+
+
+# ---------------------------------------------------------------------------------------------
+# Small readers shared by both shapes
+# ---------------------------------------------------------------------------------------------
+
+
+def locale_from(lang: object) -> str | None:
+    """X's BCP 47 `lang`, or None for its not-a-language codes (`und`, `qme`, ...)."""
+    if not isinstance(lang, str) or lang in _NOT_LANGUAGES or not _LANG.match(lang):
+        return None
+    return lang
+
+
+def _product_candidates(urls: Iterable[str]) -> tuple[str, ...]:
+    seen: dict[str, None] = {}
+    for url in urls:
+        url = url.strip()
+        if not url.lower().startswith(("http://", "https://")):
+            continue
+        host = (urlsplit(url).hostname or "").lower()
+        if host not in _NOT_PRODUCT_HOSTS:
+            seen.setdefault(url, None)
+    return tuple(seen)
+
+
+def _id(obj: Json) -> str:
+    value = _str(obj.get("id_str")) or _str(obj.get("id"))
+    if value is None or not value.isdigit():
+        raise ValueError(f"object without a usable id: {obj.get('id_str') or obj.get('id')!r}")
+    return value
+
+
+def _str(value: object) -> str | None:
+    if value is None or isinstance(value, bool):
+        return None
+    if isinstance(value, int | str):
+        text = str(value).strip()
+        return text or None
+    return None
+
+
+def _truthy(value: object) -> bool:
+    """X writes some booleans as strings ("false"); only true and "true" count."""
+    return value is True or (isinstance(value, str) and value.strip().lower() == "true")
+
+
+def _list(value: object) -> Sequence[Any]:
+    return value if isinstance(value, list) else ()

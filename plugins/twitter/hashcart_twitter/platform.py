@@ -1,0 +1,139 @@
+"""The X platform as hashcart runs it: the API client, the optional stream, and sending answers."""
+
+from __future__ import annotations
+
+import logging
+import weakref
+from typing import Any
+
+from hashcart import OutgoingReply, RetryLater, SendRefused
+
+from hashcart_twitter import replies
+from hashcart_twitter.client import ErrorKind, XClient, XError
+from hashcart_twitter.ingest import Ingest
+from hashcart_twitter.normalize import PLATFORM, Rules
+from hashcart_twitter.settings import Mode, TwitterSettings
+from hashcart_twitter.stream import Backoff, StreamConsumer
+from hashcart_twitter.webhook import WebhookReceiver
+
+log = logging.getLogger(__name__)
+
+#: How many replies' retry notes (duplicate refusals, uncertain sends) are kept in memory.
+_MEMORY = 10_000
+
+
+class TwitterPlatform:
+    """One per `Hashcart`; the webhook receiver and the reply sender share its client."""
+
+    name = PLATFORM
+
+    def __init__(self, hashcart: Any, settings: TwitterSettings) -> None:
+        self.hashcart = hashcart
+        self.settings = settings
+        self.client = XClient(settings, hashcart.http_timeout)
+        self.ingest = Ingest(
+            rules=self.rules,
+            resolve=hashcart.resolve_reference,
+            client=lambda: self.client if settings.enabled else None,
+        )
+        self.receiver = WebhookReceiver(
+            secret=lambda: settings.webhook_secret,
+            ingest=self.ingest,
+            submit=hashcart.submit,
+            count_error=self.count_error,
+        )
+        self.stream: StreamConsumer | None = None
+        # reply_id -> how many times X refused its text as a duplicate (the variation to use next)
+        self._duplicates: dict[int, int] = {}
+        # reply_id -> the variation of an attempt that may have been posted despite failing
+        self._maybe_posted: dict[int, int] = {}
+
+    def rules(self) -> Rules:
+        return Rules(hashtag=self.hashcart.settings.hashtag, ignores=self.settings.ignores)
+
+    def count_error(self, kind: str) -> None:
+        self.hashcart.count_platform_error(PLATFORM, kind)
+
+    async def start(self) -> None:
+        if self.settings.mode is Mode.STREAM:
+            self.stream = StreamConsumer(
+                client=self.client,
+                ingest=self.ingest,
+                submit=self.hashcart.submit,
+                hashtag=self.hashcart.settings.hashtag,
+                backoff=Backoff(scale=self.settings.stream_backoff_scale),
+                stall_seconds=self.settings.stream_stall_seconds,
+                count_error=self.count_error,
+            )
+            self.stream.start()
+
+    async def stop(self) -> None:
+        if self.stream is not None:
+            await self.stream.stop()
+            self.stream = None
+        await self.client.close()
+
+    async def send_reply(self, reply: OutgoingReply) -> None:
+        """Post the answer: a DM when it must be private, else a reply to the user's tweet."""
+        target = reply.target
+        variation = self._duplicates.get(reply.reply_id, 0)
+        try:
+            if target.private or not target.channel:
+                text = replies.dm_text(reply.content.text, seed=reply.reply_id, variation=variation)
+                await self.client.send_dm(target.user, text)
+            else:
+                text = replies.public_text(
+                    reply.content.text,
+                    target.extra.get("screen_name"),
+                    seed=reply.reply_id,
+                    variation=variation,
+                )
+                await self.client.post_tweet(text, in_reply_to=target.channel)
+        except XError as exc:
+            error = self._send_error(reply, variation, exc)
+            if error is not None:
+                raise error from exc
+        self._forget(reply.reply_id)
+
+    def _send_error(
+        self, reply: OutgoingReply, variation: int, exc: XError
+    ) -> RetryLater | SendRefused | None:
+        """The error for the reply sender, or None when the post turns out to exist already."""
+        self.count_error(f"send_{exc.kind.value}")
+        if exc.kind is ErrorKind.DUPLICATE:
+            if self._maybe_posted.get(reply.reply_id) == variation:
+                # An earlier attempt with this very text timed out but got through after all.
+                return None
+            _remember(self._duplicates, reply.reply_id, variation + 1)
+            return RetryLater(f"{exc.reason}; re-worded", 0.0)
+        if exc.kind is ErrorKind.RATE_LIMITED:
+            return RetryLater(exc.reason, exc.retry_after or 60.0)
+        if exc.kind is ErrorKind.UNAVAILABLE:
+            if exc.sent:
+                _remember(self._maybe_posted, reply.reply_id, variation)
+            return RetryLater(exc.reason, exc.retry_after or 1.0)
+        self._forget(reply.reply_id)
+        return SendRefused(exc.reason)
+
+    def _forget(self, reply_id: int) -> None:
+        self._duplicates.pop(reply_id, None)
+        self._maybe_posted.pop(reply_id, None)
+
+
+def _remember(memory: dict[int, int], key: int, value: int) -> None:
+    memory.pop(key, None)
+    memory[key] = value
+    while len(memory) > _MEMORY:
+        memory.pop(next(iter(memory)))
+
+
+_platforms: weakref.WeakKeyDictionary[Any, TwitterPlatform] = weakref.WeakKeyDictionary()
+
+
+def platform_for(hashcart: Any) -> TwitterPlatform:
+    """The one `TwitterPlatform` of this `Hashcart`, whichever hook asks first."""
+    platform = _platforms.get(hashcart)
+    if platform is None:
+        platform = TwitterPlatform(hashcart, hashcart.settings_for(TwitterSettings))
+        _platforms[hashcart] = platform
+    return platform

@@ -1,0 +1,71 @@
+"""Configuration of the X plugin, read from `HASHCART_TWITTER_*` variables."""
+
+from __future__ import annotations
+
+import enum
+from typing import Annotated
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+
+class Mode(enum.StrEnum):
+    WEBHOOK = "webhook"
+    STREAM = "stream"
+
+
+class TwitterSettings(BaseSettings):
+    """App and bot-account credentials; the consumer secret also signs webhook deliveries."""
+
+    model_config = SettingsConfigDict(env_prefix="HASHCART_TWITTER_", extra="ignore")
+
+    api_url: str = "https://api.x.com"
+    consumer_key: str | None = None
+    consumer_secret: SecretStr | None = None
+    access_token: str | None = None
+    access_token_secret: SecretStr | None = None
+    bot_user_id: str | None = None
+    mode: Mode = Mode.WEBHOOK
+    bearer_token: SecretStr | None = None
+    # Accounts (other bots, say) whose tweets are never commands; comma-separated in the env.
+    ignored_user_ids: Annotated[frozenset[str], NoDecode] = Field(default_factory=frozenset)
+
+    # Filtered-stream tuning: tests shrink X's reconnect schedule; 20 s keep-alives mean that
+    # a longer silence is a dead connection.
+    stream_backoff_scale: float = Field(default=1.0, gt=0)
+    stream_stall_seconds: float = Field(default=30.0, gt=0)
+
+    @field_validator("ignored_user_ids", mode="before")
+    @classmethod
+    def _split_ids(cls, value: object) -> object:
+        if isinstance(value, str):
+            return frozenset(part.strip() for part in value.split(",") if part.strip())
+        return value
+
+    @field_validator("api_url")
+    @classmethod
+    def _strip_slash(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must be an http(s) URL")
+        return value.rstrip("/")
+
+    @property
+    def enabled(self) -> bool:
+        """Posting replies needs user context, so the platform runs only with all four secrets."""
+        return bool(
+            self.consumer_key
+            and self.consumer_secret
+            and self.access_token
+            and self.access_token_secret
+        )
+
+    @property
+    def webhook_secret(self) -> bytes | None:
+        if self.consumer_secret is None:
+            return None
+        return self.consumer_secret.get_secret_value().encode()
+
+    def ignores(self, user_id: str) -> bool:
+        return user_id in self.ignored_user_ids or (
+            self.bot_user_id is not None and user_id == self.bot_user_id
+        )

@@ -1,0 +1,193 @@
+"""Ingestion without webhooks: the v2 filtered stream, kept open for as long as hashcart runs.
+
+X documents how a client must reconnect, and cuts off clients that hammer it: back off linearly
+(250 ms steps up to 16 s) after network errors, exponentially from 5 s up to 320 s after HTTP
+errors, and exponentially from a minute after a 429. A connection is treated as dead after a
+stretch of silence, since X sends a blank keep-alive line every 20 seconds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from hashcart import CartCommand, Unavailable
+
+from hashcart_twitter.client import ErrorKind, XClient, XError
+from hashcart_twitter.ingest import Ingest, LookupFailed
+
+log = logging.getLogger(__name__)
+
+RULE_TAG = "hashcart"
+STREAM_PARAMS = {
+    "tweet.fields": "author_id,conversation_id,entities,referenced_tweets,lang,note_tweet",
+    "expansions": "author_id,referenced_tweets.id",
+    "user.fields": "username,protected",
+}
+Submit = Callable[[CartCommand], Awaitable[Any]]
+
+
+@dataclass(frozen=True, slots=True)
+class Backoff:
+    """X's documented reconnect schedule; `scale` shrinks every wait (tests use a small one)."""
+
+    scale: float = 1.0
+    network_step: float = 0.25
+    network_max: float = 16.0
+    http_first: float = 5.0
+    http_max: float = 320.0
+    rate_first: float = 60.0
+    rate_max: float = 960.0
+
+    def delay(self, kind: str, failures: int) -> float:
+        """Seconds to wait after the `failures`-th consecutive failure of this kind (1-based)."""
+        n = max(1, failures)
+        if kind == "network":
+            seconds = min(self.network_step * n, self.network_max)
+        elif kind == "rate":
+            seconds = min(self.rate_first * 2 ** (n - 1), self.rate_max)
+        else:
+            seconds = min(self.http_first * 2 ** (n - 1), self.http_max)
+        return seconds * self.scale
+
+
+def rule_value(hashtag: str) -> str:
+    return f"#{hashtag} -is:retweet"
+
+
+class StreamConsumer:
+    """Owns the stream task; each tweet is handled in its own task so reading never stalls."""
+
+    def __init__(
+        self,
+        *,
+        client: XClient,
+        ingest: Ingest,
+        submit: Submit,
+        hashtag: str,
+        backoff: Backoff,
+        stall_seconds: float,
+        count_error: Callable[[str], None],
+    ) -> None:
+        self._client = client
+        self._ingest = ingest
+        self._submit = submit
+        self._hashtag = hashtag
+        self._backoff = backoff
+        self._stall = stall_seconds
+        self._count_error = count_error
+        self._stop = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._handlers: set[asyncio.Task[None]] = set()
+        self.connected = asyncio.Event()
+
+    def start(self) -> None:
+        self._stop.clear()
+        self._task = asyncio.create_task(self._run(), name="hashcart-twitter-stream")
+
+    async def stop(self, grace: float = 5.0) -> None:
+        self._stop.set()
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+            self._task = None
+        if self._handlers:
+            # Let commands already read finish being recorded; X will not send them again.
+            _, pending = await asyncio.wait(self._handlers, timeout=grace)
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
+
+    async def ensure_rule(self) -> None:
+        """Add the hashtag rule unless an identical one exists, so restarts add nothing."""
+        wanted = rule_value(self._hashtag)
+        rules = await self._client.stream_rules()
+        if any(rule.get("value") == wanted for rule in rules):
+            return
+        await self._client.add_stream_rules([{"value": wanted, "tag": RULE_TAG}])
+        log.info("added filtered-stream rule %r", wanted)
+
+    async def _run(self) -> None:
+        failures: dict[str, int] = {}
+        rule_ready = False
+        while not self._stop.is_set():
+            kind = "network"
+            try:
+                if not rule_ready:
+                    await self.ensure_rule()
+                    rule_ready = True
+                async with self._client.stream(STREAM_PARAMS, stall_seconds=self._stall) as resp:
+                    self.connected.set()
+                    failures.clear()
+                    log.info("filtered stream connected")
+                    async for line in resp.content:
+                        self._line(line)
+                log.info("filtered stream closed by X; reconnecting")
+            except XError as exc:
+                if exc.kind is ErrorKind.RATE_LIMITED:
+                    kind = "rate"
+                elif exc.status is not None:
+                    kind = "http"
+                log.warning("filtered stream: %s", exc.reason)
+                self._count_error(f"stream_{kind}")
+            except (OSError, TimeoutError, ValueError) as exc:
+                log.warning("filtered stream dropped: %r", exc)
+                self._count_error("stream_network")
+            finally:
+                self.connected.clear()
+            failures[kind] = failures.get(kind, 0) + 1
+            await self._pause(self._backoff.delay(kind, failures[kind]))
+
+    def _line(self, raw: bytes) -> None:
+        line = raw.strip()
+        if not line:
+            return  # keep-alive
+        try:
+            message = json.loads(line)
+        except ValueError:
+            log.warning("filtered stream sent a line that is not JSON")
+            self._count_error("bad_event")
+            return
+        if not isinstance(message, dict) or "data" not in message:
+            if isinstance(message, dict) and message.get("errors"):
+                log.warning("filtered stream says: %s", message["errors"])
+            return
+        task = asyncio.create_task(self._handle(message))
+        self._handlers.add(task)
+        task.add_done_callback(self._handlers.discard)
+
+    async def _handle(self, message: dict[str, Any]) -> None:
+        """Record one streamed tweet, trying again while the database or X is away."""
+        wait = 0.5 * self._backoff.scale
+        while True:
+            try:
+                command = await self._ingest.from_v2(message)
+                if command is not None:
+                    await self._submit(command)
+                return
+            except (Unavailable, LookupFailed) as exc:
+                log.warning("streamed tweet not recorded yet: %s", exc)
+                self._count_error("unavailable")
+            except (ValueError, TypeError, KeyError) as exc:
+                log.warning("malformed streamed tweet skipped: %s", exc)
+                self._count_error("bad_event")
+                return
+            except Exception:
+                log.exception("streamed tweet failed")
+                self._count_error("event_failed")
+                return
+            if self._stop.is_set():
+                await asyncio.sleep(wait)  # stopping: keep trying only within stop()'s grace
+            else:
+                await self._pause(wait)
+            wait = min(wait * 2, 30.0)
+
+    async def _pause(self, seconds: float) -> None:
+        """Sleep, but wake as soon as the consumer is stopped."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stop.wait(), timeout=seconds)

@@ -1,0 +1,118 @@
+"""The Account Activity API receiver: the CRC challenge and signed event deliveries.
+
+A delivery is answered only after every command in it is durable, so a 200 means "keep nothing
+for us"; a 503 asks X to deliver again, which is harmless because tweet ids dedupe commands.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import hmac
+import json
+import logging
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from aiohttp import web
+from hashcart import Unavailable
+
+from hashcart_twitter.ingest import Ingest, LookupFailed
+
+log = logging.getLogger(__name__)
+
+SIGNATURE_HEADER = "x-twitter-webhooks-signature"
+CountError = Callable[[str], None]
+Submit = Callable[[Any], Any]
+
+
+def signature(secret: bytes, payload: bytes) -> str:
+    """`sha256=` + base64 HMAC-SHA256: the CRC response token and the delivery signature alike."""
+    digest = hmac.new(secret, payload, hashlib.sha256).digest()
+    return "sha256=" + base64.b64encode(digest).decode()
+
+
+def signature_ok(secret: bytes, body: bytes, header: str | None) -> bool:
+    if not header:
+        return False
+    return hmac.compare_digest(signature(secret, body).encode(), header.strip().encode())
+
+
+def error(status: int, code: str, message: str) -> web.Response:
+    return web.json_response({"error": {"code": code, "message": message}}, status=status)
+
+
+class WebhookReceiver:
+    def __init__(
+        self,
+        *,
+        secret: Callable[[], bytes | None],
+        ingest: Ingest,
+        submit: Submit,
+        count_error: CountError,
+    ) -> None:
+        self._secret = secret
+        self._ingest = ingest
+        self._submit = submit
+        self._count_error = count_error
+
+    def add_routes(self, app: web.Application) -> None:
+        app.router.add_get("/twitter/webhook", self.crc)
+        app.router.add_post("/twitter/webhook", self.deliver)
+
+    async def crc(self, request: web.Request) -> web.Response:
+        secret = self._secret()
+        if secret is None:
+            return error(404, "not_configured", "X is not configured on this server")
+        token = request.query.get("crc_token")
+        if not token:
+            return error(400, "missing_crc_token", "the crc_token query parameter is required")
+        return web.json_response({"response_token": signature(secret, token.encode())})
+
+    async def deliver(self, request: web.Request) -> web.Response:
+        secret = self._secret()
+        if secret is None:
+            return error(404, "not_configured", "X is not configured on this server")
+        body = await request.read()
+        if not signature_ok(secret, body, request.headers.get(SIGNATURE_HEADER)):
+            self._count_error("bad_signature")
+            return error(401, "bad_signature", f"{SIGNATURE_HEADER} does not match the body")
+        try:
+            payload = json.loads(body)
+        except (ValueError, UnicodeDecodeError):
+            return error(400, "malformed_json", "the body is not valid JSON")
+        if not isinstance(payload, dict):
+            return error(400, "malformed_json", "the body must be a JSON object")
+        tweets = payload.get("tweet_create_events")
+        if tweets is None:
+            return web.json_response({"handled": 0})  # likes, follows, DMs: nothing to do
+        if not isinstance(tweets, list):
+            return error(400, "bad_delivery", "tweet_create_events must be a list")
+        results = await asyncio.gather(*(self._one(tweet) for tweet in tweets))
+        if any(result == "retry" for result in results):
+            return error(503, "unavailable", "some events could not be recorded; deliver again")
+        return web.json_response({"handled": sum(result == "submitted" for result in results)})
+
+    async def _one(self, tweet: object) -> str:
+        """Handle one event on its own, so a broken one never costs the others."""
+        try:
+            if not isinstance(tweet, Mapping):
+                raise ValueError("an event that is not an object")
+            command = await self._ingest.from_v1(tweet)
+            if command is None:
+                return "ignored"
+            await self._submit(command)
+        except (Unavailable, LookupFailed) as exc:
+            log.warning("tweet event not recorded, asking X to deliver again: %s", exc)
+            self._count_error("unavailable")
+            return "retry"
+        except (ValueError, TypeError, KeyError) as exc:
+            log.warning("malformed tweet event skipped: %s", exc)
+            self._count_error("bad_event")
+            return "bad"
+        except Exception:
+            log.exception("tweet event failed")
+            self._count_error("event_failed")
+            return "retry"
+        return "submitted"
