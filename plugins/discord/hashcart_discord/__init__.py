@@ -1,1 +1,38 @@
-"""hashcart plugin."""
+"""Discord for hashcart: react 🛒 to a message holding a product link and it lands in your cart.
+
+The bot listens for reactions on the gateway (discord.py), reads the message once over REST,
+hands the core one command per product and answers by DM.
+"""
+
+from __future__ import annotations
+
+from aiohttp import web
+from hashcart import Platform, hookimpl
+
+from hashcart_discord.doctor import run_checks
+from hashcart_discord.host import Host
+from hashcart_discord.platform import DiscordPlatform
+from hashcart_discord.settings import DiscordSettings
+
+__all__ = ["DiscordPlatform", "DiscordSettings"]
+
+
+@hookimpl
+def hashcart_settings() -> type[DiscordSettings]:
+    return DiscordSettings
+
+
+@hookimpl
+def hashcart_platform(hashcart: Host) -> Platform | None:
+    settings = hashcart.settings_for(DiscordSettings)
+    return DiscordPlatform(hashcart, settings) if settings.enabled else None
+
+
+@hookimpl
+def hashcart_web_routes(hashcart: Host, app: web.Application) -> None:
+    """Nothing to add: Discord talks to the bot over the gateway, not over webhooks."""
+
+
+@hookimpl
+async def hashcart_doctor(hashcart: Host) -> list[tuple[str, bool, str]]:
+    return await run_checks(hashcart.settings_for(DiscordSettings), hashcart.http_timeout)

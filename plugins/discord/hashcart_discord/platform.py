@@ -1,0 +1,235 @@
+"""The Discord platform: a cart reaction in, commands to the core, answers out by DM.
+
+Discord does not redeliver a gateway event that a bot failed to handle, so this module tries
+hard not to drop one: reactions by the same person on the same message are handled in arrival
+order, a database outage is waited out for a while, and `stop()` closes the gateway first and
+then lets the reactions already received finish before the client goes away.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Hashable
+from typing import Any
+
+import aiohttp
+import discord
+from hashcart import CartCommand, OutgoingReply, ProductRef, Unavailable
+
+from hashcart_discord.cache import AsyncLru
+from hashcart_discord.gateway import CartClient, point_at
+from hashcart_discord.host import Host
+from hashcart_discord.links import message_links
+from hashcart_discord.reactions import PLATFORM, Reaction, reaction_commands
+from hashcart_discord.sender import DmSender
+from hashcart_discord.settings import DiscordSettings
+
+log = logging.getLogger(__name__)
+
+#: Long enough for discord.py to wait out one rate limit (it gives up past 30 s) and answer.
+FETCH_DEADLINE = 40.0
+#: How long a reaction waits for the database to come back before it is given up.
+SUBMIT_RETRY_DELAYS = (0.25, 0.5, 1.0, 2.0, 4.0, 8.0)
+#: How long `stop()` lets reactions already received finish.
+DRAIN_SECONDS = 15.0
+RECONNECT_DELAYS = (1.0, 2.0, 5.0, 10.0, 30.0, 60.0)
+
+
+class DiscordPlatform:
+    name = PLATFORM
+
+    def __init__(self, host: Host, settings: DiscordSettings) -> None:
+        assert settings.token is not None
+        self._host = host
+        self._settings = settings
+        self._token = settings.token.get_secret_value().strip()
+        self._emoji = settings.emoji_spec
+        self._client: CartClient | None = None
+        self._session: aiohttp.ClientSession | None = None
+        self._sender: DmSender | None = None
+        self._runner: asyncio.Task[None] | None = None
+        self._handlers: set[asyncio.Task[Any]] = set()
+        self._order: dict[Hashable, tuple[asyncio.Lock, int]] = {}
+        self._links: AsyncLru[tuple[int, int], list[str]] = AsyncLru(self._fetch_links, size=1024)
+        self._bots: AsyncLru[int, bool] = AsyncLru(self._fetch_is_bot, size=4096, ttl=3600)
+        self._stopping = False
+
+    # -- life cycle -----------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        point_at(self._settings.api_url, self._settings.gateway_url)
+        self._session = aiohttp.ClientSession(timeout=self._host.http_timeout)
+        self._sender = DmSender(self._session, self._settings.api_url, self._token, self._host.kv)
+        self._stopping = False
+        self._runner = asyncio.create_task(self._run(), name="hashcart-discord-gateway")
+
+    async def stop(self) -> None:
+        self._stopping = True
+        client = self._client
+        if client is not None:
+            with contextlib.suppress(Exception):
+                await client.stop_listening()
+        if self._handlers:
+            _done, pending = await asyncio.wait(set(self._handlers), timeout=DRAIN_SECONDS)
+            for task in pending:
+                task.cancel()
+            if pending:
+                log.error("discord: %d reactions were still in progress at shutdown", len(pending))
+        if client is not None:
+            await client.close()
+        if self._runner is not None:
+            self._runner.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._runner
+        if self._session is not None:
+            await self._session.close()
+
+    async def send_reply(self, reply: OutgoingReply) -> None:
+        assert self._sender is not None, "send_reply before start"
+        await self._sender.send(reply)
+
+    @property
+    def client(self) -> CartClient | None:
+        """The discord.py client, for `hashcart doctor` and tests."""
+        return self._client
+
+    async def _run(self) -> None:
+        """Keep a client connected; discord.py resumes dropped sockets, this covers the rest
+        (Discord unreachable at start, a session it ended for good)."""
+        failures = 0
+        while not self._stopping:
+            client = CartClient(self._on_reaction, self._settings.shard_plan)
+            self._client = client
+            try:
+                await client.open(self._token)
+            except discord.LoginFailure:
+                return self._fatal("Discord refused HASHCART_DISCORD_TOKEN")
+            except discord.PrivilegedIntentsRequired:
+                return self._fatal("Discord refused the gateway intents")
+            except discord.ConnectionClosed as exc:
+                if exc.code in (4004, 4013, 4014):
+                    return self._fatal(f"Discord closed the gateway for good ({exc.code})")
+                log.warning("discord: gateway closed (%s)", exc)
+            except (OSError, TimeoutError, aiohttp.ClientError, discord.DiscordException) as exc:
+                log.warning("discord: cannot reach Discord (%s)", exc)
+            if self._stopping:
+                return
+            with contextlib.suppress(Exception):
+                await client.close()
+            self._host.count_platform_error(PLATFORM, "gateway")
+            delay = RECONNECT_DELAYS[min(failures, len(RECONNECT_DELAYS) - 1)]
+            failures += 1
+            log.warning("discord: connecting again in %.0f s", delay)
+            await asyncio.sleep(delay)
+
+    def _fatal(self, message: str) -> None:
+        """Retrying cannot fix this; say so once and leave the rest of hashcart running."""
+        self._host.count_platform_error(PLATFORM, "fatal")
+        log.error("discord: %s; the Discord platform is off", message)
+
+    # -- reactions ------------------------------------------------------------------------------
+
+    async def _on_reaction(self, payload: discord.RawReactionActionEvent) -> None:
+        if not self._emoji.matches(payload.emoji.name, payload.emoji.id):
+            return
+        client = self._client
+        if client is not None and client.user is not None and payload.user_id == client.user.id:
+            return
+        task = asyncio.current_task()
+        assert task is not None
+        self._handlers.add(task)
+        try:
+            # Taken before the first await: events arrive in order, and so do their effects.
+            async with self._in_order((payload.message_id, payload.user_id)):
+                await self._handle(payload)
+        except Exception:
+            self._host.count_platform_error(PLATFORM, "reaction")
+            log.exception("discord: reaction on message %s was not handled", payload.message_id)
+        finally:
+            self._handlers.discard(task)
+
+    async def _handle(self, payload: discord.RawReactionActionEvent) -> None:
+        member = payload.member
+        if member is not None:
+            self._bots.put(payload.user_id, member.bot)
+        if await self._bots.get(payload.user_id):
+            return
+        try:
+            links = await self._links.get((payload.channel_id, payload.message_id))
+        except discord.NotFound:
+            return  # deleted before we looked: nothing to add
+        except discord.Forbidden:
+            self._host.count_platform_error(PLATFORM, "message_forbidden")
+            log.warning("discord: no access to message %s", payload.message_id)
+            return
+        products = await self._products(links)
+        reaction = Reaction(
+            message_id=payload.message_id,
+            channel_id=payload.channel_id,
+            user_id=payload.user_id,
+            emoji_key=self._emoji.key,
+            removed=payload.event_type == "REACTION_REMOVE",
+            guild_id=payload.guild_id,
+            user_name=member.display_name if member is not None else None,
+            locale=self._locale(payload.guild_id),
+        )
+        for command in reaction_commands(reaction, products, links):
+            await self._submit(command)
+
+    async def _products(self, links: list[str]) -> list[tuple[str, ProductRef]]:
+        found: dict[str, tuple[str, ProductRef]] = {}
+        for url in links:
+            ref = await self._host.resolve_reference(url)
+            if ref is not None and ref.product_id not in found:
+                found[ref.product_id] = (url, ref)
+        return list(found.values())
+
+    def _locale(self, guild_id: int | None) -> str | None:
+        guild = self._client.get_guild(guild_id) if self._client and guild_id else None
+        return str(guild.preferred_locale) if guild is not None else None
+
+    async def _submit(self, command: CartCommand) -> None:
+        for delay in (*SUBMIT_RETRY_DELAYS, None):
+            try:
+                await self._host.submit(command)
+                return
+            except Unavailable:
+                if delay is None:
+                    raise
+                await asyncio.sleep(delay)
+
+    async def _fetch_links(self, key: tuple[int, int]) -> list[str]:
+        client = self._client
+        assert client is not None
+        channel_id, message_id = key
+        async with asyncio.timeout(FETCH_DEADLINE):
+            message = await client.http.get_message(channel_id, message_id)
+        return message_links(message)
+
+    async def _fetch_is_bot(self, user_id: int) -> bool:
+        client = self._client
+        assert client is not None
+        cached = client.get_user(user_id)
+        if cached is not None:
+            return bool(cached.bot)
+        async with asyncio.timeout(FETCH_DEADLINE):
+            user = await client.fetch_user(user_id)
+        return bool(user.bot)
+
+    @contextlib.asynccontextmanager
+    async def _in_order(self, key: Hashable) -> AsyncIterator[None]:
+        lock, users = self._order.get(key, (None, 0))
+        if lock is None:
+            lock = asyncio.Lock()
+        self._order[key] = (lock, users + 1)
+        try:
+            async with lock:
+                yield
+        finally:
+            lock, users = self._order[key]
+            if users == 1:
+                del self._order[key]
+            else:
+                self._order[key] = (lock, users - 1)

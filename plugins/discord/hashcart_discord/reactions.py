@@ -1,0 +1,76 @@
+"""Turning one reaction on one message into hashcart commands: the plugin's translation step."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from hashcart import Action, CartCommand, ProductRef, ReplyTarget
+
+PLATFORM = "discord"
+
+
+@dataclass(frozen=True, slots=True)
+class Reaction:
+    """A cart reaction added or removed, reduced to what the commands need."""
+
+    message_id: int
+    channel_id: int
+    user_id: int
+    emoji_key: str
+    removed: bool
+    guild_id: int | None = None
+    user_name: str | None = None
+    locale: str | None = None
+
+    def event_id(self, index: int) -> str:
+        """Stable across gateway replays, so the core applies each one once.
+
+        One reaction can carry several products, hence the index of the product in the message.
+        """
+        verb = "remove" if self.removed else "add"
+        return f"{self.message_id}:{self.user_id}:{self.emoji_key}:{verb}:{index}"
+
+    def reply_target(self) -> ReplyTarget:
+        """Answers go by DM (`private`); the channel is only for the closed-DMs notice."""
+        extra = {"message_id": str(self.message_id)}
+        if self.guild_id is not None:
+            extra["guild_id"] = str(self.guild_id)
+        return ReplyTarget(
+            platform=PLATFORM,
+            user=str(self.user_id),
+            channel=str(self.channel_id),
+            private=True,
+            extra=extra,
+        )
+
+
+def reaction_commands(
+    reaction: Reaction, products: Sequence[tuple[str, ProductRef]], links: Sequence[str]
+) -> list[CartCommand]:
+    """One command per product in the message.
+
+    A cart reaction on a message without a product link still gets one answer saying so (the
+    core words it from the first link, or from its absence); taking such a reaction back says
+    nothing, the first answer already did.
+    """
+    action = Action.REMOVE if reaction.removed else Action.ADD
+
+    def command(index: int, product: ProductRef | None, reference: str | None) -> CartCommand:
+        return CartCommand(
+            platform=PLATFORM,
+            user_id=str(reaction.user_id),
+            action=action,
+            event_id=reaction.event_id(index),
+            reply_to=reaction.reply_target(),
+            product=product,
+            reference=reference,
+            user_name=reaction.user_name,
+            locale=reaction.locale,
+        )
+
+    if products:
+        return [command(index, ref, url) for index, (url, ref) in enumerate(products)]
+    if reaction.removed:
+        return []
+    return [command(0, None, links[0] if links else None)]
