@@ -146,7 +146,7 @@ class SlackPlatform:
                 detail = (await resp.text())[:200]
                 verdict = replies.classify(resp.status, resp.headers, detail)
         except (aiohttp.ClientError, TimeoutError) as exc:
-            verdict = RetryLater(f"response_url: {type(exc).__name__}")
+            verdict = RetryLater(f"response_url: {type(exc).__name__}", 0.0)
         if raise_errors:
             raise verdict
         log.warning("slack: response_url refused a message: %s", verdict.reason)

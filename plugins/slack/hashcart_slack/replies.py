@@ -55,7 +55,7 @@ async def _post_ephemeral(platform: SlackPlatform, reply: OutgoingReply, blocks:
         response = exc.response
         raise classify(response.status_code, response.headers, response.get("error")) from exc
     except (aiohttp.ClientError, TimeoutError) as exc:
-        raise RetryLater(f"chat.postEphemeral: {type(exc).__name__}") from exc
+        raise RetryLater(f"chat.postEphemeral: {type(exc).__name__}", 0.0) from exc
 
 
 def classify(status: int, headers: Any, error: object) -> RetryLater | SendRefused:
@@ -64,7 +64,7 @@ def classify(status: int, headers: Any, error: object) -> RetryLater | SendRefus
     if status == 429:
         return RetryLater(reason, retry_after(headers))
     if status >= 500:
-        return RetryLater(reason, 1.0)
+        return RetryLater(reason, 0.0)  # no hint from Slack: the sender's own backoff applies
     return SendRefused(reason)
 
 
