@@ -10,3 +10,11 @@ class Unavailable(Exception):
 
     A webhook receiver answers this with a retryable status (503) so the platform redelivers.
     """
+
+
+class NotFound(Exception):
+    """The account, identity or product asked for does not exist."""
+
+
+class Conflict(Exception):
+    """The request contradicts what is stored (a taken name, an identity linked elsewhere)."""

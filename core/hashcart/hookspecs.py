@@ -94,7 +94,7 @@ def hashcart_resolve_redirect(url: str) -> str | None:
 
 
 @hookspec(firstresult=True)
-def hashcart_lookup_product(ref: ProductRef) -> Product | None:
+def hashcart_lookup_product(ref: ProductRef, hashcart: Hashcart) -> Product | None:
     """Look a `ProductRef` up into a `Product` with title, price and availability.
 
     *First result wins.* The core's own implementation (tried last) reads the local catalog;
@@ -104,7 +104,7 @@ def hashcart_lookup_product(ref: ProductRef) -> Product | None:
 
 @hookspec(firstresult=True)
 def hashcart_check_command(
-    command: CartCommand, context: PolicyContext
+    command: CartCommand, context: PolicyContext, hashcart: Hashcart
 ) -> Outcome | None:
     """Decide whether a command may run; return a refusing `Outcome` to stop it, else `None`.
 
@@ -144,4 +144,3 @@ def hashcart_format_reply(
 def hook_names() -> list[str]:
     """Names of all hooks, for docs and `hashcart plugins`."""
     return sorted(name for name in globals() if name.startswith("hashcart_"))
-

@@ -1,4 +1,4 @@
-"""What a `hashcart_check_command` implementation can ask of the core inside a command's transaction."""
+"""What a `hashcart_check_command` implementation may ask of the core inside a transaction."""
 
 from __future__ import annotations
 

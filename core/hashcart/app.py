@@ -1,0 +1,263 @@
+"""The `Hashcart` object: settings, plugins, storage, the applier and the reply sender, wired once.
+
+Plugins receive it in their hooks; `hashcart serve`, the admin API and the test kit drive it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import replace
+from typing import Any, TypeVar
+
+import aiohttp
+from pydantic_settings import BaseSettings
+
+from hashcart.accounts import Accounts
+from hashcart.apply import Applier, Prepared
+from hashcart.catalog import Catalog
+from hashcart.commands import (
+    PRODUCT_ACTIONS,
+    Action,
+    CartCommand,
+    Outcome,
+    OutcomeCode,
+    Product,
+    ProductRef,
+)
+from hashcart.config import Settings, load_settings
+from hashcart.errors import ConfigError
+from hashcart.i18n import translate
+from hashcart.kv import KeyValueStore
+from hashcart.metrics import Metrics
+from hashcart.outbox import ReplySender
+from hashcart.platform import Platform
+from hashcart.plugins import PluginManager
+from hashcart.store import create_engine, is_postgres
+
+log = logging.getLogger(__name__)
+
+SettingsT = TypeVar("SettingsT", bound=BaseSettings)
+
+#: How many redirects a short link may take before it is given up.
+MAX_REDIRECT_HOPS = 3
+_BARCODE = re.compile(r"^\d{8,14}$|^\d{9}[\dXx]$")
+
+
+class Hashcart:
+    """One hashcart instance. Create, `await start()`, use, `await stop()`."""
+
+    def __init__(
+        self,
+        settings: Settings | None = None,
+        *,
+        plugins: Sequence[object] = (),
+        load_entry_points: bool = True,
+    ) -> None:
+        self.settings = settings or load_settings(Settings)
+        self.plugins = PluginManager()
+        if load_entry_points:
+            self.plugins.load_entry_points(self.settings.plugin_allow_list())
+        self.plugins.register(plugins)
+        self.metrics = Metrics()
+        self.http_timeout = aiohttp.ClientTimeout(total=10, connect=3)
+        self._plugin_settings: dict[type[BaseSettings], BaseSettings] = {}
+        self._load_plugin_settings()
+        self.engine = create_engine(self.settings.database_url)
+        self.catalog = Catalog(self.engine)
+        self.accounts = Accounts(self.engine)
+        self.kv = KeyValueStore(self.engine)
+        workers = 4 if is_postgres(self.engine) else 1
+        self.applier = Applier(self, workers=workers)
+        self.platforms: dict[str, Platform] = {}
+        self.sender: ReplySender | None = None
+        self._background: set[asyncio.Task[Any]] = set()
+        self.started = False
+
+    # -- settings -------------------------------------------------------------------------------
+
+    def _load_plugin_settings(self) -> None:
+        for model in self.plugins.hook.hashcart_settings():
+            if model is not None and model not in self._plugin_settings:
+                self._plugin_settings[model] = load_settings(model)
+
+    def settings_for(self, model: type[SettingsT]) -> SettingsT:
+        """The validated settings instance of a plugin's model (see `hashcart_settings`)."""
+        try:
+            found = self._plugin_settings[model]
+        except KeyError:
+            found = self._plugin_settings[model] = load_settings(model)
+        assert isinstance(found, model)
+        return found
+
+    @property
+    def cart_url(self) -> str:
+        return f"{self.settings.public_url}/cart"
+
+    # -- life cycle -----------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        if self.started:
+            return
+        self.started = True
+        for platform in self.plugins.hook.hashcart_platform(hashcart=self):
+            if platform is None:
+                continue
+            if platform.name in self.platforms:
+                raise ConfigError(f"two plugins declare the platform {platform.name!r}")
+            self.platforms[platform.name] = platform
+        self.applier.start()
+        self.sender = ReplySender(self, self.platforms)
+        self.sender.start()
+        for platform in self.platforms.values():
+            await platform.start()
+            log.info("platform %s started", platform.name)
+
+    async def stop(self) -> None:
+        """Stop platforms (no new commands), finish applying, send what can be sent, close."""
+        if not self.started:
+            await self.engine.dispose()
+            return
+        for platform in self.platforms.values():
+            try:
+                await platform.stop()
+            except Exception as exc:
+                log.warning("platform %s did not stop cleanly: %s", platform.name, exc)
+        await self.applier.stop()
+        if self._background:
+            await asyncio.gather(*self._background, return_exceptions=True)
+        if self.sender is not None:
+            await self.sender.stop()
+        await self.engine.dispose()
+        self.started = False
+
+    # -- commands -------------------------------------------------------------------------------
+
+    async def submit(self, command: CartCommand) -> Outcome:
+        """Apply a command exactly once and queue its answer; see `hashcart.CartCommand`.
+
+        Raises `hashcart.Unavailable` when it could not be recorded, so the caller can ask the
+        platform to deliver it again.
+        """
+        return await self._submit(command)
+
+    async def _submit(self, command: CartCommand, *, after_link: bool = False) -> Outcome:
+        prepared = await self._prepare(command)
+        prepared.after_link = after_link
+        started = time.perf_counter()
+        outcome = await self.applier.submit(prepared)
+        self.metrics.command_seconds.labels(command.platform).observe(time.perf_counter() - started)
+        return outcome
+
+    async def _prepare(self, command: CartCommand) -> Prepared:
+        """Resolve the product outside the transaction: it may take network calls."""
+        if command.action not in PRODUCT_ACTIONS:
+            return Prepared(command)
+        ref = command.product
+        if ref is None:
+            if not command.reference:
+                return Prepared(command, early=Outcome(OutcomeCode.NO_PRODUCT_GIVEN))
+            ref = await self.resolve_reference(command.reference)
+            if ref is None:
+                return Prepared(
+                    command,
+                    early=Outcome(
+                        OutcomeCode.NOT_A_PRODUCT, {"reference": command.reference[:200]}
+                    ),
+                )
+            command = replace(command, product=ref)
+        if command.action is not Action.ADD:
+            return Prepared(command)
+        try:
+            product: Product | None = await self.plugins.first(
+                "hashcart_lookup_product", ref=ref, hashcart=self
+            )
+        except Exception as exc:
+            log.warning("product lookup for %s failed: %s", ref.product_id, exc)
+            return Prepared(command, early=Outcome(OutcomeCode.STORE_REFUSED))
+        if product is None:
+            return Prepared(
+                command, early=Outcome(OutcomeCode.UNKNOWN_PRODUCT, {"product_id": ref.product_id})
+            )
+        if not product.available:
+            return Prepared(
+                command,
+                early=Outcome(
+                    OutcomeCode.UNAVAILABLE,
+                    {"title": product.title, "product_id": product.product_id},
+                ),
+            )
+        return Prepared(command, product=product)
+
+    async def resolve_reference(self, text: str) -> ProductRef | None:
+        """A URL (short links followed via `hashcart_resolve_redirect`) or a barcode → product."""
+        url = text.strip()
+        for _ in range(MAX_REDIRECT_HOPS + 1):
+            try:
+                ref: ProductRef | None = await self.plugins.first(
+                    "hashcart_product_from_url", url=url
+                )
+            except Exception as exc:  # a plugin must not turn bad input into a crash
+                log.warning("hashcart_product_from_url raised on %r: %s", url[:200], exc)
+                return None
+            if ref is not None:
+                return ref
+            if _BARCODE.match(url):
+                return None
+            try:
+                target: str | None = await self.plugins.first("hashcart_resolve_redirect", url=url)
+            except Exception as exc:
+                log.warning("hashcart_resolve_redirect raised on %r: %s", url[:200], exc)
+                return None
+            if not target or target == url:
+                return None
+            url = target
+        return None
+
+    def after_commit(self, batch: Iterable[Prepared], outcomes: Iterable[Outcome]) -> None:
+        """Called by the applier once a group is durable: metrics, observers, the reply sender."""
+        queued = False
+        for item, outcome in zip(batch, outcomes, strict=True):
+            if outcome.code is OutcomeCode.DUPLICATE:
+                continue
+            command = item.command
+            self.metrics.commands.labels(
+                command.platform, command.action.value, outcome.code.value
+            ).inc()
+            queued = queued or not outcome.silent
+            self._spawn(self._observe(command, outcome))
+        if queued and self.sender is not None:
+            self.sender.wake()
+
+    async def _observe(self, command: CartCommand, outcome: Outcome) -> None:
+        try:
+            await self.plugins.collect("hashcart_command_done", command=command, outcome=outcome)
+        except Exception as exc:
+            log.warning("hashcart_command_done failed for %s: %s", command.event_key, exc)
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.ensure_future(coro)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def link_identity(
+        self, account_id: str, platform: str, user_id: str, user_name: str | None = None
+    ) -> list[Outcome]:
+        """Link an identity to an account and apply the adds it left pending before linking."""
+        waiting = await self.accounts.link(account_id, platform, user_id, user_name)
+        outcomes = []
+        for command in waiting:
+            linked = replace(command, event_id=f"{command.event_id}:linked")
+            outcomes.append(await self._submit(linked, after_link=True))
+        return outcomes
+
+    # -- helpers for plugins ----------------------------------------------------------------------
+
+    def translate(self, locale: str | None, msgid: str, **params: Any) -> str:
+        return translate(locale, msgid, **params)
+
+    def count_platform_error(self, platform: str, kind: str) -> None:
+        self.metrics.platform_errors.labels(platform, kind).inc()

@@ -1,0 +1,262 @@
+"""The `hashcart` command line (SPEC §5). Exit 0 on success, 2 on bad usage or configuration,
+1 on any other failure; errors are one line on stderr."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import csv
+import json
+import logging
+import signal
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, NoReturn
+
+from hashcart.config import Settings, load_settings
+from hashcart.errors import ConfigError, Conflict, NotFound
+
+log = logging.getLogger("hashcart")
+
+
+class UsageError(Exception):
+    """Bad input from the command line: exit 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"hashcart: {message}\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="hashcart", description="Put products into one cart from chat platforms.")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    serve = commands.add_parser("serve", help="run the server, platforms and reply sender")
+    serve.add_argument(
+        "--no-migrate", action="store_true", help="do not migrate the database first"
+    )
+
+    db = commands.add_parser("db", help="database maintenance")
+    db_commands = db.add_subparsers(dest="db_command", required=True, parser_class=_Parser)
+    db_commands.add_parser("upgrade", help="run migrations to the newest schema")
+
+    catalog = commands.add_parser("catalog", help="the local product catalog")
+    catalog_commands = catalog.add_subparsers(
+        dest="catalog_command", required=True, parser_class=_Parser
+    )
+    load = catalog_commands.add_parser("import", help="load products from JSON or CSV")
+    load.add_argument("file", type=Path)
+
+    accounts = commands.add_parser("accounts", help="operator shortcuts for accounts")
+    account_commands = accounts.add_subparsers(
+        dest="accounts_command", required=True, parser_class=_Parser
+    )
+    create = account_commands.add_parser("create", help="create an account")
+    create.add_argument("name")
+    link = account_commands.add_parser("link", help="link a platform identity to an account")
+    link.add_argument("name")
+    link.add_argument("platform")
+    link.add_argument("user_id")
+
+    commands.add_parser("plugins", help="list loaded plugins and their hooks")
+    commands.add_parser("doctor", help="check each enabled platform")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    try:
+        code = asyncio.run(_dispatch(args))
+    except (ConfigError, UsageError) as exc:
+        print(f"hashcart: {exc}", file=sys.stderr)
+        code = 2
+    except (NotFound, Conflict) as exc:
+        print(f"hashcart: {exc}", file=sys.stderr)
+        code = 1
+    except KeyboardInterrupt:
+        code = 130
+    except Exception as exc:
+        print(f"hashcart: {type(exc).__name__}: {exc}", file=sys.stderr)
+        code = 1
+    sys.exit(code)
+
+
+async def _dispatch(args: argparse.Namespace) -> int:
+    settings = load_settings(Settings)
+    logging.getLogger().setLevel(settings.log_level.upper())
+    if args.command == "db":
+        from hashcart.store import upgrade
+
+        await upgrade(settings.database_url)
+        print("database is at the newest schema")
+        return 0
+    if args.command == "serve":
+        return await serve(settings, migrate=not args.no_migrate)
+    from hashcart.app import Hashcart
+
+    hashcart = Hashcart(settings)
+    try:
+        if args.command == "catalog":
+            return await _import_catalog(hashcart, args.file)
+        if args.command == "accounts":
+            return await _accounts(hashcart, args)
+        if args.command == "plugins":
+            return _plugins(hashcart)
+        if args.command == "doctor":
+            return await _doctor(hashcart)
+    finally:
+        await hashcart.stop()
+    raise UsageError(f"unknown command {args.command}")
+
+
+async def serve(
+    settings: Settings, *, migrate: bool = True, extra_plugins: Sequence[object] = ()
+) -> int:
+    """Run until SIGTERM/SIGINT: stop accepting, finish what was accepted, exit 0."""
+    from aiohttp import web
+
+    from hashcart.app import Hashcart
+    from hashcart.store import upgrade
+    from hashcart.web import build_web_app
+
+    if migrate:
+        await upgrade(settings.database_url)
+    hashcart = Hashcart(settings, plugins=extra_plugins)
+    app = build_web_app(hashcart)
+    runner = web.AppRunner(app, access_log=None, handle_signals=False)
+    await runner.setup()
+    site = web.TCPSite(runner, settings.host, settings.port, reuse_address=True)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await hashcart.start()
+    try:
+        await site.start()
+    except OSError as exc:
+        await hashcart.stop()
+        await runner.cleanup()
+        raise ConfigError(
+            f"HASHCART_PORT: cannot listen on {settings.host}:{settings.port}: {exc.strerror}"
+        ) from None
+    platforms = ", ".join(hashcart.platforms) or "none"
+    log.info(
+        "hashcart serving on http://%s:%s (platforms: %s)", settings.host, settings.port, platforms
+    )
+    await stop.wait()
+    log.info("stopping: no new requests, finishing accepted commands")
+    await site.stop()
+    await runner.shutdown()
+    await hashcart.stop()
+    await runner.cleanup()
+    return 0
+
+
+def _read_catalog(path: Path) -> list[dict[str, Any]]:
+    from pydantic import ValidationError
+
+    from hashcart.web.admin import PRODUCT_ID, ProductIn
+
+    if not path.is_file():
+        raise UsageError(f"{path}: no such file")
+    rows: list[tuple[int, dict[str, Any]]] = []
+    if path.suffix.lower() == ".csv":
+        with path.open(newline="", encoding="utf-8") as handle:
+            reader = csv.DictReader(handle)
+            expected = ["product_id", "title", "price_cents", "currency", "available"]
+            if reader.fieldnames != expected:
+                raise UsageError(f"{path}: line 1: the header must be {','.join(expected)}")
+            for line, row in enumerate(reader, start=2):
+                available = str(row.get("available", "")).strip().lower()
+                if available not in ("true", "false", "1", "0", "yes", "no"):
+                    raise UsageError(f"{path}: line {line}: available must be true or false")
+                rows.append((line, {**row, "available": available in ("true", "1", "yes")}))
+    else:
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except ValueError as exc:
+            raise UsageError(f"{path}: not valid JSON: {exc}") from None
+        if not isinstance(data, list):
+            raise UsageError(f"{path}: the JSON must be a list of products")
+        rows = [(index, item) for index, item in enumerate(data, start=1)]
+    import re
+
+    products = []
+    for line, row in rows:
+        where = f"line {line}" if path.suffix.lower() == ".csv" else f"item {line}"
+        if not isinstance(row, dict):
+            raise UsageError(f"{path}: {where}: not an object")
+        fields = dict(row)
+        product_id = str(fields.pop("product_id", "") or "")
+        if not re.fullmatch(PRODUCT_ID, product_id):
+            raise UsageError(f"{path}: {where}: product_id must look like store:sku")
+        try:
+            product = ProductIn.model_validate(fields)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            raise UsageError(
+                f"{path}: {where}: {'.'.join(map(str, first['loc']))}: {first['msg']}"
+            ) from None
+        products.append({"product_id": product_id, **product.model_dump()})
+    return products
+
+
+async def _import_catalog(hashcart: Any, path: Path) -> int:
+    from hashcart.catalog import CatalogEntry
+
+    products = _read_catalog(path)
+    result = await hashcart.catalog.upsert(CatalogEntry(**p) for p in products)
+    created = sum(result.values())
+    print(f"imported {len(result)} products ({created} new, {len(result) - created} updated)")
+    return 0
+
+
+async def _accounts(hashcart: Any, args: argparse.Namespace) -> int:
+    if args.accounts_command == "create":
+        created = await hashcart.accounts.create(args.name)
+        print(created["id"])
+        return 0
+    found = await hashcart.accounts.find(name=args.name)
+    if not found:
+        raise NotFound(f"no account named {args.name!r}")
+    await hashcart.start()
+    applied = await hashcart.link_identity(found[0]["id"], args.platform, args.user_id)
+    print(
+        f"linked {args.platform} user {args.user_id} to {args.name}; "
+        f"{len(applied)} pending adds applied"
+    )
+    return 0
+
+
+def _plugins(hashcart: Any) -> int:
+    for info in hashcart.plugins.infos():
+        origin = f"{info.distribution or '?'} {info.version or ''}".strip()
+        if info.error:
+            print(f"{info.name}  ({origin})  FAILED: {info.error}")
+        else:
+            print(f"{info.name}  ({origin})  hooks: {', '.join(info.hooks) or '-'}")
+    return 0
+
+
+async def _doctor(hashcart: Any) -> int:
+    rows: list[tuple[str, bool, str]] = []
+    try:
+        async with hashcart.engine.connect() as conn:
+            import sqlalchemy as sa
+
+            await conn.execute(sa.text("SELECT 1"))
+        rows.append(("database", True, hashcart.settings.database_url.split("@")[-1]))
+    except Exception as exc:
+        rows.append(("database", False, f"{type(exc).__name__}: {exc}"))
+    for result in await hashcart.plugins.collect("hashcart_doctor", hashcart=hashcart):
+        rows.extend(result)
+    for check, passed, detail in rows:
+        print(f"{'ok  ' if passed else 'FAIL'} {check}: {detail}")
+    return 0 if all(passed for _, passed, _ in rows) else 1

@@ -1,0 +1,141 @@
+"""Settings from the environment (and `hashcart.toml`), validated once at start-up.
+
+Plugins contribute their own models through `hashcart_settings`; `load_settings` validates a model
+and turns the first problem into a `ConfigError` whose one line names the variable.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, TypeVar
+
+from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from hashcart.errors import ConfigError
+
+SettingsT = TypeVar("SettingsT", bound=BaseSettings)
+
+#: Where a `hashcart.toml` is looked for; `HASHCART_CONFIG` names another file.
+DEFAULT_TOML = "hashcart.toml"
+
+
+def toml_path() -> Path:
+    return Path(os.environ.get("HASHCART_CONFIG", DEFAULT_TOML))
+
+
+class HashcartSettingsBase(BaseSettings):
+    """Base for every hashcart settings model: environment first, then `hashcart.toml`.
+
+    In the TOML file keys are written without the `HASHCART_` prefix, lower-case
+    (`database_url = "..."`, `slack_signing_secret = "..."`).
+    """
+
+    model_config = SettingsConfigDict(extra="ignore", env_ignore_empty=False)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        path = toml_path()
+        if path.is_file():
+            sources.append(_PrefixedToml(settings_cls, path))
+        return tuple(sources)
+
+
+class _PrefixedToml(TomlConfigSettingsSource):
+    """Reads `hashcart.toml`: `slack_signing_secret` fills a model prefixed HASHCART_SLACK_."""
+
+    def __init__(self, settings_cls: type[BaseSettings], path: Path) -> None:
+        super().__init__(settings_cls, toml_file=path)
+        prefix = str(settings_cls.model_config.get("env_prefix", "")).lower()
+        stripped = prefix.removeprefix("hashcart_")
+        data: dict[str, Any] = {}
+        for key, value in self.toml_data.items():
+            key = key.lower()
+            if key.startswith(stripped):
+                data[key[len(stripped) :]] = value
+        self.toml_data = data
+        self.init_kwargs = data
+
+
+class Settings(HashcartSettingsBase):
+    """The core's settings (SPEC §2)."""
+
+    model_config = SettingsConfigDict(env_prefix="HASHCART_", extra="ignore")
+
+    database_url: str = "sqlite+aiosqlite:///hashcart.db"
+    host: str = "127.0.0.1"
+    port: int = Field(8080, ge=0, le=65535)
+    public_url: str = ""
+    admin_token: str | None = None
+    hashtag: str = "amazoncart"
+    load_plugins: str | None = None
+    rate_limit_per_minute: int = Field(5, ge=0)
+    rate_limit_per_hour: int = Field(30, ge=0)
+    max_body_bytes: int = Field(256 * 1024, ge=1024)
+    reply_max_attempts: int = Field(8, ge=1)
+    link_token_minutes: int = Field(15, ge=1)
+    log_level: str = "INFO"
+
+    @field_validator("database_url")
+    @classmethod
+    def _known_driver(cls, value: str) -> str:
+        if not value.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
+            raise ValueError(
+                "must be an async SQLAlchemy URL: sqlite+aiosqlite:///… or postgresql+asyncpg://…"
+            )
+        return value
+
+    @field_validator("hashtag")
+    @classmethod
+    def _plain_hashtag(cls, value: str) -> str:
+        value = value.removeprefix("#")
+        if not value or not all(ch.isalnum() or ch == "_" for ch in value):
+            raise ValueError("must be letters, digits or _ (without #)")
+        return value
+
+    @field_validator("public_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if value and not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value.rstrip("/")
+
+    @model_validator(mode="after")
+    def _default_public_url(self) -> Settings:
+        if not self.public_url:
+            self.public_url = f"http://{self.host}:{self.port}"
+        return self
+
+    def plugin_allow_list(self) -> set[str] | None:
+        """None = every installed plugin; an empty set = none."""
+        if self.load_plugins is None:
+            return None
+        return {name.strip() for name in self.load_plugins.split(",") if name.strip()}
+
+
+def load_settings(model: type[SettingsT], **overrides: Any) -> SettingsT:
+    """Instantiate a settings model, or raise `ConfigError` naming the variable at fault."""
+    try:
+        return model(**overrides)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        field = ".".join(str(part) for part in error["loc"]) or "?"
+        prefix = str(model.model_config.get("env_prefix", ""))
+        variable = (prefix + field).upper()
+        value = error.get("input")
+        shown = "" if isinstance(value, dict) or value is None else f" (got {str(value)[:60]!r})"
+        raise ConfigError(f"{variable}: {error['msg']}{shown}") from None

@@ -1,0 +1,49 @@
+"""A small durable key-value store in the database, for plugin state (installations, leases)."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from hashcart.store import dialect_insert
+from hashcart.store.schema import plugin_kv
+
+
+class KeyValueStore:
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+
+    async def get(self, namespace: str, key: str) -> Any | None:
+        async with self._engine.connect() as conn:
+            row = (
+                await conn.execute(
+                    sa.select(plugin_kv.c.value, plugin_kv.c.expires_at).where(
+                        plugin_kv.c.namespace == namespace, plugin_kv.c.key == key
+                    )
+                )
+            ).first()
+        if row is None or (row.expires_at is not None and row.expires_at < time.time()):
+            return None
+        return row.value
+
+    async def put(self, namespace: str, key: str, value: Any, ttl: float | None = None) -> None:
+        expires = time.time() + ttl if ttl is not None else None
+        insert = dialect_insert(self._engine, plugin_kv)
+        stmt = insert.values(namespace=namespace, key=key, value=value, expires_at=expires)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[plugin_kv.c.namespace, plugin_kv.c.key],
+            set_={"value": insert.excluded.value, "expires_at": insert.excluded.expires_at},
+        )
+        async with self._engine.begin() as conn:
+            await conn.execute(stmt)
+
+    async def delete(self, namespace: str, key: str) -> None:
+        async with self._engine.begin() as conn:
+            await conn.execute(
+                sa.delete(plugin_kv).where(
+                    plugin_kv.c.namespace == namespace, plugin_kv.c.key == key
+                )
+            )

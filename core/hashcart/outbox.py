@@ -1,0 +1,230 @@
+"""The reply sender: drains the outbox through each platform's `send_reply`.
+
+Rows are claimed with a lease (on PostgreSQL with `FOR UPDATE SKIP LOCKED`, so several nodes drain
+one outbox without sending a reply twice); a node that dies mid-send leaves its lease to expire and
+another node picks the row up. Replies to one recipient go out in the order they were queued.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import time
+from collections import defaultdict
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+
+from hashcart.commands import Outcome, ReplyTarget
+from hashcart.platform import OutgoingReply, Platform, ReplyContent, SendError
+from hashcart.store import is_postgres
+from hashcart.store.schema import outbox
+
+if TYPE_CHECKING:
+    from hashcart.app import Hashcart
+
+log = logging.getLogger(__name__)
+
+#: Seconds a claimed row stays reserved for the node that claimed it.
+LEASE_SECONDS = 60.0
+
+
+def backoff(attempt: int) -> float:
+    """Exponential backoff with jitter: ~0.5 s, 1 s, 2 s … capped at 60 s."""
+    return float(min(60.0, 0.5 * 2 ** max(0, attempt - 1)) * random.uniform(0.8, 1.2))
+
+
+class ReplySender:
+    def __init__(
+        self,
+        hashcart: Hashcart,
+        platforms: Mapping[str, Platform],
+        *,
+        batch_size: int = 200,
+        concurrency: int = 64,
+        poll_seconds: float = 0.5,
+    ) -> None:
+        self._hashcart = hashcart
+        self._engine = hashcart.engine
+        self._platforms = platforms
+        self._batch_size = batch_size
+        self._limit = asyncio.Semaphore(concurrency)
+        self._poll = poll_seconds
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._stopping = False
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def start(self) -> None:
+        if self._platforms and self._task is None:
+            self._task = asyncio.create_task(self._run(), name="hashcart-reply-sender")
+
+    async def stop(self, grace: float = 5.0) -> None:
+        """Finish the sends in progress (up to `grace` seconds); unsent rows stay queued."""
+        self._stopping = True
+        self._wake.set()
+        if self._task is not None:
+            try:
+                await asyncio.wait_for(self._task, grace)
+            except TimeoutError:
+                self._task.cancel()
+                await asyncio.gather(self._task, return_exceptions=True)
+            self._task = None
+
+    async def _run(self) -> None:
+        while not self._stopping:
+            try:
+                sent = await self.drain_once()
+            except Exception as exc:
+                log.warning("reply sender: %s", exc)
+                sent = 0
+            if sent and not self._stopping:
+                continue
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self._poll)
+            self._wake.clear()
+
+    async def drain_once(self) -> int:
+        """Claim due replies and send them; returns how many rows were handled."""
+        rows = await self._claim()
+        if not rows:
+            return 0
+        by_recipient: dict[tuple[str, str], list[Any]] = defaultdict(list)
+        for row in rows:
+            by_recipient[(row.platform, row.recipient)].append(row)
+        results: list[tuple[int, int, SendError | None]] = []
+        await asyncio.gather(
+            *(self._send_in_order(group, results) for group in by_recipient.values())
+        )
+        await self._record(results)
+        return len(rows)
+
+    async def _claim(self) -> list[Any]:
+        now = time.time()
+        earlier = outbox.alias("earlier")
+        # A reply waits while an older one to the same recipient is still unsent: order per user.
+        waits_for_earlier = (
+            sa.select(earlier.c.id)
+            .where(
+                earlier.c.platform == outbox.c.platform,
+                earlier.c.recipient == outbox.c.recipient,
+                earlier.c.status == "pending",
+                earlier.c.id < outbox.c.id,
+            )
+            .exists()
+        )
+        due = (
+            sa.select(outbox.c.id)
+            .where(
+                outbox.c.status == "pending",
+                outbox.c.next_attempt_at <= now,
+                sa.or_(outbox.c.lease_until.is_(None), outbox.c.lease_until < now),
+                outbox.c.platform.in_(list(self._platforms)),
+                ~waits_for_earlier,
+            )
+            .order_by(outbox.c.id)
+            .limit(self._batch_size)
+        )
+        if is_postgres(self._engine):
+            due = due.with_for_update(skip_locked=True)
+        stmt = (
+            sa.update(outbox)
+            .where(outbox.c.id.in_(due.scalar_subquery()))
+            .values(lease_until=now + LEASE_SECONDS, attempts=outbox.c.attempts + 1)
+            .returning(
+                outbox.c.id,
+                outbox.c.event_key,
+                outbox.c.platform,
+                outbox.c.recipient,
+                outbox.c.target,
+                outbox.c.text,
+                outbox.c.extra,
+                outbox.c.outcome,
+                outbox.c.attempts,
+            )
+        )
+        async with self._engine.begin() as conn:
+            rows = list(await conn.execute(stmt))
+        rows.sort(key=lambda row: row.id)
+        return rows
+
+    async def _send_in_order(
+        self, group: list[Any], results: list[tuple[int, int, SendError | None]]
+    ) -> None:
+        for index, row in enumerate(group):
+            error = await self._send(row)
+            results.append((row.id, row.attempts, error))
+            if error is not None:
+                # Later replies to this recipient wait for this one, to keep their order.
+                for later in group[index + 1 :]:
+                    results.append((later.id, later.attempts - 1, _Postponed(error)))
+                return
+
+    async def _send(self, row: Any) -> SendError | None:
+        platform = self._platforms[row.platform]
+        reply = OutgoingReply(
+            reply_id=row.id,
+            event_key=row.event_key,
+            target=ReplyTarget.from_json(row.target),
+            content=ReplyContent(row.text, row.extra or {}),
+            outcome=Outcome.from_json(row.outcome),
+            attempt=row.attempts,
+        )
+        async with self._limit:
+            try:
+                await platform.send_reply(reply)
+            except SendError as exc:
+                self._hashcart.count_platform_error(
+                    row.platform, "refused" if not exc.retryable else "retry"
+                )
+                return exc
+            except Exception as exc:  # a bug or an unexpected network error: try again later
+                log.warning("send_reply on %s raised %r", row.platform, exc)
+                self._hashcart.count_platform_error(row.platform, "error")
+                return SendError(f"{type(exc).__name__}: {exc}", retry_after=backoff(row.attempts))
+        return None
+
+    async def _record(self, results: list[tuple[int, int, SendError | None]]) -> None:
+        now = time.time()
+        sent = [reply_id for reply_id, _, error in results if error is None]
+        max_attempts = self._hashcart.settings.reply_max_attempts
+        async with self._engine.begin() as conn:
+            if sent:
+                await conn.execute(
+                    sa.update(outbox)
+                    .where(outbox.c.id.in_(sent))
+                    .values(status="sent", sent_at=now, lease_until=None)
+                )
+            for reply_id, attempts, error in results:
+                if error is None:
+                    continue
+                values: dict[str, Any] = {"lease_until": None, "last_error": error.reason[:500]}
+                if isinstance(error, _Postponed):
+                    values["attempts"] = attempts
+                    values["next_attempt_at"] = now + (error.retry_after or 0.0)
+                elif not error.retryable or attempts >= max_attempts:
+                    values["status"] = "failed"
+                    log.warning(
+                        "reply %s given up after %d tries: %s", reply_id, attempts, error.reason
+                    )
+                else:
+                    delay = error.retry_after if error.retry_after else backoff(attempts)
+                    values["next_attempt_at"] = now + delay
+                await conn.execute(
+                    sa.update(outbox).where(outbox.c.id == reply_id).values(**values)
+                )
+        self._hashcart.metrics.replies_sent.inc(len(sent))
+
+
+class _Postponed(SendError):
+    """Not tried: an earlier reply to the same recipient failed first."""
+
+    def __init__(self, cause: SendError) -> None:
+        super().__init__(
+            f"waiting for an earlier reply: {cause.reason}", retry_after=cause.retry_after or 1.0
+        )

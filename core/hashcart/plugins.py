@@ -1,0 +1,133 @@
+"""The plugin manager: entry points, explicit plugins, and calling hooks that may be async."""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
+from importlib.metadata import entry_points
+from typing import Any
+
+import pluggy
+
+from hashcart import hookspecs
+
+log = logging.getLogger(__name__)
+
+ENTRY_POINT_GROUP = "hashcart.plugins"
+
+#: The core's own hook implementations, loaded like any plugin and always present.
+DEFAULT_PLUGINS = ("hashcart.catalog", "hashcart.replies", "hashcart.policy")
+
+
+@dataclass(frozen=True)
+class PluginInfo:
+    name: str
+    distribution: str | None
+    version: str | None
+    hooks: tuple[str, ...]
+    error: str | None = None
+
+
+async def await_me_maybe(value: Any) -> Any:
+    """Hook implementations may be `async def`; pluggy returns their coroutines unawaited."""
+    if inspect.isawaitable(value):
+        return await value
+    return value
+
+
+class PluginManager:
+    """One pluggy manager for the core's defaults, installed entry points and explicit plugins."""
+
+    def __init__(self) -> None:
+        self.pm = pluggy.PluginManager("hashcart")
+        self.pm.add_hookspecs(hookspecs)
+        self.failed: dict[str, str] = {}
+        self._dists: dict[str, tuple[str | None, str | None]] = {}
+        for module_name in DEFAULT_PLUGINS:
+            self.pm.register(importlib.import_module(module_name), name=module_name)
+
+    @property
+    def hook(self) -> Any:
+        return self.pm.hook
+
+    def load_entry_points(self, allow: set[str] | None = None) -> None:
+        """Load installed plugins (`allow` limits them by name); a broken one is reported."""
+        for ep in entry_points(group=ENTRY_POINT_GROUP):
+            if allow is not None and ep.name not in allow:
+                continue
+            if self.pm.has_plugin(ep.name):
+                continue
+            dist = ep.dist
+            self._dists[ep.name] = (dist.name if dist else None, dist.version if dist else None)
+            try:
+                plugin = ep.load()
+            except Exception as exc:  # a plugin's import error must not stop the rest
+                self.failed[ep.name] = f"{type(exc).__name__}: {exc}"
+                log.error("plugin %s failed to load: %s", ep.name, self.failed[ep.name])
+                continue
+            self.pm.register(plugin, name=ep.name)
+        self.pm.check_pending()
+
+    def register(self, plugins: Iterable[object]) -> None:
+        for plugin in plugins:
+            name = getattr(plugin, "__name__", None) or f"plugin-{id(plugin)}"
+            if not self.pm.is_registered(plugin):
+                self.pm.register(plugin, name=name)
+        self.pm.check_pending()
+
+    def infos(self) -> list[PluginInfo]:
+        rows: list[PluginInfo] = []
+        for name, plugin in self.pm.list_name_plugin():
+            if name in DEFAULT_PLUGINS:
+                dist, version = "hashcart", _version()
+            else:
+                dist, version = self._dists.get(name, (None, getattr(plugin, "__version__", None)))
+            hooks = tuple(sorted(h.name for h in self.pm.get_hookcallers(plugin) or ()))
+            rows.append(PluginInfo(name, dist, version, hooks))
+        for name, error in self.failed.items():
+            rows.append(PluginInfo(name, *self._dists.get(name, (None, None)), (), error))
+        return rows
+
+    async def first(self, hook_name: str, **kwargs: Any) -> Any:
+        """Call a hook implementation by implementation until one gives a non-None result.
+
+        pluggy's own `firstresult` stops at the first non-None *return value*, which for an
+        async implementation is its coroutine; so the core walks the implementations itself.
+        """
+        caller = getattr(self.pm.hook, hook_name)
+        for impl in _in_call_order(caller):
+            args = {name: kwargs[name] for name in impl.argnames if name in kwargs}
+            result = await await_me_maybe(impl.function(**args))
+            if result is not None:
+                return result
+        return None
+
+    async def collect(self, hook_name: str, **kwargs: Any) -> list[Any]:
+        """Call every implementation and await what needs awaiting; None results are dropped."""
+        caller = getattr(self.pm.hook, hook_name)
+        results = []
+        for impl in _in_call_order(caller):
+            args = {name: kwargs[name] for name in impl.argnames if name in kwargs}
+            result = await await_me_maybe(impl.function(**args))
+            if result is not None:
+                results.append(result)
+        return results
+
+
+def _in_call_order(caller: Any) -> list[Any]:
+    # pluggy keeps implementations in reverse call order (tryfirst last); wrappers are not ours.
+    return [
+        impl for impl in reversed(caller.get_hookimpls()) if not (impl.hookwrapper or impl.wrapper)
+    ]
+
+
+def _version() -> str:
+    from hashcart import __version__
+
+    return __version__
+
+
+__all__ = ["DEFAULT_PLUGINS", "PluginInfo", "PluginManager", "await_me_maybe"]

@@ -1,0 +1,9 @@
+"""The test kit for hashcart and its plugins (a pytest plugin, loaded automatically).
+
+`running_hashcart` starts a real server on a temporary database with the plugins you choose;
+the platform stand-ins under `hashcart.testing.standins` play X, Slack and Discord.
+"""
+
+from hashcart.testing.harness import RunningHashcart, eventually, running_hashcart
+
+__all__ = ["RunningHashcart", "eventually", "running_hashcart"]

@@ -1,0 +1,437 @@
+"""The admin JSON API (`/api/v1`, SPEC §3): validated input, one error shape, an OpenAPI document.
+
+Each route is declared once in `ROUTES` with its models; the OpenAPI document is built from the
+same table, so it cannot describe a route the server does not have.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from aiohttp import web
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from hashcart.catalog import CatalogEntry
+from hashcart.errors import Conflict, NotFound
+from hashcart.web.server import hashcart_of, json_error
+
+PRODUCT_ID = r"^[a-z0-9_-]{1,32}:[A-Za-z0-9._-]{1,64}$"
+NAME = r"^[A-Za-z0-9._-]{1,100}$"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class AccountIn(_Strict):
+    name: str = Field(pattern=NAME, description="Unique account name.")
+
+
+class IdentityIn(_Strict):
+    platform: str = Field(pattern=r"^[a-z0-9_-]{1,32}$")
+    user_id: str = Field(min_length=1, max_length=64)
+    user_name: str | None = Field(default=None, max_length=100)
+
+
+class ProductIn(_Strict):
+    title: str = Field(min_length=1, max_length=300)
+    price_cents: int = Field(ge=0, le=10**9)
+    currency: str = Field(default="USD", pattern=r"^[A-Z]{3}$")
+    available: bool = True
+
+
+class Identity(BaseModel):
+    platform: str
+    user_id: str
+    user_name: str | None = None
+
+
+class Account(BaseModel):
+    id: str
+    name: str
+    dm_only: bool = False
+    locale: str | None = None
+    identities: list[Identity] = []
+
+
+class AccountCreated(BaseModel):
+    id: str
+    name: str
+
+
+class AccountList(BaseModel):
+    accounts: list[Account]
+
+
+class LinkResult(BaseModel):
+    account: Account
+    pending_applied: int = Field(description="Adds made before linking, applied now.")
+
+
+class CartItem(BaseModel):
+    product_id: str
+    title: str
+    quantity: int
+    price_cents: int
+    currency: str
+    added_via: str
+    added_at: float
+
+
+class Cart(BaseModel):
+    items: list[CartItem]
+    total_cents: int
+
+
+class Product(BaseModel):
+    product_id: str
+    title: str
+    price_cents: int
+    currency: str
+    available: bool
+
+
+class Event(BaseModel):
+    id: int
+    event_key: str
+    platform: str
+    user_id: str | None
+    account_id: str | None
+    action: str
+    product_id: str | None
+    outcome: str
+    detail: str | None
+    created_at: float
+
+
+class EventList(BaseModel):
+    events: list[Event]
+
+
+class ErrorBody(BaseModel):
+    code: str
+    message: str
+
+
+class Error(BaseModel):
+    error: ErrorBody
+
+
+HandlerFn = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+@dataclass(frozen=True)
+class Route:
+    method: str
+    path: str
+    summary: str
+    handler: HandlerFn
+    responses: dict[int, type[BaseModel] | None]
+    body: type[BaseModel] | None = None
+    query: tuple[tuple[str, str], ...] = ()
+
+
+def _auth(request: web.Request) -> web.Response | None:
+    token = hashcart_of(request).settings.admin_token
+    if not token:
+        return json_error(403, "admin_disabled", "the admin API is off: set HASHCART_ADMIN_TOKEN")
+    given = request.headers.get("Authorization", "")
+    scheme, _, value = given.partition(" ")
+    if scheme.lower() != "bearer" or not hmac.compare_digest(value.encode(), token.encode()):
+        return json_error(
+            401,
+            "unauthorized",
+            "a valid bearer token is required",
+            **{"WWW-Authenticate": "Bearer"},
+        )
+    return None
+
+
+async def _body(request: web.Request, model: type[BaseModel]) -> BaseModel:
+    if request.content_type != "application/json":
+        raise _Reject(415, "unsupported_media_type", "send the body as application/json")
+    raw = await request.read()
+    try:
+        data = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        raise _Reject(400, "malformed_json", "the body is not valid JSON") from None
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "body"
+        raise _Reject(422, "invalid", f"{where}: {first['msg']}") from None
+
+
+class _Reject(Exception):
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message = status, code, message
+
+
+def _json(model: BaseModel, status: int = 200) -> web.Response:
+    return web.Response(
+        status=status, text=model.model_dump_json(), content_type="application/json"
+    )
+
+
+async def create_account(request: web.Request) -> web.Response:
+    body = await _body(request, AccountIn)
+    assert isinstance(body, AccountIn)
+    created = await hashcart_of(request).accounts.create(body.name)
+    return _json(AccountCreated(**created), 201)
+
+
+async def find_accounts(request: web.Request) -> web.Response:
+    query = request.query
+    accounts = hashcart_of(request).accounts
+    if "name" in query:
+        found = await accounts.find(name=query["name"])
+    elif "platform" in query and "user_id" in query:
+        found = await accounts.find(platform=query["platform"], user_id=query["user_id"])
+    else:
+        raise _Reject(400, "bad_query", "give ?name=N or ?platform=P&user_id=U")
+    return _json(AccountList(accounts=[Account(**a) for a in found]))
+
+
+async def get_account(request: web.Request) -> web.Response:
+    found = await hashcart_of(request).accounts.get(request.match_info["account_id"])
+    return _json(Account(**found))
+
+
+async def delete_account(request: web.Request) -> web.Response:
+    await hashcart_of(request).accounts.delete(request.match_info["account_id"])
+    return web.Response(status=204)
+
+
+async def link_identity(request: web.Request) -> web.Response:
+    body = await _body(request, IdentityIn)
+    assert isinstance(body, IdentityIn)
+    hashcart = hashcart_of(request)
+    account_id = request.match_info["account_id"]
+    applied = await hashcart.link_identity(account_id, body.platform, body.user_id, body.user_name)
+    account = Account(**await hashcart.accounts.get(account_id))
+    return _json(LinkResult(account=account, pending_applied=len(applied)), 201)
+
+
+async def unlink_identity(request: web.Request) -> web.Response:
+    info = request.match_info
+    await hashcart_of(request).accounts.unlink(
+        info["account_id"], info["platform"], info["user_id"]
+    )
+    return web.Response(status=204)
+
+
+async def get_cart(request: web.Request) -> web.Response:
+    cart = await hashcart_of(request).accounts.cart(request.match_info["account_id"])
+    return _json(Cart(**cart))
+
+
+async def get_orders(request: web.Request) -> web.Response:
+    await hashcart_of(request).accounts.get(request.match_info["account_id"])
+    return json_error(501, "not_implemented", "confirmed checkout is not built yet")
+
+
+async def put_product(request: web.Request) -> web.Response:
+    product_id = request.match_info["product_id"]
+    if not _matches(PRODUCT_ID, product_id):
+        raise _Reject(422, "invalid", "product_id: must look like store:sku")
+    body = await _body(request, ProductIn)
+    assert isinstance(body, ProductIn)
+    entry = CatalogEntry(product_id, body.title, body.price_cents, body.currency, body.available)
+    created = (await hashcart_of(request).catalog.upsert([entry]))[product_id]
+    return _json(Product(product_id=product_id, **body.model_dump()), 201 if created else 200)
+
+
+async def list_events(request: web.Request) -> web.Response:
+    try:
+        limit = int(request.query.get("limit", "50"))
+    except ValueError:
+        raise _Reject(400, "bad_query", "limit must be a whole number") from None
+    if not 1 <= limit <= 1000:
+        raise _Reject(400, "bad_query", "limit must be between 1 and 1000")
+    rows = await hashcart_of(request).accounts.events(limit, request.query.get("outcome"))
+    return _json(EventList(events=[Event(**row) for row in rows]))
+
+
+def _matches(pattern: str, value: str) -> bool:
+    import re
+
+    return re.fullmatch(pattern, value) is not None
+
+
+ACCOUNT = "/api/v1/accounts/{account_id}"
+ROUTES: tuple[Route, ...] = (
+    Route(
+        "POST",
+        "/api/v1/accounts",
+        "Create an account",
+        create_account,
+        {201: AccountCreated, 409: Error, 422: Error},
+        AccountIn,
+    ),
+    Route(
+        "GET",
+        "/api/v1/accounts",
+        "Find an account by name or by linked identity",
+        find_accounts,
+        {200: AccountList, 400: Error},
+        query=(("name", "account name"), ("platform", "platform"), ("user_id", "platform user id")),
+    ),
+    Route(
+        "GET",
+        ACCOUNT,
+        "An account with its linked identities",
+        get_account,
+        {200: Account, 404: Error},
+    ),
+    Route(
+        "DELETE",
+        ACCOUNT,
+        "Delete an account and its personal data",
+        delete_account,
+        {204: None, 404: Error},
+    ),
+    Route(
+        "POST",
+        ACCOUNT + "/identities",
+        "Link a platform identity; applies its pending adds",
+        link_identity,
+        {201: LinkResult, 404: Error, 409: Error, 422: Error},
+        IdentityIn,
+    ),
+    Route(
+        "DELETE",
+        ACCOUNT + "/identities/{platform}/{user_id}",
+        "Unlink a platform identity",
+        unlink_identity,
+        {204: None, 404: Error},
+    ),
+    Route("GET", ACCOUNT + "/cart", "The account's cart", get_cart, {200: Cart, 404: Error}),
+    Route(
+        "GET",
+        ACCOUNT + "/orders",
+        "Orders placed through confirmed checkout (not built yet)",
+        get_orders,
+        {501: Error, 404: Error},
+    ),
+    Route(
+        "PUT",
+        "/api/v1/products/{product_id}",
+        "Create or update a product in the local catalog",
+        put_product,
+        {200: Product, 201: Product, 422: Error},
+        ProductIn,
+    ),
+    Route(
+        "GET",
+        "/api/v1/events",
+        "The latest processed commands with their outcome",
+        list_events,
+        {200: EventList, 400: Error},
+        query=(("limit", "1 to 1000, default 50"), ("outcome", "only this outcome code")),
+    ),
+)
+
+
+def _guarded(handler: HandlerFn) -> HandlerFn:
+    async def guarded(request: web.Request) -> web.StreamResponse:
+        refused = _auth(request)
+        if refused is not None:
+            return refused
+        try:
+            return await handler(request)
+        except _Reject as exc:
+            return json_error(exc.status, exc.code, exc.message)
+        except NotFound as exc:
+            return json_error(404, "not_found", str(exc))
+        except Conflict as exc:
+            return json_error(409, "conflict", str(exc))
+
+    return guarded
+
+
+async def openapi(request: web.Request) -> web.Response:
+    return web.json_response(openapi_document())
+
+
+def openapi_document() -> dict[str, Any]:
+    from hashcart import __version__
+
+    schemas: dict[str, Any] = {}
+
+    def ref(model: type[BaseModel]) -> dict[str, str]:
+        schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+        for name, definition in schema.pop("$defs", {}).items():
+            schemas[name] = definition
+        schemas[model.__name__] = schema
+        return {"$ref": f"#/components/schemas/{model.__name__}"}
+
+    paths: dict[str, Any] = {}
+    for route in ROUTES:
+        operation: dict[str, Any] = {
+            "summary": route.summary,
+            "operationId": route.handler.__name__,
+            "security": [{"bearer": []}],
+            "responses": {
+                str(status): (
+                    {"description": "no content"}
+                    if model is None
+                    else {
+                        "description": model.__name__,
+                        "content": {"application/json": {"schema": ref(model)}},
+                    }
+                )
+                for status, model in route.responses.items()
+            },
+        }
+        parameters = [
+            {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+            for name in _path_params(route.path)
+        ] + [
+            {
+                "name": name,
+                "in": "query",
+                "required": False,
+                "description": text,
+                "schema": {"type": "string"},
+            }
+            for name, text in route.query
+        ]
+        if parameters:
+            operation["parameters"] = parameters
+        if route.body is not None:
+            operation["requestBody"] = {
+                "required": True,
+                "content": {"application/json": {"schema": ref(route.body)}},
+            }
+        operation["responses"]["401"] = {
+            "description": "Error",
+            "content": {"application/json": {"schema": ref(Error)}},
+        }
+        paths.setdefault(route.path, {})[route.method.lower()] = operation
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "hashcart admin API", "version": __version__},
+        "paths": paths,
+        "components": {
+            "schemas": schemas,
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+        },
+    }
+
+
+def _path_params(path: str) -> list[str]:
+    import re
+
+    return re.findall(r"{(\w+)}", path)
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_get("/api/v1/openapi.json", openapi)
+    for route in ROUTES:
+        app.router.add_route(route.method, route.path, _guarded(route.handler))

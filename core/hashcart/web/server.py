@@ -1,0 +1,123 @@
+"""The aiohttp application: middlewares, health, metrics, and the routes plugins contribute."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import sqlalchemy as sa
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from hashcart.app import Hashcart
+from hashcart.store.schema import outbox
+
+log = logging.getLogger(__name__)
+
+HASHCART_KEY: web.AppKey[Hashcart] = web.AppKey("hashcart", Hashcart)
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def json_error(status: int, code: str, message: str, **headers: str) -> web.Response:
+    """The one error shape of the whole HTTP surface: `{"error": {"code", "message"}}`."""
+    return web.Response(
+        status=status,
+        text=json.dumps({"error": {"code": code, "message": message}}),
+        content_type="application/json",
+        headers=headers,
+    )
+
+
+_REASON_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "body_too_large",
+    415: "unsupported_media_type",
+    422: "invalid",
+}
+
+
+@web.middleware
+async def errors_as_json(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """aiohttp raises HTTP errors as exceptions with text bodies; answer them as JSON."""
+    try:
+        return await handler(request)
+    except web.HTTPException as exc:
+        if exc.status < 400 or exc.content_type == "application/json":
+            raise
+        if request.path.startswith(("/link/", "/cart")) and exc.content_type == "text/html":
+            raise
+        code = _REASON_CODES.get(exc.status, "error")
+        message = exc.reason if exc.status != 413 else "request body is too large"
+        return json_error(exc.status, code, message, **_passed_headers(exc))
+    except Exception:
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        return json_error(500, "internal", "internal error; the request was not applied")
+
+
+def _passed_headers(exc: web.HTTPException) -> dict[str, str]:
+    return {k: v for k, v in exc.headers.items() if k.lower() in ("allow", "retry-after")}
+
+
+async def healthz(request: web.Request) -> web.Response:
+    hashcart = request.app[HASHCART_KEY]
+    try:
+        async with hashcart.engine.connect() as conn:
+            await conn.execute(sa.text("SELECT 1"))
+    except Exception as exc:
+        return web.json_response(
+            {"status": "unavailable", "reason": type(exc).__name__}, status=503
+        )
+    return web.json_response({"status": "ok"})
+
+
+async def metrics(request: web.Request) -> web.Response:
+    hashcart = request.app[HASHCART_KEY]
+    try:
+        async with hashcart.engine.connect() as conn:
+            row = (
+                await conn.execute(
+                    sa.select(sa.func.count(), sa.func.min(outbox.c.created_at)).where(
+                        outbox.c.status == "pending"
+                    )
+                )
+            ).one()
+        hashcart.metrics.outbox_depth.set(row[0])
+        hashcart.metrics.outbox_oldest_age.set(time.time() - row[1] if row[1] else 0)
+    except Exception as exc:
+        log.warning("metrics: outbox gauges not updated: %s", exc)
+    body = generate_latest(hashcart.metrics.registry)
+    response = web.Response(body=body)
+    response.content_type = CONTENT_TYPE_LATEST.split(";")[0]
+    response.charset = "utf-8"
+    return response
+
+
+def build_web_app(hashcart: Hashcart) -> web.Application:
+    from hashcart.web import admin, pages
+
+    app = web.Application(
+        middlewares=[errors_as_json], client_max_size=hashcart.settings.max_body_bytes
+    )
+    app[HASHCART_KEY] = hashcart
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/metrics", metrics)
+    admin.add_routes(app)
+    pages.add_routes(app)
+    hashcart.plugins.hook.hashcart_web_routes(hashcart=hashcart, app=app)
+    return app
+
+
+def hashcart_of(request: web.Request) -> Hashcart:
+    return request.app[HASHCART_KEY]
+
+
+__all__: list[Any] = ["HASHCART_KEY", "build_web_app", "hashcart_of", "json_error"]

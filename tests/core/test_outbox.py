@@ -1,0 +1,75 @@
+"""The reply sender: backoff, retry-after, giving up with a reason, order per recipient."""
+
+from __future__ import annotations
+
+import time
+
+from hashcart import RetryLater, SendRefused
+from hashcart.testing import RunningHashcart, eventually
+
+from tests.core.fakes import FakePlatform, command
+
+
+async def test_retry_after_is_honoured_then_sent_once(
+    hc: RunningHashcart, fake_platform: FakePlatform
+):
+    await hc.link("alice", "fake", "u1")
+    fake_platform.failures = [RetryLater("429", 0.3), RetryLater("503", 0.1)]
+    started = time.monotonic()
+    await hc.hashcart.submit(command(event_id="x1"))
+    await eventually(lambda: len(fake_platform.sent) == 1)
+    assert time.monotonic() - started >= 0.4
+    assert fake_platform.sent[0].attempt == 3
+    rows = await hc.outbox()
+    assert [(r["status"], r["attempts"]) for r in rows] == [("sent", 3)]
+
+
+async def test_refused_reply_is_recorded_and_not_retried(
+    hc: RunningHashcart, fake_platform: FakePlatform
+):
+    await hc.link("alice", "fake", "u1")
+    fake_platform.failures = [SendRefused("403 user blocked the bot")]
+    await hc.hashcart.submit(command(event_id="x1"))
+
+    async def failed() -> bool:
+        rows = await hc.outbox()
+        return bool(rows) and rows[0]["status"] == "failed"
+
+    await eventually(failed)
+    rows = await hc.outbox()
+    assert rows[0]["last_error"] == "403 user blocked the bot" and rows[0]["attempts"] == 1
+    assert fake_platform.sent == []
+
+
+async def test_gives_up_after_bounded_tries(hc: RunningHashcart, fake_platform: FakePlatform):
+    hc.hashcart.settings.reply_max_attempts = 3
+    await hc.link("alice", "fake", "u1")
+    fake_platform.failures = [RetryLater("500", 0.01) for _ in range(10)]
+    await hc.hashcart.submit(command(event_id="x1"))
+
+    async def failed() -> bool:
+        rows = await hc.outbox()
+        return bool(rows) and rows[0]["status"] == "failed"
+
+    await eventually(failed)
+    rows = await hc.outbox()
+    assert rows[0]["attempts"] == 3 and rows[0]["last_error"] == "500"
+    assert len(fake_platform.failures) == 7
+
+
+async def test_replies_to_one_user_keep_their_order(
+    hc: RunningHashcart, fake_platform: FakePlatform
+):
+    await hc.link("alice", "fake", "u1")
+    fake_platform.failures = [RetryLater("429", 0.2)]
+    for index in range(5):
+        await hc.hashcart.submit(command(event_id=f"o{index}"))
+    await eventually(lambda: len(fake_platform.sent) == 5)
+    assert [r.event_key for r in fake_platform.sent] == [f"fake:o{i}" for i in range(5)]
+
+
+async def test_unexpected_exception_is_retried(hc: RunningHashcart, fake_platform: FakePlatform):
+    await hc.link("alice", "fake", "u1")
+    fake_platform.failures = [RuntimeError("boom")]
+    await hc.hashcart.submit(command(event_id="x1"))
+    await eventually(lambda: len(fake_platform.sent) == 1, timeout=5)
