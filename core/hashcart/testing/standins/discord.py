@@ -340,16 +340,18 @@ class _Session:
         except (ConnectionError, RuntimeError):
             self.socket = None
 
-    async def resume(self, socket: web.WebSocketResponse, client_seq: int) -> None:
+    async def resume(self, socket: web.WebSocketResponse, client_seq: int) -> int:
+        """Attach the new socket, replay what came after `client_seq`; returns how many."""
         async with self.lock:
             self.socket = socket
             start = client_seq - self.replay_overlap
             self.replay_overlap = 0
-            for seq, frame in list(self.log):
-                if seq > start:
-                    await self._send(frame)
+            missed = [frame for seq, frame in self.log if seq > start]
+            for frame in missed:
+                await self._send(frame)
             resumed = {"op": OP_DISPATCH, "t": "RESUMED", "s": self.seq, "d": {}}
             await self._send(json.dumps(resumed))
+            return len(missed)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -391,7 +393,7 @@ class DiscordStandin:
         self.messages: dict[int, Message] = {}
         self.sent: list[SentMessage] = []
         self.identifies: list[dict[str, Any]] = []
-        self.resumes: list[dict[str, Any]] = []
+        self.resumes: list[dict[str, Any]] = []  # session_id, seq, replayed (frames)
         self.requests: list[tuple[str, str]] = []
         self.on_sent: Callable[[SentMessage], None] | None = None
         self._dm_channels: dict[int, Channel] = {}
@@ -932,7 +934,8 @@ class DiscordStandin:
     ) -> _Session | None:
         session = self._sessions.get(str(data.get("session_id")))
         client_seq = data.get("seq")
-        self.resumes.append({"session_id": data.get("session_id"), "seq": client_seq})
+        record: dict[str, Any] = {"session_id": data.get("session_id"), "seq": client_seq}
+        self.resumes.append(record)
         if data.get("token") != self.token:
             await socket.close(code=CLOSE_AUTHENTICATION_FAILED, message=b"Authentication failed.")
             return None
@@ -945,5 +948,5 @@ class DiscordStandin:
         ):
             await socket.send_json({"op": OP_INVALID_SESSION, "d": False})
             return None
-        await session.resume(socket, client_seq)
+        record["replayed"] = await session.resume(socket, client_seq)
         return session
