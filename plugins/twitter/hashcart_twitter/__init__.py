@@ -12,10 +12,10 @@ from typing import Any
 from aiohttp import web
 from hashcart import Platform, hookimpl
 
-from hashcart_twitter.client import XError
+from hashcart_twitter.client import XClient
+from hashcart_twitter.doctor import doctor_rows
 from hashcart_twitter.platform import TwitterPlatform, platform_for
-from hashcart_twitter.settings import Mode, TwitterSettings
-from hashcart_twitter.stream import rule_value
+from hashcart_twitter.settings import TwitterSettings
 
 __all__ = ["TwitterPlatform", "TwitterSettings"]
 
@@ -38,40 +38,9 @@ def hashcart_web_routes(hashcart: Any, app: web.Application) -> None:
 
 @hookimpl
 async def hashcart_doctor(hashcart: Any) -> list[tuple[str, bool, str]]:
-    platform = platform_for(hashcart)
-    settings = platform.settings
-    missing = [
-        f"HASHCART_TWITTER_{name.upper()}"
-        for name in ("consumer_key", "consumer_secret", "access_token", "access_token_secret")
-        if not getattr(settings, name)
-    ]
-    rows: list[tuple[str, bool, str]] = [
-        (
-            "twitter: configuration",
-            not missing,
-            "complete" if not missing else "missing " + ", ".join(missing),
-        )
-    ]
-    if missing:
-        return rows
-    if not settings.bot_user_id:
-        rows.append(("twitter: bot user id", False, "set HASHCART_TWITTER_BOT_USER_ID"))
+    settings = platform_for(hashcart).settings
+    client = XClient(settings, hashcart.http_timeout)
     try:
-        me = await platform.client.me()
-        rows.append(("twitter: API (user context)", True, f"signed in as @{me.get('username')}"))
-        if settings.bot_user_id and str(me.get("id")) != settings.bot_user_id:
-            rows.append(
-                ("twitter: bot user id", False, f"credentials belong to user {me.get('id')}")
-            )
-    except XError as exc:
-        rows.append(("twitter: API (user context)", False, exc.reason))
-    if settings.mode is Mode.STREAM:
-        try:
-            rules = await platform.client.stream_rules()
-            wanted = rule_value(hashcart.settings.hashtag)
-            present = any(rule.get("value") == wanted for rule in rules)
-            rows.append(("twitter: stream rule", True, "present" if present else "added at start"))
-        except XError as exc:
-            rows.append(("twitter: stream (bearer token)", False, exc.reason))
-    await platform.client.close()
-    return rows
+        return await doctor_rows(settings, client, hashcart.settings.hashtag)
+    finally:
+        await client.close()

@@ -68,9 +68,13 @@ class XClient:
         self._timeout = timeout
         self._base = settings.api_url
         self._session: aiohttp.ClientSession | None = None
+        self.closed = False
 
     @property
     def session(self) -> aiohttp.ClientSession:
+        if self.closed:
+            # Stopping: a late call must not open a session nobody will close.
+            raise XError(ErrorKind.UNAVAILABLE, "the X client is stopped", sent=False)
         if self._session is None or self._session.closed:
             self._session = aiohttp.ClientSession(
                 timeout=self._timeout,
@@ -79,7 +83,11 @@ class XClient:
             )
         return self._session
 
+    def open(self) -> None:
+        self.closed = False
+
     async def close(self) -> None:
+        self.closed = True
         if self._session is not None:
             await self._session.close()
             self._session = None

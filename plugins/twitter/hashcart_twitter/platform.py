@@ -55,6 +55,7 @@ class TwitterPlatform:
         self.hashcart.count_platform_error(PLATFORM, kind)
 
     async def start(self) -> None:
+        self.client.open()
         if self.settings.mode is Mode.STREAM:
             self.stream = StreamConsumer(
                 client=self.client,
