@@ -6,7 +6,6 @@ import asyncio
 
 from hashcart import OutcomeCode, Unavailable
 from hashcart.testing import RunningHashcart, eventually
-
 from tests.core.fakes import FakePlatform, ShopPlugin, command
 
 

@@ -6,7 +6,6 @@ import time
 
 from hashcart import RetryLater, SendRefused
 from hashcart.testing import RunningHashcart, eventually
-
 from tests.core.fakes import FakePlatform, command
 
 
@@ -20,8 +19,11 @@ async def test_retry_after_is_honoured_then_sent_once(
     await eventually(lambda: len(fake_platform.sent) == 1)
     assert time.monotonic() - started >= 0.4
     assert fake_platform.sent[0].attempt == 3
-    rows = await hc.outbox()
-    assert [(r["status"], r["attempts"]) for r in rows] == [("sent", 3)]
+
+    async def recorded() -> list[tuple[str, int]]:
+        return [(r["status"], r["attempts"]) for r in await hc.outbox() if r["status"] == "sent"]
+
+    assert await eventually(recorded) == [("sent", 3)]
 
 
 async def test_refused_reply_is_recorded_and_not_retried(

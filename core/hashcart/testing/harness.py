@@ -74,9 +74,10 @@ def patched_env(env: Mapping[str, str]) -> Any:
 class RunningHashcart:
     """A started hashcart with its HTTP server; helpers read its state the way an operator would."""
 
-    def __init__(self, hashcart: Hashcart, url: str) -> None:
+    def __init__(self, hashcart: Hashcart, url: str, app: web.Application) -> None:
         self.hashcart = hashcart
         self.url = url
+        self.app = app
 
     async def add_product(
         self,
@@ -159,7 +160,7 @@ async def running_hashcart(
         await site.start()
         await hashcart.start()
         try:
-            yield RunningHashcart(hashcart, f"http://127.0.0.1:{port}")
+            yield RunningHashcart(hashcart, f"http://127.0.0.1:{port}", app)
         finally:
             await hashcart.stop()
             await runner.cleanup()
