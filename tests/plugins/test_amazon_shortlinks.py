@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import functools
+import secrets
 import socket
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -10,6 +12,10 @@ from dataclasses import dataclass, field
 import aiohttp
 import pytest
 from aiohttp import test_utils, web
+
+import hashcart_amazon
+from hashcart import ProductRef
+from hashcart.testing import running_hashcart
 from hashcart_amazon import hashcart_product_from_url
 from hashcart_amazon.shortlinks import TTLCache, expand_short_link
 
@@ -246,3 +252,32 @@ def test_the_cache_expires_and_stays_bounded() -> None:
     now[0] = 60.0
     assert cache.get("a") is None
     assert len(cache) == 1
+
+
+# ---------------------------------------------------------------------------------------------
+# Through the core: hashcart.resolve_reference walks the amazon plugin's two hooks
+# ---------------------------------------------------------------------------------------------
+
+
+async def test_the_core_resolves_links_and_short_links_through_the_plugin(
+    redirector: Redirector, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The hook expands with the process-wide cache and no host override; route it to the fake.
+    monkeypatch.setattr(
+        hashcart_amazon,
+        "expand_short_link",
+        functools.partial(expand_short_link, resolve_host=redirector.resolve_host),
+    )
+    code = f"e2e{secrets.token_hex(4)}"  # fresh, so the process-wide cache cannot answer
+    redirector.routes = {f"/d/{code}": (301, PRODUCT)}
+    expected = ProductRef("amazon", "B08N5WRWNW", "https://www.amazon.de/dp/B08N5WRWNW")
+
+    async with running_hashcart() as hc:
+        resolve = hc.hashcart.resolve_reference
+        assert await resolve(PRODUCT) == expected
+        assert await resolve(f"https://a.co/d/{code}") == expected
+        assert await resolve(f"https://a.co/d/{code}") == expected  # from the cache
+        assert await resolve("https://a.co/d/unknown") is None
+        assert await resolve("https://amazon.com@evil.example/dp/B08N5WRWNW") is None
+
+    assert [path for _, path in redirector.requests] == [f"/d/{code}", "/d/unknown", "/d/unknown"]

@@ -8,7 +8,6 @@ from __future__ import annotations
 from collections.abc import Awaitable
 
 from hashcart import ProductRef, hookimpl
-
 from hashcart_amazon.shortlinks import CACHE, expand_short_link, is_short_link
 from hashcart_amazon.urls import product_from_url
 

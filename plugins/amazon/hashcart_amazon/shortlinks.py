@@ -17,8 +17,8 @@ from collections.abc import Callable
 from urllib.parse import urljoin, urlsplit, urlunsplit
 
 import aiohttp
-from hashcart import __version__, is_safe_url
 
+from hashcart import __version__, is_safe_url
 from hashcart_amazon.urls import marketplace_of
 
 log = logging.getLogger(__name__)
