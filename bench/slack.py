@@ -1,0 +1,367 @@
+"""Slack slash commands under load: hashcart's Slack path against a plain Bolt app.
+
+Both servers run in a child process of their own, on the same database, and receive the same
+signed `/cart add <link>` commands from this process, which also plays Slack's response_url
+(the Slack stand-in). Two figures per server:
+
+* replies/s — replies that *reached* response_url per second, over a closed loop of
+  `--concurrency` senders for `--duration` seconds plus the time to drain the backlog (an
+  ack-first app can ack fast while its backlog grows, so acks are not counted);
+* p99 ack — the 99th percentile of the HTTP acknowledgement at a steady `--rate` commands/s.
+
+The reference is written the way a Slack developer would: a Bolt `AsyncApp` whose `/cart`
+listener acks, inserts one row with SQLAlchemy (async) and calls `respond()`.
+
+    .venv/bin/python bench/slack.py --db sqlite
+    .venv/bin/python bench/slack.py --db postgresql   # HASHCART_TEST_POSTGRES_URL or local default
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import secrets
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import aiohttp
+
+from hashcart.testing import eventually
+from hashcart.testing.standins.slack import SlackStandin, signed_headers, slash_command_form
+
+ROOT = Path(__file__).resolve().parent.parent
+PRODUCT = "https://www.amazon.com/dp/B00X4WHP5E"
+USERS = [f"U{n:07d}" for n in range(200)]
+DEFAULT_POSTGRES = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
+
+
+# ---------------------------------------------------------------------------------------------
+# The servers under test (each runs in a child process: `bench/slack.py _serve <kind> ...`)
+# ---------------------------------------------------------------------------------------------
+
+
+async def serve_hashcart(db: str, port: int, api_url: str, secret: str, token: str) -> None:
+    import hashcart_slack
+    from hashcart.testing import running_hashcart
+
+    env = {
+        "HASHCART_SLACK_SIGNING_SECRET": secret,
+        "HASHCART_SLACK_BOT_TOKEN": token,
+        "HASHCART_SLACK_API_URL": api_url,
+        "HASHCART_LOG_LEVEL": "WARNING",
+    }
+    async with running_hashcart(
+        plugins=[hashcart_slack], env=env, database_url=db, port=port
+    ) as hc:
+        await hc.add_product("amazon:B00X4WHP5E", title="Echo Dot", price_cents=4999)
+        for user in USERS:
+            await hc.link(f"bench-{user}", "slack", user)
+        await _ready_and_wait()
+
+
+async def serve_bolt(db: str, port: int, api_url: str, secret: str, token: str) -> None:
+    import sqlalchemy as sa
+    from aiohttp import web
+    from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+    from slack_bolt.app.async_app import AsyncApp
+    from slack_sdk.web.async_client import AsyncWebClient
+
+    from hashcart.store import create_engine
+
+    engine = create_engine(db)  # hashcart's settings: WAL and a busy timeout on SQLite
+    metadata = sa.MetaData()
+    items = sa.Table(
+        "bolt_reference_items",
+        metadata,
+        sa.Column("id", sa.Integer, primary_key=True),
+        sa.Column("user_id", sa.String(32), nullable=False),
+        sa.Column("text", sa.Text, nullable=False),
+        sa.Column("created_at", sa.Float, nullable=False),
+    )
+    async with engine.begin() as conn:
+        await conn.run_sync(metadata.create_all)
+
+    app = AsyncApp(
+        signing_secret=secret, client=AsyncWebClient(token=token, base_url=api_url, timeout=10)
+    )
+
+    @app.command("/cart")  # type: ignore[misc]
+    async def cart(ack, respond, command):  # type: ignore[no-untyped-def]
+        await ack()
+        async with engine.begin() as conn:
+            await conn.execute(
+                items.insert().values(
+                    user_id=command["user_id"], text=command["text"], created_at=time.time()
+                )
+            )
+        await respond("Added it to your cart.")
+
+    async def handle(request: web.Request) -> web.Response:
+        return await to_aiohttp_response(await app.async_dispatch(await to_bolt_request(request)))
+
+    web_app = web.Application()
+    web_app.router.add_post("/slack/events", handle)
+    runner = web.AppRunner(web_app, access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    try:
+        await _ready_and_wait()
+    finally:
+        await runner.cleanup()
+        await engine.dispose()
+
+
+async def _ready_and_wait() -> None:
+    print("ready", flush=True)
+    await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)
+
+
+@contextlib.contextmanager
+def child_server(kind: str, db: str, api_url: str, secret: str, token: str) -> Iterator[str]:
+    """Start one server in its own process; yields its /slack/events URL."""
+    from hashcart.testing.harness import free_port
+
+    port = free_port()
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.Popen(
+        [sys.executable, __file__, "_serve", kind, db, str(port), api_url, secret, token],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        if line.strip() != "ready":
+            raise RuntimeError(f"{kind} server did not start (exit {proc.poll()})")
+        yield f"http://127.0.0.1:{port}/slack/events"
+    finally:
+        if proc.stdin is not None:
+            proc.stdin.close()
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+# ---------------------------------------------------------------------------------------------
+# Load
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Result:
+    sent: int
+    replied: int
+    seconds: float
+    ack_ms: list[float]
+
+    @property
+    def replies_per_second(self) -> float:
+        return self.replied / self.seconds if self.seconds else 0.0
+
+    @property
+    def p99_ack_ms(self) -> float:
+        return _percentile(self.ack_ms, 99)
+
+
+def _percentile(values: list[float], pct: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(pct / 100 * (len(ordered) - 1)))]
+
+
+async def send_one(session: aiohttp.ClientSession, url: str, slack: SlackStandin, n: int) -> float:
+    body = slash_command_form(
+        f"add <{PRODUCT}|{PRODUCT.removeprefix('https://')}>",
+        response_url=slack.new_response_url(),
+        user_id=USERS[n % len(USERS)],
+        trigger_id=f"bench.{n}.{secrets.token_hex(8)}",
+    )
+    headers = signed_headers(
+        slack.signing_secret, body, content_type="application/x-www-form-urlencoded"
+    )
+    started = time.perf_counter()
+    async with session.post(url, data=body, headers=headers) as resp:
+        await resp.read()
+        if resp.status != 200:
+            raise RuntimeError(f"ack {resp.status}")
+    return (time.perf_counter() - started) * 1000
+
+
+async def closed_loop(
+    url: str, slack: SlackStandin, concurrency: int, duration: float, drain: float
+) -> Result:
+    slack.responses.clear()
+    counter = iter(range(10**9))
+    acks: list[float] = []
+    started_wall = time.time()
+    stop_at = time.perf_counter() + duration
+
+    async with _session(concurrency) as session:
+
+        async def worker() -> None:
+            while time.perf_counter() < stop_at:
+                acks.append(await send_one(session, url, slack, next(counter)))
+
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+    sent = len(acks)
+    await _replies(slack, sent, drain)
+    replied = len(slack.responses)
+    last = max((r.at for r in slack.responses), default=time.time())
+    return Result(sent, replied, last - started_wall, acks)
+
+
+async def steady_rate(
+    url: str, slack: SlackStandin, rate: float, duration: float, drain: float
+) -> Result:
+    """Open loop: one command every 1/rate s whatever the server does, as Slack would send them."""
+    slack.responses.clear()
+    acks: list[float] = []
+    total = int(rate * duration)
+    started = time.perf_counter()
+    async with _session(512) as session:
+        tasks = []
+        for n in range(total):
+            delay = started + n / rate - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            tasks.append(asyncio.create_task(send_one(session, url, slack, 10**8 + n)))
+        acks = list(await asyncio.gather(*tasks))
+    await _replies(slack, total, drain)
+    return Result(total, len(slack.responses), time.perf_counter() - started, acks)
+
+
+async def _replies(slack: SlackStandin, count: int, patience: float) -> None:
+    """Wait until `count` replies reached response_url, or `patience` seconds passed."""
+    with contextlib.suppress(AssertionError):
+        await eventually(lambda: len(slack.responses) >= count, timeout=patience, interval=0.05)
+
+
+@contextlib.asynccontextmanager
+async def _session(limit: int) -> AsyncIterator[aiohttp.ClientSession]:
+    connector = aiohttp.TCPConnector(limit=limit)
+    async with aiohttp.ClientSession(
+        connector=connector, timeout=aiohttp.ClientTimeout(total=30)
+    ) as session:
+        yield session
+
+
+# ---------------------------------------------------------------------------------------------
+# Databases
+# ---------------------------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def database(kind: str, folder: Path, name: str) -> Iterator[str]:
+    """A fresh, migrated database for one server."""
+    from hashcart.store.migrate import upgrade_sync
+
+    if kind == "sqlite":
+        url = f"sqlite+aiosqlite:///{folder / (name + '.db')}"
+        upgrade_sync(url)
+        yield url
+        return
+    import sqlalchemy as sa
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    admin = os.environ.get("HASHCART_TEST_POSTGRES_URL", DEFAULT_POSTGRES)
+    db_name = f"hashcart_bench_{name}_{secrets.token_hex(3)}"
+
+    async def run(sql: str) -> None:
+        engine = create_async_engine(admin, isolation_level="AUTOCOMMIT")
+        try:
+            async with engine.connect() as conn:
+                await conn.execute(sa.text(sql))
+        finally:
+            await engine.dispose()
+
+    asyncio.run(run(f'CREATE DATABASE "{db_name}"'))
+    url = admin.rsplit("/", 1)[0] + f"/{db_name}"
+    try:
+        upgrade_sync(url)
+        yield url
+    finally:
+        asyncio.run(run(f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)'))
+
+
+# ---------------------------------------------------------------------------------------------
+# Main
+# ---------------------------------------------------------------------------------------------
+
+
+async def measure(url: str, slack: SlackStandin, args: argparse.Namespace) -> tuple[Result, Result]:
+    # A short warm-up: Bolt's first request calls auth.test, connections get opened.
+    await closed_loop(url, slack, 4, 0.5, drain=10)
+    throughput = await closed_loop(url, slack, args.concurrency, args.duration, drain=args.drain)
+    steady = await steady_rate(url, slack, args.rate, args.rate_duration, drain=args.drain)
+    return throughput, steady
+
+
+def run_one(
+    kind: str, db_kind: str, folder: Path, args: argparse.Namespace
+) -> tuple[Result, Result]:
+    async def with_standin(db: str) -> tuple[Result, Result]:
+        async with SlackStandin() as slack:
+            with child_server(
+                kind, db, slack.api_url, slack.signing_secret, slack.bot_token
+            ) as url:
+                return await measure(url, slack, args)
+
+    with database(db_kind, folder, kind) as db:
+        return asyncio.run(with_standin(db))
+
+
+def report(name: str, rate: float, throughput: Result, steady: Result) -> None:
+    print(
+        f"  {name:<10} {throughput.replies_per_second:8.0f} replies/s "
+        f"({throughput.replied}/{throughput.sent} in {throughput.seconds:.1f}s, "
+        f"ack p50 {statistics.median(throughput.ack_ms):.1f} ms)   "
+        f"steady {rate:.0f}/s: ack p50 {_percentile(steady.ack_ms, 50):.1f} ms, "
+        f"p99 {steady.p99_ack_ms:.1f} ms, replies {steady.replied}/{steady.sent}"
+    )
+
+
+def main() -> None:
+    if len(sys.argv) > 1 and sys.argv[1] == "_serve":
+        kind, db, port, api_url, secret, token = sys.argv[2:8]
+        serve = serve_hashcart if kind == "hashcart" else serve_bolt
+        asyncio.run(serve(db, int(port), api_url, secret, token))
+        return
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--db", choices=["sqlite", "postgresql", "both"], default="both")
+    parser.add_argument("--concurrency", type=int, default=64)
+    parser.add_argument("--duration", type=float, default=10.0, help="closed-loop seconds")
+    parser.add_argument("--rate", type=float, default=250.0, help="steady commands per second")
+    parser.add_argument("--rate-duration", type=float, default=10.0)
+    parser.add_argument("--drain", type=float, default=60.0, help="max seconds to await replies")
+    args = parser.parse_args()
+    kinds = ["sqlite", "postgresql"] if args.db == "both" else [args.db]
+    print(
+        f"slack bench: concurrency {args.concurrency} for {args.duration:.0f}s; "
+        f"steady {args.rate:.0f}/s for {args.rate_duration:.0f}s; {os.cpu_count()} CPUs"
+    )
+    with tempfile.TemporaryDirectory(prefix="hashcart-bench-") as tmp:
+        for db_kind in kinds:
+            print(f"{db_kind}:")
+            bolt = run_one("bolt", db_kind, Path(tmp), args)
+            report("plain Bolt", args.rate, *bolt)
+            ours = run_one("hashcart", db_kind, Path(tmp), args)
+            report("hashcart", args.rate, *ours)
+            ratio = ours[0].replies_per_second / max(bolt[0].replies_per_second, 1e-9)
+            print(f"  ratio hashcart / plain Bolt replies/s: {ratio:.2f}x")
+
+
+if __name__ == "__main__":
+    main()
