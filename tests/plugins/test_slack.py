@@ -10,8 +10,9 @@ import time
 from collections.abc import AsyncIterator
 from typing import Any
 
-import hashcart_slack
 import pytest
+
+import hashcart_slack
 from hashcart.testing import RunningHashcart, eventually, running_hashcart
 from hashcart.testing.standins.slack import (
     ResponsePost,

@@ -11,9 +11,9 @@ import weakref
 from typing import Any
 
 from aiohttp import web
-from hashcart import CartCommand, ConfigError, Outcome, ReplyContent, hookimpl
 from pydantic_settings import BaseSettings
 
+from hashcart import CartCommand, ConfigError, Outcome, ReplyContent, hookimpl
 from hashcart_slack import blocks, doctor
 from hashcart_slack.bolt import INSTALL_PATH, REDIRECT_PATH
 from hashcart_slack.core import Core

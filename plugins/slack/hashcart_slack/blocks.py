@@ -11,8 +11,8 @@ from typing import Any
 
 from babel.core import Locale, UnknownLocaleError
 from babel.numbers import format_currency
-from hashcart import CartCommand, CartLine, Outcome, OutcomeCode, ReplyContent
 
+from hashcart import CartCommand, CartLine, Outcome, OutcomeCode, ReplyContent
 from hashcart_slack.core import Core
 
 #: Slack allows 50 blocks and 3000 characters per text; a long cart is cut, with a count.

@@ -9,9 +9,10 @@ through hashcart's outbox, so they survive restarts and honour Slack's rate limi
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from slack_bolt.app.async_app import AsyncApp
+from slack_bolt.authorization.async_authorize import AsyncInstallationStoreAuthorize
 from slack_bolt.oauth.async_oauth_settings import AsyncOAuthSettings
 
 from hashcart_slack.listeners import Listeners
@@ -28,8 +29,10 @@ REDIRECT_PATH = "/slack/oauth_redirect"
 def build_app(platform: SlackPlatform) -> AsyncApp:
     settings = platform.settings
     assert settings.signing_secret is not None
-    oauth_settings = None
-    if settings.oauth and settings.client_secret is not None:
+    oauth_settings: AsyncOAuthSettings | None = None
+    authorize: Any = None  # Bolt types the parameter as a callable; an AsyncAuthorize is one
+    store = platform.installations
+    if store is not None and settings.client_secret is not None:
         oauth_settings = AsyncOAuthSettings(
             client_id=settings.client_id,
             client_secret=settings.client_secret.get_secret_value(),
@@ -37,14 +40,24 @@ def build_app(platform: SlackPlatform) -> AsyncApp:
             redirect_uri=f"{platform.hashcart.settings.public_url}{REDIRECT_PATH}",
             install_path=INSTALL_PATH,
             redirect_uri_path=REDIRECT_PATH,
-            installation_store=platform.installations,
+            installation_store=store,
             state_store=KvStateStore(platform.hashcart.kv),
+        )
+        # Bolt's default calls auth.test on every request; the answer per token does not change.
+        authorize = AsyncInstallationStoreAuthorize(
+            installation_store=store,
+            client_id=settings.client_id,
+            client_secret=settings.client_secret.get_secret_value(),
+            cache_enabled=True,
+            client=platform.client,
+            logger=logging.getLogger("hashcart_slack.bolt"),
         )
     app = AsyncApp(
         name="hashcart",
         signing_secret=settings.signing_secret.get_secret_value(),
         client=platform.client,
         oauth_settings=oauth_settings,
+        authorize=authorize,
         process_before_response=True,
         logger=logging.getLogger("hashcart_slack.bolt"),
     )

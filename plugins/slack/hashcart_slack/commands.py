@@ -10,7 +10,6 @@ from collections.abc import Mapping
 from typing import Any
 
 from hashcart import Action, CartCommand, ProductRef, ReplyTarget
-
 from hashcart_slack.parse import parse_command
 
 PLATFORM = "slack"

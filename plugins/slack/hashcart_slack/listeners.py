@@ -15,11 +15,11 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 import aiohttp
-from hashcart import Action, CartCommand, ProductRef, Unavailable, has_hashtag
 from slack_bolt.response import BoltResponse
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from hashcart import Action, CartCommand, ProductRef, Unavailable, has_hashtag
 from hashcart_slack.commands import PLATFORM, from_event, from_slash_command, is_from_bot
 from hashcart_slack.parse import unwrap, urls_in
 

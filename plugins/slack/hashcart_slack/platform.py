@@ -10,11 +10,11 @@ from typing import Any, TypeVar
 
 import aiohttp
 from aiohttp import web
-from hashcart import OutgoingReply, RetryLater, SendRefused
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.app.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
+from hashcart import OutgoingReply, RetryLater, SendRefused
 from hashcart_slack import replies
 from hashcart_slack.bolt import build_app
 from hashcart_slack.core import Core

@@ -10,9 +10,9 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 import aiohttp
-from hashcart import OutgoingReply, RetryLater, SendRefused
 from slack_sdk.errors import SlackApiError
 
+from hashcart import OutgoingReply, RetryLater, SendRefused
 from hashcart_slack.commands import EPHEMERAL
 
 if TYPE_CHECKING:

@@ -336,6 +336,11 @@ class SlackStandin:
         self._channels: dict[str, _Channel] = {}
         self._response_urls: dict[str, _ResponseUrl] = {}
         self._faults: dict[str, list[_Fault]] = {}
+        self.client_id = "standin-client-id"
+        self.client_secret = "standin-client-secret"
+        #: Valid bot tokens and the workspace each belongs to; OAuth installs add more.
+        self.tokens: dict[str, str] = {bot_token: team_id}
+        self._oauth_codes: dict[str, tuple[str, str, str]] = {}
         self._runner: web.AppRunner | None = None
         self._session: aiohttp.ClientSession | None = None
         self.url = ""
@@ -399,6 +404,14 @@ class SlackStandin:
             message["parent_user_id"] = user
         self._channels.setdefault(channel, _Channel()).messages[stamp] = message
         return message
+
+    def oauth_code(
+        self, team_id: str, *, team_name: str = "Other team", installer: str = "U0INSTALLER"
+    ) -> str:
+        """A one-time code, as Slack hands to the app's redirect URL when a workspace installs."""
+        code = secrets.token_hex(10)
+        self._oauth_codes[code] = (team_id, team_name, installer)
+        return code
 
     def new_response_url(self) -> str:
         token = f"T{next(_ids)}/{secrets.token_hex(8)}"
@@ -562,8 +575,11 @@ class SlackStandin:
             return self._record(
                 method, params, token, fault.status, {"ok": False, "error": fault.error}, headers
             )
-        if self.check_token and token != self.bot_token:
+        if method == "oauth.v2.access":
+            return self._record(method, params, token, 200, self._oauth_access(request, params))
+        if self.check_token and token not in self.tokens:
             return self._record(method, params, token, 200, {"ok": False, "error": "invalid_auth"})
+        params["_team_id"] = self.tokens.get(str(token), self.team_id)
         handler = _METHODS.get(method)
         if handler is None:
             return self._record(
@@ -581,7 +597,8 @@ class SlackStandin:
         payload: Mapping[str, Any],
         headers: Mapping[str, str] | None = None,
     ) -> web.Response:
-        self.calls.append(ApiCall(method, dict(params), token, status, bool(payload.get("ok"))))
+        recorded = {k: v for k, v in params.items() if not k.startswith("_")}
+        self.calls.append(ApiCall(method, recorded, token, status, bool(payload.get("ok"))))
         return web.json_response(dict(payload), status=status, headers=headers)
 
     def _take_fault(self, method: str) -> _Fault | None:
@@ -600,9 +617,37 @@ class SlackStandin:
             "url": "https://standin.slack.com/",
             "team": "Stand-in",
             "user": "hashcart",
-            "team_id": self.team_id,
+            "team_id": params["_team_id"],
             "user_id": self.bot_user_id,
             "bot_id": self.bot_id,
+            "is_enterprise_install": False,
+        }
+
+    def _oauth_access(self, request: web.Request, params: Mapping[str, Any]) -> dict[str, Any]:
+        """oauth.v2.access: client credentials (Basic auth or form) and a one-time code."""
+        client_id, client_secret = params.get("client_id"), params.get("client_secret")
+        auth = request.headers.get("Authorization", "")
+        if auth.startswith("Basic "):
+            basic = aiohttp.BasicAuth.decode(auth)
+            client_id, client_secret = basic.login, basic.password
+        if (client_id, client_secret) != (self.client_id, self.client_secret):
+            return {"ok": False, "error": "invalid_client_id"}
+        grant = self._oauth_codes.pop(str(params.get("code") or ""), None)
+        if grant is None:
+            return {"ok": False, "error": "invalid_code"}
+        team_id, team_name, installer = grant
+        token = f"xoxb-{team_id.lower()}-{secrets.token_hex(8)}"
+        self.tokens[token] = team_id
+        return {
+            "ok": True,
+            "app_id": "A0HASHCART",
+            "authed_user": {"id": installer},
+            "scope": ",".join(self.scopes),
+            "token_type": "bot",
+            "access_token": token,
+            "bot_user_id": self.bot_user_id,
+            "team": {"id": team_id, "name": team_name},
+            "enterprise": None,
             "is_enterprise_install": False,
         }
 
