@@ -13,8 +13,9 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
-import hashcart_twitter
 import pytest
+
+import hashcart_twitter
 from hashcart.testing import RunningHashcart, eventually, running_hashcart
 from hashcart.testing.standins.twitter import (
     XStandin,

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import aiohttp
 import pytest
+
 from hashcart import Action, ProductRef
 from hashcart.testing.standins.twitter import (
     XStandin,

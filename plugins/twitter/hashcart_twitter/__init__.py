@@ -10,8 +10,8 @@ from __future__ import annotations
 from typing import Any
 
 from aiohttp import web
-from hashcart import Platform, hookimpl
 
+from hashcart import Platform, hookimpl
 from hashcart_twitter.client import XClient
 from hashcart_twitter.doctor import doctor_rows
 from hashcart_twitter.platform import TwitterPlatform, platform_for

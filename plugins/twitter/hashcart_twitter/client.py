@@ -68,6 +68,7 @@ class XClient:
         self._timeout = timeout
         self._base = settings.api_url
         self._session: aiohttp.ClientSession | None = None
+        self._signer: OAuth1Client | None = None
         self.closed = False
 
     @property
@@ -185,15 +186,17 @@ class XClient:
         settings = self._settings
         if not settings.enabled:
             raise XError(ErrorKind.REFUSED, "X credentials are not configured", sent=False)
-        assert settings.consumer_secret is not None and settings.access_token_secret is not None
-        signer = OAuth1Client(
-            settings.consumer_key,
-            client_secret=settings.consumer_secret.get_secret_value(),
-            resource_owner_key=settings.access_token,
-            resource_owner_secret=settings.access_token_secret.get_secret_value(),
-        )
-        # JSON bodies are not part of an OAuth 1.0a signature, so only the URL is signed.
-        _, headers, _ = signer.sign(str(url), http_method=method)
+        if self._signer is None:
+            assert settings.consumer_secret and settings.access_token_secret
+            self._signer = OAuth1Client(
+                settings.consumer_key,
+                client_secret=settings.consumer_secret.get_secret_value(),
+                resource_owner_key=settings.access_token,
+                resource_owner_secret=settings.access_token_secret.get_secret_value(),
+            )
+        # JSON bodies are not part of an OAuth 1.0a signature, so only the URL is signed; each
+        # call gets a fresh nonce and timestamp.
+        _, headers, _ = self._signer.sign(str(url), http_method=method)
         return {"Authorization": str(headers["Authorization"])}
 
     def _bearer_headers(self) -> dict[str, str]:

@@ -13,7 +13,6 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from hashcart import CartCommand, ProductRef
-
 from hashcart_twitter.client import ErrorKind, XClient, XError
 from hashcart_twitter.normalize import Rules, Trigger, trigger_from_v1, trigger_from_v2, v2_links
 

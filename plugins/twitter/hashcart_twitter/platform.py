@@ -7,7 +7,6 @@ import weakref
 from typing import Any
 
 from hashcart import OutgoingReply, RetryLater, SendRefused
-
 from hashcart_twitter import replies
 from hashcart_twitter.client import ErrorKind, XClient, XError
 from hashcart_twitter.ingest import Ingest

@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from hashcart import CartCommand, Unavailable
-
 from hashcart_twitter.client import ErrorKind, XClient, XError
 from hashcart_twitter.ingest import Ingest, LookupFailed
 

@@ -16,8 +16,8 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from aiohttp import web
-from hashcart import Unavailable
 
+from hashcart import Unavailable
 from hashcart_twitter.ingest import Ingest, LookupFailed
 
 log = logging.getLogger(__name__)
@@ -89,7 +89,10 @@ class WebhookReceiver:
             return web.json_response({"handled": 0})  # likes, follows, DMs: nothing to do
         if not isinstance(tweets, list):
             return error(400, "bad_delivery", "tweet_create_events must be a list")
-        results = await asyncio.gather(*(self._one(tweet) for tweet in tweets))
+        if len(tweets) == 1:  # the usual delivery: skip the task a gather would create
+            results = [await self._one(tweets[0])]
+        else:
+            results = await asyncio.gather(*(self._one(tweet) for tweet in tweets))
         if any(result == "retry" for result in results):
             return error(503, "unavailable", "some events could not be recorded; deliver again")
         return web.json_response({"handled": sum(result == "submitted" for result in results)})
