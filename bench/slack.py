@@ -23,16 +23,15 @@ import asyncio
 import contextlib
 import os
 import secrets
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import aiohttp
+from loadgen import LoadGenerator, LoadResult
 
 from hashcart.testing import eventually
 from hashcart.testing.standins.slack import SlackStandin, signed_headers, slash_command_form
@@ -40,6 +39,7 @@ from hashcart.testing.standins.slack import SlackStandin, signed_headers, slash_
 ROOT = Path(__file__).resolve().parent.parent
 PRODUCT = "https://www.amazon.com/dp/B00X4WHP5E"
 USERS = [f"U{n:07d}" for n in range(200)]
+CONTENT_TYPE = "application/x-www-form-urlencoded"
 DEFAULT_POSTGRES = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
 
 
@@ -161,101 +161,52 @@ def child_server(kind: str, db: str, api_url: str, secret: str, token: str) -> I
 
 @dataclass
 class Result:
-    sent: int
+    """One load phase: the acks the load generator saw and the replies that reached Slack."""
+
+    load: LoadResult
     replied: int
     seconds: float
-    ack_ms: list[float]
 
     @property
     def replies_per_second(self) -> float:
         return self.replied / self.seconds if self.seconds else 0.0
 
-    @property
-    def p99_ack_ms(self) -> float:
-        return _percentile(self.ack_ms, 99)
+
+def load_generator(url: str, slack: SlackStandin, first: int) -> LoadGenerator:
+    """Signed `/cart add <link>` commands, each with a response_url of its own at the stand-in."""
+
+    def make_body(n: int) -> bytes:
+        return slash_command_form(
+            f"add <{PRODUCT}|{PRODUCT.removeprefix('https://')}>",
+            response_url=slack.new_response_url(),
+            user_id=USERS[n % len(USERS)],
+            trigger_id=f"bench.{first + n}.{secrets.token_hex(8)}",
+        )
+
+    def sign(body: bytes) -> dict[str, str]:
+        headers = signed_headers(slack.signing_secret, body, content_type=CONTENT_TYPE)
+        del headers["Content-Type"]
+        return headers
+
+    return LoadGenerator(url, make_body, sign, content_type=CONTENT_TYPE)
 
 
-def _percentile(values: list[float], pct: float) -> float:
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(pct / 100 * (len(ordered) - 1)))]
-
-
-async def send_one(session: aiohttp.ClientSession, url: str, slack: SlackStandin, n: int) -> float:
-    body = slash_command_form(
-        f"add <{PRODUCT}|{PRODUCT.removeprefix('https://')}>",
-        response_url=slack.new_response_url(),
-        user_id=USERS[n % len(USERS)],
-        trigger_id=f"bench.{n}.{secrets.token_hex(8)}",
-    )
-    headers = signed_headers(
-        slack.signing_secret, body, content_type="application/x-www-form-urlencoded"
-    )
-    started = time.perf_counter()
-    async with session.post(url, data=body, headers=headers) as resp:
-        await resp.read()
-        if resp.status != 200:
-            raise RuntimeError(f"ack {resp.status}")
-    return (time.perf_counter() - started) * 1000
-
-
-async def closed_loop(
-    url: str, slack: SlackStandin, concurrency: int, duration: float, drain: float
+async def phase(
+    url: str, slack: SlackStandin, first: int, patience: float, **load: float
 ) -> Result:
+    """Run one load phase, then wait for its replies: replies/s runs to the last reply."""
     slack.responses.clear()
-    counter = iter(range(10**9))
-    acks: list[float] = []
-    started_wall = time.time()
-    stop_at = time.perf_counter() + duration
-
-    async with _session(concurrency) as session:
-
-        async def worker() -> None:
-            while time.perf_counter() < stop_at:
-                acks.append(await send_one(session, url, slack, next(counter)))
-
-        await asyncio.gather(*(worker() for _ in range(concurrency)))
-    sent = len(acks)
-    await _replies(slack, sent, drain)
-    replied = len(slack.responses)
-    last = max((r.at for r in slack.responses), default=time.time())
-    return Result(sent, replied, last - started_wall, acks)
-
-
-async def steady_rate(
-    url: str, slack: SlackStandin, rate: float, duration: float, drain: float
-) -> Result:
-    """Open loop: one command every 1/rate s whatever the server does, as Slack would send them."""
-    slack.responses.clear()
-    acks: list[float] = []
-    total = int(rate * duration)
-    started = time.perf_counter()
-    async with _session(512) as session:
-        tasks = []
-        for n in range(total):
-            delay = started + n / rate - time.perf_counter()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            tasks.append(asyncio.create_task(send_one(session, url, slack, 10**8 + n)))
-        acks = list(await asyncio.gather(*tasks))
-    await _replies(slack, total, drain)
-    return Result(total, len(slack.responses), time.perf_counter() - started, acks)
-
-
-async def _replies(slack: SlackStandin, count: int, patience: float) -> None:
-    """Wait until `count` replies reached response_url, or `patience` seconds passed."""
+    async with load_generator(url, slack, first) as generator:
+        if "rate" in load:
+            result = await generator.open_loop(rate=load["rate"], total=int(load["total"]))
+        else:
+            result = await generator.closed_loop(
+                concurrency=int(load["concurrency"]), duration=load["duration"]
+            )
     with contextlib.suppress(AssertionError):
-        await eventually(lambda: len(slack.responses) >= count, timeout=patience, interval=0.05)
-
-
-@contextlib.asynccontextmanager
-async def _session(limit: int) -> AsyncIterator[aiohttp.ClientSession]:
-    connector = aiohttp.TCPConnector(limit=limit)
-    async with aiohttp.ClientSession(
-        connector=connector, timeout=aiohttp.ClientTimeout(total=30)
-    ) as session:
-        yield session
+        await eventually(lambda: len(slack.responses) >= result.ok, timeout=patience, interval=0.05)
+    last = max((r.at for r in slack.responses), default=time.time())
+    return Result(result, len(slack.responses), last - result.started_at)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -303,9 +254,13 @@ def database(kind: str, folder: Path, name: str) -> Iterator[str]:
 
 async def measure(url: str, slack: SlackStandin, args: argparse.Namespace) -> tuple[Result, Result]:
     # A short warm-up: Bolt's first request calls auth.test, connections get opened.
-    await closed_loop(url, slack, 4, 0.5, drain=10)
-    throughput = await closed_loop(url, slack, args.concurrency, args.duration, drain=args.drain)
-    steady = await steady_rate(url, slack, args.rate, args.rate_duration, drain=args.drain)
+    await phase(url, slack, 0, args.drain, concurrency=4, duration=0.5)
+    throughput = await phase(
+        url, slack, 10**6, args.drain, concurrency=args.concurrency, duration=args.duration
+    )
+    steady = await phase(
+        url, slack, 2 * 10**6, args.drain, rate=args.rate, total=args.rate * args.rate_duration
+    )
     return throughput, steady
 
 
@@ -325,11 +280,12 @@ def run_one(
 
 def report(name: str, rate: float, throughput: Result, steady: Result) -> None:
     print(
-        f"  {name:<10} {throughput.replies_per_second:8.0f} replies/s "
-        f"({throughput.replied}/{throughput.sent} in {throughput.seconds:.1f}s, "
-        f"ack p50 {statistics.median(throughput.ack_ms):.1f} ms)   "
-        f"steady {rate:.0f}/s: ack p50 {_percentile(steady.ack_ms, 50):.1f} ms, "
-        f"p99 {steady.p99_ack_ms:.1f} ms, replies {steady.replied}/{steady.sent}"
+        f"  {name:<10} {throughput.replies_per_second:6.0f} replies/s "
+        f"({throughput.replied}/{throughput.load.ok} in {throughput.seconds:.1f} s; "
+        f"ack p50 {throughput.load.p(50):.1f} ms)  |  steady {rate:.0f}/s: "
+        f"ack p50 {steady.load.p(50):.1f} ms, p99 {steady.load.p(99):.1f} ms, "
+        f"max {steady.load.p(100):.1f} ms; replies {steady.replied}/{steady.load.sent} "
+        f"[{', '.join(f'{k}: {v}' for k, v in steady.load.statuses.items())}]"
     )
 
 
