@@ -304,6 +304,10 @@ class SlackStandin:
 
     Faults are injected per Web API method (or `"response_url"`) with `fail(...)` and are used up
     one call at a time, so a test can check that a 429 is retried and that the retry succeeds.
+
+    `start()` serves it on a port of its own. To mount `app` inside another server instead (the
+    playground does), set `url` to the base URL it is reachable at, so `api_url` and new
+    response URLs point there.
     """
 
     def __init__(
