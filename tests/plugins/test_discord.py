@@ -12,8 +12,9 @@ import contextlib
 from collections.abc import AsyncIterator
 from typing import Any
 
-import hashcart_discord
 import pytest
+
+import hashcart_discord
 from hashcart import ConfigError
 from hashcart.testing import RunningHashcart, eventually, running_hashcart
 from hashcart.testing.standins.discord import DiscordStandin, Message, User

@@ -7,8 +7,8 @@ hands the core one command per product and answers by DM.
 from __future__ import annotations
 
 from aiohttp import web
-from hashcart import Platform, hookimpl
 
+from hashcart import Platform, hookimpl
 from hashcart_discord.doctor import run_checks
 from hashcart_discord.host import Host
 from hashcart_discord.platform import DiscordPlatform

@@ -9,8 +9,9 @@ from __future__ import annotations
 from typing import Any, Protocol, TypeVar
 
 import aiohttp
-from hashcart import CartCommand, Outcome, ProductRef
 from pydantic_settings import BaseSettings
+
+from hashcart import CartCommand, Outcome, ProductRef
 
 SettingsT = TypeVar("SettingsT", bound=BaseSettings)
 

@@ -16,8 +16,8 @@ from typing import Any
 
 import aiohttp
 import discord
-from hashcart import CartCommand, OutgoingReply, ProductRef, Unavailable
 
+from hashcart import CartCommand, OutgoingReply, ProductRef, Unavailable
 from hashcart_discord.cache import AsyncLru
 from hashcart_discord.gateway import CartClient, point_at
 from hashcart_discord.host import Host
@@ -35,6 +35,9 @@ SUBMIT_RETRY_DELAYS = (0.25, 0.5, 1.0, 2.0, 4.0, 8.0)
 #: How long `stop()` lets reactions already received finish.
 DRAIN_SECONDS = 15.0
 RECONNECT_DELAYS = (1.0, 2.0, 5.0, 10.0, 30.0, 60.0)
+#: REST lookups in flight at once: a burst of reactions should queue here, not open a
+#: connection each (discord.py's connector has no limit).
+LOOKUP_CONCURRENCY = 32
 
 
 class DiscordPlatform:
@@ -54,6 +57,7 @@ class DiscordPlatform:
         self._order: dict[Hashable, tuple[asyncio.Lock, int]] = {}
         self._links: AsyncLru[tuple[int, int], list[str]] = AsyncLru(self._fetch_links, size=1024)
         self._bots: AsyncLru[int, bool] = AsyncLru(self._fetch_is_bot, size=4096, ttl=3600)
+        self._lookups = asyncio.Semaphore(LOOKUP_CONCURRENCY)
         self._stopping = False
 
     # -- life cycle -----------------------------------------------------------------------------
@@ -204,7 +208,7 @@ class DiscordPlatform:
         client = self._client
         assert client is not None
         channel_id, message_id = key
-        async with asyncio.timeout(FETCH_DEADLINE):
+        async with self._lookups, asyncio.timeout(FETCH_DEADLINE):
             message = await client.http.get_message(channel_id, message_id)
         return message_links(message)
 
@@ -214,7 +218,7 @@ class DiscordPlatform:
         cached = client.get_user(user_id)
         if cached is not None:
             return bool(cached.bot)
-        async with asyncio.timeout(FETCH_DEADLINE):
+        async with self._lookups, asyncio.timeout(FETCH_DEADLINE):
             user = await client.fetch_user(user_id)
         return bool(user.bot)
 

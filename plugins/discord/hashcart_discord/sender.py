@@ -14,8 +14,8 @@ import logging
 from typing import Any
 
 import aiohttp
-from hashcart import OutgoingReply, RetryLater, SendRefused
 
+from hashcart import OutgoingReply, RetryLater, SendRefused
 from hashcart_discord.cache import AsyncLru
 from hashcart_discord.host import KeyValue
 
