@@ -173,6 +173,21 @@ async def test_unlinked_user_gets_a_link_and_nothing_is_added(
     assert await hc.cart("slack", "U0DAVE") is None
 
 
+async def test_pending_add_is_applied_after_linking_and_answered_at_the_same_place(
+    hc: RunningHashcart, slack: SlackStandin
+) -> None:
+    first = await cart_command(hc, slack, f"add {slack_link(ECHO)}", user_id="U0FRAN")
+    assert f"{hc.url}/link/" in first.text
+
+    await hc.link("fran", "slack", "U0FRAN")
+
+    (answer,) = await eventually(
+        lambda: [r for r in slack.responses if r.response_url == first.response_url][1:]
+    )
+    assert "Echo Dot" in answer.text
+    assert await quantities(hc, "U0FRAN") == {"amazon:B00X4WHP5E": 1}
+
+
 async def test_not_a_product_link_is_answered(
     hc: RunningHashcart, slack: SlackStandin, alice: str
 ) -> None:
