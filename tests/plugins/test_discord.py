@@ -331,3 +331,56 @@ async def test_without_the_message_content_intent_only_mentions_carry_links() ->
             await eventually(lambda: len(standin.dms_to(alice)) == 2)
             assert "Which product?" in standin.dms_to(alice)[0]
             assert await quantities(hc, alice) == {KINDLE: 1}
+
+
+async def test_cart_command_is_registered_once_and_answers_ephemerally(
+    discord: DiscordStandin,
+) -> None:
+    alice, message = world(discord, ECHO_URL)
+    async with bot(discord) as hc:
+        await hc.link("alice", "discord", str(alice.id))
+        await discord.react(alice, message)
+        await eventually(lambda: discord.dms_to(alice))
+        assert [c["name"] for c in discord.commands] == ["cart"]
+        subcommands = {o["name"] for o in discord.commands[0]["options"]}
+        assert subcommands == {"list", "link", "unlink", "privacy", "help"}
+
+        used = await discord.use_command(alice, message.channel, "cart", "list")
+
+        await eventually(lambda: used.answers)
+        assert used.response_type == 5 and used.ephemeral  # acknowledged privately at once
+        assert "Echo Dot" in used.answers[-1]
+        assert len(discord.dms_to(alice)) == 1, "the answer went to the command, not to DMs"
+        assert discord.command_syncs == 1
+
+
+async def test_cart_command_link_privacy_and_help(discord: DiscordStandin) -> None:
+    alice, message = world(discord, ECHO_URL)
+    async with bot(discord) as hc:
+        linking = await discord.use_command(alice, message.channel, "cart", "link")
+        await eventually(lambda: linking.answers)
+        assert f"{hc.url}/link/" in linking.answers[-1]
+
+        await hc.link("alice", "discord", str(alice.id))
+        privacy = await discord.use_command(alice, message.channel, "cart", "privacy", mode="on")
+        helping = await discord.use_command(alice, message.channel, "cart", "help")
+        unlinking = await discord.use_command(alice, message.channel, "cart", "unlink")
+
+        await eventually(lambda: privacy.answers and helping.answers and unlinking.answers)
+        assert "direct message" in privacy.answers[-1]
+        assert "/cart" in helping.answers[-1]
+        assert "no longer linked" in unlinking.answers[-1]
+        assert await hc.cart("discord", str(alice.id)) is None
+
+
+async def test_cart_commands_are_not_registered_again_after_a_restart(
+    discord: DiscordStandin, tmp_path: Any
+) -> None:
+    database = f"sqlite+aiosqlite:///{tmp_path / 'hashcart.db'}"
+    for _ in range(2):
+        async with running_hashcart(
+            plugins=[hashcart_discord], env=discord.env, database_url=database
+        ):
+            await discord.wait_connected()
+            await eventually(lambda: discord.commands)
+    assert discord.command_syncs == 1

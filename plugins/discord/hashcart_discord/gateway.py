@@ -17,8 +17,10 @@ import discord.http
 import yarl
 
 from hashcart_discord.settings import ShardPlan
+from hashcart_discord.slash import SlashHandler, build_tree
 
 ReactionHandler = Callable[[discord.RawReactionActionEvent], Awaitable[None]]
+SetupHandler = Callable[["CartClient"], Awaitable[None]]
 
 
 def point_at(api_url: str, gateway_url: str) -> None:
@@ -42,11 +44,16 @@ def needed_intents() -> discord.Intents:
 
 
 class CartClient(discord.AutoShardedClient):
-    """An auto-sharded client that hands raw reaction events to hashcart and keeps no caches
-    it does not need (no message cache, no member chunking)."""
+    """An auto-sharded client that hands raw reaction events and `/cart` to hashcart and keeps
+    no caches it does not need (no message cache, no member chunking)."""
 
     def __init__(
-        self, on_reaction: ReactionHandler, shards: ShardPlan | None, **options: Any
+        self,
+        on_reaction: ReactionHandler,
+        on_slash: SlashHandler,
+        on_setup: SetupHandler,
+        shards: ShardPlan | None,
+        **options: Any,
     ) -> None:
         if shards is not None:
             options.update(shard_ids=list(shards.shard_ids), shard_count=shards.shard_count)
@@ -59,6 +66,12 @@ class CartClient(discord.AutoShardedClient):
             **options,
         )
         self._on_reaction = on_reaction
+        self._on_setup = on_setup
+        self.tree = build_tree(self, on_slash)
+
+    async def setup_hook(self) -> None:
+        """After login, before the gateway: the moment to register application commands."""
+        await self._on_setup(self)
 
     async def on_raw_reaction_add(self, payload: discord.RawReactionActionEvent) -> None:
         await self._on_reaction(payload)

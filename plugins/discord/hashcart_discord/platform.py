@@ -17,7 +17,7 @@ from typing import Any
 import aiohttp
 import discord
 
-from hashcart import CartCommand, OutgoingReply, ProductRef, Unavailable
+from hashcart import Action, CartCommand, OutgoingReply, ProductRef, ReplyTarget, Unavailable
 from hashcart_discord.cache import AsyncLru
 from hashcart_discord.gateway import CartClient, point_at
 from hashcart_discord.host import Host
@@ -25,6 +25,7 @@ from hashcart_discord.links import message_links
 from hashcart_discord.reactions import PLATFORM, Reaction, reaction_commands
 from hashcart_discord.sender import DmSender
 from hashcart_discord.settings import DiscordSettings
+from hashcart_discord.slash import commands_digest
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +39,8 @@ RECONNECT_DELAYS = (1.0, 2.0, 5.0, 10.0, 30.0, 60.0)
 #: REST lookups in flight at once: a burst of reactions should queue here, not open a
 #: connection each (discord.py's connector has no limit).
 LOOKUP_CONCURRENCY = 32
+KV_COMMANDS = "discord.commands"
+UNAVAILABLE_TEXT = "hashcart cannot reach its database just now; please try again in a minute."
 
 
 class DiscordPlatform:
@@ -104,7 +107,9 @@ class DiscordPlatform:
         (Discord unreachable at start, a session it ended for good)."""
         failures = 0
         while not self._stopping:
-            client = CartClient(self._on_reaction, self._settings.shard_plan)
+            client = CartClient(
+                self._on_reaction, self._on_slash, self._sync_commands, self._settings.shard_plan
+            )
             self._client = client
             try:
                 await client.open(self._token)
@@ -132,6 +137,63 @@ class DiscordPlatform:
         """Retrying cannot fix this; say so once and leave the rest of hashcart running."""
         self._host.count_platform_error(PLATFORM, "fatal")
         log.error("discord: %s; the Discord platform is off", message)
+
+    # -- /cart ----------------------------------------------------------------------------------
+
+    async def _sync_commands(self, client: CartClient) -> None:
+        """Register `/cart` with Discord when its definition changed since the last sync."""
+        digest = commands_digest(client.tree)
+        key = str(client.application_id)
+        try:
+            if await self._host.kv.get(KV_COMMANDS, key) == digest:
+                return
+            await client.tree.sync()
+            await self._host.kv.put(KV_COMMANDS, key, digest)
+        except Exception as exc:  # reactions work without it: carry on
+            self._host.count_platform_error(PLATFORM, "command_sync")
+            log.warning("discord: could not register /cart: %s", exc)
+
+    async def _on_slash(
+        self, interaction: discord.Interaction, action: Action, argument: str | None
+    ) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self._handlers.add(task)
+        try:
+            await interaction.response.defer(ephemeral=True, thinking=True)
+            user = interaction.user
+            extra = {
+                "interaction_token": interaction.token,
+                "application_id": str(interaction.application_id),
+            }
+            if interaction.guild_id is not None:
+                extra["guild_id"] = str(interaction.guild_id)
+            command = CartCommand(
+                platform=PLATFORM,
+                user_id=str(user.id),
+                action=action,
+                event_id=f"interaction:{interaction.id}",
+                reply_to=ReplyTarget(
+                    platform=PLATFORM,
+                    user=str(user.id),
+                    channel=str(interaction.channel_id),
+                    private=True,
+                    extra=extra,
+                ),
+                argument=argument,
+                user_name=user.display_name,
+                locale=str(interaction.locale),
+                is_bot=user.bot,
+            )
+            try:
+                await self._submit(command)
+            except Unavailable:
+                await interaction.followup.send(UNAVAILABLE_TEXT, ephemeral=True)
+        except Exception:
+            self._host.count_platform_error(PLATFORM, "interaction")
+            log.exception("discord: /cart from %s was not handled", interaction.user.id)
+        finally:
+            self._handlers.discard(task)
 
     # -- reactions ------------------------------------------------------------------------------
 

@@ -23,6 +23,8 @@ log = logging.getLogger(__name__)
 
 #: Discord's JSON error code for "Cannot send messages to this user" (DMs closed, blocked).
 CANNOT_DM_USER = 50007
+#: "Unknown Webhook": an interaction token that expired (after 15 minutes) or never existed.
+UNKNOWN_WEBHOOK = 10015
 MAX_CONTENT = 2000
 #: One "open your DMs" notice per user and channel in this window, not one per reply.
 DM_CLOSED_NOTICE_TTL = 600.0
@@ -62,6 +64,25 @@ class DmSender:
         self._notice_lock = asyncio.Lock()
 
     async def send(self, reply: OutgoingReply) -> None:
+        token = reply.target.extra.get("interaction_token")
+        application = reply.target.extra.get("application_id")
+        if token and application:
+            try:
+                await self._answer_interaction(application, token, reply)
+                return
+            except DiscordRefusal as refusal:
+                if refusal.code != UNKNOWN_WEBHOOK:
+                    raise SendRefused(f"Discord refused the answer: {refusal}") from refusal
+                # The token expired while the answer waited (an outage, retries): DM instead.
+        await self._send_dm(reply)
+
+    async def _answer_interaction(self, application: str, token: str, reply: OutgoingReply) -> None:
+        """Replace the private "thinking…" response of a `/cart` command with the answer."""
+        body = {"content": reply.content.text[:MAX_CONTENT], "allowed_mentions": {"parse": []}}
+        path = f"/webhooks/{application}/{token}/messages/@original"
+        await self._call("PATCH", path, body, authorised=False)
+
+    async def _send_dm(self, reply: OutgoingReply) -> None:
         user = reply.target.user
         body = {
             "content": reply.content.text[:MAX_CONTENT],
@@ -104,12 +125,15 @@ class DmSender:
                 raise SendRefused(f"DMs closed and the channel refused too: {refusal}") from refusal
             await self._kv.put(KV_NAMESPACE, key, True, ttl=DM_CLOSED_NOTICE_TTL)
 
-    async def _call(self, method: str, path: str, body: dict[str, Any]) -> dict[str, Any]:
+    async def _call(
+        self, method: str, path: str, body: dict[str, Any], *, authorised: bool = True
+    ) -> dict[str, Any]:
+        """`authorised=False` for interaction webhooks: their token is in the path, and Discord
+        wants no bot token with them."""
         url = self._api_url + path
+        headers = self._headers if authorised else {"User-Agent": self._headers["User-Agent"]}
         try:
-            async with self._session.request(
-                method, url, json=body, headers=self._headers
-            ) as response:
+            async with self._session.request(method, url, json=body, headers=headers) as response:
                 data = await _json_body(response)
                 status = response.status
                 retry_header = response.headers.get("Retry-After")

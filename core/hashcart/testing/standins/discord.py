@@ -38,6 +38,7 @@ __all__ = [
     "CustomEmoji",
     "DiscordStandin",
     "Guild",
+    "Interaction",
     "Message",
     "SentMessage",
     "User",
@@ -251,6 +252,22 @@ class SentMessage:
         return self.recipient_id is not None
 
 
+@dataclass(slots=True)
+class Interaction:
+    """A slash command someone used, and how the bot answered it."""
+
+    id: int
+    token: str
+    user: User
+    channel: Channel
+    command: str
+    options: dict[str, Any]
+    created_at: float = field(default_factory=time.monotonic)
+    response_type: int | None = None  # 4 = message, 5 = deferred ("thinking")
+    ephemeral: bool = False
+    answers: list[str] = field(default_factory=list)  # the shown text, each edit or follow-up
+
+
 # ---------------------------------------------------------------------------------------------
 # Fault injection
 # ---------------------------------------------------------------------------------------------
@@ -396,6 +413,9 @@ class DiscordStandin:
         self.resumes: list[dict[str, Any]] = []  # session_id, seq, replayed (frames)
         self.requests: list[tuple[str, str]] = []
         self.on_sent: Callable[[SentMessage], None] | None = None
+        self.commands: list[dict[str, Any]] = []  # application commands the bot registered
+        self.command_syncs = 0
+        self.interactions: dict[int, Interaction] = {}
         self._dm_channels: dict[int, Channel] = {}
         self._nonces: dict[tuple[int, str], tuple[float, SentMessage]] = {}
         self._sessions: dict[str, _Session] = {}
@@ -461,6 +481,14 @@ class DiscordStandin:
         app.router.add_get(api + "/channels/{channel_id}/messages/{message_id}", self._get_message)
         app.router.add_post(api + "/users/@me/channels", self._create_dm)
         app.router.add_post(api + "/channels/{channel_id}/messages", self._create_message)
+        commands = api + "/applications/{app_id}/commands"
+        app.router.add_get(commands, self._get_commands)
+        app.router.add_put(commands, self._put_commands)
+        app.router.add_post(api + "/interactions/{id}/{token}/callback", self._interaction_callback)
+        app.router.add_patch(
+            api + "/webhooks/{app_id}/{token}/messages/@original", self._edit_original
+        )
+        app.router.add_post(api + "/webhooks/{app_id}/{token}", self._follow_up)
         return app
 
     # -- building the world ---------------------------------------------------------------------
@@ -607,6 +635,75 @@ class DiscordStandin:
             await session.dispatch(event, data)
         return len(targets)
 
+    async def use_command(
+        self,
+        user: User,
+        channel: Channel,
+        command: str,
+        subcommand: str | None = None,
+        **options: str | int | bool,
+    ) -> Interaction:
+        """The user runs `/command subcommand option:value` in a channel (INTERACTION_CREATE)."""
+        interaction = Interaction(
+            id=self.new_id(),
+            token=hashlib.sha1(str(self.new_id()).encode()).hexdigest(),
+            user=user,
+            channel=channel,
+            command=" ".join(filter(None, (command, subcommand))),
+            options=dict(options),
+        )
+        self.interactions[interaction.id] = interaction
+        typed = [
+            {
+                "type": 5 if isinstance(v, bool) else 4 if isinstance(v, int) else 3,
+                "name": k,
+                "value": v,
+            }
+            for k, v in options.items()
+        ]
+        option_list = [{"type": 1, "name": subcommand, "options": typed}] if subcommand else typed
+        registered = next((c for c in self.commands if c["name"] == command), None)
+        data: dict[str, Any] = {
+            "id": str(interaction.id),
+            "application_id": str(self.bot.id),
+            "type": 2,
+            "token": interaction.token,
+            "version": 1,
+            "attachment_size_limit": 8 * 1024 * 1024,
+            "channel_id": str(channel.id),
+            "channel": channel.to_json(),
+            "locale": "en-US",
+            "app_permissions": "0",
+            "entitlements": [],
+            "data": {
+                "id": registered["id"] if registered else str(self.new_id()),
+                "name": command,
+                "type": 1,
+                "options": option_list,
+            },
+        }
+        if channel.guild_id is not None:
+            guild = self.guilds[channel.guild_id]
+            data.update(
+                guild_id=str(guild.id),
+                guild_locale=guild.preferred_locale,
+                context=0,
+                authorizing_integration_owners={"0": str(guild.id)},
+                member={
+                    "user": user.to_json(),
+                    "roles": [],
+                    "joined_at": "2024-01-01T00:00:00+00:00",
+                    "deaf": False,
+                    "mute": False,
+                    "flags": 0,
+                    "permissions": "0",
+                },
+            )
+        else:
+            data.update(user=user.to_json(), context=1)
+        await self.dispatch("INTERACTION_CREATE", data, guild_id=channel.guild_id)
+        return interaction
+
     def sessions(self, *, connected: bool = True) -> list[dict[str, Any]]:
         """The live gateway sessions: id, shard, last sequence number, whether a socket is open."""
         return [
@@ -695,7 +792,8 @@ class DiscordStandin:
             return response
         api_path = path[len("/api/v10") :]
         self.requests.append((request.method, api_path))
-        if request.headers.get("Authorization") != f"Bot {self.token}":
+        token_authorised = api_path.startswith(("/interactions/", "/webhooks/"))
+        if not token_authorised and request.headers.get("Authorization") != f"Bot {self.token}":
             return _error(401, 0, "401: Unauthorized")
         for fault in self._faults:
             if fault.matches(request.method, api_path):
@@ -849,6 +947,85 @@ class DiscordStandin:
         data = message.to_json(message_type=19 if reply else 0)
         if sent.body.get("nonce") is not None:
             data["nonce"] = sent.body["nonce"]
+        return data
+
+    async def _get_commands(self, request: web.Request) -> web.Response:
+        return _json(self.commands)
+
+    async def _put_commands(self, request: web.Request) -> web.Response:
+        body = await request.json() if request.can_read_body else None
+        if not isinstance(body, list):
+            return _error(400, 50035, "Invalid Form Body")
+        self.command_syncs += 1
+        self.commands = [
+            {
+                "id": str(self.new_id()),
+                "application_id": str(self.bot.id),
+                "version": str(self.new_id()),
+                "default_member_permissions": None,
+                "type": 1,
+                "nsfw": False,
+                **command,
+            }
+            for command in body
+        ]
+        return _json(self.commands)
+
+    def _interaction(self, request: web.Request) -> Interaction | None:
+        token = request.match_info["token"]
+        found = next((i for i in self.interactions.values() if i.token == token), None)
+        if found is None or time.monotonic() - found.created_at > 15 * 60:
+            return None
+        return found
+
+    async def _interaction_callback(self, request: web.Request) -> web.Response:
+        interaction = self._interaction(request)
+        if interaction is None or str(interaction.id) != request.match_info["id"]:
+            return _error(404, 10062, "Unknown interaction")
+        if interaction.response_type is not None:
+            return _error(400, 40060, "Interaction has already been acknowledged.")
+        if time.monotonic() - interaction.created_at > 3.0:
+            return _error(404, 10062, "Unknown interaction")  # answered too late
+        body = await self._body(request) or {}
+        data = body.get("data") or {}
+        interaction.response_type = int(body.get("type", 0))
+        interaction.ephemeral = bool(int(data.get("flags") or 0) & 64)
+        if data.get("content"):
+            interaction.answers.append(str(data["content"]))
+        return _json(
+            {
+                "interaction": {
+                    "id": str(interaction.id),
+                    "type": 2,
+                    "response_message_loading": interaction.response_type == 5,
+                    "response_message_ephemeral": interaction.ephemeral,
+                },
+                "resource": {"type": interaction.response_type},
+            }
+        )
+
+    async def _edit_original(self, request: web.Request) -> web.Response:
+        interaction = self._interaction(request)
+        if interaction is None or interaction.response_type is None:
+            return _error(404, 10015, "Unknown Webhook")
+        body = await self._body(request)
+        if body is None or not isinstance(body.get("content", ""), str):
+            return _error(400, 50035, "Invalid Form Body")
+        interaction.answers.append(body.get("content") or "")
+        return _json(self._interaction_message(interaction, interaction.answers[-1]))
+
+    async def _follow_up(self, request: web.Request) -> web.Response:
+        interaction = self._interaction(request)
+        if interaction is None or interaction.response_type is None:
+            return _error(404, 10015, "Unknown Webhook")
+        body = await self._body(request) or {}
+        interaction.answers.append(str(body.get("content") or ""))
+        return _json(self._interaction_message(interaction, interaction.answers[-1]))
+
+    def _interaction_message(self, interaction: Interaction, content: str) -> dict[str, Any]:
+        message = Message(self.new_id(), interaction.channel, self.bot, content)
+        data = message.to_json(message_type=20)
+        data["flags"] = 64 if interaction.ephemeral else 0
         return data
 
     # -- the gateway ----------------------------------------------------------------------------

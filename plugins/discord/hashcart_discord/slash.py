@@ -1,0 +1,56 @@
+"""`/cart` as a Discord application command, answered ephemerally.
+
+Discord wants an answer to an interaction within 3 seconds; the command is acknowledged at
+once with a private "thinking…" response, and the real answer replaces it when the outbox
+sends it (the interaction token allows that for 15 minutes).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Awaitable, Callable
+from typing import Any, Literal
+
+import discord
+from discord import app_commands
+
+from hashcart import Action
+
+SlashHandler = Callable[[discord.Interaction, Action, str | None], Awaitable[None]]
+
+
+def build_tree(client: discord.Client, handle: SlashHandler) -> app_commands.CommandTree[Any]:
+    tree: app_commands.CommandTree[Any] = app_commands.CommandTree(client)
+    cart = app_commands.Group(name="cart", description="Your hashcart shopping cart")
+
+    @cart.command(name="list", description="Show what is in your cart")
+    async def list_cart(interaction: discord.Interaction) -> None:
+        await handle(interaction, Action.LIST, None)
+
+    @cart.command(name="link", description="Link this Discord account to your cart")
+    async def link(interaction: discord.Interaction) -> None:
+        await handle(interaction, Action.LINK, None)
+
+    @cart.command(name="unlink", description="Unlink this Discord account from your cart")
+    async def unlink(interaction: discord.Interaction) -> None:
+        await handle(interaction, Action.UNLINK, None)
+
+    @cart.command(name="privacy", description="Answer you only by direct message, or not")
+    @app_commands.describe(mode="on: only direct messages; off: answer where you asked")
+    async def privacy(interaction: discord.Interaction, mode: Literal["on", "off"]) -> None:
+        await handle(interaction, Action.PRIVACY, mode)
+
+    @cart.command(name="help", description="How to use hashcart")
+    async def help_(interaction: discord.Interaction) -> None:
+        await handle(interaction, Action.HELP, None)
+
+    tree.add_command(cart)
+    return tree
+
+
+def commands_digest(tree: app_commands.CommandTree[Any]) -> str:
+    """A fingerprint of the command definitions: sync only when they changed, since Discord
+    limits how often an application may create commands."""
+    payload = [command.to_dict(tree) for command in tree.get_commands()]
+    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
