@@ -384,3 +384,16 @@ async def test_cart_commands_are_not_registered_again_after_a_restart(
             await discord.wait_connected()
             await eventually(lambda: discord.commands)
     assert discord.command_syncs == 1
+
+
+async def test_a_pending_add_is_applied_once_the_user_links(discord: DiscordStandin) -> None:
+    alice, message = world(discord, ECHO_URL)
+    async with bot(discord) as hc:
+        await discord.react(alice, message)
+        await eventually(lambda: discord.dms_to(alice))
+
+        await hc.link("alice", "discord", str(alice.id))
+
+        await eventually(lambda: len(discord.dms_to(alice)) == 2)
+        assert await quantities(hc, alice) == {ECHO: 1}
+        assert "Echo Dot" in discord.dms_to(alice)[1]
