@@ -13,7 +13,7 @@ import asyncio
 import logging
 import secrets
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
@@ -32,7 +32,7 @@ from hashcart.errors import Unavailable
 from hashcart.i18n import money, normalise_locale
 from hashcart.platform import ReplyContent
 from hashcart.policy_api import RateDecision
-from hashcart.store import dialect_insert
+from hashcart.store import dialect_insert, is_postgres
 from hashcart.store.schema import (
     accounts,
     cart_items,
@@ -76,11 +76,72 @@ class Prepared:
     future: asyncio.Future[Outcome] | None = None
 
 
-@dataclass(frozen=True)
+@dataclass
 class _Account:
     id: str
     dm_only: bool
     locale: str | None
+
+
+@dataclass
+class _Line:
+    title: str
+    price_cents: int
+    currency: str
+    quantity: int
+    added_via: str
+    added_at: float
+
+
+class _Carts:
+    """The carts a group touches, read once, changed in memory, written back as a diff.
+
+    Reading every cart once and writing the changes with one statement per kind is what makes a
+    group cheap: a statement costs about a millisecond through aiosqlite, whatever it does.
+    """
+
+    def __init__(self, rows: Iterable[Any]) -> None:
+        self.lines: dict[str, dict[str, _Line]] = {}
+        self._before: dict[tuple[str, str], int] = {}
+        for row in rows:
+            self.lines.setdefault(row.account_id, {})[row.product_id] = _Line(
+                row.title, row.price_cents, row.currency, row.quantity, row.added_via, row.added_at
+            )
+            self._before[(row.account_id, row.product_id)] = row.quantity
+
+    def of(self, account_id: str) -> dict[str, _Line]:
+        return self.lines.setdefault(account_id, {})
+
+    def changes(
+        self, now: float
+    ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]]:
+        """Rows to insert, rows to update and rows to delete."""
+        inserts, updates, deletes = [], [], []
+        after = {
+            (account_id, product_id): line
+            for account_id, cart in self.lines.items()
+            for product_id, line in cart.items()
+        }
+        for key, line in after.items():
+            account_id, product_id = key
+            row = {"account_id": account_id, "product_id": product_id}
+            if key not in self._before:
+                inserts.append(
+                    {**row, "title": line.title, "price_cents": line.price_cents,
+                     "currency": line.currency, "quantity": line.quantity,
+                     "added_via": line.added_via, "added_at": line.added_at, "updated_at": now}
+                )  # fmt: skip
+            elif self._before[key] != line.quantity:
+                updates.append(
+                    {"b_account_id": account_id, "b_product_id": product_id,
+                     "quantity": line.quantity, "title": line.title,
+                     "price_cents": line.price_cents, "currency": line.currency,
+                     "updated_at": now}
+                )  # fmt: skip
+        for key in self._before:
+            if key not in after:
+                deletes.append({"b_account_id": key[0], "b_product_id": key[1]})
+        return inserts, updates, deletes
 
 
 class _Policy:
@@ -102,28 +163,119 @@ class _Policy:
 
     async def hit(self, key: str, limit: int, window_seconds: int) -> RateDecision:
         window = int(self._now // window_seconds) * window_seconds
-        insert = self._applier.insert(rate_counters)
-        stmt = (
-            insert.values(key=key, window_start=window, count=1)
-            .on_conflict_do_update(
-                index_elements=[rate_counters.c.key],
-                set_={
-                    "count": sa.case(
-                        (rate_counters.c.window_start == window, rate_counters.c.count + 1),
-                        else_=1,
-                    ),
-                    "window_start": window,
-                },
-            )
-            .returning(rate_counters.c.count)
+        result = await self._conn.execute(
+            self._applier.statements.count_hit, {"key": key, "window_start": window, "count": 1}
         )
-        count = (await self._conn.execute(stmt)).scalar_one()
+        count = result.scalar_one()
         return RateDecision(
             allowed=count <= limit,
             count=count,
             limit=limit,
             retry_after=window + window_seconds - self._now,
         )
+
+
+class _Statements:
+    """Statements built once per engine: building them per command costs more than running them."""
+
+    def __init__(self, insert: Any, postgres: bool) -> None:
+        hit = insert(rate_counters)
+        self.count_hit = hit.on_conflict_do_update(
+            index_elements=[rate_counters.c.key],
+            set_={
+                "count": sa.case(
+                    (
+                        rate_counters.c.window_start == hit.excluded.window_start,
+                        rate_counters.c.count + 1,
+                    ),
+                    else_=1,
+                ),
+                "window_start": hit.excluded.window_start,
+            },
+        ).returning(rate_counters.c.count)
+        self.recorded = sa.select(events.c.event_key).where(
+            events.c.event_key.in_(sa.bindparam("keys", expanding=True))
+        )
+        self.accounts = (
+            sa.select(
+                identities.c.platform,
+                identities.c.user_id,
+                accounts.c.id,
+                accounts.c.dm_only,
+                accounts.c.locale,
+            )
+            .join(accounts, accounts.c.id == identities.c.account_id)
+            .where(identities.c.user_id.in_(sa.bindparam("user_ids", expanding=True)))
+        )
+        # Concurrent groups (several workers, several nodes) take their accounts in one order.
+        self.lock_accounts = (
+            sa.select(accounts.c.id)
+            .where(accounts.c.id.in_(sa.bindparam("ids", expanding=True)))
+            .order_by(accounts.c.id)
+            .with_for_update()
+            if postgres
+            else None
+        )
+        self.carts = sa.select(cart_items).where(
+            cart_items.c.account_id.in_(sa.bindparam("ids", expanding=True))
+        )
+        same_line = sa.and_(
+            cart_items.c.account_id == sa.bindparam("b_account_id"),
+            cart_items.c.product_id == sa.bindparam("b_product_id"),
+        )
+        self.insert_lines = sa.insert(cart_items)
+        self.update_lines = sa.update(cart_items).where(same_line)
+        self.delete_lines = sa.delete(cart_items).where(same_line)
+        self.unlink = sa.delete(identities).where(
+            identities.c.platform == sa.bindparam("b_platform"),
+            identities.c.user_id == sa.bindparam("b_user_id"),
+        )
+        self.privacy = (
+            sa.update(accounts)
+            .where(accounts.c.id == sa.bindparam("b_id"))
+            .values(dm_only=sa.bindparam("dm_only"))
+        )
+        self.tokens = sa.insert(link_tokens)
+        self.pending = sa.insert(pending_commands)
+        self.record_events = sa.insert(events)
+        self.queue_replies = sa.insert(outbox)
+
+
+class _Group:
+    """The working state of one group's transaction: what it read and what it will write."""
+
+    def __init__(
+        self, conn: AsyncConnection, now: float, known: dict[tuple[str, str], _Account],
+        carts: _Carts,
+    ) -> None:  # fmt: skip
+        self.conn = conn
+        self.now = now
+        self.known = known
+        self.carts = carts
+        self.tokens: list[dict[str, Any]] = []
+        self.pending: list[dict[str, Any]] = []
+        self.unlinked: list[dict[str, Any]] = []
+        self.privacy: dict[str, bool] = {}
+        self.events: list[dict[str, Any]] = []
+        self.replies: list[dict[str, Any]] = []
+
+    async def flush(self, statements: _Statements) -> None:
+        conn = self.conn
+        inserts, updates, deletes = self.carts.changes(self.now)
+        writes: list[tuple[Any, list[dict[str, Any]]]] = [
+            (statements.insert_lines, inserts),
+            (statements.update_lines, updates),
+            (statements.delete_lines, deletes),
+            (statements.unlink, self.unlinked),
+            (statements.privacy, [{"b_id": k, "dm_only": v} for k, v in self.privacy.items()]),
+            (statements.tokens, self.tokens),
+            (statements.pending, self.pending),
+            (statements.record_events, self.events),
+            (statements.queue_replies, self.replies),
+        ]
+        for statement, rows in writes:
+            if rows:
+                await conn.execute(statement, rows)
 
 
 class Applier:
@@ -139,6 +291,7 @@ class Applier:
         self._in_flight = 0
         self._idle = asyncio.Event()
         self._idle.set()
+        self.statements = _Statements(self.insert, is_postgres(self._engine))
 
     def insert(self, table: sa.Table) -> Any:
         return dialect_insert(self._engine, table)
@@ -196,20 +349,19 @@ class Applier:
             item.future.set_exception(Unavailable(f"command not recorded: {type(exc).__name__}"))
 
     async def _apply_group(self, batch: Sequence[Prepared]) -> list[Outcome]:
-        now = time.time()
+        statements = self.statements
         keys = [item.command.event_key for item in batch]
         async with self._engine.begin() as conn:
-            recorded = set(
-                (
-                    await conn.execute(
-                        sa.select(events.c.event_key).where(events.c.event_key.in_(keys))
-                    )
-                ).scalars()
-            )
+            recorded = set((await conn.execute(statements.recorded, {"keys": keys})).scalars())
             known = await self._accounts(conn, batch)
+            account_ids = sorted({account.id for account in known.values()})
+            if statements.lock_accounts is not None and account_ids:
+                await conn.execute(statements.lock_accounts, {"ids": account_ids})
+            rows: Iterable[Any] = (
+                await conn.execute(statements.carts, {"ids": account_ids}) if account_ids else []
+            )
+            group = _Group(conn, time.time(), known, _Carts(rows))
             outcomes: list[Outcome] = []
-            event_rows: list[dict[str, Any]] = []
-            reply_rows: list[dict[str, Any]] = []
             for item in batch:
                 command = item.command
                 if command.event_key in recorded:
@@ -217,41 +369,31 @@ class Applier:
                     continue
                 recorded.add(command.event_key)
                 account = known.get((command.platform, command.user_id))
-                outcome = await self._decide(conn, item, account, now)
-                if outcome.code in (OutcomeCode.UNLINKED,):
-                    known.pop((command.platform, command.user_id), None)
+                outcome = await self._decide(group, item, account)
                 outcomes.append(outcome)
-                event_rows.append(self._event_row(command, account, outcome, now))
+                group.events.append(self._event_row(command, account, outcome, group.now))
                 if not outcome.silent:
-                    reply_rows.append(await self._reply_row(command, account, outcome, now))
-            if event_rows:
-                await conn.execute(sa.insert(events), event_rows)
-            if reply_rows:
-                await conn.execute(sa.insert(outbox), reply_rows)
+                    group.replies.append(
+                        await self._reply_row(command, account, outcome, group.now)
+                    )
+            await group.flush(statements)
         return outcomes
 
     async def _accounts(
         self, conn: AsyncConnection, batch: Sequence[Prepared]
     ) -> dict[tuple[str, str], _Account]:
         pairs = {(item.command.platform, item.command.user_id) for item in batch}
-        rows = await conn.execute(
-            sa.select(
-                identities.c.platform,
-                identities.c.user_id,
-                accounts.c.id,
-                accounts.c.dm_only,
-                accounts.c.locale,
-            )
-            .join(accounts, accounts.c.id == identities.c.account_id)
-            .where(sa.tuple_(identities.c.platform, identities.c.user_id).in_(list(pairs)))
-        )
-        return {(r.platform, r.user_id): _Account(r.id, r.dm_only, r.locale) for r in rows}
+        user_ids = sorted({user_id for _, user_id in pairs})
+        rows = await conn.execute(self.statements.accounts, {"user_ids": user_ids})
+        return {
+            (r.platform, r.user_id): _Account(r.id, r.dm_only, r.locale)
+            for r in rows
+            if (r.platform, r.user_id) in pairs
+        }
 
-    async def _decide(
-        self, conn: AsyncConnection, item: Prepared, account: _Account | None, now: float
-    ) -> Outcome:
+    async def _decide(self, group: _Group, item: Prepared, account: _Account | None) -> Outcome:
         command = item.command
-        policy = _Policy(self, conn, account.id if account else None, now)
+        policy = _Policy(self, group.conn, account.id if account else None, group.now)
         refusal: Outcome | None = await self._hashcart.plugins.first(
             "hashcart_check_command", command=command, context=policy, hashcart=self._hashcart
         )
@@ -263,137 +405,102 @@ class Applier:
         if action is Action.HELP:
             return Outcome(OutcomeCode.HELP, {"hashtag": self._hashcart.settings.hashtag})
         if action is Action.LINK:
-            return Outcome(
-                OutcomeCode.LINK_SENT, {"link_url": await self._token(conn, command, now)}
-            )
+            return Outcome(OutcomeCode.LINK_SENT, {"link_url": self._token(group, command)})
         if action is Action.UNLINK:
             if account is None:
                 return Outcome(OutcomeCode.NOT_LINKED)
-            await conn.execute(
-                sa.delete(identities).where(
-                    identities.c.platform == command.platform,
-                    identities.c.user_id == command.user_id,
-                )
-            )
+            group.unlinked.append({"b_platform": command.platform, "b_user_id": command.user_id})
+            group.known.pop((command.platform, command.user_id), None)
             return Outcome(OutcomeCode.UNLINKED, {"platform": command.platform})
         if account is None:
-            params: dict[str, Any] = {"link_url": await self._token(conn, command, now)}
+            params: dict[str, Any] = {"link_url": self._token(group, command)}
             if action is Action.ADD and item.product is not None:
                 params["title"] = item.product.title
-                await conn.execute(
-                    sa.insert(pending_commands).values(
-                        platform=command.platform,
-                        user_id=command.user_id,
-                        command=command.to_json(),
-                        created_at=now,
-                        expires_at=now + self._hashcart.settings.link_token_minutes * 60,
-                    )
+                group.pending.append(
+                    {
+                        "platform": command.platform,
+                        "user_id": command.user_id,
+                        "command": command.to_json(),
+                        "created_at": group.now,
+                        "expires_at": group.now + self._token_seconds,
+                    }
                 )
             return Outcome(OutcomeCode.LINK_NEEDED, params)
+        cart = group.carts.of(account.id)
         if action is Action.ADD and item.product is not None:
-            return await self._add(conn, account, item, now)
+            return self._add(cart, item, group.now)
         if action is Action.REMOVE and command.product is not None:
-            return await self._remove(conn, account, command, now)
+            return self._remove(cart, command)
         if action is Action.LIST:
-            lines = await self._lines(conn, account.id)
-            if not lines:
-                return Outcome(OutcomeCode.CART_EMPTY)
-            return self._listing(lines, account, command)
+            return self._listing(cart, account, command)
         if action is Action.CLEAR:
-            await conn.execute(sa.delete(cart_items).where(cart_items.c.account_id == account.id))
+            cart.clear()
             return Outcome(OutcomeCode.CLEARED)
         if action is Action.PRIVACY:
-            return await self._privacy(conn, account, command)
+            wanted = (command.argument or "").strip().lower()
+            if wanted in ("on", "off"):
+                account.dm_only = wanted == "on"
+                group.privacy[account.id] = account.dm_only
+            return Outcome(OutcomeCode.PRIVACY_ON if account.dm_only else OutcomeCode.PRIVACY_OFF)
         return Outcome(OutcomeCode.NOT_SUPPORTED, {"action": action.value})
 
-    async def _add(
-        self, conn: AsyncConnection, account: _Account, item: Prepared, now: float
-    ) -> Outcome:
+    @property
+    def _token_seconds(self) -> int:
+        return self._hashcart.settings.link_token_minutes * 60
+
+    def _add(self, cart: dict[str, _Line], item: Prepared, now: float) -> Outcome:
         product, command = item.product, item.command
         assert product is not None
-        insert = self.insert(cart_items)
-        stmt = (
-            insert.values(
-                account_id=account.id,
-                product_id=product.product_id,
-                title=product.title,
-                price_cents=product.price_cents,
-                currency=product.currency,
-                quantity=command.quantity,
-                added_via=command.platform,
-                added_at=now,
-                updated_at=now,
+        line = cart.get(product.product_id)
+        if line is None:
+            line = cart[product.product_id] = _Line(
+                product.title, product.price_cents, product.currency, 0, command.platform, now
             )
-            .on_conflict_do_update(
-                index_elements=[cart_items.c.account_id, cart_items.c.product_id],
-                set_={
-                    "quantity": cart_items.c.quantity + insert.excluded.quantity,
-                    "title": insert.excluded.title,
-                    "price_cents": insert.excluded.price_cents,
-                    "currency": insert.excluded.currency,
-                    "updated_at": now,
-                },
-            )
-            .returning(cart_items.c.quantity)
-        )
-        quantity = (await conn.execute(stmt)).scalar_one()
+        line.quantity += command.quantity
+        line.title, line.price_cents, line.currency = (
+            product.title, product.price_cents, product.currency,
+        )  # fmt: skip
         params = {
             "title": product.title,
             "product_id": product.product_id,
-            "quantity": quantity,
+            "quantity": line.quantity,
             "added": command.quantity,
             "cart_url": self._hashcart.cart_url,
         }
         if item.after_link:
             return Outcome(OutcomeCode.PENDING_APPLIED, params)
-        code = OutcomeCode.ADDED if quantity == command.quantity else OutcomeCode.INCREASED
+        code = OutcomeCode.ADDED if line.quantity == command.quantity else OutcomeCode.INCREASED
         return Outcome(code, params)
 
-    async def _remove(
-        self, conn: AsyncConnection, account: _Account, command: CartCommand, now: float
-    ) -> Outcome:
+    def _remove(self, cart: dict[str, _Line], command: CartCommand) -> Outcome:
         assert command.product is not None
         product_id = command.product.product_id
-        where = sa.and_(
-            cart_items.c.account_id == account.id, cart_items.c.product_id == product_id
-        )
-        row = (
-            await conn.execute(sa.select(cart_items.c.title, cart_items.c.quantity).where(where))
-        ).first()
-        if row is None:
+        line = cart.get(product_id)
+        if line is None:
             return Outcome(OutcomeCode.NOT_IN_CART, {"title": product_id, "product_id": product_id})
-        left = row.quantity - command.quantity
-        params = {"title": row.title, "product_id": product_id, "quantity": max(left, 0)}
-        if left <= 0:
-            await conn.execute(sa.delete(cart_items).where(where))
+        line.quantity -= command.quantity
+        params = {"title": line.title, "product_id": product_id, "quantity": max(line.quantity, 0)}
+        if line.quantity <= 0:
+            del cart[product_id]
             return Outcome(OutcomeCode.REMOVED, params)
-        await conn.execute(sa.update(cart_items).where(where).values(quantity=left, updated_at=now))
         return Outcome(OutcomeCode.DECREASED, params)
 
-    async def _lines(self, conn: AsyncConnection, account_id: str) -> list[CartLine]:
-        rows = await conn.execute(
-            sa.select(
-                cart_items.c.product_id,
-                cart_items.c.title,
-                cart_items.c.quantity,
-                cart_items.c.price_cents,
-                cart_items.c.currency,
-            )
-            .where(cart_items.c.account_id == account_id)
-            .order_by(cart_items.c.added_at, cart_items.c.product_id)
-        )
-        return [CartLine(*row) for row in rows]
-
-    def _listing(self, lines: list[CartLine], account: _Account, command: CartCommand) -> Outcome:
+    def _listing(self, cart: dict[str, _Line], account: _Account, command: CartCommand) -> Outcome:
+        if not cart:
+            return Outcome(OutcomeCode.CART_EMPTY)
+        ordered = sorted(cart.items(), key=lambda pair: (pair[1].added_at, pair[0]))
+        lines = [
+            CartLine(product_id, line.title, line.quantity, line.price_cents, line.currency)
+            for product_id, line in ordered
+        ]
         locale = account.locale or command.locale
-        currency = lines[0].currency
         total = sum(line.price_cents * line.quantity for line in lines)
         text = ", ".join(f"{line.quantity}× {line.title}" for line in lines)
         return Outcome(
             OutcomeCode.LISTED,
             {
                 "lines": text,
-                "total": money(total, currency, locale),
+                "total": money(total, lines[0].currency, locale),
                 "total_cents": total,
                 "count": sum(line.quantity for line in lines),
                 "cart_url": self._hashcart.cart_url,
@@ -401,30 +508,18 @@ class Applier:
             cart=tuple(lines),
         )
 
-    async def _privacy(
-        self, conn: AsyncConnection, account: _Account, command: CartCommand
-    ) -> Outcome:
-        wanted = (command.argument or "").strip().lower()
-        if wanted in ("on", "off"):
-            dm_only = wanted == "on"
-            await conn.execute(
-                sa.update(accounts).where(accounts.c.id == account.id).values(dm_only=dm_only)
-            )
-        else:
-            dm_only = account.dm_only
-        return Outcome(OutcomeCode.PRIVACY_ON if dm_only else OutcomeCode.PRIVACY_OFF)
-
-    async def _token(self, conn: AsyncConnection, command: CartCommand, now: float) -> str:
+    def _token(self, group: _Group, command: CartCommand) -> str:
         token = secrets.token_urlsafe(24)
-        await conn.execute(
-            sa.insert(link_tokens).values(
-                token=token,
-                platform=command.platform,
-                user_id=command.user_id,
-                user_name=command.user_name,
-                created_at=now,
-                expires_at=now + self._hashcart.settings.link_token_minutes * 60,
-            )
+        group.tokens.append(
+            {
+                "token": token,
+                "platform": command.platform,
+                "user_id": command.user_id,
+                "user_name": command.user_name,
+                "created_at": group.now,
+                "expires_at": group.now + self._token_seconds,
+                "used_at": None,
+            }
         )
         return f"{self._hashcart.settings.public_url}/link/{token}"
 
@@ -468,5 +563,8 @@ class Applier:
             "status": "pending",
             "attempts": 0,
             "next_attempt_at": now,
+            "lease_until": None,
+            "last_error": None,
+            "sent_at": None,
             "created_at": now,
         }

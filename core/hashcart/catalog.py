@@ -42,15 +42,24 @@ class CatalogEntry:
 
 
 class Catalog:
-    """Reads and writes the `products` table."""
+    """Reads and writes the `products` table.
 
-    def __init__(self, engine: AsyncEngine) -> None:
+    Lookups are remembered for `ttl` seconds: a burst of adds for one product costs one read,
+    and a change made through this node is seen at once (other nodes see it within `ttl`).
+    """
+
+    def __init__(self, engine: AsyncEngine, ttl: float = 5.0) -> None:
         self._engine = engine
+        self._ttl = ttl
+        self._cache: dict[str, tuple[float, CatalogEntry | None]] = {}
         self._waiting: dict[str, list[asyncio.Future[Product | None]]] = {}
         self._refs: dict[str, ProductRef] = {}
         self._scheduled = False
 
     async def get(self, ref: ProductRef) -> Product | None:
+        cached = self._cache.get(ref.product_id)
+        if cached is not None and cached[0] > time.monotonic():
+            return _product(ref, cached[1])
         future: asyncio.Future[Product | None] = asyncio.get_running_loop().create_future()
         self._waiting.setdefault(ref.product_id, []).append(future)
         self._refs.setdefault(ref.product_id, ref)
@@ -70,17 +79,13 @@ class Catalog:
                     if not future.done():
                         future.set_exception(exc)
             return
+        expires = time.monotonic() + self._ttl
+        if len(self._cache) > 10_000:
+            self._cache.clear()
         for product_id, futures in waiting.items():
             entry = found.get(product_id)
-            product = None
-            if entry is not None:
-                product = Product(
-                    refs[product_id],
-                    entry.title,
-                    entry.price_cents,
-                    entry.currency,
-                    entry.available,
-                )
+            self._cache[product_id] = (expires, entry)
+            product = _product(refs[product_id], entry)
             for future in futures:
                 if not future.done():
                     future.set_result(product)
@@ -116,6 +121,8 @@ class Catalog:
         ]
         if not rows:
             return {}
+        for row in rows:
+            self._cache.pop(row["product_id"], None)
         async with self._engine.begin() as conn:
             existing = set(
                 (
@@ -137,3 +144,9 @@ class Catalog:
             for row in rows:
                 await conn.execute(stmt, row)
         return {str(r["product_id"]): r["product_id"] not in existing for r in rows}
+
+
+def _product(ref: ProductRef, entry: CatalogEntry | None) -> Product | None:
+    if entry is None:
+        return None
+    return Product(ref, entry.title, entry.price_cents, entry.currency, entry.available)

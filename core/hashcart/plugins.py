@@ -45,6 +45,7 @@ class PluginManager:
         self.pm = pluggy.PluginManager("hashcart")
         self.pm.add_hookspecs(hookspecs)
         self.failed: dict[str, str] = {}
+        self._order: dict[str, list[Any]] = {}
         self._dists: dict[str, tuple[str | None, str | None]] = {}
         for module_name in DEFAULT_PLUGINS:
             self.pm.register(importlib.import_module(module_name), name=module_name)
@@ -70,6 +71,7 @@ class PluginManager:
                 continue
             self.pm.register(plugin, name=ep.name)
         self.pm.check_pending()
+        self._order.clear()
 
     def register(self, plugins: Iterable[object]) -> None:
         for plugin in plugins:
@@ -77,6 +79,7 @@ class PluginManager:
             if not self.pm.is_registered(plugin):
                 self.pm.register(plugin, name=name)
         self.pm.check_pending()
+        self._order.clear()
 
     def infos(self) -> list[PluginInfo]:
         rows: list[PluginInfo] = []
@@ -91,14 +94,19 @@ class PluginManager:
             rows.append(PluginInfo(name, *self._dists.get(name, (None, None)), (), error))
         return rows
 
+    def _implementations(self, hook_name: str) -> list[Any]:
+        found = self._order.get(hook_name)
+        if found is None:
+            found = self._order[hook_name] = _in_call_order(getattr(self.pm.hook, hook_name))
+        return found
+
     async def first(self, hook_name: str, **kwargs: Any) -> Any:
         """Call a hook implementation by implementation until one gives a non-None result.
 
         pluggy's own `firstresult` stops at the first non-None *return value*, which for an
         async implementation is its coroutine; so the core walks the implementations itself.
         """
-        caller = getattr(self.pm.hook, hook_name)
-        for impl in _in_call_order(caller):
+        for impl in self._implementations(hook_name):
             args = {name: kwargs[name] for name in impl.argnames if name in kwargs}
             result = await await_me_maybe(impl.function(**args))
             if result is not None:
@@ -107,9 +115,8 @@ class PluginManager:
 
     async def collect(self, hook_name: str, **kwargs: Any) -> list[Any]:
         """Call every implementation and await what needs awaiting; None results are dropped."""
-        caller = getattr(self.pm.hook, hook_name)
         results = []
-        for impl in _in_call_order(caller):
+        for impl in self._implementations(hook_name):
             args = {name: kwargs[name] for name in impl.argnames if name in kwargs}
             result = await await_me_maybe(impl.function(**args))
             if result is not None:

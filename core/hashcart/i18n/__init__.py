@@ -42,6 +42,7 @@ def _catalog(locale: str) -> dict[str, str]:
     return {str(m.id): str(m.string) for m in catalog if m.id and m.string}
 
 
+@cache
 def available_locales() -> list[str]:
     return sorted(p.stem for p in CATALOG_DIR.glob("*.po"))
 
