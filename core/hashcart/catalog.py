@@ -10,7 +10,7 @@ import asyncio
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -108,7 +108,7 @@ class Catalog:
 
     async def upsert(self, entries: Iterable[CatalogEntry]) -> dict[str, bool]:
         """Insert or update products in one transaction; returns product_id → created."""
-        rows = [
+        rows: list[dict[str, Any]] = [
             {
                 "product_id": e.product_id,
                 "title": e.title,
