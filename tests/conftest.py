@@ -3,8 +3,8 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 import pytest
-from hashcart.testing import RunningHashcart, running_hashcart
 
+from hashcart.testing import RunningHashcart, running_hashcart
 from tests.core.fakes import FakePlatform, FakePlatformPlugin, ShopPlugin
 
 
