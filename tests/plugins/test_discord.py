@@ -397,3 +397,32 @@ async def test_a_pending_add_is_applied_once_the_user_links(discord: DiscordStan
         await eventually(lambda: len(discord.dms_to(alice)) == 2)
         assert await quantities(hc, alice) == {ECHO: 1}
         assert "Echo Dot" in discord.dms_to(alice)[1]
+
+
+async def test_stopping_finishes_a_reaction_already_received(discord: DiscordStandin) -> None:
+    alice, message = world(discord, ECHO_URL)
+    async with bot(discord) as hc:
+        await hc.link("alice", "discord", str(alice.id))
+        discord.delay_next("GET", r"/messages/\d+$", 0.5)
+        await discord.react(alice, message)
+        await eventually(lambda: discord.count_requests("GET", r"/messages/\d+$"))
+
+        await hc.hashcart.stop()  # while the message fetch is still under way
+
+        events = await hc.events()
+        assert [e["event_key"] for e in events] == [f"discord:{message.id}:{alice.id}:🛒:add:0"]
+        assert events[0]["outcome"] == "added"
+
+
+async def test_after_an_invalid_session_the_bot_identifies_again(discord: DiscordStandin) -> None:
+    alice, message = world(discord, ECHO_URL)
+    async with bot(discord) as hc:
+        await hc.link("alice", "discord", str(alice.id))
+        discord.invalidate_sessions()
+        await discord.drop_connections()
+        await discord.wait_connected()
+        await discord.react(alice, message)
+
+        await eventually(lambda: discord.dms_to(alice))
+        assert len(discord.identifies) == 2
+        assert await quantities(hc, alice) == {ECHO: 1}

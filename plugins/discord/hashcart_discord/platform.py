@@ -17,7 +17,15 @@ from typing import Any
 import aiohttp
 import discord
 
-from hashcart import Action, CartCommand, OutgoingReply, ProductRef, ReplyTarget, Unavailable
+from hashcart import (
+    Action,
+    CartCommand,
+    OutgoingReply,
+    ProductRef,
+    ReplyTarget,
+    RetryLater,
+    Unavailable,
+)
 from hashcart_discord.cache import AsyncLru
 from hashcart_discord.gateway import CartClient, point_at
 from hashcart_discord.host import Host
@@ -94,7 +102,8 @@ class DiscordPlatform:
             await self._session.close()
 
     async def send_reply(self, reply: OutgoingReply) -> None:
-        assert self._sender is not None, "send_reply before start"
+        if self._sender is None or self._session is None or self._session.closed:
+            raise RetryLater("the Discord platform is not running", 5.0)  # stays queued
         await self._sender.send(reply)
 
     @property

@@ -421,6 +421,8 @@ class DiscordStandin:
         self._sessions: dict[str, _Session] = {}
         self._faults: list[_Fault] = []
         self._runner: web.AppRunner | None = None
+        self._base_url: str | None = None
+        self._delays: list[tuple[str, re.Pattern[str], float, list[int]]] = []
 
     # -- lifecycle ------------------------------------------------------------------------------
 
@@ -446,9 +448,14 @@ class DiscordStandin:
             await self._runner.cleanup()
             self._runner = None
 
+    def mount(self, base_url: str) -> None:
+        """Serve `make_app()` elsewhere (a sub-application of the playground at `base_url`)
+        instead of calling `start()`: the URLs handed to bots then point there."""
+        self._base_url = base_url.rstrip("/")
+
     @property
     def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
+        return self._base_url or f"http://{self.host}:{self.port}"
 
     @property
     def api_url(self) -> str:
@@ -456,7 +463,7 @@ class DiscordStandin:
 
     @property
     def gateway_url(self) -> str:
-        return f"ws://{self.host}:{self.port}/"
+        return "ws" + self.url.removeprefix("http") + "/"
 
     @property
     def env(self) -> dict[str, str]:
@@ -767,6 +774,10 @@ class DiscordStandin:
             _Fault(method.upper(), pattern, status, times, retry_after, is_global, code)
         )
 
+    def delay_next(self, method: str, path: str, seconds: float, *, times: int = 1) -> None:
+        """Hold the next `times` matching requests for `seconds` before answering them."""
+        self._delays.append((method.upper(), re.compile(path), seconds, [times]))
+
     # -- observation ----------------------------------------------------------------------------
 
     def dms_to(self, user: User) -> list[str]:
@@ -786,11 +797,10 @@ class DiscordStandin:
     async def _middleware(
         self, request: web.Request, handler: Callable[[web.Request], Any]
     ) -> web.StreamResponse:
-        path = request.path
-        if not path.startswith("/api/v10"):
+        _mount, api, api_path = request.path.partition("/api/v10")
+        if not api:
             response: web.StreamResponse = await handler(request)
             return response
-        api_path = path[len("/api/v10") :]
         self.requests.append((request.method, api_path))
         token_authorised = api_path.startswith(("/interactions/", "/webhooks/"))
         if not token_authorised and request.headers.get("Authorization") != f"Bot {self.token}":
@@ -799,6 +809,11 @@ class DiscordStandin:
             if fault.matches(request.method, api_path):
                 fault.times -= 1
                 return fault.response()
+        for method, pattern, seconds, left in self._delays:
+            if left[0] > 0 and method in ("*", request.method) and pattern.search(api_path):
+                left[0] -= 1
+                await asyncio.sleep(seconds)
+                break
         response = await handler(request)
         if response.status < 300:
             self._add_rate_limit_headers(request, response)
