@@ -72,6 +72,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    logging.getLogger("alembic").setLevel(logging.WARNING)
     try:
         code = asyncio.run(_dispatch(args))
     except (ConfigError, UsageError) as exc:
