@@ -38,7 +38,8 @@ from hashcart.testing.standins.slack import SlackStandin, signed_headers, slash_
 
 ROOT = Path(__file__).resolve().parent.parent
 PRODUCT = "https://www.amazon.com/dp/B00X4WHP5E"
-USERS = [f"U{n:07d}" for n in range(200)]
+#: Distinct Slack users sending commands (hashcart answers each user's replies in order).
+USERS = [f"U{n:07d}" for n in range(int(os.environ.get("BENCH_SLACK_USERS", "1000")))]
 CONTENT_TYPE = "application/x-www-form-urlencoded"
 DEFAULT_POSTGRES = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
 
@@ -302,11 +303,15 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=250.0, help="steady commands per second")
     parser.add_argument("--rate-duration", type=float, default=10.0)
     parser.add_argument("--drain", type=float, default=60.0, help="max seconds to await replies")
+    parser.add_argument("--users", type=int, default=len(USERS), help="distinct Slack users")
     args = parser.parse_args()
+    os.environ["BENCH_SLACK_USERS"] = str(args.users)  # the child servers read it
+    USERS[:] = [f"U{n:07d}" for n in range(args.users)]
     kinds = ["sqlite", "postgresql"] if args.db == "both" else [args.db]
     print(
         f"slack bench: concurrency {args.concurrency} for {args.duration:.0f}s; "
-        f"steady {args.rate:.0f}/s for {args.rate_duration:.0f}s; {os.cpu_count()} CPUs"
+        f"steady {args.rate:.0f}/s for {args.rate_duration:.0f}s; {args.users} users; "
+        f"{os.cpu_count()} CPUs"
     )
     with tempfile.TemporaryDirectory(prefix="hashcart-bench-") as tmp:
         for db_kind in kinds:
