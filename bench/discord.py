@@ -20,6 +20,7 @@ import argparse
 import asyncio
 import collections
 import contextlib
+import math
 import os
 import re
 import statistics
@@ -144,7 +145,7 @@ async def burst(
     dispatched = time.perf_counter() - started
     complete = await dms.wait_for(indices, within=120)
     once = [i for i in indices if len(dms.arrivals.get(i, ())) == 1]
-    last = max(dms.arrivals[i][0] for i in indices if i in dms.arrivals)
+    last = max((dms.arrivals[i][0] for i in indices if i in dms.arrivals), default=math.inf)
     return {
         "reactions": len(messages),
         "complete": float(complete),
@@ -177,7 +178,7 @@ async def steady(
     complete = await dms.wait_for(indices, within=120)
     latencies = sorted(
         (dms.arrivals[i][0] - dispatched[i]) * 1000 for i in indices if i in dms.arrivals
-    )
+    ) or [math.inf]
     once = sum(1 for i in indices if len(dms.arrivals.get(i, ())) == 1)
     return {
         "reactions": len(messages),

@@ -219,6 +219,9 @@ class DiscordPlatform:
             # Taken before the first await: events arrive in order, and so do their effects.
             async with self._in_order((payload.message_id, payload.user_id)):
                 await self._handle(payload)
+        except Unavailable as exc:
+            self._host.count_platform_error(PLATFORM, "lost")
+            log.error("discord: reaction on message %s lost: %s", payload.message_id, exc)
         except Exception:
             self._host.count_platform_error(PLATFORM, "reaction")
             log.exception("discord: reaction on message %s was not handled", payload.message_id)
