@@ -13,13 +13,17 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from hashcart.commands import CartCommand
 from hashcart.errors import Conflict, NotFound
+from hashcart.store import dialect_insert
 from hashcart.store.schema import (
     accounts,
     cart_items,
     events,
     identities,
     link_tokens,
+    outbox,
     pending_commands,
+    rate_counters,
+    web_logins,
 )
 
 
@@ -185,33 +189,7 @@ class Accounts:
         async with self._engine.begin() as conn:
             if not await self._exists(conn, account_id):
                 raise NotFound(f"no account {account_id!r}")
-            linked = list(
-                await conn.execute(
-                    sa.select(identities.c.platform, identities.c.user_id).where(
-                        identities.c.account_id == account_id
-                    )
-                )
-            )
-            for platform, user_id in linked:
-                for table in (pending_commands, link_tokens):
-                    await conn.execute(
-                        sa.delete(table).where(
-                            table.c.platform == platform, table.c.user_id == user_id
-                        )
-                    )
-                await conn.execute(
-                    sa.update(events)
-                    .where(events.c.platform == platform, events.c.user_id == user_id)
-                    .values(user_id=None, detail=None, account_id=None)
-                )
-            await conn.execute(
-                sa.update(events)
-                .where(events.c.account_id == account_id)
-                .values(user_id=None, detail=None, account_id=None)
-            )
-            await conn.execute(sa.delete(cart_items).where(cart_items.c.account_id == account_id))
-            await conn.execute(sa.delete(identities).where(identities.c.account_id == account_id))
-            await conn.execute(sa.delete(accounts).where(accounts.c.id == account_id))
+            await erase_account(conn, account_id)
 
     async def token(self, token: str) -> LinkToken | None:
         async with self._engine.connect() as conn:
@@ -228,3 +206,228 @@ class Accounts:
     async def _exists(conn: AsyncConnection, account_id: str) -> bool:
         found = await conn.execute(sa.select(accounts.c.id).where(accounts.c.id == account_id))
         return found.first() is not None
+
+
+async def erase_account(conn: AsyncConnection, account_id: str) -> None:
+    """Remove an account's personal data inside the caller's transaction.
+
+    Event ids stay (with the person taken out) so a redelivered old event is still recognised and
+    changes nothing; only anonymous counts remain.
+    """
+    linked = list(
+        await conn.execute(
+            sa.select(identities.c.platform, identities.c.user_id).where(
+                identities.c.account_id == account_id
+            )
+        )
+    )
+    for platform, user_id in linked:
+        for table in (pending_commands, link_tokens):
+            await conn.execute(
+                sa.delete(table).where(table.c.platform == platform, table.c.user_id == user_id)
+            )
+        await conn.execute(
+            sa.update(events)
+            .where(events.c.platform == platform, events.c.user_id == user_id)
+            .values(user_id=None, detail=None, account_id=None)
+        )
+        await conn.execute(
+            sa.update(outbox)
+            .where(outbox.c.platform == platform, outbox.c.recipient == user_id)
+            .where(outbox.c.status != "pending")
+            .values(text="", recipient="", target={}, extra={}, outcome={})
+        )
+    await conn.execute(
+        sa.update(events)
+        .where(events.c.account_id == account_id)
+        .values(user_id=None, detail=None, account_id=None)
+    )
+    await conn.execute(sa.delete(cart_items).where(cart_items.c.account_id == account_id))
+    await conn.execute(sa.delete(identities).where(identities.c.account_id == account_id))
+    await conn.execute(sa.delete(accounts).where(accounts.c.id == account_id))
+
+    # -- the web: sign-in, link tokens, direct cart changes ---------------------------------------
+    # Cart changes from the web bypass the applier: they are the owner's own edits on a page, not
+    # platform events, so they need no dedupe and get no platform reply. On PostgreSQL they take
+    # the account row lock the applier takes, so a page edit and a platform add never interleave.
+
+    async def create_with_password(self, name: str, password_hash: str) -> dict[str, Any]:
+        """A new account that can sign in on the web; `Conflict` when the name is taken."""
+        account_id = uuid.uuid4().hex
+        now = time.time()
+        try:
+            async with self._engine.begin() as conn:
+                await conn.execute(
+                    sa.insert(accounts).values(id=account_id, name=name, created_at=now)
+                )
+                await conn.execute(
+                    sa.insert(web_logins).values(
+                        account_id=account_id,
+                        password_hash=password_hash,
+                        created_at=now,
+                        updated_at=now,
+                    )
+                )
+        except IntegrityError:
+            raise Conflict(f"an account named {name!r} exists already") from None
+        return {"id": account_id, "name": name}
+
+    async def set_password(self, account_id: str, password_hash: str) -> None:
+        """Give an account (one an operator made, say) a web password, or change it."""
+        now = time.time()
+        async with self._engine.begin() as conn:
+            if not await self._exists(conn, account_id):
+                raise NotFound(f"no account {account_id!r}")
+            insert = dialect_insert(self._engine, web_logins).values(
+                account_id=account_id, password_hash=password_hash, created_at=now, updated_at=now
+            )
+            await conn.execute(
+                insert.on_conflict_do_update(
+                    index_elements=[web_logins.c.account_id],
+                    set_={"password_hash": password_hash, "updated_at": now},
+                )
+            )
+
+    async def login_of(self, name: str) -> tuple[str, str] | None:
+        """(account id, password hash) of the account with this name, if it can sign in."""
+        query = (
+            sa.select(accounts.c.id, web_logins.c.password_hash)
+            .join(web_logins, web_logins.c.account_id == accounts.c.id)
+            .where(accounts.c.name == name)
+        )
+        async with self._engine.connect() as conn:
+            row = (await conn.execute(query)).first()
+        return None if row is None else (row.id, row.password_hash)
+
+    async def claim_token(self, token: str) -> LinkToken | None:
+        """Mark a usable link token used; None when it is unknown, used or expired.
+
+        One UPDATE decides, so two confirmations racing for one token cannot both win.
+        """
+        now = time.time()
+        async with self._engine.begin() as conn:
+            result = await conn.execute(
+                sa.update(link_tokens)
+                .where(
+                    link_tokens.c.token == token,
+                    link_tokens.c.used_at.is_(None),
+                    link_tokens.c.expires_at > now,
+                )
+                .values(used_at=now)
+            )
+            if result.rowcount != 1:
+                return None
+            row = (
+                await conn.execute(sa.select(link_tokens).where(link_tokens.c.token == token))
+            ).one()
+        return LinkToken(
+            row.token, row.platform, row.user_id, row.user_name, row.expires_at, row.used_at
+        )
+
+    async def pending_count(self, platform: str, user_id: str) -> int:
+        """How many adds this identity made before it was linked (and that have not expired)."""
+        async with self._engine.connect() as conn:
+            found = await conn.execute(
+                sa.select(sa.func.count()).where(
+                    pending_commands.c.platform == platform,
+                    pending_commands.c.user_id == user_id,
+                    pending_commands.c.expires_at > time.time(),
+                )
+            )
+        return int(found.scalar_one())
+
+    async def release_token(self, token: str) -> None:
+        """Make a claimed token usable again (linking failed after the claim)."""
+        async with self._engine.begin() as conn:
+            await conn.execute(
+                sa.update(link_tokens).where(link_tokens.c.token == token).values(used_at=None)
+            )
+
+    async def set_quantity(self, account_id: str, product_id: str, quantity: int) -> bool:
+        """Set a cart line's quantity (0 removes it); False when the line is not in the cart."""
+        async with self._engine.begin() as conn:
+            await self._lock(conn, account_id)
+            line = sa.and_(
+                cart_items.c.account_id == account_id, cart_items.c.product_id == product_id
+            )
+            if quantity <= 0:
+                result = await conn.execute(sa.delete(cart_items).where(line))
+            else:
+                result = await conn.execute(
+                    sa.update(cart_items)
+                    .where(line)
+                    .values(quantity=quantity, updated_at=time.time())
+                )
+        return bool(result.rowcount)
+
+    async def set_dm_only(self, account_id: str, dm_only: bool) -> None:
+        async with self._engine.begin() as conn:
+            await self._lock(conn, account_id)
+            await conn.execute(
+                sa.update(accounts).where(accounts.c.id == account_id).values(dm_only=dm_only)
+            )
+
+    async def cart_version(self, account_id: str) -> tuple[Any, ...]:
+        """A value that changes whenever the cart page of this account would show something new."""
+        async with self._engine.connect() as conn:
+            items = (
+                await conn.execute(
+                    sa.select(
+                        sa.func.count(),
+                        sa.func.coalesce(sa.func.sum(cart_items.c.quantity), 0),
+                        sa.func.max(cart_items.c.updated_at),
+                    ).where(cart_items.c.account_id == account_id)
+                )
+            ).one()
+            linked = (
+                await conn.execute(
+                    sa.select(sa.func.count(), sa.func.max(identities.c.created_at)).where(
+                        identities.c.account_id == account_id
+                    )
+                )
+            ).one()
+            dm_only = (
+                await conn.execute(sa.select(accounts.c.dm_only).where(accounts.c.id == account_id))
+            ).scalar()
+        return (*items, *linked, dm_only)
+
+    async def count_hit(self, key: str, window_seconds: int) -> int:
+        """Count one hit against `key` in the current fixed window; returns the window's count."""
+        now = time.time()
+        window = int(now // window_seconds) * window_seconds
+        hit = dialect_insert(self._engine, rate_counters).values(
+            key=key, window_start=window, count=1
+        )
+        statement = hit.on_conflict_do_update(
+            index_elements=[rate_counters.c.key],
+            set_={
+                "count": sa.case(
+                    (rate_counters.c.window_start == hit.excluded.window_start,
+                     rate_counters.c.count + 1),
+                    else_=1,
+                ),
+                "window_start": hit.excluded.window_start,
+            },
+        ).returning(rate_counters.c.count)  # fmt: skip
+        async with self._engine.begin() as conn:
+            return int((await conn.execute(statement)).scalar_one())
+
+    async def hits(self, key: str, window_seconds: int) -> int:
+        """The hits counted against `key` in the current window, without adding one."""
+        window = int(time.time() // window_seconds) * window_seconds
+        async with self._engine.connect() as conn:
+            row = (
+                await conn.execute(
+                    sa.select(rate_counters.c.window_start, rate_counters.c.count).where(
+                        rate_counters.c.key == key
+                    )
+                )
+            ).first()
+        return int(row.count) if row is not None and row.window_start == window else 0
+
+    async def _lock(self, conn: AsyncConnection, account_id: str) -> None:
+        found = await conn.execute(
+            sa.select(accounts.c.id).where(accounts.c.id == account_id).with_for_update()
+        )
+        if found.first() is None:
+            raise NotFound(f"no account {account_id!r}")

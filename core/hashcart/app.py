@@ -36,6 +36,8 @@ from hashcart.metrics import Metrics
 from hashcart.outbox import ReplySender
 from hashcart.platform import Platform
 from hashcart.plugins import PluginManager
+from hashcart.policy import PolicyRules
+from hashcart.retention import prune_loop
 from hashcart.store import create_engine, is_postgres
 
 log = logging.getLogger(__name__)
@@ -70,11 +72,13 @@ class Hashcart:
         self.catalog = Catalog(self.engine)
         self.accounts = Accounts(self.engine)
         self.kv = KeyValueStore(self.engine)
+        self.policy_rules = PolicyRules(self.kv)
         workers = 4 if is_postgres(self.engine) else 1
         self.applier = Applier(self, workers=workers)
         self.platforms: dict[str, Platform] = {}
         self.sender: ReplySender | None = None
         self._background: set[asyncio.Task[Any]] = set()
+        self._retention: asyncio.Task[None] | None = None
         self.started = False
 
     # -- settings -------------------------------------------------------------------------------
@@ -115,6 +119,9 @@ class Hashcart:
         for platform in self.platforms.values():
             await platform.start()
             log.info("platform %s started", platform.name)
+        self._retention = asyncio.create_task(
+            prune_loop(self.engine, self.settings.retention_days), name="hashcart-retention"
+        )
 
     async def stop(self) -> None:
         """Stop platforms (no new commands), finish applying, send what can be sent, close."""
@@ -127,6 +134,9 @@ class Hashcart:
             except Exception as exc:
                 log.warning("platform %s did not stop cleanly: %s", platform.name, exc)
         await self.applier.stop()
+        if self._retention is not None:
+            self._retention.cancel()
+            await asyncio.gather(self._retention, return_exceptions=True)
         if self._background:
             await asyncio.gather(*self._background, return_exceptions=True)
         if self.sender is not None:

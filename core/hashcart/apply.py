@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from hashcart.accounts import erase_account
 from hashcart.commands import (
     Action,
     CartCommand,
@@ -41,6 +42,7 @@ from hashcart.store.schema import (
     link_tokens,
     outbox,
     pending_commands,
+    plugin_kv,
     rate_counters,
 )
 
@@ -49,19 +51,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-#: Actions that need a linked account.
-ACCOUNT_ACTIONS = frozenset(
-    {
-        Action.ADD,
-        Action.REMOVE,
-        Action.LIST,
-        Action.CLEAR,
-        Action.PRIVACY,
-        Action.FORGET,
-        Action.CHECKOUT,
-        Action.CONFIRM,
-    }
-)
+#: The key-value namespace where a pending `forget` waits for its confirmation.
+FORGET = "forget"
 
 
 @dataclass
@@ -147,11 +138,30 @@ class _Carts:
 class _Policy:
     """The `PolicyContext` handed to `hashcart_check_command`, bound to one transaction."""
 
-    def __init__(self, applier: Applier, conn: AsyncConnection, account_id: str | None, now: float):
+    def __init__(
+        self, applier: Applier, conn: AsyncConnection, account_id: str | None, now: float,
+        item: Prepared,
+    ) -> None:  # fmt: skip
         self._applier = applier
         self._conn = conn
         self._account_id = account_id
         self._now = now
+        self._item = item
+
+    @property
+    def expected(self) -> Outcome | None:
+        return self._item.early
+
+    @property
+    def product(self) -> Product | None:
+        return self._item.product
+
+    async def peek(self, key: str, window_seconds: int) -> int:
+        window = int(self._now // window_seconds) * window_seconds
+        count = await self._conn.scalar(
+            self._applier.statements.peek_hits, {"key": key, "window_start": window}
+        )
+        return int(count or 0)
 
     @property
     def account_id(self) -> str | None:
@@ -193,6 +203,10 @@ class _Statements:
                 "window_start": hit.excluded.window_start,
             },
         ).returning(rate_counters.c.count)
+        self.peek_hits = sa.select(rate_counters.c.count).where(
+            rate_counters.c.key == sa.bindparam("key"),
+            rate_counters.c.window_start == sa.bindparam("window_start"),
+        )
         self.recorded = sa.select(events.c.event_key).where(
             events.c.event_key.in_(sa.bindparam("keys", expanding=True))
         )
@@ -235,6 +249,19 @@ class _Statements:
             .where(accounts.c.id == sa.bindparam("b_id"))
             .values(dm_only=sa.bindparam("dm_only"))
         )
+        kv = insert(plugin_kv)
+        self.kv_put = kv.on_conflict_do_update(
+            index_elements=[plugin_kv.c.namespace, plugin_kv.c.key],
+            set_={"value": kv.excluded.value, "expires_at": kv.excluded.expires_at},
+        )
+        self.kv_get = sa.select(plugin_kv.c.expires_at).where(
+            plugin_kv.c.namespace == sa.bindparam("namespace"),
+            plugin_kv.c.key == sa.bindparam("key"),
+        )
+        self.kv_delete = sa.delete(plugin_kv).where(
+            plugin_kv.c.namespace == sa.bindparam("namespace"),
+            plugin_kv.c.key == sa.bindparam("key"),
+        )
         self.tokens = sa.insert(link_tokens)
         self.pending = sa.insert(pending_commands)
         self.record_events = sa.insert(events)
@@ -253,6 +280,8 @@ class _Group:
         self.known = known
         self.carts = carts
         self.tokens: list[dict[str, Any]] = []
+        self.forget_asked: dict[str, float] = {}
+        self.forgotten: list[str] = []
         self.pending: list[dict[str, Any]] = []
         self.unlinked: list[dict[str, Any]] = []
         self.privacy: dict[str, bool] = {}
@@ -276,6 +305,14 @@ class _Group:
         for statement, rows in writes:
             if rows:
                 await conn.execute(statement, rows)
+        for account_id, expires in self.forget_asked.items():
+            await conn.execute(
+                statements.kv_put,
+                {"namespace": FORGET, "key": account_id, "value": {}, "expires_at": expires},
+            )
+        for account_id in self.forgotten:
+            await conn.execute(statements.kv_delete, {"namespace": FORGET, "key": account_id})
+            await erase_account(conn, account_id)
 
 
 class Applier:
@@ -393,7 +430,7 @@ class Applier:
 
     async def _decide(self, group: _Group, item: Prepared, account: _Account | None) -> Outcome:
         command = item.command
-        policy = _Policy(self, group.conn, account.id if account else None, group.now)
+        policy = _Policy(self, group.conn, account.id if account else None, group.now, item)
         refusal: Outcome | None = await self._hashcart.plugins.first(
             "hashcart_check_command", command=command, context=policy, hashcart=self._hashcart
         )
@@ -436,6 +473,8 @@ class Applier:
         if action is Action.CLEAR:
             cart.clear()
             return Outcome(OutcomeCode.CLEARED)
+        if action is Action.FORGET:
+            return await self._forget(group, account, command)
         if action is Action.PRIVACY:
             wanted = (command.argument or "").strip().lower()
             if wanted in ("on", "off"):
@@ -443,6 +482,24 @@ class Applier:
                 group.privacy[account.id] = account.dm_only
             return Outcome(OutcomeCode.PRIVACY_ON if account.dm_only else OutcomeCode.PRIVACY_OFF)
         return Outcome(OutcomeCode.NOT_SUPPORTED, {"action": action.value})
+
+    async def _forget(self, group: _Group, account: _Account, command: CartCommand) -> Outcome:
+        """`forget` asks first; `forget confirm` within the window erases the account."""
+        if (command.argument or "").strip().lower() != "confirm":
+            group.forget_asked[account.id] = group.now + self._token_seconds
+            return Outcome(OutcomeCode.FORGET_ASKED)
+        asked = group.forget_asked.get(account.id) or await group.conn.scalar(
+            self.statements.kv_get, {"namespace": FORGET, "key": account.id}
+        )
+        if not asked or asked < group.now:
+            return Outcome(OutcomeCode.NOTHING_TO_CONFIRM)
+        group.forget_asked.pop(account.id, None)
+        group.forgotten.append(account.id)
+        group.carts.of(account.id).clear()
+        for key, known in list(group.known.items()):
+            if known.id == account.id:
+                del group.known[key]
+        return Outcome(OutcomeCode.FORGOTTEN)
 
     @property
     def _token_seconds(self) -> int:
@@ -508,6 +565,10 @@ class Applier:
             cart=tuple(lines),
         )
 
+    def _public_text(self, locale: str) -> str:
+        configured = self._hashcart.settings.public_reply
+        return configured or self._hashcart.translate(locale, "reply.private_public")
+
     def _token(self, group: _Group, command: CartCommand) -> str:
         token = secrets.token_urlsafe(24)
         group.tokens.append(
@@ -527,15 +588,16 @@ class Applier:
         self, command: CartCommand, account: _Account | None, outcome: Outcome, now: float
     ) -> dict[str, Any]:
         product_id = command.product.product_id if command.product else None
+        erased = outcome.code is OutcomeCode.FORGOTTEN
         return {
             "event_key": command.event_key,
             "platform": command.platform,
-            "user_id": command.user_id,
-            "account_id": account.id if account else None,
+            "user_id": None if erased else command.user_id,
+            "account_id": None if erased or account is None else account.id,
             "action": command.action.value,
             "product_id": product_id or outcome.params.get("product_id"),
             "outcome": outcome.code.value,
-            "detail": (command.reference or "")[:500] or None,
+            "detail": None if erased else (command.reference or "")[:500] or None,
             "created_at": now,
         }
 
@@ -552,13 +614,17 @@ class Applier:
             locale=locale,
             hashcart=self._hashcart,
         )
+        extra = dict(content.extra)
+        if private:
+            # A platform that must fall back to a public place uses this: it names no product.
+            extra.setdefault("public_text", self._public_text(locale))
         return {
             "event_key": command.event_key,
             "platform": command.platform,
             "recipient": target.user,
             "target": target.to_json(),
             "text": content.text,
-            "extra": dict(content.extra),
+            "extra": extra,
             "outcome": outcome.to_json(),
             "status": "pending",
             "attempts": 0,

@@ -205,7 +205,12 @@ class OutcomeCode(enum.StrEnum):
     UNAVAILABLE = "unavailable"
     STORE_REFUSED = "store_refused"
     RATE_LIMITED = "rate_limited"
+    COOLING_DOWN = "cooling_down"
+    STORE_DENIED = "store_denied"
     DENIED = "denied"
+    FORGET_ASKED = "forget_asked"
+    FORGOTTEN = "forgotten"
+    NOTHING_TO_CONFIRM = "nothing_to_confirm"
     NOT_SUPPORTED = "not_supported"
     DUPLICATE = "duplicate"
     FAILED = "failed"
@@ -227,6 +232,8 @@ SUCCESS_CODES = frozenset(
         OutcomeCode.PRIVACY_ON,
         OutcomeCode.PRIVACY_OFF,
         OutcomeCode.PENDING_APPLIED,
+        OutcomeCode.FORGET_ASKED,
+        OutcomeCode.FORGOTTEN,
     }
 )
 

@@ -85,6 +85,13 @@ class Settings(HashcartSettingsBase):
     load_plugins: str | None = None
     rate_limit_per_minute: int = Field(5, ge=0)
     rate_limit_per_hour: int = Field(30, ge=0)
+    rate_limits: str = Field(
+        "", description="per-platform overrides: `twitter=3/20,slack=10/60` (per minute/per hour)"
+    )
+    retention_days: int = Field(30, ge=1)
+    public_reply: str = Field(
+        "", description="wording of a public answer to someone who chose privacy (default: catalog)"
+    )
     max_body_bytes: int = Field(256 * 1024, ge=1024)
     reply_max_attempts: int = Field(8, ge=1)
     link_token_minutes: int = Field(15, ge=1)
@@ -120,11 +127,34 @@ class Settings(HashcartSettingsBase):
             self.public_url = f"http://{self.host}:{self.port}"
         return self
 
+    @field_validator("rate_limits")
+    @classmethod
+    def _platform_limits(cls, value: str) -> str:
+        _parse_limits(value)
+        return value
+
+    def rate_limits_for(self, platform: str) -> tuple[int, int]:
+        """(per minute, per hour) for a platform: its override, else the general limits."""
+        return _parse_limits(self.rate_limits).get(
+            platform, (self.rate_limit_per_minute, self.rate_limit_per_hour)
+        )
+
     def plugin_allow_list(self) -> set[str] | None:
         """None = every installed plugin; an empty set = none."""
         if self.load_plugins is None:
             return None
         return {name.strip() for name in self.load_plugins.split(",") if name.strip()}
+
+
+def _parse_limits(value: str) -> dict[str, tuple[int, int]]:
+    limits: dict[str, tuple[int, int]] = {}
+    for part in filter(None, (p.strip() for p in value.split(","))):
+        platform, _, pair = part.partition("=")
+        minute, _, hour = pair.partition("/")
+        if not platform or not minute.isdigit() or not hour.isdigit():
+            raise ValueError(f"{part!r} is not platform=PER_MINUTE/PER_HOUR")
+        limits[platform.strip()] = (int(minute), int(hour))
+    return limits
 
 
 def load_settings(model: type[SettingsT], **overrides: Any) -> SettingsT:

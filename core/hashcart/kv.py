@@ -40,10 +40,24 @@ class KeyValueStore:
         async with self._engine.begin() as conn:
             await conn.execute(stmt)
 
-    async def delete(self, namespace: str, key: str) -> None:
+    async def delete(self, namespace: str, key: str) -> bool:
+        """Remove a key; returns whether it was there."""
         async with self._engine.begin() as conn:
-            await conn.execute(
+            result = await conn.execute(
                 sa.delete(plugin_kv).where(
                     plugin_kv.c.namespace == namespace, plugin_kv.c.key == key
                 )
             )
+        return bool(result.rowcount)
+
+    async def keys(self, namespace: str) -> list[str]:
+        """Every live key of a namespace."""
+        now = time.time()
+        async with self._engine.connect() as conn:
+            rows = await conn.execute(
+                sa.select(plugin_kv.c.key).where(
+                    plugin_kv.c.namespace == namespace,
+                    sa.or_(plugin_kv.c.expires_at.is_(None), plugin_kv.c.expires_at > now),
+                )
+            )
+            return sorted(rows.scalars())

@@ -1,18 +1,23 @@
-"""The built-in policy: bots are ignored and every identity and account is rate limited.
+"""The built-in policy: bots and denied identities are dropped, stores can be limited, every
+identity and account is rate limited, and a run of links that are not products trips a cool-down.
 
 The first refusal in a window is answered with when to try again; later ones in the same window
-are silent, so a bot cannot make hashcart spam a timeline. Counters live in the database
-(through `PolicyContext.hit`), so several nodes share them.
+are silent, so a bot cannot make hashcart spam a timeline. Counters live in the database (through
+`PolicyContext.hit`), so several nodes share them. Operators replace or extend all of this with
+their own `hashcart_check_command`; this one runs last.
 """
 
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Literal
 
 import pluggy
 
-from hashcart.commands import Action, CartCommand, Outcome, OutcomeCode
+from hashcart.commands import PRODUCT_ACTIONS, Action, CartCommand, Outcome, OutcomeCode
+from hashcart.kv import KeyValueStore
 from hashcart.policy_api import PolicyContext, RateDecision
 
 if TYPE_CHECKING:
@@ -22,6 +27,84 @@ hookimpl = pluggy.HookimplMarker("hashcart")
 
 #: Commands that only inform and never change anything are not counted.
 UNCOUNTED = frozenset({Action.HELP})
+#: Answers that mean "that was not a product we can add".
+REJECTIONS = frozenset(
+    {OutcomeCode.NOT_A_PRODUCT, OutcomeCode.UNKNOWN_PRODUCT, OutcomeCode.UNAVAILABLE}
+)
+#: Rejected links one identity may send in `REJECT_WINDOW` seconds before it cools down.
+REJECT_LIMIT = 5
+REJECT_WINDOW = 600
+
+ListName = Literal["deny", "allow"]
+Kind = Literal["identity", "store"]
+NAMESPACE = "policy"
+
+
+@dataclass(frozen=True)
+class Rules:
+    deny_identities: frozenset[str] = frozenset()
+    allow_identities: frozenset[str] = frozenset()
+    deny_stores: frozenset[str] = frozenset()
+    allow_stores: frozenset[str] = frozenset()
+
+    def store_refused(self, store: str) -> bool:
+        if store in self.deny_stores:
+            return True
+        return bool(self.allow_stores) and store not in self.allow_stores
+
+
+class PolicyRules:
+    """Deny and allow lists of identities (`platform:user_id`) and stores, kept in the database.
+
+    Every command consults them, so a node keeps a copy for `ttl` seconds; a change made through
+    this node is seen at once, other nodes see it within `ttl`.
+    """
+
+    def __init__(self, kv: KeyValueStore, ttl: float = 2.0) -> None:
+        self._kv = kv
+        self._ttl = ttl
+        self._rules: Rules | None = None
+        self._loaded_at = 0.0
+
+    async def current(self) -> Rules:
+        if self._rules is None or time.monotonic() - self._loaded_at > self._ttl:
+            entries = await self._kv.keys(NAMESPACE)
+            sets: dict[str, set[str]] = {
+                f"{name}:{kind}": set()
+                for name in ("deny", "allow")
+                for kind in ("identity", "store")
+            }
+            for key in entries:
+                name, kind, value = key.split(":", 2)
+                sets.setdefault(f"{name}:{kind}", set()).add(value)
+            self._rules = Rules(
+                frozenset(sets["deny:identity"]),
+                frozenset(sets["allow:identity"]),
+                frozenset(sets["deny:store"]),
+                frozenset(sets["allow:store"]),
+            )
+            self._loaded_at = time.monotonic()
+        return self._rules
+
+    async def listing(self) -> dict[str, dict[str, list[str]]]:
+        self._rules = None
+        rules = await self.current()
+        return {
+            "deny": {"identity": sorted(rules.deny_identities), "store": sorted(rules.deny_stores)},
+            "allow": {
+                "identity": sorted(rules.allow_identities),
+                "store": sorted(rules.allow_stores),
+            },
+        }
+
+    async def add(self, name: ListName, kind: Kind, value: str) -> None:
+        await self._kv.put(NAMESPACE, f"{name}:{kind}:{value}", {"added_at": time.time()})
+        self._rules = None
+
+    async def remove(self, name: ListName, kind: Kind, value: str) -> bool:
+        removed = await self._kv.delete(NAMESPACE, f"{name}:{kind}:{value}")
+        self._rules = None
+        return removed
 
 
 @hookimpl(trylast=True)
@@ -30,27 +113,52 @@ async def hashcart_check_command(
 ) -> Outcome | None:
     if command.is_bot:
         return Outcome(OutcomeCode.DENIED, {"reason": "bot"}, silent=True)
-    if command.action in UNCOUNTED:
+    rules = await hashcart.policy_rules.current()
+    identity = f"{command.platform}:{command.user_id}"
+    if identity in rules.deny_identities:
+        return Outcome(OutcomeCode.DENIED, {"reason": "deny list"}, silent=True)
+    product = command.product
+    if command.action in PRODUCT_ACTIONS and product and rules.store_refused(product.store):
+        return Outcome(OutcomeCode.STORE_DENIED, {"store": product.store})
+    if identity in rules.allow_identities or command.action in UNCOUNTED:
         return None
-    settings = hashcart.settings
-    limits = [(60, settings.rate_limit_per_minute), (3600, settings.rate_limit_per_hour)]
-    scopes = [f"identity:{command.platform}:{command.user_id}"]
+    cooled = await _cool_down(command, context, identity)
+    if cooled is not None:
+        return cooled
+    per_minute, per_hour = hashcart.settings.rate_limits_for(command.platform)
+    scopes = [f"identity:{identity}"]
     if context.account_id:
         scopes.append(f"account:{context.account_id}")
     for scope in scopes:
-        for window, limit in limits:
+        for window, limit in ((60, per_minute), (3600, per_hour)):
             if limit <= 0:
                 continue
             decision = await context.hit(f"{scope}:{window}", limit, window)
             if not decision.allowed:
-                return _refusal(decision)
+                return _refusal(OutcomeCode.RATE_LIMITED, decision)
     return None
 
 
-def _refusal(decision: RateDecision) -> Outcome:
+async def _cool_down(command: CartCommand, context: PolicyContext, identity: str) -> Outcome | None:
+    """Links that keep failing from one identity are spam or a broken bot: stop answering them."""
+    if command.action not in PRODUCT_ACTIONS:
+        return None
+    key = f"rejects:{identity}"
+    expected = context.expected
+    if expected is not None and expected.code in REJECTIONS:
+        decision = await context.hit(key, REJECT_LIMIT, REJECT_WINDOW)
+        if not decision.allowed:
+            return _refusal(OutcomeCode.COOLING_DOWN, decision)
+        return None
+    if await context.peek(key, REJECT_WINDOW) > REJECT_LIMIT:
+        return Outcome(OutcomeCode.COOLING_DOWN, silent=True)
+    return None
+
+
+def _refusal(code: OutcomeCode, decision: RateDecision) -> Outcome:
     minutes = max(1, math.ceil(decision.retry_after / 60))
     return Outcome(
-        OutcomeCode.RATE_LIMITED,
+        code,
         {"minutes": minutes, "retry_after": round(decision.retry_after)},
         silent=not decision.first_refusal,
     )

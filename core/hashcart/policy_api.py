@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from hashcart.commands import Outcome, Product
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +38,21 @@ class PolicyContext(Protocol):
     @property
     def now(self) -> float:
         """The time (epoch seconds) the batch holding this command started."""
+        ...
+
+    @property
+    def expected(self) -> Outcome | None:
+        """The answer the core already knows, before the cart is touched: a link that is not a
+        product, an unknown or unavailable product. None when the command would go ahead."""
+        ...
+
+    @property
+    def product(self) -> Product | None:
+        """The product an `add` is about, as the lookup hooks found it."""
+        ...
+
+    async def peek(self, key: str, window_seconds: int) -> int:
+        """How many hits `key` has in the current window, without counting one."""
         ...
 
     async def hit(self, key: str, limit: int, window_seconds: int) -> RateDecision:

@@ -146,3 +146,17 @@ plugin_kv = sa.Table(
     sa.Column("value", sa.JSON, nullable=False),
     sa.Column("expires_at", sa.Float),
 )
+
+web_logins = sa.Table(
+    "web_logins",
+    metadata,
+    sa.Column(
+        "account_id",
+        sa.String(32),
+        sa.ForeignKey("accounts.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column("password_hash", sa.String(255), nullable=False),
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("updated_at", sa.Float, nullable=False),
+)

@@ -112,6 +112,16 @@ class EventList(BaseModel):
     events: list[Event]
 
 
+class PolicyList(BaseModel):
+    identity: list[str] = Field(description="platform:user_id")
+    store: list[str]
+
+
+class Policy(BaseModel):
+    deny: PolicyList
+    allow: PolicyList
+
+
 class ErrorBody(BaseModel):
     code: str
     message: str
@@ -258,6 +268,43 @@ async def list_events(request: web.Request) -> web.Response:
     return _json(EventList(events=[Event(**row) for row in rows]))
 
 
+_POLICY_VALUES = {
+    "identity": r"^[a-z0-9_-]{1,32}:[^\s/]{1,64}$",
+    "store": r"^[a-z0-9_-]{1,32}$",
+}
+
+
+def _policy_entry(request: web.Request) -> tuple[Any, Any, str]:
+    info = request.match_info
+    name, kind, value = info["list"], info["kind"], info["value"]
+    if name not in ("deny", "allow"):
+        raise _Reject(404, "not_found", "the lists are deny and allow")
+    if kind not in _POLICY_VALUES:
+        raise _Reject(404, "not_found", "entries are of kind identity or store")
+    if not _matches(_POLICY_VALUES[kind], value):
+        shape = "platform:user_id" if kind == "identity" else "a store name such as amazon"
+        raise _Reject(422, "invalid", f"value: an {kind} entry looks like {shape}")
+    return name, kind, value
+
+
+async def get_policy(request: web.Request) -> web.Response:
+    listing = await hashcart_of(request).policy_rules.listing()
+    return _json(Policy.model_validate(listing))
+
+
+async def put_policy_entry(request: web.Request) -> web.Response:
+    name, kind, value = _policy_entry(request)
+    await hashcart_of(request).policy_rules.add(name, kind, value)
+    return _json(Policy.model_validate(await hashcart_of(request).policy_rules.listing()), 201)
+
+
+async def delete_policy_entry(request: web.Request) -> web.Response:
+    name, kind, value = _policy_entry(request)
+    if not await hashcart_of(request).policy_rules.remove(name, kind, value):
+        raise _Reject(404, "not_found", f"{value!r} is not on the {name} list of {kind} entries")
+    return web.Response(status=204)
+
+
 def _matches(pattern: str, value: str) -> bool:
     import re
 
@@ -265,6 +312,7 @@ def _matches(pattern: str, value: str) -> bool:
 
 
 ACCOUNT = "/api/v1/accounts/{account_id}"
+POLICY_ENTRY = "/api/v1/policy/{list}/{kind}/{value}"
 ROUTES: tuple[Route, ...] = (
     Route(
         "POST",
@@ -335,7 +383,14 @@ ROUTES: tuple[Route, ...] = (
         {200: EventList, 400: Error},
         query=(("limit", "1 to 1000, default 50"), ("outcome", "only this outcome code")),
     ),
-)
+    Route("GET", "/api/v1/policy", "The deny and allow lists of identities and stores", get_policy,
+          {200: Policy}),
+    Route("PUT", POLICY_ENTRY,
+          "Put an identity (platform:user_id) or a store on the deny or allow list",
+          put_policy_entry, {201: Policy, 404: Error, 422: Error}),
+    Route("DELETE", POLICY_ENTRY, "Take an entry off a list", delete_policy_entry,
+          {204: None, 404: Error, 422: Error}),
+)  # fmt: skip
 
 
 def _guarded(handler: HandlerFn) -> HandlerFn:

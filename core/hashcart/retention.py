@@ -1,0 +1,56 @@
+"""Forgetting on a schedule: personal fields of old events, old replies, expired tokens and adds.
+
+Event ids are never deleted, so a redelivery of an old event is still recognised; only the person
+is taken out of them once they are older than `HASHCART_RETENTION_DAYS`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from hashcart.store.schema import events, link_tokens, outbox, pending_commands, plugin_kv
+
+log = logging.getLogger(__name__)
+
+#: How often the server prunes.
+PRUNE_EVERY_SECONDS = 3600.0
+
+
+async def prune(
+    engine: AsyncEngine, retention_days: int, now: float | None = None
+) -> dict[str, int]:
+    """One pass; returns how many rows each step touched."""
+    now = now or time.time()
+    cutoff = now - retention_days * 86400
+    steps = {
+        "events": sa.update(events)
+        .where(events.c.created_at < cutoff, events.c.user_id.is_not(None))
+        .values(user_id=None, account_id=None, detail=None),
+        "replies": sa.delete(outbox).where(
+            outbox.c.created_at < cutoff, outbox.c.status != "pending"
+        ),
+        "link_tokens": sa.delete(link_tokens).where(link_tokens.c.expires_at < now),
+        "pending_adds": sa.delete(pending_commands).where(pending_commands.c.expires_at < now),
+        "expired_keys": sa.delete(plugin_kv).where(plugin_kv.c.expires_at < now),
+    }
+    counts: dict[str, int] = {}
+    async with engine.begin() as conn:
+        for name, statement in steps.items():
+            counts[name] = (await conn.execute(statement)).rowcount
+    return counts
+
+
+async def prune_loop(engine: AsyncEngine, retention_days: int) -> None:
+    while True:
+        try:
+            counts = await prune(engine, retention_days)
+            if any(counts.values()):
+                log.info("retention: %s", counts)
+        except Exception as exc:
+            log.warning("retention pass failed: %s", exc)
+        await asyncio.sleep(PRUNE_EVERY_SECONDS)
