@@ -62,7 +62,7 @@ def test_limits_per_platform(monkeypatch: pytest.MonkeyPatch):
     assert settings.rate_limits_for("slack") == (0, 0)
     assert settings.rate_limits_for("discord") == (5, 30)
     monkeypatch.setenv("HASHCART_RATE_LIMITS", "twitter=lots")
-    with pytest.raises(ConfigError, match="^HASHCART_RATE_LIMITS: "):
+    with pytest.raises(ConfigError, match=r"^HASHCART_RATE_LIMITS: "):
         load_settings(Settings)
 
 
