@@ -207,45 +207,6 @@ class Accounts:
         found = await conn.execute(sa.select(accounts.c.id).where(accounts.c.id == account_id))
         return found.first() is not None
 
-
-async def erase_account(conn: AsyncConnection, account_id: str) -> None:
-    """Remove an account's personal data inside the caller's transaction.
-
-    Event ids stay (with the person taken out) so a redelivered old event is still recognised and
-    changes nothing; only anonymous counts remain.
-    """
-    linked = list(
-        await conn.execute(
-            sa.select(identities.c.platform, identities.c.user_id).where(
-                identities.c.account_id == account_id
-            )
-        )
-    )
-    for platform, user_id in linked:
-        for table in (pending_commands, link_tokens):
-            await conn.execute(
-                sa.delete(table).where(table.c.platform == platform, table.c.user_id == user_id)
-            )
-        await conn.execute(
-            sa.update(events)
-            .where(events.c.platform == platform, events.c.user_id == user_id)
-            .values(user_id=None, detail=None, account_id=None)
-        )
-        await conn.execute(
-            sa.update(outbox)
-            .where(outbox.c.platform == platform, outbox.c.recipient == user_id)
-            .where(outbox.c.status != "pending")
-            .values(text="", recipient="", target={}, extra={}, outcome={})
-        )
-    await conn.execute(
-        sa.update(events)
-        .where(events.c.account_id == account_id)
-        .values(user_id=None, detail=None, account_id=None)
-    )
-    await conn.execute(sa.delete(cart_items).where(cart_items.c.account_id == account_id))
-    await conn.execute(sa.delete(identities).where(identities.c.account_id == account_id))
-    await conn.execute(sa.delete(accounts).where(accounts.c.id == account_id))
-
     # -- the web: sign-in, link tokens, direct cart changes ---------------------------------------
     # Cart changes from the web bypass the applier: they are the owner's own edits on a page, not
     # platform events, so they need no dedupe and get no platform reply. On PostgreSQL they take
@@ -423,7 +384,7 @@ async def erase_account(conn: AsyncConnection, account_id: str) -> None:
                     )
                 )
             ).first()
-        return int(row.count) if row is not None and row.window_start == window else 0
+        return int(row[1]) if row is not None and row[0] == window else 0
 
     async def _lock(self, conn: AsyncConnection, account_id: str) -> None:
         found = await conn.execute(
@@ -431,3 +392,42 @@ async def erase_account(conn: AsyncConnection, account_id: str) -> None:
         )
         if found.first() is None:
             raise NotFound(f"no account {account_id!r}")
+
+
+async def erase_account(conn: AsyncConnection, account_id: str) -> None:
+    """Remove an account's personal data inside the caller's transaction.
+
+    Event ids stay (with the person taken out) so a redelivered old event is still recognised and
+    changes nothing; only anonymous counts remain.
+    """
+    linked = list(
+        await conn.execute(
+            sa.select(identities.c.platform, identities.c.user_id).where(
+                identities.c.account_id == account_id
+            )
+        )
+    )
+    for platform, user_id in linked:
+        for table in (pending_commands, link_tokens):
+            await conn.execute(
+                sa.delete(table).where(table.c.platform == platform, table.c.user_id == user_id)
+            )
+        await conn.execute(
+            sa.update(events)
+            .where(events.c.platform == platform, events.c.user_id == user_id)
+            .values(user_id=None, detail=None, account_id=None)
+        )
+        await conn.execute(
+            sa.update(outbox)
+            .where(outbox.c.platform == platform, outbox.c.recipient == user_id)
+            .where(outbox.c.status != "pending")
+            .values(text="", recipient="", target={}, extra={}, outcome={})
+        )
+    await conn.execute(
+        sa.update(events)
+        .where(events.c.account_id == account_id)
+        .values(user_id=None, detail=None, account_id=None)
+    )
+    await conn.execute(sa.delete(cart_items).where(cart_items.c.account_id == account_id))
+    await conn.execute(sa.delete(identities).where(identities.c.account_id == account_id))
+    await conn.execute(sa.delete(accounts).where(accounts.c.id == account_id))
