@@ -1,56 +1,210 @@
-"""Server-rendered pages that replies point people to: the link page and the cart page."""
+"""Server-rendered pages that replies point people to: linking, signing in, the cart.
+
+Every page is plain HTML from Jinja2 templates and works without JavaScript; forms post with a
+CSRF token and answer with a redirect (post/redirect/get), so a reload never posts twice.
+"""
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
+from typing import Any
 
 import jinja2
 from aiohttp import web
 
+from hashcart.errors import Conflict, NotFound
+from hashcart.web import session
 from hashcart.web.server import hashcart_of
+from hashcart.web.session import checked_form, session_of, with_session
+
+HERE = Path(__file__).parent
 
 _templates = jinja2.Environment(
-    loader=jinja2.FileSystemLoader(Path(__file__).with_name("templates")),
+    loader=jinja2.FileSystemLoader(HERE / "templates"),
     autoescape=jinja2.select_autoescape(["html"]),
 )
 
+#: How people call each platform; unknown platforms show their plugin name.
+PLATFORM_NAMES = {"twitter": "X", "slack": "Slack", "discord": "Discord"}
 
-def render(name: str, status: int = 200, **context: object) -> web.Response:
+#: Notices a redirect may ask a page to show (`?done=KEY`); fixed text, so nothing is injected.
+NOTICES = {
+    "linked": "Linked. What you add on that platform now lands in this cart.",
+    "quantity": "Quantity updated.",
+    "removed": "Removed from your cart.",
+    "unlinked": "Unlinked. That account no longer fills this cart.",
+    "privacy": "Privacy setting saved.",
+    "welcome": "Your account is ready.",
+    "signed-in": "Signed in.",
+}
+
+
+def platform_name(platform: str) -> str:
+    return PLATFORM_NAMES.get(platform, platform.capitalize())
+
+
+def identity_label(platform: str, user_id: str, user_name: str | None) -> str:
+    if user_name:
+        return f"@{user_name}" if platform in ("twitter", "discord") else user_name
+    return f"user {user_id}"
+
+
+def render(name: str, status: int = 200, **context: Any) -> web.Response:
     html = _templates.get_template(name).render(**context)
-    return web.Response(text=html, status=status, content_type="text/html")
-
-
-async def link_page(request: web.Request) -> web.Response:
-    token = await hashcart_of(request).accounts.token(request.match_info["token"])
-    if token is None:
-        return render(
-            "message.html",
-            404,
-            title="Link not found",
-            message="This link is not one we sent. Ask the bot for a new one with /cart link.",
-        )
-    if token.used_at is not None or token.expires_at <= time.time():
-        return render(
-            "message.html",
-            410,
-            title="Link expired",
-            message="This link was already used or is older than 15 minutes. "
-            "Ask the bot for a new one with /cart link.",
-        )
-    who = f"@{token.user_name}" if token.user_name else f"user {token.user_id}"
-    return render("link.html", who=who, platform=token.platform.capitalize())
-
-
-async def cart_page(request: web.Request) -> web.Response:
-    return render(
-        "message.html",
-        401,
-        title="Sign in to see your cart",
-        message="Signing in on the web is not available yet in this version of hashcart.",
+    return web.Response(
+        text=html,
+        status=status,
+        content_type="text/html",
+        headers={"Cache-Control": "no-store", "X-Frame-Options": "DENY"},
     )
 
 
+async def current_account(request: web.Request) -> dict[str, Any] | None:
+    """The signed-in account, or None; a session whose account is gone is signed out."""
+    state = session_of(request)
+    if state.account_id is None:
+        return None
+    try:
+        return await hashcart_of(request).accounts.get(state.account_id)
+    except NotFound:
+        state.sign_out()
+        return None
+
+
+async def page(
+    request: web.Request, template: str, status: int = 200, **context: Any
+) -> web.Response:
+    """Render a page with what every page needs: the account, the CSRF token, a notice."""
+    context.setdefault("account", await current_account(request))
+    context.setdefault("csrf", session_of(request).csrf)
+    context.setdefault("notice", NOTICES.get(request.query.get("done", "")))
+    return render(template, status, **context)
+
+
+async def message(
+    request: web.Request, status: int, title: str, text: str, **context: Any
+) -> web.Response:
+    return await page(request, "message.html", status, title=title, message=text, **context)
+
+
+async def forbidden(request: web.Request) -> web.Response:
+    return await message(
+        request,
+        403,
+        "This form has expired",
+        "The page you sent this from is too old or came from somewhere else. "
+        "Go back, reload the page and try again.",
+    )
+
+
+def safe_next(value: object, default: str = "/cart") -> str:
+    """Only same-site paths, so a crafted `next` cannot send people elsewhere after sign-in."""
+    if isinstance(value, str) and value.startswith("/") and not value.startswith(("//", "/\\")):
+        return value
+    return default
+
+
+def see_other(location: str) -> web.Response:
+    return web.Response(status=303, headers={"Location": location})
+
+
+# -- linking ---------------------------------------------------------------------------------------
+
+
+async def _token_problem(request: web.Request, token: str) -> web.Response | None:
+    found = await hashcart_of(request).accounts.token(token)
+    if found is None:
+        return await message(
+            request,
+            404,
+            "Link not found",
+            "This link is not one we sent. Ask the bot for a new one with /cart link.",
+        )
+    if not found.usable:
+        return await message(
+            request,
+            410,
+            "Link expired",
+            "This link was already used or is older than 15 minutes. "
+            "Ask the bot for a new one with /cart link.",
+        )
+    return None
+
+
+@with_session
+async def link_page(request: web.Request) -> web.Response:
+    token = request.match_info["token"]
+    problem = await _token_problem(request, token)
+    if problem is not None:
+        return problem
+    hashcart = hashcart_of(request)
+    found = await hashcart.accounts.token(token)
+    assert found is not None
+    return await page(
+        request,
+        "link.html",
+        who=identity_label(found.platform, found.user_id, found.user_name),
+        platform=platform_name(found.platform),
+        token=token,
+        next=f"/link/{token}",
+        pending=await hashcart.accounts.pending_count(found.platform, found.user_id),
+    )
+
+
+@with_session
+async def confirm_link(request: web.Request) -> web.Response:
+    token = request.match_info["token"]
+    form = await checked_form(request)
+    if form is None:
+        return await forbidden(request)
+    account = await current_account(request)
+    if account is None:
+        return see_other(f"/link/{token}")
+    hashcart = hashcart_of(request)
+    claimed = await hashcart.accounts.claim_token(token)
+    if claimed is None:
+        problem = await _token_problem(request, token)
+        return problem or see_other(f"/link/{token}")
+    try:
+        await hashcart.link_identity(
+            account["id"], claimed.platform, claimed.user_id, claimed.user_name
+        )
+    except Conflict:
+        await hashcart.accounts.release_token(token)
+        return await message(
+            request,
+            409,
+            "Linked to another cart",
+            f"{identity_label(claimed.platform, claimed.user_id, claimed.user_name)} on "
+            f"{platform_name(claimed.platform)} is linked to another account. Sign in to that "
+            "account and unlink it there first.",
+        )
+    return see_other("/cart?done=linked")
+
+
+async def static_file(request: web.Request) -> web.StreamResponse:
+    name = request.match_info["name"]
+    path = HERE / "static" / name
+    if "/" in name or name.startswith(".") or not path.is_file():
+        return web.Response(status=404, text="not found")
+    return web.FileResponse(path, headers={"Cache-Control": "public, max-age=300"})
+
+
 def add_routes(app: web.Application) -> None:
+    from hashcart.web import auth, cart_page
+
+    session.install(app, app_public_url(app))
+    app.router.add_get("/static/{name}", static_file)
     app.router.add_get("/link/{token}", link_page)
-    app.router.add_get("/cart", cart_page)
+    app.router.add_post("/link/{token}", confirm_link)
+    auth.add_routes(app)
+    cart_page.add_routes(app)
+
+
+def app_public_url(app: web.Application) -> str:
+    from hashcart.web.server import HASHCART_KEY
+
+    return app[HASHCART_KEY].settings.public_url
+
+
+__all__ = ["add_routes", "page", "render"]

@@ -1,0 +1,153 @@
+"""hashcart's own web accounts: sign up, sign in, sign out.
+
+Passwords are hashed with Argon2id (argon2-cffi) in a worker thread, so a sign-in never stalls
+the event loop. A failed sign-in reads the same whether the name exists or not, and an unknown
+name still costs one hash check, so neither the words nor the timing tell which names exist.
+Failed attempts are counted per account name and per address in the database (`rate_counters`),
+so the limit holds across restarts and nodes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+
+from aiohttp import web
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+from hashcart.errors import Conflict
+from hashcart.web.pages import forbidden, message, page, safe_next, see_other
+from hashcart.web.server import hashcart_of
+from hashcart.web.session import SETTINGS_KEY, checked_form, session_of, with_session
+
+NAME = re.compile(r"^[A-Za-z0-9._-]{1,100}$")
+MIN_PASSWORD = 8
+MAX_PASSWORD = 1024
+
+_hasher = PasswordHasher()
+#: Verified against when the name is unknown, so that answer takes as long as a wrong password.
+_DUMMY_HASH = _hasher.hash("hashcart-no-such-account")
+
+SIGNIN_FAILED = "That account name and password do not match."
+
+
+async def hash_password(password: str) -> str:
+    return await asyncio.to_thread(_hasher.hash, password)
+
+
+async def verify_password(stored_hash: str, password: str) -> bool:
+    def check() -> bool:
+        try:
+            return _hasher.verify(stored_hash, password)
+        except (VerificationError, InvalidHashError):
+            return False
+
+    return await asyncio.to_thread(check)
+
+
+def _address(request: web.Request) -> str:
+    return request.remote or "unknown"
+
+
+@with_session
+async def signin_page(request: web.Request) -> web.Response:
+    return await page(request, "signin.html", next=safe_next(request.query.get("next")))
+
+
+async def _signin_again(
+    request: web.Request, status: int, error: str, next_path: str, name: str = ""
+) -> web.Response:
+    return await page(request, "signin.html", status, error=error, next=next_path, name=name)
+
+
+@with_session
+async def signin(request: web.Request) -> web.Response:
+    form = await checked_form(request)
+    if form is None:
+        return await forbidden(request)
+    next_path = safe_next(form.get("next"))
+    name = form.get("name", "").strip()
+    password = form.get("password", "")
+    settings = request.app[SETTINGS_KEY]
+    accounts = hashcart_of(request).accounts
+    window = settings.signin_window_minutes * 60
+    name_key = f"web-signin:name:{name.lower()[:100]}"
+    address_key = f"web-signin:addr:{_address(request)}"
+    if (
+        await accounts.hits(name_key, window) >= settings.signin_attempts
+        or await accounts.hits(address_key, window) >= settings.signin_attempts_per_address
+    ):
+        response = await _signin_again(
+            request,
+            429,
+            f"Too many failed sign-ins. Try again in {settings.signin_window_minutes} minutes.",
+            next_path,
+            name,
+        )
+        response.headers["Retry-After"] = str(window)
+        return response
+    login = await accounts.login_of(name) if NAME.match(name) else None
+    valid = await verify_password(login[1] if login else _DUMMY_HASH, password[:MAX_PASSWORD])
+    if login is None or not valid:
+        await accounts.count_hit(name_key, window)
+        await accounts.count_hit(address_key, window)
+        return await _signin_again(request, 401, SIGNIN_FAILED, next_path, name)
+    account_id, stored = login
+    if _hasher.check_needs_rehash(stored):
+        await accounts.set_password(account_id, await hash_password(password))
+    session_of(request).sign_in(account_id)
+    return see_other(next_path)
+
+
+@with_session
+async def signup(request: web.Request) -> web.Response:
+    form = await checked_form(request)
+    if form is None:
+        return await forbidden(request)
+    next_path = safe_next(form.get("next"))
+    name = form.get("name", "").strip()
+    password = form.get("password", "")
+    if not NAME.match(name):
+        return await _signin_again(
+            request,
+            422,
+            "Pick an account name of letters, digits, dot, dash or underscore (up to 100).",
+            next_path,
+        )
+    if not MIN_PASSWORD <= len(password) <= MAX_PASSWORD:
+        return await _signin_again(
+            request, 422, f"Pick a password of at least {MIN_PASSWORD} characters.", next_path
+        )
+    settings = request.app[SETTINGS_KEY]
+    accounts = hashcart_of(request).accounts
+    tries = await accounts.count_hit(f"web-signup:addr:{_address(request)}", 3600)
+    if tries > settings.signups_per_address_per_hour:
+        return await message(
+            request, 429, "Too many new accounts", "Try again in an hour.", next_step=None
+        )
+    try:
+        created = await accounts.create_with_password(name, await hash_password(password))
+    except Conflict:
+        return await _signin_again(
+            request, 409, "That account name is not available; pick another.", next_path
+        )
+    session_of(request).sign_in(created["id"])
+    return see_other(next_path if next_path != "/cart" else "/cart?done=welcome")
+
+
+@with_session
+async def signout(request: web.Request) -> web.Response:
+    form = await checked_form(request)
+    if form is None:
+        return await forbidden(request)
+    session_of(request).sign_out()
+    return see_other("/signin")
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_get("/signin", signin_page)
+    app.router.add_post("/signin", signin)
+    app.router.add_get("/signup", signin_page)
+    app.router.add_post("/signup", signup)
+    app.router.add_post("/signout", signout)

@@ -1,0 +1,203 @@
+"""The cart page: what is in the cart, where it came from, linked accounts and privacy.
+
+Only the signed-in owner sees or changes a cart: every handler takes the account from the
+session, never from the request. The page stays current through server-sent events: the event
+stream polls the cart's version once a second and says "changed"; the page then fetches itself
+again. Polling the database keeps this working across nodes with no extra moving part.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+from aiohttp import web
+
+from hashcart.errors import NotFound
+from hashcart.i18n import money
+from hashcart.web.pages import (
+    current_account,
+    forbidden,
+    identity_label,
+    page,
+    platform_name,
+    see_other,
+)
+from hashcart.web.server import hashcart_of
+from hashcart.web.session import checked_form, with_session
+
+#: How often the event stream looks for changes, and how long one stream lives before the
+#: browser reconnects (EventSource does so by itself), so no stream outlives a deploy for long.
+POLL_SECONDS = 1.0
+STREAM_SECONDS = 300.0
+MAX_QUANTITY = 999
+
+SHUTDOWN_KEY: web.AppKey[asyncio.Event] = web.AppKey("hashcart_pages_shutdown", asyncio.Event)
+
+
+def _when(epoch: float) -> tuple[str, str]:
+    moment = datetime.fromtimestamp(epoch, tz=UTC)
+    return moment.isoformat(), moment.strftime("%d %b %Y, %H:%M UTC")
+
+
+def _view(cart: dict[str, Any], locale: str | None) -> dict[str, Any]:
+    items = []
+    for item in cart["items"]:
+        iso, text = _when(item["added_at"])
+        items.append(
+            {
+                **item,
+                "unit_price": money(item["price_cents"], item["currency"], locale),
+                "line_total": money(
+                    item["price_cents"] * item["quantity"], item["currency"], locale
+                ),
+                "platform": platform_name(item["added_via"]),
+                "added_iso": iso,
+                "added_text": text,
+            }
+        )
+    currency = items[0]["currency"] if items else "USD"
+    return {"items": items, "total": money(cart["total_cents"], currency, locale)}
+
+
+@with_session
+async def cart_page(request: web.Request) -> web.Response:
+    account = await current_account(request)
+    if account is None:
+        return see_other("/signin?next=/cart")
+    hashcart = hashcart_of(request)
+    cart = await hashcart.accounts.cart(account["id"])
+    identities = [
+        {
+            **identity,
+            "label": identity_label(
+                identity["platform"], identity["user_id"], identity["user_name"]
+            ),
+            "platform_name": platform_name(identity["platform"]),
+        }
+        for identity in account["identities"]
+    ]
+    return await page(
+        request,
+        "cart.html",
+        account=account,
+        cart=_view(cart, account.get("locale")),
+        identities=identities,
+        dm_only=account["dm_only"],
+        hashtag=hashcart.settings.hashtag,
+    )
+
+
+async def _owner_form(request: web.Request) -> tuple[dict[str, Any], dict[str, Any]] | web.Response:
+    """The posted form and the signed-in account, or the answer that refuses the post."""
+    form = await checked_form(request)
+    if form is None:
+        return await forbidden(request)
+    account = await current_account(request)
+    if account is None:
+        return see_other("/signin?next=/cart")
+    return form, account
+
+
+@with_session
+async def set_quantity(request: web.Request) -> web.Response:
+    checked = await _owner_form(request)
+    if isinstance(checked, web.Response):
+        return checked
+    form, account = checked
+    try:
+        quantity = int(form.get("quantity", ""))
+    except ValueError:
+        quantity = -1
+    if not 0 <= quantity <= MAX_QUANTITY:
+        return see_other("/cart")
+    await hashcart_of(request).accounts.set_quantity(
+        account["id"], form.get("product_id", ""), quantity
+    )
+    return see_other("/cart?done=" + ("quantity" if quantity else "removed"))
+
+
+@with_session
+async def remove_item(request: web.Request) -> web.Response:
+    checked = await _owner_form(request)
+    if isinstance(checked, web.Response):
+        return checked
+    form, account = checked
+    await hashcart_of(request).accounts.set_quantity(account["id"], form.get("product_id", ""), 0)
+    return see_other("/cart?done=removed")
+
+
+@with_session
+async def unlink(request: web.Request) -> web.Response:
+    checked = await _owner_form(request)
+    if isinstance(checked, web.Response):
+        return checked
+    form, account = checked
+    with contextlib.suppress(NotFound):  # already unlinked, or someone else's: nothing to do
+        await hashcart_of(request).accounts.unlink(
+            account["id"], form.get("platform", ""), form.get("user_id", "")
+        )
+    return see_other("/cart?done=unlinked")
+
+
+@with_session
+async def privacy(request: web.Request) -> web.Response:
+    checked = await _owner_form(request)
+    if isinstance(checked, web.Response):
+        return checked
+    form, account = checked
+    wanted = form.get("dm_only", "")
+    if wanted in ("on", "off"):
+        await hashcart_of(request).accounts.set_dm_only(account["id"], wanted == "on")
+    return see_other("/cart?done=privacy")
+
+
+@with_session
+async def cart_events(request: web.Request) -> web.StreamResponse:
+    account = await current_account(request)
+    if account is None:
+        return web.Response(status=401, text="sign in first", content_type="text/plain")
+    accounts = hashcart_of(request).accounts
+    shutdown = request.app[SHUTDOWN_KEY]
+    response = web.StreamResponse(
+        headers={
+            "Content-Type": "text/event-stream",
+            "Cache-Control": "no-store",
+            "X-Accel-Buffering": "no",
+        }
+    )
+    await response.prepare(request)
+    await response.write(b"retry: 2000\n\n")
+    seen = await accounts.cart_version(account["id"])
+    ends = time.monotonic() + STREAM_SECONDS
+    with contextlib.suppress(ConnectionResetError):
+        while time.monotonic() < ends and not shutdown.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(shutdown.wait(), POLL_SECONDS)
+            if shutdown.is_set():
+                break
+            version = await accounts.cart_version(account["id"])
+            if version != seen:
+                seen = version
+                await response.write(b"event: changed\ndata: cart\n\n")
+            else:
+                await response.write(b": still here\n\n")
+    return response
+
+
+def add_routes(app: web.Application) -> None:
+    app[SHUTDOWN_KEY] = asyncio.Event()
+
+    async def end_streams(app: web.Application) -> None:
+        app[SHUTDOWN_KEY].set()
+
+    app.on_shutdown.append(end_streams)
+    app.router.add_get("/cart", cart_page)
+    app.router.add_post("/cart/quantity", set_quantity)
+    app.router.add_post("/cart/remove", remove_item)
+    app.router.add_post("/cart/unlink", unlink)
+    app.router.add_post("/cart/privacy", privacy)
+    app.router.add_get("/cart/events", cart_events)

@@ -1,0 +1,152 @@
+"""Browser sessions: a signed, HttpOnly, SameSite=Lax cookie carrying the account and a CSRF token.
+
+The cookie is signed with itsdangerous (HMAC-SHA1 over a secret key, with a timestamp so old
+cookies expire even if a browser keeps them). Nothing secret lives in it: the account id and the
+CSRF token are only useful to the browser they were given to. The server keeps no session table,
+so a deleted account ends its sessions by failing the account lookup.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import secrets
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+from itsdangerous import BadSignature, URLSafeTimedSerializer
+from pydantic import Field, SecretStr
+from pydantic_settings import SettingsConfigDict
+
+from hashcart.config import HashcartSettingsBase, load_settings
+
+log = logging.getLogger(__name__)
+
+COOKIE = "hashcart_session"
+CSRF_FIELD = "csrf"
+
+
+class WebSettings(HashcartSettingsBase):
+    """Settings of the web pages (`HASHCART_SESSION_*`, `HASHCART_SIGNIN_*`)."""
+
+    model_config = SettingsConfigDict(env_prefix="HASHCART_", extra="ignore")
+
+    session_secret: SecretStr | None = Field(
+        default=None, description="signs session cookies; unset = random per process"
+    )
+    session_days: int = Field(default=14, ge=1, le=365)
+    signin_attempts: int = Field(
+        default=5, ge=1, description="failed sign-ins per account name per window"
+    )
+    signin_attempts_per_address: int = Field(default=20, ge=1)
+    signin_window_minutes: int = Field(default=15, ge=1)
+    signups_per_address_per_hour: int = Field(default=10, ge=1)
+
+
+@dataclass
+class Session:
+    """What the cookie says: who is signed in (if anyone) and the CSRF token of this browser."""
+
+    account_id: str | None = None
+    csrf: str = field(default_factory=lambda: secrets.token_urlsafe(24))
+    dirty: bool = False
+
+    def sign_in(self, account_id: str) -> None:
+        """A new identity gets a new CSRF token, so a token seen before sign-in is worthless."""
+        self.account_id = account_id
+        self.csrf = secrets.token_urlsafe(24)
+        self.dirty = True
+
+    def sign_out(self) -> None:
+        self.account_id = None
+        self.csrf = secrets.token_urlsafe(24)
+        self.dirty = True
+
+    def csrf_ok(self, given: object) -> bool:
+        return isinstance(given, str) and hmac.compare_digest(given.encode(), self.csrf.encode())
+
+
+class SessionCodec:
+    """Reads and writes the session cookie."""
+
+    def __init__(self, settings: WebSettings, *, secure: bool) -> None:
+        secret = settings.session_secret.get_secret_value() if settings.session_secret else None
+        if not secret:
+            log.warning(
+                "HASHCART_SESSION_SECRET is not set: using a random secret, so sessions end "
+                "when the server restarts and differ between nodes"
+            )
+            secret = secrets.token_urlsafe(32)
+        self._serializer = URLSafeTimedSerializer(secret, salt="hashcart-session")
+        self.max_age = settings.session_days * 24 * 3600
+        self.secure = secure
+
+    def load(self, request: web.Request) -> Session:
+        raw = request.cookies.get(COOKIE)
+        if raw:
+            try:
+                data = self._serializer.loads(raw, max_age=self.max_age)
+            except BadSignature:
+                data = None
+            if isinstance(data, dict) and isinstance(data.get("c"), str):
+                account = data.get("a")
+                return Session(account if isinstance(account, str) else None, data["c"])
+        return Session(dirty=True)
+
+    def store(self, response: web.StreamResponse, session: Session) -> None:
+        value = self._serializer.dumps({"a": session.account_id, "c": session.csrf})
+        response.set_cookie(
+            COOKIE,
+            value,
+            max_age=self.max_age,
+            path="/",
+            httponly=True,
+            samesite="Lax",
+            secure=self.secure,
+        )
+
+
+CODEC_KEY: web.AppKey[SessionCodec] = web.AppKey("hashcart_session_codec", SessionCodec)
+SETTINGS_KEY: web.AppKey[WebSettings] = web.AppKey("hashcart_web_settings", WebSettings)
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def install(app: web.Application, public_url: str) -> WebSettings:
+    settings = load_settings(WebSettings)
+    app[SETTINGS_KEY] = settings
+    app[CODEC_KEY] = SessionCodec(settings, secure=public_url.startswith("https://"))
+    return settings
+
+
+def session_of(request: web.Request) -> Session:
+    session = request.get("hashcart_session")
+    if not isinstance(session, Session):
+        session = request.app[CODEC_KEY].load(request)
+        request["hashcart_session"] = session
+    return session
+
+
+def with_session(handler: Handler) -> Handler:
+    """Load the session before the handler and write the cookie back if it changed."""
+
+    async def wrapped(request: web.Request) -> web.StreamResponse:
+        session = session_of(request)
+        response = await handler(request)
+        if session.dirty and not response.prepared:
+            request.app[CODEC_KEY].store(response, session)
+        return response
+
+    wrapped.__name__ = handler.__name__
+    wrapped.__doc__ = handler.__doc__
+    return wrapped
+
+
+async def checked_form(request: web.Request) -> dict[str, Any] | None:
+    """The posted form when its CSRF token matches this browser's session, else None."""
+    form = await request.post()
+    if not session_of(request).csrf_ok(form.get(CSRF_FIELD)):
+        return None
+    return {key: value for key, value in form.items() if isinstance(value, str)}
