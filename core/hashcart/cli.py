@@ -38,6 +38,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--no-migrate", action="store_true", help="do not migrate the database first"
     )
 
+    playground = commands.add_parser(
+        "playground", help="serve with local X, Slack and Discord stand-ins and /playground"
+    )
+    playground.add_argument(
+        "--no-migrate", action="store_true", help="do not migrate the database first"
+    )
+
     db = commands.add_parser("db", help="database maintenance")
     db_commands = db.add_subparsers(dest="db_command", required=True, parser_class=_Parser)
     db_commands.add_parser("upgrade", help="run migrations to the newest schema")
@@ -100,6 +107,8 @@ async def _dispatch(args: argparse.Namespace) -> int:
         return 0
     if args.command == "serve":
         return await serve(settings, migrate=not args.no_migrate)
+    if args.command == "playground":
+        return await _playground(migrate=not args.no_migrate)
     from hashcart.app import Hashcart
 
     hashcart = Hashcart(settings)
@@ -158,6 +167,22 @@ async def serve(
     await hashcart.stop()
     await runner.cleanup()
     return 0
+
+
+async def _playground(*, migrate: bool) -> int:
+    """`serve` with the platform plugins pointed at local stand-ins (set before the Hashcart is
+    built, so the real plugins read them as ordinary settings)."""
+    import os
+
+    from hashcart.web.playground import Playground
+
+    logging.getLogger("aiohttp.access").setLevel(logging.WARNING)  # the stand-ins' request logs
+
+    async with Playground() as playground:
+        os.environ.update(playground.env())
+        settings = load_settings(Settings)
+        log.info("playground: open %s/playground", settings.public_url)
+        return await serve(settings, migrate=migrate, extra_plugins=[playground])
 
 
 def _read_catalog(path: Path) -> list[dict[str, Any]]:
