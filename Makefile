@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test lint typecheck layering install clean bench
+.PHONY: run test lint typecheck layering install clean bench browser
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -19,7 +19,7 @@ install: $(STAMP)
 run: $(STAMP)
 	$(BIN)/hashcart db upgrade
 	$(BIN)/hashcart catalog import core/hashcart/data/sample_catalog.json
-	$(BIN)/hashcart serve
+	$(BIN)/hashcart playground
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -31,7 +31,14 @@ typecheck: $(STAMP)
 layering: $(STAMP)
 	$(BIN)/lint-imports
 
-test: $(STAMP) lint typecheck layering
+# Browser tests drive Debian's Chromium (a browser download from the web is not possible here).
+browser:
+	@test -x /usr/bin/chromium || { command -v apt-get >/dev/null && \
+	  { apt-get install -y -q chromium >/dev/null 2>&1 || \
+	    { apt-get update -q >/dev/null && apt-get install -y -q chromium >/dev/null; }; }; } || \
+	  echo "chromium could not be installed: the browser tests will skip (and fail under CI=true)"
+
+test: $(STAMP) lint typecheck layering browser
 	$(BIN)/pytest -q
 
 bench: $(STAMP)
