@@ -67,7 +67,16 @@ def build_parser() -> argparse.ArgumentParser:
     link.add_argument("platform")
     link.add_argument("user_id")
 
-    commands.add_parser("plugins", help="list loaded plugins and their hooks")
+    commands.add_parser(
+        "plugins", help="list plugins: distribution, version, hooks, configuration complete"
+    )
+    new_plugin = commands.add_parser(
+        "new-plugin", help="write a ready-to-install plugin distribution into ./hashcart-NAME/"
+    )
+    new_plugin.add_argument("name", help="the plugin's name, e.g. mastodon")
+    new_plugin.add_argument(
+        "--directory", type=Path, default=Path("."), help="where to create it (default: here)"
+    )
     commands.add_parser("doctor", help="check each enabled platform")
     return parser
 
@@ -109,6 +118,12 @@ async def _dispatch(args: argparse.Namespace) -> int:
         return await serve(settings, migrate=not args.no_migrate)
     if args.command == "playground":
         return await _playground(migrate=not args.no_migrate)
+    if args.command == "new-plugin":
+        from hashcart.scaffold import new_plugin
+
+        target = new_plugin(args.name, args.directory)
+        print(f"wrote {target}; next: pip install -e '{target}[test]' && pytest {target}")
+        return 0
     from hashcart.app import Hashcart
 
     hashcart = Hashcart(settings)
@@ -267,8 +282,37 @@ def _plugins(hashcart: Any) -> int:
         if info.error:
             print(f"{info.name}  ({origin})  FAILED: {info.error}")
         else:
-            print(f"{info.name}  ({origin})  hooks: {', '.join(info.hooks) or '-'}")
+            print(f"{info.name}  ({origin})")
+            print(f"    hooks: {', '.join(info.hooks) or '-'}")
+            print(f"    configuration: {_configuration(hashcart, info.name)}")
     return 0
+
+
+def _configuration(hashcart: Any, name: str) -> str:
+    """Whether a plugin has what it needs: a platform plugin is complete when it declares its
+    platform, which it does once its credentials are set; the unset variables are the hint."""
+    plugin = hashcart.plugins.pm.get_plugin(name)
+
+    def own(hook: str) -> Any:
+        caller = getattr(hashcart.plugins.pm.hook, hook)
+        return next((i.function for i in caller.get_hookimpls() if i.plugin is plugin), None)
+
+    settings_hook = own("hashcart_settings")
+    model = settings_hook() if settings_hook is not None else None
+    unset: list[str] = []
+    try:
+        if model is not None:
+            prefix = str(model.model_config.get("env_prefix", "")).upper()
+            unset = [prefix + f.upper() for f, v in hashcart.settings_for(model) if v is None]
+        platform_hook = own("hashcart_platform")
+        if platform_hook is None:
+            return "complete" if model is not None else "nothing to configure"
+        if platform_hook(hashcart=hashcart) is not None:
+            return "complete"
+    except ConfigError as exc:
+        return f"INCOMPLETE: {exc}"
+    hint = f" (unset: {', '.join(unset)})" if unset else ""
+    return f"INCOMPLETE: its platform stays off until its credentials are set{hint}"
 
 
 async def _doctor(hashcart: Any) -> int:
