@@ -1,0 +1,1 @@
+"""Files `hashcart new-plugin NAME` copies, with `${name}`-style placeholders filled in."""

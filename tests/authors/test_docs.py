@@ -1,0 +1,78 @@
+"""The plugin-author docs cannot drift: every hook has a docstring, a reference entry and an
+example that registers against its spec; every platform plugin appears in the mapping table."""
+
+from __future__ import annotations
+
+import importlib.util
+import inspect
+from importlib.metadata import entry_points
+from pathlib import Path
+from types import ModuleType
+
+import pluggy
+import pytest
+
+from hashcart import hookspecs
+
+DOCS = Path(__file__).resolve().parents[2] / "docs"
+
+
+def load(path: Path) -> ModuleType:
+    spec = importlib.util.spec_from_file_location(f"hashcart_docs_{path.stem}", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def generator() -> ModuleType:
+    return load(DOCS / "_tools" / "hook_reference.py")
+
+
+def test_every_hook_has_a_docstring_and_an_example(generator: ModuleType) -> None:
+    assert generator.problems() == []
+
+
+@pytest.mark.parametrize("name", hookspecs.hook_names())
+def test_the_example_implements_its_hook_as_the_spec_declares_it(
+    generator: ModuleType, name: str
+) -> None:
+    example = load(generator.EXAMPLES / f"{name}.py")
+    manager = pluggy.PluginManager("hashcart")
+    manager.add_hookspecs(hookspecs)
+    manager.register(example)  # pluggy refuses arguments the spec does not have
+    manager.check_pending()  # and hooks that do not exist
+    implemented = {caller.name for caller in manager.get_hookcallers(example) or ()}
+    assert name in implemented
+    spec_is_async = inspect.iscoroutinefunction(getattr(hookspecs, name))
+    if spec_is_async:
+        assert inspect.iscoroutinefunction(getattr(example, name))
+
+
+def test_the_reference_has_a_section_per_hook_with_its_signature(generator: ModuleType) -> None:
+    text = generator.reference()
+    for name in hookspecs.hook_names():
+        assert f"### `{name}`" in text
+        assert generator.signature(name) in text
+    assert generator.PLACEHOLDER in (DOCS / "hooks.md").read_text()
+
+
+def test_a_hook_without_docstring_stops_the_build(
+    generator: ModuleType, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def hashcart_undocumented() -> None:
+        pass
+
+    monkeypatch.setattr(hookspecs, "hashcart_undocumented", hashcart_undocumented, raising=False)
+    assert any("hashcart_undocumented" in p for p in generator.problems())
+    with pytest.raises(generator.UndocumentedHook, match="hashcart_undocumented"):
+        generator.on_page_markdown(generator.PLACEHOLDER, None, None, None)
+
+
+def test_every_installed_platform_plugin_is_in_the_mapping_table() -> None:
+    table = (DOCS / "platforms.md").read_text()
+    for ep in entry_points(group="hashcart.plugins"):
+        plugin = ep.load()
+        if hasattr(plugin, "hashcart_platform"):
+            assert f"`{ep.name}`" in table, f"docs/platforms.md does not map {ep.name}"

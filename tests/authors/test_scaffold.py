@@ -1,0 +1,85 @@
+"""`hashcart new-plugin`: what it writes installs as a plugin, lints clean and passes its test."""
+
+from __future__ import annotations
+
+import importlib
+import os
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from hashcart.scaffold import ScaffoldError, new_plugin
+
+BIN = Path(sys.executable).parent
+
+
+def hashcart(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "hashcart", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "HASHCART_LOAD_PLUGINS": ""},
+    )
+
+
+def test_new_plugin_writes_a_distribution_whose_own_test_passes(tmp_path: Path) -> None:
+    result = hashcart("new-plugin", "echo_chat", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    root = tmp_path / "hashcart-echo-chat"
+    assert sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file()) == [
+        "README.md",
+        "hashcart_echo_chat/__init__.py",
+        "hashcart_echo_chat/py.typed",
+        "pyproject.toml",
+        "tests/test_plugin.py",
+    ]
+
+    project = tomllib.loads((root / "pyproject.toml").read_text())
+    assert project["project"]["name"] == "hashcart-echo-chat"
+    target = project["project"]["entry-points"]["hashcart.plugins"]["echo_chat"]
+    sys.path.insert(0, str(root))
+    try:
+        plugin = importlib.import_module(target)
+        assert all(
+            hasattr(plugin, hook)
+            for hook in ("hashcart_settings", "hashcart_platform", "hashcart_web_routes")
+        )
+    finally:
+        sys.path.remove(str(root))
+
+    for lint in (["check", "."], ["format", "--check", "."]):
+        checked = subprocess.run(
+            [str(BIN / "ruff"), *lint], cwd=root, capture_output=True, text=True
+        )
+        assert checked.returncode == 0, checked.stdout + checked.stderr
+
+    tests = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests"],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "PYTHONPATH": str(root)},
+    )
+    assert tests.returncode == 0, tests.stdout + tests.stderr
+    assert "2 passed" in tests.stdout
+
+
+def test_new_plugin_refuses_bad_names_and_existing_folders(tmp_path: Path) -> None:
+    for bad in ("Echo", "x", "9lives", "echo-chat", "a" * 40):
+        with pytest.raises(ScaffoldError):
+            new_plugin(bad, tmp_path)
+    new_plugin("echo", tmp_path)
+    with pytest.raises(ScaffoldError, match="exists"):
+        new_plugin("echo", tmp_path)
+
+    result = hashcart("new-plugin", "echo", cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        "hashcart: hashcart-echo exists already; choose another name or folder"
+    ]
