@@ -1,12 +1,11 @@
 """Discord for hashcart: react 🛒 to a message holding a product link and it lands in your cart.
 
-The bot listens for reactions on the gateway (discord.py), reads the message once over REST,
-hands the core one command per product and answers by DM.
+The bot listens for reactions and `/cart` on the gateway (discord.py), reads the message once
+over REST, hands the core one command per product and answers by DM. It needs no web route:
+everything arrives over the gateway.
 """
 
 from __future__ import annotations
-
-from aiohttp import web
 
 from hashcart import Platform, hookimpl
 from hashcart_discord.doctor import run_checks
@@ -26,11 +25,6 @@ def hashcart_settings() -> type[DiscordSettings]:
 def hashcart_platform(hashcart: Host) -> Platform | None:
     settings = hashcart.settings_for(DiscordSettings)
     return DiscordPlatform(hashcart, settings) if settings.enabled else None
-
-
-@hookimpl
-def hashcart_web_routes(hashcart: Host, app: web.Application) -> None:
-    """Nothing to add: Discord talks to the bot over the gateway, not over webhooks."""
 
 
 @hookimpl
