@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import pluggy
 
+from hashcart.barcodes import Barcode, InvalidBarcode, extract_barcodes, parse_barcode
 from hashcart.commands import (
     PRODUCT_ACTIONS,
     Action,
     CartCommand,
     CartLine,
+    Order,
     Outcome,
     OutcomeCode,
     Product,
@@ -38,10 +40,13 @@ __version__ = "0.1.0"
 __all__ = [
     "PRODUCT_ACTIONS",
     "Action",
+    "Barcode",
     "CartCommand",
     "CartLine",
     "ConfigError",
     "Hashcart",
+    "InvalidBarcode",
+    "Order",
     "Outcome",
     "OutcomeCode",
     "OutgoingReply",
@@ -57,10 +62,12 @@ __all__ = [
     "SendRefused",
     "Unavailable",
     "__version__",
+    "extract_barcodes",
     "extract_urls",
     "has_hashtag",
     "hookimpl",
     "is_safe_url",
+    "parse_barcode",
 ]
 
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
@@ -18,6 +17,7 @@ from pydantic_settings import BaseSettings
 
 from hashcart.accounts import Accounts
 from hashcart.apply import Applier, Prepared
+from hashcart.barcodes import InvalidBarcode, parse_barcode
 from hashcart.catalog import Catalog
 from hashcart.commands import (
     PRODUCT_ACTIONS,
@@ -46,7 +46,6 @@ SettingsT = TypeVar("SettingsT", bound=BaseSettings)
 
 #: How many redirects a short link may take before it is given up.
 MAX_REDIRECT_HOPS = 3
-_BARCODE = re.compile(r"^\d{8,14}$|^\d{9}[\dXx]$")
 
 
 class Hashcart:
@@ -170,7 +169,24 @@ class Hashcart:
         if ref is None:
             if not command.reference:
                 return Prepared(command, early=Outcome(OutcomeCode.NO_PRODUCT_GIVEN))
-            ref = await self.resolve_reference(command.reference)
+            try:
+                barcode = parse_barcode(command.reference)
+            except InvalidBarcode:
+                return Prepared(
+                    command,
+                    early=Outcome(OutcomeCode.INVALID_BARCODE, {"reference": command.reference}),
+                )
+            if barcode is not None:
+                ref = await self.plugins.first(
+                    "hashcart_product_from_barcode", barcode=barcode, hashcart=self
+                )
+                if ref is None:
+                    return Prepared(
+                        command,
+                        early=Outcome(OutcomeCode.UNKNOWN_PRODUCT, {"barcode": barcode.digits}),
+                    )
+            else:
+                ref = await self.resolve_reference(command.reference)
             if ref is None:
                 return Prepared(
                     command,
@@ -204,6 +220,15 @@ class Hashcart:
 
     async def resolve_reference(self, text: str) -> ProductRef | None:
         """A URL (short links followed via `hashcart_resolve_redirect`) or a barcode → product."""
+        try:
+            barcode = parse_barcode(text)
+        except InvalidBarcode:
+            return None
+        if barcode is not None:
+            found: ProductRef | None = await self.plugins.first(
+                "hashcart_product_from_barcode", barcode=barcode, hashcart=self
+            )
+            return found
         url = text.strip()
         for _ in range(MAX_REDIRECT_HOPS + 1):
             try:
@@ -215,8 +240,6 @@ class Hashcart:
                 return None
             if ref is not None:
                 return ref
-            if _BARCODE.match(url):
-                return None
             try:
                 target: str | None = await self.plugins.first("hashcart_resolve_redirect", url=url)
             except Exception as exc:

@@ -13,6 +13,7 @@ import asyncio
 import logging
 import secrets
 import time
+import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
@@ -25,6 +26,7 @@ from hashcart.commands import (
     Action,
     CartCommand,
     CartLine,
+    Order,
     Outcome,
     OutcomeCode,
     Product,
@@ -40,6 +42,7 @@ from hashcart.store.schema import (
     events,
     identities,
     link_tokens,
+    orders,
     outbox,
     pending_commands,
     plugin_kv,
@@ -53,6 +56,8 @@ log = logging.getLogger(__name__)
 
 #: The key-value namespace where a pending `forget` waits for its confirmation.
 FORGET = "forget"
+#: The key-value namespace where a checkout or a large add waits for `confirm`.
+CONFIRM = "confirm"
 
 
 @dataclass
@@ -254,7 +259,12 @@ class _Statements:
             index_elements=[plugin_kv.c.namespace, plugin_kv.c.key],
             set_={"value": kv.excluded.value, "expires_at": kv.excluded.expires_at},
         )
-        self.kv_get = sa.select(plugin_kv.c.expires_at).where(
+        self.orders = sa.insert(orders)
+        self.kv_get = sa.select(plugin_kv.c.expires_at, plugin_kv.c.value).where(
+            plugin_kv.c.namespace == sa.bindparam("namespace"),
+            plugin_kv.c.key == sa.bindparam("key"),
+        )
+        self.kv_expiry = sa.select(plugin_kv.c.expires_at).where(
             plugin_kv.c.namespace == sa.bindparam("namespace"),
             plugin_kv.c.key == sa.bindparam("key"),
         )
@@ -281,6 +291,8 @@ class _Group:
         self.carts = carts
         self.tokens: list[dict[str, Any]] = []
         self.forget_asked: dict[str, float] = {}
+        self.confirmations: dict[str, tuple[dict[str, Any], float] | None] = {}
+        self.orders: list[dict[str, Any]] = []
         self.forgotten: list[str] = []
         self.pending: list[dict[str, Any]] = []
         self.unlinked: list[dict[str, Any]] = []
@@ -310,6 +322,21 @@ class _Group:
                 statements.kv_put,
                 {"namespace": FORGET, "key": account_id, "value": {}, "expires_at": expires},
             )
+        for account_id, waiting in self.confirmations.items():
+            if waiting is None:
+                await conn.execute(statements.kv_delete, {"namespace": CONFIRM, "key": account_id})
+            else:
+                await conn.execute(
+                    statements.kv_put,
+                    {
+                        "namespace": CONFIRM,
+                        "key": account_id,
+                        "value": waiting[0],
+                        "expires_at": waiting[1],
+                    },
+                )
+        if self.orders:
+            await conn.execute(statements.orders, self.orders)
         for account_id in self.forgotten:
             await conn.execute(statements.kv_delete, {"namespace": FORGET, "key": account_id})
             await erase_account(conn, account_id)
@@ -465,7 +492,13 @@ class Applier:
             return Outcome(OutcomeCode.LINK_NEEDED, params)
         cart = group.carts.of(account.id)
         if action is Action.ADD and item.product is not None:
+            if not item.after_link and self._too_large(item):
+                return self._ask_first(group, account, item)
             return self._add(cart, item, group.now)
+        if action is Action.CHECKOUT:
+            return self._checkout(group, account, command, cart)
+        if action is Action.CONFIRM:
+            return await self._confirm(group, account, command, cart)
         if action is Action.REMOVE and command.product is not None:
             return self._remove(cart, command)
         if action is Action.LIST:
@@ -483,13 +516,133 @@ class Applier:
             return Outcome(OutcomeCode.PRIVACY_ON if account.dm_only else OutcomeCode.PRIVACY_OFF)
         return Outcome(OutcomeCode.NOT_SUPPORTED, {"action": action.value})
 
+    def _too_large(self, item: Prepared) -> bool:
+        settings = self._hashcart.settings
+        assert item.product is not None
+        quantity = item.command.quantity
+        return (
+            quantity > settings.confirm_over_quantity
+            or quantity * item.product.price_cents > settings.confirm_over_cents
+        )
+
+    def _ask_first(self, group: _Group, account: _Account, item: Prepared) -> Outcome:
+        """A large add waits for `confirm` instead of changing the cart."""
+        product = item.product
+        assert product is not None
+        waiting = {
+            "kind": "add",
+            "command": item.command.to_json(),
+            "product": [product.title, product.price_cents, product.currency],
+        }
+        group.confirmations[account.id] = (waiting, group.now + self._token_seconds)
+        total = product.price_cents * item.command.quantity
+        return Outcome(
+            OutcomeCode.CONFIRM_ADD,
+            {
+                "title": product.title,
+                "product_id": product.product_id,
+                "quantity": item.command.quantity,
+                "total": money(total, product.currency, account.locale or item.command.locale),
+            },
+        )
+
+    def _checkout(
+        self, group: _Group, account: _Account, command: CartCommand, cart: dict[str, _Line]
+    ) -> Outcome:
+        listing = self._listing(cart, account, command)
+        if listing.code is OutcomeCode.CART_EMPTY:
+            return listing
+        waiting = {"kind": "checkout", "cart": _fingerprint(cart)}
+        group.confirmations[account.id] = (waiting, group.now + self._token_seconds)
+        return Outcome(OutcomeCode.CHECKOUT_ASKED, listing.params, cart=listing.cart)
+
+    async def _confirm(
+        self, group: _Group, account: _Account, command: CartCommand, cart: dict[str, _Line]
+    ) -> Outcome:
+        """Applies what waits for confirmation, once: the second `confirm` finds nothing."""
+        if account.id in group.confirmations:
+            waiting = group.confirmations[account.id]
+        else:
+            row = (
+                await group.conn.execute(
+                    self.statements.kv_get, {"namespace": CONFIRM, "key": account.id}
+                )
+            ).first()
+            waiting = (row.value, row.expires_at) if row is not None else None
+        if waiting is None:
+            return Outcome(OutcomeCode.NOTHING_TO_CONFIRM)
+        group.confirmations[account.id] = None
+        value, expires = waiting
+        if expires < group.now:
+            return Outcome(OutcomeCode.CONFIRM_EXPIRED)
+        if value["kind"] == "add":
+            asked = CartCommand.from_json(value["command"])
+            title, price_cents, currency = value["product"]
+            assert asked.product is not None
+            product = Product(asked.product, title, price_cents, currency)
+            return self._add(cart, Prepared(asked, product=product), group.now)
+        if _fingerprint(cart) != value["cart"]:
+            return Outcome(OutcomeCode.CART_CHANGED)
+        return await self._place_order(group, account, command, cart)
+
+    async def _place_order(
+        self, group: _Group, account: _Account, command: CartCommand, cart: dict[str, _Line]
+    ) -> Outcome:
+        listing = self._listing(cart, account, command)
+        order = Order(
+            order_id=uuid.uuid4().hex,
+            account_id=account.id,
+            lines=listing.cart,
+            total_cents=int(listing.params["total_cents"]),
+            currency=listing.cart[0].currency,
+        )
+        try:
+            reference = await self._hashcart.plugins.first(
+                "hashcart_place_order", order=order, hashcart=self._hashcart
+            )
+        except Exception as exc:
+            log.warning("the store refused order %s: %s", order.order_id, exc)
+            return Outcome(OutcomeCode.STORE_REFUSED)
+        group.orders.append(
+            {
+                "id": order.order_id,
+                "account_id": account.id,
+                "items": [
+                    {
+                        "product_id": line.product_id,
+                        "title": line.title,
+                        "quantity": line.quantity,
+                        "price_cents": line.price_cents,
+                        "currency": line.currency,
+                    }
+                    for line in order.lines
+                ],
+                "total_cents": order.total_cents,
+                "currency": order.currency,
+                "store_reference": str(reference)[:200] if reference is not None else None,
+                "event_key": command.event_key,
+                "created_at": group.now,
+            }
+        )
+        cart.clear()
+        return Outcome(
+            OutcomeCode.ORDER_PLACED,
+            {
+                "order_id": order.order_id,
+                "total": listing.params["total"],
+                "total_cents": order.total_cents,
+                "count": listing.params["count"],
+            },
+            cart=listing.cart,
+        )
+
     async def _forget(self, group: _Group, account: _Account, command: CartCommand) -> Outcome:
         """`forget` asks first; `forget confirm` within the window erases the account."""
         if (command.argument or "").strip().lower() != "confirm":
             group.forget_asked[account.id] = group.now + self._token_seconds
             return Outcome(OutcomeCode.FORGET_ASKED)
         asked = group.forget_asked.get(account.id) or await group.conn.scalar(
-            self.statements.kv_get, {"namespace": FORGET, "key": account.id}
+            self.statements.kv_expiry, {"namespace": FORGET, "key": account.id}
         )
         if not asked or asked < group.now:
             return Outcome(OutcomeCode.NOTHING_TO_CONFIRM)
@@ -634,3 +787,8 @@ class Applier:
             "sent_at": None,
             "created_at": now,
         }
+
+
+def _fingerprint(cart: dict[str, _Line]) -> list[list[Any]]:
+    """What a confirmation is about: every line's product, quantity and price."""
+    return [[pid, line.quantity, line.price_cents] for pid, line in sorted(cart.items())]

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from hashcart.barcodes import Barcode
 from hashcart.commands import Product, ProductRef
 from hashcart.store import dialect_insert
 from hashcart.store.schema import products
@@ -32,6 +33,11 @@ async def hashcart_lookup_product(ref: ProductRef, hashcart: Hashcart) -> Produc
     return await hashcart.catalog.get(ref)
 
 
+@hookimpl(trylast=True)
+async def hashcart_product_from_barcode(barcode: Barcode, hashcart: Hashcart) -> ProductRef | None:
+    return await hashcart.catalog.by_barcode(barcode.gtin13)
+
+
 @dataclass(frozen=True, slots=True)
 class CatalogEntry:
     product_id: str
@@ -39,6 +45,7 @@ class CatalogEntry:
     price_cents: int
     currency: str = "USD"
     available: bool = True
+    barcode: str | None = None
 
 
 class Catalog:
@@ -90,6 +97,13 @@ class Catalog:
                 if not future.done():
                     future.set_result(product)
 
+    async def by_barcode(self, gtin13: str) -> ProductRef | None:
+        async with self._engine.connect() as conn:
+            found = await conn.scalar(
+                sa.select(products.c.product_id).where(products.c.barcode == gtin13)
+            )
+        return ProductRef.parse(found) if found else None
+
     async def fetch(self, product_ids: Iterable[str]) -> dict[str, CatalogEntry]:
         ids = list(product_ids)
         if not ids:
@@ -102,6 +116,7 @@ class Catalog:
                     products.c.price_cents,
                     products.c.currency,
                     products.c.available,
+                    products.c.barcode,
                 ).where(products.c.product_id.in_(ids))
             )
             return {row.product_id: CatalogEntry(*row) for row in rows}
@@ -115,6 +130,7 @@ class Catalog:
                 "price_cents": e.price_cents,
                 "currency": e.currency,
                 "available": e.available,
+                "barcode": e.barcode,
                 "updated_at": time.time(),
             }
             for e in entries
@@ -138,7 +154,14 @@ class Catalog:
                 index_elements=[products.c.product_id],
                 set_={
                     name: insert.excluded[name]
-                    for name in ("title", "price_cents", "currency", "available", "updated_at")
+                    for name in (
+                        "title",
+                        "price_cents",
+                        "currency",
+                        "available",
+                        "barcode",
+                        "updated_at",
+                    )
                 },
             )
             for row in rows:

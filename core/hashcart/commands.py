@@ -208,6 +208,12 @@ class OutcomeCode(enum.StrEnum):
     COOLING_DOWN = "cooling_down"
     STORE_DENIED = "store_denied"
     DENIED = "denied"
+    INVALID_BARCODE = "invalid_barcode"
+    CONFIRM_ADD = "confirm_add"
+    CHECKOUT_ASKED = "checkout_asked"
+    ORDER_PLACED = "order_placed"
+    CART_CHANGED = "cart_changed"
+    CONFIRM_EXPIRED = "confirm_expired"
     FORGET_ASKED = "forget_asked"
     FORGOTTEN = "forgotten"
     NOTHING_TO_CONFIRM = "nothing_to_confirm"
@@ -234,6 +240,9 @@ SUCCESS_CODES = frozenset(
         OutcomeCode.PENDING_APPLIED,
         OutcomeCode.FORGET_ASKED,
         OutcomeCode.FORGOTTEN,
+        OutcomeCode.CONFIRM_ADD,
+        OutcomeCode.CHECKOUT_ASKED,
+        OutcomeCode.ORDER_PLACED,
     }
 )
 
@@ -291,3 +300,14 @@ class Outcome:
             silent=bool(data.get("silent", False)),
             cart=tuple(CartLine(**line) for line in data.get("cart") or ()),
         )
+
+
+@dataclass(frozen=True, slots=True)
+class Order:
+    """A confirmed checkout: the lines and prices as they were when the user confirmed."""
+
+    order_id: str
+    account_id: str
+    lines: tuple[CartLine, ...]
+    total_cents: int
+    currency: str

@@ -89,6 +89,8 @@ class Settings(HashcartSettingsBase):
         "", description="per-platform overrides: `twitter=3/20,slack=10/60` (per minute/per hour)"
     )
     retention_days: int = Field(30, ge=1)
+    confirm_over_quantity: int = Field(10, ge=1, description="adds of more items ask first")
+    confirm_over_cents: int = Field(50_000, ge=1, description="adds costing more ask first")
     public_reply: str = Field(
         "", description="wording of a public answer to someone who chose privacy (default: catalog)"
     )

@@ -17,7 +17,8 @@ if TYPE_CHECKING:
     from pydantic_settings import BaseSettings
 
     from hashcart.app import Hashcart
-    from hashcart.commands import CartCommand, Outcome, Product, ProductRef
+    from hashcart.barcodes import Barcode
+    from hashcart.commands import CartCommand, Order, Outcome, Product, ProductRef
     from hashcart.platform import Platform, ReplyContent
     from hashcart.policy_api import PolicyContext
 
@@ -85,6 +86,17 @@ def hashcart_product_from_url(url: str) -> ProductRef | None:
 
 
 @hookspec(firstresult=True)
+def hashcart_product_from_barcode(barcode: Barcode, hashcart: Hashcart) -> ProductRef | None:
+    """Turn a validated barcode (EAN-13, UPC-A, ISBN-13 or ISBN-10) into a `ProductRef`.
+
+    *First result wins.* The core has already checked the check digit; `barcode.gtin13` is the
+    13-digit form and `barcode.isbn10` is set for books. The core's own implementation (tried
+    last) looks the barcode up in the local catalog; a store plugin maps it to its own ids (the
+    `amazon` plugin turns an ISBN-10 into its ASIN).
+    """
+
+
+@hookspec(firstresult=True)
 def hashcart_resolve_redirect(url: str) -> str | None:
     """Expand a short link (amzn.to, a.co, …) to the URL it redirects to.
 
@@ -120,6 +132,17 @@ def hashcart_command_done(command: CartCommand, outcome: Outcome) -> None:
 
     Called for every command including refused ones; never for a redelivered duplicate.
     Exceptions are logged and do not affect the command.
+    """
+
+
+@hookspec(firstresult=True)
+def hashcart_place_order(order: Order, hashcart: Hashcart) -> str | None:
+    """Pass a confirmed order to the shop; return the shop's order reference, or None.
+
+    *First result wins.* Called inside the confirming command's transaction, once the user has
+    confirmed within the window and the cart is unchanged; raise to refuse the order (the user is
+    told the store refused it and nothing is ordered). Whatever you return, the core records the
+    order (items and prices at this moment, total) and empties the cart.
     """
 
 

@@ -13,8 +13,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from hashcart.barcodes import InvalidBarcode, parse_barcode
 from hashcart.catalog import CatalogEntry
 from hashcart.errors import Conflict, NotFound
 from hashcart.web.server import hashcart_of, json_error
@@ -42,6 +43,22 @@ class ProductIn(_Strict):
     price_cents: int = Field(ge=0, le=10**9)
     currency: str = Field(default="USD", pattern=r"^[A-Z]{3}$")
     available: bool = True
+    barcode: str | None = Field(
+        default=None, description="EAN-13, UPC-A, ISBN-13 or ISBN-10; stored as its 13 digits"
+    )
+
+    @field_validator("barcode")
+    @classmethod
+    def _valid_barcode(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        try:
+            parsed = parse_barcode(value)
+        except InvalidBarcode as exc:
+            raise ValueError(str(exc)) from None
+        if parsed is None:
+            raise ValueError("not shaped like a barcode")
+        return parsed.gtin13
 
 
 class Identity(BaseModel):
@@ -93,6 +110,7 @@ class Product(BaseModel):
     price_cents: int
     currency: str
     available: bool
+    barcode: str | None = None
 
 
 class Event(BaseModel):
@@ -120,6 +138,27 @@ class PolicyList(BaseModel):
 class Policy(BaseModel):
     deny: PolicyList
     allow: PolicyList
+
+
+class OrderLine(BaseModel):
+    product_id: str
+    title: str
+    quantity: int
+    price_cents: int
+    currency: str
+
+
+class OrderOut(BaseModel):
+    id: str
+    items: list[OrderLine]
+    total_cents: int
+    currency: str
+    store_reference: str | None
+    created_at: float
+
+
+class OrderList(BaseModel):
+    orders: list[OrderOut]
 
 
 class ErrorBody(BaseModel):
@@ -242,8 +281,8 @@ async def get_cart(request: web.Request) -> web.Response:
 
 
 async def get_orders(request: web.Request) -> web.Response:
-    await hashcart_of(request).accounts.get(request.match_info["account_id"])
-    return json_error(501, "not_implemented", "confirmed checkout is not built yet")
+    found = await hashcart_of(request).accounts.orders(request.match_info["account_id"])
+    return _json(OrderList(orders=[OrderOut(**order) for order in found]))
 
 
 async def put_product(request: web.Request) -> web.Response:
@@ -252,7 +291,9 @@ async def put_product(request: web.Request) -> web.Response:
         raise _Reject(422, "invalid", "product_id: must look like store:sku")
     body = await _body(request, ProductIn)
     assert isinstance(body, ProductIn)
-    entry = CatalogEntry(product_id, body.title, body.price_cents, body.currency, body.available)
+    entry = CatalogEntry(
+        product_id, body.title, body.price_cents, body.currency, body.available, body.barcode
+    )
     created = (await hashcart_of(request).catalog.upsert([entry]))[product_id]
     return _json(Product(product_id=product_id, **body.model_dump()), 201 if created else 200)
 
@@ -363,9 +404,9 @@ ROUTES: tuple[Route, ...] = (
     Route(
         "GET",
         ACCOUNT + "/orders",
-        "Orders placed through confirmed checkout (not built yet)",
+        "Orders placed through confirmed checkout, newest first",
         get_orders,
-        {501: Error, 404: Error},
+        {200: OrderList, 404: Error},
     ),
     Route(
         "PUT",

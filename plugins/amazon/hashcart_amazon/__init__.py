@@ -7,11 +7,15 @@ from __future__ import annotations
 
 from collections.abc import Awaitable
 
-from hashcart import ProductRef, hookimpl
+from hashcart import Barcode, ProductRef, hookimpl
 from hashcart_amazon.shortlinks import CACHE, expand_short_link, is_short_link
 from hashcart_amazon.urls import product_from_url
 
-__all__ = ["hashcart_product_from_url", "hashcart_resolve_redirect"]
+__all__ = [
+    "hashcart_product_from_barcode",
+    "hashcart_product_from_url",
+    "hashcart_resolve_redirect",
+]
 
 
 @hookimpl
@@ -30,3 +34,11 @@ def hashcart_resolve_redirect(url: str) -> Awaitable[str | None] | None:
     if not is_short_link(url):
         return None
     return expand_short_link(url, cache=CACHE)
+
+
+@hookimpl
+def hashcart_product_from_barcode(barcode: Barcode) -> ProductRef | None:
+    """A book's ASIN is its ISBN-10, so an ISBN barcode names an Amazon product directly."""
+    if barcode.isbn10 is None:
+        return None
+    return ProductRef("amazon", barcode.isbn10, f"https://www.amazon.com/dp/{barcode.isbn10}")

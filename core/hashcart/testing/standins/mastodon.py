@@ -1,0 +1,621 @@
+"""A local Mastodon instance: the REST calls a bot makes and the streaming API it listens to.
+
+Tests, the playground and plugin authors use it instead of a real instance. It follows the
+Mastodon API as documented: bearer tokens (401 `{"error": ...}` otherwise), statuses whose
+`content` is HTML with mention, hashtag and shortened-link markup, notifications paged newest
+first with `max_id`/`since_id`/`min_id` and a `Link` header, `Idempotency-Key` on posting,
+the 500-character limit (422), rate limiting with `X-RateLimit-*` headers (429), and
+server-sent events on `/api/v1/streaming/...` with `:thump` heartbeats.
+
+    async with MastodonStandin() as mastodon:
+        env = mastodon.env()                          # HASHCART_MASTODON_* pointing here
+        alice, bob = mastodon.add_account("alice"), mastodon.add_account("bob")
+        product = mastodon.post(bob, "Look", urls=["https://www.amazon.com/dp/B00X4WHP5E"])
+        ask = mastodon.post(alice, "@hashcart #amazoncart", in_reply_to=product)
+        await eventually(lambda: mastodon.replies_to(ask))
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import html
+import itertools
+import json
+import re
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import urlencode
+
+from aiohttp import web
+
+__all__ = [
+    "Account",
+    "MastodonStandin",
+    "Notification",
+    "Status",
+    "status_html",
+]
+
+DEFAULT_TOKEN = "standin-mastodon-token"
+DEFAULT_DOMAIN = "social.example"
+BOT_USERNAME = "hashcart"
+CHARACTER_LIMIT = 500
+VISIBILITIES = ("public", "unlisted", "private", "direct")
+
+_MENTION = re.compile(r"(?<![\w@/])@(\w+)(?:@([\w.-]+\.\w+))?")
+_HASHTAG = re.compile(r"(?<![\w#&/])#(\w+)")
+_URL = re.compile(r"https?://[^\s<>\"]+")
+_status_ids = itertools.count(1)
+_notification_ids = itertools.count(34_975_861)
+
+
+def _status_id() -> str:
+    """Mastodon's ids: milliseconds shifted left 16 bits plus a sequence, as a string."""
+    return str((int(time.time() * 1000) << 16) | (next(_status_ids) & 0xFFFF))
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+@dataclass(frozen=True, slots=True)
+class Account:
+    id: str
+    username: str
+    domain: str
+    local: bool
+    bot: bool = False
+    locked: bool = False
+
+    @property
+    def acct(self) -> str:
+        """`alice` for a local account, `alice@other.example` for a remote one."""
+        return self.username if self.local else f"{self.username}@{self.domain}"
+
+    @property
+    def url(self) -> str:
+        return f"https://{self.domain}/@{self.username}"
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "username": self.username,
+            "acct": self.acct,
+            "display_name": self.username.capitalize(),
+            "locked": self.locked,
+            "bot": self.bot,
+            "discoverable": True,
+            "group": False,
+            "created_at": "2023-01-01T00:00:00.000Z",
+            "note": "",
+            "url": self.url,
+            "avatar": f"https://{self.domain}/avatars/original/missing.png",
+            "header": f"https://{self.domain}/headers/original/missing.png",
+            "followers_count": 3,
+            "following_count": 5,
+            "statuses_count": 42,
+            "emojis": [],
+            "fields": [],
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Status:
+    id: str
+    account: Account
+    text: str
+    visibility: str
+    in_reply_to: Status | None
+    mentions: tuple[Account, ...]
+    tags: tuple[str, ...]
+    language: str | None
+    created_at: str
+    local_domain: str
+    idempotency_key: str | None = None
+
+    @property
+    def content(self) -> str:
+        return status_html(self.text, self.mentions, self.local_domain)
+
+    @property
+    def url(self) -> str:
+        return f"{self.account.url}/{self.id}"
+
+    def to_json(self) -> dict[str, Any]:
+        parent = self.in_reply_to
+        return {
+            "id": self.id,
+            "created_at": self.created_at,
+            "in_reply_to_id": parent.id if parent else None,
+            "in_reply_to_account_id": parent.account.id if parent else None,
+            "sensitive": False,
+            "spoiler_text": "",
+            "visibility": self.visibility,
+            "language": self.language,
+            "uri": f"https://{self.account.domain}/users/{self.account.username}/statuses/{self.id}",
+            "url": self.url,
+            "replies_count": 0,
+            "reblogs_count": 0,
+            "favourites_count": 0,
+            "edited_at": None,
+            "content": self.content,
+            "reblog": None,
+            "application": None,
+            "account": self.account.to_json(),
+            "media_attachments": [],
+            "mentions": [
+                {"id": m.id, "username": m.username, "url": m.url, "acct": m.acct}
+                for m in self.mentions
+            ],
+            "tags": [
+                {"name": tag.lower(), "url": f"https://{self.local_domain}/tags/{tag.lower()}"}
+                for tag in self.tags
+            ],
+            "emojis": [],
+            "card": None,
+            "poll": None,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Notification:
+    id: str
+    type: str
+    account: Account
+    status: Status | None
+    created_at: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "type": self.type,
+            "created_at": self.created_at,
+            "account": self.account.to_json(),
+            "status": self.status.to_json() if self.status else None,
+        }
+
+
+def status_html(text: str, mentions: Sequence[Account], local_domain: str) -> str:
+    """The HTML Mastodon renders for a plain-text status: mentions and hashtags become links,
+    and a URL's visible text is shortened (so only the `href` holds the whole URL)."""
+    by_handle = {m.username.lower(): m for m in mentions}
+    by_handle.update({m.acct.lower(): m for m in mentions})
+    pieces: list[str] = []
+    position = 0
+    pattern = re.compile(f"{_URL.pattern}|{_MENTION.pattern}|{_HASHTAG.pattern}")
+    for match in pattern.finditer(text):
+        pieces.append(html.escape(text[position : match.start()]))
+        position = match.end()
+        token = match.group(0)
+        if token.startswith("http"):
+            pieces.append(_link_html(token))
+        elif token.startswith("@"):
+            handle = token[1:].lower()
+            account = by_handle.get(handle)
+            if account is None:
+                pieces.append(html.escape(token))
+                continue
+            pieces.append(
+                f'<span class="h-card" translate="no"><a href="{account.url}" '
+                f'class="u-url mention">@<span>{html.escape(account.username)}</span></a></span>'
+            )
+        else:
+            tag = token[1:]
+            pieces.append(
+                f'<a href="https://{local_domain}/tags/{tag.lower()}" class="mention hashtag" '
+                f'rel="tag">#<span>{html.escape(tag)}</span></a>'
+            )
+    pieces.append(html.escape(text[position:]))
+    paragraphs = "".join(pieces).split("\n\n")
+    return "".join(f"<p>{p.replace(chr(10), '<br />')}</p>" for p in paragraphs)
+
+
+def _link_html(url: str) -> str:
+    scheme, _, rest = url.partition("://")
+    prefix = f"{scheme}://"
+    if rest.startswith("www."):
+        prefix, rest = prefix + "www.", rest[4:]
+    shown, hidden = rest[:30], rest[30:]
+    ellipsis = "ellipsis" if hidden else ""
+    return (
+        f'<a href="{html.escape(url)}" target="_blank" rel="nofollow noopener noreferrer" '
+        f'translate="no"><span class="invisible">{html.escape(prefix)}</span>'
+        f'<span class="{ellipsis}">{html.escape(shown)}</span>'
+        f'<span class="invisible">{html.escape(hidden)}</span></a>'
+    )
+
+
+@dataclass(slots=True)
+class _Fault:
+    method: str
+    path: str
+    status: int
+    remaining: int
+    reset_seconds: float
+
+
+@dataclass(slots=True)
+class ApiCall:
+    method: str
+    path: str
+    query: dict[str, list[str]]
+    form: dict[str, Any] = field(default_factory=dict)
+
+
+class MastodonStandin:
+    """One Mastodon instance whose only app token belongs to the bot account `@hashcart`."""
+
+    def __init__(
+        self,
+        *,
+        token: str = DEFAULT_TOKEN,
+        domain: str = DEFAULT_DOMAIN,
+        heartbeat_seconds: float = 10.0,
+    ) -> None:
+        self.token = token
+        self.domain = domain
+        self.heartbeat_seconds = heartbeat_seconds
+        self.accounts: dict[str, Account] = {}
+        self.statuses: dict[str, Status] = {}
+        self.notifications: list[Notification] = []
+        self.calls: list[ApiCall] = []
+        self.bot = self.add_account(BOT_USERNAME, bot=True)
+        self._by_key: dict[str, Status] = {}
+        self._faults: list[_Fault] = []
+        self._streams: set[asyncio.Queue[str | None]] = set()
+        self.stream_connections = 0
+        self._runner: web.AppRunner | None = None
+        self.url = ""
+
+    # -- life cycle -------------------------------------------------------------------------------
+
+    async def __aenter__(self) -> MastodonStandin:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.stop()
+
+    async def start(self, host: str = "127.0.0.1", port: int = 0) -> None:
+        self._runner = web.AppRunner(self.app(), access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, host, port)
+        await site.start()
+        bound = self._runner.addresses[0]
+        self.url = f"http://{bound[0]}:{bound[1]}"
+
+    async def stop(self) -> None:
+        self.drop_streams()
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    def env(self, **overrides: str) -> dict[str, str]:
+        """`HASHCART_MASTODON_*` for a bot on this instance; `overrides` use the short names."""
+        values = {
+            "api_url": self.url,
+            "access_token": self.token,
+            "reconnect_seconds": "0.05",
+        }
+        values.update(overrides)
+        return {f"HASHCART_MASTODON_{key.upper()}": value for key, value in values.items()}
+
+    def app(self) -> web.Application:
+        app = web.Application(middlewares=[self._middleware])
+        app.router.add_get("/api/v1/accounts/verify_credentials", self._verify_credentials)
+        app.router.add_get("/api/v1/statuses/{id}", self._get_status)
+        app.router.add_post("/api/v1/statuses", self._post_status)
+        app.router.add_get("/api/v1/notifications", self._get_notifications)
+        app.router.add_get("/api/v1/streaming/health", self._health)
+        app.router.add_get("/api/v1/streaming/user", self._stream)
+        app.router.add_get("/api/v1/streaming/user/notification", self._stream)
+        return app
+
+    # -- building the world ---------------------------------------------------------------------
+
+    def add_account(
+        self, username: str, *, domain: str | None = None, bot: bool = False, locked: bool = False
+    ) -> Account:
+        """A local account, or a remote one when `domain` names another instance."""
+        account = Account(
+            id=str(100_000 + len(self.accounts) * 7919),
+            username=username,
+            domain=domain or self.domain,
+            local=domain is None or domain == self.domain,
+            bot=bot,
+            locked=locked,
+        )
+        self.accounts[account.acct.lower()] = account
+        return account
+
+    def post(
+        self,
+        author: Account,
+        text: str,
+        *,
+        urls: Iterable[str] = (),
+        in_reply_to: Status | None = None,
+        visibility: str = "public",
+        language: str | None = "en",
+    ) -> Status:
+        """Publish a status as `author`; mentioning the bot notifies it (REST and stream)."""
+        full = " ".join([text, *urls]).strip()
+        if in_reply_to is not None and in_reply_to.account != author:
+            handle = f"@{in_reply_to.account.acct}"
+            if handle.lower() not in full.lower():
+                full = f"{handle} {full}"
+        return self._publish(author, full, in_reply_to, visibility, language)
+
+    def _publish(
+        self,
+        author: Account,
+        text: str,
+        in_reply_to: Status | None,
+        visibility: str,
+        language: str | None,
+        idempotency_key: str | None = None,
+    ) -> Status:
+        mentions = tuple(
+            dict.fromkeys(
+                account
+                for m in _MENTION.finditer(text)
+                if (account := self._account_for(m.group(1), m.group(2))) is not None
+            )
+        )
+        status = Status(
+            id=_status_id(),
+            account=author,
+            text=text,
+            visibility=visibility,
+            in_reply_to=in_reply_to,
+            mentions=mentions,
+            tags=tuple(dict.fromkeys(m.group(1) for m in _HASHTAG.finditer(text))),
+            language=language,
+            created_at=_now(),
+            local_domain=self.domain,
+            idempotency_key=idempotency_key,
+        )
+        self.statuses[status.id] = status
+        if self.bot in mentions and author != self.bot:
+            self.notify(status)
+        return status
+
+    def notify(self, status: Status) -> Notification:
+        """Record a mention notification for the bot and push it to every open stream."""
+        notification = Notification(
+            id=str(next(_notification_ids)),
+            type="mention",
+            account=status.account,
+            status=status,
+            created_at=status.created_at,
+        )
+        self.notifications.append(notification)
+        self._broadcast("notification", notification.to_json())
+        return notification
+
+    def _account_for(self, username: str, domain: str | None) -> Account | None:
+        key = username.lower() if domain is None else f"{username}@{domain}".lower()
+        if domain is not None and domain.lower() == self.domain:
+            key = username.lower()
+        return self.accounts.get(key)
+
+    # -- what the bot did -----------------------------------------------------------------------
+
+    @property
+    def posted(self) -> list[Status]:
+        """Statuses the bot posted, oldest first."""
+        return [s for s in self.statuses.values() if s.account == self.bot]
+
+    def replies_to(self, status: Status) -> list[Status]:
+        return [s for s in self.posted if s.in_reply_to is not None and s.in_reply_to == status]
+
+    def calls_to(self, method: str, path: str) -> list[ApiCall]:
+        return [c for c in self.calls if c.method == method and c.path == path]
+
+    # -- breaking things ------------------------------------------------------------------------
+
+    def fail_next(
+        self, method: str, path: str, status: int, *, times: int = 1, reset_seconds: float = 1.0
+    ) -> None:
+        """The next `times` calls to `path` (a prefix) answer `status`; 429 carries the reset."""
+        self._faults.append(_Fault(method.upper(), path, status, times, reset_seconds))
+
+    def drop_streams(self) -> None:
+        """Close every open stream, as an instance restart or a proxy timeout would."""
+        for queue in list(self._streams):
+            queue.put_nowait(None)
+
+    @property
+    def open_streams(self) -> int:
+        return len(self._streams)
+
+    # -- HTTP -----------------------------------------------------------------------------------
+
+    @web.middleware
+    async def _middleware(self, request: web.Request, handler: Any) -> web.StreamResponse:
+        form: dict[str, Any] = {}
+        if request.method == "POST" and request.can_read_body:
+            form = await _read_params(request)
+        request["form"] = form
+        self.calls.append(
+            ApiCall(request.method, request.path, _multi(request.query.items()), form)
+        )
+        sent = request.headers.get("Authorization", "")
+        token = sent.removeprefix("Bearer ") if sent.startswith("Bearer ") else None
+        token = token or request.query.get("access_token")
+        if request.path != "/api/v1/streaming/health" and token != self.token:
+            return _error(401, "The access token is invalid")
+        for fault in self._faults:
+            if (
+                fault.remaining > 0
+                and request.method == fault.method
+                and request.path.startswith(fault.path)
+            ):
+                fault.remaining -= 1
+                return self._fault_response(fault)
+        response: web.StreamResponse = await handler(request)
+        if not isinstance(response, web.Response) or response.prepared:
+            return response
+        response.headers.update(self._rate_headers(remaining=299))
+        return response
+
+    def _rate_headers(self, remaining: int, reset_seconds: float = 300.0) -> dict[str, str]:
+        reset = datetime.now(UTC) + timedelta(seconds=reset_seconds)
+        return {
+            "X-RateLimit-Limit": "300",
+            "X-RateLimit-Remaining": str(remaining),
+            "X-RateLimit-Reset": reset.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+        }
+
+    def _fault_response(self, fault: _Fault) -> web.Response:
+        if fault.status == 429:
+            response = _error(429, "Too many requests")
+            response.headers.update(self._rate_headers(0, fault.reset_seconds))
+            return response
+        return _error(fault.status, "Service Unavailable" if fault.status >= 500 else "Error")
+
+    async def _verify_credentials(self, request: web.Request) -> web.Response:
+        body = self.bot.to_json()
+        body["source"] = {"privacy": "public", "sensitive": False, "language": "en", "note": ""}
+        return web.json_response(body)
+
+    async def _get_status(self, request: web.Request) -> web.Response:
+        status = self.statuses.get(request.match_info["id"])
+        if status is None or not self._visible_to_bot(status):
+            return _error(404, "Record not found")
+        return web.json_response(status.to_json())
+
+    def _visible_to_bot(self, status: Status) -> bool:
+        if status.visibility == "direct":
+            return status.account == self.bot or self.bot in status.mentions
+        return True
+
+    async def _post_status(self, request: web.Request) -> web.Response:
+        params: dict[str, Any] = request["form"]
+        key = request.headers.get("Idempotency-Key")
+        if key and key in self._by_key:
+            return web.json_response(self._by_key[key].to_json())
+        text = str(params.get("status") or "")
+        if not text.strip():
+            return _error(422, "Validation failed: Text can't be blank")
+        if len(text) > CHARACTER_LIMIT:
+            return _error(
+                422, f"Validation failed: Text character limit of {CHARACTER_LIMIT} exceeded"
+            )
+        visibility = str(params.get("visibility") or "public")
+        if visibility not in VISIBILITIES:
+            return _error(422, "Validation failed: Visibility is not included in the list")
+        parent = None
+        if params.get("in_reply_to_id"):
+            parent = self.statuses.get(str(params["in_reply_to_id"]))
+            if parent is None:
+                return _error(404, "Record not found")
+        language = str(params["language"]) if params.get("language") else None
+        status = self._publish(self.bot, text, parent, visibility, language, key)
+        if key:
+            self._by_key[key] = status
+        return web.json_response(status.to_json())
+
+    async def _get_notifications(self, request: web.Request) -> web.Response:
+        query = _multi(request.query.items())
+        types = set(query.get("types[]", [])) or None
+        excluded = set(query.get("exclude_types[]", []))
+        try:
+            limit = max(1, min(int(request.query.get("limit", "40")), 80))
+        except ValueError:
+            return _error(422, "limit must be a number")
+        found = [
+            n
+            for n in self.notifications
+            if (types is None or n.type in types) and n.type not in excluded
+        ]
+        if "max_id" in request.query:
+            found = [n for n in found if _id_key(n.id) < _id_key(request.query["max_id"])]
+        if "since_id" in request.query:
+            found = [n for n in found if _id_key(n.id) > _id_key(request.query["since_id"])]
+        found.sort(key=lambda n: _id_key(n.id))
+        if "min_id" in request.query:
+            # min_id pages forward: the `limit` notifications just after it, still newest first.
+            found = [n for n in found if _id_key(n.id) > _id_key(request.query["min_id"])]
+            page = found[:limit]
+        else:
+            page = found[-limit:]
+        page.reverse()
+        response = web.json_response([n.to_json() for n in page])
+        if page:
+            base = f"{self.url}/api/v1/notifications"
+            older = urlencode({"max_id": page[-1].id})
+            newer = urlencode({"min_id": page[0].id})
+            response.headers["Link"] = f'<{base}?{older}>; rel="next", <{base}?{newer}>; rel="prev"'
+        return response
+
+    async def _health(self, request: web.Request) -> web.Response:
+        return web.Response(text="OK")
+
+    async def _stream(self, request: web.Request) -> web.StreamResponse:
+        """Server-sent events: `:)` on connect, `:thump` heartbeats, one event per message."""
+        only_notifications = request.path.endswith("/notification")
+        response = web.StreamResponse(
+            headers={"Content-Type": "text/event-stream", "Cache-Control": "no-store"}
+        )
+        await response.prepare(request)
+        queue: asyncio.Queue[str | None] = asyncio.Queue()
+        self._streams.add(queue)
+        self.stream_connections += 1
+        try:
+            await response.write(b":)\n")
+            while True:
+                try:
+                    item = await asyncio.wait_for(queue.get(), timeout=self.heartbeat_seconds)
+                except TimeoutError:
+                    await response.write(b":thump\n")
+                    continue
+                if item is None:
+                    break
+                if only_notifications and not item.startswith("event: notification\n"):
+                    continue
+                await response.write(item.encode())
+        except (ConnectionResetError, asyncio.CancelledError):
+            pass
+        finally:
+            self._streams.discard(queue)
+        with contextlib.suppress(ConnectionResetError):
+            await response.write_eof()
+        return response
+
+    def _broadcast(self, event: str, payload: Mapping[str, Any]) -> None:
+        message = f"event: {event}\ndata: {json.dumps(payload)}\n\n"
+        for queue in self._streams:
+            queue.put_nowait(message)
+
+
+def _id_key(value: str) -> tuple[int, str]:
+    """Mastodon ids are numbers in strings: compare by length, then text."""
+    return (len(value), value)
+
+
+def _multi(items: Iterable[tuple[str, str]]) -> dict[str, list[str]]:
+    found: dict[str, list[str]] = {}
+    for key, value in items:
+        found.setdefault(key, []).append(value)
+    return found
+
+
+async def _read_params(request: web.Request) -> dict[str, Any]:
+    """Mastodon takes form fields or a JSON object alike."""
+    if request.content_type == "application/json":
+        try:
+            body = await request.json()
+        except ValueError:
+            return {}
+        return dict(body) if isinstance(body, dict) else {}
+    form = await request.post()
+    return {key: str(value) for key, value in form.items()}
+
+
+def _error(status: int, message: str) -> web.Response:
+    return web.json_response({"error": message}, status=status)
