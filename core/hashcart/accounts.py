@@ -20,6 +20,7 @@ from hashcart.store.schema import (
     events,
     identities,
     link_tokens,
+    orders,
     outbox,
     pending_commands,
     rate_counters,
@@ -190,6 +191,24 @@ class Accounts:
             if not await self._exists(conn, account_id):
                 raise NotFound(f"no account {account_id!r}")
             await erase_account(conn, account_id)
+
+    async def orders(self, account_id: str) -> list[dict[str, Any]]:
+        async with self._engine.connect() as conn:
+            if not await self._exists(conn, account_id):
+                raise NotFound(f"no account {account_id!r}")
+            rows = await conn.execute(
+                sa.select(
+                    orders.c.id,
+                    orders.c["items"],
+                    orders.c.total_cents,
+                    orders.c.currency,
+                    orders.c.store_reference,
+                    orders.c.created_at,
+                )
+                .where(orders.c.account_id == account_id)
+                .order_by(orders.c.created_at.desc())
+            )
+            return [dict(row._mapping) for row in rows]
 
     async def token(self, token: str) -> LinkToken | None:
         async with self._engine.connect() as conn:

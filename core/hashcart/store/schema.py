@@ -60,6 +60,7 @@ products = sa.Table(
     sa.Column("currency", sa.String(3), nullable=False),
     sa.Column("available", sa.Boolean, nullable=False),
     sa.Column("updated_at", sa.Float, nullable=False),
+    sa.Column("barcode", sa.String(13), unique=True),
 )
 
 cart_items = sa.Table(
@@ -159,4 +160,23 @@ web_logins = sa.Table(
     sa.Column("password_hash", sa.String(255), nullable=False),
     sa.Column("created_at", sa.Float, nullable=False),
     sa.Column("updated_at", sa.Float, nullable=False),
+)
+
+orders = sa.Table(
+    "orders",
+    metadata,
+    sa.Column("id", sa.String(32), primary_key=True),
+    sa.Column(
+        "account_id",
+        sa.String(32),
+        sa.ForeignKey("accounts.id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
+    sa.Column("items", sa.JSON, nullable=False),
+    sa.Column("total_cents", sa.Integer, nullable=False),
+    sa.Column("currency", sa.String(3), nullable=False),
+    sa.Column("store_reference", sa.String(200)),
+    sa.Column("event_key", sa.String(200), nullable=False, unique=True),
+    sa.Column("created_at", sa.Float, nullable=False),
 )
