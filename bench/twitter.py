@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import hmac
 import json
 import os
 import secrets
@@ -67,14 +68,89 @@ async def serve(db: str, port: int, env: dict[str, str]) -> None:
         await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)
 
 
+async def serve_reference(db: str, port: int, env: dict[str, str]) -> None:
+    """The yardstick from issue 3: check the signature, insert one row, post one reply.
+
+    Written the way a developer would without hashcart: one aiohttp handler, SQLAlchemy core
+    (hashcart's engine settings), and an oauthlib-signed reply sent after the 200.
+    """
+    import aiohttp
+    import sqlalchemy as sa
+    from aiohttp import web
+    from oauthlib.oauth1 import Client
+
+    from hashcart.store import create_engine
+
+    engine = create_engine(db)
+    rows = sa.Table(
+        "reference_adds",
+        sa.MetaData(),
+        sa.Column("tweet_id", sa.String(32), primary_key=True),
+        sa.Column("user_id", sa.String(32), nullable=False),
+        sa.Column("url", sa.Text, nullable=False),
+    )
+    async with engine.begin() as conn:
+        await conn.run_sync(rows.metadata.create_all)
+    secret = env["HASHCART_TWITTER_CONSUMER_SECRET"]
+    signer = Client(
+        env["HASHCART_TWITTER_CONSUMER_KEY"],
+        client_secret=secret,
+        resource_owner_key=env["HASHCART_TWITTER_ACCESS_TOKEN"],
+        resource_owner_secret=env["HASHCART_TWITTER_ACCESS_TOKEN_SECRET"],
+    )
+    post_url = env["HASHCART_TWITTER_API_URL"] + "/2/tweets"
+    session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10))
+    background: set[asyncio.Task[None]] = set()
+
+    async def reply(tweet_id: str, screen_name: str) -> None:
+        _, headers, _ = signer.sign(post_url, http_method="POST")
+        body = {"text": f"@{screen_name} added it", "reply": {"in_reply_to_tweet_id": tweet_id}}
+        async with session.post(post_url, json=body, headers=headers) as resp:
+            await resp.read()
+
+    async def handle(request: web.Request) -> web.Response:
+        raw = await request.read()
+        given = request.headers.get("x-twitter-webhooks-signature", "")
+        if not hmac.compare_digest(given.encode(), sign_delivery(secret, raw).encode()):
+            return web.json_response({"error": "bad signature"}, status=401)
+        for event in json.loads(raw).get("tweet_create_events", []):
+            url = event["entities"]["urls"][0]["expanded_url"]
+            async with engine.begin() as conn:
+                await conn.execute(
+                    rows.insert().values(
+                        tweet_id=event["id_str"], user_id=event["user"]["id_str"], url=url
+                    )
+                )
+            task = asyncio.create_task(reply(event["id_str"], event["user"]["screen_name"]))
+            background.add(task)
+            task.add_done_callback(background.discard)
+        return web.json_response({})
+
+    app = web.Application()
+    app.router.add_post("/twitter/webhook", handle)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    try:
+        print("ready", flush=True)
+        await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)
+    finally:
+        await runner.cleanup()
+        await session.close()
+        await engine.dispose()
+
+
+SERVERS = {"hashcart": serve, "reference": serve_reference}
+
+
 @contextlib.contextmanager
-def child_server(db: str, env: dict[str, str]) -> Iterator[str]:
-    """hashcart in its own process; yields its webhook URL; stops it when stdin closes."""
+def child_server(kind: str, db: str, env: dict[str, str]) -> Iterator[str]:
+    """One server in its own process; yields its webhook URL; stops it when stdin closes."""
     from hashcart.testing.harness import free_port
 
     port = free_port()
     proc = subprocess.Popen(
-        [sys.executable, __file__, "_serve", db, str(port), json.dumps(env)],
+        [sys.executable, __file__, "_serve", kind, db, str(port), json.dumps(env)],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,
@@ -83,7 +159,7 @@ def child_server(db: str, env: dict[str, str]) -> Iterator[str]:
     try:
         assert proc.stdout is not None
         if proc.stdout.readline().strip() != "ready":
-            raise RuntimeError(f"hashcart did not start (exit {proc.poll()})")
+            raise RuntimeError(f"{kind} did not start (exit {proc.poll()})")
         yield f"http://127.0.0.1:{port}/twitter/webhook"
     finally:
         if proc.stdin is not None:
@@ -160,10 +236,11 @@ async def settle(x: XStandin, deliveries: Deliveries, start: int, drain: float) 
     )
 
 
-async def run(db: str, args: argparse.Namespace) -> None:
+async def run(kind: str, db: str, args: argparse.Namespace) -> None:
+    print(f" {kind}:")
     async with XStandin(verify_oauth=not args.no_verify) as x:
         deliveries = Deliveries(x, parent_links=args.parent_links)
-        with child_server(db, x.env()) as url:
+        with child_server(kind, db, x.env()) as url:
             async with LoadGenerator(url, deliveries.body, deliveries.sign) as load:
                 await load.closed_loop(total=200, concurrency=8)  # warm-up
                 await settle(x, deliveries, 0, args.drain)
@@ -200,6 +277,7 @@ def database(spec: str, folder: Path) -> Iterator[str]:
     from hashcart.store.migrate import upgrade_sync
 
     if spec == "sqlite":
+        folder.mkdir(parents=True, exist_ok=True)
         url = f"sqlite+aiosqlite:///{folder / 'bench.db'}"
         upgrade_sync(url)
         yield url
@@ -228,14 +306,17 @@ def database(spec: str, folder: Path) -> Iterator[str]:
 
 def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] == "_serve":
-        db, port, env = sys.argv[2], int(sys.argv[3]), json.loads(sys.argv[4])
-        profile = os.environ.get("BENCH_PROFILE")  # a file name: profile the server with cProfile
+        kind, db, port, env = sys.argv[2], sys.argv[3], int(sys.argv[4]), json.loads(sys.argv[5])
+        serve_it = SERVERS[kind]
+        profile = os.environ.get("BENCH_PROFILE")  # a file name: profile the server
         if profile:
-            import cProfile
+            from pyinstrument import Profiler  # a dev tool, not a dependency of the bench
 
-            cProfile.runctx("asyncio.run(serve(db, port, env))", globals(), locals(), profile)
+            with Profiler(async_mode="disabled") as profiler:
+                asyncio.run(serve_it(db, port, env))
+            Path(profile).write_text(profiler.output_text(show_all=False, unicode=False))
         else:
-            asyncio.run(serve(db, port, env))
+            asyncio.run(serve_it(db, port, env))
         return
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument(
@@ -255,6 +336,11 @@ def main() -> None:
     parser.add_argument(
         "--no-verify", action="store_true", help="stand-in skips OAuth verification (saves CPU)"
     )
+    parser.add_argument(
+        "--reference",
+        action="store_true",
+        help="first run the bare handler of issue 3 (signature, one row, one reply) as a yardstick",
+    )
     args = parser.parse_args()
     print(
         f"X bench: {args.total} deliveries at concurrency {args.concurrency}, then "
@@ -264,8 +350,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="hashcart-bench-") as tmp:
         for spec in args.db or ["sqlite"]:
             print("sqlite:" if spec == "sqlite" else "postgresql:")
-            with database(spec, Path(tmp)) as db:
-                asyncio.run(run(db, args))
+            for kind in ["reference", "hashcart"] if args.reference else ["hashcart"]:
+                with database(spec, Path(tmp) / kind) as db:
+                    asyncio.run(run(kind, db, args))
 
 
 if __name__ == "__main__":

@@ -370,6 +370,26 @@ async def test_a_parent_lookup_while_x_is_down_asks_for_redelivery(
     assert len(await eventually(lambda: x.replies_to(reply))) == 1
 
 
+async def test_database_down_answers_503_and_the_redelivery_is_applied_once(
+    x: XStandin, hc: RunningHashcart, alice: str
+) -> None:
+    from hashcart.store import create_engine  # the test reaches into the core to break the DB
+
+    applier: Any = hc.hashcart.applier
+    working = applier._engine
+    applier._engine = create_engine("postgresql+asyncpg://nobody@127.0.0.1:1/none")
+    reply = tweet("#amazoncart", user=ALICE, urls=[ECHO])
+    try:
+        down = await x.deliver(webhook(hc), [reply])
+    finally:
+        await applier._engine.dispose()
+        applier._engine = working
+    assert down.status == 503
+    assert (await x.deliver(webhook(hc), [reply])).status == 200
+    assert await cart_ids(hc, ALICE) == {"amazon:B00X4WHP5E": 1}
+    assert len(await eventually(lambda: x.replies_to(reply))) == 1
+
+
 # ---------------------------------------------------------------------------------------------
 # Stream mode
 # ---------------------------------------------------------------------------------------------
