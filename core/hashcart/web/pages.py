@@ -49,8 +49,8 @@ def identity_label(platform: str, user_id: str, user_name: str | None) -> str:
     return f"user {user_id}"
 
 
-def render(name: str, status: int = 200, **context: Any) -> web.Response:
-    html = _templates.get_template(name).render(**context)
+def render(template: str, status: int = 200, **context: Any) -> web.Response:
+    html = _templates.get_template(template).render(**context)
     return web.Response(
         text=html,
         status=status,

@@ -121,11 +121,13 @@ def install(app: web.Application, public_url: str) -> WebSettings:
     return settings
 
 
+SESSION_KEY: web.RequestKey[Session] = web.RequestKey("hashcart_session", Session)
+
+
 def session_of(request: web.Request) -> Session:
-    session = request.get("hashcart_session")
-    if not isinstance(session, Session):
-        session = request.app[CODEC_KEY].load(request)
-        request["hashcart_session"] = session
+    session = request.get(SESSION_KEY)
+    if session is None:
+        session = request[SESSION_KEY] = request.app[CODEC_KEY].load(request)
     return session
 
 
