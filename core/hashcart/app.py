@@ -32,6 +32,7 @@ from hashcart.config import Settings, load_settings
 from hashcart.errors import ConfigError
 from hashcart.i18n import translate
 from hashcart.kv import KeyValueStore
+from hashcart.leases import Leases
 from hashcart.metrics import Metrics
 from hashcart.outbox import ReplySender
 from hashcart.platform import Platform
@@ -72,6 +73,7 @@ class Hashcart:
         self.accounts = Accounts(self.engine)
         self.kv = KeyValueStore(self.engine)
         self.policy_rules = PolicyRules(self.kv)
+        self.leases = Leases(self.engine)
         workers = 4 if is_postgres(self.engine) else 1
         self.applier = Applier(self, workers=workers)
         self.platforms: dict[str, Platform] = {}

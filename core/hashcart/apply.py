@@ -54,6 +54,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+#: Failures of its own making after which a command is parked instead of retried.
+POISON_TRIES = 3
+
 #: The key-value namespace where a pending `forget` waits for its confirmation.
 FORGET = "forget"
 #: The key-value namespace where a checkout or a large add waits for `confirm`.
@@ -396,8 +399,7 @@ class Applier:
             outcomes = await self._apply_group(batch)
         except Exception as exc:
             if len(batch) == 1:
-                log.warning("command %s not applied: %s", batch[0].command.event_key, exc)
-                self._fail(batch[0], exc)
+                await self._failed_alone(batch[0], exc)
                 return
             log.info("group of %d failed (%s); applying one by one", len(batch), exc)
             for item in batch:
@@ -411,6 +413,53 @@ class Applier:
     def _fail(self, item: Prepared, exc: Exception) -> None:
         if item.future is not None and not item.future.done():
             item.future.set_exception(Unavailable(f"command not recorded: {type(exc).__name__}"))
+
+    async def _failed_alone(self, item: Prepared, exc: Exception) -> None:
+        """A command that fails on its own: retryable when the database is away; parked after
+        `POISON_TRIES` failures of its own making, so redeliveries stop and the rest flows."""
+        key = item.command.event_key
+        if _is_outage(exc):
+            log.warning("command %s not applied, database unavailable: %s", key, exc)
+            self._fail(item, exc)
+            return
+        log.warning("command %s failed: %r", key, exc)
+        try:
+            outcome = await self._count_or_park(item, exc)
+        except Exception as second:
+            log.warning("command %s could not be parked: %s", key, second)
+            self._fail(item, exc)
+            return
+        if outcome is None:
+            self._fail(item, exc)
+            return
+        if item.future is not None and not item.future.done():
+            item.future.set_result(outcome)
+        self._hashcart.after_commit([item], [outcome])
+
+    async def _count_or_park(self, item: Prepared, exc: Exception) -> Outcome | None:
+        command = item.command
+        now = time.time()
+        async with self._engine.begin() as conn:
+            tries = (
+                await conn.execute(
+                    self.statements.count_hit,
+                    {"key": f"poison:{command.event_key}", "window_start": 0, "count": 1},
+                )
+            ).scalar_one()
+            if tries < POISON_TRIES:
+                return None
+            if await conn.scalar(self.statements.recorded, {"keys": [command.event_key]}):
+                return Outcome(OutcomeCode.DUPLICATE, silent=True)
+            outcome = Outcome(OutcomeCode.FAILED, {"error": f"{type(exc).__name__}: {exc}"[:300]})
+            row = self._event_row(command, None, outcome, now)
+            row["detail"] = outcome.params["error"]
+            await conn.execute(self.statements.record_events, [row])
+            locale = normalise_locale(command.locale)
+            text = self._hashcart.translate(locale, "reply.failed")
+            reply = self._plain_reply_row(command, outcome, text, now)
+            await conn.execute(self.statements.queue_replies, [reply])
+        log.error("command %s parked after %d failures: %s", command.event_key, tries, exc)
+        return outcome
 
     async def _apply_group(self, batch: Sequence[Prepared]) -> list[Outcome]:
         statements = self.statements
@@ -754,6 +803,28 @@ class Applier:
             "created_at": now,
         }
 
+    def _plain_reply_row(
+        self, command: CartCommand, outcome: Outcome, text: str, now: float
+    ) -> dict[str, Any]:
+        """A reply that bypasses the wording hooks: they may be what keeps failing."""
+        target = command.reply_to
+        return {
+            "event_key": command.event_key,
+            "platform": command.platform,
+            "recipient": target.user,
+            "target": target.to_json(),
+            "text": text,
+            "extra": {},
+            "outcome": outcome.to_json(),
+            "status": "pending",
+            "attempts": 0,
+            "next_attempt_at": now,
+            "lease_until": None,
+            "last_error": None,
+            "sent_at": None,
+            "created_at": now,
+        }
+
     async def _reply_row(
         self, command: CartCommand, account: _Account | None, outcome: Outcome, now: float
     ) -> dict[str, Any]:
@@ -792,3 +863,14 @@ class Applier:
 def _fingerprint(cart: dict[str, _Line]) -> list[list[Any]]:
     """What a confirmation is about: every line's product, quantity and price."""
     return [[pid, line.quantity, line.price_cents] for pid, line in sorted(cart.items())]
+
+
+def _is_outage(exc: BaseException) -> bool:
+    """Whether a failure is the database (or the network to it) being away, not the command."""
+    if isinstance(exc, OSError | TimeoutError | ConnectionError | Unavailable):
+        return True
+    if isinstance(exc, sa.exc.DBAPIError):
+        return bool(exc.connection_invalidated) or isinstance(
+            exc, sa.exc.OperationalError | sa.exc.InterfaceError
+        )
+    return False

@@ -28,8 +28,11 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-#: Seconds a claimed row stays reserved for the node that claimed it.
-LEASE_SECONDS = 60.0
+#: Seconds a claimed row stays reserved for the node that claimed it. A node that dies holding
+#: replies delays them by at most this long; a send is cut off well before it runs out, so a
+#: slow platform cannot make two nodes send the same reply.
+LEASE_SECONDS = 10.0
+SEND_TIMEOUT = LEASE_SECONDS - 3.0
 
 
 def backoff(attempt: int) -> float:
@@ -177,7 +180,12 @@ class ReplySender:
         )
         async with self._limit:
             try:
-                await platform.send_reply(reply)
+                await asyncio.wait_for(platform.send_reply(reply), SEND_TIMEOUT)
+            except TimeoutError:
+                self._hashcart.count_platform_error(row.platform, "timeout")
+                return SendError(
+                    "the platform did not answer in time", retry_after=backoff(row.attempts)
+                )
             except SendError as exc:
                 self._hashcart.count_platform_error(
                     row.platform, "refused" if not exc.retryable else "retry"

@@ -180,3 +180,11 @@ orders = sa.Table(
     sa.Column("event_key", sa.String(200), nullable=False, unique=True),
     sa.Column("created_at", sa.Float, nullable=False),
 )
+
+leases = sa.Table(
+    "leases",
+    metadata,
+    sa.Column("name", sa.String(100), primary_key=True),
+    sa.Column("holder", sa.String(64), nullable=False),
+    sa.Column("expires_at", sa.Float, nullable=False),
+)
