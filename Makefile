@@ -4,14 +4,15 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test lint typecheck layering install clean bench browser
+.PHONY: run test lint typecheck layering install clean bench browser docs
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 
-$(STAMP): $(BIN)/python pyproject.toml
+$(STAMP): $(BIN)/python pyproject.toml plugins/mastodon/pyproject.toml
 	$(BIN)/pip install -q -e '.[dev]'
+	$(BIN)/pip install -q -e ./plugins/mastodon
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -26,10 +27,15 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 
 typecheck: $(STAMP)
-	$(BIN)/mypy -p hashcart -p hashcart_amazon -p hashcart_twitter -p hashcart_slack -p hashcart_discord
+	$(BIN)/mypy -p hashcart -p hashcart_amazon -p hashcart_twitter -p hashcart_slack -p hashcart_discord \
+	  -p hashcart_mastodon
 
 layering: $(STAMP)
 	$(BIN)/lint-imports
+
+# Plugin-author docs; --strict makes every warning (a broken link, an undocumented hook) fail.
+docs: $(STAMP)
+	$(BIN)/mkdocs build --strict --quiet
 
 # Browser tests drive Debian's Chromium (a browser download from the web is not possible here).
 browser:
@@ -38,7 +44,7 @@ browser:
 	    { apt-get update -q >/dev/null && apt-get install -y -q chromium >/dev/null; }; }; } || \
 	  echo "chromium could not be installed: the browser tests will skip (and fail under CI=true)"
 
-test: $(STAMP) lint typecheck layering browser
+test: $(STAMP) lint typecheck layering docs browser
 	$(BIN)/pytest -q
 
 bench: $(STAMP)
