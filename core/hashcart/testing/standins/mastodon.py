@@ -49,6 +49,7 @@ VISIBILITIES = ("public", "unlisted", "private", "direct")
 _MENTION = re.compile(r"(?<![\w@/])@(\w+)(?:@([\w.-]+\.\w+))?")
 _HASHTAG = re.compile(r"(?<![\w#&/])#(\w+)")
 _URL = re.compile(r"https?://[^\s<>\"]+")
+_FORM = web.RequestKey("form", dict)
 _status_ids = itertools.count(1)
 _notification_ids = itertools.count(34_975_861)
 
@@ -440,7 +441,7 @@ class MastodonStandin:
         form: dict[str, Any] = {}
         if request.method == "POST" and request.can_read_body:
             form = await _read_params(request)
-        request["form"] = form
+        request[_FORM] = form
         self.calls.append(
             ApiCall(request.method, request.path, _multi(request.query.items()), form)
         )
@@ -495,7 +496,7 @@ class MastodonStandin:
         return True
 
     async def _post_status(self, request: web.Request) -> web.Response:
-        params: dict[str, Any] = request["form"]
+        params: dict[str, Any] = request[_FORM]
         key = request.headers.get("Idempotency-Key")
         if key and key in self._by_key:
             return web.json_response(self._by_key[key].to_json())

@@ -1,0 +1,33 @@
+"""Mastodon for hashcart: reply `@bot #amazoncart` to a post with a product link to add it.
+
+A separate distribution built only on hashcart's public API. The bot follows its mention
+notifications over the streaming API (catching up through the notifications API after every
+reconnect) and answers with a reply, or with a direct mention when the conversation is private.
+"""
+
+from __future__ import annotations
+
+from hashcart import Platform, hookimpl
+from hashcart_mastodon.doctor import doctor_rows
+from hashcart_mastodon.host import Host
+from hashcart_mastodon.platform import MastodonPlatform
+from hashcart_mastodon.settings import MastodonSettings
+
+__version__ = "0.1.0"
+__all__ = ["MastodonPlatform", "MastodonSettings"]
+
+
+@hookimpl
+def hashcart_settings() -> type[MastodonSettings]:
+    return MastodonSettings
+
+
+@hookimpl
+def hashcart_platform(hashcart: Host) -> Platform | None:
+    settings = hashcart.settings_for(MastodonSettings)
+    return MastodonPlatform(hashcart, settings) if settings.enabled else None
+
+
+@hookimpl
+async def hashcart_doctor(hashcart: Host) -> list[tuple[str, bool, str]]:
+    return await doctor_rows(hashcart.settings_for(MastodonSettings), hashcart.http_timeout)

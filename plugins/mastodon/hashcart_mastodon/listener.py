@@ -1,0 +1,195 @@
+"""Ingestion: the streaming API for speed, a catch-up over the notifications API for safety.
+
+On every (re)connect the stream is opened first and the notifications since the stored cursor
+are read next, so nothing that arrives in between is missed; then the stream is followed.
+Notifications are handled one at a time, oldest first, and the cursor (kept in hashcart's
+key-value store) moves only once a command is durable, so a crash or a restart repeats at most
+a few notifications, which the core's event-id dedupe makes harmless. A fresh install starts
+from the newest mention: it does not answer the bot's whole history.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from hashcart import CartCommand, Unavailable
+from hashcart_mastodon.client import (
+    Json,
+    MastodonClient,
+    MastodonError,
+    decode,
+    id_key,
+    sse_events,
+)
+from hashcart_mastodon.host import KeyValue
+from hashcart_mastodon.statuses import status_links, trigger_from
+
+log = logging.getLogger(__name__)
+
+NAMESPACE = "mastodon"
+MAX_DELAY = 60.0
+Resolve = Callable[[str], Awaitable[Any]]
+Submit = Callable[[CartCommand], Awaitable[Any]]
+
+
+class Listener:
+    """Owns the task that keeps the bot listening for as long as hashcart runs."""
+
+    def __init__(
+        self,
+        *,
+        client: MastodonClient,
+        kv: KeyValue,
+        cursor_key: str,
+        hashtag: Callable[[], str],
+        resolve: Resolve,
+        submit: Submit,
+        reconnect_seconds: float,
+        count_error: Callable[[str], None],
+    ) -> None:
+        self._client = client
+        self._kv = kv
+        self._cursor_key = cursor_key
+        self._hashtag = hashtag
+        self._resolve = resolve
+        self._submit = submit
+        self._first_delay = reconnect_seconds
+        self._count_error = count_error
+        self._stop = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._cursor: str | None = None
+        self.bot_id: str | None = None
+        self.connected = asyncio.Event()
+
+    def start(self) -> None:
+        self._stop.clear()
+        self._task = asyncio.create_task(self._run(), name="hashcart-mastodon-listener")
+
+    async def stop(self) -> None:
+        self._stop.set()
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+            self._task = None
+        self.connected.clear()
+
+    async def _run(self) -> None:
+        failures = 0
+        while not self._stop.is_set():
+            retry_after: float | None = None
+            try:
+                await self._prepare()
+                async with self._client.notification_stream() as response:
+                    await self._catch_up()
+                    self.connected.set()
+                    failures = 0
+                    log.info("mastodon: streaming notifications")
+                    async for event, data in sse_events(response):
+                        if event == "notification":
+                            await self._on_stream(data)
+                log.info("mastodon: the stream ended; reconnecting")
+            except MastodonError as exc:
+                log.warning("mastodon: %s", exc.reason)
+                self._count_error(f"stream_{exc.kind.value}")
+                retry_after = exc.retry_after
+            except (OSError, TimeoutError, ValueError) as exc:
+                log.warning("mastodon: stream dropped: %r", exc)
+                self._count_error("stream_network")
+            finally:
+                self.connected.clear()
+            failures += 1
+            delay = min(self._first_delay * 2 ** (failures - 1), MAX_DELAY)
+            await self._pause(max(delay, retry_after or 0.0))
+
+    async def _prepare(self) -> None:
+        """Learn the bot's own id and where reading starts, once per listener."""
+        if self.bot_id is None:
+            self.bot_id = str((await self._client.verify_credentials())["id"])
+        if self._cursor is None:
+            stored = await self._kv.get(NAMESPACE, self._cursor_key)
+            if stored is None:
+                newest = await self._client.mentions(limit=1)
+                stored = newest[-1]["id"] if newest else "0"
+                await self._kv.put(NAMESPACE, self._cursor_key, stored)
+            self._cursor = str(stored)
+
+    async def _catch_up(self) -> None:
+        while not self._stop.is_set():
+            page = await self._client.mentions(min_id=self._cursor)
+            if not page:
+                return
+            for notification in page:
+                await self._handle(notification)
+
+    async def _on_stream(self, data: str) -> None:
+        notification = decode(data)
+        if notification is None or "id" not in notification:
+            log.warning("mastodon: the stream sent a notification that is not JSON")
+            self._count_error("bad_event")
+            return
+        await self._handle(notification)
+
+    async def _handle(self, notification: Json) -> None:
+        """Record one notification's command, retrying while the database or Mastodon is away."""
+        notification_id = str(notification["id"])
+        if self._cursor is not None and id_key(notification_id) <= id_key(self._cursor):
+            return  # caught up already
+        wait = self._first_delay
+        while not self._stop.is_set():
+            try:
+                command = await self._command_for(notification)
+                if command is not None:
+                    await self._submit(command)
+                break
+            except Unavailable as exc:
+                log.warning("mastodon: notification %s not recorded yet: %s", notification_id, exc)
+                self._count_error("unavailable")
+            except MastodonError as exc:  # only transient ones get this far
+                log.warning(
+                    "mastodon: notification %s waits for Mastodon: %s", notification_id, exc
+                )
+                self._count_error(f"lookup_{exc.kind.value}")
+            except (ValueError, TypeError, KeyError) as exc:
+                log.warning("mastodon: malformed notification %s skipped: %s", notification_id, exc)
+                self._count_error("bad_event")
+                break
+            await self._pause(wait)
+            wait = min(wait * 2, MAX_DELAY)
+        else:  # stopped before it was recorded: the next start catches up from the cursor
+            return
+        self._cursor = notification_id
+        await self._kv.put(NAMESPACE, self._cursor_key, notification_id)
+
+    async def _command_for(self, notification: Json) -> CartCommand | None:
+        """Links in the asking status win; then those in the status it replies to."""
+        trigger = trigger_from(notification, hashtag=self._hashtag(), bot_id=self.bot_id)
+        if trigger is None:
+            return None
+        first_link: str | None = None
+        for links in (trigger.links, await self._parent_links(trigger.parent_id)):
+            for url in links:
+                first_link = first_link or url
+                ref = await self._resolve(url)
+                if ref is not None:
+                    return trigger.command(url, ref)
+        return trigger.command(first_link) if first_link else None
+
+    async def _parent_links(self, parent_id: str | None) -> tuple[str, ...]:
+        if parent_id is None:
+            return ()
+        try:
+            parent = await self._client.get_status(parent_id)
+        except MastodonError as exc:
+            if exc.transient:
+                raise
+            log.info("mastodon: status %s cannot be read: %s", parent_id, exc.reason)
+            return ()
+        return status_links(parent) if parent else ()
+
+    async def _pause(self, seconds: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stop.wait(), timeout=seconds)

@@ -1,0 +1,42 @@
+"""Configuration of the Mastodon plugin, read from `HASHCART_MASTODON_*` variables."""
+
+from __future__ import annotations
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class MastodonSettings(BaseSettings):
+    """The bot account's instance and token; the platform runs only with both."""
+
+    model_config = SettingsConfigDict(env_prefix="HASHCART_MASTODON_", extra="ignore")
+
+    api_url: str | None = None
+    access_token: SecretStr | None = None
+    # Some instances serve the streaming API from another host (see /api/v2/instance).
+    streaming_url: str | None = None
+    # First reconnect delay, doubled after each failure up to a minute; tests shrink it.
+    reconnect_seconds: float = Field(default=1.0, gt=0)
+    # Mastodon sends a heartbeat comment every few seconds; this much silence is a dead stream.
+    stall_seconds: float = Field(default=90.0, gt=0)
+
+    @field_validator("api_url", "streaming_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is None or value == "":
+            return None
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must be an http(s) URL")
+        return value.rstrip("/")
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.api_url and self.access_token)
+
+    @property
+    def token(self) -> str:
+        return self.access_token.get_secret_value() if self.access_token else ""
+
+    @property
+    def stream_base(self) -> str:
+        return self.streaming_url or self.api_url or ""
