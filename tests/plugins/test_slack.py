@@ -152,6 +152,30 @@ async def test_privacy_on_and_off(hc: RunningHashcart, slack: SlackStandin, alic
     assert [e["outcome"] for e in events[:2]] == ["privacy_off", "privacy_on"]
 
 
+async def test_forget_asks_first_then_erases_on_confirm(
+    hc: RunningHashcart, slack: SlackStandin, alice: str
+) -> None:
+    await cart_command(hc, slack, f"add {slack_link(ECHO)}")
+
+    await cart_command(hc, slack, "forget")
+    assert await quantities(hc) == {"amazon:B00X4WHP5E": 1}
+    await cart_command(hc, slack, "forget confirm")
+
+    assert await hc.cart("slack", ALICE) is None
+    outcomes = [e["outcome"] for e in await hc.events()]
+    assert "forget_asked" in outcomes
+
+
+async def test_checkout_then_confirm(hc: RunningHashcart, slack: SlackStandin, alice: str) -> None:
+    await cart_command(hc, slack, f"add {slack_link(ECHO)}")
+
+    await cart_command(hc, slack, "checkout")
+    await cart_command(hc, slack, "confirm")
+
+    outcomes = [e["outcome"] for e in await hc.events()]
+    assert outcomes[:2] == ["order_placed", "checkout_asked"]
+
+
 async def test_link_and_unlink(hc: RunningHashcart, slack: SlackStandin) -> None:
     linked = await cart_command(hc, slack, "link", user_id="U0CAROL")
     assert f"{hc.url}/link/" in linked.text
