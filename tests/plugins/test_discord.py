@@ -426,3 +426,15 @@ async def test_after_an_invalid_session_the_bot_identifies_again(discord: Discor
         await eventually(lambda: discord.dms_to(alice))
         assert len(discord.identifies) == 2
         assert await quantities(hc, alice) == {ECHO: 1}
+
+
+async def test_a_refused_token_turns_discord_off_and_leaves_hashcart_running(
+    discord: DiscordStandin, caplog: pytest.LogCaptureFixture
+) -> None:
+    env = {**discord.env, "HASHCART_DISCORD_TOKEN": "not-the-token"}
+    async with running_hashcart(plugins=[hashcart_discord], env=env) as hc:
+        await eventually(lambda: "HASHCART_DISCORD_TOKEN" in caplog.text)
+        checks = {name: ok for name, ok, _ in await hashcart_discord.hashcart_doctor(hc.hashcart)}
+        assert checks["discord: token accepted"] is False
+        assert discord.sessions() == [] and discord.identifies == []
+        assert discord.count_requests("GET", "^/users/@me$") == 2  # the login, the doctor

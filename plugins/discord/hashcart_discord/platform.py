@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import AsyncIterator, Hashable
 from typing import Any
 
@@ -44,6 +45,7 @@ SUBMIT_RETRY_DELAYS = (0.25, 0.5, 1.0, 2.0, 4.0, 8.0)
 #: How long `stop()` lets reactions already received finish.
 DRAIN_SECONDS = 15.0
 RECONNECT_DELAYS = (1.0, 2.0, 5.0, 10.0, 30.0, 60.0)
+STABLE_SECONDS = 300.0
 #: REST lookups in flight at once: a burst of reactions should queue here, not open a
 #: connection each (discord.py's connector has no limit).
 LOOKUP_CONCURRENCY = 32
@@ -120,6 +122,7 @@ class DiscordPlatform:
                 self._on_reaction, self._on_slash, self._sync_commands, self._settings.shard_plan
             )
             self._client = client
+            began = time.monotonic()
             try:
                 await client.open(self._token)
             except discord.LoginFailure:
@@ -137,6 +140,8 @@ class DiscordPlatform:
             with contextlib.suppress(Exception):
                 await client.close()
             self._host.count_platform_error(PLATFORM, "gateway")
+            if time.monotonic() - began > STABLE_SECONDS:
+                failures = 0  # it ran well for a while: start the backoff afresh
             delay = RECONNECT_DELAYS[min(failures, len(RECONNECT_DELAYS) - 1)]
             failures += 1
             log.warning("discord: connecting again in %.0f s", delay)
