@@ -169,8 +169,11 @@ async def test_forget_asks_first_then_erases_on_confirm(
 async def test_checkout_then_confirm(hc: RunningHashcart, slack: SlackStandin, alice: str) -> None:
     await cart_command(hc, slack, f"add {slack_link(ECHO)}")
 
-    await cart_command(hc, slack, "checkout")
+    asked = await cart_command(hc, slack, "checkout")
     await cart_command(hc, slack, "confirm")
+
+    rendered = " ".join(b["text"]["text"] for b in asked.body["blocks"] if b["type"] == "section")
+    assert "1 ×` Echo Dot" in rendered and "$49.99" in rendered
 
     outcomes = [e["outcome"] for e in await hc.events()]
     assert outcomes[:2] == ["order_placed", "checkout_asked"]

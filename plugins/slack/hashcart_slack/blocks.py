@@ -26,8 +26,10 @@ def format_reply(
     params = {"cart_url": cart_url, "hashtag": hashcart.settings.hashtag, "platform": "slack"}
     params.update(outcome.params)
     text = hashcart.translate(locale, f"reply.{outcome.code.value}", **params)
-    if outcome.code is OutcomeCode.LISTED and outcome.cart:
-        blocks = cart_blocks(outcome.cart, locale, str(params["cart_url"]))
+    if outcome.cart:
+        # The listing itself, and answers that show the cart (checkout, an order placed).
+        heading = "*Your cart*" if outcome.code is OutcomeCode.LISTED else _mrkdwn_escape(text)
+        blocks = cart_blocks(outcome.cart, locale, str(params["cart_url"]), heading)
         return ReplyContent(text, {"blocks": blocks})
     link_url = outcome.params.get("link_url")
     if outcome.code in (OutcomeCode.LINK_NEEDED, OutcomeCode.LINK_SENT) and link_url:
@@ -36,7 +38,9 @@ def format_reply(
     return None
 
 
-def cart_blocks(lines: tuple[CartLine, ...], locale: str | None, cart_url: str) -> list[Any]:
+def cart_blocks(
+    lines: tuple[CartLine, ...], locale: str | None, cart_url: str, heading: str = "*Your cart*"
+) -> list[Any]:
     shown = lines[:MAX_LINES]
     rows = [
         f"`{line.quantity:>3} ×` {_mrkdwn_escape(line.title)} — "
@@ -48,7 +52,7 @@ def cart_blocks(lines: tuple[CartLine, ...], locale: str | None, cart_url: str) 
     count = sum(line.quantity for line in lines)
     totals = _totals(lines, locale)
     return [
-        _section("*Your cart*"),
+        _section(heading),
         _section("\n".join(rows)),
         {"type": "divider"},
         _section(f"*Total* ({count} {'item' if count == 1 else 'items'}): *{totals}*"),
