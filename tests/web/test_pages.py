@@ -370,6 +370,7 @@ async def test_the_event_stream_says_when_the_cart_changes(
     async with alice.session.get(f"{site.url}/cart/events") as stream:
         assert stream.headers["Content-Type"].startswith("text/event-stream")
         assert await stream.content.readline() == b"retry: 2000\n"
+        await stream.content.readuntil(b"data: connected\n\n")
         await site.hashcart.submit(add_command("u-alice", "e7", KINDLE))
 
         async def changed() -> bool:

@@ -170,7 +170,9 @@ async def cart_events(request: web.Request) -> web.StreamResponse:
         }
     )
     await response.prepare(request)
-    await response.write(b"retry: 2000\n\n")
+    # A change between rendering the page and opening this stream would go unseen: start with
+    # one "changed", so the page fetches itself once more.
+    await response.write(b"retry: 2000\n\nevent: changed\ndata: connected\n\n")
     seen = await accounts.cart_version(account["id"])
     ends = time.monotonic() + STREAM_SECONDS
     with contextlib.suppress(ConnectionResetError):

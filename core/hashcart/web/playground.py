@@ -31,7 +31,7 @@ from hashcart.testing.standins.discord import DiscordStandin
 from hashcart.testing.standins.slack import SlackStandin
 from hashcart.testing.standins.twitter import XStandin, tweet, user
 from hashcart.web.cart_page import SHUTDOWN_KEY
-from hashcart.web.pages import forbidden, page, see_other
+from hashcart.web.pages import forbidden, page, platform_name, see_other
 from hashcart.web.session import checked_form, session_of, with_session
 
 if TYPE_CHECKING:
@@ -246,6 +246,7 @@ class Playground:
             "items": [
                 {
                     **item,
+                    "via": platform_name(item["added_via"]),
                     "price": money(item["price_cents"] * item["quantity"], item["currency"], None),
                 }
                 for item in cart["items"]
@@ -289,7 +290,9 @@ class Playground:
             headers={"Content-Type": "text/event-stream", "Cache-Control": "no-store"}
         )
         await response.prepare(request)
-        await response.write(b"retry: 1000\n\n")
+        # A change between rendering the page and opening this stream would go unseen: start with
+        # one "changed", so the page fetches itself once more.
+        await response.write(b"retry: 1000\n\nevent: changed\ndata: connected\n\n")
         seen = await self._fingerprint()
         ends = time.monotonic() + STREAM_SECONDS
         closing = request.app.get(SHUTDOWN_KEY)
