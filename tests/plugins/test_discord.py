@@ -438,3 +438,15 @@ async def test_a_refused_token_turns_discord_off_and_leaves_hashcart_running(
         assert checks["discord: token accepted"] is False
         assert discord.sessions() == [] and discord.identifies == []
         assert discord.count_requests("GET", "^/users/@me$") == 2  # the login, the doctor
+
+
+async def test_the_answer_speaks_the_servers_language(discord: DiscordStandin) -> None:
+    alice = discord.add_user("alice")
+    channel = discord.add_channel(discord.add_guild("laden", locale="de"))
+    message = discord.post_message(channel, alice, ECHO_URL)
+    async with bot(discord) as hc:
+        await hc.link("alice", "discord", str(alice.id))
+        await discord.react(alice, message)
+
+        await eventually(lambda: discord.dms_to(alice))
+        assert "Echo Dot ist jetzt in deinem Warenkorb" in discord.dms_to(alice)[0]
