@@ -27,10 +27,11 @@ def hashcart(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_new_plugin_writes_a_distribution_whose_own_test_passes(tmp_path: Path) -> None:
-    result = hashcart("new-plugin", "echo_chat", cwd=tmp_path)
-    assert result.returncode == 0, result.stderr
-    root = tmp_path / "hashcart-echo-chat"
+def test_new_plugin_writes_a_distribution_whose_own_test_passes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = new_plugin("echo_chat", tmp_path)
+    assert root == tmp_path / "hashcart-echo-chat"
     assert sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file()) == [
         "README.md",
         "hashcart_echo_chat/__init__.py",
@@ -42,15 +43,12 @@ def test_new_plugin_writes_a_distribution_whose_own_test_passes(tmp_path: Path) 
     project = tomllib.loads((root / "pyproject.toml").read_text())
     assert project["project"]["name"] == "hashcart-echo-chat"
     target = project["project"]["entry-points"]["hashcart.plugins"]["echo_chat"]
-    sys.path.insert(0, str(root))
-    try:
-        plugin = importlib.import_module(target)
-        assert all(
-            hasattr(plugin, hook)
-            for hook in ("hashcart_settings", "hashcart_platform", "hashcart_web_routes")
-        )
-    finally:
-        sys.path.remove(str(root))
+    monkeypatch.syspath_prepend(str(root))
+    plugin = importlib.import_module(target)
+    assert all(
+        hasattr(plugin, hook)
+        for hook in ("hashcart_settings", "hashcart_platform", "hashcart_web_routes")
+    )
 
     for lint in (["check", "."], ["format", "--check", "."]):
         checked = subprocess.run(
@@ -58,16 +56,13 @@ def test_new_plugin_writes_a_distribution_whose_own_test_passes(tmp_path: Path) 
         )
         assert checked.returncode == 0, checked.stdout + checked.stderr
 
-    tests = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests"],
-        cwd=root,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env={**os.environ, "PYTHONPATH": str(root)},
-    )
-    assert tests.returncode == 0, tests.stdout + tests.stderr
-    assert "2 passed" in tests.stdout
+    # Its own test, run by pytest with the plugin's pyproject, in this process (a subprocess
+    # would spend most of its time importing hashcart again).
+    monkeypatch.syspath_prepend(str(root))
+    config = ["-c", str(root / "pyproject.toml"), "--rootdir", str(root)]
+    options = ["-q", "-p", "no:cacheprovider", "--import-mode=importlib"]
+    assert pytest.main([*config, *options, str(root / "tests")]) == pytest.ExitCode.OK
+    assert "2 passed" in capsys.readouterr().out
 
 
 def test_new_plugin_refuses_bad_names_and_existing_folders(tmp_path: Path) -> None:
@@ -78,6 +73,9 @@ def test_new_plugin_refuses_bad_names_and_existing_folders(tmp_path: Path) -> No
     with pytest.raises(ScaffoldError, match="exists"):
         new_plugin("echo", tmp_path)
 
+    result = hashcart("new-plugin", "other", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "hashcart-other" / "hashcart_other" / "__init__.py").is_file()
     result = hashcart("new-plugin", "echo", cwd=tmp_path)
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [
