@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test lint typecheck layering install clean bench browser docs
+.PHONY: run test lint typecheck layering install clean bench browser docs lint-deploy
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +33,11 @@ typecheck: $(STAMP)
 layering: $(STAMP)
 	$(BIN)/lint-imports
 
+# deploy/ cannot run here (no Docker, no cluster): hadolint, the compose schema, yamllint,
+# kubernetes-validate and systemd-analyze check it instead.
+lint-deploy: $(STAMP)
+	sh deploy/lint.sh $(BIN)
+
 # Plugin-author docs; --strict makes every warning (a broken link, an undocumented hook) fail.
 docs: $(STAMP)
 	$(BIN)/mkdocs build --strict --quiet
@@ -44,7 +49,7 @@ browser:
 	    { apt-get update -q >/dev/null && apt-get install -y -q chromium >/dev/null; }; }; } || \
 	  echo "chromium could not be installed: the browser tests will skip (and fail under CI=true)"
 
-test: $(STAMP) lint typecheck layering docs browser
+test: $(STAMP) lint typecheck layering lint-deploy docs browser
 	$(BIN)/pytest -q
 
 bench: $(STAMP)
