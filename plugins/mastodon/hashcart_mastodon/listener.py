@@ -99,6 +99,9 @@ class Listener:
             except (OSError, TimeoutError, ValueError) as exc:
                 log.warning("mastodon: stream dropped: %r", exc)
                 self._count_error("stream_network")
+            except Exception:  # whatever happens, the bot keeps listening
+                log.exception("mastodon: the listener failed; reconnecting")
+                self._count_error("listener_failed")
             finally:
                 self.connected.clear()
             failures += 1

@@ -199,6 +199,19 @@ async def test_a_restart_catches_up_from_the_stored_cursor_and_a_new_install_ski
     assert mastodon.replies_to(live) != [] and len(mastodon.posted) == 2
 
 
+async def test_a_failing_lookup_of_the_status_replied_to_is_retried(
+    hc: RunningHashcart, mastodon: MastodonStandin, alice: Account, bob: Account
+) -> None:
+    await hc.link("alice", "mastodon", alice.id)
+    product = mastodon.post(bob, "Look", urls=[KINDLE])
+    mastodon.fail_next("GET", f"/api/v1/statuses/{product.id}", 503, times=2)
+    ask = mastodon.post(alice, "@hashcart #amazoncart", in_reply_to=product)
+
+    assert "Kindle" in (await answer_to(mastodon, ask)).text
+    assert len(mastodon.calls_to("GET", f"/api/v1/statuses/{product.id}")) == 3
+    assert await cart(hc, alice) == {"amazon:B08N5WRWNW": 1}
+
+
 async def test_a_rate_limited_answer_is_posted_once_after_the_reset(
     hc: RunningHashcart, mastodon: MastodonStandin, alice: Account
 ) -> None:
