@@ -104,7 +104,8 @@ async def serve_reference(db: str, port: int, env: dict[str, str]) -> None:
 
     async def reply(tweet_id: str, screen_name: str) -> None:
         _, headers, _ = signer.sign(post_url, http_method="POST")
-        body = {"text": f"@{screen_name} added it", "reply": {"in_reply_to_tweet_id": tweet_id}}
+        text = f"@{screen_name} added it to your cart ({tweet_id})"  # unique: X refuses repeats
+        body = {"text": text, "reply": {"in_reply_to_tweet_id": tweet_id}}
         async with session.post(post_url, json=body, headers=headers) as resp:
             await resp.read()
 
@@ -337,11 +338,15 @@ def main() -> None:
         "--no-verify", action="store_true", help="stand-in skips OAuth verification (saves CPU)"
     )
     parser.add_argument(
-        "--reference",
-        action="store_true",
-        help="first run the bare handler of issue 3 (signature, one row, one reply) as a yardstick",
+        "--servers",
+        default="hashcart",
+        help="comma-separated, run in order: 'hashcart' and/or 'reference' (issue 3's bare "
+        "handler: signature, one row, one reply), e.g. reference,hashcart",
     )
     args = parser.parse_args()
+    unknown = {k.strip() for k in args.servers.split(",")} - set(SERVERS)
+    if unknown:
+        parser.error(f"unknown server(s): {', '.join(sorted(unknown))}")
     print(
         f"X bench: {args.total} deliveries at concurrency {args.concurrency}, then "
         f"{args.rate:.0f}/s for {args.rate_seconds:.0f} s; {os.cpu_count()} CPUs; "
@@ -350,7 +355,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="hashcart-bench-") as tmp:
         for spec in args.db or ["sqlite"]:
             print("sqlite:" if spec == "sqlite" else "postgresql:")
-            for kind in ["reference", "hashcart"] if args.reference else ["hashcart"]:
+            for kind in [k.strip() for k in args.servers.split(",") if k.strip()]:
                 with database(spec, Path(tmp) / kind) as db:
                     asyncio.run(run(kind, db, args))
 

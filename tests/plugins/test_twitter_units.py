@@ -1,14 +1,26 @@
-"""The X plugin's pure parts: reading payloads, choosing the link, shaping text, backing off.
+"""The X plugin's parts one by one: reading payloads, choosing the link, shaping and sending text.
 
 Payloads come from the stand-in's builders, so these tests read the same shapes X sends.
 """
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import aiohttp
 import pytest
 
-from hashcart import Action, ProductRef
+from hashcart import (
+    Action,
+    Outcome,
+    OutcomeCode,
+    OutgoingReply,
+    ProductRef,
+    ReplyContent,
+    ReplyTarget,
+    RetryLater,
+    SendRefused,
+)
 from hashcart.testing.standins.twitter import (
     XStandin,
     long_tweet,
@@ -22,6 +34,7 @@ from hashcart_twitter.client import ErrorKind, XClient, XError, rate_limit_wait
 from hashcart_twitter.doctor import doctor_rows
 from hashcart_twitter.ingest import choose_command
 from hashcart_twitter.normalize import Rules, Trigger, trigger_from_v1, trigger_from_v2
+from hashcart_twitter.platform import TwitterPlatform
 from hashcart_twitter.replies import MAX_WEIGHT, fit, public_text, variant, weight
 from hashcart_twitter.settings import Mode, TwitterSettings
 from hashcart_twitter.stream import Backoff
@@ -293,3 +306,84 @@ async def test_doctor_reports_configuration_and_api() -> None:
                 "HASHCART_TWITTER_ACCESS_TOKEN, HASHCART_TWITTER_ACCESS_TOKEN_SECRET",
             )
         ]
+
+
+# ---------------------------------------------------------------------------------------------
+# Sending answers: a post that went through although the client gave up is not posted twice
+# ---------------------------------------------------------------------------------------------
+
+
+def _platform(x: XStandin, timeout: float) -> TwitterPlatform:
+    async def resolve(url: str) -> None:
+        return None
+
+    hashcart = SimpleNamespace(
+        http_timeout=aiohttp.ClientTimeout(total=timeout),
+        settings=SimpleNamespace(hashtag="amazoncart"),
+        resolve_reference=resolve,
+        submit=None,
+        count_platform_error=lambda platform, kind: None,
+    )
+    return TwitterPlatform(hashcart, _settings(x))
+
+
+def _reply(target_tweet: str, attempt: int, *, private: bool = False) -> OutgoingReply:
+    return OutgoingReply(
+        reply_id=41,
+        event_key=f"twitter:{target_tweet}",
+        target=ReplyTarget(
+            "twitter", ALICE["id_str"], target_tweet, private, {"screen_name": "alice"}
+        ),
+        content=ReplyContent("Added Echo Dot to your cart"),
+        outcome=Outcome(OutcomeCode.ADDED),
+        attempt=attempt,
+    )
+
+
+async def test_a_timed_out_post_that_went_through_is_not_posted_again() -> None:
+    async with XStandin() as x:
+        target = x.add_tweet(tweet("#amazoncart", user=ALICE, urls=[ECHO]))["id_str"]
+        platform = _platform(x, timeout=0.2)
+        x.answer_late(1.0, path="/2/tweets")
+        try:
+            with pytest.raises(RetryLater):
+                await platform.send_reply(_reply(target, 1))
+            await platform.send_reply(_reply(target, 2))  # X: duplicate; it is the same post
+        finally:
+            await platform.stop()
+        assert [p.text for p in x.replies_to(target)] == ["@alice Added Echo Dot to your cart"]
+
+
+async def test_a_duplicate_refusal_is_retried_reworded_and_other_refusals_are_final() -> None:
+    async with XStandin() as x:
+        target = x.add_tweet(tweet("#amazoncart", user=ALICE, urls=[ECHO]))["id_str"]
+        platform = _platform(x, timeout=5)
+        try:
+            await platform.send_reply(_reply(target, 1))
+            with pytest.raises(RetryLater) as duplicate:
+                await platform.send_reply(_reply(target, 1))
+            assert duplicate.value.retry_after == 0
+            await platform.send_reply(_reply(target, 2))
+            texts = [p.text for p in x.replies_to(target)]
+            assert len(texts) == 2 and texts[0] != texts[1]
+            with pytest.raises(SendRefused):
+                await platform.send_reply(_reply("999", 1))  # replying to a tweet X doesn't know
+            x.fail_next(1, status=429, reset_in=30)
+            with pytest.raises(RetryLater) as limited:
+                await platform.send_reply(_reply(target, 3, private=True))
+            assert 25 <= limited.value.retry_after <= 31
+            await platform.send_reply(_reply(target, 4, private=True))
+            assert len(x.dms_to(ALICE)) == 1
+        finally:
+            await platform.stop()
+
+
+def test_stream_mode_without_a_bearer_token_is_a_configuration_error() -> None:
+    with pytest.raises(ValueError, match="HASHCART_TWITTER_BEARER_TOKEN"):
+        TwitterSettings(
+            consumer_key="k",
+            consumer_secret="s",
+            access_token="t",
+            access_token_secret="ts",
+            mode="stream",
+        )

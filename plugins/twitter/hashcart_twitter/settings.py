@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from typing import Annotated
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
@@ -48,6 +48,14 @@ class TwitterSettings(BaseSettings):
         if not value.startswith(("http://", "https://")):
             raise ValueError("must be an http(s) URL")
         return value.rstrip("/")
+
+    @model_validator(mode="after")
+    def _stream_needs_bearer(self) -> TwitterSettings:
+        if self.mode is Mode.STREAM and self.enabled and self.bearer_token is None:
+            raise ValueError(
+                "HASHCART_TWITTER_BEARER_TOKEN is required when HASHCART_TWITTER_MODE=stream"
+            )
+        return self
 
     @property
     def enabled(self) -> bool:

@@ -497,6 +497,7 @@ class _Fault:
     remaining: int | None
     until: float | None
     reset_in: float
+    delay: float = 0.0  # > 0: the call succeeds, but its answer comes this many seconds late
 
     def live(self, now: float) -> bool:
         if self.until is not None:
@@ -686,6 +687,14 @@ class XStandin:
     def fail_for(self, seconds: float, *, status: int = 503, path: str | None = None) -> None:
         """Refuse every call (to paths starting with `path`) for `seconds`."""
         self._faults.append(_Fault(status, path, None, time.time() + seconds, 1.0))
+
+    def answer_late(self, seconds: float, *, times: int = 1, path: str | None = None) -> None:
+        """Carry out the next `times` calls but answer each only after `seconds`.
+
+        With a client timeout shorter than `seconds` this is the awkward case: the post exists
+        while the client believes it failed.
+        """
+        self._faults.append(_Fault(200, path, times, None, 1.0, delay=seconds))
 
     def heal(self) -> None:
         """Drop every pending fault."""
@@ -1042,8 +1051,11 @@ class XStandin:
         if fault is not None:
             if fault.remaining is not None:
                 fault.remaining -= 1
-            return self._fault_response(request, fault, now)
+            if fault.delay <= 0:
+                return self._fault_response(request, fault, now)
         response: web.StreamResponse = await handler(request)
+        if fault is not None:
+            await asyncio.sleep(fault.delay)
         return response
 
     def _fault_response(self, request: web.Request, fault: _Fault, now: float) -> web.Response:
