@@ -59,3 +59,26 @@ def test_plugins_says_complete_once_the_credentials_are_set(
     }
     blocks = plugins_output(monkeypatch, capsys, env)
     assert blocks["mastodon  (hashcart-mastodon 0.1.0)"][1] == "configuration: complete"
+
+
+def test_a_plugin_that_fails_to_import_is_reported_and_the_rest_still_load(
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    env: dict[str, str],
+    tmp_path: Path,
+) -> None:
+    dist_info = tmp_path / "site" / "hashcart_broken-0.3.dist-info"
+    dist_info.mkdir(parents=True)
+    (dist_info / "METADATA").write_text(
+        "Metadata-Version: 2.1\nName: hashcart-broken\nVersion: 0.3\n"
+    )
+    (dist_info / "entry_points.txt").write_text(
+        "[hashcart.plugins]\nbroken = hashcart_broken_does_not_exist\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path / "site"))
+    blocks = plugins_output(monkeypatch, capsys, env | {"HASHCART_LOAD_PLUGINS": "broken,mastodon"})
+    assert (
+        "broken  (hashcart-broken 0.3)  FAILED: ModuleNotFoundError: "
+        "No module named 'hashcart_broken_does_not_exist'"
+    ) in blocks
+    assert "mastodon  (hashcart-mastodon 0.1.0)" in blocks
