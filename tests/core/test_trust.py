@@ -26,9 +26,23 @@ async def admin(hc: RunningHashcart, method: str, path: str) -> tuple[int, Any]:
         return response.status, body
 
 
+class FrozenClock:
+    """Stands in for the `time` module where a test must stay inside one rate-limit window."""
+
+    def __init__(self) -> None:
+        self.now = (time.time() // 3600) * 3600 + 5  # just after the start of an hour
+
+    def time(self) -> float:
+        return self.now
+
+    def perf_counter(self) -> float:
+        return time.perf_counter()
+
+
 async def test_200_commands_in_a_minute_exact_counts(
-    hc: RunningHashcart, fake_platform: FakePlatform
+    hc: RunningHashcart, fake_platform: FakePlatform, monkeypatch: pytest.MonkeyPatch
 ):
+    monkeypatch.setattr("hashcart.apply.time", FrozenClock())
     hc.hashcart.settings.rate_limit_per_minute = 5
     hc.hashcart.settings.rate_limit_per_hour = 30
     await hc.link("alice", "fake", "u1")
