@@ -33,6 +33,7 @@ from hashcart.errors import ConfigError
 from hashcart.i18n import translate
 from hashcart.kv import KeyValueStore
 from hashcart.leases import Leases
+from hashcart.logs import current_event
 from hashcart.metrics import Metrics
 from hashcart.outbox import ReplySender
 from hashcart.platform import Platform
@@ -156,6 +157,7 @@ class Hashcart:
         return await self._submit(command)
 
     async def _submit(self, command: CartCommand, *, after_link: bool = False) -> Outcome:
+        current_event.set(command.event_key)
         prepared = await self._prepare(command)
         prepared.after_link = after_link
         started = time.perf_counter()

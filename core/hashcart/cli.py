@@ -16,6 +16,7 @@ from typing import Any, NoReturn
 
 from hashcart.config import Settings, load_settings
 from hashcart.errors import ConfigError, Conflict, NotFound
+from hashcart.logs import configure as configure_logging
 
 log = logging.getLogger("hashcart")
 
@@ -83,12 +84,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(
-        level=logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
-    logging.getLogger("alembic").setLevel(logging.WARNING)
+    configure_logging()
     try:
         code = asyncio.run(_dispatch(args))
     except (ConfigError, UsageError) as exc:
@@ -107,7 +103,7 @@ def main(argv: Sequence[str] | None = None) -> None:
 
 async def _dispatch(args: argparse.Namespace) -> int:
     settings = load_settings(Settings)
-    logging.getLogger().setLevel(settings.log_level.upper())
+    configure_logging(settings.log_level, settings.log_format)
     if args.command == "db":
         from hashcart.store import upgrade
 

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 
 from hashcart.commands import Outcome, ReplyTarget
+from hashcart.logs import current_event
 from hashcart.platform import OutgoingReply, Platform, ReplyContent, SendError
 from hashcart.store import is_postgres
 from hashcart.store.schema import outbox
@@ -169,6 +170,7 @@ class ReplySender:
                 return
 
     async def _send(self, row: Any) -> SendError | None:
+        current_event.set(row.event_key)
         platform = self._platforms[row.platform]
         reply = OutgoingReply(
             reply_id=row.id,
