@@ -8,8 +8,6 @@ import re
 from pathlib import Path
 from typing import Any
 
-from playwright.async_api import expect
-
 import hashcart_discord
 import hashcart_slack
 import hashcart_twitter
@@ -24,6 +22,8 @@ SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "playground.png"
 
 
 async def test_link_from_an_x_reply_then_use_the_cart_page(browser: Any) -> None:
+    from playwright.async_api import expect  # the `browser` fixture skips when it is missing
+
     async with (
         XStandin() as x,
         running_hashcart(plugins=[hashcart_twitter], env={**x.env(), **ENV}) as hc,
@@ -84,6 +84,8 @@ async def test_link_from_an_x_reply_then_use_the_cart_page(browser: Any) -> None
 
 
 async def test_playground_round_trip_on_each_platform(browser: Any, tmp_path: Path) -> None:
+    from playwright.async_api import expect
+
     async with Playground() as playground:
         plugins = [hashcart_twitter, hashcart_slack, hashcart_discord, playground]
         async with running_hashcart(plugins=plugins, env={**playground.env(), **ENV}) as hc:

@@ -378,3 +378,10 @@ async def test_the_event_stream_says_when_the_cart_changes(
             return line == b"event: changed\n"
 
         await eventually(changed, timeout=5)
+
+
+def test_the_cli_has_a_playground_command() -> None:
+    from hashcart.cli import build_parser
+
+    args = build_parser().parse_args(["playground", "--no-migrate"])
+    assert (args.command, args.no_migrate) == ("playground", True)
