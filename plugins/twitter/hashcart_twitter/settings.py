@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from typing import Annotated
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
@@ -26,7 +26,7 @@ class TwitterSettings(BaseSettings):
     access_token_secret: SecretStr | None = None
     bot_user_id: str | None = None
     mode: Mode = Mode.WEBHOOK
-    bearer_token: SecretStr | None = None
+    bearer_token: SecretStr | None = Field(default=None, validate_default=True)
     # Accounts (other bots, say) whose tweets are never commands; comma-separated in the env.
     ignored_user_ids: Annotated[frozenset[str], NoDecode] = Field(default_factory=frozenset)
 
@@ -49,13 +49,14 @@ class TwitterSettings(BaseSettings):
             raise ValueError("must be an http(s) URL")
         return value.rstrip("/")
 
-    @model_validator(mode="after")
-    def _stream_needs_bearer(self) -> TwitterSettings:
-        if self.mode is Mode.STREAM and self.enabled and self.bearer_token is None:
-            raise ValueError(
-                "HASHCART_TWITTER_BEARER_TOKEN is required when HASHCART_TWITTER_MODE=stream"
-            )
-        return self
+    @field_validator("bearer_token")
+    @classmethod
+    def _stream_needs_bearer(
+        cls, value: SecretStr | None, info: ValidationInfo
+    ) -> SecretStr | None:
+        if value is None and info.data.get("mode") is Mode.STREAM:
+            raise ValueError("required when HASHCART_TWITTER_MODE=stream")
+        return value
 
     @property
     def enabled(self) -> bool:
