@@ -6,6 +6,8 @@ and nothing else: everything under `hashcart.store`, `hashcart.web` and friends 
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import pluggy
 
 from hashcart.barcodes import Barcode, InvalidBarcode, extract_barcodes, parse_barcode
@@ -21,6 +23,7 @@ from hashcart.commands import (
     ProductRef,
     ReplyTarget,
 )
+from hashcart.config import HashcartSettingsBase as PluginSettings
 from hashcart.errors import ConfigError, Unavailable
 from hashcart.platform import (
     OutgoingReply,
@@ -32,6 +35,9 @@ from hashcart.platform import (
 )
 from hashcart.policy_api import PolicyContext, RateDecision
 from hashcart.text import extract_urls, has_hashtag, is_safe_url
+
+if TYPE_CHECKING:
+    from hashcart.app import Hashcart
 
 hookimpl = pluggy.HookimplMarker("hashcart")
 
@@ -51,6 +57,7 @@ __all__ = [
     "OutcomeCode",
     "OutgoingReply",
     "Platform",
+    "PluginSettings",
     "PolicyContext",
     "Product",
     "ProductRef",

@@ -846,7 +846,7 @@ class Applier:
             "event_key": command.event_key,
             "platform": command.platform,
             "recipient": target.user,
-            "target": target.to_json(),
+            "target": {**target.to_json(), "locale": locale},
             "text": content.text,
             "extra": extra,
             "outcome": outcome.to_json(),

@@ -179,6 +179,7 @@ class ReplySender:
             content=ReplyContent(row.text, row.extra or {}),
             outcome=Outcome.from_json(row.outcome),
             attempt=row.attempts,
+            locale=row.target.get("locale"),
         )
         async with self._limit:
             try:

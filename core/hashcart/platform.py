@@ -32,6 +32,7 @@ class OutgoingReply:
     content: ReplyContent
     outcome: Outcome
     attempt: int = 1
+    locale: str | None = None
 
 
 class SendError(Exception):

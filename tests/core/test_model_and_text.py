@@ -138,3 +138,25 @@ def test_settings_errors_name_the_variable(monkeypatch: pytest.MonkeyPatch):
     assert settings.public_url == "http://127.0.0.1:8081"
     monkeypatch.setenv("HASHCART_LOAD_PLUGINS", "")
     assert load_settings(Settings).plugin_allow_list() == set()
+
+
+def test_plugin_settings_read_the_toml_file_and_the_environment_wins(
+    monkeypatch: pytest.MonkeyPatch, tmp_path
+):
+    from pydantic_settings import SettingsConfigDict
+
+    from hashcart import PluginSettings
+
+    class ShopSettings(PluginSettings):
+        model_config = SettingsConfigDict(env_prefix="HASHCART_SHOP_")
+        api_key: str = ""
+        timeout: float = 3.0
+
+    toml = tmp_path / "hashcart.toml"
+    toml.write_text('shop_api_key = "from-file"\nshop_timeout = 9\nport = 1\n')
+    monkeypatch.setenv("HASHCART_CONFIG", str(toml))
+    monkeypatch.delenv("HASHCART_SHOP_API_KEY", raising=False)
+    loaded = load_settings(ShopSettings)
+    assert (loaded.api_key, loaded.timeout) == ("from-file", 9.0)
+    monkeypatch.setenv("HASHCART_SHOP_API_KEY", "from-env")
+    assert load_settings(ShopSettings).api_key == "from-env"
