@@ -6,6 +6,7 @@ the answers where Slack would receive them: the command's `response_url` or chat
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -496,6 +497,52 @@ async def test_refused_reply_is_not_retried(
     await eventually(lambda: [c for c in slack.calls if c.method == "chat.postEphemeral"])
     await cart_command(hc, slack, "list")
     assert len([c for c in slack.calls if c.method == "chat.postEphemeral"]) == 1
+
+
+# ---------------------------------------------------------------------------------------------
+# The database down
+# ---------------------------------------------------------------------------------------------
+
+
+@contextlib.asynccontextmanager
+async def database_down(hc: RunningHashcart) -> AsyncIterator[None]:
+    from hashcart.store import create_engine  # the test reaches into the core to break the DB
+
+    applier: Any = hc.hashcart.applier
+    working = applier._engine
+    applier._engine = create_engine("postgresql+asyncpg://nobody@127.0.0.1:1/none")
+    try:
+        yield
+    finally:
+        await applier._engine.dispose()
+        applier._engine = working
+
+
+async def test_event_while_the_database_is_down_gets_503_and_the_retry_applies_once(
+    hc: RunningHashcart, slack: SlackStandin, alice: str
+) -> None:
+    event = message_event(f"#amazoncart {slack_link(ECHO)}")
+    async with database_down(hc):
+        down = await slack.send_event(events_url(hc), event)
+    assert down.status == 503
+
+    retry = await slack.send_event(events_url(hc), event, event_id=down.event_id, retry_num=1)
+    assert retry.status == 200
+    (answer,) = await eventually(lambda: slack.ephemerals)
+    assert "Echo Dot" in answer["text"]
+    assert await quantities(hc) == {"amazon:B00X4WHP5E": 1}
+
+
+async def test_slash_command_while_the_database_is_down_says_try_again(
+    hc: RunningHashcart, slack: SlackStandin, alice: str
+) -> None:
+    async with database_down(hc):
+        delivery = await slack.slash_command(events_url(hc), f"add {slack_link(ECHO)}")
+        assert (delivery.status, delivery.body) == (200, "")
+        (answer,) = await eventually(lambda: slack.responses_to(delivery.response_url))
+
+    assert "try again" in answer.text
+    assert await quantities(hc) == {}
 
 
 # ---------------------------------------------------------------------------------------------
