@@ -173,10 +173,10 @@ async def serve(
     )
     await stop.wait()
     log.info("stopping: no new requests, finishing accepted commands")
-    await site.stop()
-    await runner.shutdown()
-    await hashcart.stop()
+    # Requests in flight finish first (they may be waiting on the applier), then the platforms,
+    # the applier and the reply sender stop.
     await runner.cleanup()
+    await hashcart.stop()
     return 0
 
 

@@ -61,6 +61,17 @@ def hashcart_web_routes(hashcart: Hashcart, app: web.Application) -> None:
     """
 
 
+@hookspec(firstresult=True)
+async def hashcart_authenticate(request: web.Request, hashcart: Hashcart) -> str | None:
+    """Sign a person in through the shop's own system: return their hashcart account id, or None.
+
+    *First result wins.* Called on the web pages (`/cart`, `/link/{token}`, `/signin`) when the
+    request has no hashcart session yet; read the shop's session cookie or a header set by a
+    trusted proxy. A returned account id starts a hashcart session; None offers hashcart's own
+    sign-in.
+    """
+
+
 @hookspec
 async def hashcart_doctor(hashcart: Hashcart) -> list[tuple[str, bool, str]] | None:
     """Check this plugin's platform for `hashcart doctor`: return (check, passed, detail) rows.

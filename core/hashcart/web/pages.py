@@ -63,9 +63,17 @@ async def current_account(request: web.Request) -> dict[str, Any] | None:
     """The signed-in account, or None; a session whose account is gone is signed out."""
     state = session_of(request)
     if state.account_id is None:
-        return None
+        hashcart = hashcart_of(request)
+        shop_account: str | None = await hashcart.plugins.first(
+            "hashcart_authenticate", request=request, hashcart=hashcart
+        )
+        if shop_account is None:
+            return None
+        state.sign_in(shop_account)
+    account_id = state.account_id
+    assert account_id is not None
     try:
-        return await hashcart_of(request).accounts.get(state.account_id)
+        return await hashcart_of(request).accounts.get(account_id)
     except NotFound:
         state.sign_out()
         return None

@@ -32,6 +32,9 @@ def json_error(status: int, code: str, message: str, **headers: str) -> web.Resp
     )
 
 
+#: Pages for people: their errors stay HTML.
+HTML_PAGES = ("/link/", "/cart", "/signin", "/signup", "/signout", "/playground")
+
 _REASON_CODES = {
     400: "bad_request",
     401: "unauthorized",
@@ -53,7 +56,7 @@ async def errors_as_json(request: web.Request, handler: Handler) -> web.StreamRe
     except web.HTTPException as exc:
         if exc.status < 400 or exc.content_type == "application/json":
             raise
-        if request.path.startswith(("/link/", "/cart")) and exc.content_type == "text/html":
+        if request.path.startswith(HTML_PAGES) and exc.content_type == "text/html":
             raise
         code = _REASON_CODES.get(exc.status, "error")
         message = exc.reason if exc.status != 413 else "request body is too large"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from alembic import context
+from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
 from hashcart.store.db import create_engine
@@ -20,6 +21,9 @@ def _run(connection: Connection) -> None:
         render_as_batch=connection.dialect.name == "sqlite",
     )
     with context.begin_transaction():
+        if connection.dialect.name == "postgresql":
+            # Two nodes upgrading at once (a pre-start step on several machines) take turns.
+            connection.execute(text("SELECT pg_advisory_xact_lock(7242273)"))
         context.run_migrations()
 
 
