@@ -126,10 +126,16 @@ class Hashcart:
         )
 
     async def stop(self) -> None:
-        """Stop platforms (no new commands), finish applying, send what can be sent, close."""
+        """Finish the sends in progress, stop the platforms, finish applying, close.
+
+        The reply sender stops first, while the platforms' clients are still open, so a reply
+        being sent goes out; replies queued after that wait in the outbox for the next start.
+        """
         if not self.started:
             await self.engine.dispose()
             return
+        if self.sender is not None:
+            await self.sender.stop()
         for platform in self.platforms.values():
             try:
                 await platform.stop()
@@ -141,8 +147,6 @@ class Hashcart:
             await asyncio.gather(self._retention, return_exceptions=True)
         if self._background:
             await asyncio.gather(*self._background, return_exceptions=True)
-        if self.sender is not None:
-            await self.sender.stop()
         await self.engine.dispose()
         self.started = False
 
@@ -265,7 +269,8 @@ class Hashcart:
                 command.platform, command.action.value, outcome.code.value
             ).inc()
             queued = queued or not outcome.silent
-            self._spawn(self._observe(command, outcome))
+            if self.plugins.implemented("hashcart_command_done"):
+                self._spawn(self._observe(command, outcome))
         if queued and self.sender is not None:
             self.sender.wake()
 

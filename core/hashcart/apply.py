@@ -15,7 +15,7 @@ import secrets
 import time
 import uuid
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
@@ -71,7 +71,6 @@ class Prepared:
     product: Product | None = None
     early: Outcome | None = None
     after_link: bool = False
-    started: float = field(default_factory=time.perf_counter)
     future: asyncio.Future[Outcome] | None = None
 
 

@@ -100,6 +100,9 @@ class PluginManager:
             found = self._order[hook_name] = _in_call_order(getattr(self.pm.hook, hook_name))
         return found
 
+    def implemented(self, hook_name: str) -> bool:
+        return bool(self._implementations(hook_name))
+
     async def first(self, hook_name: str, **kwargs: Any) -> Any:
         """Call a hook implementation by implementation until one gives a non-None result.
 

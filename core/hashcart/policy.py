@@ -140,18 +140,17 @@ async def hashcart_check_command(
 
 
 async def _cool_down(command: CartCommand, context: PolicyContext, identity: str) -> Outcome | None:
-    """Links that keep failing from one identity are spam or a broken bot: stop answering them."""
-    if command.action not in PRODUCT_ACTIONS:
-        return None
-    key = f"rejects:{identity}"
+    """Links that keep failing from one identity are spam or a broken bot: stop answering them.
+
+    Only the failing links are counted and refused, so a real product still goes through and
+    an ordinary command costs no extra query.
+    """
     expected = context.expected
-    if expected is not None and expected.code in REJECTIONS:
-        decision = await context.hit(key, REJECT_LIMIT, REJECT_WINDOW)
-        if not decision.allowed:
-            return _refusal(OutcomeCode.COOLING_DOWN, decision)
+    if command.action not in PRODUCT_ACTIONS or expected is None or expected.code not in REJECTIONS:
         return None
-    if await context.peek(key, REJECT_WINDOW) > REJECT_LIMIT:
-        return Outcome(OutcomeCode.COOLING_DOWN, silent=True)
+    decision = await context.hit(f"rejects:{identity}", REJECT_LIMIT, REJECT_WINDOW)
+    if not decision.allowed:
+        return _refusal(OutcomeCode.COOLING_DOWN, decision)
     return None
 
 

@@ -6,8 +6,6 @@ language (`pt`), then falls back to English; a message missing from a catalog fa
 
 from __future__ import annotations
 
-import string
-from collections.abc import Mapping
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -20,16 +18,11 @@ CATALOG_DIR = Path(__file__).parent
 DEFAULT_LOCALE = "en"
 
 
-class _Lenient(string.Formatter):
+class _Lenient(dict[str, Any]):
     """Leaves an unknown `{placeholder}` as it is instead of failing a reply."""
 
-    def get_value(self, key: int | str, args: Any, kwargs: Mapping[str, Any]) -> Any:
-        if isinstance(key, str) and key not in kwargs:
-            return "{" + key + "}"
-        return super().get_value(key, args, kwargs)
-
-
-_formatter = _Lenient()
+    def __missing__(self, key: str) -> str:
+        return "{" + key + "}"
 
 
 @cache
@@ -63,7 +56,7 @@ def translate(locale: str | None, msgid: str, **params: Any) -> str:
     """The message `msgid` in `locale` with `params` filled in."""
     chosen = normalise_locale(locale)
     text = _catalog(chosen).get(msgid) or _catalog(DEFAULT_LOCALE).get(msgid) or msgid
-    return _formatter.format(text, **params)
+    return text.format_map(_Lenient(params))
 
 
 def money(cents: int, currency: str, locale: str | None) -> str:
