@@ -75,7 +75,8 @@ class Hashcart:
         self.kv = KeyValueStore(self.engine)
         self.policy_rules = PolicyRules(self.kv)
         self.leases = Leases(self.engine)
-        workers = 4 if is_postgres(self.engine) else 1
+        # SQLite has one writer; on PostgreSQL a second group can gather while one commits.
+        workers = self.settings.apply_workers or (2 if is_postgres(self.engine) else 1)
         self.applier = Applier(self, workers=workers)
         self.platforms: dict[str, Platform] = {}
         self.sender: ReplySender | None = None

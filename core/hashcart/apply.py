@@ -277,6 +277,21 @@ class _Statements:
         self.tokens = sa.insert(link_tokens)
         self.pending = sa.insert(pending_commands)
         self.record_events = sa.insert(events)
+        claim = insert(events)
+        self.claim_events = claim.on_conflict_do_nothing(
+            index_elements=[events.c.event_key]
+        ).returning(events.c.event_key)
+        self.settle_events = (
+            sa.update(events)
+            .where(events.c.event_key == sa.bindparam("b_event_key"))
+            .values(
+                user_id=sa.bindparam("user_id"),
+                account_id=sa.bindparam("account_id"),
+                product_id=sa.bindparam("product_id"),
+                outcome=sa.bindparam("outcome"),
+                detail=sa.bindparam("detail"),
+            )
+        )
         self.queue_replies = sa.insert(outbox)
 
 
@@ -313,7 +328,7 @@ class _Group:
             (statements.privacy, [{"b_id": k, "dm_only": v} for k, v in self.privacy.items()]),
             (statements.tokens, self.tokens),
             (statements.pending, self.pending),
-            (statements.record_events, self.events),
+            (statements.settle_events, self.events),
             (statements.queue_replies, self.replies),
         ]
         for statement, rows in writes:
@@ -462,9 +477,24 @@ class Applier:
 
     async def _apply_group(self, batch: Sequence[Prepared]) -> list[Outcome]:
         statements = self.statements
-        keys = [item.command.event_key for item in batch]
+        now = time.time()
+        firsts: dict[str, Prepared] = {}
+        for item in batch:
+            firsts.setdefault(item.command.event_key, item)
         async with self._engine.begin() as conn:
-            recorded = set((await conn.execute(statements.recorded, {"keys": keys})).scalars())
+            # Claiming the event ids first makes a concurrent copy of an event (another worker,
+            # another node) wait for this transaction and then find the id taken.
+            claims = [
+                {
+                    "event_key": key,
+                    "platform": item.command.platform,
+                    "action": item.command.action.value,
+                    "outcome": "pending",
+                    "created_at": now,
+                }
+                for key, item in firsts.items()
+            ]
+            claimed = set((await conn.execute(statements.claim_events, claims)).scalars())
             known = await self._accounts(conn, batch)
             account_ids = sorted({account.id for account in known.values()})
             if statements.lock_accounts is not None and account_ids:
@@ -472,18 +502,17 @@ class Applier:
             rows: Iterable[Any] = (
                 await conn.execute(statements.carts, {"ids": account_ids}) if account_ids else []
             )
-            group = _Group(conn, time.time(), known, _Carts(rows))
+            group = _Group(conn, now, known, _Carts(rows))
             outcomes: list[Outcome] = []
             for item in batch:
                 command = item.command
-                if command.event_key in recorded:
+                if command.event_key not in claimed or firsts[command.event_key] is not item:
                     outcomes.append(Outcome(OutcomeCode.DUPLICATE, silent=True))
                     continue
-                recorded.add(command.event_key)
                 account = known.get((command.platform, command.user_id))
                 outcome = await self._decide(group, item, account)
                 outcomes.append(outcome)
-                group.events.append(self._event_row(command, account, outcome, group.now))
+                group.events.append(self._settled_row(command, account, outcome, group.now))
                 if not outcome.silent:
                     group.replies.append(
                         await self._reply_row(command, account, outcome, group.now)
@@ -784,6 +813,19 @@ class Applier:
             }
         )
         return f"{self._hashcart.settings.public_url}/link/{token}"
+
+    def _settled_row(
+        self, command: CartCommand, account: _Account | None, outcome: Outcome, now: float
+    ) -> dict[str, Any]:
+        row = self._event_row(command, account, outcome, now)
+        return {
+            "b_event_key": row["event_key"],
+            "user_id": row["user_id"],
+            "account_id": row["account_id"],
+            "product_id": row["product_id"],
+            "outcome": row["outcome"],
+            "detail": row["detail"],
+        }
 
     def _event_row(
         self, command: CartCommand, account: _Account | None, outcome: Outcome, now: float

@@ -96,6 +96,7 @@ class Settings(HashcartSettingsBase):
     )
     max_body_bytes: int = Field(256 * 1024, ge=1024)
     reply_max_attempts: int = Field(8, ge=1)
+    apply_workers: int = Field(0, ge=0, le=16, description="0 = 1 on SQLite, 2 on PostgreSQL")
     link_token_minutes: int = Field(15, ge=1)
     log_level: str = Field("INFO", pattern=r"^(?i:debug|info|warning|error)$")
     log_format: str = Field("text", pattern=r"^(text|json)$")
