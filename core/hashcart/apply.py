@@ -10,6 +10,7 @@ sink its neighbours and none is half-applied.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import secrets
 import time
@@ -30,6 +31,7 @@ from hashcart.commands import (
     Outcome,
     OutcomeCode,
     Product,
+    ReplyTarget,
 )
 from hashcart.errors import Unavailable
 from hashcart.i18n import money, normalise_locale
@@ -886,7 +888,7 @@ class Applier:
         return {
             "event_key": command.event_key,
             "platform": command.platform,
-            "recipient": target.user,
+            "recipient": _recipient(target),
             "target": {**target.to_json(), "locale": locale},
             "text": content.text,
             "extra": extra,
@@ -915,3 +917,10 @@ def _is_outage(exc: BaseException) -> bool:
             exc, sa.exc.OperationalError | sa.exc.InterfaceError
         )
     return False
+
+
+def _recipient(target: ReplyTarget) -> str:
+    """What a reply is kept in order with: the user, or the plugin's `order_key` (hashed when
+    it is longer than the column, as a URL is)."""
+    key = target.extra.get("order_key") or target.user
+    return key if len(key) <= 64 else hashlib.sha256(key.encode()).hexdigest()

@@ -77,7 +77,9 @@ class ReplyTarget:
     `channel` is the public place (a tweet to reply to, a Slack `response_url`, a Discord channel);
     `user` is the platform user id, used for a direct message. `private` is set by the plugin when
     the platform itself demands a private answer (a protected X account); the core also sets it
-    from the account's privacy choice. `extra` carries plugin-specific strings the send hook needs.
+    from the account's privacy choice. `extra` carries plugin-specific strings the send hook needs;
+    `extra["order_key"]`, when set, replaces `user` as what answers are kept in order by (a
+    Slack `response_url` needs no order with the user's other answers).
     """
 
     platform: str

@@ -109,51 +109,56 @@ class ReplySender:
         return len(rows)
 
     async def _claim(self) -> list[Any]:
+        """Lease due replies. A reply is held back while an older one to the same recipient is
+        still unsent (waiting to retry, or leased by another node): order per user."""
         now = time.time()
-        earlier = outbox.alias("earlier")
-        # A reply waits while an older one to the same recipient is still unsent: order per user.
-        waits_for_earlier = (
-            sa.select(earlier.c.id)
-            .where(
-                earlier.c.platform == outbox.c.platform,
-                earlier.c.recipient == outbox.c.recipient,
-                earlier.c.status == "pending",
-                earlier.c.id < outbox.c.id,
-            )
-            .exists()
-        )
+        platforms = list(self._platforms)
         due = (
-            sa.select(outbox.c.id)
+            sa.select(outbox.c.id, outbox.c.platform, outbox.c.recipient)
             .where(
                 outbox.c.status == "pending",
                 outbox.c.next_attempt_at <= now,
                 sa.or_(outbox.c.lease_until.is_(None), outbox.c.lease_until < now),
-                outbox.c.platform.in_(list(self._platforms)),
-                ~waits_for_earlier,
+                outbox.c.platform.in_(platforms),
             )
             .order_by(outbox.c.id)
             .limit(self._batch_size)
         )
         if is_postgres(self._engine):
             due = due.with_for_update(skip_locked=True)
-        stmt = (
-            sa.update(outbox)
-            .where(outbox.c.id.in_(due.scalar_subquery()))
-            .values(lease_until=now + LEASE_SECONDS, attempts=outbox.c.attempts + 1)
-            .returning(
-                outbox.c.id,
-                outbox.c.event_key,
-                outbox.c.platform,
-                outbox.c.recipient,
-                outbox.c.target,
-                outbox.c.text,
-                outbox.c.extra,
-                outbox.c.outcome,
-                outbox.c.attempts,
-            )
-        )
         async with self._engine.begin() as conn:
-            rows = list(await conn.execute(stmt))
+            candidates = list(await conn.execute(due))
+            if not candidates:
+                return []
+            unsent = await conn.execute(
+                sa.select(outbox.c.id, outbox.c.platform, outbox.c.recipient).where(
+                    outbox.c.status == "pending",
+                    outbox.c.platform.in_(platforms),
+                    outbox.c.recipient.in_({row.recipient for row in candidates}),
+                    outbox.c.id <= max(row.id for row in candidates),
+                )
+            )
+            allowed = _in_order({row.id for row in candidates}, unsent)
+            if not allowed:
+                return []
+            rows = list(
+                await conn.execute(
+                    sa.update(outbox)
+                    .where(outbox.c.id.in_(allowed))
+                    .values(lease_until=now + LEASE_SECONDS, attempts=outbox.c.attempts + 1)
+                    .returning(
+                        outbox.c.id,
+                        outbox.c.event_key,
+                        outbox.c.platform,
+                        outbox.c.recipient,
+                        outbox.c.target,
+                        outbox.c.text,
+                        outbox.c.extra,
+                        outbox.c.outcome,
+                        outbox.c.attempts,
+                    )
+                )
+            )
         rows.sort(key=lambda row: row.id)
         return rows
 
@@ -239,3 +244,17 @@ class _Postponed(SendError):
         super().__init__(
             f"waiting for an earlier reply: {cause.reason}", retry_after=cause.retry_after or 1.0
         )
+
+
+def _in_order(candidates: set[int], unsent: Any) -> list[int]:
+    """The candidates that no older unsent reply to the same recipient is waiting in front of."""
+    queues: dict[tuple[str, str], list[int]] = defaultdict(list)
+    for row in unsent:
+        queues[(row.platform, row.recipient)].append(row.id)
+    allowed = []
+    for ids in queues.values():
+        for reply_id in sorted(ids):
+            if reply_id not in candidates:
+                break
+            allowed.append(reply_id)
+    return allowed

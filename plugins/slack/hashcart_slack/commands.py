@@ -25,6 +25,9 @@ def from_slash_command(payload: Mapping[str, Any]) -> CartCommand:
     extra = {
         "team_id": str(payload.get("team_id") or ""),
         "channel_id": str(payload.get("channel_id") or ""),
+        # Each slash command has a response_url of its own: its answer need not queue behind
+        # the user's other answers.
+        "order_key": str(payload["response_url"]),
     }
     if payload.get("enterprise_id"):
         extra["enterprise_id"] = str(payload["enterprise_id"])

@@ -104,6 +104,10 @@ class TwitterPlatform:
             if self._maybe_posted.get(reply.reply_id) == variation:
                 # An earlier attempt with this very text timed out but got through after all.
                 return None
+            if reply.attempt > 1 and variation == 0 and reply.reply_id not in self._duplicates:
+                # A retry whose first wording is already on X, and no refusal seen here before:
+                # the earlier attempt was made (by this node or one that died) and went through.
+                return None
             _remember(self._duplicates, reply.reply_id, variation + 1)
             return RetryLater(f"{exc.reason}; re-worded", 0.0)
         if exc.kind is ErrorKind.RATE_LIMITED:

@@ -1,0 +1,191 @@
+"""Real `hashcart serve` processes on one PostgreSQL, fed by the X stand-in, for fault tests."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import os
+import random
+import signal
+import subprocess
+import sys
+from collections.abc import AsyncIterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import aiohttp
+
+from hashcart.catalog import CatalogEntry
+from hashcart.store import create_engine
+from hashcart.accounts import Accounts
+from hashcart.catalog import Catalog
+from hashcart.testing.harness import free_port
+from hashcart.testing.standins import twitter as x
+
+PRODUCTS = [f"B0TEST{n:04d}" for n in range(5)]
+
+
+@dataclass
+class Node:
+    port: int
+    process: subprocess.Popen[bytes]
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def kill(self) -> None:
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait()
+
+
+@dataclass
+class Cluster:
+    """Nodes sharing one database; deliveries go round robin to the live ones, as a balancer would."""
+
+    database_url: str
+    standin: x.XStandin
+    nodes: list[Node] = field(default_factory=list)
+    users: list[dict[str, Any]] = field(default_factory=list)
+    parents: list[dict[str, Any]] = field(default_factory=list)
+
+    def env(self, port: int) -> dict[str, str]:
+        return {
+            **os.environ,
+            **self.standin.env(),
+            "HASHCART_DATABASE_URL": self.database_url,
+            "HASHCART_PORT": str(port),
+            "HASHCART_LOAD_PLUGINS": "amazon,twitter",
+            "HASHCART_RATE_LIMIT_PER_MINUTE": "0",
+            "HASHCART_RATE_LIMIT_PER_HOUR": "0",
+            "HASHCART_LOG_LEVEL": "WARNING",
+        }
+
+    async def start_node(self) -> Node:
+        port = free_port()
+        process = subprocess.Popen(
+            [sys.executable, "-m", "hashcart", "serve", "--no-migrate"],
+            env=self.env(port),
+            stdout=subprocess.DEVNULL,
+        )
+        node = Node(port, process)
+        self.nodes.append(node)
+        async with aiohttp.ClientSession() as session:
+            for _ in range(300):
+                if not node.alive:
+                    raise RuntimeError(f"node on port {port} exited with {process.returncode}")
+                with contextlib.suppress(aiohttp.ClientError):
+                    async with session.get(f"{node.url}/healthz") as response:
+                        if response.status == 200:
+                            return node
+                await asyncio.sleep(0.1)
+        raise RuntimeError(f"node on port {port} did not come up")
+
+    async def seed(self, users: int) -> None:
+        """Products, product tweets to reply to, and linked accounts for `users` X users."""
+        engine = create_engine(self.database_url)
+        try:
+            await Catalog(engine).upsert(
+                CatalogEntry(f"amazon:{asin}", f"Product {asin}", 1000) for asin in PRODUCTS
+            )
+            accounts = Accounts(engine)
+            for index in range(users):
+                author = x.user(f"shopper{index}")
+                self.users.append(author)
+                created = await accounts.create(f"shopper{index}")
+                await accounts.link(created["id"], "twitter", author["id_str"])
+        finally:
+            await engine.dispose()
+        seller = x.user("seller")
+        for asin in PRODUCTS:
+            parent = x.tweet(
+                "look at this", user=seller, urls=[f"https://www.amazon.com/dp/{asin}?tag=aff-20"]
+            )
+            self.parents.append(self.standin.add_tweet(parent))
+
+    def replies(
+        self, count: int, rng: random.Random, *, with_link: bool = False
+    ) -> list[tuple[dict[str, Any], str]]:
+        """`count` hashtag replies, each with the product it should add. With `with_link` the
+        reply carries the product link itself, so taking it in needs no call to X."""
+        made = []
+        for _ in range(count):
+            parent = rng.choice(self.parents)
+            asin = PRODUCTS[self.parents.index(parent)]
+            urls = [f"https://www.amazon.com/dp/{asin}"] if with_link else []
+            author = rng.choice(self.users)
+            made.append(
+                (
+                    x.tweet("#amazoncart", user=author, in_reply_to=parent, urls=urls),
+                    f"amazon:{asin}",
+                )
+            )
+        return made
+
+    async def deliver(self, tweet: Mapping[str, Any], start: int) -> None:
+        """Deliver until a node answers 200, moving on to the next live node on failure."""
+        for attempt in itertools.count():
+            live = [n for n in self.nodes if n.alive]
+            node = live[(start + attempt) % len(live)]
+            try:
+                result = await self.standin.deliver(f"{node.url}/twitter/webhook", [tweet])
+                if result.status == 200:
+                    return
+            except (aiohttp.ClientError, OSError):
+                pass
+            await asyncio.sleep(min(0.05 * (attempt + 1), 0.5))
+            if attempt > 200:
+                raise AssertionError(f"tweet {tweet['id_str']} was never accepted")
+
+    async def stop(self) -> None:
+        for node in self.nodes:
+            if node.alive:
+                node.process.send_signal(signal.SIGTERM)
+        for node in self.nodes:
+            try:
+                node.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                node.kill()
+
+    async def carts(self) -> dict[tuple[str, str], int]:
+        """(X user id, product id) → quantity, read straight from the database."""
+        import sqlalchemy as sa
+
+        from hashcart.store.schema import cart_items, identities
+
+        engine = create_engine(self.database_url)
+        try:
+            async with engine.connect() as conn:
+                rows = await conn.execute(
+                    sa.select(identities.c.user_id, cart_items.c.product_id, cart_items.c.quantity)
+                    .join(cart_items, cart_items.c.account_id == identities.c.account_id)
+                    .where(identities.c.platform == "twitter")
+                )
+                return {(r.user_id, r.product_id): r.quantity for r in rows}
+        finally:
+            await engine.dispose()
+
+
+@contextlib.asynccontextmanager
+async def cluster(database_url: str, nodes: int, users: int) -> AsyncIterator[Cluster]:
+    async with x.XStandin() as standin:
+        running = Cluster(database_url, standin)
+        await running.seed(users)
+        try:
+            await asyncio.gather(*(running.start_node() for _ in range(nodes)))
+            yield running
+        finally:
+            await running.stop()
+
+
+def expected_carts(sent: Sequence[tuple[dict[str, Any], str]]) -> dict[tuple[str, str], int]:
+    totals: dict[tuple[str, str], int] = {}
+    for tweet, product_id in sent:
+        key = (tweet["user"]["id_str"], product_id)
+        totals[key] = totals.get(key, 0) + 1
+    return totals
