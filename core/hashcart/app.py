@@ -6,6 +6,7 @@ Plugins receive it in their hooks; `hashcart serve`, the admin API and the test 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Iterable, Sequence
@@ -78,6 +79,9 @@ class Hashcart:
         # SQLite has one writer; on PostgreSQL a second group can gather while one commits.
         workers = self.settings.apply_workers or (2 if is_postgres(self.engine) else 1)
         self.applier = Applier(self, workers=workers)
+        # SQLite has one writer: this process's own writers take turns here rather than in
+        # SQLite's busy handler, which sleeps up to 100 ms at a time.
+        self._sqlite_writes = None if is_postgres(self.engine) else asyncio.Lock()
         self.platforms: dict[str, Platform] = {}
         self.sender: ReplySender | None = None
         self._background: set[asyncio.Task[Any]] = set()
@@ -296,6 +300,10 @@ class Hashcart:
             linked = replace(command, event_id=f"{command.event_id}:linked")
             outcomes.append(await self._submit(linked, after_link=True))
         return outcomes
+
+    def writing(self) -> contextlib.AbstractAsyncContextManager[Any]:
+        """Hold while writing in the hot paths (applier, reply sender); a no-op on PostgreSQL."""
+        return self._sqlite_writes or contextlib.nullcontext()
 
     # -- helpers for plugins ----------------------------------------------------------------------
 

@@ -455,7 +455,7 @@ class Applier:
     async def _count_or_park(self, item: Prepared, exc: Exception) -> Outcome | None:
         command = item.command
         now = time.time()
-        async with self._engine.begin() as conn:
+        async with self._hashcart.writing(), self._engine.begin() as conn:
             tries = (
                 await conn.execute(
                     self.statements.count_hit,
@@ -483,7 +483,7 @@ class Applier:
         firsts: dict[str, Prepared] = {}
         for item in batch:
             firsts.setdefault(item.command.event_key, item)
-        async with self._engine.begin() as conn:
+        async with self._hashcart.writing(), self._engine.begin() as conn:
             # Claiming the event ids first makes a concurrent copy of an event (another worker,
             # another node) wait for this transaction and then find the id taken.
             claims = [

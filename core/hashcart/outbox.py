@@ -126,7 +126,7 @@ class ReplySender:
         )
         if is_postgres(self._engine):
             due = due.with_for_update(skip_locked=True)
-        async with self._engine.begin() as conn:
+        async with self._hashcart.writing(), self._engine.begin() as conn:
             candidates = list(await conn.execute(due))
             if not candidates:
                 return []
@@ -209,7 +209,7 @@ class ReplySender:
         now = time.time()
         sent = [reply_id for reply_id, _, error in results if error is None]
         max_attempts = self._hashcart.settings.reply_max_attempts
-        async with self._engine.begin() as conn:
+        async with self._hashcart.writing(), self._engine.begin() as conn:
             if sent:
                 await conn.execute(
                     sa.update(outbox)
