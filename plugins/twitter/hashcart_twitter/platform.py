@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import weakref
 from typing import Any
@@ -14,6 +15,9 @@ from hashcart_twitter.normalize import PLATFORM, Rules
 from hashcart_twitter.settings import Mode, TwitterSettings
 from hashcart_twitter.stream import Backoff, StreamConsumer
 from hashcart_twitter.webhook import WebhookReceiver
+
+#: The lease that keeps the filtered stream on one node.
+STREAM_LEASE = "twitter-filtered-stream"
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +46,8 @@ class TwitterPlatform:
             count_error=self.count_error,
         )
         self.stream: StreamConsumer | None = None
+        self._lease_stop = asyncio.Event()
+        self._lease_task: asyncio.Task[None] | None = None
         # reply_id -> how many times X refused its text as a duplicate (the variation to use next)
         self._duplicates: dict[int, int] = {}
         # reply_id -> the variation of an attempt that may have been posted despite failing
@@ -65,9 +71,24 @@ class TwitterPlatform:
                 stall_seconds=self.settings.stream_stall_seconds,
                 count_error=self.count_error,
             )
-            self.stream.start()
+            # X allows one stream connection per app: one node holds it, another takes over
+            # within a lease period when that node dies.
+            self._lease_stop = asyncio.Event()
+            self._lease_task = asyncio.create_task(
+                self.hashcart.leases.run_exclusively(
+                    STREAM_LEASE,
+                    self.stream.run,
+                    ttl=self.settings.stream_lease_seconds,
+                    stop=self._lease_stop,
+                ),
+                name="hashcart-twitter-stream-lease",
+            )
 
     async def stop(self) -> None:
+        if self._lease_task is not None:
+            self._lease_stop.set()
+            await asyncio.gather(self._lease_task, return_exceptions=True)
+            self._lease_task = None
         if self.stream is not None:
             await self.stream.stop()
             self.stream = None

@@ -34,6 +34,7 @@ class TwitterSettings(BaseSettings):
     # a longer silence is a dead connection.
     stream_backoff_scale: float = Field(default=1.0, gt=0)
     stream_stall_seconds: float = Field(default=30.0, gt=0)
+    stream_lease_seconds: float = Field(default=10.0, gt=0)
 
     @field_validator("ignored_user_ids", mode="before")
     @classmethod

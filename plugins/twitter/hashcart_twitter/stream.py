@@ -89,6 +89,11 @@ class StreamConsumer:
         self._stop.clear()
         self._task = asyncio.create_task(self._run(), name="hashcart-twitter-stream")
 
+    async def run(self) -> None:
+        """Read the stream until cancelled (when this node loses the stream's lease)."""
+        self._stop.clear()
+        await self._run()
+
     async def stop(self, grace: float = 5.0) -> None:
         self._stop.set()
         if self._task is not None:
