@@ -1,5 +1,7 @@
 """X/Twitter for hashcart: a reply holding `#amazoncart` puts the product in reach into a cart.
 
+The same hashtag takes a barcode instead of a link, and `forget` / `privacy on|off` after it;
+`#checkout` then `#confirm`, addressed to the bot, place an order (see `normalize.py`).
 Tweets arrive through the Account Activity webhook (`/twitter/webhook`) or, without webhooks,
 the v2 filtered stream (`HASHCART_TWITTER_MODE=stream`). The bot answers with a reply tweet, or
 a DM when the answer must be private.
@@ -11,11 +13,12 @@ from typing import Any
 
 from aiohttp import web
 
-from hashcart import Platform, hookimpl
+from hashcart import CartCommand, Outcome, Platform, ReplyContent, hookimpl
 from hashcart_twitter.client import XClient
 from hashcart_twitter.doctor import doctor_rows
 from hashcart_twitter.platform import TwitterPlatform, platform_for
 from hashcart_twitter.settings import TwitterSettings
+from hashcart_twitter.wording import format_reply
 
 __all__ = ["TwitterPlatform", "TwitterSettings"]
 
@@ -34,6 +37,16 @@ def hashcart_platform(hashcart: Any) -> Platform | None:
 @hookimpl
 def hashcart_web_routes(hashcart: Any, app: web.Application) -> None:
     platform_for(hashcart).receiver.add_routes(app)
+
+
+@hookimpl
+def hashcart_format_reply(
+    command: CartCommand, outcome: Outcome, locale: str, hashcart: Any
+) -> ReplyContent | None:
+    if command.platform != "twitter":
+        return None
+    settings = platform_for(hashcart).settings
+    return format_reply(command, outcome, locale, hashcart, settings.bot_screen_name)
 
 
 @hookimpl

@@ -29,7 +29,8 @@ async def doctor_rows(
     except XError as exc:
         rows.append(("twitter: API (user context)", False, exc.reason))
     if not settings.bot_user_id:
-        rows.append(("twitter: bot user id", False, "set HASHCART_TWITTER_BOT_USER_ID"))
+        detail = "set HASHCART_TWITTER_BOT_USER_ID (#checkout and #confirm need it)"
+        rows.append(("twitter: bot user id", False, detail))
     if settings.mode is Mode.STREAM:
         try:
             rules = await client.stream_rules()

@@ -2,8 +2,10 @@
 
 The payload says who asked; this module picks the product link in reach. Links are tried in the
 order a reader would: the reply itself, the quoted tweet, then the tweet replied to (looked up
-only when needed). The first link that names a product wins; if none does, the first link found
-still makes a command so the user hears "that is not a product link"; no link at all is silence.
+only when needed). The first link that names a product wins; if none does, a barcode in the
+tweet's own words is next (the core validates and resolves it, and answers a wrong check digit);
+then the first link found still makes a command so the user hears "that is not a product link";
+nothing at all is silence. Verbs other than `add` need no product and no lookup.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import logging
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
-from hashcart import CartCommand, ProductRef
+from hashcart import Action, CartCommand, ProductRef
 from hashcart_twitter.client import ErrorKind, XClient, XError
 from hashcart_twitter.normalize import Rules, Trigger, trigger_from_v1, trigger_from_v2, v2_links
 
@@ -27,6 +29,8 @@ class LookupFailed(Exception):
 
 
 async def choose_command(trigger: Trigger, resolve: Resolve, lookup: Lookup) -> CartCommand | None:
+    if trigger.verb.action is not Action.ADD:
+        return trigger.command(None)
     first_link: str | None = None
     for known, tweet_id in (
         (trigger.links, None),
@@ -41,6 +45,8 @@ async def choose_command(trigger: Trigger, resolve: Resolve, lookup: Lookup) -> 
             ref = await resolve(url)
             if ref is not None:
                 return trigger.command(url, ref)
+    if trigger.barcodes:
+        return trigger.command(trigger.barcodes[0])
     return trigger.command(first_link) if first_link else None
 
 

@@ -1,9 +1,19 @@
 """Read X tweet payloads into `Trigger`s and `CartCommand`s, with no I/O.
 
 Account Activity deliveries carry v1.1 tweet objects; the filtered stream and tweet lookup speak
-v2. Both shapes end up as one `Trigger` so that choosing the product link (see `links.py`) and
+v2. Both shapes end up as one `Trigger` so that choosing the product (see `ingest.py`) and
 building the command are written once. Anything that is not a request from a person - the bot's
 own posts, retweets, tweets without the hashtag, ignored accounts - yields `None`.
+
+What a tweet asks for (see `verbs.py`):
+
+- `#amazoncart` with a product link in reach, or a barcode in the tweet's own words: add it.
+- `#amazoncart forget [confirm]`, `#amazoncart privacy on|off`: the words right after the
+  trigger hashtag.
+- `#checkout` and `#confirm` (Pay-by-Tweet style) only when the tweet is directed at the bot: a
+  reply to one of its tweets or an @mention of it. They are common words on X, so a tweet that
+  merely carries the hashtag must not place an order; without `HASHCART_TWITTER_BOT_USER_ID`
+  the bot cannot tell and ignores them.
 """
 
 from __future__ import annotations
@@ -14,7 +24,8 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from hashcart import Action, CartCommand, ProductRef, ReplyTarget, extract_urls, has_hashtag
+from hashcart import CartCommand, ProductRef, ReplyTarget, extract_urls, has_hashtag
+from hashcart_twitter.verbs import ADD, Verb, barcodes_in, choose_verb
 
 PLATFORM = "twitter"
 
@@ -48,24 +59,27 @@ class Trigger:
     quoted_links: tuple[str, ...] | None = None
     parent_id: str | None = None
     parent_links: tuple[str, ...] | None = None
+    verb: Verb = ADD
+    barcodes: tuple[str, ...] = ()
 
     def command(self, reference: str | None, product: ProductRef | None = None) -> CartCommand:
-        """The `add` command this tweet stands for; the tweet id makes redeliveries harmless."""
+        """The command this tweet stands for; the tweet id makes redeliveries harmless."""
         extra = {"screen_name": self.screen_name} if self.screen_name else {}
         return CartCommand(
             platform=PLATFORM,
             user_id=self.user_id,
-            action=Action.ADD,
+            action=self.verb.action,
             event_id=self.tweet_id,
             reply_to=ReplyTarget(
                 platform=PLATFORM,
                 user=self.user_id,
                 channel=self.tweet_id,
-                private=self.protected,
+                private=self.protected or self.verb.private,
                 extra=extra,
             ),
             product=product,
             reference=reference,
+            argument=self.verb.argument,
             user_name=self.screen_name,
             locale=self.locale,
         )
@@ -73,10 +87,12 @@ class Trigger:
 
 @dataclass(frozen=True, slots=True)
 class Rules:
-    """What makes a tweet a command: the trigger hashtag and who is never listened to."""
+    """What makes a tweet a command: the trigger hashtag, who is never listened to, and the bot
+    (a `#checkout` or `#confirm` must be addressed to it)."""
 
     hashtag: str
     ignores: Callable[[str], bool]
+    bot_user_id: str | None = None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -96,7 +112,14 @@ def trigger_from_v1(tweet: Json, rules: Rules) -> Trigger | None:
     user_id = _id(user)
     if rules.ignores(user_id) or tweet.get("retweeted_status") is not None:
         return None
-    if not _v1_has_hashtag(tweet, rules.hashtag):
+    text = v1_text(tweet)
+    verb = choose_verb(
+        text,
+        rules.hashtag,
+        has_tag=lambda tag: _v1_has_hashtag(tweet, tag),
+        to_bot=_v1_to_bot(tweet, rules.bot_user_id),
+    )
+    if verb is None:
         return None
     quoted_id = _str(tweet.get("quoted_status_id_str")) if tweet.get("is_quote_status") else None
     quoted = tweet.get("quoted_status")
@@ -113,6 +136,8 @@ def trigger_from_v1(tweet: Json, rules: Rules) -> Trigger | None:
         quoted_id=quoted_id,
         quoted_links=quoted_links,
         parent_id=_str(tweet.get("in_reply_to_status_id_str")),
+        verb=verb,
+        barcodes=barcodes_in(text),
     )
 
 
@@ -147,6 +172,19 @@ def _v1_entities(tweet: Json) -> list[Json]:
     if isinstance(tweet.get("entities"), Mapping):
         found.append(tweet["entities"])
     return found
+
+
+def _v1_to_bot(tweet: Json, bot_user_id: str | None) -> bool:
+    """Whether the tweet replies to one of the bot's tweets or @mentions the bot."""
+    if bot_user_id is None:
+        return False
+    if _str(tweet.get("in_reply_to_user_id_str")) == bot_user_id:
+        return True
+    return any(
+        isinstance(entry, Mapping) and _str(entry.get("id_str") or entry.get("id")) == bot_user_id
+        for entities in _v1_entities(tweet)
+        for entry in _list(entities.get("user_mentions"))
+    )
 
 
 def _v1_has_hashtag(tweet: Json, hashtag: str) -> bool:
@@ -185,7 +223,14 @@ def trigger_from_v2(envelope: Json, rules: Rules) -> Trigger | None:
     }
     if rules.ignores(user_id) or "retweeted" in references:
         return None
-    if not _v2_has_hashtag(data, rules.hashtag):
+    text = _v2_text(data)
+    verb = choose_verb(
+        text,
+        rules.hashtag,
+        has_tag=lambda tag: _v2_has_hashtag(data, tag),
+        to_bot=_v2_to_bot(data, rules.bot_user_id),
+    )
+    if verb is None:
         return None
     included = {
         str(t.get("id")): t for t in _list(includes.get("tweets")) if isinstance(t, Mapping)
@@ -211,6 +256,8 @@ def trigger_from_v2(envelope: Json, rules: Rules) -> Trigger | None:
         quoted_links=v2_links(included[quoted_id]) if quoted_id in included else None,
         parent_id=parent_id,
         parent_links=v2_links(included[parent_id]) if parent_id in included else None,
+        verb=verb,
+        barcodes=barcodes_in(text),
     )
 
 
@@ -234,6 +281,25 @@ def v2_links(data: Json) -> tuple[str, ...]:
     return _product_candidates(urls)
 
 
+def _v2_text(data: Json) -> str:
+    note = data.get("note_tweet")  # v2 keeps long posts' full text here
+    text = str(data.get("text") or "")
+    if isinstance(note, Mapping) and isinstance(note.get("text"), str):
+        text = f"{text}\n{note['text']}"
+    return text
+
+
+def _v2_to_bot(data: Json, bot_user_id: str | None) -> bool:
+    """Whether the tweet replies to one of the bot's tweets or @mentions the bot."""
+    if bot_user_id is None:
+        return False
+    if _str(data.get("in_reply_to_user_id")) == bot_user_id:
+        return True
+    entities = data.get("entities")
+    mentions = _list(entities.get("mentions")) if isinstance(entities, Mapping) else ()
+    return any(isinstance(m, Mapping) and _str(m.get("id")) == bot_user_id for m in mentions)
+
+
 def _v2_has_hashtag(data: Json, hashtag: str) -> bool:
     wanted = hashtag.casefold()
     entities = data.get("entities")
@@ -241,11 +307,7 @@ def _v2_has_hashtag(data: Json, hashtag: str) -> bool:
         for entry in _list(entities.get("hashtags")):
             if isinstance(entry, Mapping) and str(entry.get("tag", "")).casefold() == wanted:
                 return True
-    note = data.get("note_tweet")  # v2 keeps long posts' full text here
-    text = str(data.get("text") or "")
-    if isinstance(note, Mapping) and isinstance(note.get("text"), str):
-        text = f"{text}\n{note['text']}"
-    return has_hashtag(text, hashtag)
+    return has_hashtag(_v2_text(data), hashtag)
 
 
 # ---------------------------------------------------------------------------------------------

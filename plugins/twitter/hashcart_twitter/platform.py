@@ -54,7 +54,11 @@ class TwitterPlatform:
         self._maybe_posted: dict[int, int] = {}
 
     def rules(self) -> Rules:
-        return Rules(hashtag=self.hashcart.settings.hashtag, ignores=self.settings.ignores)
+        return Rules(
+            hashtag=self.hashcart.settings.hashtag,
+            ignores=self.settings.ignores,
+            bot_user_id=self.settings.bot_user_id,
+        )
 
     def count_error(self, kind: str) -> None:
         self.hashcart.count_platform_error(PLATFORM, kind)

@@ -25,6 +25,8 @@ class TwitterSettings(BaseSettings):
     access_token: str | None = None
     access_token_secret: SecretStr | None = None
     bot_user_id: str | None = None
+    # The bot's @handle, without the @: answers that ask for `#confirm` say whom to send it to.
+    bot_screen_name: str | None = None
     mode: Mode = Mode.WEBHOOK
     bearer_token: SecretStr | None = Field(default=None, validate_default=True)
     # Accounts (other bots, say) whose tweets are never commands; comma-separated in the env.
@@ -42,6 +44,11 @@ class TwitterSettings(BaseSettings):
         if isinstance(value, str):
             return frozenset(part.strip() for part in value.split(",") if part.strip())
         return value
+
+    @field_validator("bot_screen_name")
+    @classmethod
+    def _no_at(cls, value: str | None) -> str | None:
+        return value.strip().lstrip("@") or None if value else None
 
     @field_validator("api_url")
     @classmethod

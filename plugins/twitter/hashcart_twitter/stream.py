@@ -24,7 +24,9 @@ log = logging.getLogger(__name__)
 
 RULE_TAG = "hashcart"
 STREAM_PARAMS = {
-    "tweet.fields": "author_id,conversation_id,entities,referenced_tweets,lang,note_tweet",
+    "tweet.fields": (
+        "author_id,conversation_id,entities,referenced_tweets,lang,note_tweet,in_reply_to_user_id"
+    ),
     "expansions": "author_id,referenced_tweets.id",
     "user.fields": "username,protected",
 }

@@ -100,6 +100,8 @@ def new_tweet_id() -> str:
 
 
 def _user_id_for(screen_name: str) -> str:
+    if screen_name.lower() == BOT_SCREEN_NAME:  # so that `@hashcart` mentions carry the bot's id
+        return BOT_USER_ID
     digest = hashlib.sha256(screen_name.lower().encode()).digest()
     return str(10_000_000 + int.from_bytes(digest[:6], "big") % 10**12)
 
@@ -671,6 +673,7 @@ class XStandin:
             "HASHCART_TWITTER_ACCESS_TOKEN_SECRET": self.access_token_secret,
             "HASHCART_TWITTER_BEARER_TOKEN": self.bearer_token,
             "HASHCART_TWITTER_BOT_USER_ID": self.bot["id_str"],
+            "HASHCART_TWITTER_BOT_SCREEN_NAME": self.bot["screen_name"],
             "HASHCART_TWITTER_MODE": mode,
         }
         values.update({f"HASHCART_TWITTER_{k.upper()}": v for k, v in extra.items()})

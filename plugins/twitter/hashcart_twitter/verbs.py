@@ -1,0 +1,80 @@
+"""What a tweet asks for, read from its hashtags and words; the product is chosen elsewhere.
+
+A tweet has no command line, so the words are kept few and close to the hashtag:
+`#amazoncart forget`, `#amazoncart forget confirm`, `#amazoncart privacy on|off`. Any other
+tweet with the trigger hashtag asks to add what it points at. `#checkout` and `#confirm` stand
+on their own (as in Pay by Tweet) but count only when addressed to the bot; when one tweet holds
+both, it is a checkout, so nothing is ever ordered without a second, separate tweet.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from hashcart import Action, extract_barcodes
+
+CHECKOUT_TAG = "checkout"
+CONFIRM_TAG = "confirm"
+
+#: Answers about a person's data, orders and payment go by DM, never into a public thread.
+PRIVATE_ACTIONS = frozenset({Action.CHECKOUT, Action.CONFIRM, Action.FORGET, Action.PRIVACY})
+
+_MENTION = re.compile(r"(?<![\w@])@\w{1,15}")
+_URL = re.compile(r"https?://\S+", re.IGNORECASE)
+
+
+@dataclass(frozen=True, slots=True)
+class Verb:
+    action: Action
+    argument: str | None = None
+
+    @property
+    def private(self) -> bool:
+        return self.action in PRIVATE_ACTIONS
+
+
+#: Any tweet with the trigger hashtag and no other verb.
+ADD = Verb(Action.ADD)
+
+
+def choose_verb(
+    text: str, hashtag: str, *, has_tag: Callable[[str], bool], to_bot: bool
+) -> Verb | None:
+    """The verb of a tweet, or None when it asks hashcart for nothing.
+
+    `has_tag(tag)` says whether the tweet carries `#tag` (entities or text); `to_bot` whether it
+    replies to or mentions the bot.
+    """
+    if to_bot and has_tag(CHECKOUT_TAG):
+        return Verb(Action.CHECKOUT)
+    if to_bot and has_tag(CONFIRM_TAG):
+        return Verb(Action.CONFIRM)
+    if not has_tag(hashtag):
+        return None
+    return words_after(text, hashtag) or ADD
+
+
+def words_after(text: str, hashtag: str) -> Verb | None:
+    """`forget [confirm]` or `privacy [on|off]` right after the trigger hashtag, else None."""
+    pattern = rf"(?<![\w#])#{re.escape(hashtag)}(?!\w)\s+(\w+)(?:\s+(\w+))?"
+    normalised = unicodedata.normalize("NFKC", text or "")
+    match = re.search(pattern, normalised, re.IGNORECASE)
+    if match is None:
+        return None
+    word = match.group(1).casefold()
+    after = (match.group(2) or "").casefold()
+    if word == "forget":
+        return Verb(Action.FORGET, "confirm" if after == "confirm" else None)
+    if word == "privacy":
+        # Without on/off the core answers with the current choice.
+        return Verb(Action.PRIVACY, after if after in ("on", "off") else None)
+    return None
+
+
+def barcodes_in(text: str) -> tuple[str, ...]:
+    """Barcode-shaped numbers in the tweet's own words; @handles and links are not words."""
+    words = _URL.sub(" ", _MENTION.sub(" ", text or ""))
+    return tuple(extract_barcodes(words))
