@@ -1,7 +1,9 @@
-"""Discord for hashcart: react 🛒 to a message holding a product link and it lands in your cart.
+"""Discord for hashcart: react 🛒 to a message holding a product link (or, failing that, a
+barcode) and it lands in your cart.
 
 The bot listens for reactions and `/cart` on the gateway (discord.py), reads the message once
-over REST, hands the core one command per product and answers by DM. It needs no web route:
+over REST, hands the core one command per product and answers by DM; `/cart` (list, checkout,
+confirm, forget, privacy, …) is answered privately under the command. It needs no web route:
 everything arrives over the gateway.
 """
 

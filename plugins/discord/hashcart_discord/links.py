@@ -1,11 +1,29 @@
-"""Where a Discord message keeps its links: the text, and the embeds Discord or a bot attached."""
+"""Where a Discord message names products: links in its text and embeds, else barcodes."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
-from hashcart import extract_urls
+from hashcart import extract_barcodes, extract_urls
+
+#: Anything URL-like, cut out before looking for barcodes: `?id=0885909950805` names no barcode.
+_URL_LIKE = re.compile(r"\b[a-z][a-z0-9+.-]*://\S+", re.IGNORECASE)
+
+
+@dataclass(frozen=True, slots=True)
+class MessageReferences:
+    """What one fetched message offers as product references, kept together in the cache so a
+    popular message costs one REST fetch whichever kind it holds."""
+
+    links: tuple[str, ...] = ()
+    barcodes: tuple[str, ...] = ()
+
+
+def message_references(message: Mapping[str, Any]) -> MessageReferences:
+    return MessageReferences(tuple(message_links(message)), tuple(message_barcodes(message)))
 
 
 def message_links(message: Mapping[str, Any]) -> list[str]:
@@ -15,12 +33,33 @@ def message_links(message: Mapping[str, Any]) -> list[str]:
     description or a field instead.
     """
     texts = [str(message.get("content") or "")]
-    for embed in message.get("embeds") or ():
-        if not isinstance(embed, Mapping):
-            continue
+    for embed in _embeds(message):
         texts.append(str(embed.get("url") or ""))
-        texts.append(str(embed.get("description") or ""))
-        for embed_field in embed.get("fields") or ():
-            if isinstance(embed_field, Mapping):
-                texts.append(str(embed_field.get("value") or ""))
+        texts.extend(_embed_texts(embed))
     return extract_urls("\n".join(texts))
+
+
+def message_barcodes(message: Mapping[str, Any]) -> list[str]:
+    """Every barcode-shaped number in the text, the embeds' titles, descriptions and fields.
+
+    Numbers are taken as written, checksum unchecked: a mistyped one must reach the core so
+    the person hears that the barcode is wrong rather than nothing at all. Numbers inside links,
+    mentions (`<@…>`, snowflakes are longer) and timestamps (`<t:…>`) are not barcodes.
+    """
+    texts = [str(message.get("content") or "")]
+    for embed in _embeds(message):
+        texts.append(str(embed.get("title") or ""))
+        texts.extend(_embed_texts(embed))
+    return extract_barcodes(_URL_LIKE.sub(" ", "\n".join(texts)))
+
+
+def _embeds(message: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    return [embed for embed in message.get("embeds") or () if isinstance(embed, Mapping)]
+
+
+def _embed_texts(embed: Mapping[str, Any]) -> list[str]:
+    texts = [str(embed.get("description") or "")]
+    for embed_field in embed.get("fields") or ():
+        if isinstance(embed_field, Mapping):
+            texts.append(str(embed_field.get("value") or ""))
+    return texts

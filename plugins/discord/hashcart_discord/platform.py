@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Hashable
+from collections.abc import AsyncIterator, Hashable, Sequence
 from typing import Any
 
 import aiohttp
@@ -30,7 +30,7 @@ from hashcart import (
 from hashcart_discord.cache import AsyncLru
 from hashcart_discord.gateway import CartClient, point_at
 from hashcart_discord.host import Host
-from hashcart_discord.links import message_links
+from hashcart_discord.links import MessageReferences, message_references
 from hashcart_discord.reactions import PLATFORM, Reaction, reaction_commands
 from hashcart_discord.sender import DmSender
 from hashcart_discord.settings import DiscordSettings
@@ -68,7 +68,9 @@ class DiscordPlatform:
         self._runner: asyncio.Task[None] | None = None
         self._handlers: set[asyncio.Task[Any]] = set()
         self._order: dict[Hashable, tuple[asyncio.Lock, int]] = {}
-        self._links: AsyncLru[tuple[int, int], list[str]] = AsyncLru(self._fetch_links, size=1024)
+        self._messages: AsyncLru[tuple[int, int], MessageReferences] = AsyncLru(
+            self._fetch_references, size=1024
+        )
         self._bots: AsyncLru[int, bool] = AsyncLru(self._fetch_is_bot, size=4096, ttl=3600)
         self._lookups = asyncio.Semaphore(LOOKUP_CONCURRENCY)
         self._stopping = False
@@ -240,14 +242,15 @@ class DiscordPlatform:
         if await self._bots.get(payload.user_id):
             return
         try:
-            links = await self._links.get((payload.channel_id, payload.message_id))
+            found = await self._messages.get((payload.channel_id, payload.message_id))
         except discord.NotFound:
             return  # deleted before we looked: nothing to add
         except discord.Forbidden:
             self._host.count_platform_error(PLATFORM, "message_forbidden")
             log.warning("discord: no access to message %s", payload.message_id)
             return
-        products = await self._products(links)
+        products = await self._products(found.links)
+        barcodes = await self._barcodes(found.barcodes) if not products else []
         reaction = Reaction(
             message_id=payload.message_id,
             channel_id=payload.channel_id,
@@ -258,16 +261,30 @@ class DiscordPlatform:
             user_name=member.display_name if member is not None else None,
             locale=self._locale(payload.guild_id),
         )
-        for command in reaction_commands(reaction, products, links):
+        for command in reaction_commands(reaction, products, found.links, barcodes):
             await self._submit(command)
 
-    async def _products(self, links: list[str]) -> list[tuple[str, ProductRef]]:
+    async def _products(self, links: Sequence[str]) -> list[tuple[str, ProductRef]]:
         found: dict[str, tuple[str, ProductRef]] = {}
         for url in links:
             ref = await self._host.resolve_reference(url)
             if ref is not None and ref.product_id not in found:
                 found[ref.product_id] = (url, ref)
         return list(found.values())
+
+    async def _barcodes(self, codes: tuple[str, ...]) -> list[tuple[str, ProductRef | None]]:
+        """Each barcode with its product, None when it names none; two codes of one product
+        (its UPC-A and its EAN-13) count once."""
+        found: list[tuple[str, ProductRef | None]] = []
+        seen: set[str] = set()
+        for code in codes:
+            ref = await self._host.resolve_reference(code)
+            if ref is not None:
+                if ref.product_id in seen:
+                    continue
+                seen.add(ref.product_id)
+            found.append((code, ref))
+        return found
 
     def _locale(self, guild_id: int | None) -> str | None:
         guild = self._client.get_guild(guild_id) if self._client and guild_id else None
@@ -283,13 +300,13 @@ class DiscordPlatform:
                     raise
                 await asyncio.sleep(delay)
 
-    async def _fetch_links(self, key: tuple[int, int]) -> list[str]:
+    async def _fetch_references(self, key: tuple[int, int]) -> MessageReferences:
         client = self._client
         assert client is not None
         channel_id, message_id = key
         async with self._lookups, asyncio.timeout(FETCH_DEADLINE):
             message = await client.http.get_message(channel_id, message_id)
-        return message_links(message)
+        return message_references(message)
 
     async def _fetch_is_bot(self, user_id: int) -> bool:
         client = self._client

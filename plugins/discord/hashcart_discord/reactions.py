@@ -46,13 +46,19 @@ class Reaction:
 
 
 def reaction_commands(
-    reaction: Reaction, products: Sequence[tuple[str, ProductRef]], links: Sequence[str]
+    reaction: Reaction,
+    products: Sequence[tuple[str, ProductRef]],
+    links: Sequence[str],
+    barcodes: Sequence[tuple[str, ProductRef | None]] = (),
 ) -> list[CartCommand]:
-    """One command per product in the message.
+    """One command per product in the message: its product links, or else its barcodes.
 
-    A cart reaction on a message without a product link still gets one answer saying so (the
-    core words it from the first link, or from its absence); taking such a reaction back says
-    nothing, the first answer already did.
+    Links count first: a deal post that shows a product link and its barcode names one
+    product, not two. Only when no link is a product do the barcodes count, each with the
+    product it resolved to, or none (a wrong check digit, an unknown code) for the core to
+    answer. A cart reaction on a message naming no product still gets one answer saying so (the
+    core words it from the first link, or from its absence); taking back a reaction that added
+    nothing says nothing, the first answer already did.
     """
     action = Action.REMOVE if reaction.removed else Action.ADD
 
@@ -71,6 +77,12 @@ def reaction_commands(
 
     if products:
         return [command(index, ref, url) for index, (url, ref) in enumerate(products)]
+    if barcodes:
+        return [
+            command(index, ref, code)
+            for index, (code, ref) in enumerate(barcodes)
+            if ref is not None or not reaction.removed
+        ]
     if reaction.removed:
         return []
     return [command(0, None, links[0] if links else None)]

@@ -41,6 +41,21 @@ def build_tree(client: discord.Client, handle: SlashHandler) -> app_commands.Com
     async def privacy(interaction: discord.Interaction, mode: Literal["on", "off"]) -> None:
         await handle(interaction, Action.PRIVACY, mode)
 
+    @cart.command(name="checkout", description="Order what is in your cart (asks you to confirm)")
+    async def checkout(interaction: discord.Interaction) -> None:
+        await handle(interaction, Action.CHECKOUT, None)
+
+    @cart.command(
+        name="confirm", description="Confirm the checkout or large add you just asked for"
+    )
+    async def confirm(interaction: discord.Interaction) -> None:
+        await handle(interaction, Action.CONFIRM, None)
+
+    @cart.command(name="forget", description="Delete your cart and your data (asks you first)")
+    @app_commands.describe(confirm="True, after /cart forget asked you: delete everything now")
+    async def forget(interaction: discord.Interaction, confirm: bool = False) -> None:
+        await handle(interaction, Action.FORGET, "confirm" if confirm else None)
+
     @cart.command(name="help", description="How to use hashcart")
     async def help_(interaction: discord.Interaction) -> None:
         await handle(interaction, Action.HELP, None)
