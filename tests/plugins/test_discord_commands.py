@@ -213,7 +213,7 @@ async def test_forget_asks_then_erases_and_an_old_reaction_replayed_brings_nothi
         await eventually(lambda: discord.dms_to(alice))
 
         asked = await answered(discord, alice, "forget")
-        assert "/cart forget confirm" in asked
+        assert "/cart forget confirm: True" in asked
         assert await quantities(hc, alice) == {ECHO: 1}, "asking deletes nothing"
         done = await answered(discord, alice, "forget", confirm=True)
         assert "deleted" in done
