@@ -229,16 +229,12 @@ class _Statements:
             )
             .join(accounts, accounts.c.id == identities.c.account_id)
             .where(identities.c.user_id.in_(sa.bindparam("user_ids", expanding=True)))
-        )
-        # Concurrent groups (several workers, several nodes) take their accounts in one order.
-        self.lock_accounts = (
-            sa.select(accounts.c.id)
-            .where(accounts.c.id.in_(sa.bindparam("ids", expanding=True)))
             .order_by(accounts.c.id)
-            .with_for_update()
-            if postgres
-            else None
         )
+        if postgres:
+            # Concurrent groups (several workers, several nodes) lock the accounts they touch,
+            # in one order (rows are locked as they leave the sort), so they cannot deadlock.
+            self.accounts = self.accounts.with_for_update(of=accounts)
         self.carts = sa.select(cart_items).where(
             cart_items.c.account_id.in_(sa.bindparam("ids", expanding=True))
         )
@@ -499,8 +495,6 @@ class Applier:
             claimed = set((await conn.execute(statements.claim_events, claims)).scalars())
             known = await self._accounts(conn, batch)
             account_ids = sorted({account.id for account in known.values()})
-            if statements.lock_accounts is not None and account_ids:
-                await conn.execute(statements.lock_accounts, {"ids": account_ids})
             rows: Iterable[Any] = (
                 await conn.execute(statements.carts, {"ids": account_ids}) if account_ids else []
             )

@@ -343,7 +343,16 @@ async def test_cart_command_is_registered_once_and_answers_ephemerally(
         await eventually(lambda: discord.dms_to(alice))
         assert [c["name"] for c in discord.commands] == ["cart"]
         subcommands = {o["name"] for o in discord.commands[0]["options"]}
-        assert subcommands == {"list", "link", "unlink", "privacy", "help"}
+        assert subcommands == {
+            "list",
+            "link",
+            "unlink",
+            "privacy",
+            "help",
+            "checkout",
+            "confirm",
+            "forget",
+        }
 
         used = await discord.use_command(alice, message.channel, "cart", "list")
 
