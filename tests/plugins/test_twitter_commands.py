@@ -20,6 +20,8 @@ from hashcart.testing.standins.twitter import (
     BOT_USER_ID,
     XStandin,
     delivery,
+    direct_message,
+    dm_delivery,
     to_v2,
     tweet,
     user,
@@ -163,6 +165,41 @@ async def test_a_confirm_replying_to_the_bots_tweet_counts(
     await send(x, hc, confirm)
     assert "Order placed" in await dm_after(x, ALICE, 1)
     assert len(await hc.hashcart.accounts.orders(alice)) == 1
+
+
+async def test_confirm_by_dm_answers_the_dm_and_a_redelivery_orders_nothing_more(
+    x: XStandin, hc: RunningHashcart, alice: str
+) -> None:
+    await send(x, hc, tweet("#amazoncart", user=ALICE, urls=[ECHO]))
+    await send(x, hc, to_bot("#checkout"))
+    await dm_after(x, ALICE, 0)
+    confirm = dm_delivery([direct_message("#confirm", sender=ALICE)], users=[ALICE, x.bot])
+    body = json.dumps(confirm).encode()
+    first = await x.deliver(f"{hc.url}/twitter/webhook", body=body)
+    assert first.status == 200 and first.json() == {"handled": 1}
+    assert "Order placed" in await dm_after(x, ALICE, 1)
+    assert (await x.deliver(f"{hc.url}/twitter/webhook", body=body)).status == 200
+    await send(x, hc, to_bot("#checkout"))  # the cart is empty now: one more DM, no order
+    await dm_after(x, ALICE, 2)
+    assert len(x.dms_to(ALICE)) == 3
+    assert len(await hc.hashcart.accounts.orders(alice)) == 1
+
+
+async def test_the_bots_own_dms_and_chatter_are_not_commands(
+    x: XStandin, hc: RunningHashcart, alice: str
+) -> None:
+    messages = [
+        direct_message("#confirm", sender=x.bot, recipient_id=ALICE["id_str"]),
+        direct_message("hello there", sender=ALICE),
+        {"type": "something_else", "id": "1"},
+    ]
+    payload = dm_delivery(messages, users=[ALICE, x.bot])
+    answer = await x.deliver(f"{hc.url}/twitter/webhook", payload=payload)
+    assert answer.status == 200 and answer.json() == {"handled": 0}
+    linked = dm_delivery([direct_message("#amazoncart", sender=ALICE, urls=[KINDLE])], users=[])
+    assert (await x.deliver(f"{hc.url}/twitter/webhook", payload=linked)).json() == {"handled": 1}
+    assert "Kindle" in await dm_after(x, ALICE, 0)
+    assert x.posted == [] and await cart_ids(hc, ALICE) == {"amazon:B08N5WRWNW": 1}
 
 
 async def test_a_cart_changed_between_checkout_and_confirm_orders_nothing(

@@ -16,7 +16,14 @@ from typing import Any
 
 from hashcart import Action, CartCommand, ProductRef
 from hashcart_twitter.client import ErrorKind, XClient, XError
-from hashcart_twitter.normalize import Rules, Trigger, trigger_from_v1, trigger_from_v2, v2_links
+from hashcart_twitter.normalize import (
+    Rules,
+    Trigger,
+    trigger_from_dm,
+    trigger_from_v1,
+    trigger_from_v2,
+    v2_links,
+)
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +78,13 @@ class Ingest:
 
     async def from_v2(self, envelope: Mapping[str, Any]) -> CartCommand | None:
         trigger = trigger_from_v2(envelope, self._rules())
+        return await choose_command(trigger, self._resolve, self._lookup) if trigger else None
+
+    async def from_dm(
+        self, event: Mapping[str, Any], users: Mapping[str, Any], for_user_id: str | None
+    ) -> CartCommand | None:
+        """A DM to the bot: nothing to look up, its own links and words are all there is."""
+        trigger = trigger_from_dm(event, users, self._rules(), for_user_id)
         return await choose_command(trigger, self._resolve, self._lookup) if trigger else None
 
     async def _lookup(self, tweet_id: str) -> tuple[str, ...]:

@@ -14,6 +14,10 @@ What a tweet asks for (see `verbs.py`):
   reply to one of its tweets or an @mention of it. They are common words on X, so a tweet that
   merely carries the hashtag must not place an order; without `HASHCART_TWITTER_BOT_USER_ID`
   the bot cannot tell and ignores them.
+
+A direct message to the bot (Account Activity `direct_message_events`) is read the same way and
+is always addressed to the bot, so `#confirm` can answer the DM that asked for it. Its answer goes
+back by DM.
 """
 
 from __future__ import annotations
@@ -61,20 +65,23 @@ class Trigger:
     parent_links: tuple[str, ...] | None = None
     verb: Verb = ADD
     barcodes: tuple[str, ...] = ()
+    direct_message: bool = False
 
     def command(self, reference: str | None, product: ProductRef | None = None) -> CartCommand:
         """The command this tweet stands for; the tweet id makes redeliveries harmless."""
         extra = {"screen_name": self.screen_name} if self.screen_name else {}
+        # A DM has no thread to reply in; its event id gets a prefix to say what kind of id it is.
+        event_id = f"dm-{self.tweet_id}" if self.direct_message else self.tweet_id
         return CartCommand(
             platform=PLATFORM,
             user_id=self.user_id,
             action=self.verb.action,
-            event_id=self.tweet_id,
+            event_id=event_id,
             reply_to=ReplyTarget(
                 platform=PLATFORM,
                 user=self.user_id,
-                channel=self.tweet_id,
-                private=self.protected or self.verb.private,
+                channel=None if self.direct_message else self.tweet_id,
+                private=self.protected or self.verb.private or self.direct_message,
                 extra=extra,
             ),
             product=product,
@@ -308,6 +315,71 @@ def _v2_has_hashtag(data: Json, hashtag: str) -> bool:
             if isinstance(entry, Mapping) and str(entry.get("tag", "")).casefold() == wanted:
                 return True
     return has_hashtag(_v2_text(data), hashtag)
+
+
+# ---------------------------------------------------------------------------------------------
+# Direct messages (Account Activity API)
+# ---------------------------------------------------------------------------------------------
+
+
+def trigger_from_dm(
+    event: Json, users: Json, rules: Rules, for_user_id: str | None
+) -> Trigger | None:
+    """The trigger in one `direct_message_events` entry, or None when it asks for nothing.
+
+    The bot's own DMs arrive too (sender is `for_user_id`) and are never commands. Raises
+    `ValueError` for an event too malformed to read.
+    """
+    if event.get("type") != "message_create":
+        return None
+    event_id = _id(event)
+    create = event.get("message_create")
+    if not isinstance(create, Mapping):
+        raise ValueError(f"direct message {event_id} has no message_create")
+    sender = _str(create.get("sender_id"))
+    if sender is None:
+        raise ValueError(f"direct message {event_id} has no sender_id")
+    if sender == for_user_id or rules.ignores(sender):
+        return None
+    data = create.get("message_data")
+    data = data if isinstance(data, Mapping) else {}
+    text = str(data.get("text") or "")
+    entities = data.get("entities")
+    entities = entities if isinstance(entities, Mapping) else {}
+    verb = choose_verb(
+        text,
+        rules.hashtag,
+        has_tag=lambda tag: _dm_has_hashtag(text, entities, tag),
+        to_bot=True,
+    )
+    if verb is None:
+        return None
+    urls = [
+        str(entry.get("expanded_url") or entry.get("url") or "")
+        for entry in _list(entities.get("urls"))
+        if isinstance(entry, Mapping)
+    ]
+    author = users.get(sender)
+    author = author if isinstance(author, Mapping) else {}
+    return Trigger(
+        tweet_id=event_id,
+        user_id=sender,
+        screen_name=_str(author.get("screen_name")),
+        protected=_truthy(author.get("protected")),
+        locale=None,  # DMs carry no language; the account's or the default one is used
+        links=_product_candidates(urls or extract_urls(text)),
+        verb=verb,
+        barcodes=barcodes_in(text),
+        direct_message=True,
+    )
+
+
+def _dm_has_hashtag(text: str, entities: Json, hashtag: str) -> bool:
+    wanted = hashtag.casefold()
+    for entry in _list(entities.get("hashtags")):
+        if isinstance(entry, Mapping) and str(entry.get("text", "")).casefold() == wanted:
+            return True
+    return has_hashtag(text, hashtag)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -1,5 +1,8 @@
 """The Account Activity API receiver: the CRC challenge and signed event deliveries.
 
+Tweets (`tweet_create_events`) and direct messages to the bot (`direct_message_events`) can be
+commands; other activity is acknowledged and ignored.
+
 A delivery is answered only after every command in it is durable, so a 200 means "keep nothing
 for us"; a 503 asks X to deliver again, which is harmless because tweet ids dedupe commands.
 """
@@ -12,12 +15,12 @@ import hashlib
 import hmac
 import json
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from aiohttp import web
 
-from hashcart import Unavailable
+from hashcart import CartCommand, Unavailable
 from hashcart_twitter.ingest import Ingest, LookupFailed
 
 log = logging.getLogger(__name__)
@@ -84,25 +87,45 @@ class WebhookReceiver:
             return error(400, "malformed_json", "the body is not valid JSON")
         if not isinstance(payload, dict):
             return error(400, "malformed_json", "the body must be a JSON object")
-        tweets = payload.get("tweet_create_events")
-        if tweets is None:
-            return web.json_response({"handled": 0})  # likes, follows, DMs: nothing to do
-        if not isinstance(tweets, list):
-            return error(400, "bad_delivery", "tweet_create_events must be a list")
-        if len(tweets) == 1:  # the usual delivery: skip the task a gather would create
-            results = [await self._one(tweets[0])]
+        found: dict[str, list[Any]] = {}
+        for name in ("tweet_create_events", "direct_message_events"):
+            events = payload.get(name)
+            if events is not None and not isinstance(events, list):
+                return error(400, "bad_delivery", f"{name} must be a list")
+            found[name] = events or []
+        tweets, messages = found["tweet_create_events"], found["direct_message_events"]
+        users = payload.get("users")
+        users = users if isinstance(users, Mapping) else {}
+        for_user_id = payload.get("for_user_id")
+        for_user_id = str(for_user_id) if isinstance(for_user_id, str | int) else None
+        reads = [self._tweet(tweet) for tweet in tweets]
+        reads += [self._message(message, users, for_user_id) for message in messages]
+        if not reads:
+            return web.json_response({"handled": 0})  # likes, follows: nothing to do
+        if len(reads) == 1:  # the usual delivery: skip the task a gather would create
+            results = [await self._one(reads[0])]
         else:
-            results = await asyncio.gather(*(self._one(tweet) for tweet in tweets))
+            results = await asyncio.gather(*(self._one(read) for read in reads))
         if any(result == "retry" for result in results):
             return error(503, "unavailable", "some events could not be recorded; deliver again")
         return web.json_response({"handled": sum(result == "submitted" for result in results)})
 
-    async def _one(self, tweet: object) -> str:
+    async def _tweet(self, tweet: object) -> CartCommand | None:
+        if not isinstance(tweet, Mapping):
+            raise ValueError("an event that is not an object")
+        return await self._ingest.from_v1(tweet)
+
+    async def _message(
+        self, message: object, users: Mapping[str, Any], for_user_id: str | None
+    ) -> CartCommand | None:
+        if not isinstance(message, Mapping):
+            raise ValueError("an event that is not an object")
+        return await self._ingest.from_dm(message, users, for_user_id)
+
+    async def _one(self, read: Awaitable[CartCommand | None]) -> str:
         """Handle one event on its own, so a broken one never costs the others."""
         try:
-            if not isinstance(tweet, Mapping):
-                raise ValueError("an event that is not an object")
-            command = await self._ingest.from_v1(tweet)
+            command = await read
             if command is None:
                 return "ignored"
             await self._submit(command)

@@ -44,6 +44,8 @@ __all__ = [
     "XStandin",
     "crc_response",
     "delivery",
+    "direct_message",
+    "dm_delivery",
     "long_tweet",
     "new_tweet_id",
     "quote_tweet",
@@ -330,6 +332,59 @@ def delivery(
         "for_user_id": for_user_id,
         "user_has_blocked": "false",
         "tweet_create_events": [dict(t) for t in tweets],
+    }
+
+
+def direct_message(
+    text: str,
+    *,
+    sender: Mapping[str, Any],
+    recipient_id: str = BOT_USER_ID,
+    urls: Sequence[str] = (),
+    event_id: str | None = None,
+) -> dict[str, Any]:
+    """One `direct_message_events` entry (`message_create`), links wrapped in t.co as in tweets."""
+    eid = event_id or new_tweet_id()
+    full, wrapped = _with_links(text, urls)
+    entities = _entities(full, wrapped)
+    return {
+        "type": "message_create",
+        "id": eid,
+        "created_timestamp": str((int(eid) >> 22) + _TWEPOCH_MS),
+        "message_create": {
+            "target": {"recipient_id": recipient_id},
+            "sender_id": sender["id_str"],
+            "source_app_id": "268278",
+            "message_data": {"text": full, "entities": entities},
+        },
+    }
+
+
+def dm_delivery(
+    messages: Iterable[Mapping[str, Any]],
+    *,
+    users: Iterable[Mapping[str, Any]],
+    for_user_id: str = BOT_USER_ID,
+) -> dict[str, Any]:
+    """The Account Activity envelope around `direct_message_events`, with the `users` map."""
+    return {
+        "for_user_id": for_user_id,
+        "direct_message_events": [dict(m) for m in messages],
+        "apps": {"268278": {"id": "268278", "name": "Twitter Web App"}},
+        "users": {
+            u["id_str"]: {
+                "id": u["id_str"],
+                "created_timestamp": "1422556069340",
+                "name": u.get("name", u["screen_name"]),
+                "screen_name": u["screen_name"],
+                "protected": bool(u.get("protected", False)),
+                "verified": bool(u.get("verified", False)),
+                "followers_count": u.get("followers_count", 0),
+                "friends_count": u.get("friends_count", 0),
+                "statuses_count": u.get("statuses_count", 0),
+            }
+            for u in users
+        },
     }
 
 
