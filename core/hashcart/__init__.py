@@ -24,7 +24,7 @@ from hashcart.commands import (
     ReplyTarget,
 )
 from hashcart.config import HashcartSettingsBase as PluginSettings
-from hashcart.errors import ConfigError, Unavailable
+from hashcart.errors import ConfigError, Conflict, NotFound, Unavailable
 from hashcart.platform import (
     OutgoingReply,
     Platform,
@@ -50,8 +50,10 @@ __all__ = [
     "CartCommand",
     "CartLine",
     "ConfigError",
+    "Conflict",
     "Hashcart",
     "InvalidBarcode",
+    "NotFound",
     "Order",
     "Outcome",
     "OutcomeCode",

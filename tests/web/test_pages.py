@@ -9,11 +9,13 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator
+from dataclasses import replace
 
 import aiohttp
 import pytest
 import sqlalchemy as sa
 
+from hashcart import Action, OutcomeCode
 from hashcart.store.schema import link_tokens
 from hashcart.testing import RunningHashcart, eventually, running_hashcart
 from tests.core.fakes import FakePlatform, FakePlatformPlugin
@@ -307,6 +309,18 @@ async def test_cart_shows_items_prices_total_and_origin(
     assert "$199.98" in page.text and "$249.97" in page.text
     assert "via Fake" in page.text
     assert "UTC" in page.text
+
+
+async def test_orders_placed_through_checkout_appear_on_the_cart_page(
+    site: RunningHashcart, alice: Visitor
+) -> None:
+    await linked(site, alice, "alice", "u-alice")
+    checkout = replace(add_command("u-alice", "c1", KINDLE), action=Action.CHECKOUT, reference=None)
+    await site.hashcart.submit(checkout)
+    placed = await site.hashcart.submit(replace(checkout, event_id="c2", action=Action.CONFIRM))
+    assert placed.code is OutcomeCode.ORDER_PLACED
+    page = await alice.get("/cart")
+    assert "Orders" in page.text and f"1 items, {placed.params['total']}" in page.text
 
 
 async def test_change_quantity_remove_and_privacy(site: RunningHashcart, alice: Visitor) -> None:

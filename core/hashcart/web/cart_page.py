@@ -80,11 +80,21 @@ async def cart_page(request: web.Request) -> web.Response:
         }
         for identity in account["identities"]
     ]
+    orders = [
+        {
+            "id": order["id"],
+            "when": _when(order["created_at"]),
+            "count": sum(line["quantity"] for line in order["items"]),
+            "total": money(order["total_cents"], order["currency"], account.get("locale")),
+        }
+        for order in await hashcart.accounts.orders(account["id"])
+    ]
     return await page(
         request,
         "cart.html",
         account=account,
         cart=_view(cart, account.get("locale")),
+        orders=orders,
         identities=identities,
         dm_only=account["dm_only"],
         hashtag=hashcart.settings.hashtag,
