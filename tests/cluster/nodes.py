@@ -16,10 +16,9 @@ from typing import Any
 
 import aiohttp
 
-from hashcart.catalog import CatalogEntry
-from hashcart.store import create_engine
 from hashcart.accounts import Accounts
-from hashcart.catalog import Catalog
+from hashcart.catalog import Catalog, CatalogEntry
+from hashcart.store import create_engine
 from hashcart.testing.harness import free_port
 from hashcart.testing.standins import twitter as x
 
@@ -68,7 +67,7 @@ class Cluster:
 
     async def start_node(self) -> Node:
         port = free_port()
-        process = subprocess.Popen(
+        process = subprocess.Popen(  # noqa: ASYNC220 - returns at once; the node runs apart
             [sys.executable, "-m", "hashcart", "serve", "--no-migrate"],
             env=self.env(port),
             stdout=subprocess.DEVNULL,

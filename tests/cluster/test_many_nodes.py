@@ -114,9 +114,7 @@ async def test_sigterm_finishes_what_was_accepted_and_exits_0(shared_postgres: s
         assert accepted, "nothing was accepted before the stop"
         engine = create_engine(shared_postgres)
         async with engine.connect() as conn:
-            recorded = set(
-                (await conn.execute(sa.text("SELECT event_key FROM events"))).scalars()
-            )
+            recorded = set((await conn.execute(sa.text("SELECT event_key FROM events"))).scalars())
         await engine.dispose()
         missing = [i for i in accepted if f"twitter:{sent[i][0]['id_str']}" not in recorded]
         assert missing == [], "a delivery answered 200 was not recorded"
