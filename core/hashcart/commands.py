@@ -79,7 +79,8 @@ class ReplyTarget:
     the platform itself demands a private answer (a protected X account); the core also sets it
     from the account's privacy choice. `extra` carries plugin-specific strings the send hook needs;
     `extra["order_key"]`, when set, replaces `user` as what answers are kept in order by (a
-    Slack `response_url` needs no order with the user's other answers).
+    Slack `response_url` needs no order with the user's other answers); answers queued together
+    that share `extra["reply_group"]` are sent as one message, their texts one per line.
     """
 
     platform: str

@@ -165,23 +165,25 @@ class ReplySender:
     async def _send_in_order(
         self, group: list[Any], results: list[tuple[int, int, SendError | None]]
     ) -> None:
-        for index, row in enumerate(group):
-            error = await self._send(row)
-            results.append((row.id, row.attempts, error))
+        batches = _merged(group)
+        for index, batch in enumerate(batches):
+            error = await self._send(batch)
+            results.extend((row.id, row.attempts, error) for row in batch)
             if error is not None:
                 # Later replies to this recipient wait for this one, to keep their order.
-                for later in group[index + 1 :]:
-                    results.append((later.id, later.attempts - 1, _Postponed(error)))
+                for later in batches[index + 1 :]:
+                    results.extend((row.id, row.attempts - 1, _Postponed(error)) for row in later)
                 return
 
-    async def _send(self, row: Any) -> SendError | None:
+    async def _send(self, batch: list[Any]) -> SendError | None:
+        row = batch[0]
         current_event.set(row.event_key)
         platform = self._platforms[row.platform]
         reply = OutgoingReply(
             reply_id=row.id,
             event_key=row.event_key,
             target=ReplyTarget.from_json(row.target),
-            content=ReplyContent(row.text, row.extra or {}),
+            content=ReplyContent("\n".join(part.text for part in batch), row.extra or {}),
             outcome=Outcome.from_json(row.outcome),
             attempt=row.attempts,
             locale=row.target.get("locale"),
@@ -258,3 +260,21 @@ def _in_order(candidates: set[int], unsent: Any) -> list[int]:
                 break
             allowed.append(reply_id)
     return allowed
+
+
+def _merged(queue: list[Any]) -> list[list[Any]]:
+    """Consecutive replies to one recipient that share `ReplyTarget.extra["reply_group"]` (one
+    reaction on a message naming several products, say) go out as one message."""
+    batches: list[list[Any]] = []
+    for row in queue:
+        group = (row.target.get("extra") or {}).get("reply_group")
+        previous = batches[-1][0] if batches else None
+        if (
+            group
+            and previous is not None
+            and (previous.target.get("extra") or {}).get("reply_group") == group
+        ):
+            batches[-1].append(row)
+        else:
+            batches.append([row])
+    return batches

@@ -177,10 +177,12 @@ async def test_every_product_link_in_text_and_embeds_is_added(discord: DiscordSt
         await hc.link("alice", "discord", str(alice.id))
         await discord.react(alice, message)
 
-        await eventually(lambda: len(discord.dms_to(alice)) == 2)
+        await eventually(lambda: discord.dms_to(alice))
         assert await quantities(hc, alice) == {ECHO: 1, KINDLE: 1}
-        dms = " | ".join(discord.dms_to(alice))
-        assert "Echo Dot" in dms and "Kindle" in dms
+        await sentinel(discord, hc, alice)
+        dms = discord.dms_to(alice)
+        assert len(dms) == 2, "one DM listing both products, then the sentinel's"
+        assert "Echo Dot" in dms[0] and "Kindle" in dms[0]
 
 
 async def test_a_message_without_a_product_link_gets_one_answer(discord: DiscordStandin) -> None:

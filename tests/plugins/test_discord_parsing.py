@@ -131,7 +131,7 @@ def test_one_command_per_product_with_stable_event_ids() -> None:
     }
     target = added[0].reply_to
     assert (target.user, target.channel, target.private) == ("2", "4", True)
-    assert dict(target.extra) == {"message_id": "5", "guild_id": "3"}
+    assert dict(target.extra) == {"message_id": "5", "guild_id": "3", "reply_group": "5:2:add"}
 
 
 def test_no_product_answers_once_on_add_and_not_at_all_on_remove() -> None:

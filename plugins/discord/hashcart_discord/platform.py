@@ -261,8 +261,10 @@ class DiscordPlatform:
             user_name=member.display_name if member is not None else None,
             locale=self._locale(payload.guild_id),
         )
-        for command in reaction_commands(reaction, products, found.links, barcodes):
-            await self._submit(command)
+        # Submitted together, the commands of one reaction are applied in one group, so their
+        # answers (one `reply_group`) go out as one DM listing every product.
+        commands = reaction_commands(reaction, products, found.links, barcodes)
+        await asyncio.gather(*(self._submit(command) for command in commands))
 
     async def _products(self, links: Sequence[str]) -> list[tuple[str, ProductRef]]:
         found: dict[str, tuple[str, ProductRef]] = {}

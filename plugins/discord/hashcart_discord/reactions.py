@@ -33,7 +33,12 @@ class Reaction:
 
     def reply_target(self) -> ReplyTarget:
         """Answers go by DM (`private`); the channel is only for the closed-DMs notice."""
-        extra = {"message_id": str(self.message_id)}
+        verb = "remove" if self.removed else "add"
+        # One reaction on a message naming several products: one DM listing them.
+        extra = {
+            "message_id": str(self.message_id),
+            "reply_group": f"{self.message_id}:{self.user_id}:{verb}",
+        }
         if self.guild_id is not None:
             extra["guild_id"] = str(self.guild_id)
         return ReplyTarget(
