@@ -401,7 +401,11 @@ async def test_stream_mode_end_to_end() -> None:
         async with started(x, **env) as hc:
             await hc.link("alice", "twitter", ALICE["id_str"])
             await x.wait_for_stream()
-            assert [rule["value"] for rule in x.rules.values()] == ["#amazoncart -is:retweet"]
+            assert [rule["value"] for rule in x.rules.values()] == [
+                "#amazoncart -is:retweet",
+                "#checkout @hashcart -is:retweet",
+                "#confirm @hashcart -is:retweet",
+            ]
 
             parent = x.add_tweet(product_tweet(KINDLE))
             reply = tweet("#AmazonCart", user=ALICE, in_reply_to=parent)
@@ -420,7 +424,7 @@ async def test_stream_mode_end_to_end() -> None:
 
         async with started(x, **env):  # a restart does not add the rule again
             await x.wait_for_stream()
-            assert len(x.rules) == 1
+            assert len(x.rules) == 3
         assert len(x.calls_to("POST", "/2/tweets/search/stream/rules")) == 1
 
 

@@ -365,3 +365,34 @@ def test_x_wording_names_the_tweet_to_send() -> None:
     worded = x_commands(text, "amazoncart", "hashcart")
     assert worded == "Send @hashcart #confirm within 15 minutes. Or #amazoncart forget confirm."
     assert x_commands("Send /cart confirm", "amazoncart") == "Send #confirm"
+
+
+async def test_checkout_and_confirm_arrive_over_the_stream_too() -> None:
+    """In stream mode the checkout hashtags aimed at the bot have rules of their own."""
+    import hashcart_twitter
+    from hashcart.testing import eventually, running_hashcart
+    from hashcart.testing.standins.twitter import XStandin as Standin
+    from hashcart.testing.standins.twitter import tweet as make_tweet
+    from hashcart.testing.standins.twitter import user as make_user
+
+    shopper = make_user("streamer")
+    async with Standin(keepalive_seconds=0.1) as x:
+        env = x.env(mode="stream", stream_backoff_scale="0.01", stream_stall_seconds="1")
+        async with running_hashcart(plugins=[hashcart_twitter], env=env) as hc:
+            account_id = await hc.link("streamer", "twitter", shopper["id_str"])
+            await hc.add_product("amazon:B08N5WRWNW", "Kindle", 9999)
+            await x.wait_for_stream()
+            add = make_tweet(
+                "#amazoncart", user=shopper, urls=["https://www.amazon.com/dp/B08N5WRWNW"]
+            )
+            await x.stream_tweet(add)
+            await eventually(lambda: x.replies_to(add))
+            assert await x.stream_tweet(make_tweet("@hashcart #checkout", user=shopper)) == 1
+            await eventually(lambda: x.dms_to(shopper))
+            assert await x.stream_tweet(make_tweet("@hashcart #confirm", user=shopper)) == 1
+
+            async def ordered() -> bool:
+                return len(await hc.hashcart.accounts.orders(account_id)) == 1
+
+            await eventually(ordered)
+            assert await x.stream_tweet(make_tweet("#checkout for my shop", user=shopper)) == 0

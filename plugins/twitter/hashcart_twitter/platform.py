@@ -74,6 +74,7 @@ class TwitterPlatform:
                 backoff=Backoff(scale=self.settings.stream_backoff_scale),
                 stall_seconds=self.settings.stream_stall_seconds,
                 count_error=self.count_error,
+                bot_screen_name=self.settings.bot_screen_name,
             )
             # X allows one stream connection per app: one node holds it, another takes over
             # within a lease period when that node dies.

@@ -61,6 +61,15 @@ def rule_value(hashtag: str) -> str:
     return f"#{hashtag} -is:retweet"
 
 
+def rule_values(hashtag: str, bot_screen_name: str | None) -> list[str]:
+    """The stream's rules: the trigger hashtag, and — when the bot's handle is known — the
+    checkout hashtags aimed at the bot (they are common words on X, so only those)."""
+    rules = [rule_value(hashtag)]
+    if bot_screen_name:
+        rules += [f"#{tag} @{bot_screen_name} -is:retweet" for tag in ("checkout", "confirm")]
+    return rules
+
+
 class StreamConsumer:
     """Owns the stream task; each tweet is handled in its own task so reading never stalls."""
 
@@ -74,7 +83,9 @@ class StreamConsumer:
         backoff: Backoff,
         stall_seconds: float,
         count_error: Callable[[str], None],
+        bot_screen_name: str | None = None,
     ) -> None:
+        self._bot = bot_screen_name
         self._client = client
         self._ingest = ingest
         self._submit = submit
@@ -110,13 +121,13 @@ class StreamConsumer:
             await asyncio.gather(*pending, return_exceptions=True)
 
     async def ensure_rule(self) -> None:
-        """Add the hashtag rule unless an identical one exists, so restarts add nothing."""
-        wanted = rule_value(self._hashtag)
-        rules = await self._client.stream_rules()
-        if any(rule.get("value") == wanted for rule in rules):
+        """Add the rules that are missing, in one call, so restarts add nothing."""
+        present = {rule.get("value") for rule in await self._client.stream_rules()}
+        missing = [v for v in rule_values(self._hashtag, self._bot) if v not in present]
+        if not missing:
             return
-        await self._client.add_stream_rules([{"value": wanted, "tag": RULE_TAG}])
-        log.info("added filtered-stream rule %r", wanted)
+        await self._client.add_stream_rules([{"value": v, "tag": RULE_TAG} for v in missing])
+        log.info("added filtered-stream rules %r", missing)
 
     async def _run(self) -> None:
         failures: dict[str, int] = {}
