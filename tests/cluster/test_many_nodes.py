@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 from hashcart.store import create_engine
 from hashcart.testing import eventually
-from tests.cluster.nodes import cluster, expected_carts
+from hashcart.testing.cluster import cluster, expected_carts
 
 
 async def test_three_nodes_duplicates_and_one_node_killed(shared_postgres: str):

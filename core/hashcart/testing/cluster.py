@@ -1,4 +1,5 @@
-"""Real `hashcart serve` processes on one PostgreSQL, fed by the X stand-in, for fault tests."""
+"""Real `hashcart serve` processes on one PostgreSQL, fed by the X stand-in: the many-nodes
+tests and `bench/nodes.py` drive them."""
 
 from __future__ import annotations
 
@@ -45,7 +46,7 @@ class Node:
 
 @dataclass
 class Cluster:
-    """Nodes sharing one database; deliveries go round robin to the live ones, as a balancer would."""
+    """Nodes on one database; deliveries go round robin to the live ones, as a balancer would."""
 
     database_url: str
     standin: x.XStandin
