@@ -844,23 +844,7 @@ class Applier:
         self, command: CartCommand, outcome: Outcome, text: str, now: float
     ) -> dict[str, Any]:
         """A reply that bypasses the wording hooks: they may be what keeps failing."""
-        target = command.reply_to
-        return {
-            "event_key": command.event_key,
-            "platform": command.platform,
-            "recipient": target.user,
-            "target": target.to_json(),
-            "text": text,
-            "extra": {},
-            "outcome": outcome.to_json(),
-            "status": "pending",
-            "attempts": 0,
-            "next_attempt_at": now,
-            "lease_until": None,
-            "last_error": None,
-            "sent_at": None,
-            "created_at": now,
-        }
+        return _queued(command.event_key, command.reply_to, text, {}, outcome, now)
 
     async def _reply_row(
         self, command: CartCommand, account: _Account | None, outcome: Outcome, now: float
@@ -879,22 +863,35 @@ class Applier:
         if private:
             # A platform that must fall back to a public place uses this: it names no product.
             extra.setdefault("public_text", self._public_text(locale))
-        return {
-            "event_key": command.event_key,
-            "platform": command.platform,
-            "recipient": _recipient(target),
-            "target": {**target.to_json(), "locale": locale},
-            "text": content.text,
-            "extra": extra,
-            "outcome": outcome.to_json(),
-            "status": "pending",
-            "attempts": 0,
-            "next_attempt_at": now,
-            "lease_until": None,
-            "last_error": None,
-            "sent_at": None,
-            "created_at": now,
-        }
+        return _queued(command.event_key, target, content.text, extra, outcome, now, locale)
+
+
+def _queued(
+    event_key: str,
+    target: ReplyTarget,
+    text: str,
+    extra: dict[str, Any],
+    outcome: Outcome,
+    now: float,
+    locale: str | None = None,
+) -> dict[str, Any]:
+    """An outbox row, due at once."""
+    return {
+        "event_key": event_key,
+        "platform": target.platform,
+        "recipient": _recipient(target),
+        "target": {**target.to_json(), "locale": locale},
+        "text": text,
+        "extra": extra,
+        "outcome": outcome.to_json(),
+        "status": "pending",
+        "attempts": 0,
+        "next_attempt_at": now,
+        "lease_until": None,
+        "last_error": None,
+        "sent_at": None,
+        "created_at": now,
+    }
 
 
 def _fingerprint(cart: dict[str, _Line]) -> list[list[Any]]:
