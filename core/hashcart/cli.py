@@ -63,6 +63,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     create = account_commands.add_parser("create", help="create an account")
     create.add_argument("name")
+    password = account_commands.add_parser(
+        "password", help="set an account's web password (read from standard input)"
+    )
+    password.add_argument("name")
     link = account_commands.add_parser("link", help="link a platform identity to an account")
     link.add_argument("name")
     link.add_argument("platform")
@@ -263,12 +267,30 @@ async def _accounts(hashcart: Any, args: argparse.Namespace) -> int:
     found = await hashcart.accounts.find(name=args.name)
     if not found:
         raise NotFound(f"no account named {args.name!r}")
+    if args.accounts_command == "password":
+        return await _set_password(hashcart, found[0]["id"])
     await hashcart.start()
     applied = await hashcart.link_identity(found[0]["id"], args.platform, args.user_id)
     print(
         f"linked {args.platform} user {args.user_id} to {args.name}; "
         f"{len(applied)} pending adds applied"
     )
+    return 0
+
+
+async def _set_password(hashcart: Any, account_id: str) -> int:
+    from hashcart.web.auth import MAX_PASSWORD, MIN_PASSWORD, hash_password
+
+    if sys.stdin.isatty():
+        import getpass
+
+        given = getpass.getpass("new password: ")
+    else:
+        given = sys.stdin.readline().rstrip("\n")
+    if not MIN_PASSWORD <= len(given) <= MAX_PASSWORD:
+        raise UsageError(f"a password has {MIN_PASSWORD} to {MAX_PASSWORD} characters")
+    await hashcart.accounts.set_password(account_id, await hash_password(given))
+    print("password set")
     return 0
 
 

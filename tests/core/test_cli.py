@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import signal
@@ -19,10 +20,15 @@ HASHCART = [sys.executable, "-m", "hashcart"]
 
 
 def run(
-    args: list[str], env: dict[str, str], timeout: float = 60
+    args: list[str], env: dict[str, str], timeout: float = 60, stdin: str = ""
 ) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        HASHCART + args, env={**os.environ, **env}, capture_output=True, text=True, timeout=timeout
+        HASHCART + args,
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        input=stdin,
     )
 
 
@@ -86,6 +92,11 @@ def test_catalog_import_accounts_and_plugins(env: dict[str, str], tmp_path: Path
     result = run(["accounts", "create", "alice"], env)
     assert result.returncode == 0 and len(result.stdout.strip()) == 32
     assert run(["accounts", "create", "alice"], env).returncode == 1
+    result = run(["accounts", "password", "alice"], env, stdin="short\n")
+    assert result.returncode == 2 and "8 to" in result.stderr
+    result = run(["accounts", "password", "alice"], env, stdin="correct horse battery\n")
+    assert result.returncode == 0, result.stderr
+    assert asyncio.run(_password_works(env, "alice", "correct horse battery"))
     result = run(["accounts", "link", "alice", "twitter", "123"], env)
     assert result.returncode == 0 and "linked twitter user 123 to alice" in result.stdout
     assert run(["accounts", "link", "nobody", "twitter", "1"], env).returncode == 1
@@ -120,3 +131,16 @@ def test_serve_answers_and_stops_cleanly_on_sigterm(env: dict[str, str]):
         if process.poll() is None:
             process.kill()
             process.wait()
+
+
+async def _password_works(env: dict[str, str], name: str, password: str) -> bool:
+    from hashcart.accounts import Accounts
+    from hashcart.store import create_engine
+    from hashcart.web.auth import verify_password
+
+    engine = create_engine(env["HASHCART_DATABASE_URL"])
+    try:
+        login = await Accounts(engine).login_of(name)
+    finally:
+        await engine.dispose()
+    return login is not None and await verify_password(login[1], password)
