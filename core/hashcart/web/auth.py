@@ -17,6 +17,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from hashcart.errors import Conflict
+from hashcart.web import oidc
 from hashcart.web.pages import forbidden, message, page, safe_next, see_other
 from hashcart.web.server import hashcart_of
 from hashcart.web.session import SETTINGS_KEY, checked_form, session_of, with_session
@@ -52,13 +53,26 @@ def _address(request: web.Request) -> str:
 
 @with_session
 async def signin_page(request: web.Request) -> web.Response:
-    return await page(request, "signin.html", next=safe_next(request.query.get("next")))
+    return await page(
+        request,
+        "signin.html",
+        next=safe_next(request.query.get("next")),
+        oidc_name=oidc.button_name(request.app),
+    )
 
 
 async def _signin_again(
     request: web.Request, status: int, error: str, next_path: str, name: str = ""
 ) -> web.Response:
-    return await page(request, "signin.html", status, error=error, next=next_path, name=name)
+    return await page(
+        request,
+        "signin.html",
+        status,
+        error=error,
+        next=next_path,
+        name=name,
+        oidc_name=oidc.button_name(request.app),
+    )
 
 
 @with_session
@@ -151,3 +165,4 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get("/signup", signin_page)
     app.router.add_post("/signup", signup)
     app.router.add_post("/signout", signout)
+    oidc.add_routes(app)

@@ -1,0 +1,450 @@
+"""Sign-in through an OpenID Connect provider, configured by `HASHCART_OIDC_*`.
+
+The authorization-code flow with PKCE. What the callback must check against (state, nonce, PKCE
+verifier, where to go next) rides in a short-lived signed HttpOnly cookie scoped to the callback,
+signed with the session secret: the server keeps no table of flows, any node can finish a flow
+another started, and a callback that did not start in this browser has nothing to match.
+The ID token is checked with authlib's OpenID claims rules over joserfc (the JOSE library authlib
+itself builds on): signature against the provider's JWKS, `iss`, `aud`, `exp`, `iat`, `nonce`,
+`at_hash`. Every failure ends on a plain page and signs nobody in.
+"""
+
+from __future__ import annotations
+
+import base64
+import hmac
+import logging
+import re
+import secrets
+import time
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote
+
+import aiohttp
+from aiohttp import web
+from authlib.oauth2.rfc7636 import create_s256_code_challenge
+from authlib.oidc.core import CodeIDToken
+from itsdangerous import BadSignature, URLSafeTimedSerializer
+from joserfc import jwt
+from joserfc.errors import InvalidKeyIdError, JoseError
+from joserfc.jwk import KeySet
+from pydantic import Field, SecretStr
+from pydantic_settings import SettingsConfigDict
+from sqlalchemy.exc import SQLAlchemyError
+from yarl import URL
+
+from hashcart.config import HashcartSettingsBase, load_settings
+from hashcart.errors import Conflict, NotFound
+from hashcart.web.pages import message, safe_next, see_other
+from hashcart.web.server import HASHCART_KEY, hashcart_of
+from hashcart.web.session import SETTINGS_KEY, session_of, with_session
+
+log = logging.getLogger(__name__)
+
+START_PATH = "/signin/oidc"
+CALLBACK_PATH = "/signin/oidc/callback"
+FLOW_COOKIE = "hashcart_oidc"
+#: How long a person may spend at the provider before the flow is void.
+FLOW_SECONDS = 600
+KV_NAMESPACE = "oidc"
+#: Seconds of clock difference tolerated between the provider and us.
+LEEWAY = 60
+#: Provider metadata and keys are fetched again after this long (keys also on an unknown `kid`).
+METADATA_SECONDS = 3600
+#: Asymmetric algorithms only: a symmetric one would make the client secret a signing key.
+ALGORITHMS = ("RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512")
+_NAME_CHARS = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+class OidcSettings(HashcartSettingsBase):
+    """An OpenID Connect provider people may sign in with (`HASHCART_OIDC_*`)."""
+
+    model_config = SettingsConfigDict(env_prefix="HASHCART_OIDC_", extra="ignore")
+
+    issuer: str | None = Field(default=None, description="e.g. https://login.example.com")
+    client_id: str | None = None
+    client_secret: SecretStr | None = None
+    name: str = Field(default="your shop", description='shown as "Sign in with NAME"')
+    scope: str = "openid profile email"
+
+    @property
+    def configured(self) -> bool:
+        return bool(self.issuer and self.client_id and self.client_secret)
+
+
+class ProviderError(Exception):
+    """The provider could not be reached or answered something unusable."""
+
+
+class TokenRejected(Exception):
+    """The provider's answer arrived but must not sign anyone in."""
+
+
+@dataclass
+class Flow:
+    state: str
+    nonce: str
+    verifier: str
+    next_path: str
+
+    def dump(self) -> dict[str, str]:
+        return {"s": self.state, "n": self.nonce, "v": self.verifier, "x": self.next_path}
+
+    @classmethod
+    def load(cls, data: object) -> Flow | None:
+        if not isinstance(data, dict):
+            return None
+        values = [data.get(key) for key in ("s", "n", "v", "x")]
+        strings = [value for value in values if isinstance(value, str) and value]
+        if len(strings) != len(values):
+            return None
+        state, nonce, verifier, next_path = strings
+        return cls(state, nonce, verifier, next_path)
+
+
+class Provider:
+    """One configured provider: its discovered endpoints and keys, fetched lazily and cached."""
+
+    def __init__(self, settings: OidcSettings, timeout: aiohttp.ClientTimeout) -> None:
+        assert settings.issuer and settings.client_id and settings.client_secret
+        self.issuer = settings.issuer
+        self.client_id = settings.client_id
+        self.client_secret = settings.client_secret.get_secret_value()
+        scopes = settings.scope.split()
+        self.scope = " ".join(scopes if "openid" in scopes else ["openid", *scopes])
+        self.timeout = timeout
+        self._metadata: dict[str, Any] | None = None
+        self._metadata_at = 0.0
+        self._keys: KeySet | None = None
+
+    async def _get_json(self, url: str) -> dict[str, Any]:
+        try:
+            async with (
+                aiohttp.ClientSession(timeout=self.timeout) as client,
+                client.get(url, headers={"Accept": "application/json"}) as response,
+            ):
+                if response.status != 200:
+                    raise ProviderError(f"GET {url} answered {response.status}")
+                data = await response.json(content_type=None)
+        except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
+            raise ProviderError(f"GET {url} failed: {exc!r}") from exc
+        if not isinstance(data, dict):
+            raise ProviderError(f"GET {url} did not answer a JSON object")
+        return data
+
+    async def metadata(self) -> dict[str, Any]:
+        if self._metadata is None or time.monotonic() - self._metadata_at > METADATA_SECONDS:
+            url = self.issuer.rstrip("/") + "/.well-known/openid-configuration"
+            found = await self._get_json(url)
+            if found.get("issuer") != self.issuer:
+                raise ProviderError(
+                    f"discovery names issuer {found.get('issuer')!r}, not {self.issuer!r}"
+                )
+            for endpoint in ("authorization_endpoint", "token_endpoint", "jwks_uri"):
+                if not isinstance(found.get(endpoint), str):
+                    raise ProviderError(f"discovery has no {endpoint}")
+            self._metadata, self._metadata_at, self._keys = found, time.monotonic(), None
+        return self._metadata
+
+    async def keys(self, *, refresh: bool = False) -> KeySet:
+        if self._keys is None or refresh:
+            metadata = await self.metadata()
+            try:
+                jwks: Any = await self._get_json(metadata["jwks_uri"])
+                self._keys = KeySet.import_key_set(jwks)
+            except (JoseError, ValueError, TypeError, KeyError) as exc:
+                raise ProviderError(f"unusable JWKS: {exc!r}") from exc
+        return self._keys
+
+    async def authorization_url(self, flow: Flow, redirect_uri: str) -> str:
+        metadata = await self.metadata()
+        url = URL(metadata["authorization_endpoint"]).update_query(
+            response_type="code",
+            client_id=self.client_id,
+            redirect_uri=redirect_uri,
+            scope=self.scope,
+            state=flow.state,
+            nonce=flow.nonce,
+            code_challenge=create_s256_code_challenge(flow.verifier),
+            code_challenge_method="S256",
+        )
+        return str(url)
+
+    async def exchange(self, code: str, flow: Flow, redirect_uri: str) -> dict[str, Any]:
+        """Trade the code for tokens, authenticating as the client the way the provider asks."""
+        metadata = await self.metadata()
+        form = {
+            "grant_type": "authorization_code",
+            "code": code,
+            "redirect_uri": redirect_uri,
+            "code_verifier": flow.verifier,
+        }
+        methods = metadata.get("token_endpoint_auth_methods_supported") or ["client_secret_basic"]
+        headers = {"Accept": "application/json"}
+        if "client_secret_basic" in methods:
+            # RFC 6749 §2.3.1: both parts are form-encoded before they go into Basic.
+            pair = f"{quote(self.client_id, safe='')}:{quote(self.client_secret, safe='')}"
+            headers["Authorization"] = "Basic " + base64.b64encode(pair.encode()).decode()
+        else:
+            form.update(client_id=self.client_id, client_secret=self.client_secret)
+        try:
+            async with (
+                aiohttp.ClientSession(timeout=self.timeout) as client,
+                client.post(
+                    metadata["token_endpoint"],
+                    data=form,
+                    headers=headers,
+                ) as response,
+            ):
+                body = await response.json(content_type=None)
+                status = response.status
+        except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
+            raise ProviderError(f"token request failed: {exc!r}") from exc
+        if status != 200 or not isinstance(body, dict):
+            error = body.get("error") if isinstance(body, dict) else None
+            raise TokenRejected(f"token endpoint answered {status} ({error})")
+        if not isinstance(body.get("id_token"), str):
+            raise TokenRejected("token response has no id_token")
+        return body
+
+    async def claims(self, tokens: dict[str, Any], nonce: str) -> dict[str, Any]:
+        """The ID token's claims once its signature and OpenID rules hold, else TokenRejected."""
+        metadata = await self.metadata()
+        offered = metadata.get("id_token_signing_alg_values_supported") or ["RS256"]
+        algorithms = [alg for alg in offered if alg in ALGORITHMS]
+        if not algorithms:
+            raise ProviderError(f"no signing algorithm hashcart accepts among {offered!r}")
+        try:
+            try:
+                token = jwt.decode(tokens["id_token"], await self.keys(), algorithms=algorithms)
+            except InvalidKeyIdError:
+                # The provider may have rotated its keys since we fetched them.
+                keys = await self.keys(refresh=True)
+                token = jwt.decode(tokens["id_token"], keys, algorithms=algorithms)
+            claims = CodeIDToken(
+                token.claims,
+                token.header,
+                {
+                    "iss": {"essential": True, "value": self.issuer},
+                    "aud": {"essential": True, "value": self.client_id},
+                },
+                {
+                    "nonce": nonce,
+                    "client_id": self.client_id,
+                    "access_token": tokens.get("access_token"),
+                },
+            )
+            claims.validate(leeway=LEEWAY)
+        except (JoseError, ValueError) as exc:
+            raise TokenRejected(f"ID token rejected: {exc!r}") from exc
+        if not isinstance(claims.get("sub"), str) or not claims["sub"]:
+            raise TokenRejected("ID token has no subject")
+        return dict(claims)
+
+
+@dataclass
+class OidcState:
+    """What the routes share: the settings, the provider (when configured), the cookie signer."""
+
+    settings: OidcSettings
+    provider: Provider | None
+    signer: URLSafeTimedSerializer
+    secure: bool
+
+
+OIDC_KEY: web.AppKey[OidcState] = web.AppKey("hashcart_oidc", OidcState)
+
+
+def button_name(app: web.Application) -> str | None:
+    """The provider's name for the sign-in button, or None when no provider is configured."""
+    state = app.get(OIDC_KEY)
+    return state.settings.name if state is not None and state.provider is not None else None
+
+
+def _redirect_uri(request: web.Request) -> str:
+    return hashcart_of(request).settings.public_url.rstrip("/") + CALLBACK_PATH
+
+
+async def _not_configured(request: web.Request) -> web.Response:
+    return await message(
+        request,
+        404,
+        "Page not found",
+        "This site does not offer sign-in through another provider.",
+        next_step={"url": "/signin", "label": "Sign in"},
+    )
+
+
+async def _failed(request: web.Request, status: int, title: str, text: str) -> web.Response:
+    response = await message(
+        request, status, title, text, next_step={"url": "/signin", "label": "Back to sign-in"}
+    )
+    response.del_cookie(FLOW_COOKIE, path=START_PATH)
+    return response
+
+
+@with_session
+async def start(request: web.Request) -> web.Response:
+    state = request.app[OIDC_KEY]
+    if state.provider is None:
+        return await _not_configured(request)
+    flow = Flow(
+        state=secrets.token_urlsafe(32),
+        nonce=secrets.token_urlsafe(32),
+        verifier=secrets.token_urlsafe(64),
+        next_path=safe_next(request.query.get("next")),
+    )
+    try:
+        location = await state.provider.authorization_url(flow, _redirect_uri(request))
+    except ProviderError as exc:
+        log.warning("oidc: cannot start a sign-in: %s", exc)
+        hashcart_of(request).count_platform_error("oidc", "discovery")
+        return await _failed(
+            request,
+            502,
+            "Sign-in is not available",
+            f"{state.settings.name} is not answering right now. Try again in a minute.",
+        )
+    response = see_other(location)
+    response.set_cookie(
+        FLOW_COOKIE,
+        state.signer.dumps(flow.dump()),
+        max_age=FLOW_SECONDS,
+        path=START_PATH,
+        httponly=True,
+        samesite="Lax",
+        secure=state.secure,
+    )
+    return response
+
+
+def _flow_of(request: web.Request, signer: URLSafeTimedSerializer) -> Flow | None:
+    raw = request.cookies.get(FLOW_COOKIE)
+    if not raw:
+        return None
+    try:
+        return Flow.load(signer.loads(raw, max_age=FLOW_SECONDS))
+    except BadSignature:
+        return None
+
+
+@with_session
+async def callback(request: web.Request) -> web.Response:
+    state = request.app[OIDC_KEY]
+    provider = state.provider
+    if provider is None:
+        return await _not_configured(request)
+    name = state.settings.name
+    flow = _flow_of(request, state.signer)
+    given_state = request.query.get("state", "")
+    if flow is None or not hmac.compare_digest(given_state.encode(), flow.state.encode()):
+        return await _failed(
+            request,
+            400,
+            "This sign-in did not start here",
+            "The sign-in took too long or was started from another browser. "
+            "Start again from the sign-in page.",
+        )
+    error = request.query.get("error")
+    if error == "access_denied":
+        return await _failed(
+            request,
+            403,
+            "Sign-in cancelled",
+            f"{name} did not sign you in, so nothing changed. You can try again or use a "
+            "hashcart account instead.",
+        )
+    code = request.query.get("code")
+    if error or not code:
+        log.warning("oidc: the provider answered error %r", error)
+        return await _failed(
+            request, 502, "Sign-in failed", f"{name} could not sign you in. Try again."
+        )
+    hashcart = hashcart_of(request)
+    try:
+        tokens = await provider.exchange(code, flow, _redirect_uri(request))
+        claims = await provider.claims(tokens, flow.nonce)
+    except (ProviderError, TokenRejected) as exc:
+        log.warning("oidc: sign-in refused: %s", exc)
+        hashcart.count_platform_error("oidc", type(exc).__name__)
+        return await _failed(
+            request,
+            502 if isinstance(exc, ProviderError) else 401,
+            "Sign-in failed",
+            f"We could not confirm your sign-in with {name}, so you are not signed in. Try again.",
+        )
+    try:
+        account_id, created = await account_for(request, provider.issuer, claims)
+    except (SQLAlchemyError, OSError) as exc:
+        log.warning("oidc: could not record the sign-in: %s", exc)
+        return await _failed(
+            request,
+            503,
+            "Sign-in is not available",
+            "We could not finish signing you in just now. Try again in a minute.",
+        )
+    session_of(request).sign_in(account_id)
+    next_path = flow.next_path
+    response = see_other(next_path if not created or next_path != "/cart" else "/cart?done=welcome")
+    response.del_cookie(FLOW_COOKIE, path=START_PATH)
+    return response
+
+
+def account_name_from(claims: dict[str, Any]) -> str:
+    """A readable account name from the claims; made unique by `account_for`."""
+    for candidate in (claims.get("preferred_username"), claims.get("email")):
+        if isinstance(candidate, str) and candidate:
+            cleaned = _NAME_CHARS.sub("-", candidate.split("@")[0]).strip("-.")[:90]
+            if cleaned:
+                return cleaned
+    return "shopper"
+
+
+async def account_for(
+    request: web.Request, issuer: str, claims: dict[str, Any]
+) -> tuple[str, bool]:
+    """The account linked to this subject; a first sign-in creates and links one."""
+    hashcart = hashcart_of(request)
+    key = f"{issuer}|{claims['sub']}"
+    known = await hashcart.kv.get(KV_NAMESPACE, key)
+    if isinstance(known, str):
+        try:
+            await hashcart.accounts.get(known)
+            return known, False
+        except NotFound:
+            log.info("oidc: the account linked to %s is gone; making a new one", key)
+    base = account_name_from(claims)
+    for attempt in range(1, 21):
+        name = base if attempt == 1 else f"{base}-{attempt}"
+        try:
+            created = await hashcart.accounts.create(name)
+            break
+        except Conflict:
+            continue
+    else:
+        created = await hashcart.accounts.create(f"{base}-{secrets.token_hex(4)}")
+    account_id = str(created["id"])
+    await hashcart.kv.put(KV_NAMESPACE, key, account_id)
+    return account_id, True
+
+
+def add_routes(app: web.Application) -> None:
+    settings = load_settings(OidcSettings)
+    secret = app[SETTINGS_KEY].session_secret
+    hashcart = app[HASHCART_KEY]
+    public_url = hashcart.settings.public_url
+    app[OIDC_KEY] = OidcState(
+        settings=settings,
+        provider=Provider(settings, hashcart.http_timeout) if settings.configured else None,
+        signer=URLSafeTimedSerializer(
+            secret.get_secret_value() if secret else secrets.token_urlsafe(32),
+            salt="hashcart-oidc-flow",
+        ),
+        secure=public_url.startswith("https://"),
+    )
+    app.router.add_get(START_PATH, start)
+    app.router.add_get(CALLBACK_PATH, callback)
+
+
+__all__ = ["OIDC_KEY", "OidcSettings", "add_routes", "button_name"]
