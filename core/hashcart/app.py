@@ -86,6 +86,7 @@ class Hashcart:
         self.sender: ReplySender | None = None
         self._background: set[asyncio.Task[Any]] = set()
         self._retention: asyncio.Task[None] | None = None
+        self._stopping = asyncio.Event()
         self.started = False
 
     # -- settings -------------------------------------------------------------------------------
@@ -127,7 +128,8 @@ class Hashcart:
             await platform.start()
             log.info("platform %s started", platform.name)
         self._retention = asyncio.create_task(
-            prune_loop(self.engine, self.settings.retention_days), name="hashcart-retention"
+            prune_loop(self.engine, self.settings.retention_days, self._stopping),
+            name="hashcart-retention",
         )
 
     async def stop(self) -> None:
@@ -148,7 +150,7 @@ class Hashcart:
                 log.warning("platform %s did not stop cleanly: %s", platform.name, exc)
         await self.applier.stop()
         if self._retention is not None:
-            self._retention.cancel()
+            self._stopping.set()
             await asyncio.gather(self._retention, return_exceptions=True)
         if self._background:
             await asyncio.gather(*self._background, return_exceptions=True)

@@ -7,6 +7,7 @@ is taken out of them once they are older than `HASHCART_RETENTION_DAYS`.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 
@@ -45,12 +46,15 @@ async def prune(
     return counts
 
 
-async def prune_loop(engine: AsyncEngine, retention_days: int) -> None:
-    while True:
+async def prune_loop(engine: AsyncEngine, retention_days: int, stopping: asyncio.Event) -> None:
+    """Prune now and then every `PRUNE_EVERY_SECONDS` until `stopping` is set; a pass under way
+    finishes first, so it never holds a connection the engine is about to close."""
+    while not stopping.is_set():
         try:
             counts = await prune(engine, retention_days)
             if any(counts.values()):
                 log.info("retention: %s", counts)
         except Exception as exc:
             log.warning("retention pass failed: %s", exc)
-        await asyncio.sleep(PRUNE_EVERY_SECONDS)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stopping.wait(), PRUNE_EVERY_SECONDS)

@@ -6,7 +6,6 @@ Each redirect is followed by hand, so every hop can be checked: hashcart's 303 t
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -57,19 +56,6 @@ async def sign_in(site: RunningHashcart, visitor: Visitor, next_path: str = "/ca
 async def signed_in(visitor: Visitor) -> bool:
     cart = await visitor.get("/cart")
     return cart.status == 200
-
-
-async def _no_retention_pass(*args: Any) -> None:
-    await asyncio.Event().wait()
-
-
-@pytest.fixture(autouse=True)
-def no_retention_pass(monkeypatch: pytest.MonkeyPatch) -> None:
-    """These hashcarts live a fraction of a second; stopping one while its first retention pass
-    is opening an SQLite connection leaves a file in the temporary directory being removed
-    (`Hashcart.stop` cancels the pass instead of letting it finish). Retention is not under
-    test here, so it does not run."""
-    monkeypatch.setattr("hashcart.app.prune_loop", _no_retention_pass)
 
 
 @pytest.fixture

@@ -86,6 +86,9 @@ async def page(
     context.setdefault("account", await current_account(request))
     context.setdefault("csrf", session_of(request).csrf)
     context.setdefault("notice", NOTICES.get(request.query.get("done", "")))
+    from hashcart.web.oidc import button_name  # oidc builds on this module
+
+    context.setdefault("oidc_name", button_name(request.app))
     return render(template, status, **context)
 
 
