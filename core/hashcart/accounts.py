@@ -23,7 +23,6 @@ from hashcart.store.schema import (
     orders,
     outbox,
     pending_commands,
-    rate_counters,
     web_logins,
 )
 
@@ -370,40 +369,6 @@ class Accounts:
                 await conn.execute(sa.select(accounts.c.dm_only).where(accounts.c.id == account_id))
             ).scalar()
         return (*items, *linked, dm_only)
-
-    async def count_hit(self, key: str, window_seconds: int) -> int:
-        """Count one hit against `key` in the current fixed window; returns the window's count."""
-        now = time.time()
-        window = int(now // window_seconds) * window_seconds
-        hit = dialect_insert(self._engine, rate_counters).values(
-            key=key, window_start=window, count=1
-        )
-        statement = hit.on_conflict_do_update(
-            index_elements=[rate_counters.c.key],
-            set_={
-                "count": sa.case(
-                    (rate_counters.c.window_start == hit.excluded.window_start,
-                     rate_counters.c.count + 1),
-                    else_=1,
-                ),
-                "window_start": hit.excluded.window_start,
-            },
-        ).returning(rate_counters.c.count)  # fmt: skip
-        async with self._engine.begin() as conn:
-            return int((await conn.execute(statement)).scalar_one())
-
-    async def hits(self, key: str, window_seconds: int) -> int:
-        """The hits counted against `key` in the current window, without adding one."""
-        window = int(time.time() // window_seconds) * window_seconds
-        async with self._engine.connect() as conn:
-            row = (
-                await conn.execute(
-                    sa.select(rate_counters.c.window_start, rate_counters.c.count).where(
-                        rate_counters.c.key == key
-                    )
-                )
-            ).first()
-        return int(row[1]) if row is not None and row[0] == window else 0
 
     async def _lock(self, conn: AsyncConnection, account_id: str) -> None:
         found = await conn.execute(

@@ -42,6 +42,7 @@ from hashcart.plugins import PluginManager
 from hashcart.policy import PolicyRules
 from hashcart.retention import prune_loop
 from hashcart.store import create_engine, is_postgres
+from hashcart.store.counters import RateCounters
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +77,7 @@ class Hashcart:
         self.kv = KeyValueStore(self.engine)
         self.policy_rules = PolicyRules(self.kv)
         self.leases = Leases(self.engine)
+        self.counters = RateCounters(self.engine)
         # SQLite has one writer; on PostgreSQL a second group can gather while one commits.
         workers = self.settings.apply_workers or (2 if is_postgres(self.engine) else 1)
         self.applier = Applier(self, workers=workers)

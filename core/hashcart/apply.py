@@ -38,6 +38,7 @@ from hashcart.i18n import money, normalise_locale
 from hashcart.platform import ReplyContent
 from hashcart.policy_api import RateDecision
 from hashcart.store import dialect_insert, is_postgres
+from hashcart.store.counters import PEEK, hit_statement, window_start
 from hashcart.store.schema import (
     accounts,
     cart_items,
@@ -48,7 +49,6 @@ from hashcart.store.schema import (
     outbox,
     pending_commands,
     plugin_kv,
-    rate_counters,
 )
 
 if TYPE_CHECKING:
@@ -166,7 +166,7 @@ class _Policy:
         return self._item.product
 
     async def peek(self, key: str, window_seconds: int) -> int:
-        window = int(self._now // window_seconds) * window_seconds
+        window = window_start(self._now, window_seconds)
         count = await self._conn.scalar(
             self._applier.statements.peek_hits, {"key": key, "window_start": window}
         )
@@ -181,7 +181,7 @@ class _Policy:
         return self._now
 
     async def hit(self, key: str, limit: int, window_seconds: int) -> RateDecision:
-        window = int(self._now // window_seconds) * window_seconds
+        window = window_start(self._now, window_seconds)
         result = await self._conn.execute(
             self._applier.statements.count_hit, {"key": key, "window_start": window, "count": 1}
         )
@@ -198,24 +198,8 @@ class _Statements:
     """Statements built once per engine: building them per command costs more than running them."""
 
     def __init__(self, insert: Any, postgres: bool) -> None:
-        hit = insert(rate_counters)
-        self.count_hit = hit.on_conflict_do_update(
-            index_elements=[rate_counters.c.key],
-            set_={
-                "count": sa.case(
-                    (
-                        rate_counters.c.window_start == hit.excluded.window_start,
-                        rate_counters.c.count + 1,
-                    ),
-                    else_=1,
-                ),
-                "window_start": hit.excluded.window_start,
-            },
-        ).returning(rate_counters.c.count)
-        self.peek_hits = sa.select(rate_counters.c.count).where(
-            rate_counters.c.key == sa.bindparam("key"),
-            rate_counters.c.window_start == sa.bindparam("window_start"),
-        )
+        self.count_hit = hit_statement(insert)
+        self.peek_hits = PEEK
         self.recorded = sa.select(events.c.event_key).where(
             events.c.event_key.in_(sa.bindparam("keys", expanding=True))
         )

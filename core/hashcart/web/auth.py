@@ -85,12 +85,13 @@ async def signin(request: web.Request) -> web.Response:
     password = form.get("password", "")
     settings = request.app[SETTINGS_KEY]
     accounts = hashcart_of(request).accounts
+    counters = hashcart_of(request).counters
     window = settings.signin_window_minutes * 60
     name_key = f"web-signin:name:{name.lower()[:100]}"
     address_key = f"web-signin:addr:{_address(request)}"
     if (
-        await accounts.hits(name_key, window) >= settings.signin_attempts
-        or await accounts.hits(address_key, window) >= settings.signin_attempts_per_address
+        await counters.peek(name_key, window) >= settings.signin_attempts
+        or await counters.peek(address_key, window) >= settings.signin_attempts_per_address
     ):
         response = await _signin_again(
             request,
@@ -104,8 +105,8 @@ async def signin(request: web.Request) -> web.Response:
     login = await accounts.login_of(name) if NAME.match(name) else None
     valid = await verify_password(login[1] if login else _DUMMY_HASH, password[:MAX_PASSWORD])
     if login is None or not valid:
-        await accounts.count_hit(name_key, window)
-        await accounts.count_hit(address_key, window)
+        await counters.hit(name_key, window)
+        await counters.hit(address_key, window)
         return await _signin_again(request, 401, SIGNIN_FAILED, next_path, name)
     account_id, stored = login
     if _hasher.check_needs_rehash(stored):
@@ -135,7 +136,8 @@ async def signup(request: web.Request) -> web.Response:
         )
     settings = request.app[SETTINGS_KEY]
     accounts = hashcart_of(request).accounts
-    tries = await accounts.count_hit(f"web-signup:addr:{_address(request)}", 3600)
+    counters = hashcart_of(request).counters
+    tries = await counters.hit(f"web-signup:addr:{_address(request)}", 3600)
     if tries > settings.signups_per_address_per_hour:
         return await message(
             request, 429, "Too many new accounts", "Try again in an hour.", next_step=None
