@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -101,23 +102,30 @@ async def cart_page(request: web.Request) -> web.Response:
     )
 
 
-async def _owner_form(request: web.Request) -> tuple[dict[str, Any], dict[str, Any]] | web.Response:
-    """The posted form and the signed-in account, or the answer that refuses the post."""
-    form = await checked_form(request)
-    if form is None:
-        return await forbidden(request)
-    account = await current_account(request)
-    if account is None:
-        return see_other("/signin?next=/cart")
-    return form, account
+OwnerHandler = Callable[[web.Request, dict[str, Any], dict[str, Any]], Awaitable[web.Response]]
 
 
-@with_session
-async def set_quantity(request: web.Request) -> web.Response:
-    checked = await _owner_form(request)
-    if isinstance(checked, web.Response):
-        return checked
-    form, account = checked
+def owner_form(handler: OwnerHandler) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+    """A cart form handler: runs with the posted form and the signed-in account, after the
+    CSRF check; a refused post gets 403, a signed-out one goes to sign-in."""
+
+    @with_session
+    async def checked(request: web.Request) -> web.Response:
+        form = await checked_form(request)
+        if form is None:
+            return await forbidden(request)
+        account = await current_account(request)
+        if account is None:
+            return see_other("/signin?next=/cart")
+        return await handler(request, form, account)
+
+    return checked
+
+
+@owner_form
+async def set_quantity(
+    request: web.Request, form: dict[str, Any], account: dict[str, Any]
+) -> web.Response:
     try:
         quantity = int(form.get("quantity", ""))
     except ValueError:
@@ -130,22 +138,18 @@ async def set_quantity(request: web.Request) -> web.Response:
     return see_other("/cart?done=" + ("quantity" if quantity else "removed"))
 
 
-@with_session
-async def remove_item(request: web.Request) -> web.Response:
-    checked = await _owner_form(request)
-    if isinstance(checked, web.Response):
-        return checked
-    form, account = checked
+@owner_form
+async def remove_item(
+    request: web.Request, form: dict[str, Any], account: dict[str, Any]
+) -> web.Response:
     await hashcart_of(request).accounts.set_quantity(account["id"], form.get("product_id", ""), 0)
     return see_other("/cart?done=removed")
 
 
-@with_session
-async def unlink(request: web.Request) -> web.Response:
-    checked = await _owner_form(request)
-    if isinstance(checked, web.Response):
-        return checked
-    form, account = checked
+@owner_form
+async def unlink(
+    request: web.Request, form: dict[str, Any], account: dict[str, Any]
+) -> web.Response:
     with contextlib.suppress(NotFound):  # already unlinked, or someone else's: nothing to do
         await hashcart_of(request).accounts.unlink(
             account["id"], form.get("platform", ""), form.get("user_id", "")
@@ -153,12 +157,10 @@ async def unlink(request: web.Request) -> web.Response:
     return see_other("/cart?done=unlinked")
 
 
-@with_session
-async def privacy(request: web.Request) -> web.Response:
-    checked = await _owner_form(request)
-    if isinstance(checked, web.Response):
-        return checked
-    form, account = checked
+@owner_form
+async def privacy(
+    request: web.Request, form: dict[str, Any], account: dict[str, Any]
+) -> web.Response:
     wanted = form.get("dm_only", "")
     if wanted in ("on", "off"):
         await hashcart_of(request).accounts.set_dm_only(account["id"], wanted == "on")
