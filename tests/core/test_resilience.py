@@ -84,9 +84,22 @@ async def test_exclusive_work_runs_on_one_node_and_is_taken_over(database_url: s
     )
     await asyncio.sleep(0.8)
     assert running == ["a"], "two nodes ran the exclusive work at once"
-    node_a.cancel()  # node a goes away: b takes the lease over
-    await asyncio.gather(node_a, return_exceptions=True)
+    stop_a.set()  # node a stops and hands the lease back: b takes it over
+    await node_a
     await eventually(lambda: running == ["a", "b"], timeout=5)
     stop_b.set()
     await node_b
+
+    # A node that dies stops renewing without handing anything back: the lease runs out.
+    running.clear()
+    assert await Leases(engine, "dead").acquire("y", ttl=0.6)
+    stop_c = asyncio.Event()
+    node_c = asyncio.create_task(
+        Leases(engine, "c").run_exclusively("y", worker("c"), ttl=0.6, stop=stop_c)
+    )
+    await asyncio.sleep(0.3)
+    assert running == [], "the work started while the dead node's lease was still valid"
+    await eventually(lambda: running == ["c"], timeout=5)
+    stop_c.set()
+    await node_c
     await engine.dispose()
