@@ -6,7 +6,6 @@ import json
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any
 
 import sqlalchemy as sa
 from aiohttp import web
@@ -123,4 +122,4 @@ def hashcart_of(request: web.Request) -> Hashcart:
     return request.app[HASHCART_KEY]
 
 
-__all__: list[Any] = ["HASHCART_KEY", "build_web_app", "hashcart_of", "json_error"]
+__all__ = ["HASHCART_KEY", "build_web_app", "hashcart_of", "json_error"]
