@@ -30,7 +30,7 @@ from hashcart.commands import (
     ProductRef,
 )
 from hashcart.config import Settings, load_settings
-from hashcart.errors import ConfigError
+from hashcart.errors import ConfigError, Unavailable
 from hashcart.i18n import translate
 from hashcart.kv import KeyValueStore
 from hashcart.leases import Leases
@@ -41,7 +41,7 @@ from hashcart.platform import Platform
 from hashcart.plugins import PluginManager
 from hashcart.policy import PolicyRules
 from hashcart.retention import prune_loop
-from hashcart.store import create_engine, is_postgres
+from hashcart.store import create_engine, is_outage, is_postgres
 from hashcart.store.counters import RateCounters
 
 log = logging.getLogger(__name__)
@@ -194,9 +194,15 @@ class Hashcart:
                     early=Outcome(OutcomeCode.INVALID_BARCODE, {"reference": command.reference}),
                 )
             if barcode is not None:
-                ref = await self.plugins.first(
-                    "hashcart_product_from_barcode", barcode=barcode, hashcart=self
-                )
+                try:
+                    ref = await self.plugins.first(
+                        "hashcart_product_from_barcode", barcode=barcode, hashcart=self
+                    )
+                except Exception as exc:
+                    if is_outage(exc):
+                        raise Unavailable(f"barcode lookup failed: {type(exc).__name__}") from exc
+                    log.warning("barcode lookup for %s failed: %s", barcode.digits, exc)
+                    return Prepared(command, early=Outcome(OutcomeCode.STORE_REFUSED))
                 if ref is None:
                     return Prepared(
                         command,
@@ -219,6 +225,9 @@ class Hashcart:
                 "hashcart_lookup_product", ref=ref, hashcart=self
             )
         except Exception as exc:
+            if is_outage(exc):
+                # The local catalog is unreachable: nothing is recorded, the platform redelivers.
+                raise Unavailable(f"product lookup failed: {type(exc).__name__}") from exc
             log.warning("product lookup for %s failed: %s", ref.product_id, exc)
             return Prepared(command, early=Outcome(OutcomeCode.STORE_REFUSED))
         if product is None:

@@ -37,7 +37,7 @@ from hashcart.errors import Unavailable
 from hashcart.i18n import money, normalise_locale
 from hashcart.platform import ReplyContent
 from hashcart.policy_api import RateDecision
-from hashcart.store import dialect_insert, is_postgres
+from hashcart.store import dialect_insert, is_outage, is_postgres
 from hashcart.store.counters import PEEK, hit_statement, window_start
 from hashcart.store.schema import (
     accounts,
@@ -414,7 +414,7 @@ class Applier:
         """A command that fails on its own: retryable when the database is away; parked after
         `POISON_TRIES` failures of its own making, so redeliveries stop and the rest flows."""
         key = item.command.event_key
-        if _is_outage(exc):
+        if is_outage(exc):
             log.warning("command %s not applied, database unavailable: %s", key, exc)
             self._fail(item, exc)
             return
@@ -881,17 +881,6 @@ def _queued(
 def _fingerprint(cart: dict[str, _Line]) -> list[list[Any]]:
     """What a confirmation is about: every line's product, quantity and price."""
     return [[pid, line.quantity, line.price_cents] for pid, line in sorted(cart.items())]
-
-
-def _is_outage(exc: BaseException) -> bool:
-    """Whether a failure is the database (or the network to it) being away, not the command."""
-    if isinstance(exc, OSError | TimeoutError | ConnectionError | Unavailable):
-        return True
-    if isinstance(exc, sa.exc.DBAPIError):
-        return bool(exc.connection_invalidated) or isinstance(
-            exc, sa.exc.OperationalError | sa.exc.InterfaceError
-        )
-    return False
 
 
 def _recipient(target: ReplyTarget) -> str:

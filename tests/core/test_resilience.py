@@ -103,3 +103,29 @@ async def test_exclusive_work_runs_on_one_node_and_is_taken_over(database_url: s
     stop_c.set()
     await node_c
     await engine.dispose()
+
+
+class CatalogAway:
+    """The product lookup fails as an unreachable database does, `times` times."""
+
+    def __init__(self, times: int) -> None:
+        self.times = times
+
+    @hookimpl(tryfirst=True)
+    def hashcart_lookup_product(self) -> None:
+        if self.times:
+            self.times -= 1
+            raise ConnectionResetError("connection was closed in the middle of operation")
+
+
+async def test_a_lookup_during_an_outage_is_retryable_not_a_store_refusal(
+    hc: RunningHashcart, fake_platform: FakePlatform
+):
+    hc.hashcart.plugins.register([CatalogAway(times=1)])
+    await hc.link("alice", "fake", "u1")
+    with pytest.raises(Unavailable):
+        await hc.hashcart.submit(command(event_id="during-outage"))
+    assert await hc.events() == []  # nothing recorded: the redelivery is applied
+    again = await hc.hashcart.submit(command(event_id="during-outage"))
+    assert again.code is OutcomeCode.ADDED
+    await eventually(lambda: len(fake_platform.sent) == 1)

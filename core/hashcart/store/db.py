@@ -40,3 +40,15 @@ def dialect_insert(engine: AsyncEngine, table: sa.Table) -> Any:
     if is_postgres(engine):
         return postgresql.insert(table)
     return sqlite.insert(table)
+
+
+def is_outage(exc: BaseException) -> bool:
+    """Whether a failure is the database (or the way to it) being away rather than the data:
+    the caller answers "try again later" instead of giving up on the command."""
+    from hashcart.errors import Unavailable
+
+    if isinstance(exc, OSError | TimeoutError | ConnectionError | Unavailable):
+        return True
+    if isinstance(exc, sa.exc.SQLAlchemyError):
+        return not isinstance(exc, sa.exc.IntegrityError | sa.exc.DataError)
+    return type(exc).__module__.split(".")[0] in ("asyncpg", "aiosqlite", "sqlite3")
