@@ -25,6 +25,7 @@ from hashcart.commands import (
 )
 from hashcart.config import HashcartSettingsBase as PluginSettings
 from hashcart.errors import ConfigError, Conflict, NotFound, Unavailable
+from hashcart.faults import fault_point
 from hashcart.platform import (
     OutgoingReply,
     Platform,
@@ -73,6 +74,7 @@ __all__ = [
     "__version__",
     "extract_barcodes",
     "extract_urls",
+    "fault_point",
     "has_hashtag",
     "hookimpl",
     "is_safe_url",
