@@ -171,6 +171,8 @@ async def test_after_a_restart_what_happened_meanwhile_is_caught_up_once(
     await discord.react(alice, echo, remove=True)
     await discord.react(carol, kindle)
     await discord.react(dave, unseen)
+    robot = discord.add_user("robot", bot=True)
+    await discord.react(robot, echo)  # bots never count, caught up on or not
 
     async with bot(discord, database_url) as hc:
         await eventually(lambda: len(discord.identifies) > identifies)
@@ -184,6 +186,7 @@ async def test_after_a_restart_what_happened_meanwhile_is_caught_up_once(
         assert await quantities(hc, bob) == {KINDLE: 1}
         assert len(discord.dms_to(bob)) == 1
         assert await quantities(hc, dave) == {}, "a message never seen is not known"
+        assert discord.dms_to(robot) == []
         assert await metric(hc, "reconcile_added") == 2
         assert await metric(hc, "reconcile_removed") == 1
         assert await metric(hc, "reconcile_messages") == 2
@@ -220,6 +223,7 @@ async def test_catching_up_reads_every_page_and_waits_out_rate_limits(
         assert f"{hc.url}/link/" in discord.dms_to(crowd[0])[0], "unlinked: asked to link"
         assert discord.count_requests("GET", REACTIONS_PATH) >= 3  # 429, page 1, page 2
         assert discord.rate_limited == 0, "discord.py kept to the bucket it was told about"
+        assert discord.count_requests("GET", r"^/users/\d+$") == 0, "the pages say who is a bot"
         assert len(discord.dms_to(alice)) == 1
         assert await metric(hc, "reconcile_added") == len(crowd)
 

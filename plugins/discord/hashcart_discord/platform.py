@@ -98,8 +98,10 @@ class DiscordPlatform:
 
     async def stop(self) -> None:
         self._stopping = True
-        for task in self._catching_up:
+        catching_up = list(self._catching_up)
+        for task in catching_up:
             task.cancel()
+        await asyncio.gather(*catching_up, return_exceptions=True)
         client = self._client
         if client is not None:
             with contextlib.suppress(Exception):
@@ -338,7 +340,12 @@ class DiscordPlatform:
 
     async def _apply_state(self, seen: SeenMessage, user_id: int, removed: bool) -> None:
         """What catching up found: the reaction's state as Discord has it now, in order with
-        the user's live reactions on that message."""
+        the user's live reactions on that message.
+
+        Catching up hands over people only (the reactors it reads leave bots out, and only
+        people's reactions ever stood), so no REST lookup is spent asking whether each is a bot.
+        """
+        self._bots.put(user_id, False)
         async with self._in_order((seen.message_id, user_id)):
             reaction = Reaction(
                 message_id=seen.message_id,
