@@ -2,7 +2,8 @@
 
 Commands are applied in groups: while one group commits, the next gathers, so a burst costs a
 few commits rather than one per command. Each command keeps its own guarantees inside the group:
-it is recorded once per event key (a redelivery finds the key and changes nothing), and if the
+it is recorded once per event key (a redelivery finds the key and changes nothing; a command
+setting a state, `hashcart.StateChange`, once per change of that state), and if the
 group's transaction fails every command in it is retried on its own, so one bad command cannot
 sink its neighbours and none is half-applied.
 """
