@@ -22,6 +22,7 @@ from hashcart.commands import (
     Product,
     ProductRef,
     ReplyTarget,
+    StateChange,
 )
 from hashcart.config import HashcartSettingsBase as PluginSettings
 from hashcart.errors import ConfigError, Conflict, NotFound, Unavailable
@@ -70,6 +71,7 @@ __all__ = [
     "RetryLater",
     "SendError",
     "SendRefused",
+    "StateChange",
     "Unavailable",
     "__version__",
     "extract_barcodes",
