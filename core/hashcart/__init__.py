@@ -36,6 +36,7 @@ from hashcart.platform import (
     SendRefused,
 )
 from hashcart.policy_api import PolicyContext, RateDecision
+from hashcart.sources import ProductSource, SourceUnavailable
 from hashcart.text import extract_urls, has_hashtag, is_safe_url
 
 if TYPE_CHECKING:
@@ -65,12 +66,14 @@ __all__ = [
     "PolicyContext",
     "Product",
     "ProductRef",
+    "ProductSource",
     "RateDecision",
     "ReplyContent",
     "ReplyTarget",
     "RetryLater",
     "SendError",
     "SendRefused",
+    "SourceUnavailable",
     "StateChange",
     "Unavailable",
     "__version__",
