@@ -57,7 +57,15 @@ async def test_crc_oracle_cannot_sign_a_forged_delivery() -> None:
         "naïve",
         "line\nbreak",
     ],
-    ids=["json", "space", "too-long", "too-much-padding", "standard-base64", "non-ascii", "newline"],
+    ids=[
+        "json",
+        "space",
+        "too-long",
+        "too-much-padding",
+        "standard-base64",
+        "non-ascii",
+        "newline",
+    ],
 )
 async def test_crc_refuses_tokens_not_shaped_like_x_s(token: str) -> None:
     async with (
@@ -65,7 +73,8 @@ async def test_crc_refuses_tokens_not_shaped_like_x_s(token: str) -> None:
         running_hashcart(plugins=[hashcart_twitter], env=x.env()) as hc,
         aiohttp.ClientSession() as http,
     ):
-        async with http.get(f"{hc.url}/twitter/webhook", params={"crc_token": token}) as resp:
+        url = f"{hc.url}/twitter/webhook"
+        async with http.get(url, params={"crc_token": token}) as resp:
             assert resp.status == 400
             assert (await resp.json())["error"]["code"] == "bad_crc_token"
 

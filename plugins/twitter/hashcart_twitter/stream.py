@@ -27,7 +27,9 @@ STREAM_PARAMS = {
     "tweet.fields": (
         "author_id,conversation_id,entities,referenced_tweets,lang,note_tweet,in_reply_to_user_id"
     ),
-    "expansions": "author_id,referenced_tweets.id",
+    # The authors of referenced tweets too: whether they are protected decides who may hear
+    # about a product taken from them.
+    "expansions": "author_id,referenced_tweets.id,referenced_tweets.id.author_id",
     "user.fields": "username,protected",
 }
 Submit = Callable[[CartCommand], Awaitable[Any]]

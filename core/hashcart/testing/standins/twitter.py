@@ -472,23 +472,36 @@ def stream_message(
     *,
     known: Mapping[str, Mapping[str, Any]] | None = None,
     matching_rules: Sequence[Mapping[str, str]] = (),
+    expansions: Iterable[str] | None = None,
+    app_only: bool = False,
 ) -> dict[str, Any]:
     """One filtered-stream object: `data`, `includes` (author, referenced tweets), rules matched.
 
     Referenced tweets are included when embedded in `v1` or present in `known` (id -> v1 tweet).
+    `expansions` are the stream request's (None: every one): the author comes with `author_id`,
+    the referenced tweets with `referenced_tweets.id`, their authors with
+    `referenced_tweets.id.author_id`. An `app_only` reader (the stream's bearer token) does not
+    see protected tweets, so X leaves those out of `includes`.
     """
+    wanted = set(expansions) if expansions is not None else {
+        "author_id", "referenced_tweets.id", "referenced_tweets.id.author_id",
+    }  # fmt: skip
     data = to_v2(v1)
-    users = {v1["user"]["id_str"]: _v2_user(v1["user"])}
+    users: dict[str, dict[str, Any]] = {}
+    if "author_id" in wanted:
+        users[v1["user"]["id_str"]] = _v2_user(v1["user"])
     included = []
     embedded = {}
     if v1.get("quoted_status"):
         embedded[v1["quoted_status"]["id_str"]] = v1["quoted_status"]
-    for ref in data.get("referenced_tweets", []):
+    for ref in data.get("referenced_tweets", []) if "referenced_tweets.id" in wanted else ():
         ref_tweet = embedded.get(ref["id"]) or (known or {}).get(ref["id"])
-        if ref_tweet is not None:
-            included.append(to_v2(ref_tweet))
+        if ref_tweet is None or (app_only and ref_tweet["user"].get("protected")):
+            continue
+        included.append(to_v2(ref_tweet))
+        if "referenced_tweets.id.author_id" in wanted:
             users.setdefault(ref_tweet["user"]["id_str"], _v2_user(ref_tweet["user"]))
-    includes: dict[str, Any] = {"users": list(users.values())}
+    includes: dict[str, Any] = {"users": list(users.values())} if users else {}
     if included:
         includes["tweets"] = included
     return {
@@ -568,6 +581,7 @@ class _Fault:
 @dataclass(slots=True)
 class _Stream:
     request: web.Request
+    expansions: set[str] = field(default_factory=set)
     queue: asyncio.Queue[bytes | None] = field(default_factory=asyncio.Queue)
 
     @property
@@ -662,6 +676,8 @@ class XStandin:
         self.posted: list[PostedTweet] = []
         self.dms: list[PostedDM] = []
         self.tweets: dict[str, dict[str, Any]] = {}
+        #: Accounts the bot follows: its user-context lookups see their protected tweets.
+        self.bot_follows: set[str] = set()
         self.rules: dict[str, dict[str, str]] = {}
         self.stream_connections = 0
         self.url = ""
@@ -785,6 +801,18 @@ class XStandin:
                 self.tweets.setdefault(stored[key]["id_str"], dict(stored[key]))
         return stored
 
+    def follow(self, user_or_id: Mapping[str, Any] | str) -> None:
+        """The bot follows this account: its lookups (user context) now see protected tweets."""
+        self.bot_follows.add(user_or_id if isinstance(user_or_id, str) else user_or_id["id_str"])
+
+    def _visible(self, v1: Mapping[str, Any], auth: str) -> bool:
+        """Whether a caller may read the tweet: protected ones only as a follower, in user
+        context (an app-only bearer token sees public tweets only)."""
+        author = v1["user"]
+        if not author.get("protected"):
+            return True
+        return auth == "oauth1" and author["id_str"] in self.bot_follows
+
     def replies_to(self, v1_or_id: Mapping[str, Any] | str) -> list[PostedTweet]:
         """The bot's reply tweets to one tweet, oldest first."""
         tid = v1_or_id if isinstance(v1_or_id, str) else v1_or_id["id_str"]
@@ -864,11 +892,21 @@ class XStandin:
         matched = [rule for rule in self.rules.values() if _matches(rule["value"], stored)]
         if not matched:
             return 0
-        message = stream_message(stored, known=self.tweets, matching_rules=matched)
-        line = json.dumps(message).encode() + b"\r\n"
         for stream in self._streams:
-            stream.queue.put_nowait(line)
+            stream.queue.put_nowait(self._stream_line(stored, matched, stream))
         return len(self._streams)
+
+    def _stream_line(
+        self, stored: Mapping[str, Any], matched: Sequence[Mapping[str, str]], stream: _Stream
+    ) -> bytes:
+        message = stream_message(
+            stored,
+            known=self.tweets,
+            matching_rules=matched,
+            expansions=stream.expansions,
+            app_only=True,
+        )
+        return json.dumps(message).encode() + b"\r\n"
 
     def drop_streams(self) -> None:
         """End every open stream, as X does on an operational disconnect."""
@@ -894,7 +932,7 @@ class XStandin:
         response.content_type = "application/json"
         response.headers.update(self._limit_headers())
         await response.prepare(request)
-        stream = _Stream(request)
+        stream = _Stream(request, _csv(request.query.get("expansions")))
         self._streams.append(stream)
         self.stream_connections += 1
         self._record(request, None, "bearer", 200)
@@ -996,7 +1034,7 @@ class XStandin:
             return self._unauthorized(request)
         tweet_id = request.match_info["id"]
         stored = self.tweets.get(tweet_id)
-        if stored is None or stored["user"].get("protected"):
+        if stored is None or not self._visible(stored, auth):
             kind = "resource-not-found" if stored is None else "not-authorized-for-resource"
             title = "Not Found Error" if stored is None else "Authorization Error"
             error = {
@@ -1018,9 +1056,18 @@ class XStandin:
             includes["users"] = [_v2_user(stored["user"])]
         if {"referenced_tweets.id", "referenced_posts.id"} & expansions:
             refs = [r["id"] for r in to_v2(stored).get("referenced_tweets", [])]
-            found = [to_v2(self.tweets[r], fields=fields) for r in refs if r in self.tweets]
-            if found:
-                includes["tweets"] = found
+            seen = [
+                self.tweets[r]
+                for r in refs
+                if r in self.tweets and self._visible(self.tweets[r], auth)
+            ]
+            if seen:
+                includes["tweets"] = [to_v2(t, fields=fields) for t in seen]
+            if "referenced_tweets.id.author_id" in expansions:
+                users = {u["id"]: u for u in includes.get("users", [])}
+                for t in seen:
+                    users.setdefault(t["user"]["id_str"], _v2_user(t["user"]))
+                includes["users"] = list(users.values())
         if includes:
             body["includes"] = includes
         return self._json(request, 200, body, auth)
