@@ -678,6 +678,8 @@ class XStandin:
         self.tweets: dict[str, dict[str, Any]] = {}
         #: Accounts the bot follows: its user-context lookups see their protected tweets.
         self.bot_follows: set[str] = set()
+        #: Accounts that take no DMs from the bot: X answers a DM to them with a 403.
+        self.closed_dms: set[str] = set()
         self.rules: dict[str, dict[str, str]] = {}
         self.stream_connections = 0
         self.url = ""
@@ -804,6 +806,10 @@ class XStandin:
     def follow(self, user_or_id: Mapping[str, Any] | str) -> None:
         """The bot follows this account: its lookups (user context) now see protected tweets."""
         self.bot_follows.add(user_or_id if isinstance(user_or_id, str) else user_or_id["id_str"])
+
+    def close_dms(self, user_or_id: Mapping[str, Any] | str) -> None:
+        """This account takes no DMs from the bot (X's "allow messages from: nobody/followed")."""
+        self.closed_dms.add(user_or_id if isinstance(user_or_id, str) else user_or_id["id_str"])
 
     def _visible(self, v1: Mapping[str, Any], auth: str) -> bool:
         """Whether a caller may read the tweet: protected ones only as a follower, in user
@@ -1134,6 +1140,14 @@ class XStandin:
                 request, 400, "Invalid Request", "a DM needs a text", "invalid-request"
             )
         assert isinstance(payload, dict)
+        if participant in self.closed_dms:
+            body = {
+                "detail": "You are not permitted to send Direct Messages to this user.",
+                "type": "about:blank",
+                "title": "Forbidden",
+                "status": 403,
+            }
+            return self._json(request, 403, body, auth, record_body=payload)
         event_id = new_tweet_id()
         pair = sorted([participant, self.bot["id_str"]], key=int)
         self.dms.append(PostedDM(event_id, participant, payload["text"], time.time()))
