@@ -81,6 +81,7 @@ class TwitterPlatform:
                 stall_seconds=self.settings.stream_stall_seconds,
                 count_error=self.count_error,
                 bot_screen_name=self.settings.bot_screen_name,
+                backfill_minutes=self.settings.stream_backfill_minutes,
             )
             # X allows one stream connection per app: one node holds it, another takes over
             # within a lease period when that node dies.

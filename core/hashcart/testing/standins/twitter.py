@@ -72,6 +72,8 @@ _sequence = itertools.count(1)
 _HASHTAG = re.compile(r"(?<![\w#])#(\w+)")
 _MENTION = re.compile(r"(?<![\w@])@(\w{1,15})")
 _URL = re.compile(r"https?://\S+")
+#: The most minutes of missed tweets a filtered-stream connection may ask for.
+_MAX_BACKFILL = 5
 
 
 # ---------------------------------------------------------------------------------------------
@@ -682,6 +684,10 @@ class XStandin:
         self.closed_dms: set[str] = set()
         self.rules: dict[str, dict[str, str]] = {}
         self.stream_connections = 0
+        #: False: `backfill_minutes` is refused with a 403, as at access levels without it.
+        self.backfill_allowed = True
+        # (when, tweet) for every streamed tweet of the last few minutes: what a backfill sends.
+        self._streamed: list[tuple[float, dict[str, Any]]] = []
         self.url = ""
         self._faults: list[_Fault] = []
         self._streams: list[_Stream] = []
@@ -893,8 +899,15 @@ class XStandin:
     # -- stream -------------------------------------------------------------------------------
 
     async def stream_tweet(self, v1: Mapping[str, Any]) -> int:
-        """Publish a tweet and send it down every open stream whose rules match; returns count."""
+        """Publish a tweet and send it down every open stream whose rules match; returns count.
+
+        With no stream open the tweet is not sent now, but a connection asking for a backfill
+        of the minutes since gets it, as on X.
+        """
         stored = self.add_tweet(v1)
+        now = time.time()
+        self._streamed = [(t, s) for t, s in self._streamed if now - t < 60 * _MAX_BACKFILL]
+        self._streamed.append((now, stored))
         matched = [rule for rule in self.rules.values() if _matches(rule["value"], stored)]
         if not matched:
             return 0
@@ -925,6 +938,26 @@ class XStandin:
     async def _stream(self, request: web.Request) -> web.StreamResponse:
         if not self._bearer_ok(request):
             return self._problem(request, 401, "Unauthorized", "Unauthorized", "unauthorized")
+        backfill = request.query.get("backfill_minutes")
+        if backfill is not None and (
+            not backfill.isdigit() or not 0 <= int(backfill) <= _MAX_BACKFILL
+        ):
+            return self._problem(
+                request,
+                400,
+                "Invalid Request",
+                "The `backfill_minutes` query parameter value must be between 0 and 5",
+                "invalid-request",
+            )
+        minutes = int(backfill or 0)
+        if minutes and not self.backfill_allowed:
+            return self._problem(
+                request,
+                403,
+                "Client Forbidden",
+                "backfill_minutes is not available at your access level",
+                "client-forbidden",
+            )
         self._streams = [s for s in self._streams if not s.closed]
         if len(self._streams) >= self.max_stream_connections:
             return self._problem(
@@ -939,6 +972,11 @@ class XStandin:
         response.headers.update(self._limit_headers())
         await response.prepare(request)
         stream = _Stream(request, _csv(request.query.get("expansions")))
+        since = time.time() - 60 * minutes
+        for at, stored in self._streamed if minutes else ():
+            matched = [r for r in self.rules.values() if _matches(r["value"], stored)]
+            if at >= since and matched:
+                stream.queue.put_nowait(self._stream_line(stored, matched, stream))
         self._streams.append(stream)
         self.stream_connections += 1
         self._record(request, None, "bearer", 200)
@@ -959,6 +997,11 @@ class XStandin:
         with contextlib.suppress(ConnectionResetError):
             await response.write_eof()
         return response
+
+    @property
+    def open_streams(self) -> int:
+        """How many clients hold the filtered stream open now."""
+        return len([s for s in self._streams if not s.closed])
 
     async def wait_for_stream(self, within: float = 5.0) -> None:
         """Wait until a client holds the stream open."""
