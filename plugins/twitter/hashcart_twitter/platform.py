@@ -127,10 +127,12 @@ class TwitterPlatform:
         try:
             await self.client.send_dm(target.user, text)
         except XError as exc:
-            if not (_dm_refused(exc) and target.channel):
+            if not _dm_refused(exc):
                 raise
-            log.info("X refused a DM to %s (%s); answering in public instead", target.user, exc)
             self.count_error("send_dm_refused")
+            if not target.channel:
+                raise  # a command sent by DM: there is no thread to answer in
+            log.info("X refused a DM to %s (%s); answering in public instead", target.user, exc)
             await self._post_public(reply, self._public_fallback(reply), variation)
 
     async def _post_public(self, reply: OutgoingReply, text: str, variation: int) -> None:
