@@ -21,9 +21,11 @@ STREAM = "/2/tweets/search/stream"
 
 
 @contextlib.asynccontextmanager
-async def streaming(x: XStandin, **env: str) -> AsyncIterator[RunningHashcart]:
+async def streaming(
+    x: XStandin, database_url: str | None = None, **env: str
+) -> AsyncIterator[RunningHashcart]:
     settings = x.env(mode="stream", stream_backoff_scale="0.01", stream_stall_seconds="1", **env)
-    async with running_hashcart(plugins=[hashcart_twitter], env=settings) as hc:
+    async with running_hashcart([hashcart_twitter], settings, database_url) as hc:
         await hc.add_product("amazon:B08N5WRWNW", title="Kindle", price_cents=9999)
         await hc.add_product("amazon:B00X4WHP5E", title="Echo Dot", price_cents=4999)
         await hc.link("alice", "twitter", ALICE["id_str"])
@@ -37,8 +39,8 @@ def _stream_calls(x: XStandin) -> list[tuple[int, str | None]]:
     return [(c.status, c.query.get("backfill_minutes")) for c in calls]
 
 
-async def test_a_tweet_sent_while_the_stream_was_down_is_backfilled() -> None:
-    async with XStandin(keepalive_seconds=0.1) as x, streaming(x) as hc:
+async def test_a_tweet_sent_while_the_stream_was_down_is_backfilled(database_url: str) -> None:
+    async with XStandin(keepalive_seconds=0.1) as x, streaming(x, database_url) as hc:
         # Carol is protected: her tweet is not in the stream's includes and must be looked up.
         x.follow(CAROL)
         parent = x.add_tweet(tweet("look", user=CAROL, urls=[KINDLE]))

@@ -40,8 +40,9 @@ async def x() -> AsyncIterator[XStandin]:
 
 
 @pytest.fixture
-async def hc(x: XStandin) -> AsyncIterator[RunningHashcart]:
-    async with running_hashcart(plugins=[hashcart_twitter], env=x.env()) as running:
+async def hc(x: XStandin, database_url: str) -> AsyncIterator[RunningHashcart]:
+    env = x.env()
+    async with running_hashcart([hashcart_twitter], env, database_url) as running:
         await running.add_product("amazon:B00X4WHP5E", title="Echo Dot", price_cents=4999)
         yield running
 

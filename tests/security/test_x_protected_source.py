@@ -32,8 +32,8 @@ async def x() -> AsyncIterator[XStandin]:
 
 
 @contextlib.asynccontextmanager
-async def started(x: XStandin, **env: str) -> AsyncIterator[RunningHashcart]:
-    async with running_hashcart(plugins=[hashcart_twitter], env=x.env(**env)) as hc:
+async def started(x: XStandin, database_url: str, **env: str) -> AsyncIterator[RunningHashcart]:
+    async with running_hashcart([hashcart_twitter], x.env(**env), database_url) as hc:
         await hc.add_product("amazon:B00X4WHP5E", title="Echo Dot", price_cents=4999)
         await hc.link("alice", "twitter", ALICE["id_str"])
         yield hc
@@ -68,12 +68,12 @@ async def _cart(hc: RunningHashcart) -> list[str]:
 @pytest.mark.parametrize("mode", ["webhook", "stream"])
 @pytest.mark.parametrize("ask", list(ASKS))
 async def test_protected_tweet_product_is_not_leaked_in_a_public_reply(
-    x: XStandin, mode: str, ask: str
+    x: XStandin, database_url: str, mode: str, ask: str
 ) -> None:
     env = {"mode": mode, "stream_backfill_minutes": "0"} if mode == "stream" else {}
     if mode == "stream":
         env |= {"stream_backoff_scale": "0.01", "stream_stall_seconds": "1"}
-    async with started(x, **env) as hc:
+    async with started(x, database_url, **env) as hc:
         asking = ASKS[ask](x, CAROL)
         if mode == "webhook":
             assert (await x.deliver(f"{hc.url}/twitter/webhook", [asking])).status == 200
