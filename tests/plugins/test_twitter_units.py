@@ -432,3 +432,10 @@ async def test_an_answer_naming_a_link_from_a_private_tweet_is_private() -> None
     own = _trigger(links=("https://amazon.com/dp/OWN",), parent_id="9")
     command = await choose_command(own, _resolve, lookup)
     assert command is not None and command.reply_to.private is False
+
+
+@pytest.mark.parametrize("minutes", [-1, 6])
+def test_a_backfill_outside_what_x_takes_is_a_configuration_error(minutes: int) -> None:
+    with pytest.raises(ValueError, match="stream_backfill_minutes"):
+        TwitterSettings(stream_backfill_minutes=minutes)
+    assert TwitterSettings().stream_backfill_minutes == 5
