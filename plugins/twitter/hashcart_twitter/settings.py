@@ -37,6 +37,11 @@ class TwitterSettings(BaseSettings):
     stream_backoff_scale: float = Field(default=1.0, gt=0)
     stream_stall_seconds: float = Field(default=30.0, gt=0)
     stream_lease_seconds: float = Field(default=10.0, gt=0)
+    # Minutes of tweets X sends again on each stream connection (`backfill_minutes`, 0-5), so
+    # that a tweet read but not recorded when a connection or a node died is not lost. X's
+    # filtered stream takes it at the access levels that have the stream; if X refuses it, the
+    # plugin goes on without. 0 turns it off.
+    stream_backfill_minutes: int = Field(default=5, ge=0, le=5)
 
     @field_validator("ignored_user_ids", mode="before")
     @classmethod
