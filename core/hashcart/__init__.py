@@ -35,6 +35,7 @@ from hashcart.platform import (
     SendRefused,
 )
 from hashcart.policy_api import PolicyContext, RateDecision
+from hashcart.signin import ProvenIdentity, SignInProvider
 from hashcart.text import extract_urls, has_hashtag, is_safe_url
 
 if TYPE_CHECKING:
@@ -64,12 +65,14 @@ __all__ = [
     "PolicyContext",
     "Product",
     "ProductRef",
+    "ProvenIdentity",
     "RateDecision",
     "ReplyContent",
     "ReplyTarget",
     "RetryLater",
     "SendError",
     "SendRefused",
+    "SignInProvider",
     "Unavailable",
     "__version__",
     "extract_barcodes",
