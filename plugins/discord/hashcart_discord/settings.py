@@ -97,8 +97,12 @@ class DiscordSettings(BaseSettings):
     gateway_url: str = "wss://gateway.discord.gg/"
     emoji: str = "🛒"
     shards: str = Field(default="", description="'0,1/4' runs shards 0 and 1 of 4; empty = all")
+    # "Sign in with Discord" (OAuth2, scope `identify`), to link a Discord identity by proof.
+    client_id: str | None = None
+    client_secret: SecretStr | None = None
+    authorize_url: str = "https://discord.com/oauth2/authorize"
 
-    @field_validator("api_url")
+    @field_validator("api_url", "authorize_url")
     @classmethod
     def _http_url(cls, value: str) -> str:
         if not re.match(r"^https?://[^/\s]+", value):
