@@ -178,21 +178,23 @@ async def test_a_slack_answer_at_response_url_carries_a_working_token(database_u
 
 
 async def test_a_public_mastodon_reply_carries_no_token(database_url: str) -> None:
-    async with MastodonStandin() as mastodon:
-        async with running_hashcart(
+    async with (
+        MastodonStandin() as mastodon,
+        running_hashcart(
             plugins=[hashcart_mastodon],
             env={**SESSION_ENV, **mastodon.env()},
             database_url=database_url,
-        ) as hc:
-            await hc.add_product("amazon:B00X4WHP5E", title="Echo Dot", price_cents=4999)
-            platform = hc.hashcart.platforms["mastodon"]
-            assert isinstance(platform, hashcart_mastodon.MastodonPlatform)
-            await eventually(platform.listener.connected.is_set)
-            alice, bob = mastodon.add_account("alice"), mastodon.add_account("bob")
-            product = mastodon.post(bob, "Look", urls=[ECHO])
-            ask = mastodon.post(alice, "@hashcart #amazoncart", in_reply_to=product)
-            reply = (await eventually(lambda: mastodon.replies_to(ask)))[0]
-            assert reply.visibility == "public"
-            assert TOKEN_URL.search(reply.text) is None, reply.text
-            assert f"{hc.url}/link/mastodon" in reply.text
-            assert await tokens_of(hc, alice.id) == []
+        ) as hc,
+    ):
+        await hc.add_product("amazon:B00X4WHP5E", title="Echo Dot", price_cents=4999)
+        platform = hc.hashcart.platforms["mastodon"]
+        assert isinstance(platform, hashcart_mastodon.MastodonPlatform)
+        await eventually(platform.listener.connected.is_set)
+        alice, bob = mastodon.add_account("alice"), mastodon.add_account("bob")
+        product = mastodon.post(bob, "Look", urls=[ECHO])
+        ask = mastodon.post(alice, "@hashcart #amazoncart", in_reply_to=product)
+        reply = (await eventually(lambda: mastodon.replies_to(ask)))[0]
+        assert reply.visibility == "public"
+        assert TOKEN_URL.search(reply.text) is None, reply.text
+        assert f"{hc.url}/link/mastodon" in reply.text
+        assert await tokens_of(hc, alice.id) == []

@@ -1,4 +1,4 @@
-"""Sign in with Discord: OAuth2 with the `identify` scope, so a person links by proving who they are.
+"""Sign in with Discord: OAuth2 with the `identify` scope, to link by proving who one is.
 
 Discord answers by DM, so a Discord user normally gets a link token; signing in lets a person
 link from `/link/discord` with closed DMs too. `identify` is the least Discord offers: the user's

@@ -499,7 +499,8 @@ class MastodonStandin:
         return _error(fault.status, "Service Unavailable" if fault.status >= 500 else "Error")
 
     async def _oauth_token(self, request: web.Request) -> web.Response:
-        issued = self.oauth2.exchange(request.headers, request[_FORM])
+        form: dict[str, Any] = request[_FORM]
+        issued = self.oauth2.exchange(request.headers, form)
         if isinstance(issued, OAuthError):
             body = {"error": issued.error, "error_description": f"{issued.error} (stand-in)"}
             return web.json_response(body, status=issued.status)

@@ -1118,8 +1118,8 @@ class XStandin:
         form = await request.post()
         issued = self.oauth2.exchange(request.headers, form)
         if isinstance(issued, OAuthError):
-            body = {"error": issued.error, "error_description": f"{issued.error} (stand-in)"}
-            return self._json(request, issued.status, body, "none")
+            refusal = {"error": issued.error, "error_description": f"{issued.error} (stand-in)"}
+            return self._json(request, issued.status, refusal, "none")
         body = {
             "token_type": "bearer",
             "expires_in": 7200,
