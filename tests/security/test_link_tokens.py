@@ -19,6 +19,7 @@ import sqlalchemy as sa
 import hashcart_mastodon
 import hashcart_slack
 import hashcart_twitter
+from hashcart import Action, CartCommand, OutcomeCode, ReplyTarget
 from hashcart.store.schema import link_tokens
 from hashcart.testing import RunningHashcart, eventually, running_hashcart
 from hashcart.testing.standins.mastodon import MastodonStandin
@@ -112,6 +113,34 @@ async def test_a_reader_of_a_public_x_reply_cannot_link_the_askers_identity_to_t
     again = await ask_in_public(x, hc, ALICE, KINDLE)
     assert f"{hc.url}/link/twitter" in again
     assert await hc.cart("twitter", ALICE["id_str"]) is None
+
+
+@pytest.mark.parametrize("private", [False, True])
+async def test_the_applier_puts_a_token_only_into_a_private_answer(
+    database_url: str, private: bool
+) -> None:
+    async with running_hashcart(env=SESSION_ENV, database_url=database_url) as hc:
+        await hc.add_product("amazon:B00X4WHP5E", title="Echo Dot", price_cents=4999)
+        for action, event_id in ((Action.ADD, "e1"), (Action.LINK, "e2")):
+            command = CartCommand(
+                platform="echo",
+                user_id="u-1",
+                action=action,
+                event_id=event_id,
+                reply_to=ReplyTarget("echo", user="u-1", channel="thread-1", private=private),
+                reference=ECHO if action is Action.ADD else None,
+            )
+            outcome = await hc.hashcart.submit(command)
+            assert outcome.code in (OutcomeCode.LINK_NEEDED, OutcomeCode.LINK_SENT)
+            link_url = str(outcome.params["link_url"])
+            if private:
+                assert TOKEN_URL.search(link_url), link_url
+            else:
+                assert link_url == f"{hc.url}/link/echo"
+        assert len(await tokens_of(hc, "u-1")) == (2 if private else 0)
+        # The add waits for the link either way, to be applied once the identity is linked.
+        await hc.link("someone", "echo", "u-1")
+        assert await hc.cart("echo", "u-1") is not None
 
 
 async def test_an_x_dm_still_carries_a_working_token(x: XStandin, hc: RunningHashcart) -> None:

@@ -9,7 +9,7 @@ then the confirmation page and its CSRF-checked POST.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import pytest
@@ -19,11 +19,13 @@ import hashcart_discord
 import hashcart_mastodon
 import hashcart_slack
 import hashcart_twitter
+from hashcart import ProvenIdentity
 from hashcart.testing import RunningHashcart, eventually, running_hashcart
 from hashcart.testing.standins.discord import DiscordStandin
 from hashcart.testing.standins.mastodon import MastodonStandin
 from hashcart.testing.standins.slack import SlackStandin
 from hashcart.testing.standins.twitter import XStandin, tweet, user
+from hashcart.web.link_proof import LINK_PROOF_KEY
 from tests.web.visitor import Visitor
 
 ECHO = "https://www.amazon.com/dp/B00X4WHP5E"
@@ -241,6 +243,17 @@ async def test_x_being_down_is_an_outage_not_a_refusal(
     assert "could not confirm" in answer.text
 
 
+async def test_one_address_cannot_start_sign_ins_without_end(
+    x: XStandin, site: RunningHashcart, visitor: Visitor
+) -> None:
+    """Each start keeps a row until its callback: a stranger must not fill the database."""
+    for _ in range(30):
+        assert (await hop(visitor, f"{site.url}/link/twitter")).status == 303
+    refused = await hop(visitor, f"{site.url}/link/twitter")
+    assert refused.status == 429
+    assert len(await site.hashcart.kv.keys("link-proof-flow")) == 30
+
+
 async def test_a_platform_without_sign_in_gets_a_friendly_404(database_url: str) -> None:
     async with running_hashcart(env=SESSION_ENV, database_url=database_url) as running:
         stranger = Visitor(running.url)
@@ -253,6 +266,50 @@ async def test_a_platform_without_sign_in_gets_a_friendly_404(database_url: str)
             assert "not one we sent" in (await stranger.get("/link/" + "a" * 32)).text
         finally:
             await stranger.close()
+
+
+async def test_a_userinfo_reader_that_raises_refuses_the_sign_in(
+    x: XStandin, site: RunningHashcart, visitor: Visitor, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(answer: Any) -> Any:
+        raise KeyError("data")
+
+    state = site.app[LINK_PROOF_KEY]
+    monkeypatch.setitem(
+        state.providers, "twitter", replace(state.providers["twitter"], identity=broken)
+    )
+    x.signin_as(ALICE)
+    answer = await prove(site, visitor, "twitter")
+    assert answer.status == 401
+    assert (await visitor.get("/link/twitter/confirm")).status == 410
+
+
+def test_the_identity_readers_accept_only_answers_that_name_someone() -> None:
+    from hashcart_discord.signin import identity_of as discord_identity
+    from hashcart_mastodon.signin import identity_of as mastodon_identity
+    from hashcart_slack.signin import identity_of as slack_identity
+    from hashcart_twitter.signin import identity_of as x_identity
+
+    assert x_identity({"data": {"id": "6253282", "username": "alice"}}) == ProvenIdentity(
+        "6253282", "alice"
+    )
+    assert x_identity({"errors": [{"title": "Unauthorized"}]}) is None
+    assert x_identity({"data": {"id": "../6253282"}}) is None
+    slack_ok = {
+        "ok": True,
+        "https://slack.com/team_id": "T1",
+        "https://slack.com/user_id": "U1",
+        "name": "Alice",
+    }
+    assert slack_identity(slack_ok) == ProvenIdentity("T1:U1", "Alice")
+    assert slack_identity({**slack_ok, "ok": False}) is None
+    assert slack_identity({"ok": True, "sub": "U1"}) is None
+    assert discord_identity({"id": "80351110224678912", "username": "nelly"}) == ProvenIdentity(
+        "80351110224678912", "nelly"
+    )
+    assert discord_identity({"message": "401: Unauthorized", "code": 0}) is None
+    assert mastodon_identity({"id": "100007", "acct": "alice"}) == ProvenIdentity("100007", "alice")
+    assert mastodon_identity({"error": "The access token is invalid"}) is None
 
 
 # ---------------------------------------------------------------------------------------------

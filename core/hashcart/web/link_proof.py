@@ -55,6 +55,9 @@ PROOF_COOKIE = "hashcart_link_proof"
 FLOW_SECONDS = 600
 PROOF_SECONDS = 600
 KV_NAMESPACE = "link-proof-flow"
+#: Sign-ins one address may start per window: each keeps a row until its callback or expiry.
+STARTS_PER_ADDRESS = 30
+STARTS_WINDOW = 600
 #: Longest `code` or `state` accepted from the query; real ones are far shorter.
 MAX_PARAM = 2048
 MAX_USER_ID = 64
@@ -88,7 +91,7 @@ def _provider(request: web.Request) -> SignInProvider | None:
     return request.app[LINK_PROOF_KEY].providers.get(request.match_info["platform"])
 
 
-def _base(request: web.Request, platform: str) -> str:
+def _base(platform: str) -> str:
     return f"/link/{platform}"
 
 
@@ -103,7 +106,7 @@ def _set_cookie(
         name,
         value,
         max_age=max_age,
-        path=_base(request, request.match_info["platform"]),
+        path=_base(request.match_info["platform"]),
         httponly=True,
         samesite="Lax",
         secure=request.app[LINK_PROOF_KEY].secure,
@@ -111,7 +114,7 @@ def _set_cookie(
 
 
 def _drop_cookie(request: web.Request, response: web.StreamResponse, name: str) -> None:
-    response.del_cookie(name, path=_base(request, request.match_info["platform"]))
+    response.del_cookie(name, path=_base(request.match_info["platform"]))
 
 
 async def _not_offered(request: web.Request) -> web.Response:
@@ -134,7 +137,7 @@ async def _failed(
         status,
         title,
         text,
-        next_step={"url": _base(request, request.match_info["platform"]), "label": "Start again"},
+        next_step={"url": _base(request.match_info["platform"]), "label": "Start again"},
     )
     _drop_cookie(request, response, cookie)
     return response
@@ -150,6 +153,15 @@ async def start(request: web.Request) -> web.Response:
     verifier = secrets.token_urlsafe(64)
     hashcart = hashcart_of(request)
     try:
+        started = await hashcart.counters.hit(
+            f"link-proof:addr:{request.remote or 'unknown'}", STARTS_WINDOW
+        )
+        if started > STARTS_PER_ADDRESS:
+            response = await message(
+                request, 429, "Too many sign-ins", "Try again in a few minutes.", next_step=None
+            )
+            response.headers["Retry-After"] = str(STARTS_WINDOW)
+            return response
         await hashcart.kv.put(KV_NAMESPACE, state, provider.platform, ttl=FLOW_SECONDS)
     except (SQLAlchemyError, OSError) as exc:
         log.warning("link-proof: cannot start a sign-in: %s", exc)
@@ -289,7 +301,11 @@ async def _who_signed_in(
         )
     if status != 200 or not isinstance(answer, dict):
         raise ProofRejected(f"userinfo answered {status}")
-    proven = provider.identity(answer)
+    try:
+        proven = provider.identity(answer)
+    except Exception as exc:  # a plugin's reader must not turn a sign-in into a 500
+        log.exception("link-proof: reading the %s userinfo answer failed", provider.platform)
+        raise ProofRejected(f"the userinfo answer could not be read: {exc!r}") from exc
     if proven is None or not proven.user_id or len(proven.user_id) > MAX_USER_ID:
         raise ProofRejected("the userinfo answer names nobody usable")
     user_name = (proven.user_name or "")[:MAX_USER_NAME] or None
