@@ -28,9 +28,12 @@ import aiohttp
 from aiohttp import web
 from authlib.oauth2.rfc7636 import create_s256_code_challenge
 from itsdangerous import BadSignature, URLSafeTimedSerializer
+from pydantic import Field
+from pydantic_settings import SettingsConfigDict
 from sqlalchemy.exc import SQLAlchemyError
 from yarl import URL
 
+from hashcart.config import HashcartSettingsBase, load_settings
 from hashcart.errors import Conflict
 from hashcart.signin import ProvenIdentity, SignInProvider
 from hashcart.web.pages import (
@@ -55,8 +58,7 @@ PROOF_COOKIE = "hashcart_link_proof"
 FLOW_SECONDS = 600
 PROOF_SECONDS = 600
 KV_NAMESPACE = "link-proof-flow"
-#: Sign-ins one address may start per window: each keeps a row until its callback or expiry.
-STARTS_PER_ADDRESS = 30
+#: The window of `HASHCART_LINK_SIGNINS_PER_ADDRESS`.
 STARTS_WINDOW = 600
 #: Longest `code` or `state` accepted from the query; real ones are far shorter.
 MAX_PARAM = 2048
@@ -64,6 +66,18 @@ MAX_USER_ID = 64
 MAX_USER_NAME = 100
 #: Largest token or userinfo answer read from a platform.
 MAX_ANSWER_BYTES = 64 * 1024
+
+
+class LinkProofSettings(HashcartSettingsBase):
+    """`HASHCART_LINK_*`: how linking by proof may be used."""
+
+    model_config = SettingsConfigDict(env_prefix="HASHCART_LINK_", extra="ignore")
+
+    signins_per_address: int = Field(
+        default=30,
+        ge=1,
+        description="sign-ins one address may start per 10 minutes; each keeps a row a while",
+    )
 
 
 class PlatformError(Exception):
@@ -79,6 +93,7 @@ class LinkProofState:
     """The sign-in providers by platform and the cookie signers, built once per application."""
 
     providers: dict[str, SignInProvider]
+    settings: LinkProofSettings
     flow_signer: URLSafeTimedSerializer
     proof_signer: URLSafeTimedSerializer
     secure: bool
@@ -156,7 +171,7 @@ async def start(request: web.Request) -> web.Response:
         started = await hashcart.counters.hit(
             f"link-proof:addr:{request.remote or 'unknown'}", STARTS_WINDOW
         )
-        if started > STARTS_PER_ADDRESS:
+        if started > request.app[LINK_PROOF_KEY].settings.signins_per_address:
             response = await message(
                 request, 429, "Too many sign-ins", "Try again in a few minutes.", next_step=None
             )
@@ -432,6 +447,7 @@ def add_routes(app: web.Application) -> None:
     key = secret.get_secret_value() if secret else secrets.token_urlsafe(32)
     app[LINK_PROOF_KEY] = LinkProofState(
         providers=_providers(app),
+        settings=load_settings(LinkProofSettings),
         flow_signer=URLSafeTimedSerializer(key, salt="hashcart-link-proof-flow"),
         proof_signer=URLSafeTimedSerializer(key, salt="hashcart-link-proof-identity"),
         secure=app[HASHCART_KEY].settings.public_url.startswith("https://"),
