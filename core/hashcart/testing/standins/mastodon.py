@@ -346,6 +346,8 @@ class MastodonStandin:
 
     def signin_as(self, account: Account | None) -> None:
         """Who the next OAuth sign-in authorizes: an account of this instance, or None."""
+        if account is not None and not account.local:
+            raise ValueError(f"{account.acct} signs in at {account.domain}, not here")
         self.oauth2.user = account
 
     def post(
