@@ -22,6 +22,7 @@ from hashcart.commands import (
     Product,
     ProductRef,
     ReplyTarget,
+    StateChange,
 )
 from hashcart.config import HashcartSettingsBase as PluginSettings
 from hashcart.errors import ConfigError, Conflict, NotFound, Unavailable
@@ -36,6 +37,7 @@ from hashcart.platform import (
 )
 from hashcart.policy_api import PolicyContext, RateDecision
 from hashcart.signin import ProvenIdentity, SignInProvider
+from hashcart.sources import ProductSource, SourceUnavailable
 from hashcart.text import extract_urls, has_hashtag, is_safe_url
 
 if TYPE_CHECKING:
@@ -65,6 +67,7 @@ __all__ = [
     "PolicyContext",
     "Product",
     "ProductRef",
+    "ProductSource",
     "ProvenIdentity",
     "RateDecision",
     "ReplyContent",
@@ -73,6 +76,8 @@ __all__ = [
     "SendError",
     "SendRefused",
     "SignInProvider",
+    "SourceUnavailable",
+    "StateChange",
     "Unavailable",
     "__version__",
     "extract_barcodes",
