@@ -29,6 +29,10 @@ class TwitterSettings(BaseSettings):
     bot_screen_name: str | None = None
     mode: Mode = Mode.WEBHOOK
     bearer_token: SecretStr | None = Field(default=None, validate_default=True)
+    # "Sign in with X" (OAuth 2.0 with PKCE), so people link their X identity by proving it.
+    client_id: str | None = None
+    client_secret: SecretStr | None = None
+    authorize_url: str = "https://x.com/i/oauth2/authorize"
     # Accounts (other bots, say) whose tweets are never commands; comma-separated in the env.
     ignored_user_ids: Annotated[frozenset[str], NoDecode] = Field(default_factory=frozenset)
 
@@ -55,7 +59,7 @@ class TwitterSettings(BaseSettings):
     def _no_at(cls, value: str | None) -> str | None:
         return value.strip().lstrip("@") or None if value else None
 
-    @field_validator("api_url")
+    @field_validator("api_url", "authorize_url")
     @classmethod
     def _strip_slash(cls, value: str) -> str:
         if not value.startswith(("http://", "https://")):

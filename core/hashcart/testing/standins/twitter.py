@@ -36,6 +36,8 @@ import aiohttp
 from aiohttp import web
 from oauthlib.oauth1 import RequestValidator, SignatureOnlyEndpoint
 
+from hashcart.testing.standins.oauth2 import AuthorizationServer, OAuthError
+
 __all__ = [
     "ApiCall",
     "Delivery",
@@ -62,6 +64,8 @@ DEFAULT_CONSUMER_SECRET = "standin-consumer-secret"
 DEFAULT_ACCESS_TOKEN = "2244994945-standinaccesstoken"
 DEFAULT_ACCESS_TOKEN_SECRET = "standin-access-token-secret"
 DEFAULT_BEARER_TOKEN = "standin-bearer-token"
+DEFAULT_OAUTH2_CLIENT_ID = "standin-oauth2-client-id"
+DEFAULT_OAUTH2_CLIENT_SECRET = "standin-oauth2-client-secret"
 BOT_USER_ID = "2244994945"
 BOT_SCREEN_NAME = "hashcart"
 
@@ -526,7 +530,7 @@ class ApiCall:
     path: str
     query: Mapping[str, str]
     body: Any
-    auth: str  # "oauth1", "bearer" or "none"
+    auth: str  # "oauth1", "bearer", "oauth2" (a signed-in person), "basic" or "none"
     status: int
     at: float
 
@@ -699,6 +703,13 @@ class XStandin:
         self._port = 0
         self._session: aiohttp.ClientSession | None = None
         self._rule_ids = itertools.count(1_500_000_000_000_000_000)
+        #: "Sign in with X" (OAuth 2.0 + PKCE); `signin_as(user)` says who is signed in at x.com.
+        self.oauth2: AuthorizationServer[dict[str, Any]] = AuthorizationServer(
+            client_id=DEFAULT_OAUTH2_CLIENT_ID,
+            client_secret=DEFAULT_OAUTH2_CLIENT_SECRET,
+            required_scopes=("users.read", "tweet.read"),
+            client_auth=("client_secret_basic",),
+        )
         self.app = self.make_app()
 
     # -- lifecycle --------------------------------------------------------------------------
@@ -713,6 +724,8 @@ class XStandin:
         app.router.add_post("/2/tweets", self._create)
         app.router.add_post("/2/dm_conversations/with/{participant_id}/messages", self._dm)
         app.router.add_get("/2/users/me", self._me)
+        app.router.add_get("/i/oauth2/authorize", self.oauth2.authorize)
+        app.router.add_post("/2/oauth2/token", self._oauth2_token)
         return app
 
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
@@ -754,9 +767,16 @@ class XStandin:
             "HASHCART_TWITTER_BOT_USER_ID": self.bot["id_str"],
             "HASHCART_TWITTER_BOT_SCREEN_NAME": self.bot["screen_name"],
             "HASHCART_TWITTER_MODE": mode,
+            "HASHCART_TWITTER_CLIENT_ID": self.oauth2.client_id,
+            "HASHCART_TWITTER_CLIENT_SECRET": self.oauth2.client_secret,
+            "HASHCART_TWITTER_AUTHORIZE_URL": f"{self.url}/i/oauth2/authorize",
         }
         values.update({f"HASHCART_TWITTER_{k.upper()}": v for k, v in extra.items()})
         return values
+
+    def signin_as(self, v1_user: Mapping[str, Any] | None) -> None:
+        """Who the next "Sign in with X" authorizes (None: nobody, the person refuses)."""
+        self.oauth2.user = dict(v1_user) if v1_user is not None else None
 
     # -- faults -------------------------------------------------------------------------------
 
@@ -1197,7 +1217,25 @@ class XStandin:
         data = {"dm_conversation_id": "-".join(pair), "dm_event_id": event_id}
         return self._json(request, 201, {"data": data}, auth, record_body=payload)
 
+    async def _oauth2_token(self, request: web.Request) -> web.Response:
+        """POST /2/oauth2/token: a confidential client (Basic) trades its code for a token."""
+        form = await request.post()
+        issued = self.oauth2.exchange(request.headers, form)
+        if isinstance(issued, OAuthError):
+            refusal = {"error": issued.error, "error_description": f"{issued.error} (stand-in)"}
+            return self._json(request, issued.status, refusal, "none")
+        body = {
+            "token_type": "bearer",
+            "expires_in": 7200,
+            "access_token": issued.access_token,
+            "scope": issued.scope,
+        }
+        return self._json(request, 200, body, "basic")
+
     async def _me(self, request: web.Request) -> web.Response:
+        signed_in = self.oauth2.bearer_user(request)
+        if signed_in is not None:
+            return self._json(request, 200, {"data": _v2_user(signed_in)}, "oauth2")
         auth = self._auth(request, allow_bearer=False)
         if auth is None:
             return self._unauthorized(request)
