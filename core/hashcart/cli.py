@@ -108,6 +108,10 @@ def main(argv: Sequence[str] | None = None) -> None:
 async def _dispatch(args: argparse.Namespace) -> int:
     settings = load_settings(Settings)
     configure_logging(settings.log_level, settings.log_format)
+    if args.command in ("serve", "doctor"):
+        from hashcart.web.session import WebSettings
+
+        load_settings(WebSettings)  # a weak session secret fails here, before anything starts
     if args.command == "db":
         from hashcart.store import upgrade
 
