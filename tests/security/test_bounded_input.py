@@ -178,3 +178,28 @@ async def test_is_outage_tells_lost_connections_from_bad_data(database_url: str)
     assert not is_outage(asyncpg.exceptions.StringDataRightTruncationError("too long"))
     assert not is_outage(ValueError("bad"))
     assert Outcome(OutcomeCode.FAILED).code is OutcomeCode.FAILED
+
+
+async def test_sql_parameters_never_reach_error_text(database_url: str):
+    """The leak: a failing statement's text carried its parameters (a link token, a user id)
+    into logs and into the events the admin API returns."""
+    from hashcart.store import create_engine, upgrade
+    from hashcart.store.db import describe_failure
+    from hashcart.store.schema import link_tokens
+
+    await upgrade(database_url)
+    token = "link-token-that-must-stay-secret"
+    row = {"token": token, "platform": "fake", "user_id": "u-secret-id", "created_at": 0.0}
+    row |= {"expires_at": 1.0, "used_at": None, "user_name": None}
+    engine = create_engine(database_url)
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(sa.insert(link_tokens), [row])
+        with pytest.raises(sa.exc.IntegrityError) as duplicate:
+            async with engine.begin() as conn:
+                await conn.execute(sa.insert(link_tokens), [row])
+    finally:
+        await engine.dispose()
+    for text in (str(duplicate.value), describe_failure(duplicate.value)):
+        assert token not in text and "u-secret-id" not in text
+    assert not is_outage(duplicate.value)
