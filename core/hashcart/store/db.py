@@ -49,9 +49,10 @@ def dialect_insert(engine: AsyncEngine, table: sa.Table) -> Any:
 
 
 #: SQLSTATE classes that say the server or the way to it is in trouble, not the statement:
-#: connection exception, transaction rollback (serialization, deadlock), insufficient resources,
-#: operator intervention (shutdown, cancelled), system error.
-_OUTAGE_SQLSTATE_CLASSES = frozenset({"08", "40", "53", "57", "58"})
+#: connection exception, refused authorization, unknown database, transaction rollback
+#: (serialization, deadlock), insufficient resources, lock not available, operator intervention
+#: (shutdown, cancelled), system error, internal error.
+_OUTAGE_SQLSTATE_CLASSES = frozenset({"08", "28", "3D", "40", "53", "55", "57", "58", "XX"})
 
 
 def is_outage(exc: BaseException) -> bool:
