@@ -459,7 +459,8 @@ class Applier:
             outcome = Outcome(OutcomeCode.FAILED, {"error": describe_failure(exc)})
             row = self._event_row(command, None, outcome, now)
             row["detail"] = outcome.params["error"]
-            await conn.execute(self.statements.record_events, [row])
+            # Parking must not fail on the very value that made the command fail.
+            await conn.execute(self.statements.record_events, [_fitted(events, row)])
             locale = normalise_locale(command.locale)
             text = self._hashcart.translate(locale, "reply.failed")
             reply = self._plain_reply_row(command, outcome, text, now)
@@ -896,6 +897,16 @@ def _queued(
 def _fingerprint(cart: dict[str, _Line]) -> list[list[Any]]:
     """What a confirmation is about: every line's product, quantity and price."""
     return [[pid, line.quantity, line.price_cents] for pid, line in sorted(cart.items())]
+
+
+def _fitted(table: sa.Table, row: dict[str, Any]) -> dict[str, Any]:
+    """`row` with every string cut to its column's length."""
+    fitted = dict(row)
+    for name, value in row.items():
+        length = getattr(table.c[name].type, "length", None) if name in table.c else None
+        if isinstance(value, str) and length is not None:
+            fitted[name] = value[:length]
+    return fitted
 
 
 def _recipient(target: ReplyTarget) -> str:
