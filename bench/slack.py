@@ -64,7 +64,7 @@ async def serve_hashcart(db: str, port: int, api_url: str, secret: str, token: s
     ) as hc:
         await hc.add_product("amazon:B00X4WHP5E", title="Echo Dot", price_cents=4999)
         for user in USERS:
-            await hc.link(f"bench-{user}", "slack", user)
+            await hc.link(f"bench-{user}", "slack", f"T0001:{user}")  # team + user
         await _ready_and_wait()
 
 

@@ -4,7 +4,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from hashcart.testing import RunningHashcart, running_hashcart
+from hashcart.testing import ADMIN_TOKEN, RunningHashcart, running_hashcart
 from tests.core.fakes import FakePlatform, FakePlatformPlugin, ShopPlugin
 
 
@@ -26,7 +26,7 @@ async def hc(
     async with running_hashcart(
         plugins=[shop, FakePlatformPlugin(fake_platform)],
         database_url=database_url,
-        env={"HASHCART_ADMIN_TOKEN": "admin-secret"},
+        env={"HASHCART_ADMIN_TOKEN": ADMIN_TOKEN},
         with_amazon=False,
     ) as running:
         await running.add_product("shop:SKU1", "Blue mug", 1250)

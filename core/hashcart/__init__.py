@@ -25,6 +25,7 @@ from hashcart.commands import (
     StateChange,
 )
 from hashcart.config import HashcartSettingsBase as PluginSettings
+from hashcart.config import require_complete
 from hashcart.errors import ConfigError, Conflict, NotFound, Unavailable
 from hashcart.faults import fault_point
 from hashcart.platform import (
@@ -87,6 +88,7 @@ __all__ = [
     "hookimpl",
     "is_safe_url",
     "parse_barcode",
+    "require_complete",
 ]
 
 

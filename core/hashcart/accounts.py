@@ -23,6 +23,7 @@ from hashcart.store.schema import (
     orders,
     outbox,
     pending_commands,
+    rate_counters,
     web_logins,
 )
 
@@ -391,7 +392,11 @@ async def erase_account(conn: AsyncConnection, account_id: str) -> None:
             )
         )
     )
+    counters = [rate_counters.c.key.startswith(f"account:{account_id}:", autoescape=True)]
     for platform, user_id in linked:
+        identity = f"{platform}:{user_id}"
+        counters.append(rate_counters.c.key.startswith(f"identity:{identity}:", autoescape=True))
+        counters.append(rate_counters.c.key == f"rejects:{identity}")
         for table in (pending_commands, link_tokens):
             await conn.execute(
                 sa.delete(table).where(table.c.platform == platform, table.c.user_id == user_id)
@@ -412,6 +417,7 @@ async def erase_account(conn: AsyncConnection, account_id: str) -> None:
         .where(events.c.account_id == account_id)
         .values(user_id=None, detail=None, account_id=None)
     )
+    await conn.execute(sa.delete(rate_counters).where(sa.or_(*counters)))  # who asked when
     await conn.execute(sa.delete(cart_items).where(cart_items.c.account_id == account_id))
     await conn.execute(sa.delete(identities).where(identities.c.account_id == account_id))
     await conn.execute(sa.delete(accounts).where(accounts.c.id == account_id))

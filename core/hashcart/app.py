@@ -39,7 +39,7 @@ from hashcart.metrics import Metrics
 from hashcart.outbox import ReplySender
 from hashcart.platform import Platform
 from hashcart.plugins import PluginManager
-from hashcart.policy import PolicyRules
+from hashcart.policy import PolicyRules, refusal_before_lookup
 from hashcart.retention import prune_loop
 from hashcart.states import standing
 from hashcart.store import create_engine, is_outage, is_postgres
@@ -187,6 +187,9 @@ class Hashcart:
         if ref is None:
             if not command.reference:
                 return Prepared(command, early=Outcome(OutcomeCode.NO_PRODUCT_GIVEN))
+            refused = await self._refusal_before_lookup(command)
+            if refused is not None:
+                return Prepared(command, early=refused)
             try:
                 barcode = parse_barcode(command.reference)
             except InvalidBarcode:
@@ -244,6 +247,15 @@ class Hashcart:
                 ),
             )
         return Prepared(command, product=product)
+
+    async def _refusal_before_lookup(self, command: CartCommand) -> Outcome | None:
+        """The policy's certain refusal, checked before a link is resolved (see `policy`)."""
+        try:
+            return await refusal_before_lookup(command, self)
+        except Exception as exc:
+            if is_outage(exc):
+                raise Unavailable(f"policy pre-check failed: {type(exc).__name__}") from exc
+            raise
 
     async def resolve_reference(self, text: str) -> ProductRef | None:
         """A URL (short links followed via `hashcart_resolve_redirect`) or a barcode → product."""

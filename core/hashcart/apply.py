@@ -41,6 +41,7 @@ from hashcart.policy_api import RateDecision
 from hashcart.states import set_absent_statement, set_present_statement
 from hashcart.store import dialect_insert, is_outage, is_postgres
 from hashcart.store.counters import PEEK, hit_statement, window_start
+from hashcart.store.db import describe_failure
 from hashcart.store.schema import (
     accounts,
     cart_items,
@@ -392,7 +393,12 @@ class Applier:
             batch = [await self._queue.get()]
             while len(batch) < self._max_batch and not self._queue.empty():
                 batch.append(self._queue.get_nowait())
-            await self._run(batch)
+            try:
+                await self._run(batch)
+            except Exception as exc:  # a worker that died would leave every later command waiting
+                log.exception("applying a group failed unexpectedly")
+                for item in batch:
+                    self._fail(item, exc)
 
     async def _run(self, batch: list[Prepared]) -> None:
         try:
@@ -401,7 +407,9 @@ class Applier:
             if len(batch) == 1:
                 await self._failed_alone(batch[0], exc)
                 return
-            log.info("group of %d failed (%s); applying one by one", len(batch), exc)
+            log.info(
+                "group of %d failed (%s); applying one by one", len(batch), describe_failure(exc)
+            )
             for item in batch:
                 await self._run([item])
             return
@@ -419,14 +427,16 @@ class Applier:
         `POISON_TRIES` failures of its own making, so redeliveries stop and the rest flows."""
         key = item.command.event_key
         if is_outage(exc):
-            log.warning("command %s not applied, database unavailable: %s", key, exc)
+            log.warning(
+                "command %s not applied, database unavailable: %s", key, describe_failure(exc)
+            )
             self._fail(item, exc)
             return
-        log.warning("command %s failed: %r", key, exc)
+        log.warning("command %s failed: %s", key, describe_failure(exc))
         try:
             outcome = await self._count_or_park(item, exc)
         except Exception as second:
-            log.warning("command %s could not be parked: %s", key, second)
+            log.warning("command %s could not be parked: %s", key, describe_failure(second))
             self._fail(item, exc)
             return
         if outcome is None:
@@ -450,15 +460,21 @@ class Applier:
                 return None
             if await conn.scalar(self.statements.recorded, {"keys": [command.event_key]}):
                 return Outcome(OutcomeCode.DUPLICATE, silent=True)
-            outcome = Outcome(OutcomeCode.FAILED, {"error": f"{type(exc).__name__}: {exc}"[:300]})
+            outcome = Outcome(OutcomeCode.FAILED, {"error": describe_failure(exc)})
             row = self._event_row(command, None, outcome, now)
             row["detail"] = outcome.params["error"]
-            await conn.execute(self.statements.record_events, [row])
+            # Parking must not fail on the very value that made the command fail.
+            await conn.execute(self.statements.record_events, [_fitted(events, row)])
             locale = normalise_locale(command.locale)
             text = self._hashcart.translate(locale, "reply.failed")
             reply = self._plain_reply_row(command, outcome, text, now)
             await conn.execute(self.statements.queue_replies, [reply])
-        log.error("command %s parked after %d failures: %s", command.event_key, tries, exc)
+        log.error(
+            "command %s parked after %d failures: %s",
+            command.event_key,
+            tries,
+            describe_failure(exc),
+        )
         return outcome
 
     async def _apply_group(self, batch: Sequence[Prepared]) -> list[Outcome]:
@@ -940,6 +956,16 @@ def _state_key(command: CartCommand) -> str:
 def _fingerprint(cart: dict[str, _Line]) -> list[list[Any]]:
     """What a confirmation is about: every line's product, quantity and price."""
     return [[pid, line.quantity, line.price_cents] for pid, line in sorted(cart.items())]
+
+
+def _fitted(table: sa.Table, row: dict[str, Any]) -> dict[str, Any]:
+    """`row` with every string cut to its column's length."""
+    fitted = dict(row)
+    for name, value in row.items():
+        length = getattr(table.c[name].type, "length", None) if name in table.c else None
+        if isinstance(value, str) and length is not None:
+            fitted[name] = value[:length]
+    return fitted
 
 
 def _recipient(target: ReplyTarget) -> str:

@@ -100,14 +100,27 @@ def main(argv: Sequence[str] | None = None) -> None:
     except KeyboardInterrupt:
         code = 130
     except Exception as exc:
-        print(f"hashcart: {type(exc).__name__}: {exc}", file=sys.stderr)
+        print(f"hashcart: {_one_line(exc)}", file=sys.stderr)
         code = 1
     sys.exit(code)
+
+
+def _one_line(exc: BaseException) -> str:
+    """An unexpected error as one line without values: a database error's text would otherwise
+    carry its statement, and a client error the URL with its token."""
+    from hashcart.scrub import scrub
+    from hashcart.store.db import describe_failure
+
+    return scrub(describe_failure(exc))
 
 
 async def _dispatch(args: argparse.Namespace) -> int:
     settings = load_settings(Settings)
     configure_logging(settings.log_level, settings.log_format)
+    if args.command in ("serve", "doctor"):
+        from hashcart.web.session import WebSettings
+
+        load_settings(WebSettings)  # a weak session secret fails here, before anything starts
     if args.command == "db":
         from hashcart.store import upgrade
 
@@ -342,7 +355,7 @@ async def _doctor(hashcart: Any) -> int:
             await conn.execute(sa.text("SELECT 1"))
         rows.append(("database", True, hashcart.settings.database_url.split("@")[-1]))
     except Exception as exc:
-        rows.append(("database", False, f"{type(exc).__name__}: {exc}"))
+        rows.append(("database", False, _one_line(exc)))
     for result in await hashcart.plugins.collect("hashcart_doctor", hashcart=hashcart):
         rows.extend(result)
     for check, passed, detail in rows:

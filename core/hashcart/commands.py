@@ -7,6 +7,7 @@ Everything here is plain data so it can be logged, stored as a pending add, and 
 from __future__ import annotations
 
 import enum
+import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -31,8 +32,32 @@ class Action(enum.StrEnum):
 PRODUCT_ACTIONS = frozenset({Action.ADD, Action.REMOVE})
 
 
+#: Bounds of the strings a platform hands in, cut where the command is built so that no
+#: column refuses a row (PostgreSQL would, and one refused row must not stall a platform).
+MAX_ID = 64  # user ids: the identities' column
+MAX_EVENT_KEY = 200  # "platform:event_id": the events' column
+MAX_NAME = 100  # display names and handles
+MAX_LOCALE = 16
+MAX_TEXT = 2000  # a product reference (a URL), an argument, a reply target's channel or extra
+
+
+def bounded_id(value: str, limit: int = MAX_ID) -> str:
+    """An id that fits `limit`: a longer one keeps its start and gains a digest of the whole, so
+    two long ids never become one (cutting alone would merge two people)."""
+    if len(value) <= limit:
+        return value
+    digest = hashlib.sha256(value.encode("utf-8", "surrogatepass")).hexdigest()[:20]
+    return f"{value[: limit - len(digest) - 1]}~{digest}"
+
+
+def _cut(value: str | None, limit: int) -> str | None:
+    return value if value is None or len(value) <= limit else value[:limit]
+
+
 def _frozen(mapping: Mapping[str, str] | None) -> Mapping[str, str]:
-    return MappingProxyType(dict(mapping or {}))
+    return MappingProxyType(
+        {str(k)[:MAX_NAME]: str(v)[:MAX_TEXT] for k, v in (mapping or {}).items()}
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +115,8 @@ class ReplyTarget:
     extra: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "user", bounded_id(self.user))
+        object.__setattr__(self, "channel", _cut(self.channel, MAX_TEXT))
         object.__setattr__(self, "extra", _frozen(self.extra))
 
     def to_json(self) -> dict[str, Any]:
@@ -165,7 +192,16 @@ class CartCommand:
             raise ValueError("a command needs a platform, a user id and an event id")
         if self.quantity < 1:
             raise ValueError("quantity must be at least 1")
+        if len(self.platform) > 32:
+            raise ValueError("a platform name has at most 32 characters")
         object.__setattr__(self, "action", Action(self.action))
+        object.__setattr__(self, "user_id", bounded_id(self.user_id))
+        room = MAX_EVENT_KEY - len(self.platform) - 1
+        object.__setattr__(self, "event_id", bounded_id(self.event_id, room))
+        object.__setattr__(self, "reference", _cut(self.reference, MAX_TEXT))
+        object.__setattr__(self, "argument", _cut(self.argument, MAX_TEXT))
+        object.__setattr__(self, "user_name", _cut(self.user_name, MAX_NAME))
+        object.__setattr__(self, "locale", _cut(self.locale, MAX_LOCALE))
 
     @property
     def event_key(self) -> str:

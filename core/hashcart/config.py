@@ -7,10 +7,11 @@ and turns the first problem into a `ConfigError` whose one line names the variab
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -21,6 +22,61 @@ from pydantic_settings import (
 from hashcart.errors import ConfigError
 
 SettingsT = TypeVar("SettingsT", bound=BaseSettings)
+
+#: The fewest characters a secret (admin token, session secret) may have.
+MIN_SECRET_LENGTH = 24
+
+#: Values shipped as examples (deploy/, the README) or guessed first; compared without case and
+#: punctuation, and refused even when padded to length ("CHANGE-ME-CHANGE-ME-…").
+_PLACEHOLDERS = ("changeme", "secret", "password", "admintoken", "sessionsecret", "example")
+
+
+def check_secret(value: str) -> str:
+    """Refuse a placeholder or a short secret; the message never repeats the value."""
+    folded = "".join(ch for ch in value.lower() if ch.isalnum())
+    if folded in _PLACEHOLDERS or "changeme" in folded:
+        raise ValueError(
+            f"is a placeholder; set a random value of at least {MIN_SECRET_LENGTH} characters"
+        )
+    if len(value) < MIN_SECRET_LENGTH:
+        raise ValueError(
+            f"is too short; set a random value of at least {MIN_SECRET_LENGTH} characters"
+        )
+    return value
+
+
+def _is_set(value: object) -> bool:
+    if isinstance(value, SecretStr):
+        value = value.get_secret_value()
+    if isinstance(value, str):
+        return bool(value.strip())
+    return value is not None
+
+
+def require_complete(settings: BaseSettings, *sets: Sequence[str]) -> None:
+    """Refuse a half-given credential set: each set of fields is all set or all unset.
+
+    A platform whose credentials are incomplete would otherwise start silently switched off;
+    the error names the prefixed variables that are missing, never a value. Call it from a
+    `model_validator(mode="after")` of a plugin's settings model.
+    """
+    prefix = str(settings.model_config.get("env_prefix", "")).upper()
+    for fields in sets:
+        for name in fields:
+            if name not in type(settings).model_fields:
+                raise TypeError(f"{type(settings).__name__} has no field {name!r}")
+        given = [name for name in fields if _is_set(getattr(settings, name))]
+        if given and len(given) < len(fields):
+            missing = _variables(prefix, (n for n in fields if n not in given))
+            raise ValueError(
+                f"incomplete credentials: {missing} not set "
+                f"(needed with {_variables(prefix, given)})"
+            )
+
+
+def _variables(prefix: str, names: Iterable[str]) -> str:
+    return ", ".join(prefix + name.upper() for name in names)
+
 
 #: Where a `hashcart.toml` is looked for; `HASHCART_CONFIG` names another file.
 DEFAULT_TOML = "hashcart.toml"
@@ -80,7 +136,9 @@ class Settings(HashcartSettingsBase):
     host: str = "127.0.0.1"
     port: int = Field(8080, ge=0, le=65535)
     public_url: str = ""
-    admin_token: str | None = None
+    admin_token: str | None = Field(
+        None, description=f"bearer token of the admin API, at least {MIN_SECRET_LENGTH} characters"
+    )
     hashtag: str = "amazoncart"
     load_plugins: str | None = None
     rate_limit_per_minute: int = Field(5, ge=0)
@@ -109,6 +167,11 @@ class Settings(HashcartSettingsBase):
                 "must be an async SQLAlchemy URL: sqlite+aiosqlite:///… or postgresql+asyncpg://…"
             )
         return value
+
+    @field_validator("admin_token")
+    @classmethod
+    def _strong_admin_token(cls, value: str | None) -> str | None:
+        return check_secret(value) if value else None
 
     @field_validator("hashtag")
     @classmethod
@@ -162,14 +225,17 @@ def _parse_limits(value: str) -> dict[str, tuple[int, int]]:
 
 
 def load_settings(model: type[SettingsT], **overrides: Any) -> SettingsT:
-    """Instantiate a settings model, or raise `ConfigError` naming the variable at fault."""
+    """Instantiate a settings model, or raise `ConfigError` naming the variable at fault.
+
+    The rejected value is never shown: it may be a password or a token.
+    """
     try:
         return model(**overrides)
     except ValidationError as exc:
-        error = exc.errors()[0]
-        field = ".".join(str(part) for part in error["loc"]) or "?"
+        error = exc.errors(include_input=False, include_url=False)[0]
+        message = error["msg"].removeprefix("Value error, ")
+        if not error["loc"]:  # a check across fields names its variables itself
+            raise ConfigError(message) from None
+        field = ".".join(str(part) for part in error["loc"])
         prefix = str(model.model_config.get("env_prefix", ""))
-        variable = (prefix + field).upper()
-        value = error.get("input")
-        shown = "" if isinstance(value, dict) or value is None else f" (got {str(value)[:60]!r})"
-        raise ConfigError(f"{variable}: {error['msg']}{shown}") from None
+        raise ConfigError(f"{(prefix + field).upper()}: {message}") from None

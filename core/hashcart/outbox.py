@@ -21,6 +21,7 @@ import sqlalchemy as sa
 from hashcart.commands import Outcome, ReplyTarget
 from hashcart.logs import current_event
 from hashcart.platform import OutgoingReply, Platform, ReplyContent, SendError
+from hashcart.scrub import scrub
 from hashcart.store import is_postgres
 from hashcart.store.schema import outbox
 
@@ -85,7 +86,7 @@ class ReplySender:
             try:
                 sent = await self.drain_once()
             except Exception as exc:
-                log.warning("reply sender: %s", exc)
+                log.warning("reply sender: %s", scrub(str(exc)))
                 sent = 0
             if sent and not self._stopping:
                 continue
@@ -202,7 +203,7 @@ class ReplySender:
                 )
                 return exc
             except Exception as exc:  # a bug or an unexpected network error: try again later
-                log.warning("send_reply on %s raised %r", row.platform, exc)
+                log.warning("send_reply on %s raised %s", row.platform, scrub(repr(exc)))
                 self._hashcart.count_platform_error(row.platform, "error")
                 return SendError(f"{type(exc).__name__}: {exc}", retry_after=backoff(row.attempts))
         return None
@@ -221,15 +222,14 @@ class ReplySender:
             for reply_id, attempts, error in results:
                 if error is None:
                     continue
-                values: dict[str, Any] = {"lease_until": None, "last_error": error.reason[:500]}
+                reason = scrub(error.reason)  # errors quote URLs and headers with tokens in
+                values: dict[str, Any] = {"lease_until": None, "last_error": reason[:500]}
                 if isinstance(error, _Postponed):
                     values["attempts"] = attempts
                     values["next_attempt_at"] = now + (error.retry_after or 0.0)
                 elif not error.retryable or attempts >= max_attempts:
                     values["status"] = "failed"
-                    log.warning(
-                        "reply %s given up after %d tries: %s", reply_id, attempts, error.reason
-                    )
+                    log.warning("reply %s given up after %d tries: %s", reply_id, attempts, reason)
                 else:
                     delay = error.retry_after if error.retry_after else backoff(attempts)
                     values["next_attempt_at"] = now + delay

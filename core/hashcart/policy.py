@@ -139,6 +139,30 @@ async def hashcart_check_command(
     return None
 
 
+async def refusal_before_lookup(command: CartCommand, hashcart: Hashcart) -> Outcome | None:
+    """What the built-in policy is bound to answer, learnt without counting anything, so that a
+    bot, a denied identity or one over its rate limit cannot make hashcart resolve a link (an
+    outbound request to a shortener) before the refusal. Looked up outside the transaction; the
+    policy still decides (and counts) inside it."""
+    if command.is_bot:
+        return Outcome(OutcomeCode.DENIED, {"reason": "bot"}, silent=True)
+    rules = await hashcart.policy_rules.current()
+    identity = f"{command.platform}:{command.user_id}"
+    if identity in rules.deny_identities:
+        return Outcome(OutcomeCode.DENIED, {"reason": "deny list"}, silent=True)
+    if identity in rules.allow_identities or command.action in UNCOUNTED:
+        return None
+    per_minute, per_hour = hashcart.settings.rate_limits_for(command.platform)
+    for window, limit in ((60, per_minute), (3600, per_hour)):
+        if (
+            limit > 0
+            and await hashcart.counters.peek(f"identity:{identity}:{window}", window) >= limit
+        ):
+            minutes = max(1, math.ceil(window / 60))
+            return Outcome(OutcomeCode.RATE_LIMITED, {"minutes": minutes, "retry_after": window})
+    return None
+
+
 async def _cool_down(command: CartCommand, context: PolicyContext, identity: str) -> Outcome | None:
     """Links that keep failing from one identity are spam or a broken bot: stop answering them.
 

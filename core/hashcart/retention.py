@@ -14,12 +14,23 @@ import time
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from hashcart.store.schema import events, link_tokens, outbox, pending_commands, plugin_kv
+from hashcart.store.schema import (
+    events,
+    link_tokens,
+    outbox,
+    pending_commands,
+    plugin_kv,
+    rate_counters,
+)
 
 log = logging.getLogger(__name__)
 
 #: How often the server prunes.
 PRUNE_EVERY_SECONDS = 3600.0
+
+#: Rate counters whose window started longer ago than this are over (no window is longer); a
+#: counter names a person, so it goes as soon as it counts nothing.
+COUNTER_AGE_SECONDS = 86400
 
 
 async def prune(
@@ -38,6 +49,9 @@ async def prune(
         "link_tokens": sa.delete(link_tokens).where(link_tokens.c.expires_at < now),
         "pending_adds": sa.delete(pending_commands).where(pending_commands.c.expires_at < now),
         "expired_keys": sa.delete(plugin_kv).where(plugin_kv.c.expires_at < now),
+        "rate_counters": sa.delete(rate_counters).where(
+            rate_counters.c.window_start < now - COUNTER_AGE_SECONDS
+        ),
     }
     counts: dict[str, int] = {}
     async with engine.begin() as conn:

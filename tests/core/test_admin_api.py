@@ -9,10 +9,10 @@ import aiohttp
 import pytest
 
 from hashcart import OutcomeCode
-from hashcart.testing import RunningHashcart
+from hashcart.testing import ADMIN_TOKEN, RunningHashcart
 from tests.core.fakes import command
 
-AUTH = {"Authorization": "Bearer admin-secret"}
+AUTH = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 
 
 @pytest.fixture

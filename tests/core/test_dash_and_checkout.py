@@ -17,7 +17,7 @@ from hashcart.barcodes import (
     parse_barcode,
 )
 from hashcart.catalog import CatalogEntry
-from hashcart.testing import RunningHashcart, eventually
+from hashcart.testing import ADMIN_TOKEN, RunningHashcart, eventually
 from tests.core.fakes import FakePlatform, command
 
 
@@ -95,7 +95,7 @@ async def test_checkout_confirm_places_one_order(hc: RunningHashcart, fake_platf
     assert await hc.cart("fake", "u1") == []
     async with (
         aiohttp.ClientSession(
-            base_url=hc.url, headers={"Authorization": "Bearer admin-secret"}
+            base_url=hc.url, headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}
         ) as s,
         s.get(f"/api/v1/accounts/{account_id}/orders") as response,
     ):

@@ -11,10 +11,10 @@ import pytest
 from hashcart import ConfigError, OutcomeCode
 from hashcart.config import Settings, load_settings
 from hashcart.retention import prune
-from hashcart.testing import RunningHashcart, eventually
+from hashcart.testing import ADMIN_TOKEN, RunningHashcart, eventually
 from tests.core.fakes import FakePlatform, command
 
-AUTH = {"Authorization": "Bearer admin-secret"}
+AUTH = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 
 
 async def admin(hc: RunningHashcart, method: str, path: str) -> tuple[int, Any]:

@@ -318,6 +318,15 @@ def test_the_example_values_pass_hashcarts_own_validation(
         monkeypatch.setenv("HASHCART_CONFIG", str(tmp_path / "absent.toml"))
         for name, value in environment.items():
             monkeypatch.setenv(name, value)
+        # The shipped placeholders must be refused until an operator replaces them ...
+        from hashcart import ConfigError
+
+        with pytest.raises(ConfigError, match="placeholder"):
+            for model in settings_models():
+                load_settings(model)
+        # ... and everything else in the examples is valid once they are.
+        for name, value in environment.items():
+            monkeypatch.setenv(name, value.replace("CHANGE-ME", "replaced-by-the-operator-3f9a1c"))
         for model in settings_models():
             load_settings(model)  # raises ConfigError naming the variable
 

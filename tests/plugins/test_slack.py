@@ -26,6 +26,12 @@ from hashcart.testing.standins.slack import (
 ECHO = "https://www.amazon.com/dp/B00X4WHP5E"
 KINDLE = "https://www.amazon.com/dp/B08N5WRWNW"
 ALICE = "U0ALICE"
+TEAM = "T0001"  # the stand-in's workspace
+
+
+def ident(user_id: str) -> str:
+    """How hashcart keys a Slack person: team and user."""
+    return f"{TEAM}:{user_id}"
 
 
 def slack_link(url: str) -> str:
@@ -54,7 +60,7 @@ async def hc(slack: SlackStandin) -> AsyncIterator[RunningHashcart]:
 
 @pytest.fixture
 async def alice(hc: RunningHashcart) -> str:
-    return await hc.link("alice", "slack", ALICE)
+    return await hc.link("alice", "slack", ident(ALICE))
 
 
 def events_url(hc: RunningHashcart) -> str:
@@ -74,7 +80,7 @@ async def cart_command(
 
 
 async def quantities(hc: RunningHashcart, user_id: str = ALICE) -> dict[str, int]:
-    items = await hc.cart("slack", user_id) or []
+    items = await hc.cart("slack", ident(user_id)) or []
     return {item["product_id"]: item["quantity"] for item in items}
 
 
@@ -162,7 +168,7 @@ async def test_forget_asks_first_then_erases_on_confirm(
     assert await quantities(hc) == {"amazon:B00X4WHP5E": 1}
     await cart_command(hc, slack, "forget confirm")
 
-    assert await hc.cart("slack", ALICE) is None
+    assert await hc.cart("slack", ident(ALICE)) is None
     outcomes = [e["outcome"] for e in await hc.events()]
     assert "forget_asked" in outcomes
 
@@ -186,10 +192,10 @@ async def test_link_and_unlink(hc: RunningHashcart, slack: SlackStandin) -> None
     (button,) = [e for b in linked.body["blocks"] if b["type"] == "actions" for e in b["elements"]]
     assert button["url"].startswith(f"{hc.url}/link/")
 
-    await hc.link("carol", "slack", "U0CAROL")
+    await hc.link("carol", "slack", ident("U0CAROL"))
     unlinked = await cart_command(hc, slack, "unlink", user_id="U0CAROL")
     assert "no longer linked" in unlinked.text
-    assert await hc.cart("slack", "U0CAROL") is None
+    assert await hc.cart("slack", ident("U0CAROL")) is None
 
 
 async def test_unlinked_user_gets_a_link_and_nothing_is_added(
@@ -198,7 +204,7 @@ async def test_unlinked_user_gets_a_link_and_nothing_is_added(
     answer = await cart_command(hc, slack, f"add {slack_link(ECHO)}", user_id="U0DAVE")
 
     assert f"{hc.url}/link/" in answer.text
-    assert await hc.cart("slack", "U0DAVE") is None
+    assert await hc.cart("slack", ident("U0DAVE")) is None
 
 
 async def test_pending_add_is_applied_after_linking_and_answered_at_the_same_place(
@@ -207,7 +213,7 @@ async def test_pending_add_is_applied_after_linking_and_answered_at_the_same_pla
     first = await cart_command(hc, slack, f"add {slack_link(ECHO)}", user_id="U0FRAN")
     assert f"{hc.url}/link/" in first.text
 
-    await hc.link("fran", "slack", "U0FRAN")
+    await hc.link("fran", "slack", ident("U0FRAN"))
 
     (answer,) = await eventually(
         lambda: [r for r in slack.responses if r.response_url == first.response_url][1:]

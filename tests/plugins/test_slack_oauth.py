@@ -70,7 +70,7 @@ async def test_install_then_commands_and_events_use_that_workspace(
     slack.team_id = "T0SECOND"
     done = await install(hc, slack, "T0SECOND")
     assert done.status == 200
-    await hc.link("erin", "slack", "U0ERIN")
+    await hc.link("erin", "slack", "T0SECOND:U0ERIN")
 
     delivery = await slack.slash_command(
         f"{hc.url}/slack/events", f"add <{ECHO}>", user_id="U0ERIN"
@@ -85,7 +85,7 @@ async def test_install_then_commands_and_events_use_that_workspace(
     await eventually(lambda: slack.ephemerals)
     (posted,) = slack.calls_to("chat.postEphemeral")
     assert slack.tokens[str(posted.token)] == "T0SECOND"
-    assert (await hc.cart("slack", "U0ERIN") or [{}])[0]["quantity"] == 2
+    assert (await hc.cart("slack", "T0SECOND:U0ERIN") or [{}])[0]["quantity"] == 2
 
 
 async def test_install_with_a_forged_state_is_refused(

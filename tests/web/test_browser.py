@@ -11,13 +11,13 @@ from typing import Any
 import hashcart_discord
 import hashcart_slack
 import hashcart_twitter
-from hashcart.testing import eventually, running_hashcart
+from hashcart.testing import SESSION_SECRET, eventually, running_hashcart
 from hashcart.testing.standins.twitter import XStandin, tweet, user
 from hashcart.web.playground import Playground
 
 ECHO = "https://www.amazon.com/dp/B00X4WHP5E"
 KINDLE = "https://www.amazon.com/dp/B08N5WRWNW"
-ENV = {"HASHCART_SESSION_SECRET": "browser-test-secret"}
+ENV = {"HASHCART_SESSION_SECRET": SESSION_SECRET}
 SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "playground.png"
 
 

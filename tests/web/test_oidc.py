@@ -14,12 +14,12 @@ from typing import Any
 import pytest
 from yarl import URL
 
-from hashcart.testing import RunningHashcart, running_hashcart
+from hashcart.testing import SESSION_SECRET, RunningHashcart, running_hashcart
 from hashcart.testing.harness import free_port
 from hashcart.testing.standins.oidc import OidcStandin, OidcUser
 from tests.web.visitor import Visitor
 
-SESSION_ENV = {"HASHCART_SESSION_SECRET": "test-session-secret"}
+SESSION_ENV = {"HASHCART_SESSION_SECRET": SESSION_SECRET}
 
 
 @dataclass

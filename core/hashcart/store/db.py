@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import sqlalchemy as sa
@@ -10,7 +11,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 
 def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
-    """An async engine; SQLite gets WAL, a busy timeout and foreign keys on every connection."""
+    """An async engine; SQLite gets WAL, a busy timeout and foreign keys on every connection.
+
+    Statement parameters (link tokens, user ids) are kept out of error messages, which end up in
+    logs and in the events the admin API returns.
+    """
+    kwargs.setdefault("hide_parameters", True)
     if url.startswith("sqlite"):
         engine = create_async_engine(url, connect_args={"timeout": 30}, **kwargs)
 
@@ -42,13 +48,74 @@ def dialect_insert(engine: AsyncEngine, table: sa.Table) -> Any:
     return sqlite.insert(table)
 
 
+#: SQLSTATE classes that say the server or the way to it is in trouble, not the statement:
+#: connection exception, refused authorization, unknown database, transaction rollback
+#: (serialization, deadlock), insufficient resources, lock not available, operator intervention
+#: (shutdown, cancelled), system error, internal error.
+_OUTAGE_SQLSTATE_CLASSES = frozenset({"08", "28", "3D", "40", "53", "55", "57", "58", "XX"})
+
+
 def is_outage(exc: BaseException) -> bool:
     """Whether a failure is the database (or the way to it) being away rather than the data:
-    the caller answers "try again later" instead of giving up on the command."""
+    the caller answers "try again later" instead of giving up on the command.
+
+    Only a lost or refused connection, a timeout or a server in trouble is an outage. A value
+    the database refuses (too long, not a number, a duplicate) is the command's fault: taken for
+    an outage, it would be redelivered for ever and stall everything queued behind it.
+    """
     from hashcart.errors import Unavailable
 
-    if isinstance(exc, OSError | TimeoutError | ConnectionError | Unavailable):
-        return True
-    if isinstance(exc, sa.exc.SQLAlchemyError):
-        return not isinstance(exc, sa.exc.IntegrityError | sa.exc.DataError)
-    return type(exc).__module__.split(".")[0] in ("asyncpg", "aiosqlite", "sqlite3")
+    seen: set[int] = set()
+    node: BaseException | None = exc
+    while node is not None and id(node) not in seen:
+        seen.add(id(node))
+        if isinstance(node, Unavailable | OSError | TimeoutError | sa.exc.TimeoutError):
+            return True
+        if isinstance(node, sa.exc.DisconnectionError):
+            return True
+        if isinstance(node, sa.exc.DBAPIError) and node.connection_invalidated:
+            return True
+        if isinstance(node, ValueError | TypeError):
+            return False  # a value the driver could not send: asyncpg calls it an InterfaceError
+        sqlstate = getattr(node, "sqlstate", None)
+        if isinstance(sqlstate, str) and len(sqlstate) == 5:
+            return sqlstate[:2] in _OUTAGE_SQLSTATE_CLASSES
+        if _is_driver_connection_error(node):
+            return True
+        orig = getattr(node, "orig", None)
+        below = orig if isinstance(orig, BaseException) else node.__cause__
+        if below is None:
+            return isinstance(node, sa.exc.InterfaceError | sa.exc.OperationalError)
+        node = below
+    return False
+
+
+def _is_driver_connection_error(exc: BaseException) -> bool:
+    """The drivers' own words for "no connection": asyncpg's interface errors, SQLite's
+    operational errors (a locked or unreadable file)."""
+    module = type(exc).__module__.split(".")[0]
+    names = {cls.__name__ for cls in type(exc).__mro__}
+    if module == "asyncpg":
+        return bool(names & {"InterfaceError", "PostgresConnectionError"})
+    if module in ("sqlite3", "aiosqlite"):
+        return "OperationalError" in names
+    return False
+
+
+_QUOTED = re.compile(r"\"[^\"]*\"|'[^']*'|\([^()]*\)=\([^()]*\)")
+
+
+def describe_failure(exc: BaseException) -> str:
+    """The exception type and the first line of its message, without values: what an event's
+    detail and the logs may keep. A database error names the driver's error, not the statement
+    (whose parameters may hold a link token or a user id); quoted values are left out."""
+    if isinstance(exc, sa.exc.StatementError) and exc.orig is not None:
+        inner: BaseException = exc.orig.__cause__ or exc.orig
+        lines = str(inner).strip().splitlines() or [""]
+        message = lines[0]
+        name = type(inner).__name__
+    else:
+        lines = str(exc).strip().splitlines() or [""]
+        message, name = lines[0], type(exc).__name__
+    message = _QUOTED.sub("…", message)
+    return f"{name}: {message}"[:300] if message else name

@@ -4,6 +4,12 @@
 the platform stand-ins under `hashcart.testing.standins` play X, Slack and Discord.
 """
 
-from hashcart.testing.harness import RunningHashcart, eventually, running_hashcart
+from hashcart.testing.harness import (
+    ADMIN_TOKEN,
+    SESSION_SECRET,
+    RunningHashcart,
+    eventually,
+    running_hashcart,
+)
 
-__all__ = ["RunningHashcart", "eventually", "running_hashcart"]
+__all__ = ["ADMIN_TOKEN", "SESSION_SECRET", "RunningHashcart", "eventually", "running_hashcart"]

@@ -24,6 +24,10 @@ from hashcart.web import build_web_app
 
 T = TypeVar("T")
 
+#: An admin token and a session secret long enough for the start-up checks; tests import these.
+ADMIN_TOKEN = "test-admin-token-4f9c2a7e1b8d"
+SESSION_SECRET = "test-session-secret-8b3e5d1f7a2c"
+
 
 async def eventually(
     check: Callable[[], T | Awaitable[T]],

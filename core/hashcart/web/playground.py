@@ -163,7 +163,7 @@ class Playground:
             )
             for platform, user_id, name in (
                 ("twitter", self.x_demo["id_str"], "demo"),
-                ("slack", SLACK_DEMO, "demo"),
+                ("slack", f"{self.slack.team_id}:{SLACK_DEMO}", "demo"),  # team + user
                 ("discord", str(self.discord_demo.id), "demo"),
             ):
                 with contextlib.suppress(Conflict):  # linked elsewhere on purpose: leave it

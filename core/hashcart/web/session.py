@@ -17,10 +17,10 @@ from typing import Any
 
 from aiohttp import web
 from itsdangerous import BadSignature, URLSafeTimedSerializer
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import SettingsConfigDict
 
-from hashcart.config import HashcartSettingsBase, load_settings
+from hashcart.config import HashcartSettingsBase, check_secret, load_settings
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +43,15 @@ class WebSettings(HashcartSettingsBase):
     signin_attempts_per_address: int = Field(default=20, ge=1)
     signin_window_minutes: int = Field(default=15, ge=1)
     signups_per_address_per_hour: int = Field(default=10, ge=1)
+
+    @field_validator("session_secret")
+    @classmethod
+    def _strong_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        """A guessable secret lets anyone sign a session cookie for any account."""
+        if value is None or not value.get_secret_value():
+            return None
+        check_secret(value.get_secret_value())
+        return value
 
 
 @dataclass

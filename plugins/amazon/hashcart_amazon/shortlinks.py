@@ -4,7 +4,8 @@ A short link carries no ASIN, so the only way to learn the product is to ask the
 is an outbound request triggered by a stranger's message, so it is fenced in: only the known
 shortener hosts are contacted, redirects are followed by hand (never to a third-party host), at
 most a few hops within a short total deadline, and the answers are cached so a link that goes
-viral costs one lookup.
+viral costs one lookup. Failures are cached too, for less time: otherwise a stranger repeating a
+dead or slow short link would make hashcart ask the shortener on every message.
 """
 
 from __future__ import annotations
@@ -27,6 +28,12 @@ log = logging.getLogger(__name__)
 SHORT_LINK_HOSTS = frozenset({"amzn.to", "amzn.eu", "amzn.asia", "a.co", "amzn.com"})
 MAX_HOPS = 5
 TIMEOUT_SECONDS = 3.0
+#: How long a failed expansion is remembered: a link that is not a product link for long, a
+#: shortener that did not answer (perhaps a passing problem) briefly.
+FAILURE_TTL = 600.0
+TRANSIENT_FAILURE_TTL = 60.0
+#: What the cache holds for a failed expansion.
+FAILED = ""
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 _USER_AGENT = f"hashcart/{__version__} (short-link expansion)"
 
@@ -63,15 +70,14 @@ class TTLCache:
         self._entries.move_to_end(key)
         return value
 
-    def put(self, key: str, value: str) -> None:
-        self._entries[key] = (self._clock() + self.ttl, value)
+    def put(self, key: str, value: str, ttl: float | None = None) -> None:
+        self._entries[key] = (self._clock() + (self.ttl if ttl is None else ttl), value)
         self._entries.move_to_end(key)
         while len(self._entries) > self.maxsize:
             self._entries.popitem(last=False)
 
 
-#: The process-wide cache the hook uses. Only successful expansions are kept: a failure may be
-#: a passing network problem and should be retried on the next message.
+#: The process-wide cache the hook uses: expansions for `ttl`, failures (`FAILED`) for less.
 CACHE = TTLCache()
 
 
@@ -99,7 +105,7 @@ async def expand_short_link(
     if not is_short_link(url, hosts):
         return None
     if cache is not None and (hit := cache.get(url)) is not None:
-        return hit
+        return hit or None  # FAILED: asked a moment ago, in vain
     try:
         async with asyncio.timeout(total_seconds):
             if session is None:
@@ -109,9 +115,11 @@ async def expand_short_link(
                 final = await _follow(url, session, hosts, resolve_host, max_hops, total_seconds)
     except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
         log.debug("could not expand short link %s: %r", url, exc)
+        if cache is not None:
+            cache.put(url, FAILED, TRANSIENT_FAILURE_TTL)
         return None
-    if final is not None and cache is not None:
-        cache.put(url, final)
+    if cache is not None:
+        cache.put(url, final or FAILED, None if final else FAILURE_TTL)
     return final
 
 

@@ -118,14 +118,14 @@ class DiscordSettings(BaseSettings):
     @classmethod
     def _http_url(cls, value: str) -> str:
         if not re.match(r"^https?://[^/\s]+", value):
-            raise ValueError(f"{value!r} is not an http(s) URL")
+            raise ValueError("is not an http(s) URL")
         return value.rstrip("/")
 
     @field_validator("gateway_url")
     @classmethod
     def _ws_url(cls, value: str) -> str:
         if not re.match(r"^wss?://[^/\s]+", value):
-            raise ValueError(f"{value!r} is not a ws:// or wss:// URL")
+            raise ValueError("is not a ws:// or wss:// URL")
         return value
 
     @field_validator("emoji")

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
-from pydantic import Field, SecretStr, field_validator
+from typing import Self
+
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from hashcart import require_complete
 
 
 class MastodonSettings(BaseSettings):
@@ -31,6 +35,12 @@ class MastodonSettings(BaseSettings):
         if not value.startswith(("http://", "https://")):
             raise ValueError("must be an http(s) URL")
         return value.rstrip("/")
+
+    @model_validator(mode="after")
+    def _complete(self) -> Self:
+        """An instance without a token (or a token without its instance) fails start-up."""
+        require_complete(self, ("api_url", "access_token"))
+        return self
 
     @property
     def enabled(self) -> bool:

@@ -18,12 +18,23 @@ PLATFORM = "slack"
 EPHEMERAL = "ephemeral"
 
 
+def slack_identity(team_id: str, user_id: str) -> str:
+    """The user id hashcart keys a Slack person by: `<team_id>:<user_id>`.
+
+    Slack user ids are only unique within a workspace; with the app installed in several
+    workspaces, the bare id would let one workspace's member act on another's cart. The reply
+    target keeps the bare id, which is what Slack's API addresses.
+    """
+    return f"{team_id}:{user_id}" if team_id else user_id
+
+
 def from_slash_command(payload: Mapping[str, Any]) -> CartCommand:
     """`/cart <text>`: the answer goes to the command's `response_url`, seen only by the user."""
     parsed = parse_command(str(payload.get("text") or ""))
     user_id = str(payload["user_id"])
+    team_id = str(payload.get("team_id") or "")
     extra = {
-        "team_id": str(payload.get("team_id") or ""),
+        "team_id": team_id,
         "channel_id": str(payload.get("channel_id") or ""),
         # Each slash command has a response_url of its own: its answer need not queue behind
         # the user's other answers.
@@ -33,7 +44,7 @@ def from_slash_command(payload: Mapping[str, Any]) -> CartCommand:
         extra["enterprise_id"] = str(payload["enterprise_id"])
     return CartCommand(
         platform=PLATFORM,
-        user_id=user_id,
+        user_id=slack_identity(team_id, user_id),
         action=parsed.action,
         event_id=str(payload["trigger_id"]),
         reply_to=ReplyTarget(
@@ -61,14 +72,15 @@ def from_event(
     thread_ts: str | None = None,
 ) -> CartCommand:
     """A channel message or a reaction: the answer is an ephemeral message in that channel."""
-    extra = {"mode": EPHEMERAL, "team_id": str(body.get("team_id") or "")}
+    team_id = str(body.get("team_id") or "")
+    extra = {"mode": EPHEMERAL, "team_id": team_id}
     if thread_ts:
         extra["thread_ts"] = thread_ts
     if body.get("enterprise_id"):
         extra["enterprise_id"] = str(body["enterprise_id"])
     return CartCommand(
         platform=PLATFORM,
-        user_id=user_id,
+        user_id=slack_identity(team_id, user_id),
         action=action,
         event_id=str(body["event_id"]),
         reply_to=ReplyTarget(

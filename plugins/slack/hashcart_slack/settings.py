@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
-from pydantic import SecretStr, field_validator
+from typing import Self
+
+from pydantic import SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from hashcart import require_complete
 
 #: Bot scopes the app needs: the slash command, answers, reading channel messages and reactions.
 BOT_SCOPES = (
@@ -57,9 +61,23 @@ class SlackSettings(BaseSettings):
         """Whether workspaces install the app through OAuth (multi-workspace mode)."""
         return bool(self.client_id and self.client_secret)
 
+    @model_validator(mode="after")
+    def _complete(self) -> Self:
+        """Half a configuration fails start-up instead of starting with Slack switched off."""
+        require_complete(self, ("client_id", "client_secret"))
+        problem = self.problem()
+        if problem is not None:
+            raise ValueError(problem)
+        return self
+
     def problem(self) -> str | None:
-        """The one-line reason an enabled configuration cannot work, if any."""
+        """The one-line reason a configuration cannot work, if any (none when nothing is set)."""
         if not self.enabled:
+            if self.bot_token or self.client_id or self.client_secret:
+                return (
+                    "incomplete credentials: HASHCART_SLACK_SIGNING_SECRET not set (needed with "
+                    "HASHCART_SLACK_BOT_TOKEN or HASHCART_SLACK_CLIENT_ID/_CLIENT_SECRET)"
+                )
             return None
         if not self.bot_token and not self.oauth:
             return (

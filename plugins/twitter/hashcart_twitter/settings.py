@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import enum
-from typing import Annotated
+from typing import Annotated, Self
 
-from pydantic import Field, SecretStr, ValidationInfo, field_validator
+from pydantic import Field, SecretStr, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from hashcart import require_complete
+
+#: Posting replies needs user context: all four or none.
+USER_CONTEXT = ("consumer_key", "consumer_secret", "access_token", "access_token_secret")
 
 
 class Mode(enum.StrEnum):
@@ -74,6 +79,12 @@ class TwitterSettings(BaseSettings):
         if value is None and info.data.get("mode") is Mode.STREAM:
             raise ValueError("required when HASHCART_TWITTER_MODE=stream")
         return value
+
+    @model_validator(mode="after")
+    def _complete(self) -> Self:
+        """Three of four credentials would start X switched off without a word."""
+        require_complete(self, USER_CONTEXT)
+        return self
 
     @property
     def enabled(self) -> bool:
