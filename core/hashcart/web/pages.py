@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
 import jinja2
 from aiohttp import web
@@ -108,11 +109,29 @@ async def forbidden(request: web.Request) -> web.Response:
     )
 
 
+#: Longer `next` values are no path of this site.
+MAX_NEXT = 1000
+
+
 def safe_next(value: object, default: str = "/cart") -> str:
-    """Only same-site paths, so a crafted `next` cannot send people elsewhere after sign-in."""
-    if isinstance(value, str) and value.startswith("/") and not value.startswith(("//", "/\\")):
-        return value
-    return default
+    """Only same-site paths, so a crafted `next` cannot send people elsewhere after sign-in.
+
+    Browsers drop tabs and line breaks from a `Location` and read a backslash as a slash, so
+    `/\t/evil.example/` would be taken as `//evil.example/`, another site: any control
+    character, whitespace or backslash, before or after percent-decoding, refuses the value, as
+    does anything that parses with a scheme or a host.
+    """
+    if not isinstance(value, str) or not value.startswith("/") or len(value) > MAX_NEXT:
+        return default
+    for form in (value, unquote(value)):
+        if any(ch.isspace() or not ch.isprintable() or ch == "\\" for ch in form):
+            return default
+        if form.startswith("//"):
+            return default
+        parsed = urlsplit(form)
+        if parsed.scheme or parsed.netloc:
+            return default
+    return value
 
 
 def see_other(location: str) -> web.Response:
