@@ -14,7 +14,15 @@ import time
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from hashcart.store.schema import events, link_tokens, outbox, pending_commands, plugin_kv
+from hashcart.store.schema import (
+    events,
+    link_tokens,
+    outbox,
+    pending_commands,
+    plugin_kv,
+    rate_counters,
+    web_signin_limits,
+)
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +46,14 @@ async def prune(
         "link_tokens": sa.delete(link_tokens).where(link_tokens.c.expires_at < now),
         "pending_adds": sa.delete(pending_commands).where(pending_commands.c.expires_at < now),
         "expired_keys": sa.delete(plugin_kv).where(plugin_kv.c.expires_at < now),
+        # Web sign-in and sign-up counts hold typed names and addresses: gone a day after use.
+        "signin_attempts": sa.delete(web_signin_limits).where(
+            web_signin_limits.c.window_start < now - 86400, web_signin_limits.c.next_at < now
+        ),
+        "signup_counts": sa.delete(rate_counters).where(
+            rate_counters.c.key.startswith("web-signup:", autoescape=True),
+            rate_counters.c.window_start < now - 86400,
+        ),
     }
     counts: dict[str, int] = {}
     async with engine.begin() as conn:

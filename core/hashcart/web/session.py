@@ -2,8 +2,11 @@
 
 The cookie is signed with itsdangerous (HMAC-SHA1 over a secret key, with a timestamp so old
 cookies expire even if a browser keeps them). Nothing secret lives in it: the account id and the
-CSRF token are only useful to the browser they were given to. The server keeps no session table,
-so a deleted account ends its sessions by failing the account lookup.
+CSRF token are only useful to the browser they were given to. The server keeps no session table:
+the cookie carries the account's session version, and raising that version in the database
+(sign-out everywhere, a new password) ends every cookie issued before; a deleted account ends its
+sessions by failing the lookup. A session a shop's `hashcart_authenticate` started is marked as
+such, so the shop is asked again on every request and its answer changing ends it.
 """
 
 from __future__ import annotations
@@ -41,26 +44,39 @@ class WebSettings(HashcartSettingsBase):
         default=5, ge=1, description="failed sign-ins per account name per window"
     )
     signin_attempts_per_address: int = Field(default=20, ge=1)
-    signin_window_minutes: int = Field(default=15, ge=1)
+    signin_window_minutes: int = Field(default=15, ge=1, le=1440)
     signups_per_address_per_hour: int = Field(default=10, ge=1)
+    live_streams_per_account: int = Field(
+        default=4, ge=1, description="open live-update streams per account on one node"
+    )
+    live_streams_per_node: int = Field(
+        default=500, ge=1, description="open live-update streams on one node"
+    )
 
 
 @dataclass
 class Session:
-    """What the cookie says: who is signed in (if anyone) and the CSRF token of this browser."""
+    """What the cookie says: who is signed in (if anyone), with which session version of the
+    account, whether a shop's sign-in vouched for it, and the CSRF token of this browser."""
 
     account_id: str | None = None
     csrf: str = field(default_factory=lambda: secrets.token_urlsafe(24))
     dirty: bool = False
+    version: int = 0
+    via_shop: bool = False
 
-    def sign_in(self, account_id: str) -> None:
+    def sign_in(self, account_id: str, version: int, *, via_shop: bool = False) -> None:
         """A new identity gets a new CSRF token, so a token seen before sign-in is worthless."""
         self.account_id = account_id
+        self.version = version
+        self.via_shop = via_shop
         self.csrf = secrets.token_urlsafe(24)
         self.dirty = True
 
     def sign_out(self) -> None:
         self.account_id = None
+        self.version = 0
+        self.via_shop = False
         self.csrf = secrets.token_urlsafe(24)
         self.dirty = True
 
@@ -92,11 +108,23 @@ class SessionCodec:
                 data = None
             if isinstance(data, dict) and isinstance(data.get("c"), str):
                 account = data.get("a")
-                return Session(account if isinstance(account, str) else None, data["c"])
+                version = data.get("v")
+                if isinstance(account, str) and isinstance(version, int):
+                    return Session(
+                        account, data["c"], version=version, via_shop=bool(data.get("h"))
+                    )
+                return Session(None, data["c"])
         return Session(dirty=True)
 
     def store(self, response: web.StreamResponse, session: Session) -> None:
-        value = self._serializer.dumps({"a": session.account_id, "c": session.csrf})
+        value = self._serializer.dumps(
+            {
+                "a": session.account_id,
+                "c": session.csrf,
+                "v": session.version,
+                "h": session.via_shop,
+            }
+        )
         response.set_cookie(
             COOKIE,
             value,
