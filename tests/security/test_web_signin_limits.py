@@ -4,11 +4,15 @@ attack slows down instead of locking its owner out. Real HTTP, on SQLite and Pos
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 
+from hashcart.retention import prune
+from hashcart.store.schema import rate_counters, web_signin_limits
 from hashcart.testing import RunningHashcart, running_hashcart
 from hashcart.web import auth
 from tests.web.visitor import Visitor
@@ -111,3 +115,39 @@ async def test_a_direct_client_cannot_choose_its_address(database_url: str) -> N
             await _attempt(hc, f"nobody-{n}", "wrong", f"203.0.113.{n}")
         refused = await _attempt(hc, "nobody-x", "wrong", "203.0.113.200")
         assert refused.status == 429
+
+
+async def _keys(site: RunningHashcart) -> set[str]:
+    async with site.hashcart.engine.connect() as conn:
+        limits = await conn.execute(sa.select(web_signin_limits.c.key))
+        counters = await conn.execute(
+            sa.select(rate_counters.c.key).where(rate_counters.c.key.startswith("web-"))
+        )
+        return {*limits.scalars(), *counters.scalars()}
+
+
+async def test_typed_names_and_addresses_in_sign_in_counters_are_pruned(
+    site: RunningHashcart,
+) -> None:
+    await _attempt(site, "my-password-typed-as-name", "x", "203.0.113.20")
+    visitor = Visitor(site.url)
+    visitor.session.headers["X-Forwarded-For"] = "203.0.113.21"
+    await visitor.sign_up("bob")
+    await visitor.close()
+    before = await _keys(site)
+    assert {"name:my-password-typed-as-name", "addr:203.0.113.20"} <= before
+    assert "web-signup:addr:203.0.113.21" in before
+    await prune(site.hashcart.engine, 30)
+    assert await _keys(site) == before  # still in use
+    await prune(site.hashcart.engine, 30, now=time.time() + 2 * 86400)
+    assert await _keys(site) == set()
+
+
+async def test_forgetting_an_account_erases_the_sign_in_counts_of_its_name(
+    site: RunningHashcart,
+) -> None:
+    await _attempt(site, "Alice", "wrong", "203.0.113.30")
+    assert "name:alice" in await _keys(site)
+    account_id = (await site.hashcart.accounts.find(name="alice"))[0]["id"]
+    await site.hashcart.accounts.delete(account_id)
+    assert "name:alice" not in await _keys(site)
