@@ -5,7 +5,8 @@ the event loop. A failed sign-in reads the same whether the name exists or not, 
 name still costs one hash check, so neither the words nor the timing tell which names exist.
 Attempts are counted per account name and per client address in the database before the password
 is checked (`signin_limits`), so the limits hold across parallel requests, restarts and nodes; a
-name under attack slows down rather than locking its owner out.
+name under attack slows down rather than locking its owner out, and a browser that signed in as
+the name before (a signed device cookie) is counted on its own, so strangers do not slow it.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from hashcart.errors import Conflict
 from hashcart.web import oidc
 from hashcart.web.pages import forbidden, message, page, safe_next, see_other
 from hashcart.web.server import HASHCART_KEY, hashcart_of
-from hashcart.web.session import SETTINGS_KEY, checked_form, session_of, with_session
+from hashcart.web.session import CODEC_KEY, SETTINGS_KEY, checked_form, session_of, with_session
 from hashcart.web.signin_limits import SignInLimits, address_key, name_key
 
 LIMITS_KEY: web.AppKey[SignInLimits] = web.AppKey("hashcart_signin_limits", SignInLimits)
@@ -113,7 +114,10 @@ async def signin(request: web.Request) -> web.Response:
         minutes = math.ceil(by_address.retry_after / 60)
         text = f"Too many failed sign-ins. Try again in {minutes} minutes."
         return await _too_many(request, by_address.retry_after, text, next_path, name)
-    by_name = await limits.admit(name_key(name), settings.signin_attempts, window, slow_down=True)
+    # A browser that signed in as this name before has an allowance of its own.
+    device = request.app[CODEC_KEY].device_of(request, name)
+    limit_key = f"device:{device}" if device else name_key(name)
+    by_name = await limits.admit(limit_key, settings.signin_attempts, window, slow_down=True)
     if not by_name.admitted:
         seconds = math.ceil(by_name.retry_after)
         text = f"Too many failed sign-ins for this name. Try again in {seconds} seconds."
@@ -123,14 +127,16 @@ async def signin(request: web.Request) -> web.Response:
     if login is None or not valid:
         return await _signin_again(request, 401, SIGNIN_FAILED, next_path, name)
     account_id, stored = login
-    await limits.clear(name_key(name))
+    await limits.clear(limit_key)
     if _hasher.check_needs_rehash(stored):
         await accounts.set_password(account_id, await hash_password(password), end_sessions=False)
     version = await accounts.session_version(account_id)
     if version is None:  # deleted in the meantime
         return await _signin_again(request, 401, SIGNIN_FAILED, next_path, name)
     session_of(request).sign_in(account_id, version)
-    return see_other(next_path)
+    response = see_other(next_path)
+    request.app[CODEC_KEY].remember_device(response, name)
+    return response
 
 
 @with_session
@@ -167,7 +173,9 @@ async def signup(request: web.Request) -> web.Response:
             request, 409, "That account name is not available; pick another.", next_path
         )
     session_of(request).sign_in(created["id"], 0)
-    return see_other(next_path if next_path != "/cart" else "/cart?done=welcome")
+    response = see_other(next_path if next_path != "/cart" else "/cart?done=welcome")
+    request.app[CODEC_KEY].remember_device(response, name)
+    return response
 
 
 @with_session

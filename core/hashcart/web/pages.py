@@ -100,11 +100,6 @@ async def current_account(request: web.Request) -> dict[str, Any] | None:
     return found
 
 
-def forget_current(request: web.Request) -> None:
-    """The session changed within this request: look the account up afresh."""
-    request.pop(CURRENT_KEY, None)
-
-
 async def page(
     request: web.Request, template: str, status: int = 200, **context: Any
 ) -> web.Response:

@@ -28,6 +28,9 @@ from hashcart.config import HashcartSettingsBase, load_settings
 log = logging.getLogger(__name__)
 
 COOKIE = "hashcart_session"
+#: Set on a successful sign-in; tells the sign-in limits this browser's owner from strangers.
+DEVICE_COOKIE = "hashcart_device"
+DEVICE_DAYS = 365
 CSRF_FIELD = "csrf"
 
 
@@ -96,8 +99,37 @@ class SessionCodec:
             )
             secret = secrets.token_urlsafe(32)
         self._serializer = URLSafeTimedSerializer(secret, salt="hashcart-session")
+        self._devices = URLSafeTimedSerializer(secret, salt="hashcart-device")
         self.max_age = settings.session_days * 24 * 3600
         self.secure = secure
+
+    def remember_device(self, response: web.StreamResponse, name: str) -> None:
+        """Mark this browser as one that signed in as `name`: its own sign-ins are then counted
+        apart from a stranger's guesses at the name, so those cannot slow its owner down."""
+        value = self._devices.dumps({"n": name.lower(), "d": secrets.token_urlsafe(16)})
+        response.set_cookie(
+            DEVICE_COOKIE,
+            value,
+            max_age=DEVICE_DAYS * 24 * 3600,
+            path="/signin",
+            httponly=True,
+            samesite="Lax",
+            secure=self.secure,
+        )
+
+    def device_of(self, request: web.Request, name: str) -> str | None:
+        """This browser's device id when it signed in as `name` before, else None."""
+        raw = request.cookies.get(DEVICE_COOKIE)
+        if not raw:
+            return None
+        try:
+            data = self._devices.loads(raw, max_age=DEVICE_DAYS * 24 * 3600)
+        except BadSignature:
+            return None
+        if isinstance(data, dict) and data.get("n") == name.lower():
+            device = data.get("d")
+            return device if isinstance(device, str) else None
+        return None
 
     def load(self, request: web.Request) -> Session:
         raw = request.cookies.get(COOKIE)

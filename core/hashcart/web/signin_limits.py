@@ -20,7 +20,7 @@ from hashcart.store import dialect_insert
 from hashcart.store.schema import web_signin_limits
 
 #: The first attempt past a name's allowance waits this long, the next twice as long, …
-DELAY_STEP_SECONDS = 1.0
+DELAY_STEP_SECONDS = 2.0
 MAX_DELAY_SECONDS = 60.0
 
 
@@ -54,19 +54,21 @@ class SignInLimits:
         now = time.time()
         start = int(now // window_seconds) * window_seconds
         table = web_signin_limits
+        # `next_at` 0: the next attempt may come at once. (Not `now`: a request that read the
+        # clock earlier but commits later would find itself in the future and be refused.)
         insert = dialect_insert(self._engine, table).values(
-            key=key, window_start=start, count=1, next_at=now
+            key=key, window_start=start, count=1, next_at=0.0
         )
         new_window = table.c.window_start != insert.excluded.window_start
         counted = sa.case((new_window, 1), else_=table.c.count + 1)
         past = counted - allowance
         if slow_down:
             # 1, 2, 4, … seconds: the doubling is a CASE ladder so both databases can run it.
-            ladder = [(past <= n, DELAY_STEP_SECONDS * 2**n) for n in range(6)]
-            delay = sa.case((past < 0, 0.0), *ladder, else_=MAX_DELAY_SECONDS)
-            next_at = now + delay
+            ladder = [(past <= n, DELAY_STEP_SECONDS * 2**n) for n in range(5)]
+            delay = sa.case(*ladder, else_=MAX_DELAY_SECONDS)
+            next_at = sa.case((past < 0, 0.0), else_=now + delay)
         else:
-            next_at = sa.case((past < 0, now), else_=float(start + window_seconds))
+            next_at = sa.case((past < 0, 0.0), else_=float(start + window_seconds))
         statement = insert.on_conflict_do_update(
             index_elements=[table.c.key],
             set_={"count": counted, "window_start": start, "next_at": next_at},
