@@ -45,6 +45,7 @@ class CartChanges:
         self._send_wanted = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self._stopping = asyncio.Event()
+        self._listener_ended = asyncio.Event()
         self.listening = asyncio.Event()
 
     # -- watching ----------------------------------------------------------------------------
@@ -101,6 +102,7 @@ class CartChanges:
     async def stop(self) -> None:
         self._stopping.set()
         self._send_wanted.set()
+        self._listener_ended.set()
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks = []
@@ -138,15 +140,15 @@ class CartChanges:
     async def _listen_once(self, dsn: str) -> None:
         conn: Any = await asyncio.wait_for(asyncpg.connect(dsn), CONNECT_TIMEOUT)
         try:
-            lost = asyncio.Event()
-            conn.add_termination_listener(lambda _conn: lost.set())
+            ended = self._listener_ended = asyncio.Event()  # connection lost, or stopping
+            conn.add_termination_listener(lambda _conn: ended.set())
             await conn.add_listener(CHANNEL, self._on_notify)
             self.listening.set()
             self.wake_all()  # whatever changed while we were not listening
-            while not lost.is_set() and not self._stopping.is_set():
+            while not ended.is_set() and not self._stopping.is_set():
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._stopping.wait(), CHECK_SECONDS)
-                if not self._stopping.is_set():
+                    await asyncio.wait_for(ended.wait(), CHECK_SECONDS)
+                if not ended.is_set() and not self._stopping.is_set():
                     await asyncio.wait_for(conn.execute("SELECT 1"), CONNECT_TIMEOUT)
         finally:
             with contextlib.suppress(Exception):

@@ -143,3 +143,50 @@ async def test_a_change_on_another_node_is_pushed_to_the_stream(database_url: st
                 assert await next_change(live, 2.0)
         finally:
             await alice.close()
+
+
+async def test_a_stream_of_a_stolen_cookie_ends_with_sign_out_everywhere(
+    site: RunningHashcart, alice: Visitor
+) -> None:
+    async with stream(alice, site.url) as live:
+        other_tab = Visitor(site.url)
+        other_tab.session.cookie_jar.update_cookies(
+            {c.key: c.value for c in alice.session.cookie_jar}
+        )
+        try:
+            await other_tab.get("/cart")
+            await other_tab.post("/signout", {"everywhere": "yes"})
+        finally:
+            await other_tab.close()
+        rest = await asyncio.wait_for(live.content.read(), 3)
+        assert b"event: changed" not in rest
+
+
+async def test_a_lost_listening_connection_comes_back_and_wakes_the_streams(
+    database_url: str,
+) -> None:
+    if not database_url.startswith("postgresql"):
+        pytest.skip("LISTEN/NOTIFY is PostgreSQL's")
+    async with node(database_url) as first, node(database_url) as second:
+        alice = Visitor(first.url)
+        try:
+            await linked(first, alice, "alice", "u-alice")
+            changes = first.hashcart.cart_changes
+            await asyncio.wait_for(changes.listening.wait(), 5)
+            async with stream(alice, first.url) as live:
+                async with second.hashcart.engine.begin() as conn:
+                    ended = await conn.scalar(
+                        sa.text(
+                            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                            "WHERE datname = current_database() AND query LIKE 'LISTEN%'"
+                        )
+                    )
+                assert ended == 2  # both nodes' listeners
+                # Whatever happened meanwhile may have been missed: every stream is woken.
+                assert await next_change(live, 5.0)
+                await asyncio.wait_for(changes.listening.wait(), 5)
+                await asyncio.wait_for(second.hashcart.cart_changes.listening.wait(), 5)
+                await second.hashcart.submit(add_command("u-alice", "e-live-3", KINDLE))
+                assert await next_change(live, 2.0)
+        finally:
+            await alice.close()

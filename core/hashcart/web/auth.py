@@ -186,7 +186,9 @@ async def signout(request: web.Request) -> web.Response:
     state = session_of(request)
     if form.get("everywhere") == "yes" and state.account_id is not None:
         # Every cookie issued for this account so far, on any browser, stops working.
-        await hashcart_of(request).accounts.end_sessions(state.account_id)
+        hashcart = hashcart_of(request)
+        await hashcart.accounts.end_sessions(state.account_id)
+        hashcart.cart_changes.changed([state.account_id])  # open cart pages end their streams
     state.sign_out()
     return see_other("/signin")
 

@@ -30,7 +30,7 @@ from hashcart.web.pages import (
     see_other,
 )
 from hashcart.web.server import HASHCART_KEY, hashcart_of, json_error
-from hashcart.web.session import SETTINGS_KEY, checked_form, with_session
+from hashcart.web.session import SETTINGS_KEY, checked_form, session_of, with_session
 
 #: How often an idle stream says it is still there (so proxies keep it), and how long one
 #: stream lives before the browser reconnects (EventSource does so by itself), so no stream
@@ -222,12 +222,14 @@ async def cart_events(request: web.Request) -> web.StreamResponse:
         )
     try:
         with hashcart_of(request).cart_changes.watch(account_id) as woken:
-            return await _stream(request, woken)
+            return await _stream(request, woken, account_id)
     finally:
         streams.close(account_id)
 
 
-async def _stream(request: web.Request, woken: asyncio.Event) -> web.StreamResponse:
+async def _stream(
+    request: web.Request, woken: asyncio.Event, account_id: str
+) -> web.StreamResponse:
     shutdown = request.app[SHUTDOWN_KEY]
     response = web.StreamResponse(
         headers={
@@ -250,6 +252,8 @@ async def _stream(request: web.Request, woken: asyncio.Event) -> web.StreamRespo
                 break
             if woken.is_set():
                 woken.clear()
+                if not await _session_holds(request, account_id):
+                    break  # signed out everywhere, a new password, the account forgotten
                 await response.write(b"event: changed\ndata: cart\n\n")
             elif time.monotonic() >= heartbeat:
                 await response.write(b": still here\n\n")
@@ -257,6 +261,11 @@ async def _stream(request: web.Request, woken: asyncio.Event) -> web.StreamRespo
                 continue
             heartbeat = time.monotonic() + HEARTBEAT_SECONDS
     return response
+
+
+async def _session_holds(request: web.Request, account_id: str) -> bool:
+    version = await hashcart_of(request).accounts.session_version(account_id)
+    return version is not None and version == session_of(request).version
 
 
 def _gone(request: web.Request) -> bool:
