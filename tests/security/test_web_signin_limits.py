@@ -127,6 +127,14 @@ async def test_everybody_behind_the_proxy_is_not_one_address(site: RunningHashca
     assert other.status == 303
 
 
+async def test_successful_sign_ins_from_one_office_address_use_up_nothing(
+    site: RunningHashcart,
+) -> None:
+    for _ in range(25):
+        answer = await _attempt(site, "alice", "the right password", "192.0.2.50")
+        assert answer.status == 303
+
+
 async def test_sign_ups_behind_the_proxy_are_counted_per_visitor(site: RunningHashcart) -> None:
     for n in range(12):
         visitor = Visitor(site.url)

@@ -128,6 +128,7 @@ async def signin(request: web.Request) -> web.Response:
         return await _signin_again(request, 401, SIGNIN_FAILED, next_path, name)
     account_id, stored = login
     await limits.clear(limit_key)
+    await limits.refund(address_key(_address(request)))
     if _hasher.check_needs_rehash(stored):
         await accounts.set_password(account_id, await hash_password(password), end_sessions=False)
     version = await accounts.session_version(account_id)

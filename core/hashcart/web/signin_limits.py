@@ -81,6 +81,17 @@ class SignInLimits:
             wait = await conn.scalar(sa.select(table.c.next_at).where(table.c.key == key))
         return Verdict(False, max(1.0, float(wait or now) - now))
 
+    async def refund(self, key: str) -> None:
+        """Take back one counted attempt (it succeeded): many people signing in from one
+        address (an office, a school) use up nothing."""
+        table = web_signin_limits
+        async with self._engine.begin() as conn:
+            await conn.execute(
+                sa.update(table)
+                .where(table.c.key == key, table.c.count > 0)
+                .values(count=table.c.count - 1, next_at=0.0)
+            )
+
     async def clear(self, key: str) -> None:
         """A successful sign-in: the name's earlier failures no longer slow its owner down."""
         async with self._engine.begin() as conn:
