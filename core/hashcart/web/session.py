@@ -35,7 +35,7 @@ CSRF_FIELD = "csrf"
 
 
 class WebSettings(HashcartSettingsBase):
-    """Settings of the web pages (`HASHCART_SESSION_*`, `HASHCART_SIGNIN_*`)."""
+    """Settings of the web pages (`HASHCART_SESSION_*`, `HASHCART_SIGNIN_*`, `HASHCART_LIVE_*`)."""
 
     model_config = SettingsConfigDict(env_prefix="HASHCART_", extra="ignore")
 
