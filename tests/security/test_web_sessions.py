@@ -9,6 +9,7 @@ from typing import Any
 import aiohttp
 import pytest
 from aiohttp import web
+from itsdangerous import URLSafeTimedSerializer
 
 from hashcart import hookimpl
 from hashcart.testing import RunningHashcart, running_hashcart
@@ -116,6 +117,19 @@ async def test_a_stolen_cookie_does_not_survive_sign_out_everywhere(
         assert (await other_browser.get("/cart")).status == 303
         # Signing in again works and makes a cookie that is valid.
         assert (await alice.sign_in("alice", "the right password")).status == 303
+        assert (await alice.get("/cart")).status == 200
+        # The ended cookie carries a readable CSRF token, but cannot end the new sessions.
+        payload = URLSafeTimedSerializer("any").load_payload(stolen.rsplit(".", 2)[0].encode())
+        async with (
+            aiohttp.ClientSession() as thief,
+            thief.post(
+                f"{site.url}/signout",
+                data={"csrf": payload["c"], "everywhere": "yes"},
+                cookies={"hashcart_session": stolen},
+                allow_redirects=False,
+            ) as posted,
+        ):
+            assert posted.status == 303
         assert (await alice.get("/cart")).status == 200
     finally:
         await alice.close()

@@ -21,7 +21,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 
 from hashcart.errors import Conflict
 from hashcart.web import oidc
-from hashcart.web.pages import forbidden, message, page, safe_next, see_other
+from hashcart.web.pages import current_account, forbidden, message, page, safe_next, see_other
 from hashcart.web.server import HASHCART_KEY, hashcart_of
 from hashcart.web.session import CODEC_KEY, SETTINGS_KEY, checked_form, session_of, with_session
 from hashcart.web.signin_limits import SignInLimits, address_key, name_key
@@ -184,13 +184,14 @@ async def signout(request: web.Request) -> web.Response:
     form = await checked_form(request)
     if form is None:
         return await forbidden(request)
-    state = session_of(request)
-    if form.get("everywhere") == "yes" and state.account_id is not None:
+    # Only a session that still holds may end the others (not a cookie ended before).
+    account = await current_account(request) if form.get("everywhere") == "yes" else None
+    if account is not None:
         # Every cookie issued for this account so far, on any browser, stops working.
         hashcart = hashcart_of(request)
-        await hashcart.accounts.end_sessions(state.account_id)
-        hashcart.cart_changes.changed([state.account_id])  # open cart pages end their streams
-    state.sign_out()
+        await hashcart.accounts.end_sessions(account["id"])
+        hashcart.cart_changes.changed([account["id"]])  # open cart pages end their streams
+    session_of(request).sign_out()
     return see_other("/signin")
 
 
