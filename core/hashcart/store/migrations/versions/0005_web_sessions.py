@@ -1,7 +1,7 @@
 """web sessions: a session version per account, sign-in attempt limits
 
 Revision ID: 0005_web_sessions
-Revises: 0004
+Revises: 0007_reaction_states
 Create Date: 2026-12-04
 """
 
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 
 revision = '0005_web_sessions'
-down_revision = '0004'
+down_revision = '0007_reaction_states'
 branch_labels = None
 depends_on = None
 
