@@ -25,6 +25,7 @@ from hashcart.store.schema import (
     pending_commands,
     rate_counters,
     web_logins,
+    web_signin_limits,
 )
 
 
@@ -252,12 +253,20 @@ class Accounts:
             raise Conflict(f"an account named {name!r} exists already") from None
         return {"id": account_id, "name": name}
 
-    async def set_password(self, account_id: str, password_hash: str) -> None:
-        """Give an account (one an operator made, say) a web password, or change it."""
+    async def set_password(
+        self, account_id: str, password_hash: str, *, end_sessions: bool = True
+    ) -> None:
+        """Give an account (one an operator made, say) a web password, or change it.
+
+        A new password ends the account's web sessions (`end_sessions`); re-hashing the same
+        password with newer parameters passes False.
+        """
         now = time.time()
         async with self._engine.begin() as conn:
             if not await self._exists(conn, account_id):
                 raise NotFound(f"no account {account_id!r}")
+            if end_sessions:
+                await conn.execute(self._next_session_version(account_id))
             insert = dialect_insert(self._engine, web_logins).values(
                 account_id=account_id, password_hash=password_hash, created_at=now, updated_at=now
             )
@@ -267,6 +276,27 @@ class Accounts:
                     set_={"password_hash": password_hash, "updated_at": now},
                 )
             )
+
+    async def session_version(self, account_id: str) -> int | None:
+        """The account's web session version (None: no such account); cookies carry it."""
+        async with self._engine.connect() as conn:
+            found = await conn.scalar(
+                sa.select(accounts.c.session_version).where(accounts.c.id == account_id)
+            )
+        return None if found is None else int(found)
+
+    async def end_sessions(self, account_id: str) -> None:
+        """End every web session of the account, on every browser (sign-out everywhere)."""
+        async with self._engine.begin() as conn:
+            await conn.execute(self._next_session_version(account_id))
+
+    @staticmethod
+    def _next_session_version(account_id: str) -> sa.Update:
+        return (
+            sa.update(accounts)
+            .where(accounts.c.id == account_id)
+            .values(session_version=accounts.c.session_version + 1)
+        )
 
     async def login_of(self, name: str) -> tuple[str, str] | None:
         """(account id, password hash) of the account with this name, if it can sign in."""
@@ -420,4 +450,19 @@ async def erase_account(conn: AsyncConnection, account_id: str) -> None:
     await conn.execute(sa.delete(rate_counters).where(sa.or_(*counters)))  # who asked when
     await conn.execute(sa.delete(cart_items).where(cart_items.c.account_id == account_id))
     await conn.execute(sa.delete(identities).where(identities.c.account_id == account_id))
+    name = await conn.scalar(sa.select(accounts.c.name).where(accounts.c.id == account_id))
+    if name is not None:
+        await forget_signin_attempts(conn, name)
     await conn.execute(sa.delete(accounts).where(accounts.c.id == account_id))
+
+
+async def forget_signin_attempts(conn: AsyncConnection, name: str) -> None:
+    """Erase the web sign-in attempts counted against an account name: the name someone typed
+    is personal data of the account being forgotten."""
+    key = signin_name_key(name)
+    await conn.execute(sa.delete(web_signin_limits).where(web_signin_limits.c.key == key))
+
+
+def signin_name_key(name: str) -> str:
+    """The `web_signin_limits` key of attempts against a typed account name."""
+    return f"name:{name.strip().lower()[:150]}"

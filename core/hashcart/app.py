@@ -36,6 +36,7 @@ from hashcart.kv import KeyValueStore
 from hashcart.leases import Leases
 from hashcart.logs import current_event
 from hashcart.metrics import Metrics
+from hashcart.notify import CartChanges
 from hashcart.outbox import ReplySender
 from hashcart.platform import Platform
 from hashcart.plugins import PluginManager
@@ -79,6 +80,7 @@ class Hashcart:
         self.policy_rules = PolicyRules(self.kv)
         self.leases = Leases(self.engine)
         self.counters = RateCounters(self.engine)
+        self.cart_changes = CartChanges()
         # SQLite has one writer; on PostgreSQL a second group can gather while one commits.
         workers = self.settings.apply_workers or (2 if is_postgres(self.engine) else 1)
         self.applier = Applier(self, workers=workers)
@@ -124,6 +126,7 @@ class Hashcart:
             if platform.name in self.platforms:
                 raise ConfigError(f"two plugins declare the platform {platform.name!r}")
             self.platforms[platform.name] = platform
+        await self.cart_changes.start(self.engine)
         self.applier.start()
         self.sender = ReplySender(self, self.platforms)
         self.sender.start()
@@ -157,6 +160,7 @@ class Hashcart:
             await asyncio.gather(self._retention, return_exceptions=True)
         if self._background:
             await asyncio.gather(*self._background, return_exceptions=True)
+        await self.cart_changes.stop()
         await self.engine.dispose()
         self.started = False
 
@@ -290,7 +294,10 @@ class Hashcart:
         return None
 
     def after_commit(self, batch: Iterable[Prepared], outcomes: Iterable[Outcome]) -> None:
-        """Called by the applier once a group is durable: metrics, observers, the reply sender."""
+        """Called by the applier once a group is durable: metrics, observers, the reply sender,
+        live updates of the cart pages."""
+        batch = list(batch)
+        self.cart_changes.changed(item.account_id for item in batch)
         queued = False
         for item, outcome in zip(batch, outcomes, strict=True):
             if outcome.code is OutcomeCode.DUPLICATE:
@@ -321,6 +328,7 @@ class Hashcart:
     ) -> list[Outcome]:
         """Link an identity to an account and apply the adds it left pending before linking."""
         waiting = await self.accounts.link(account_id, platform, user_id, user_name)
+        self.cart_changes.changed([account_id])
         outcomes = []
         for command in waiting:
             linked = replace(command, event_id=f"{command.event_id}:linked")

@@ -77,6 +77,8 @@ class Prepared:
     early: Outcome | None = None
     after_link: bool = False
     future: asyncio.Future[Outcome] | None = None
+    #: The account the command acted on, once applied (live updates of its cart page).
+    account_id: str | None = None
 
 
 @dataclass
@@ -521,6 +523,7 @@ class Applier:
                     continue
                 command = item.command
                 account = known.get((command.platform, command.user_id))
+                item.account_id = account.id if account else None
                 outcome = await self._decide(group, item, account)
                 outcomes.append(outcome)
                 group.events.append(self._settled_row(command, account, outcome, group.now))

@@ -158,6 +158,11 @@ class Settings(HashcartSettingsBase):
     link_token_minutes: int = Field(15, ge=1)
     log_level: str = Field("INFO", pattern=r"^(?i:debug|info|warning|error)$")
     log_format: str = Field("text", pattern=r"^(text|json)$")
+    forwarded_allow_ips: str = Field(
+        "127.0.0.1",
+        description="addresses (comma-separated, `*` = any) of reverse proxies whose "
+        "`X-Forwarded-For` / `Forwarded` headers are believed for the client's address",
+    )
 
     @field_validator("database_url")
     @classmethod

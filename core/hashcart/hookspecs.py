@@ -68,10 +68,12 @@ def hashcart_web_routes(hashcart: Hashcart, app: web.Application) -> None:
 async def hashcart_authenticate(request: web.Request, hashcart: Hashcart) -> str | None:
     """Sign a person in through the shop's own system: return their hashcart account id, or None.
 
-    *First result wins.* Called on the web pages (`/cart`, `/link/{token}`, `/signin`) when the
-    request has no hashcart session yet; read the shop's session cookie or a header set by a
-    trusted proxy. A returned account id starts a hashcart session; None offers hashcart's own
-    sign-in.
+    *First result wins.* Called on every request of the web pages (`/cart`, `/link/{token}`,
+    `/signin`); read the shop's session cookie or a header set by a trusted proxy. A returned
+    account id starts a hashcart session; None offers hashcart's own sign-in. A session the hook
+    started lasts only while the hook keeps returning the same account: another answer (the next
+    customer at a shared computer, or None once the shop signed them out) ends it at once. An
+    account id different from that of a hashcart sign-in replaces it.
     """
 
 

@@ -21,6 +21,7 @@ from hashcart.store.schema import (
     pending_commands,
     plugin_kv,
     rate_counters,
+    web_signin_limits,
 )
 
 log = logging.getLogger(__name__)
@@ -49,8 +50,13 @@ async def prune(
         "link_tokens": sa.delete(link_tokens).where(link_tokens.c.expires_at < now),
         "pending_adds": sa.delete(pending_commands).where(pending_commands.c.expires_at < now),
         "expired_keys": sa.delete(plugin_kv).where(plugin_kv.c.expires_at < now),
+        # Sign-up counts are rate counters too; sign-in counts hold typed names and addresses.
         "rate_counters": sa.delete(rate_counters).where(
             rate_counters.c.window_start < now - COUNTER_AGE_SECONDS
+        ),
+        "signin_attempts": sa.delete(web_signin_limits).where(
+            web_signin_limits.c.window_start < now - COUNTER_AGE_SECONDS,
+            web_signin_limits.c.next_at < now,
         ),
     }
     counts: dict[str, int] = {}

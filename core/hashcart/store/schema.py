@@ -21,6 +21,8 @@ accounts = sa.Table(
     sa.Column("dm_only", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.Column("locale", sa.String(16)),
     sa.Column("created_at", sa.Float, nullable=False),
+    # Raised to end every web session of the account (sign-out everywhere, new password).
+    sa.Column("session_version", sa.Integer, nullable=False, server_default="0"),
 )
 
 identities = sa.Table(
@@ -137,6 +139,17 @@ rate_counters = sa.Table(
     sa.Column("key", sa.String(200), primary_key=True),
     sa.Column("window_start", sa.Integer, nullable=False),
     sa.Column("count", sa.Integer, nullable=False),
+)
+
+#: Web sign-in attempts per typed account name and per client address: counted before the
+#: password is checked; past the window's allowance each further attempt waits until `next_at`.
+web_signin_limits = sa.Table(
+    "web_signin_limits",
+    metadata,
+    sa.Column("key", sa.String(200), primary_key=True),
+    sa.Column("window_start", sa.Integer, nullable=False),
+    sa.Column("count", sa.Integer, nullable=False),
+    sa.Column("next_at", sa.Float, nullable=False),
 )
 
 plugin_kv = sa.Table(

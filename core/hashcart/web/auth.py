@@ -3,13 +3,16 @@
 Passwords are hashed with Argon2id (argon2-cffi) in a worker thread, so a sign-in never stalls
 the event loop. A failed sign-in reads the same whether the name exists or not, and an unknown
 name still costs one hash check, so neither the words nor the timing tell which names exist.
-Failed attempts are counted per account name and per address in the database (`rate_counters`),
-so the limit holds across restarts and nodes.
+Attempts are counted per account name and per client address in the database before the password
+is checked (`signin_limits`), so the limits hold across parallel requests, restarts and nodes; a
+name under attack slows down rather than locking its owner out, and a browser that signed in as
+the name before (a signed device cookie) is counted on its own, so strangers do not slow it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import math
 import re
 
 from aiohttp import web
@@ -18,11 +21,16 @@ from argon2.exceptions import InvalidHashError, VerificationError
 
 from hashcart.errors import Conflict
 from hashcart.web import oidc
-from hashcart.web.pages import forbidden, message, page, safe_next, see_other
-from hashcart.web.server import hashcart_of
-from hashcart.web.session import SETTINGS_KEY, checked_form, session_of, with_session
+from hashcart.web.pages import current_account, forbidden, message, page, safe_next, see_other
+from hashcart.web.server import HASHCART_KEY, hashcart_of
+from hashcart.web.session import CODEC_KEY, SETTINGS_KEY, checked_form, session_of, with_session
+from hashcart.web.signin_limits import SignInLimits, address_key, name_key
+
+LIMITS_KEY: web.AppKey[SignInLimits] = web.AppKey("hashcart_signin_limits", SignInLimits)
 
 NAME = re.compile(r"^[A-Za-z0-9._-]{1,100}$")
+#: What is kept of a typed name (it is shown again on the form and counted).
+MAX_NAME_TYPED = 150
 MIN_PASSWORD = 8
 MAX_PASSWORD = 1024
 
@@ -75,44 +83,61 @@ async def _signin_again(
     )
 
 
+async def _too_many(
+    request: web.Request, retry_after: float, text: str, next_path: str, name: str
+) -> web.Response:
+    response = await _signin_again(request, 429, text, next_path, name)
+    response.headers["Retry-After"] = str(max(1, math.ceil(retry_after)))
+    return response
+
+
 @with_session
 async def signin(request: web.Request) -> web.Response:
     form = await checked_form(request)
     if form is None:
         return await forbidden(request)
     next_path = safe_next(form.get("next"))
-    name = form.get("name", "").strip()
+    name = form.get("name", "").strip()[:MAX_NAME_TYPED]
     password = form.get("password", "")
     settings = request.app[SETTINGS_KEY]
     accounts = hashcart_of(request).accounts
-    counters = hashcart_of(request).counters
+    limits = request.app[LIMITS_KEY]
     window = settings.signin_window_minutes * 60
-    name_key = f"web-signin:name:{name.lower()[:100]}"
-    address_key = f"web-signin:addr:{_address(request)}"
-    if (
-        await counters.peek(name_key, window) >= settings.signin_attempts
-        or await counters.peek(address_key, window) >= settings.signin_attempts_per_address
-    ):
-        response = await _signin_again(
-            request,
-            429,
-            f"Too many failed sign-ins. Try again in {settings.signin_window_minutes} minutes.",
-            next_path,
-            name,
-        )
-        response.headers["Retry-After"] = str(window)
-        return response
+    # Counted before the password is checked: parallel guesses cannot all slip past the limit.
+    by_address = await limits.admit(
+        address_key(_address(request)),
+        settings.signin_attempts_per_address,
+        window,
+        slow_down=False,
+    )
+    if not by_address.admitted:
+        minutes = math.ceil(by_address.retry_after / 60)
+        text = f"Too many failed sign-ins. Try again in {minutes} minutes."
+        return await _too_many(request, by_address.retry_after, text, next_path, name)
+    # A browser that signed in as this name before has an allowance of its own.
+    device = request.app[CODEC_KEY].device_of(request, name)
+    limit_key = f"device:{device}" if device else name_key(name)
+    by_name = await limits.admit(limit_key, settings.signin_attempts, window, slow_down=True)
+    if not by_name.admitted:
+        seconds = math.ceil(by_name.retry_after)
+        text = f"Too many failed sign-ins for this name. Try again in {seconds} seconds."
+        return await _too_many(request, by_name.retry_after, text, next_path, name)
     login = await accounts.login_of(name) if NAME.match(name) else None
     valid = await verify_password(login[1] if login else _DUMMY_HASH, password[:MAX_PASSWORD])
     if login is None or not valid:
-        await counters.hit(name_key, window)
-        await counters.hit(address_key, window)
         return await _signin_again(request, 401, SIGNIN_FAILED, next_path, name)
     account_id, stored = login
+    await limits.clear(limit_key)
+    await limits.refund(address_key(_address(request)))
     if _hasher.check_needs_rehash(stored):
-        await accounts.set_password(account_id, await hash_password(password))
-    session_of(request).sign_in(account_id)
-    return see_other(next_path)
+        await accounts.set_password(account_id, await hash_password(password), end_sessions=False)
+    version = await accounts.session_version(account_id)
+    if version is None:  # deleted in the meantime
+        return await _signin_again(request, 401, SIGNIN_FAILED, next_path, name)
+    session_of(request).sign_in(account_id, version)
+    response = see_other(next_path)
+    request.app[CODEC_KEY].remember_device(response, name)
+    return response
 
 
 @with_session
@@ -148,8 +173,10 @@ async def signup(request: web.Request) -> web.Response:
         return await _signin_again(
             request, 409, "That account name is not available; pick another.", next_path
         )
-    session_of(request).sign_in(created["id"])
-    return see_other(next_path if next_path != "/cart" else "/cart?done=welcome")
+    session_of(request).sign_in(created["id"], 0)
+    response = see_other(next_path if next_path != "/cart" else "/cart?done=welcome")
+    request.app[CODEC_KEY].remember_device(response, name)
+    return response
 
 
 @with_session
@@ -157,11 +184,19 @@ async def signout(request: web.Request) -> web.Response:
     form = await checked_form(request)
     if form is None:
         return await forbidden(request)
+    # Only a session that still holds may end the others (not a cookie ended before).
+    account = await current_account(request) if form.get("everywhere") == "yes" else None
+    if account is not None:
+        # Every cookie issued for this account so far, on any browser, stops working.
+        hashcart = hashcart_of(request)
+        await hashcart.accounts.end_sessions(account["id"])
+        hashcart.cart_changes.changed([account["id"]])  # open cart pages end their streams
     session_of(request).sign_out()
     return see_other("/signin")
 
 
 def add_routes(app: web.Application) -> None:
+    app[LIMITS_KEY] = SignInLimits(app[HASHCART_KEY].engine)
     app.router.add_get("/signin", signin_page)
     app.router.add_post("/signin", signin)
     app.router.add_get("/signup", signin_page)

@@ -2,8 +2,9 @@
 
 Only the signed-in owner sees or changes a cart: every handler takes the account from the
 session, never from the request. The page stays current through server-sent events: the event
-stream polls the cart's version once a second and says "changed"; the page then fetches itself
-again. Polling the database keeps this working across nodes with no extra moving part.
+stream waits for the account's cart to change (`hashcart.notify`, across nodes on PostgreSQL)
+and says "changed"; the page then fetches itself again. Nothing is polled, and the streams a
+node keeps open are capped per account and in all, so they cannot be used to wear it down.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -27,16 +29,46 @@ from hashcart.web.pages import (
     platform_name,
     see_other,
 )
-from hashcart.web.server import hashcart_of
-from hashcart.web.session import checked_form, with_session
+from hashcart.web.server import HASHCART_KEY, hashcart_of, json_error
+from hashcart.web.session import SETTINGS_KEY, checked_form, session_of, with_session
 
-#: How often the event stream looks for changes, and how long one stream lives before the
-#: browser reconnects (EventSource does so by itself), so no stream outlives a deploy for long.
-POLL_SECONDS = 1.0
+#: How often an idle stream says it is still there (so proxies keep it), and how long one
+#: stream lives before the browser reconnects (EventSource does so by itself), so no stream
+#: outlives a deploy for long.
+HEARTBEAT_SECONDS = 15.0
+#: How soon a stream the browser closed gives its place back (no database involved).
+GONE_CHECK_SECONDS = 1.0
 STREAM_SECONDS = 300.0
+#: What a refused stream is told to wait before trying again.
+STREAM_RETRY_SECONDS = 30
 MAX_QUANTITY = 999
 
 SHUTDOWN_KEY: web.AppKey[asyncio.Event] = web.AppKey("hashcart_pages_shutdown", asyncio.Event)
+
+
+class OpenStreams:
+    """How many event streams this node has open, per account and in all."""
+
+    def __init__(self) -> None:
+        self.per_account: Counter[str] = Counter()
+
+    @property
+    def total(self) -> int:
+        return sum(self.per_account.values())
+
+    def open(self, account_id: str, per_account: int, per_node: int) -> bool:
+        if self.per_account[account_id] >= per_account or self.total >= per_node:
+            return False
+        self.per_account[account_id] += 1
+        return True
+
+    def close(self, account_id: str) -> None:
+        self.per_account[account_id] -= 1
+        if self.per_account[account_id] <= 0:
+            del self.per_account[account_id]
+
+
+STREAMS_KEY: web.AppKey[OpenStreams] = web.AppKey("hashcart_open_streams", OpenStreams)
 
 
 def _when(epoch: float) -> tuple[str, str]:
@@ -135,6 +167,7 @@ async def set_quantity(
     await hashcart_of(request).accounts.set_quantity(
         account["id"], form.get("product_id", ""), quantity
     )
+    _changed(request, account)
     return see_other("/cart?done=" + ("quantity" if quantity else "removed"))
 
 
@@ -143,6 +176,7 @@ async def remove_item(
     request: web.Request, form: dict[str, Any], account: dict[str, Any]
 ) -> web.Response:
     await hashcart_of(request).accounts.set_quantity(account["id"], form.get("product_id", ""), 0)
+    _changed(request, account)
     return see_other("/cart?done=removed")
 
 
@@ -154,6 +188,7 @@ async def unlink(
         await hashcart_of(request).accounts.unlink(
             account["id"], form.get("platform", ""), form.get("user_id", "")
         )
+    _changed(request, account)
     return see_other("/cart?done=unlinked")
 
 
@@ -164,6 +199,7 @@ async def privacy(
     wanted = form.get("dm_only", "")
     if wanted in ("on", "off"):
         await hashcart_of(request).accounts.set_dm_only(account["id"], wanted == "on")
+        _changed(request, account)
     return see_other("/cart?done=privacy")
 
 
@@ -172,7 +208,28 @@ async def cart_events(request: web.Request) -> web.StreamResponse:
     account = await current_account(request)
     if account is None:
         return web.Response(status=401, text="sign in first", content_type="text/plain")
-    accounts = hashcart_of(request).accounts
+    settings = request.app[SETTINGS_KEY]
+    streams = request.app[STREAMS_KEY]
+    account_id = account["id"]
+    if not streams.open(
+        account_id, settings.live_streams_per_account, settings.live_streams_per_node
+    ):
+        return json_error(
+            429,
+            "too_many_streams",
+            "too many live-update streams are open; close other tabs of the cart page",
+            **{"Retry-After": str(STREAM_RETRY_SECONDS)},
+        )
+    try:
+        with hashcart_of(request).cart_changes.watch(account_id) as woken:
+            return await _stream(request, woken, account_id)
+    finally:
+        streams.close(account_id)
+
+
+async def _stream(
+    request: web.Request, woken: asyncio.Event, account_id: str
+) -> web.StreamResponse:
     shutdown = request.app[SHUTDOWN_KEY]
     response = web.StreamResponse(
         headers={
@@ -185,28 +242,50 @@ async def cart_events(request: web.Request) -> web.StreamResponse:
     # A change between rendering the page and opening this stream would go unseen: start with
     # one "changed", so the page fetches itself once more.
     await response.write(b"retry: 2000\n\nevent: changed\ndata: connected\n\n")
-    seen = await accounts.cart_version(account["id"])
-    ends = time.monotonic() + STREAM_SECONDS
+    now = time.monotonic()
+    ends, heartbeat = now + STREAM_SECONDS, now + HEARTBEAT_SECONDS
     with contextlib.suppress(ConnectionResetError):
         while time.monotonic() < ends and not shutdown.is_set():
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(shutdown.wait(), POLL_SECONDS)
-            if shutdown.is_set():
+                await asyncio.wait_for(woken.wait(), GONE_CHECK_SECONDS)
+            if shutdown.is_set() or _gone(request):
                 break
-            version = await accounts.cart_version(account["id"])
-            if version != seen:
-                seen = version
+            if woken.is_set():
+                woken.clear()
+                if not await _session_holds(request, account_id):
+                    break  # signed out everywhere, a new password, the account forgotten
                 await response.write(b"event: changed\ndata: cart\n\n")
-            else:
+            elif time.monotonic() >= heartbeat:
                 await response.write(b": still here\n\n")
+            else:
+                continue
+            heartbeat = time.monotonic() + HEARTBEAT_SECONDS
     return response
+
+
+async def _session_holds(request: web.Request, account_id: str) -> bool:
+    version = await hashcart_of(request).accounts.session_version(account_id)
+    return version is not None and version == session_of(request).version
+
+
+def _gone(request: web.Request) -> bool:
+    """The browser closed the stream (aiohttp does not cancel the handler when it does)."""
+    transport = request.transport
+    return transport is None or transport.is_closing()
+
+
+def _changed(request: web.Request, account: dict[str, Any]) -> None:
+    """The owner changed the cart page's content here: other open tabs of it update too."""
+    hashcart_of(request).cart_changes.changed([account["id"]])
 
 
 def add_routes(app: web.Application) -> None:
     app[SHUTDOWN_KEY] = asyncio.Event()
+    app[STREAMS_KEY] = OpenStreams()
 
     async def end_streams(app: web.Application) -> None:
         app[SHUTDOWN_KEY].set()
+        app[HASHCART_KEY].cart_changes.wake_all()
 
     app.on_shutdown.append(end_streams)
     app.router.add_get("/cart", cart_page)

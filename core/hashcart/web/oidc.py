@@ -12,6 +12,7 @@ itself builds on): signature against the provider's JWKS, `iss`, `aud`, `exp`, `
 from __future__ import annotations
 
 import base64
+import contextlib
 import hmac
 import logging
 import re
@@ -22,6 +23,7 @@ from typing import Any
 from urllib.parse import quote
 
 import aiohttp
+import sqlalchemy as sa
 from aiohttp import web
 from authlib.oauth2.rfc7636 import create_s256_code_challenge
 from authlib.oidc.core import CodeIDToken
@@ -32,10 +34,13 @@ from joserfc.jwk import KeySet
 from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncEngine
 from yarl import URL
 
 from hashcart.config import HashcartSettingsBase, load_settings
 from hashcart.errors import Conflict, NotFound
+from hashcart.store import dialect_insert
+from hashcart.store.schema import plugin_kv
 from hashcart.web.pages import message, safe_next, see_other
 from hashcart.web.server import HASHCART_KEY, hashcart_of
 from hashcart.web.session import SETTINGS_KEY, session_of, with_session
@@ -375,7 +380,7 @@ async def callback(request: web.Request) -> web.Response:
             f"We could not confirm your sign-in with {name}, so you are not signed in. Try again.",
         )
     try:
-        account_id, created = await account_for(request, provider.issuer, claims)
+        account_id, version, created = await account_for(request, provider.issuer, claims)
     except (SQLAlchemyError, OSError) as exc:
         log.warning("oidc: could not record the sign-in: %s", exc)
         return await _failed(
@@ -384,7 +389,7 @@ async def callback(request: web.Request) -> web.Response:
             "Sign-in is not available",
             "We could not finish signing you in just now. Try again in a minute.",
         )
-    session_of(request).sign_in(account_id)
+    session_of(request).sign_in(account_id, version)
     next_path = flow.next_path
     response = see_other(next_path if not created or next_path != "/cart" else "/cart?done=welcome")
     response.del_cookie(FLOW_COOKIE, path=START_PATH)
@@ -403,17 +408,22 @@ def account_name_from(claims: dict[str, Any]) -> str:
 
 async def account_for(
     request: web.Request, issuer: str, claims: dict[str, Any]
-) -> tuple[str, bool]:
-    """The account linked to this subject; a first sign-in creates and links one."""
+) -> tuple[str, int, bool]:
+    """(account, its session version, whether it is new) linked to this subject.
+
+    A first sign-in creates an account and then claims the subject with one insert that only
+    one writer can win; a sign-in that loses the race (the same person signing in from two tabs
+    at once) removes the account it made and uses the winner's, so one person gets one account.
+    """
     hashcart = hashcart_of(request)
     key = f"{issuer}|{claims['sub']}"
     known = await hashcart.kv.get(KV_NAMESPACE, key)
     if isinstance(known, str):
-        try:
-            await hashcart.accounts.get(known)
-            return known, False
-        except NotFound:
-            log.info("oidc: the account linked to %s is gone; making a new one", key)
+        version = await hashcart.accounts.session_version(known)
+        if version is not None:
+            return known, version, False
+        log.info("oidc: the account linked to %s is gone; making a new one", key)
+        await hashcart.kv.delete(KV_NAMESPACE, key)
     base = account_name_from(claims)
     for attempt in range(1, 21):
         name = base if attempt == 1 else f"{base}-{attempt}"
@@ -425,8 +435,31 @@ async def account_for(
     else:
         created = await hashcart.accounts.create(f"{base}-{secrets.token_hex(4)}")
     account_id = str(created["id"])
-    await hashcart.kv.put(KV_NAMESPACE, key, account_id)
-    return account_id, True
+    winner = await _claim_subject(hashcart.engine, key, account_id)
+    if winner != account_id:
+        with contextlib.suppress(NotFound):
+            await hashcart.accounts.delete(account_id)
+        version = await hashcart.accounts.session_version(winner)
+        return winner, version or 0, False
+    return account_id, 0, True
+
+
+async def _claim_subject(engine: AsyncEngine, key: str, account_id: str) -> str:
+    """Link the subject to `account_id` unless it is linked already; returns the linked one."""
+    claim = (
+        dialect_insert(engine, plugin_kv)
+        .values(namespace=KV_NAMESPACE, key=key, value=account_id, expires_at=None)
+        .on_conflict_do_nothing(index_elements=[plugin_kv.c.namespace, plugin_kv.c.key])
+    )
+    async with engine.begin() as conn:
+        if (await conn.execute(claim)).rowcount == 1:
+            return account_id
+        linked = await conn.scalar(
+            sa.select(plugin_kv.c.value).where(
+                plugin_kv.c.namespace == KV_NAMESPACE, plugin_kv.c.key == key
+            )
+        )
+    return str(linked)
 
 
 def add_routes(app: web.Application) -> None:

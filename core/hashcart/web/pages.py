@@ -6,8 +6,10 @@ CSRF token and answer with a redirect (post/redirect/get), so a reload never pos
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
 import jinja2
 from aiohttp import web
@@ -59,24 +61,43 @@ def render(template: str, status: int = 200, **context: Any) -> web.Response:
     )
 
 
+CURRENT_KEY: web.RequestKey[dict[str, Any]] = web.RequestKey("hashcart_current_account", dict)
+
+
 async def current_account(request: web.Request) -> dict[str, Any] | None:
-    """The signed-in account, or None; a session whose account is gone is signed out."""
+    """The signed-in account, or None.
+
+    A shop's `hashcart_authenticate` is asked on every request: a session it started ends when
+    its answer changes (the next customer at a shared computer), and a different customer it
+    names replaces whoever was signed in. A session whose account is gone, or whose version the
+    account has moved past (sign-out everywhere, new password), is signed out.
+    """
+    cached = request.get(CURRENT_KEY)
+    if cached is not None:
+        return cached or None
     state = session_of(request)
-    if state.account_id is None:
-        hashcart = hashcart_of(request)
+    hashcart = hashcart_of(request)
+    accounts = hashcart.accounts
+    if hashcart.plugins.implemented("hashcart_authenticate"):
         shop_account: str | None = await hashcart.plugins.first(
             "hashcart_authenticate", request=request, hashcart=hashcart
         )
-        if shop_account is None:
-            return None
-        state.sign_in(shop_account)
-    account_id = state.account_id
-    assert account_id is not None
-    try:
-        return await hashcart_of(request).accounts.get(account_id)
-    except NotFound:
-        state.sign_out()
-        return None
+        if state.via_shop and shop_account != state.account_id:
+            state.sign_out()
+        if shop_account is not None and shop_account != state.account_id:
+            version = await accounts.session_version(shop_account)
+            if version is not None:
+                state.sign_in(shop_account, version, via_shop=True)
+    found = None
+    if state.account_id is not None:
+        version = await accounts.session_version(state.account_id)
+        if version is not None and version == state.version:
+            with contextlib.suppress(NotFound):
+                found = await accounts.get(state.account_id)
+        if found is None:
+            state.sign_out()
+    request[CURRENT_KEY] = found or {}
+    return found
 
 
 async def page(
@@ -108,11 +129,29 @@ async def forbidden(request: web.Request) -> web.Response:
     )
 
 
+#: Longer `next` values are no path of this site.
+MAX_NEXT = 1000
+
+
 def safe_next(value: object, default: str = "/cart") -> str:
-    """Only same-site paths, so a crafted `next` cannot send people elsewhere after sign-in."""
-    if isinstance(value, str) and value.startswith("/") and not value.startswith(("//", "/\\")):
-        return value
-    return default
+    """Only same-site paths, so a crafted `next` cannot send people elsewhere after sign-in.
+
+    Browsers drop tabs and line breaks from a `Location` and read a backslash as a slash, so
+    `/\t/evil.example/` would be taken as `//evil.example/`, another site: any control
+    character, whitespace or backslash, before or after percent-decoding, refuses the value, as
+    does anything that parses with a scheme or a host.
+    """
+    if not isinstance(value, str) or not value.startswith("/") or len(value) > MAX_NEXT:
+        return default
+    for form in (value, unquote(value)):
+        if any(ch.isspace() or not ch.isprintable() or ch == "\\" for ch in form):
+            return default
+        if form.startswith("//"):
+            return default
+        parsed = urlsplit(form)
+        if parsed.scheme or parsed.netloc:
+            return default
+    return value
 
 
 def see_other(location: str) -> web.Response:

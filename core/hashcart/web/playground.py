@@ -378,7 +378,9 @@ class Playground:
         form = await checked_form(request)
         if form is None:
             return await forbidden(request)
-        session_of(request).sign_in(await self.demo_account())
+        account_id = await self.demo_account()
+        version = await self._app().accounts.session_version(account_id)
+        session_of(request).sign_in(account_id, version or 0)
         return see_other("/cart")
 
 

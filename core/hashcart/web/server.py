@@ -12,6 +12,7 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from hashcart.app import Hashcart
+from hashcart.errors import ConfigError
 from hashcart.store.schema import outbox
 
 log = logging.getLogger(__name__)
@@ -105,9 +106,15 @@ async def metrics(request: web.Request) -> web.Response:
 
 def build_web_app(hashcart: Hashcart) -> web.Application:
     from hashcart.web import admin, pages
+    from hashcart.web.client_address import TrustedProxies
 
+    try:
+        proxies = TrustedProxies(hashcart.settings.forwarded_allow_ips)
+    except ValueError as exc:
+        raise ConfigError(f"HASHCART_FORWARDED_ALLOW_IPS: {exc}") from None
     app = web.Application(
-        middlewares=[errors_as_json], client_max_size=hashcart.settings.max_body_bytes
+        middlewares=[errors_as_json, proxies.middleware],
+        client_max_size=hashcart.settings.max_body_bytes,
     )
     app[HASHCART_KEY] = hashcart
     app.router.add_get("/healthz", healthz)

@@ -2,8 +2,11 @@
 
 The cookie is signed with itsdangerous (HMAC-SHA1 over a secret key, with a timestamp so old
 cookies expire even if a browser keeps them). Nothing secret lives in it: the account id and the
-CSRF token are only useful to the browser they were given to. The server keeps no session table,
-so a deleted account ends its sessions by failing the account lookup.
+CSRF token are only useful to the browser they were given to. The server keeps no session table:
+the cookie carries the account's session version, and raising that version in the database
+(sign-out everywhere, a new password) ends every cookie issued before; a deleted account ends its
+sessions by failing the lookup. A session a shop's `hashcart_authenticate` started is marked as
+such, so the shop is asked again on every request and its answer changing ends it.
 """
 
 from __future__ import annotations
@@ -25,11 +28,14 @@ from hashcart.config import HashcartSettingsBase, check_secret, load_settings
 log = logging.getLogger(__name__)
 
 COOKIE = "hashcart_session"
+#: Set on a successful sign-in; tells the sign-in limits this browser's owner from strangers.
+DEVICE_COOKIE = "hashcart_device"
+DEVICE_DAYS = 365
 CSRF_FIELD = "csrf"
 
 
 class WebSettings(HashcartSettingsBase):
-    """Settings of the web pages (`HASHCART_SESSION_*`, `HASHCART_SIGNIN_*`)."""
+    """Settings of the web pages (`HASHCART_SESSION_*`, `HASHCART_SIGNIN_*`, `HASHCART_LIVE_*`)."""
 
     model_config = SettingsConfigDict(env_prefix="HASHCART_", extra="ignore")
 
@@ -41,8 +47,14 @@ class WebSettings(HashcartSettingsBase):
         default=5, ge=1, description="failed sign-ins per account name per window"
     )
     signin_attempts_per_address: int = Field(default=20, ge=1)
-    signin_window_minutes: int = Field(default=15, ge=1)
+    signin_window_minutes: int = Field(default=15, ge=1, le=1440)
     signups_per_address_per_hour: int = Field(default=10, ge=1)
+    live_streams_per_account: int = Field(
+        default=4, ge=1, description="open live-update streams per account on one node"
+    )
+    live_streams_per_node: int = Field(
+        default=500, ge=1, description="open live-update streams on one node"
+    )
 
     @field_validator("session_secret")
     @classmethod
@@ -56,20 +68,27 @@ class WebSettings(HashcartSettingsBase):
 
 @dataclass
 class Session:
-    """What the cookie says: who is signed in (if anyone) and the CSRF token of this browser."""
+    """What the cookie says: who is signed in (if anyone), with which session version of the
+    account, whether a shop's sign-in vouched for it, and the CSRF token of this browser."""
 
     account_id: str | None = None
     csrf: str = field(default_factory=lambda: secrets.token_urlsafe(24))
     dirty: bool = False
+    version: int = 0
+    via_shop: bool = False
 
-    def sign_in(self, account_id: str) -> None:
+    def sign_in(self, account_id: str, version: int, *, via_shop: bool = False) -> None:
         """A new identity gets a new CSRF token, so a token seen before sign-in is worthless."""
         self.account_id = account_id
+        self.version = version
+        self.via_shop = via_shop
         self.csrf = secrets.token_urlsafe(24)
         self.dirty = True
 
     def sign_out(self) -> None:
         self.account_id = None
+        self.version = 0
+        self.via_shop = False
         self.csrf = secrets.token_urlsafe(24)
         self.dirty = True
 
@@ -89,8 +108,37 @@ class SessionCodec:
             )
             secret = secrets.token_urlsafe(32)
         self._serializer = URLSafeTimedSerializer(secret, salt="hashcart-session")
+        self._devices = URLSafeTimedSerializer(secret, salt="hashcart-device")
         self.max_age = settings.session_days * 24 * 3600
         self.secure = secure
+
+    def remember_device(self, response: web.StreamResponse, name: str) -> None:
+        """Mark this browser as one that signed in as `name`: its own sign-ins are then counted
+        apart from a stranger's guesses at the name, so those cannot slow its owner down."""
+        value = self._devices.dumps({"n": name.lower(), "d": secrets.token_urlsafe(16)})
+        response.set_cookie(
+            DEVICE_COOKIE,
+            value,
+            max_age=DEVICE_DAYS * 24 * 3600,
+            path="/signin",
+            httponly=True,
+            samesite="Lax",
+            secure=self.secure,
+        )
+
+    def device_of(self, request: web.Request, name: str) -> str | None:
+        """This browser's device id when it signed in as `name` before, else None."""
+        raw = request.cookies.get(DEVICE_COOKIE)
+        if not raw:
+            return None
+        try:
+            data = self._devices.loads(raw, max_age=DEVICE_DAYS * 24 * 3600)
+        except BadSignature:
+            return None
+        if isinstance(data, dict) and data.get("n") == name.lower():
+            device = data.get("d")
+            return device if isinstance(device, str) else None
+        return None
 
     def load(self, request: web.Request) -> Session:
         raw = request.cookies.get(COOKIE)
@@ -101,11 +149,23 @@ class SessionCodec:
                 data = None
             if isinstance(data, dict) and isinstance(data.get("c"), str):
                 account = data.get("a")
-                return Session(account if isinstance(account, str) else None, data["c"])
+                version = data.get("v")
+                if isinstance(account, str) and isinstance(version, int):
+                    return Session(
+                        account, data["c"], version=version, via_shop=bool(data.get("h"))
+                    )
+                return Session(None, data["c"])
         return Session(dirty=True)
 
     def store(self, response: web.StreamResponse, session: Session) -> None:
-        value = self._serializer.dumps({"a": session.account_id, "c": session.csrf})
+        value = self._serializer.dumps(
+            {
+                "a": session.account_id,
+                "c": session.csrf,
+                "v": session.version,
+                "h": session.via_shop,
+            }
+        )
         response.set_cookie(
             COOKIE,
             value,
