@@ -12,7 +12,7 @@ ADMIN_TOKEN = "security-suite-" + secrets.token_urlsafe(24)
 #: Each fuzzing test is one server and many examples; the server is a function-scoped fixture
 #: on purpose (examples share it, as requests from strangers share a production server).
 FUZZ = settings(
-    max_examples=60,
+    max_examples=100,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
     database=None,
