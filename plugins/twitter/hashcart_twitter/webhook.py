@@ -108,6 +108,8 @@ class WebhookReceiver:
             results = await asyncio.gather(*(self._one(read) for read in reads))
         if any(result == "retry" for result in results):
             return error(503, "unavailable", "some events could not be recorded; deliver again")
+        if all(result == "bad" for result in results):
+            return error(400, "bad_delivery", "no event in the delivery could be read")
         return web.json_response({"handled": sum(result == "submitted" for result in results)})
 
     async def _tweet(self, tweet: object) -> CartCommand | None:
