@@ -46,14 +46,15 @@ async def slack() -> AsyncIterator[SlackStandin]:
 
 
 @pytest.fixture
-async def hc(x: XStandin, slack: SlackStandin) -> AsyncIterator[RunningHashcart]:
+async def hc(database_url: str, x: XStandin, slack: SlackStandin) -> AsyncIterator[RunningHashcart]:
     env = {
         **x.env(),
         "HASHCART_SLACK_SIGNING_SECRET": slack.signing_secret,
         "HASHCART_SLACK_BOT_TOKEN": slack.bot_token,
         "HASHCART_SLACK_API_URL": slack.api_url,
     }
-    async with running_hashcart(plugins=[hashcart_twitter, hashcart_slack], env=env) as running:
+    plugins = [hashcart_twitter, hashcart_slack]
+    async with running_hashcart(plugins=plugins, env=env, database_url=database_url) as running:
         await running.add_product("amazon:B00X4WHP5E", title="Echo Dot", price_cents=4999)
         yield running
 
