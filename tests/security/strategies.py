@@ -116,3 +116,11 @@ def shaped(keys: Iterable[str], *, max_leaves: int = 30) -> st.SearchStrategy[di
         max_leaves=max_leaves,
     )
     return st.dictionaries(key, values, max_size=8)
+
+
+#: JSON nested deeper than Python's parser goes (it raises RecursionError, not ValueError).
+deeply_nested = st.builds(
+    lambda depth, opener: opener * depth + (b"]" if opener == b"[" else b"") * depth,
+    st.integers(min_value=900, max_value=3000),
+    st.sampled_from([b"[", b'{"a":']),
+)

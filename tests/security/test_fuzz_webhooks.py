@@ -28,6 +28,7 @@ from tests.security.strategies import (
     SLACK_KEYS,
     V1_KEYS,
     any_json,
+    deeply_nested,
     shaped,
     text,
 )
@@ -78,6 +79,7 @@ x_events = st.one_of(shaped(V1_KEYS), any_json)
 x_messages = st.one_of(shaped(DM_KEYS), any_json)
 x_bodies = st.one_of(
     st.binary(max_size=200),
+    deeply_nested,
     any_json.map(lambda value: json.dumps(value).encode()),
     st.fixed_dictionaries(
         {},
@@ -121,6 +123,7 @@ slack_events = st.builds(
 form_values = st.dictionaries(st.sampled_from(SLACK_KEYS) | st.text(max_size=8), text, max_size=8)
 slack_bodies = st.one_of(
     st.tuples(st.binary(max_size=200), st.sampled_from(["application/json", "x-www-form"])),
+    st.tuples(deeply_nested, st.just("application/json")),
     st.tuples(any_json.map(lambda v: json.dumps(v).encode()), st.just("application/json")),
     st.tuples(
         shaped(SLACK_KEYS).map(lambda v: json.dumps(v).encode()), st.just("application/json")

@@ -111,6 +111,7 @@ MALFORMED_X = {
     "json_array": b"[]",
     "json_string": b'"tweet_create_events"',
     "events_not_a_list": b'{"tweet_create_events": {"id_str": "1"}}',
+    "nested_too_deep": b"[" * 5000 + b"]" * 5000,
     "every_event_unreadable": b'{"for_user_id": "1", "tweet_create_events": [5, "x", {"id": "no"}]}',
 }
 
@@ -156,6 +157,7 @@ def malformed_slack() -> dict[str, tuple[bytes, str]]:
         "not_json": (b'{"type": "event_callback", "event": {', JSON),
         "not_utf8": (b"\xff\xfe{", JSON),
         "json_array": (b"[1, 2]", JSON),
+        "nested_too_deep": (b'{"event": ' + b"[" * 5000 + b"]" * 5000 + b"}", JSON),
         "json_null": (b"null", JSON),
         "event_not_an_object": (slack_event_body(message, event="message"), JSON),
         "event_text_not_a_string": (slack_event_body({**message, "text": ["#amazoncart"]}), JSON),

@@ -206,7 +206,7 @@ async def _body(request: web.Request, model: type[BaseModel]) -> BaseModel:
     raw = await request.read()
     try:
         data = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, RecursionError):  # RecursionError: nested too deep for the parser
         raise _Reject(400, "malformed_json", "the body is not valid JSON") from None
     try:
         return model.model_validate(data)

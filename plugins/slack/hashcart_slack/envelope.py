@@ -100,7 +100,7 @@ def read_body(raw: bytes, content_type: str) -> dict[str, Any]:
             body = form
             if "payload" in text:  # Bolt's test: then the body is the payload, or nothing
                 body = json.loads(form["payload"]) if "payload" in form else {}
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested too deep for the parser
         raise Malformed("the body is not valid JSON") from None
     if not isinstance(body, dict):
         raise Malformed("the body must be a JSON object")

@@ -83,7 +83,7 @@ class WebhookReceiver:
             return error(401, "bad_signature", f"{SIGNATURE_HEADER} does not match the body")
         try:
             payload = json.loads(body)
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, RecursionError):  # RecursionError: nested too deep for the parser
             return error(400, "malformed_json", "the body is not valid JSON")
         if not isinstance(payload, dict):
             return error(400, "malformed_json", "the body must be a JSON object")
