@@ -106,6 +106,17 @@ async def test_signed_hostile_deliveries_never_get_a_5xx_from_the_x_webhook(
         await assert_refused_cleanly_or_taken(response)
 
 
+@FUZZ
+@given(token=st.one_of(text, st.text(st.characters(blacklist_categories=("Cs",)), max_size=300)))
+async def test_hostile_crc_tokens_never_get_a_5xx_from_the_x_webhook(
+    hc: RunningHashcart, http: aiohttp.ClientSession, token: str
+) -> None:
+    url = f"{hc.url}/twitter/webhook"
+    async with http.get(url, params={"crc_token": token}) as response:
+        assert response.status in (200, 400), (response.status, await response.text())
+        await assert_refused_cleanly_or_taken(response)
+
+
 # -- Slack: POST /slack/events --------------------------------------------------------------------
 
 slack_events = st.builds(
