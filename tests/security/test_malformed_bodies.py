@@ -239,3 +239,13 @@ async def test_stale_but_signed_malformed_slack_body_is_401(
     stale = int(time.time()) - 10 * 60
     headers = signed_headers(slack.signing_secret, body, content_type=JSON, timestamp=stale)
     assert_error(await post(http, f"{hc.url}/slack/events", body, headers), 401, "bad_signature")
+
+
+async def test_slack_certificate_check_still_reaches_bolt_unsigned(
+    hc: RunningHashcart, http: aiohttp.ClientSession
+) -> None:
+    """Bolt answers Slack's `ssl_check` before any signature check; the body check keeps that."""
+    body = b"ssl_check=1&token=standin-verification-token"
+    answer = await post(http, f"{hc.url}/slack/events", body, {"Content-Type": FORM})
+    assert answer[0] == 200, answer
+    await nothing_applied(hc)
