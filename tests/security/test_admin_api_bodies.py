@@ -8,7 +8,7 @@ import aiohttp
 import pytest
 
 from hashcart.testing import RunningHashcart, running_hashcart
-from tests.security.conftest import ADMIN_TOKEN
+from tests.security.fuzzing import ADMIN_TOKEN
 
 #: Small enough for any body limit, deep enough for Python's JSON parser to give up.
 NESTED_TOO_DEEP = b"[" * 5000 + b"]" * 5000

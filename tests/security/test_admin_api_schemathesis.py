@@ -25,7 +25,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from hashcart.testing import running_hashcart
-from tests.security.conftest import ADMIN_TOKEN
+from tests.security.fuzzing import ADMIN_TOKEN
 
 #: No 5xx, every answer as documented, and no operation answering without the token. (Whether
 #: the document describes every *input* rule - `?name=` or `?platform=&user_id=` - is not asked.)

@@ -25,7 +25,7 @@ from hashcart_twitter.normalize import (
     trigger_from_v1,
     trigger_from_v2,
 )
-from tests.security.conftest import FUZZ
+from tests.security.fuzzing import FUZZ
 from tests.security.strategies import (
     DISCORD_KEYS,
     DM_KEYS,

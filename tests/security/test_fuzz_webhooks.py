@@ -22,7 +22,7 @@ import hashcart_twitter
 from hashcart.testing import RunningHashcart, running_hashcart
 from hashcart.testing.standins.slack import SlackStandin, signed_headers
 from hashcart.testing.standins.twitter import SIGNATURE_HEADER, XStandin, sign_delivery
-from tests.security.conftest import FUZZ
+from tests.security.fuzzing import FUZZ
 from tests.security.strategies import (
     DM_KEYS,
     SLACK_KEYS,
