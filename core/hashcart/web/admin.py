@@ -206,7 +206,7 @@ async def _body(request: web.Request, model: type[BaseModel]) -> BaseModel:
     raw = await request.read()
     try:
         data = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, RecursionError):  # RecursionError: nested too deep for the parser
         raise _Reject(400, "malformed_json", "the body is not valid JSON") from None
     try:
         return model.model_validate(data)
@@ -505,10 +505,14 @@ def openapi_document() -> dict[str, Any]:
                 "required": True,
                 "content": {"application/json": {"schema": ref(route.body)}},
             }
-        operation["responses"]["401"] = {
-            "description": "Error",
-            "content": {"application/json": {"schema": ref(Error)}},
-        }
+        # Every route can refuse the caller; a route with a body also refuses one that is not
+        # JSON (400) or not sent as JSON (415), before its own validation (422).
+        refusals = ["401"] + (["400", "415"] if route.body is not None else [])
+        for status in refusals:
+            operation["responses"][status] = {
+                "description": "Error",
+                "content": {"application/json": {"schema": ref(Error)}},
+            }
         paths.setdefault(route.path, {})[route.method.lower()] = operation
     return {
         "openapi": "3.1.0",

@@ -54,12 +54,17 @@ def message_barcodes(message: Mapping[str, Any]) -> list[str]:
 
 
 def _embeds(message: Mapping[str, Any]) -> list[Mapping[str, Any]]:
-    return [embed for embed in message.get("embeds") or () if isinstance(embed, Mapping)]
+    return [embed for embed in _list(message.get("embeds")) if isinstance(embed, Mapping)]
 
 
 def _embed_texts(embed: Mapping[str, Any]) -> list[str]:
     texts = [str(embed.get("description") or "")]
-    for embed_field in embed.get("fields") or ():
+    for embed_field in _list(embed.get("fields")):
         if isinstance(embed_field, Mapping):
             texts.append(str(embed_field.get("value") or ""))
     return texts
+
+
+def _list(value: object) -> list[Any]:
+    """A JSON array, or nothing: a field of the wrong type holds no text."""
+    return value if isinstance(value, list) else []

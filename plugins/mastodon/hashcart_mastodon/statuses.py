@@ -58,7 +58,8 @@ def read_content(content: str) -> tuple[tuple[str, ...], str]:
 
 def has_tag(status: Json, hashtag: str) -> bool:
     wanted = hashtag.casefold()
-    for tag in status.get("tags") or ():
+    tags = status.get("tags")
+    for tag in tags if isinstance(tags, list) else ():
         if isinstance(tag, Mapping) and str(tag.get("name", "")).casefold() == wanted:
             return True
     return has_hashtag(read_content(str(status.get("content") or ""))[1], hashtag)

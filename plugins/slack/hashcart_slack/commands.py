@@ -29,7 +29,13 @@ def slack_identity(team_id: str, user_id: str) -> str:
 
 
 def from_slash_command(payload: Mapping[str, Any]) -> CartCommand:
-    """`/cart <text>`: the answer goes to the command's `response_url`, seen only by the user."""
+    """`/cart <text>`: the answer goes to the command's `response_url`, seen only by the user.
+
+    Raises `ValueError` for a payload without the fields every slash command carries.
+    """
+    required = ("user_id", "trigger_id", "response_url")
+    if not all(isinstance(payload.get(name), str) and payload[name] for name in required):
+        raise ValueError(f"a slash command needs {', '.join(required)}")
     parsed = parse_command(str(payload.get("text") or ""))
     user_id = str(payload["user_id"])
     team_id = str(payload.get("team_id") or "")
@@ -71,7 +77,12 @@ def from_event(
     product: ProductRef | None = None,
     thread_ts: str | None = None,
 ) -> CartCommand:
-    """A channel message or a reaction: the answer is an ephemeral message in that channel."""
+    """A channel message or a reaction: the answer is an ephemeral message in that channel.
+
+    Raises `ValueError` for an envelope without its `event_id` (the command's identity).
+    """
+    if not isinstance(body.get("event_id"), str) or not body["event_id"]:
+        raise ValueError("an Events API delivery needs its event_id")
     team_id = str(body.get("team_id") or "")
     extra = {"mode": EPHEMERAL, "team_id": team_id}
     if thread_ts:

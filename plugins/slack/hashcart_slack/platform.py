@@ -15,7 +15,7 @@ from slack_bolt.app.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
 from hashcart import OutgoingReply, RetryLater, SendRefused
-from hashcart_slack import replies
+from hashcart_slack import envelope, replies
 from hashcart_slack.bolt import build_app
 from hashcart_slack.core import Core
 from hashcart_slack.oauth import KvInstallationStore
@@ -90,6 +90,10 @@ class SlackPlatform:
 
     async def handle(self, request: web.Request) -> web.Response:
         """Slack → Bolt: signature, url_verification and ack are Bolt's; listeners are ours."""
+        secret = self.settings.signing_secret
+        refused = await envelope.refusal(request, secret.get_secret_value() if secret else "")
+        if refused is not None:
+            return refused
         self._http()
         bolt_response = await self.bolt.async_dispatch(await to_bolt_request(request))
         return await to_aiohttp_response(bolt_response)

@@ -100,7 +100,7 @@ class WebhookReceiver:
             return error(401, "bad_signature", f"{SIGNATURE_HEADER} does not match the body")
         try:
             payload = json.loads(body)
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, RecursionError):  # RecursionError: nested too deep for the parser
             return error(400, "malformed_json", "the body is not valid JSON")
         if not isinstance(payload, dict):
             return error(400, "malformed_json", "the body must be a JSON object")
@@ -125,6 +125,8 @@ class WebhookReceiver:
             results = await asyncio.gather(*(self._one(read) for read in reads))
         if any(result == "retry" for result in results):
             return error(503, "unavailable", "some events could not be recorded; deliver again")
+        if all(result == "bad" for result in results):
+            return error(400, "bad_delivery", "no event in the delivery could be read")
         return web.json_response({"handled": sum(result == "submitted" for result in results)})
 
     async def _tweet(self, tweet: object) -> CartCommand | None:
