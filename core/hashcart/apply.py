@@ -74,6 +74,10 @@ class Prepared:
     early: Outcome | None = None
     after_link: bool = False
     future: asyncio.Future[Outcome] | None = None
+    #: Taken into a group's transaction: from then on its outcome is only moments away.
+    taken: bool = False
+    #: Given up by its submitter before any transaction took it: never applied.
+    withdrawn: bool = False
 
 
 @dataclass
@@ -371,13 +375,27 @@ class Applier:
         await asyncio.gather(*self._workers, return_exceptions=True)
         self._workers.clear()
 
-    async def submit(self, prepared: Prepared) -> Outcome:
-        prepared.future = asyncio.get_running_loop().create_future()
+    async def submit(self, prepared: Prepared, *, deadline: float | None = None) -> Outcome:
+        """The outcome once recorded. With a `deadline` (event-loop time) a command still waiting
+        for a transaction then is withdrawn and `Unavailable` raised: it will never be applied,
+        so the caller may say so. One already inside a transaction is waited for."""
+        loop = asyncio.get_running_loop()
+        prepared.future = loop.create_future()
         self._in_flight += 1
         self._idle.clear()
         try:
             self._queue.put_nowait(prepared)
-            return await prepared.future
+            if deadline is None:
+                return await prepared.future
+            try:
+                return await asyncio.wait_for(
+                    asyncio.shield(prepared.future), max(0.0, deadline - loop.time())
+                )
+            except TimeoutError:
+                if prepared.taken:
+                    return await prepared.future
+                prepared.withdrawn = True
+                raise Unavailable("command not recorded in time; withdrawn") from None
         finally:
             self._in_flight -= 1
             if not self._in_flight:
@@ -388,7 +406,11 @@ class Applier:
             batch = [await self._queue.get()]
             while len(batch) < self._max_batch and not self._queue.empty():
                 batch.append(self._queue.get_nowait())
-            await self._run(batch)
+            batch = [item for item in batch if not item.withdrawn]
+            for item in batch:
+                item.taken = True
+            if batch:
+                await self._run(batch)
 
     async def _run(self, batch: list[Prepared]) -> None:
         try:

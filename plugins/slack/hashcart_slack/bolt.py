@@ -1,8 +1,8 @@
 """The Bolt `AsyncApp` behind `/slack/events`, configured for hashcart.
 
 `process_before_response=True` makes Bolt return as soon as a listener returns instead of polling
-for `ack()` every 10 ms; our listeners ack first and leave slow work to tasks, which keeps the
-acknowledgement within a millisecond or two. Replies do not go through Bolt's `respond()` but
+for `ack()` every 10 ms; our listeners record a command before they acknowledge it, within a
+budget well inside Slack's 3 seconds. Replies do not go through Bolt's `respond()` but
 through hashcart's outbox, so they survive restarts and honour Slack's rate limits.
 """
 

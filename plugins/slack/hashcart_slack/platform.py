@@ -25,7 +25,7 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-#: How long `stop()` waits for commands that were acknowledged but not yet recorded.
+#: How long `stop()` waits for events still being applied after their answer went out.
 DRAIN_SECONDS = 10.0
 
 
@@ -55,7 +55,8 @@ class SlackPlatform:
         self._http()
 
     async def stop(self) -> None:
-        """Finish what was acknowledged: Slack will not send those slash commands again."""
+        """Finish the events still being applied: late ones were answered 503 and will come
+        again, but one that lands now spares Slack the retry."""
         pending = [t for t in self._tasks if not t.done()]
         if pending:
             _, late = await asyncio.wait(pending, timeout=DRAIN_SECONDS)
@@ -69,7 +70,7 @@ class SlackPlatform:
             self.client.session = None
 
     def spawn(self, work: Coroutine[Any, Any, T]) -> asyncio.Task[T]:
-        """Run work after the acknowledgement, keeping hold of it so `stop()` can finish it."""
+        """Run work that may outlive its request, keeping hold of it so `stop()` can finish it."""
         task = asyncio.get_running_loop().create_task(work)
         self._tasks.add(task)
         task.add_done_callback(self._forget)
