@@ -62,6 +62,12 @@ def build_app(platform: SlackPlatform) -> AsyncApp:
         logger=logging.getLogger("hashcart_slack.bolt"),
     )
     listeners = Listeners(platform)
+    if store is not None and settings.client_secret is not None:
+        # Bolt's own: `app_uninstalled` deletes the workspace, `tokens_revoked` its bot token.
+        app.enable_token_revocation_listeners()
+    else:
+        app.event("app_uninstalled")(listeners.on_uninstalled)
+        app.event("tokens_revoked")(listeners.on_tokens_revoked)
     app.command(settings.command)(listeners.on_command)
     app.event("message")(listeners.on_message)
     app.event("reaction_added")(listeners.on_reaction)

@@ -16,6 +16,8 @@ PLATFORM = "slack"
 
 #: `ReplyTarget.extra["mode"]` for answers sent with chat.postEphemeral instead of response_url.
 EPHEMERAL = "ephemeral"
+#: `ReplyTarget.extra["mode"]` for answers posted into the direct-message conversation.
+DIRECT = "direct"
 
 
 def from_slash_command(payload: Mapping[str, Any]) -> CartCommand:
@@ -77,6 +79,46 @@ def from_event(
         product=product,
         reference=reference,
     )
+
+
+def from_direct_message(
+    body: Mapping[str, Any], event: Mapping[str, Any], command: str = "/cart"
+) -> CartCommand:
+    """A direct message to the bot (`message.im`) is a `/cart` command without the `/cart`;
+    the answer goes back into that conversation."""
+    parsed = parse_command(strip_command_word(str(event.get("text") or ""), command))
+    user_id = str(event["user"])
+    extra = {"mode": DIRECT, "team_id": str(body.get("team_id") or "")}
+    if body.get("enterprise_id"):
+        extra["enterprise_id"] = str(body["enterprise_id"])
+    return CartCommand(
+        platform=PLATFORM,
+        user_id=user_id,
+        action=parsed.action,
+        event_id=str(body["event_id"]),
+        reply_to=ReplyTarget(
+            platform=PLATFORM,
+            user=user_id,
+            channel=str(event["channel"]),
+            private=True,
+            extra=extra,
+        ),
+        reference=parsed.reference,
+        quantity=parsed.quantity,
+        argument=parsed.argument,
+    )
+
+
+def strip_command_word(text: str, command: str = "/cart") -> str:
+    """`/cart add x` or `cart add x` → `add x`: people type the command they know."""
+    words = text.split(maxsplit=1)
+    if words and words[0].lower().lstrip("/") == command.lower().lstrip("/"):
+        return words[1] if len(words) > 1 else ""
+    return text
+
+
+def is_direct_message(event: Mapping[str, Any]) -> bool:
+    return event.get("channel_type") == "im"
 
 
 def is_from_bot(event: Mapping[str, Any]) -> bool:

@@ -25,7 +25,14 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from hashcart import Action, CartCommand, ProductRef, Unavailable, fault_point, has_hashtag
-from hashcart_slack.commands import PLATFORM, from_event, from_slash_command, is_from_bot
+from hashcart_slack.commands import (
+    PLATFORM,
+    from_direct_message,
+    from_event,
+    from_slash_command,
+    is_direct_message,
+    is_from_bot,
+)
 from hashcart_slack.parse import unwrap, urls_in
 
 if TYPE_CHECKING:
@@ -73,6 +80,15 @@ class Listeners:
     async def on_link_button(self, ack: Any) -> None:
         await ack()
 
+    # -- the app taken away (single-workspace mode; Bolt handles OAuth installations) ----------
+
+    async def on_uninstalled(self) -> None:
+        await self._platform.forget_token()
+
+    async def on_tokens_revoked(self, event: dict[str, Any]) -> None:
+        if (event.get("tokens") or {}).get("bot"):
+            await self._platform.forget_token()
+
     # -- Events API ---------------------------------------------------------------------------
 
     async def on_message(self, body: dict[str, Any], event: dict[str, Any]) -> BoltResponse | None:
@@ -99,6 +115,9 @@ class Listeners:
     async def _apply_message(self, body: Mapping[str, Any], event: Mapping[str, Any]) -> Result:
         if is_from_bot(event):
             return Result.DONE
+        if is_direct_message(event):
+            command = from_direct_message(body, event, self._platform.settings.command)
+            return await self._submit(command)
         text = str(event.get("text") or "")
         if not has_hashtag(unwrap(text), self._core.settings.hashtag):
             return Result.DONE

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import math
 from collections.abc import Coroutine, Mapping
@@ -24,6 +25,9 @@ from hashcart_slack.settings import SlackSettings
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
+
+#: Key-value namespace of configured bot tokens that Slack revoked (by SHA-256 digest).
+REVOKED_TOKENS = "slack.revoked_tokens"
 
 #: How long `stop()` waits for events still being applied after their answer went out.
 DRAIN_SECONDS = 10.0
@@ -47,6 +51,7 @@ class SlackPlatform:
             timeout=self._timeout_seconds,
         )
         self.installations = KvInstallationStore(hashcart.kv) if settings.oauth else None
+        self._token_digest = hashlib.sha256(token.encode()).hexdigest() if token else None
         self.bolt: AsyncApp = build_app(self)
 
     # -- lifecycle ----------------------------------------------------------------------------
@@ -115,12 +120,34 @@ class SlackPlatform:
     async def send_reply(self, reply: OutgoingReply) -> None:
         await replies.send(self, reply)
 
+    async def forget_token(self) -> None:
+        """Single-workspace mode: the workspace uninstalled the app or revoked its bot token.
+
+        The token comes from the configuration, so it is remembered as dead (by digest, on
+        every node) instead of deleted; configuring the new token of a reinstall undoes it.
+        """
+        if self._token_digest is not None:
+            await self.hashcart.kv.put(REVOKED_TOKENS, self._token_digest, True)
+
+    async def workspace_gone(self, team_id: str | None, enterprise_id: str | None = None) -> bool:
+        """Whether the workspace uninstalled the app: nothing is sent there any more."""
+        if self.installations is None:
+            if self._token_digest is None:
+                return False
+            return await self.hashcart.kv.get(REVOKED_TOKENS, self._token_digest) is not None
+        bot = await self.installations.async_find_bot(
+            enterprise_id=enterprise_id or None, team_id=team_id or None
+        )
+        return bot is None or not bot.bot_token
+
     async def client_for(
         self, team_id: str | None, enterprise_id: str | None = None
     ) -> AsyncWebClient:
         """A Web API client holding the bot token of the workspace the command came from."""
         self._http()
         if self.installations is None:
+            if await self.workspace_gone(team_id, enterprise_id):
+                raise SendRefused(f"workspace {team_id} uninstalled the app")
             return self.client
         bot = await self.installations.async_find_bot(
             enterprise_id=enterprise_id or None, team_id=team_id or None

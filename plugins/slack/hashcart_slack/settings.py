@@ -5,12 +5,14 @@ from __future__ import annotations
 from pydantic import SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-#: Bot scopes the app needs: the slash command, answers, reading channel messages and reactions.
+#: Bot scopes the app needs: the slash command, answers, reading channel messages, direct
+#: messages and reactions.
 BOT_SCOPES = (
     "commands",
     "chat:write",
     "channels:history",
     "groups:history",
+    "im:history",
     "reactions:read",
 )
 
