@@ -104,15 +104,17 @@ async def test_x_help_names_every_verb(x: XStandin) -> None:
 
 
 async def test_mastodon_help_names_the_hashtag_and_no_slash_commands() -> None:
-    async with MastodonStandin(heartbeat_seconds=0.5) as mastodon:
-        async with running_hashcart(plugins=[hashcart_mastodon], env=mastodon.env()) as hc:
-            platform = hc.hashcart.platforms["mastodon"]
-            assert isinstance(platform, hashcart_mastodon.MastodonPlatform)
-            await eventually(platform.listener.connected.is_set)
-            alice = mastodon.add_account("alice")
-            await hc.link("alice", "mastodon", alice.id)
-            asking = mastodon.post(alice, "@hashcart #amazoncart help")
-            [answer] = await eventually(lambda: mastodon.replies_to(asking))
+    async with (
+        MastodonStandin(heartbeat_seconds=0.5) as mastodon,
+        running_hashcart(plugins=[hashcart_mastodon], env=mastodon.env()) as hc,
+    ):
+        platform = hc.hashcart.platforms["mastodon"]
+        assert isinstance(platform, hashcart_mastodon.MastodonPlatform)
+        await eventually(platform.listener.connected.is_set)
+        alice = mastodon.add_account("alice")
+        await hc.link("alice", "mastodon", alice.id)
+        asking = mastodon.post(alice, "@hashcart #amazoncart help")
+        [answer] = await eventually(lambda: mastodon.replies_to(asking))
 
-    assert "#amazoncart help" in answer.text and "#amazoncart" in answer.text
+    assert "#amazoncart help" in answer.text
     assert "/cart" not in answer.text

@@ -15,7 +15,9 @@ from hashcart.web.playground import Playground
 FIRE_TV = "https://www.amazon.com/dp/B07XJ8C8F5"
 
 
-@pytest.mark.parametrize("typed", [f"/cart add {FIRE_TV}", f"add {FIRE_TV}", f"/CART add {FIRE_TV}"])
+@pytest.mark.parametrize(
+    "typed", [f"/cart add {FIRE_TV}", f"add {FIRE_TV}", f"/CART add {FIRE_TV}"]
+)
 async def test_slack_pane_takes_the_command_with_or_without_slash_cart(typed: str) -> None:
     async with Playground() as playground:
         env = {**playground.env(), "HASHCART_SESSION_SECRET": "playground-test-secret"}

@@ -142,9 +142,7 @@ async def test_uninstalled_workspace_gets_nothing_more(
     # the answer is refused rather than sent or retried.
     await slack.send_event(events_url(hc), message_event(f"#amazoncart <{ECHO}>"))
     await slack.send_event(events_url(hc), direct_message_event("list"))
-    rows = await eventually(
-        lambda: _settled(hc, 2), timeout=5
-    )
+    rows = await eventually(lambda: _settled(hc, 2), timeout=5)
     assert all(row["status"] != "sent" for row in rows), rows
     assert slack.ephemerals == [] and slack.calls_to("chat.postMessage") == []
 

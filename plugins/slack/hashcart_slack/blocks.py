@@ -1,8 +1,8 @@
 """Block Kit wording for Slack: the cart as a small table with a total and a "View cart" button.
 
 Only the cart listing and the linking answers gain structure, and help lists Slack's own ways;
-every other answer keeps the core's one sentence. `text` always carries that sentence too: Slack shows it in notifications and to
-clients that cannot render blocks.
+every other answer keeps the core's one sentence. `text` always carries that sentence too: Slack
+shows it in notifications and to clients that cannot render blocks.
 """
 
 from __future__ import annotations

@@ -2,9 +2,10 @@
 
 A tweet has no command line, so the words are kept few and close to the hashtag:
 `#amazoncart forget`, `#amazoncart forget confirm`, `#amazoncart privacy on|off`,
-`#amazoncart help`. Any other tweet with the trigger hashtag asks to add what it points at. `#checkout` and `#confirm` stand
-on their own (as in Pay by Tweet) but count only when addressed to the bot; when one tweet holds
-both, it is a checkout, so nothing is ever ordered without a second, separate tweet.
+`#amazoncart help`. Any other tweet with the trigger hashtag asks to add what it points at.
+`#checkout` and `#confirm` stand on their own (as in Pay by Tweet) but count only when addressed
+to the bot; when one tweet holds both, it is a checkout, so nothing is ever ordered without a
+second, separate tweet.
 """
 
 from __future__ import annotations
