@@ -12,6 +12,7 @@ import random
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -32,6 +33,8 @@ PRODUCTS = [f"B0TEST{n:04d}" for n in range(5)]
 class Node:
     port: int
     process: subprocess.Popen[bytes]
+    #: When `kill()` returned (wall clock, as the stand-ins stamp what they receive).
+    killed_at: float | None = None
 
     @property
     def url(self) -> str:
@@ -44,6 +47,7 @@ class Node:
     def kill(self) -> None:
         self.process.send_signal(signal.SIGKILL)
         self.process.wait()
+        self.killed_at = time.time()
 
 
 @dataclass

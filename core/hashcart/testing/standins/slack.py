@@ -272,6 +272,7 @@ class ApiCall:
     token: str | None
     status: int
     ok: bool
+    at: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -649,7 +650,8 @@ class SlackStandin:
         headers: Mapping[str, str] | None = None,
     ) -> web.Response:
         recorded = {k: v for k, v in params.items() if not k.startswith("_")}
-        self.calls.append(ApiCall(method, recorded, token, status, bool(payload.get("ok"))))
+        ok = bool(payload.get("ok"))
+        self.calls.append(ApiCall(method, recorded, token, status, ok, time.time()))
         return web.json_response(dict(payload), status=status, headers=headers)
 
     def _take_fault(self, method: str) -> _Fault | None:
