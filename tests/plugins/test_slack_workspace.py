@@ -81,6 +81,15 @@ async def test_direct_message_add_is_a_command_answered_in_that_dm(
     assert slack.ephemerals == []
 
 
+async def test_a_link_pasted_on_its_own_in_a_dm_is_added(
+    hc: RunningHashcart, slack: SlackStandin
+) -> None:
+    await slack.send_event(events_url(hc), direct_message_event(f"<{ECHO}> please"))
+    (answer,) = await eventually(lambda: posted_in(slack, "D0ALICE"))
+    assert "Echo Dot" in answer
+    assert await quantity(hc) == 1
+
+
 async def test_direct_message_list_and_help(hc: RunningHashcart, slack: SlackStandin) -> None:
     await slack.send_event(events_url(hc), direct_message_event(f"add <{ECHO}> 2"))
     await eventually(lambda: posted_in(slack, "D0ALICE"))

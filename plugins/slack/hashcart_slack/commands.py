@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from hashcart import Action, CartCommand, ProductRef, ReplyTarget
-from hashcart_slack.parse import parse_command
+from hashcart_slack.parse import Parsed, parse_command, urls_in
 
 PLATFORM = "slack"
 
@@ -86,7 +86,11 @@ def from_direct_message(
 ) -> CartCommand:
     """A direct message to the bot (`message.im`) is a `/cart` command without the `/cart`;
     the answer goes back into that conversation."""
-    parsed = parse_command(strip_command_word(str(event.get("text") or ""), command))
+    text = strip_command_word(str(event.get("text") or ""), command)
+    parsed = parse_command(text)
+    links = urls_in(text)
+    if parsed.action is Action.HELP and parsed.argument is None and links and not _asks_help(text):
+        parsed = Parsed(Action.ADD, links[0])  # a pasted link on its own means "add this"
     user_id = str(event["user"])
     extra = {"mode": DIRECT, "team_id": str(body.get("team_id") or "")}
     if body.get("enterprise_id"):
@@ -115,6 +119,11 @@ def strip_command_word(text: str, command: str = "/cart") -> str:
     if words and words[0].lower().lstrip("/") == command.lower().lstrip("/"):
         return words[1] if len(words) > 1 else ""
     return text
+
+
+def _asks_help(text: str) -> bool:
+    words = text.split(maxsplit=1)
+    return bool(words) and words[0].lower() == "help"
 
 
 def is_direct_message(event: Mapping[str, Any]) -> bool:
