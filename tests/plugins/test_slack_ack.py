@@ -132,3 +132,21 @@ async def test_event_not_recorded_in_time_gets_503_and_slacks_retry_applies_it_o
     await eventually(lambda: slack.ephemerals)
     await asyncio.sleep(0.3)
     assert len(slack.ephemerals) == 1
+
+
+async def test_slash_command_that_cannot_even_be_prepared_in_time_gets_503_and_nothing_later(
+    hc: RunningHashcart, slack: SlackStandin, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The budget counts from the request's arrival: a node that stalls before recording (here
+    at the `slack.slash.received` fault point) answers 503 and never applies the command."""
+    from hashcart import faults  # the fault points a crash test would set by environment
+
+    monkeypatch.setattr(listeners, "SLASH_ACK_BUDGET", 0.3)
+    monkeypatch.setattr(faults._points, "delays", {"slack.slash.received": 0.5})
+    delivery = await slack.slash_command(events_url(hc), f"add <{ECHO}>")
+
+    assert delivery.status == 503
+    await asyncio.sleep(0.5)
+    assert await echo_quantity(hc) == 0
+    assert slack.responses_to(delivery.response_url) == []
+    assert f"slack:{delivery.trigger_id}" not in {e["event_key"] for e in await hc.events()}
