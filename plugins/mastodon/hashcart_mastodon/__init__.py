@@ -7,11 +7,20 @@ reconnect) and answers with a reply, or with a direct mention when the conversat
 
 from __future__ import annotations
 
-from hashcart import CartCommand, Outcome, OutcomeCode, Platform, ReplyContent, hookimpl
+from hashcart import (
+    CartCommand,
+    Outcome,
+    OutcomeCode,
+    Platform,
+    ReplyContent,
+    SignInProvider,
+    hookimpl,
+)
 from hashcart_mastodon.doctor import doctor_rows
 from hashcart_mastodon.host import Host
 from hashcart_mastodon.platform import MastodonPlatform
 from hashcart_mastodon.settings import MastodonSettings
+from hashcart_mastodon.signin import signin_provider
 from hashcart_mastodon.statuses import PLATFORM
 
 __version__ = "0.1.0"
@@ -39,6 +48,11 @@ def hashcart_format_reply(
         return None
     hashtag = hashcart.settings.hashtag
     return ReplyContent(hashcart.translate(locale, "reply.help_mastodon", hashtag=hashtag))
+
+
+@hookimpl
+def hashcart_signin_provider(hashcart: Host) -> SignInProvider | None:
+    return signin_provider(hashcart.settings_for(MastodonSettings))
 
 
 @hookimpl
