@@ -38,13 +38,15 @@ async def slack() -> AsyncIterator[SlackStandin]:
 
 
 @pytest.fixture
-async def hc(slack: SlackStandin) -> AsyncIterator[RunningHashcart]:
+async def hc(slack: SlackStandin, database_url: str) -> AsyncIterator[RunningHashcart]:
     env = {
         "HASHCART_SLACK_SIGNING_SECRET": slack.signing_secret,
         "HASHCART_SLACK_BOT_TOKEN": slack.bot_token,
         "HASHCART_SLACK_API_URL": slack.api_url,
     }
-    async with running_hashcart(plugins=[hashcart_slack], env=env) as running:
+    async with running_hashcart(
+        plugins=[hashcart_slack], env=env, database_url=database_url
+    ) as running:
         await running.add_product("amazon:B00X4WHP5E", title="Echo Dot", price_cents=4999)
         await running.link("alice", "slack", ALICE)
         yield running
@@ -178,14 +180,16 @@ async def test_tokens_revoked_for_a_user_token_only_keeps_sending(
 
 
 @pytest.fixture
-async def multi(slack: SlackStandin) -> AsyncIterator[RunningHashcart]:
+async def multi(slack: SlackStandin, database_url: str) -> AsyncIterator[RunningHashcart]:
     env = {
         "HASHCART_SLACK_SIGNING_SECRET": slack.signing_secret,
         "HASHCART_SLACK_CLIENT_ID": slack.client_id,
         "HASHCART_SLACK_CLIENT_SECRET": slack.client_secret,
         "HASHCART_SLACK_API_URL": slack.api_url,
     }
-    async with running_hashcart(plugins=[hashcart_slack], env=env) as running:
+    async with running_hashcart(
+        plugins=[hashcart_slack], env=env, database_url=database_url
+    ) as running:
         await running.add_product("amazon:B00X4WHP5E", title="Echo Dot", price_cents=4999)
         yield running
 
