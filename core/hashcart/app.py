@@ -166,20 +166,32 @@ class Hashcart:
 
     # -- commands -------------------------------------------------------------------------------
 
-    async def submit(self, command: CartCommand) -> Outcome:
+    async def submit(self, command: CartCommand, *, within: float | None = None) -> Outcome:
         """Apply a command exactly once and queue its answer; see `hashcart.CartCommand`.
 
         Raises `hashcart.Unavailable` when it could not be recorded, so the caller can ask the
-        platform to deliver it again.
+        platform to deliver it again. With `within` seconds, a command not recorded by then is
+        withdrawn (`Unavailable`, and it is never applied later), for platforms that must answer
+        in time and never deliver again; one already inside a transaction is waited for.
         """
-        return await self._submit(command)
+        return await self._submit(command, within=within)
 
-    async def _submit(self, command: CartCommand, *, after_link: bool = False) -> Outcome:
+    async def _submit(
+        self, command: CartCommand, *, after_link: bool = False, within: float | None = None
+    ) -> Outcome:
         current_event.set(command.event_key)
-        prepared = await self._prepare(command)
+        deadline = None if within is None else asyncio.get_running_loop().time() + within
+        if within is None:
+            prepared = await self._prepare(command)
+        else:
+            try:
+                async with asyncio.timeout(within):
+                    prepared = await self._prepare(command)
+            except TimeoutError:
+                raise Unavailable("command not prepared in time") from None
         prepared.after_link = after_link
         started = time.perf_counter()
-        outcome = await self.applier.submit(prepared)
+        outcome = await self.applier.submit(prepared, deadline=deadline)
         self.metrics.command_seconds.labels(command.platform).observe(time.perf_counter() - started)
         return outcome
 

@@ -79,6 +79,10 @@ class Prepared:
     future: asyncio.Future[Outcome] | None = None
     #: The account the command acted on, once applied (live updates of its cart page).
     account_id: str | None = None
+    #: Taken into a group's transaction: from then on its outcome is only moments away.
+    taken: bool = False
+    #: Given up by its submitter before any transaction took it: never applied.
+    withdrawn: bool = False
 
 
 @dataclass
@@ -378,13 +382,27 @@ class Applier:
         await asyncio.gather(*self._workers, return_exceptions=True)
         self._workers.clear()
 
-    async def submit(self, prepared: Prepared) -> Outcome:
-        prepared.future = asyncio.get_running_loop().create_future()
+    async def submit(self, prepared: Prepared, *, deadline: float | None = None) -> Outcome:
+        """The outcome once recorded. With a `deadline` (event-loop time) a command still waiting
+        for a transaction then is withdrawn and `Unavailable` raised: it will never be applied,
+        so the caller may say so. One already inside a transaction is waited for."""
+        loop = asyncio.get_running_loop()
+        prepared.future = loop.create_future()
         self._in_flight += 1
         self._idle.clear()
         try:
             self._queue.put_nowait(prepared)
-            return await prepared.future
+            if deadline is None:
+                return await prepared.future
+            try:
+                return await asyncio.wait_for(
+                    asyncio.shield(prepared.future), max(0.0, deadline - loop.time())
+                )
+            except TimeoutError:
+                if prepared.taken:
+                    return await prepared.future
+                prepared.withdrawn = True
+                raise Unavailable("command not recorded in time; withdrawn") from None
         finally:
             self._in_flight -= 1
             if not self._in_flight:
@@ -395,6 +413,11 @@ class Applier:
             batch = [await self._queue.get()]
             while len(batch) < self._max_batch and not self._queue.empty():
                 batch.append(self._queue.get_nowait())
+            batch = [item for item in batch if not item.withdrawn]
+            for item in batch:
+                item.taken = True
+            if not batch:
+                continue
             try:
                 await self._run(batch)
             except Exception as exc:  # a worker that died would leave every later command waiting

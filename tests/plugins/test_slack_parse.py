@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from hashcart import Action
+from hashcart_slack.commands import strip_command_word
 from hashcart_slack.parse import Parsed, parse_command, unwrap, urls_in
 
 ECHO = "https://www.amazon.com/dp/B00X4WHP5E"
@@ -50,3 +51,17 @@ def test_unwrap_slack_markup() -> None:
 def test_urls_in_message_text() -> None:
     text = f"#amazoncart <{ECHO}|amazon> and <https://example.com/review>."
     assert urls_in(text) == [ECHO, "https://example.com/review"]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("/cart add x", "add x"),
+        ("cart list", "list"),
+        ("CART", ""),
+        ("add x", "add x"),
+        ("cartography", "cartography"),
+    ],
+)
+def test_a_direct_message_may_start_with_the_command_word(text: str, expected: str) -> None:
+    assert strip_command_word(text) == expected

@@ -1,5 +1,6 @@
-"""Real `hashcart serve` processes on one PostgreSQL, fed by the X stand-in: the many-nodes
-tests and `bench/nodes.py` drive them."""
+"""Real `hashcart serve` processes on one PostgreSQL, fed by the X stand-in (and, with
+`slack_cluster`, the Slack stand-in): the many-nodes and crash tests and `bench/nodes.py` drive
+them."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import random
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,6 +23,7 @@ from hashcart.accounts import Accounts
 from hashcart.catalog import Catalog, CatalogEntry
 from hashcart.store import create_engine
 from hashcart.testing.harness import free_port
+from hashcart.testing.standins import slack as slack_standin
 from hashcart.testing.standins import twitter as x
 
 PRODUCTS = [f"B0TEST{n:04d}" for n in range(5)]
@@ -30,6 +33,8 @@ PRODUCTS = [f"B0TEST{n:04d}" for n in range(5)]
 class Node:
     port: int
     process: subprocess.Popen[bytes]
+    #: When `kill()` returned (wall clock, as the stand-ins stamp what they receive).
+    killed_at: float | None = None
 
     @property
     def url(self) -> str:
@@ -42,6 +47,7 @@ class Node:
     def kill(self) -> None:
         self.process.send_signal(signal.SIGKILL)
         self.process.wait()
+        self.killed_at = time.time()
 
 
 @dataclass
@@ -53,9 +59,12 @@ class Cluster:
     nodes: list[Node] = field(default_factory=list)
     users: list[dict[str, Any]] = field(default_factory=list)
     parents: list[dict[str, Any]] = field(default_factory=list)
+    #: With a Slack stand-in the nodes serve Slack too (see `slack_cluster`).
+    slack: slack_standin.SlackStandin | None = None
+    slack_users: list[str] = field(default_factory=list)
 
     def env(self, port: int) -> dict[str, str]:
-        return {
+        env = {
             **os.environ,
             **self.standin.env(),
             "HASHCART_DATABASE_URL": self.database_url,
@@ -65,12 +74,21 @@ class Cluster:
             "HASHCART_RATE_LIMIT_PER_HOUR": "0",
             "HASHCART_LOG_LEVEL": "WARNING",
         }
+        if self.slack is not None:
+            env.update(
+                HASHCART_LOAD_PLUGINS="amazon,twitter,slack",
+                HASHCART_SLACK_SIGNING_SECRET=self.slack.signing_secret,
+                HASHCART_SLACK_BOT_TOKEN=self.slack.bot_token,
+                HASHCART_SLACK_API_URL=self.slack.api_url,
+            )
+        return env
 
-    async def start_node(self) -> Node:
+    async def start_node(self, extra_env: Mapping[str, str] | None = None) -> Node:
+        """One more node; `extra_env` adds settings for it alone (`HASHCART_FAULTS`, say)."""
         port = free_port()
         process = subprocess.Popen(  # noqa: ASYNC220 - returns at once; the node runs apart
             [sys.executable, "-m", "hashcart", "serve", "--no-migrate"],
-            env=self.env(port),
+            env={**self.env(port), **(extra_env or {})},
             stdout=subprocess.DEVNULL,
         )
         node = Node(port, process)
@@ -142,6 +160,142 @@ class Cluster:
             if attempt > 200:
                 raise AssertionError(f"tweet {tweet['id_str']} was never accepted")
 
+    async def seed_slack(self, users: int) -> None:
+        """Linked accounts for `users` Slack people (products come from `seed`)."""
+        engine = create_engine(self.database_url)
+        try:
+            accounts = Accounts(engine)
+            for index in range(users):
+                user_id = f"U0SHOPPER{index}"
+                created = await accounts.create(f"slack-shopper{index}")
+                await accounts.link(created["id"], "slack", user_id)
+                self.slack_users.append(user_id)
+        finally:
+            await engine.dispose()
+
+    def slash_adds(self, count: int, rng: random.Random) -> list[SlashAdd]:
+        """`count` distinct `/cart add <link>` commands, each with its own trigger id and
+        response URL, as Slack makes them."""
+        assert self.slack is not None
+        made = []
+        for _ in range(count):
+            asin = rng.choice(PRODUCTS)
+            made.append(
+                SlashAdd(
+                    user_id=rng.choice(self.slack_users),
+                    text=f"add <https://www.amazon.com/dp/{asin}>",
+                    product_id=f"amazon:{asin}",
+                    trigger_id=slack_standin.new_trigger_id(),
+                    response_url=self.slack.new_response_url(),
+                )
+            )
+        return made
+
+    def hashtag_messages(self, count: int, rng: random.Random) -> list[SlackMessage]:
+        """`count` channel messages with the hashtag and a product link, each its own event."""
+        made = []
+        for _ in range(count):
+            asin = rng.choice(PRODUCTS)
+            user_id = rng.choice(self.slack_users)
+            text = f"#amazoncart <https://www.amazon.com/dp/{asin}>"
+            made.append(
+                SlackMessage(
+                    event=slack_standin.message_event(text, user=user_id),
+                    event_id=slack_standin.new_event_id(),
+                    product_id=f"amazon:{asin}",
+                )
+            )
+        return made
+
+    def _live(self, start: int, attempt: int) -> Node:
+        live = [n for n in self.nodes if n.alive]
+        return live[(start + attempt) % len(live)]
+
+    async def slash(self, command: SlashAdd, start: int, *, tries: int = 20) -> str:
+        """Type one slash command through a balancer that retries refused connections and 5xx
+        on the next node (Slack itself never sends a slash command twice). "acknowledged" for
+        an empty 200; "failed" when a node took the request and then vanished or answered
+        otherwise (Slack would show the person an error)."""
+        assert self.slack is not None
+        for attempt in range(tries):
+            node = self._live(start, attempt)
+            try:
+                result = await self.slack.slash_command(
+                    f"{node.url}/slack/events",
+                    command.text,
+                    user_id=command.user_id,
+                    trigger_id=command.trigger_id,
+                    response_url=command.response_url,
+                )
+            except aiohttp.ClientConnectorError:
+                await asyncio.sleep(0.05)
+                continue  # refused: the balancer tries the next node
+            except (aiohttp.ClientError, OSError, TimeoutError):
+                return "failed"  # taken, then gone: not acknowledged
+            if result.status == 200 and result.body == "":
+                return "acknowledged"
+            if result.status < 500:
+                return "failed"
+            await asyncio.sleep(0.05)
+        return "failed"
+
+    async def event(self, message: SlackMessage, start: int) -> bool:
+        """Deliver one Events API event as Slack does: a failed delivery (no 2xx, connection
+        lost) is retried with the same `event_id`, three times. True once a node answered 200."""
+        assert self.slack is not None
+        for attempt in range(4):
+            node = self._live(start, attempt)
+            try:
+                result = await self.slack.send_event(
+                    f"{node.url}/slack/events",
+                    message.event,
+                    event_id=message.event_id,
+                    retry_num=attempt or None,
+                )
+            except (aiohttp.ClientError, OSError, TimeoutError):
+                result = None
+            if result is not None and result.status == 200:
+                return True
+            await asyncio.sleep(0.1)
+        return False
+
+    async def slack_carts(self) -> dict[tuple[str, str], int]:
+        """(Slack user id, product id) → quantity, read straight from the database."""
+        return await self._carts_of("slack")
+
+    async def recorded(self, prefix: str) -> set[str]:
+        """The event keys recorded so far that start with `prefix` (`slack:`, say)."""
+        import sqlalchemy as sa
+
+        from hashcart.store.schema import events
+
+        engine = create_engine(self.database_url)
+        try:
+            async with engine.connect() as conn:
+                keys = await conn.execute(
+                    sa.select(events.c.event_key).where(events.c.event_key.startswith(prefix))
+                )
+                return set(keys.scalars())
+        finally:
+            await engine.dispose()
+
+    async def _carts_of(self, platform: str) -> dict[tuple[str, str], int]:
+        import sqlalchemy as sa
+
+        from hashcart.store.schema import cart_items, identities
+
+        engine = create_engine(self.database_url)
+        try:
+            async with engine.connect() as conn:
+                rows = await conn.execute(
+                    sa.select(identities.c.user_id, cart_items.c.product_id, cart_items.c.quantity)
+                    .join(cart_items, cart_items.c.account_id == identities.c.account_id)
+                    .where(identities.c.platform == platform)
+                )
+                return {(r.user_id, r.product_id): r.quantity for r in rows}
+        finally:
+            await engine.dispose()
+
     async def stop(self) -> None:
         for node in self.nodes:
             if node.alive:
@@ -178,6 +332,55 @@ async def cluster(database_url: str, nodes: int, users: int) -> AsyncIterator[Cl
         await running.seed(users)
         try:
             await asyncio.gather(*(running.start_node() for _ in range(nodes)))
+            yield running
+        finally:
+            await running.stop()
+
+
+@dataclass(frozen=True)
+class SlashAdd:
+    """One `/cart add` a Slack person types; its trigger id is its event id."""
+
+    user_id: str
+    text: str
+    product_id: str
+    trigger_id: str
+    response_url: str
+
+    @property
+    def event_key(self) -> str:
+        return f"slack:{self.trigger_id}"
+
+
+@dataclass(frozen=True)
+class SlackMessage:
+    """One `#amazoncart <link>` channel message, delivered as one Events API event."""
+
+    event: Mapping[str, Any]
+    event_id: str
+    product_id: str
+
+    @property
+    def user_id(self) -> str:
+        return str(self.event["user"])
+
+    @property
+    def event_key(self) -> str:
+        return f"slack:{self.event_id}"
+
+
+@contextlib.asynccontextmanager
+async def slack_cluster(
+    database_url: str, nodes: int, users: int, *, node_env: Sequence[Mapping[str, str]] = ()
+) -> AsyncIterator[Cluster]:
+    """Nodes that serve Slack from the Slack stand-in; `node_env[i]` adds settings to node i."""
+    async with x.XStandin() as x_standin, slack_standin.SlackStandin() as slack:
+        running = Cluster(database_url, x_standin, slack=slack)
+        await running.seed(0)
+        await running.seed_slack(users)
+        try:
+            extra = list(node_env) + [{}] * (nodes - len(node_env))
+            await asyncio.gather(*(running.start_node(extra[i]) for i in range(nodes)))
             yield running
         finally:
             await running.stop()

@@ -40,6 +40,7 @@ if TYPE_CHECKING:
 DEMO_ACCOUNT = "demo"
 SLACK_DEMO = "U0DEMO"
 SLACK_CHANNEL = "C0DEALS"
+SLACK_COMMAND = "/cart"
 CART_EMOJI = "🛒"
 POLL_SECONDS = 0.5
 STREAM_SECONDS = 300.0
@@ -207,7 +208,7 @@ class Playground:
 
     def _slack_feed(self) -> list[dict[str, Any]]:
         entries: list[dict[str, Any]] = [
-            {"who": "demo", "text": f"/cart {line.text}", "bot": False, "at": line.at}
+            {"who": "demo", "text": f"{SLACK_COMMAND} {line.text}", "bot": False, "at": line.at}
             for line in self.slack_lines
         ]
         for response in self.slack.responses:
@@ -337,7 +338,7 @@ class Playground:
         form = await checked_form(request)
         if form is None:
             return await forbidden(request)
-        text = form.get("text", "").strip()[:300]
+        text = _without_slash_command(form.get("text", "").strip()[:300])
         await self.demo_account()
         response_url = self.slack.new_response_url()
         self.slack_lines.append(SlackLine(text, response_url, time.time()))
@@ -390,6 +391,13 @@ def _tweet_text(stored: dict[str, Any]) -> str:
     for entity in stored.get("entities", {}).get("urls", []):
         text = text.replace(entity["url"], entity["expanded_url"])
     return text
+
+
+def _without_slash_command(text: str) -> str:
+    """The pane shows `/cart` before the field, but people type the whole `/cart add <link>`
+    (as the README says): take both."""
+    command, _, rest = text.partition(" ")
+    return rest.strip() if command.lower() == SLACK_COMMAND else text
 
 
 def _slack_links(text: str) -> str:

@@ -7,12 +7,21 @@ reconnect) and answers with a reply, or with a direct mention when the conversat
 
 from __future__ import annotations
 
-from hashcart import Platform, SignInProvider, hookimpl
+from hashcart import (
+    CartCommand,
+    Outcome,
+    OutcomeCode,
+    Platform,
+    ReplyContent,
+    SignInProvider,
+    hookimpl,
+)
 from hashcart_mastodon.doctor import doctor_rows
 from hashcart_mastodon.host import Host
 from hashcart_mastodon.platform import MastodonPlatform
 from hashcart_mastodon.settings import MastodonSettings
 from hashcart_mastodon.signin import signin_provider
+from hashcart_mastodon.statuses import PLATFORM
 
 __version__ = "0.1.0"
 __all__ = ["MastodonPlatform", "MastodonSettings"]
@@ -27,6 +36,18 @@ def hashcart_settings() -> type[MastodonSettings]:
 def hashcart_platform(hashcart: Host) -> Platform | None:
     settings = hashcart.settings_for(MastodonSettings)
     return MastodonPlatform(hashcart, settings) if settings.enabled else None
+
+
+@hookimpl
+def hashcart_format_reply(
+    command: CartCommand, outcome: Outcome, locale: str, hashcart: Host
+) -> ReplyContent | None:
+    """Help names what Mastodon has: a mention with the hashtag (the core's sentence names
+    `/cart` commands, which Mastodon does not have)."""
+    if command.platform != PLATFORM or outcome.code is not OutcomeCode.HELP:
+        return None
+    hashtag = hashcart.settings.hashtag
+    return ReplyContent(hashcart.translate(locale, "reply.help_mastodon", hashtag=hashtag))
 
 
 @hookimpl

@@ -16,7 +16,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from hashcart import CartCommand, Unavailable
+from hashcart import Action, CartCommand, Unavailable
 from hashcart_mastodon.client import (
     Json,
     MastodonClient,
@@ -172,6 +172,8 @@ class Listener:
         trigger = trigger_from(notification, hashtag=self._hashtag(), bot_id=self.bot_id)
         if trigger is None:
             return None
+        if trigger.asks_help:
+            return trigger.command(None, action=Action.HELP)
         first_link: str | None = None
         for links in (trigger.links, await self._parent_links(trigger.parent_id)):
             for url in links:

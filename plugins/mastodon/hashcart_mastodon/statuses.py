@@ -6,6 +6,7 @@ shortened, so product links are taken from the `href` of the links that are neit
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from html.parser import HTMLParser
@@ -85,16 +86,24 @@ class Trigger:
     is_bot: bool
     links: tuple[str, ...]
     parent_id: str | None
+    #: `#amazoncart help`: the status asks how to use hashcart rather than to add.
+    asks_help: bool = False
 
-    def command(self, reference: str | None, product: ProductRef | None = None) -> CartCommand:
-        """The `add` this status stands for; the status id makes redeliveries harmless."""
+    def command(
+        self,
+        reference: str | None,
+        product: ProductRef | None = None,
+        action: Action = Action.ADD,
+    ) -> CartCommand:
+        """The `add` (or `help`) this status stands for; the status id makes redeliveries
+        harmless."""
         extra = {"acct": self.acct, "visibility": self.visibility}
         if self.locale:
             extra["language"] = self.locale
         return CartCommand(
             platform=PLATFORM,
             user_id=self.account_id,
-            action=Action.ADD,
+            action=action,
             event_id=self.status_id,
             reply_to=ReplyTarget(
                 platform=PLATFORM,
@@ -140,7 +149,14 @@ def trigger_from(notification: Json, *, hashtag: str, bot_id: str | None) -> Tri
         is_bot=account.get("bot") is True,
         links=status_links(status),
         parent_id=str(status["in_reply_to_id"]) if status.get("in_reply_to_id") else None,
+        asks_help=asks_help(read_content(str(status.get("content") or ""))[1], hashtag),
     )
+
+
+def asks_help(text: str, hashtag: str) -> bool:
+    """`#amazoncart help`: the word right after the trigger hashtag."""
+    pattern = rf"(?<![\w#])#{re.escape(hashtag)}(?!\w)\s+help\b"
+    return re.search(pattern, text, re.IGNORECASE) is not None
 
 
 def reply_visibility(target: ReplyTarget) -> str:

@@ -1,8 +1,8 @@
 """Block Kit wording for Slack: the cart as a small table with a total and a "View cart" button.
 
-Only the cart listing and the linking answers gain structure; every other answer keeps the core's
-one sentence. `text` always carries that sentence too: Slack shows it in notifications and to
-clients that cannot render blocks.
+Only the cart listing and the linking answers gain structure, and help lists Slack's own ways;
+every other answer keeps the core's one sentence. `text` always carries that sentence too: Slack
+shows it in notifications and to clients that cannot render blocks.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from babel.numbers import format_currency
 
 from hashcart import CartCommand, CartLine, Outcome, OutcomeCode, ReplyContent
 from hashcart_slack.core import Core
+from hashcart_slack.settings import SlackSettings
 
 #: Slack allows 50 blocks and 3000 characters per text; a long cart is cut, with a count.
 MAX_LINES = 30
@@ -25,6 +26,8 @@ def format_reply(
     cart_url = f"{hashcart.settings.public_url}/cart"
     params = {"cart_url": cart_url, "hashtag": hashcart.settings.hashtag, "platform": "slack"}
     params.update(outcome.params)
+    if outcome.code is OutcomeCode.HELP:
+        return ReplyContent(help_text(locale, hashcart))
     text = hashcart.translate(locale, f"reply.{outcome.code.value}", **params)
     if outcome.cart:
         # The listing itself, and answers that show the cart (checkout, an order placed).
@@ -36,6 +39,15 @@ def format_reply(
         blocks = [_section(_mrkdwn_escape(text)), _button("Link account", str(link_url), "link")]
         return ReplyContent(text, {"blocks": blocks})
     return None
+
+
+def help_text(locale: str | None, hashcart: Core) -> str:
+    """Every way Slack has to use hashcart; the command is named as this app configured it."""
+    settings = hashcart.settings_for(SlackSettings)
+    text = hashcart.translate(
+        locale, "reply.help_slack", hashtag=hashcart.settings.hashtag, reaction=settings.reaction
+    )
+    return text if settings.command == "/cart" else text.replace("/cart", settings.command)
 
 
 def cart_blocks(

@@ -1,8 +1,8 @@
 """The Bolt `AsyncApp` behind `/slack/events`, configured for hashcart.
 
 `process_before_response=True` makes Bolt return as soon as a listener returns instead of polling
-for `ack()` every 10 ms; our listeners ack first and leave slow work to tasks, which keeps the
-acknowledgement within a millisecond or two. Replies do not go through Bolt's `respond()` but
+for `ack()` every 10 ms; our listeners record a command before they acknowledge it, within a
+budget well inside Slack's 3 seconds. Replies do not go through Bolt's `respond()` but
 through hashcart's outbox, so they survive restarts and honour Slack's rate limits.
 """
 
@@ -62,6 +62,12 @@ def build_app(platform: SlackPlatform) -> AsyncApp:
         logger=logging.getLogger("hashcart_slack.bolt"),
     )
     listeners = Listeners(platform)
+    if store is not None and settings.client_secret is not None:
+        # Bolt's own: `app_uninstalled` deletes the workspace, `tokens_revoked` its bot token.
+        app.enable_token_revocation_listeners()
+    else:
+        app.event("app_uninstalled")(listeners.on_uninstalled)
+        app.event("tokens_revoked")(listeners.on_tokens_revoked)
     app.command(settings.command)(listeners.on_command)
     app.event("message")(listeners.on_message)
     app.event("reaction_added")(listeners.on_reaction)

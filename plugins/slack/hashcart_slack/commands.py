@@ -10,12 +10,14 @@ from collections.abc import Mapping
 from typing import Any
 
 from hashcart import Action, CartCommand, ProductRef, ReplyTarget
-from hashcart_slack.parse import parse_command
+from hashcart_slack.parse import Parsed, parse_command, urls_in
 
 PLATFORM = "slack"
 
 #: `ReplyTarget.extra["mode"]` for answers sent with chat.postEphemeral instead of response_url.
 EPHEMERAL = "ephemeral"
+#: `ReplyTarget.extra["mode"]` for answers posted into the direct-message conversation.
+DIRECT = "direct"
 
 
 def slack_identity(team_id: str, user_id: str) -> str:
@@ -100,6 +102,58 @@ def from_event(
         product=product,
         reference=reference,
     )
+
+
+def from_direct_message(
+    body: Mapping[str, Any], event: Mapping[str, Any], command: str = "/cart"
+) -> CartCommand:
+    """A direct message to the bot (`message.im`) is a `/cart` command without the `/cart`;
+    the answer goes back into that conversation."""
+    text = strip_command_word(str(event.get("text") or ""), command)
+    parsed = parse_command(text)
+    links = urls_in(text)
+    if parsed.action is Action.HELP and parsed.argument is None and links and not _asks_help(text):
+        parsed = Parsed(Action.ADD, links[0])  # a pasted link on its own means "add this"
+    if not isinstance(body.get("event_id"), str) or not body["event_id"]:
+        raise ValueError("an Events API delivery needs its event_id")
+    user_id = str(event["user"])
+    team_id = str(body.get("team_id") or "")
+    extra = {"mode": DIRECT, "team_id": team_id}
+    if body.get("enterprise_id"):
+        extra["enterprise_id"] = str(body["enterprise_id"])
+    return CartCommand(
+        platform=PLATFORM,
+        user_id=slack_identity(team_id, user_id),
+        action=parsed.action,
+        event_id=str(body["event_id"]),
+        reply_to=ReplyTarget(
+            platform=PLATFORM,
+            user=user_id,
+            channel=str(event["channel"]),
+            private=True,
+            extra=extra,
+        ),
+        reference=parsed.reference,
+        quantity=parsed.quantity,
+        argument=parsed.argument,
+    )
+
+
+def strip_command_word(text: str, command: str = "/cart") -> str:
+    """`/cart add x` or `cart add x` → `add x`: people type the command they know."""
+    words = text.split(maxsplit=1)
+    if words and words[0].lower().lstrip("/") == command.lower().lstrip("/"):
+        return words[1] if len(words) > 1 else ""
+    return text
+
+
+def _asks_help(text: str) -> bool:
+    words = text.split(maxsplit=1)
+    return bool(words) and words[0].lower() == "help"
+
+
+def is_direct_message(event: Mapping[str, Any]) -> bool:
+    return event.get("channel_type") == "im"
 
 
 def is_from_bot(event: Mapping[str, Any]) -> bool:

@@ -1,16 +1,21 @@
 """Bolt listeners: turn each Slack request into one command and hand it to the core.
 
-The slash command is acknowledged at once (an empty 200) and applied right after, so Slack never
-waits on the database. Events API deliveries are applied *before* the acknowledgement when that
-takes less than `EVENT_ACK_BUDGET`: a failure then answers 503 and Slack's own retries (same
-`event_id`, deduplicated by the core) pick it up; a slow one is acknowledged and finishes later.
+A 200 means recorded, on every path. Slack never redelivers a slash command, so `/cart` is
+applied *before* its empty 200, within `SLASH_ACK_BUDGET` (a group commit takes milliseconds;
+Slack allows 3 s): the answer is queued in the same transaction and goes to `response_url`. A
+command that cannot be recorded in time is withdrawn (never applied later) and answered 503,
+which Slack shows the user as a failed command. Events API deliveries are applied within
+`EVENT_ACK_BUDGET` too; when that fails or runs out they are answered 503, and Slack's own
+retries (same `event_id`, deduplicated by the core) bring them again.
 """
 
 from __future__ import annotations
 
 import asyncio
 import enum
+import json
 import logging
+import time
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -19,8 +24,15 @@ from slack_bolt.response import BoltResponse
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from hashcart import Action, CartCommand, ProductRef, Unavailable, has_hashtag
-from hashcart_slack.commands import PLATFORM, from_event, from_slash_command, is_from_bot
+from hashcart import Action, CartCommand, ProductRef, Unavailable, fault_point, has_hashtag
+from hashcart_slack.commands import (
+    PLATFORM,
+    from_direct_message,
+    from_event,
+    from_slash_command,
+    is_direct_message,
+    is_from_bot,
+)
 from hashcart_slack.parse import unwrap, urls_in
 
 if TYPE_CHECKING:
@@ -28,7 +40,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-#: Seconds an event may take before it is acknowledged anyway (Slack gives up at 3).
+#: Seconds a slash command may take to be recorded; Slack shows the user an error after 3.
+SLASH_ACK_BUDGET = 2.5
+#: Seconds an event may take to be recorded before Slack is asked to deliver it again.
 EVENT_ACK_BUDGET = 2.0
 
 
@@ -46,23 +60,34 @@ class Listeners:
 
     # -- slash command ------------------------------------------------------------------------
 
-    async def on_command(self, ack: Any, command: dict[str, Any]) -> None:
+    async def on_command(self, ack: Any, command: dict[str, Any]) -> BoltResponse | None:
+        received = time.monotonic()
         cart_command = from_slash_command(command)
-        await ack()
-        self._platform.spawn(self._apply_slash(cart_command))
-
-    async def _apply_slash(self, command: CartCommand) -> None:
+        await fault_point("slack.slash.received")
+        left = SLASH_ACK_BUDGET - (time.monotonic() - received)
         try:
-            await self._core.submit(command)
-        except Unavailable:
-            # Slack does not redeliver slash commands; say so now, straight to response_url.
-            log.warning("slack: could not record %s, told the user to try again", command.event_key)
+            await self._core.submit(cart_command, within=max(0.0, left))
+        except Unavailable as exc:
+            # Nothing was recorded and nothing will be: Slack tells the user the command failed.
+            log.warning("slack: could not record %s: %s", cart_command.event_key, exc)
             self._core.count_platform_error(PLATFORM, "unavailable")
-            text = self._core.translate(command.locale, "reply.failed")
-            await self._platform.post_response(command.reply_to.channel or "", {"text": text})
+            text = self._core.translate(cart_command.locale, "reply.failed")
+            return not_recorded(text)
+        await fault_point("slack.slash.recorded")
+        await ack()
+        return None
 
     async def on_link_button(self, ack: Any) -> None:
         await ack()
+
+    # -- the app taken away (single-workspace mode; Bolt handles OAuth installations) ----------
+
+    async def on_uninstalled(self) -> None:
+        await self._platform.forget_token()
+
+    async def on_tokens_revoked(self, event: dict[str, Any]) -> None:
+        if (event.get("tokens") or {}).get("bot"):
+            await self._platform.forget_token()
 
     # -- Events API ---------------------------------------------------------------------------
 
@@ -79,14 +104,20 @@ class Listeners:
         try:
             result = await asyncio.wait_for(asyncio.shield(task), EVENT_ACK_BUDGET)
         except TimeoutError:
-            return None
+            # Not recorded yet: a 200 now would be lost with this node. Slack delivers the event
+            # again; if this attempt still lands first, the retry finds its event id taken.
+            result = Result.RETRY
         if result is Result.RETRY:
             return BoltResponse(status=503, body="")
+        await fault_point("slack.event.recorded")
         return None
 
     async def _apply_message(self, body: Mapping[str, Any], event: Mapping[str, Any]) -> Result:
         if is_from_bot(event):
             return Result.DONE
+        if is_direct_message(event):
+            command = from_direct_message(body, event, self._platform.settings.command)
+            return await self._submit(command)
         text = str(event.get("text") or "")
         if not has_hashtag(unwrap(text), self._core.settings.hashtag):
             return Result.DONE
@@ -146,12 +177,21 @@ class Listeners:
         return urls[0], None
 
     async def _submit(self, command: CartCommand) -> Result:
+        await fault_point("slack.event.received")
         try:
             await self._core.submit(command)
         except Unavailable:
             self._core.count_platform_error(PLATFORM, "unavailable")
             return Result.RETRY
         return Result.DONE
+
+
+def not_recorded(text: str) -> BoltResponse:
+    """The answer to a slash command that was not recorded: not a 200, which would promise it."""
+    body = {"error": {"code": "not_recorded", "message": text}}
+    return BoltResponse(
+        status=503, body=json.dumps(body), headers={"content-type": "application/json"}
+    )
 
 
 async def fetch_message(client: AsyncWebClient, channel: str, ts: str) -> Mapping[str, Any] | None:

@@ -95,7 +95,8 @@ class KvInstallationStore(AsyncInstallationStore):
         return Installation(**data)
 
     async def async_delete_bot(self, *, enterprise_id: str | None, team_id: str | None) -> None:
-        await self._kv.delete(BOTS, _key(enterprise_id, team_id, False))
+        """`tokens_revoked` (bot) and `app_uninstalled`: the workspace's bot token is gone."""
+        await self._kv.delete(BOTS, _key(enterprise_id, team_id, not team_id))
 
     async def async_delete_installation(
         self,
@@ -104,7 +105,17 @@ class KvInstallationStore(AsyncInstallationStore):
         team_id: str | None,
         user_id: str | None = None,
     ) -> None:
-        await self._kv.delete(INSTALLATIONS, _key(enterprise_id, team_id, False))
+        """Without `user_id` the workspace's installation goes (`app_uninstalled`); with one,
+        only that person's user token (`tokens_revoked` lists people, not installations)."""
+        key = _key(enterprise_id, team_id, not team_id)
+        if user_id is None:
+            await self._kv.delete(INSTALLATIONS, key)
+            return
+        data = await self._kv.get(INSTALLATIONS, key)
+        if not data or data.get("user_id") != user_id:
+            return
+        kept = {k: v for k, v in data.items() if not k.startswith("user_") or k == "user_id"}
+        await self._kv.put(INSTALLATIONS, key, kept)
 
 
 class KvStateStore(AsyncOAuthStateStore):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import math
 from collections.abc import Coroutine, Mapping
@@ -25,7 +26,10 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-#: How long `stop()` waits for commands that were acknowledged but not yet recorded.
+#: Key-value namespace of configured bot tokens that Slack revoked (by SHA-256 digest).
+REVOKED_TOKENS = "slack.revoked_tokens"
+
+#: How long `stop()` waits for events still being applied after their answer went out.
 DRAIN_SECONDS = 10.0
 
 
@@ -47,6 +51,7 @@ class SlackPlatform:
             timeout=self._timeout_seconds,
         )
         self.installations = KvInstallationStore(hashcart.kv) if settings.oauth else None
+        self._token_digest = hashlib.sha256(token.encode()).hexdigest() if token else None
         self.bolt: AsyncApp = build_app(self)
 
     # -- lifecycle ----------------------------------------------------------------------------
@@ -55,7 +60,8 @@ class SlackPlatform:
         self._http()
 
     async def stop(self) -> None:
-        """Finish what was acknowledged: Slack will not send those slash commands again."""
+        """Finish the events still being applied: late ones were answered 503 and will come
+        again, but one that lands now spares Slack the retry."""
         pending = [t for t in self._tasks if not t.done()]
         if pending:
             _, late = await asyncio.wait(pending, timeout=DRAIN_SECONDS)
@@ -69,7 +75,7 @@ class SlackPlatform:
             self.client.session = None
 
     def spawn(self, work: Coroutine[Any, Any, T]) -> asyncio.Task[T]:
-        """Run work after the acknowledgement, keeping hold of it so `stop()` can finish it."""
+        """Run work that may outlive its request, keeping hold of it so `stop()` can finish it."""
         task = asyncio.get_running_loop().create_task(work)
         self._tasks.add(task)
         task.add_done_callback(self._forget)
@@ -118,12 +124,34 @@ class SlackPlatform:
     async def send_reply(self, reply: OutgoingReply) -> None:
         await replies.send(self, reply)
 
+    async def forget_token(self) -> None:
+        """Single-workspace mode: the workspace uninstalled the app or revoked its bot token.
+
+        The token comes from the configuration, so it is remembered as dead (by digest, on
+        every node) instead of deleted; configuring the new token of a reinstall undoes it.
+        """
+        if self._token_digest is not None:
+            await self.hashcart.kv.put(REVOKED_TOKENS, self._token_digest, True)
+
+    async def workspace_gone(self, team_id: str | None, enterprise_id: str | None = None) -> bool:
+        """Whether the workspace uninstalled the app: nothing is sent there any more."""
+        if self.installations is None:
+            if self._token_digest is None:
+                return False
+            return await self.hashcart.kv.get(REVOKED_TOKENS, self._token_digest) is not None
+        bot = await self.installations.async_find_bot(
+            enterprise_id=enterprise_id or None, team_id=team_id or None
+        )
+        return bot is None or not bot.bot_token
+
     async def client_for(
         self, team_id: str | None, enterprise_id: str | None = None
     ) -> AsyncWebClient:
         """A Web API client holding the bot token of the workspace the command came from."""
         self._http()
         if self.installations is None:
+            if await self.workspace_gone(team_id, enterprise_id):
+                raise SendRefused(f"workspace {team_id} uninstalled the app")
             return self.client
         bot = await self.installations.async_find_bot(
             enterprise_id=enterprise_id or None, team_id=team_id or None

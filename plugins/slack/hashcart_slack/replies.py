@@ -1,4 +1,5 @@
-"""Delivering one queued answer: to the command's `response_url`, or with chat.postEphemeral.
+"""Delivering one queued answer: to the command's `response_url`, with chat.postEphemeral, or
+into the direct-message conversation a command came from.
 
 Failures are sorted for the core's reply sender: busy or broken (429, 5xx, timeouts, connection
 errors) means `RetryLater`, honouring Slack's `Retry-After`; anything else is a refusal for good.
@@ -13,7 +14,7 @@ import aiohttp
 from slack_sdk.errors import SlackApiError
 
 from hashcart import OutgoingReply, RetryLater, SendRefused
-from hashcart_slack.commands import EPHEMERAL
+from hashcart_slack.commands import DIRECT, EPHEMERAL
 
 if TYPE_CHECKING:
     from hashcart_slack.platform import SlackPlatform
@@ -24,9 +25,16 @@ log = logging.getLogger(__name__)
 async def send(platform: SlackPlatform, reply: OutgoingReply) -> None:
     target = reply.target
     blocks = reply.content.extra.get("blocks")
-    if target.extra.get("mode") == EPHEMERAL:
+    mode = target.extra.get("mode")
+    if mode == EPHEMERAL:
         await _post_ephemeral(platform, reply, blocks)
         return
+    if mode == DIRECT:
+        await _post_direct(platform, reply, blocks)
+        return
+    team_id, enterprise_id = target.extra.get("team_id"), target.extra.get("enterprise_id")
+    if await platform.workspace_gone(team_id, enterprise_id):  # the others ask for its token
+        raise SendRefused(f"workspace {team_id} uninstalled the app")
     if not target.channel:
         raise SendRefused("no response_url to answer to")
     body: dict[str, Any] = {"response_type": "ephemeral", "text": reply.content.text}
@@ -56,6 +64,24 @@ async def _post_ephemeral(platform: SlackPlatform, reply: OutgoingReply, blocks:
         raise classify(response.status_code, response.headers, response.get("error")) from exc
     except (aiohttp.ClientError, TimeoutError) as exc:
         raise RetryLater(f"chat.postEphemeral: {type(exc).__name__}", 0.0) from exc
+
+
+async def _post_direct(platform: SlackPlatform, reply: OutgoingReply, blocks: Any) -> None:
+    """A command sent to the bot by direct message is answered in that conversation."""
+    target = reply.target
+    if not target.channel:
+        raise SendRefused("no conversation to answer in")
+    client = await platform.client_for(
+        target.extra.get("team_id"), target.extra.get("enterprise_id")
+    )
+    kwargs: dict[str, Any] = {"blocks": blocks} if blocks else {}
+    try:
+        await client.chat_postMessage(channel=target.channel, text=reply.content.text, **kwargs)
+    except SlackApiError as exc:
+        response = exc.response
+        raise classify(response.status_code, response.headers, response.get("error")) from exc
+    except (aiohttp.ClientError, TimeoutError) as exc:
+        raise RetryLater(f"chat.postMessage: {type(exc).__name__}", 0.0) from exc
 
 
 def classify(status: int, headers: Any, error: object) -> RetryLater | SendRefused:

@@ -9,12 +9,14 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from hashcart import require_complete
 
-#: Bot scopes the app needs: the slash command, answers, reading channel messages and reactions.
+#: Bot scopes the app needs: the slash command, answers, reading channel messages, direct
+#: messages and reactions.
 BOT_SCOPES = (
     "commands",
     "chat:write",
     "channels:history",
     "groups:history",
+    "im:history",
     "reactions:read",
 )
 

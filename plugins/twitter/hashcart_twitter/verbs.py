@@ -1,10 +1,11 @@
 """What a tweet asks for, read from its hashtags and words; the product is chosen elsewhere.
 
 A tweet has no command line, so the words are kept few and close to the hashtag:
-`#amazoncart forget`, `#amazoncart forget confirm`, `#amazoncart privacy on|off`. Any other
-tweet with the trigger hashtag asks to add what it points at. `#checkout` and `#confirm` stand
-on their own (as in Pay by Tweet) but count only when addressed to the bot; when one tweet holds
-both, it is a checkout, so nothing is ever ordered without a second, separate tweet.
+`#amazoncart forget`, `#amazoncart forget confirm`, `#amazoncart privacy on|off`,
+`#amazoncart help`. Any other tweet with the trigger hashtag asks to add what it points at.
+`#checkout` and `#confirm` stand on their own (as in Pay by Tweet) but count only when addressed
+to the bot; when one tweet holds both, it is a checkout, so nothing is ever ordered without a
+second, separate tweet.
 """
 
 from __future__ import annotations
@@ -58,7 +59,7 @@ def choose_verb(
 
 
 def words_after(text: str, hashtag: str) -> Verb | None:
-    """`forget [confirm]` or `privacy [on|off]` right after the trigger hashtag, else None."""
+    """`forget [confirm]`, `privacy [on|off]` or `help` right after the trigger hashtag."""
     pattern = rf"(?<![\w#])#{re.escape(hashtag)}(?!\w)\s+(\w+)(?:\s+(\w+))?"
     normalised = unicodedata.normalize("NFKC", text or "")
     match = re.search(pattern, normalised, re.IGNORECASE)
@@ -68,6 +69,8 @@ def words_after(text: str, hashtag: str) -> Verb | None:
     after = (match.group(2) or "").casefold()
     if word == "forget":
         return Verb(Action.FORGET, "confirm" if after == "confirm" else None)
+    if word == "help":
+        return Verb(Action.HELP)
     if word == "privacy":
         # Without on/off the core answers with the current choice.
         return Verb(Action.PRIVACY, after if after in ("on", "off") else None)

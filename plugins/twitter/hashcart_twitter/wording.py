@@ -1,4 +1,4 @@
-"""X's own words for the answers that tell the user what to send next.
+"""X's own words for help and for the answers that tell the user what to send next.
 
 The core's catalog says `/cart confirm`, which means nothing on X; here the same sentence (in
 the user's language: commands are never translated) names the tweet that does it instead. A
@@ -25,9 +25,16 @@ def format_reply(
     hashcart: Any,
     bot_screen_name: str | None,
 ) -> ReplyContent | None:
-    if command.platform != PLATFORM or outcome.code not in _ASKS:
+    if command.platform != PLATFORM:
         return None
     hashtag = hashcart.settings.hashtag
+    if outcome.code is OutcomeCode.HELP:
+        to_bot = f"@{bot_screen_name} " if bot_screen_name else ""
+        return ReplyContent(
+            hashcart.translate(locale, "reply.help_x", hashtag=hashtag, to_bot=to_bot)
+        )
+    if outcome.code not in _ASKS:
+        return None
     params = {"hashtag": hashtag, "platform": PLATFORM, **outcome.params}
     text = hashcart.translate(locale, f"reply.{outcome.code.value}", **params)
     return ReplyContent(x_commands(text, hashtag, bot_screen_name))

@@ -33,12 +33,15 @@ __all__ = [
     "Delivery",
     "ResponsePost",
     "SlackStandin",
+    "app_uninstalled_event",
+    "direct_message_event",
     "event_callback",
     "message_event",
     "reaction_event",
     "sign",
     "signed_headers",
     "slash_command_form",
+    "tokens_revoked_event",
     "url_verification",
 ]
 
@@ -152,6 +155,7 @@ def message_event(
     bot_id: str | None = None,
     subtype: str | None = None,
     thread_ts: str | None = None,
+    channel_type: str = "channel",
 ) -> dict[str, Any]:
     """A `message` event as a user (or, with `bot_id`/`subtype`, a bot) posts it in a channel."""
     stamp = ts or new_ts()
@@ -161,7 +165,7 @@ def message_event(
         "text": text,
         "ts": stamp,
         "event_ts": stamp,
-        "channel_type": "channel",
+        "channel_type": channel_type,
         "team": team,
     }
     if user is not None:
@@ -176,6 +180,30 @@ def message_event(
     if thread_ts is not None:
         event["thread_ts"] = thread_ts
     return event
+
+
+def direct_message_event(
+    text: str, *, user: str = "U0ALICE", channel: str = "D0ALICE", **kwargs: Any
+) -> dict[str, Any]:
+    """A `message.im` event: someone writes to the bot in their direct-message conversation."""
+    return message_event(text, user=user, channel=channel, channel_type="im", **kwargs)
+
+
+def app_uninstalled_event() -> dict[str, Any]:
+    """`app_uninstalled`: the envelope's `team_id` says which workspace removed the app."""
+    return {"type": "app_uninstalled", "event_ts": new_ts()}
+
+
+def tokens_revoked_event(
+    *, bot: list[str] | None = None, oauth: list[str] | None = None
+) -> dict[str, Any]:
+    """`tokens_revoked`: the user ids whose bot and user (`oauth`) tokens were revoked."""
+    tokens: dict[str, list[str]] = {}
+    if oauth:
+        tokens["oauth"] = list(oauth)
+    if bot:
+        tokens["bot"] = list(bot)
+    return {"type": "tokens_revoked", "tokens": tokens, "event_ts": new_ts()}
 
 
 def reaction_event(
@@ -246,6 +274,7 @@ class ApiCall:
     token: str | None
     status: int
     ok: bool
+    at: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -334,6 +363,7 @@ class SlackStandin:
             "chat:write",
             "channels:history",
             "groups:history",
+            "im:history",
             "reactions:read",
         ]
         self.calls: list[ApiCall] = []
@@ -544,6 +574,7 @@ class SlackStandin:
         retry_num: int | None = None,
         timestamp: int | None = None,
         secret: str | None = None,
+        team_id: str | None = None,
     ) -> Delivery:
         """Deliver one Events API `event_callback`; reuse `event_id` to play a retry."""
         eid = event_id or new_event_id()
@@ -552,7 +583,7 @@ class SlackStandin:
             stored = {k: v for k, v in event.items() if k not in ("channel", "event_ts")}
             self._channels.setdefault(channel, _Channel()).messages[str(event["ts"])] = stored
         body = event_callback(
-            event, event_id=eid, team_id=self.team_id, bot_user_id=self.bot_user_id
+            event, event_id=eid, team_id=team_id or self.team_id, bot_user_id=self.bot_user_id
         )
         delivery = await self.deliver(
             target_url,
@@ -565,6 +596,23 @@ class SlackStandin:
         return Delivery(
             delivery.status, delivery.body, delivery.headers, event_id=eid, payload=body
         )
+
+    async def uninstall(self, target_url: str, team_id: str | None = None) -> Delivery:
+        """A workspace removes the app: its bot tokens stop working, then `app_uninstalled`."""
+        team = team_id or self.team_id
+        self._revoke(team)
+        return await self.send_event(target_url, app_uninstalled_event(), team_id=team)
+
+    async def revoke_bot_token(self, target_url: str, team_id: str | None = None) -> Delivery:
+        """A workspace admin revokes the bot's token: it stops working, then `tokens_revoked`."""
+        team = team_id or self.team_id
+        self._revoke(team)
+        event = tokens_revoked_event(bot=[self.bot_user_id])
+        return await self.send_event(target_url, event, team_id=team)
+
+    def _revoke(self, team_id: str) -> None:
+        for token in [t for t, team in self.tokens.items() if team == team_id]:
+            del self.tokens[token]
 
     def _client_session(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
@@ -623,7 +671,8 @@ class SlackStandin:
         headers: Mapping[str, str] | None = None,
     ) -> web.Response:
         recorded = {k: v for k, v in params.items() if not k.startswith("_")}
-        self.calls.append(ApiCall(method, recorded, token, status, bool(payload.get("ok"))))
+        ok = bool(payload.get("ok"))
+        self.calls.append(ApiCall(method, recorded, token, status, ok, time.time()))
         return web.json_response(dict(payload), status=status, headers=headers)
 
     def _take_fault(self, method: str) -> _Fault | None:
