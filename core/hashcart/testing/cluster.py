@@ -1,5 +1,9 @@
 """Real `hashcart serve` processes on one PostgreSQL, fed by the X stand-in: the many-nodes
-tests and `bench/nodes.py` drive them."""
+tests and `bench/nodes.py` drive them.
+
+A test-only plugin reaches a node as an installed one would, through an entry point:
+`plugin_entry_points` writes a `*.dist-info` declaring it into a folder, and `Cluster.plugin_path`
+puts that folder on the nodes' `PYTHONPATH` (name the plugin in `Cluster.load_plugins`)."""
 
 from __future__ import annotations
 
@@ -13,6 +17,7 @@ import subprocess
 import sys
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -53,24 +58,36 @@ class Cluster:
     nodes: list[Node] = field(default_factory=list)
     users: list[dict[str, Any]] = field(default_factory=list)
     parents: list[dict[str, Any]] = field(default_factory=list)
+    load_plugins: str = "amazon,twitter"
+    #: Settings every node gets on top of the cluster's own (a shop stand-in's address, say).
+    extra_env: dict[str, str] = field(default_factory=dict)
+    #: A folder made by `plugin_entry_points`, put first on the nodes' `PYTHONPATH`.
+    plugin_path: str | None = None
 
     def env(self, port: int) -> dict[str, str]:
-        return {
+        env = {
             **os.environ,
             **self.standin.env(),
             "HASHCART_DATABASE_URL": self.database_url,
             "HASHCART_PORT": str(port),
-            "HASHCART_LOAD_PLUGINS": "amazon,twitter",
+            "HASHCART_LOAD_PLUGINS": self.load_plugins,
             "HASHCART_RATE_LIMIT_PER_MINUTE": "0",
             "HASHCART_RATE_LIMIT_PER_HOUR": "0",
             "HASHCART_LOG_LEVEL": "WARNING",
+            **self.extra_env,
         }
+        if self.plugin_path:
+            env["PYTHONPATH"] = os.pathsep.join(
+                filter(None, [self.plugin_path, os.environ.get("PYTHONPATH")])
+            )
+        return env
 
-    async def start_node(self) -> Node:
+    async def start_node(self, extra_env: Mapping[str, str] | None = None) -> Node:
+        """Start one node; `extra_env` for it alone (`HASHCART_FAULTS`, say)."""
         port = free_port()
         process = subprocess.Popen(  # noqa: ASYNC220 - returns at once; the node runs apart
             [sys.executable, "-m", "hashcart", "serve", "--no-migrate"],
-            env=self.env(port),
+            env={**self.env(port), **(extra_env or {})},
             stdout=subprocess.DEVNULL,
         )
         node = Node(port, process)
@@ -172,15 +189,31 @@ class Cluster:
 
 
 @contextlib.asynccontextmanager
-async def cluster(database_url: str, nodes: int, users: int) -> AsyncIterator[Cluster]:
+async def cluster(
+    database_url: str, nodes: int, users: int, **options: Any
+) -> AsyncIterator[Cluster]:
+    """`options` are `Cluster` fields (`load_plugins`, `extra_env`, `plugin_path`)."""
     async with x.XStandin() as standin:
-        running = Cluster(database_url, standin)
+        running = Cluster(database_url, standin, **options)
         await running.seed(users)
         try:
             await asyncio.gather(*(running.start_node() for _ in range(nodes)))
             yield running
         finally:
             await running.stop()
+
+
+def plugin_entry_points(folder: Path, plugins: Mapping[str, str]) -> str:
+    """Declare `plugins` (entry point name → `module:attribute`) as hashcart plugins in a
+    `*.dist-info` under `folder`; returns the folder for `Cluster.plugin_path`."""
+    info = folder / "hashcart_test_plugins-0.dist-info"
+    info.mkdir(parents=True, exist_ok=True)
+    (info / "METADATA").write_text(
+        "Metadata-Version: 2.1\nName: hashcart-test-plugins\nVersion: 0\n", encoding="utf-8"
+    )
+    points = "".join(f"{name} = {target}\n" for name, target in plugins.items())
+    (info / "entry_points.txt").write_text(f"[hashcart.plugins]\n{points}", encoding="utf-8")
+    return str(folder)
 
 
 def expected_carts(sent: Sequence[tuple[dict[str, Any], str]]) -> dict[tuple[str, str], int]:
