@@ -16,7 +16,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from hashcart import CartCommand, Unavailable
+from hashcart import CartCommand, Unavailable, fault_point
 from hashcart_mastodon.client import (
     Json,
     MastodonClient,
@@ -146,6 +146,9 @@ class Listener:
             try:
                 command = await self._command_for(notification)
                 if command is not None:
+                    # Received, not yet recorded: a node that dies here leaves the cursor
+                    # behind this notification, so the next listener reads it again.
+                    await fault_point("mastodon.received")
                     await self._submit(command)
                 break
             except Unavailable as exc:
