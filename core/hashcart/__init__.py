@@ -22,6 +22,7 @@ from hashcart.commands import (
     Product,
     ProductRef,
     ReplyTarget,
+    StateChange,
 )
 from hashcart.config import HashcartSettingsBase as PluginSettings
 from hashcart.errors import ConfigError, Conflict, NotFound, Unavailable
@@ -35,6 +36,8 @@ from hashcart.platform import (
     SendRefused,
 )
 from hashcart.policy_api import PolicyContext, RateDecision
+from hashcart.signin import ProvenIdentity, SignInProvider
+from hashcart.sources import ProductSource, SourceUnavailable
 from hashcart.text import extract_urls, has_hashtag, is_safe_url
 
 if TYPE_CHECKING:
@@ -64,12 +67,17 @@ __all__ = [
     "PolicyContext",
     "Product",
     "ProductRef",
+    "ProductSource",
+    "ProvenIdentity",
     "RateDecision",
     "ReplyContent",
     "ReplyTarget",
     "RetryLater",
     "SendError",
     "SendRefused",
+    "SignInProvider",
+    "SourceUnavailable",
+    "StateChange",
     "Unavailable",
     "__version__",
     "extract_barcodes",

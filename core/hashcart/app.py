@@ -42,6 +42,7 @@ from hashcart.platform import Platform
 from hashcart.plugins import PluginManager
 from hashcart.policy import PolicyRules
 from hashcart.retention import prune_loop
+from hashcart.states import standing
 from hashcart.store import create_engine, is_outage, is_postgres
 from hashcart.store.counters import RateCounters
 
@@ -333,3 +334,12 @@ class Hashcart:
 
     def count_platform_error(self, platform: str, kind: str) -> None:
         self.metrics.platform_errors.labels(platform, kind).inc()
+
+    def count_platform_event(self, platform: str, kind: str, amount: int = 1) -> None:
+        """Count something a plugin did for `/metrics` (`hashcart_platform_events_total`)."""
+        self.metrics.platform_events.labels(platform, kind).inc(amount)
+
+    async def standing_states(self, prefix: str) -> list[str]:
+        """The state keys starting with `prefix` that stand now (see `hashcart.StateChange`):
+        what a plugin compares with the platform after missing events."""
+        return await standing(self.engine, prefix)

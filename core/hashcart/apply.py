@@ -2,7 +2,8 @@
 
 Commands are applied in groups: while one group commits, the next gathers, so a burst costs a
 few commits rather than one per command. Each command keeps its own guarantees inside the group:
-it is recorded once per event key (a redelivery finds the key and changes nothing), and if the
+it is recorded once per event key (a redelivery finds the key and changes nothing; a command
+setting a state, `hashcart.StateChange`, once per change of that state), and if the
 group's transaction fails every command in it is retried on its own, so one bad command cannot
 sink its neighbours and none is half-applied.
 """
@@ -36,6 +37,7 @@ from hashcart.errors import Unavailable
 from hashcart.i18n import money, normalise_locale
 from hashcart.platform import ReplyContent
 from hashcart.policy_api import RateDecision
+from hashcart.states import set_absent_statement, set_present_statement
 from hashcart.store import dialect_insert, is_outage, is_postgres
 from hashcart.store.counters import PEEK, hit_statement, window_start
 from hashcart.store.schema import (
@@ -274,6 +276,8 @@ class _Statements:
             )
         )
         self.queue_replies = sa.insert(outbox)
+        self.set_present = set_present_statement(insert)
+        self.set_absent = set_absent_statement()
 
 
 class _Group:
@@ -459,10 +463,13 @@ class Applier:
     async def _apply_group(self, batch: Sequence[Prepared]) -> list[Outcome]:
         statements = self.statements
         now = time.time()
-        firsts: dict[str, Prepared] = {}
-        for item in batch:
-            firsts.setdefault(item.command.event_key, item)
         async with self._hashcart.writing(), self._engine.begin() as conn:
+            # A command setting a state that already holds is a duplicate: None here.
+            changes = await self._state_changes(conn, batch, now)
+            firsts: dict[str, Prepared] = {}
+            for change in changes:
+                if change is not None:
+                    firsts.setdefault(change.command.event_key, change)
             # Claiming the event ids first makes a concurrent copy of an event (another worker,
             # another node) wait for this transaction and then find the id taken.
             claims = [
@@ -475,19 +482,27 @@ class Applier:
                 }
                 for key, item in firsts.items()
             ]
-            claimed = set((await conn.execute(statements.claim_events, claims)).scalars())
-            known = await self._accounts(conn, batch)
+            claimed = (
+                set((await conn.execute(statements.claim_events, claims)).scalars())
+                if claims
+                else set()
+            )
+            known = await self._accounts(conn, list(firsts.values()))
             account_ids = sorted({account.id for account in known.values()})
             rows: Iterable[Any] = (
                 await conn.execute(statements.carts, {"ids": account_ids}) if account_ids else []
             )
             group = _Group(conn, now, known, _Carts(rows))
             outcomes: list[Outcome] = []
-            for item in batch:
-                command = item.command
-                if command.event_key not in claimed or firsts[command.event_key] is not item:
+            for item in changes:
+                if (
+                    item is None
+                    or item.command.event_key not in claimed
+                    or firsts[item.command.event_key] is not item
+                ):
                     outcomes.append(Outcome(OutcomeCode.DUPLICATE, silent=True))
                     continue
+                command = item.command
                 account = known.get((command.platform, command.user_id))
                 outcome = await self._decide(group, item, account)
                 outcomes.append(outcome)
@@ -496,6 +511,32 @@ class Applier:
                     group.replies.append(await self.reply_row(command, account, outcome, group.now))
             await group.flush(statements)
         return outcomes
+
+    async def _state_changes(
+        self, conn: AsyncConnection, batch: Sequence[Prepared], now: float
+    ) -> list[Prepared | None]:
+        """Each command as it is to be applied: a state command whose state changed gets the
+        change's version in its event id; one whose state already holds becomes None.
+
+        States are flipped in key order (a key's commands keeping theirs), so concurrent groups
+        lock state rows in one order and cannot deadlock on them.
+        """
+        changes: list[Prepared | None] = list(batch)
+        stated = [index for index, item in enumerate(batch) if item.command.state is not None]
+        for index in sorted(stated, key=lambda i: _state_key(batch[i].command)):
+            command = batch[index].command
+            assert command.state is not None
+            statement = (
+                self.statements.set_present if command.state.present else self.statements.set_absent
+            )
+            result = await conn.execute(statement, {"b_state_key": command.state.key, "b_now": now})
+            version = result.scalar()
+            if version is None:
+                changes[index] = None
+            else:
+                versioned = replace(command, event_id=f"{command.event_id}#{version}")
+                changes[index] = replace(batch[index], command=versioned)
+        return changes
 
     async def _accounts(
         self, conn: AsyncConnection, batch: Sequence[Prepared]
@@ -523,7 +564,8 @@ class Applier:
         if action is Action.HELP:
             return Outcome(OutcomeCode.HELP, {"hashtag": self._hashcart.settings.hashtag})
         if action is Action.LINK:
-            return Outcome(OutcomeCode.LINK_SENT, {"link_url": self._token(group, command)})
+            link_url = self._link_url(group, command, account)
+            return Outcome(OutcomeCode.LINK_SENT, {"link_url": link_url})
         if action is Action.UNLINK:
             if account is None:
                 return Outcome(OutcomeCode.NOT_LINKED)
@@ -531,7 +573,7 @@ class Applier:
             group.known.pop((command.platform, command.user_id), None)
             return Outcome(OutcomeCode.UNLINKED, {"platform": command.platform})
         if account is None:
-            params: dict[str, Any] = {"link_url": self._token(group, command)}
+            params: dict[str, Any] = {"link_url": self._link_url(group, command, account)}
             if action is Action.ADD and item.product is not None:
                 params["title"] = item.product.title
                 group.pending.append(
@@ -781,6 +823,19 @@ class Applier:
         configured = self._hashcart.settings.public_reply
         return configured or self._hashcart.translate(locale, "reply.private_public")
 
+    def _link_url(self, group: _Group, command: CartCommand, account: _Account | None) -> str:
+        """Where the asker links this identity: a one-time token only in a private answer.
+
+        Whoever opens a token first links the identity to their own cart, so a token in a public
+        thread hands the asker's later adds to any reader. A public answer points to the page
+        where the person proves who they are by signing in with the platform instead. Private
+        means what `reply_row` makes of it: the plugin's `ReplyTarget.private` or the
+        account's DM-only choice.
+        """
+        if command.reply_to.private or (account is not None and account.dm_only):
+            return self._token(group, command)
+        return f"{self._hashcart.settings.public_url}/link/{command.platform}"
+
     def _token(self, group: _Group, command: CartCommand) -> str:
         token = secrets.token_urlsafe(24)
         group.tokens.append(
@@ -879,6 +934,10 @@ def _queued(
         "sent_at": None,
         "created_at": now,
     }
+
+
+def _state_key(command: CartCommand) -> str:
+    return command.state.key if command.state is not None else ""
 
 
 def _fingerprint(cart: dict[str, _Line]) -> list[list[Any]]:

@@ -112,13 +112,38 @@ class ReplyTarget:
         )
 
 
+#: How long a state key may be (the column holding it).
+MAX_STATE_KEY = 200
+
+
+@dataclass(frozen=True, slots=True)
+class StateChange:
+    """A standing state a command sets, for platform events that are states, not occurrences.
+
+    A reaction on a message has no event id of its own: while it stands, its effect stands.
+    A command carrying `StateChange(key, present)` is applied only when the state under `key`
+    changes (absent is where every key starts); one that finds it already so is a duplicate,
+    changes nothing and is not answered. So a replayed add or remove does nothing, and taking
+    something back then doing it again counts again.
+    """
+
+    key: str
+    present: bool
+
+    def __post_init__(self) -> None:
+        if not self.key or len(self.key) > MAX_STATE_KEY:
+            raise ValueError(f"a state key has 1 to {MAX_STATE_KEY} characters")
+
+
 @dataclass(frozen=True, slots=True)
 class CartCommand:
     """One request from one platform user, identified by the platform's own event id.
 
     `reference` is the raw product reference the user gave (a URL or a barcode); the core resolves
     it through the `hashcart_product_from_url` hook unless the plugin already set `product`.
-    `argument` carries a sub-argument such as `on`/`off` for `privacy`.
+    `argument` carries a sub-argument such as `on`/`off` for `privacy`. `state`, when set, makes
+    the command apply once per change of that state rather than once per event id (the event id
+    then only needs to name the state; the core makes each change's event key unique).
     """
 
     platform: str
@@ -133,6 +158,7 @@ class CartCommand:
     user_name: str | None = None
     locale: str | None = None
     is_bot: bool = False
+    state: StateChange | None = None
 
     def __post_init__(self) -> None:
         if not self.platform or not self.user_id or not self.event_id:

@@ -8,6 +8,7 @@ than `None`; the rest collect every result.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import pluggy
@@ -18,9 +19,11 @@ if TYPE_CHECKING:
 
     from hashcart.app import Hashcart
     from hashcart.barcodes import Barcode
-    from hashcart.commands import CartCommand, Order, Outcome, Product, ProductRef
+    from hashcart.commands import CartCommand, CartLine, Order, Outcome, Product, ProductRef
     from hashcart.platform import Platform, ReplyContent
     from hashcart.policy_api import PolicyContext
+    from hashcart.signin import SignInProvider
+    from hashcart.sources import ProductSource
 
 hookspec = pluggy.HookspecMarker("hashcart")
 
@@ -69,6 +72,21 @@ async def hashcart_authenticate(request: web.Request, hashcart: Hashcart) -> str
     request has no hashcart session yet; read the shop's session cookie or a header set by a
     trusted proxy. A returned account id starts a hashcart session; None offers hashcart's own
     sign-in.
+    """
+
+
+@hookspec
+def hashcart_signin_provider(hashcart: Hashcart) -> SignInProvider | None:
+    """Offer "Sign in with PLATFORM", so people can link that platform's identity by proving it.
+
+    A link token only ever goes out in a private answer; a public answer points to
+    `{PUBLIC_URL}/link/{platform}` instead, where the person signs in with the platform (OAuth 2.0
+    authorization code with PKCE) and then confirms the link on hashcart. Return a
+    `hashcart.SignInProvider` (the platform's authorize, token and userinfo URLs, the client id
+    and secret, the scope, and how to read the user id and name from the userinfo answer) when
+    the client credentials are configured, else `None`. Called once while the web application is
+    built. The platform must allow `{PUBLIC_URL}/link/{platform}/callback` as redirect URI, and
+    the user id read must be the one the plugin puts into `CartCommand.user_id`.
     """
 
 
@@ -122,6 +140,30 @@ def hashcart_lookup_product(ref: ProductRef, hashcart: Hashcart) -> Product | No
 
     *First result wins.* The core's own implementation (tried last) reads the local catalog;
     a store plugin can answer from the shop's API instead. Return `None` for an unknown product.
+    """
+
+
+@hookspec
+def hashcart_product_sources(hashcart: Hashcart) -> ProductSource | Sequence[ProductSource] | None:
+    """Declare live product sources (a store's API, product pages) for products not in the catalog.
+
+    Called once at start-up. The operator's catalog always wins; a product it lacks is fetched from
+    the first source whose `handles(ref)` is true, cached in the products table for
+    `HASHCART_PRODUCT_TTL` seconds, batched and shared between concurrent lookups by the core. A
+    source raising `hashcart.SourceUnavailable` makes the command "try again", never "unknown".
+    """
+
+
+@hookspec(firstresult=True)
+def hashcart_store_cart_url(
+    store: str, lines: Sequence[CartLine], hashcart: Hashcart
+) -> str | None:
+    """The URL that carries these cart lines into the store's own cart (a hand-off), or None.
+
+    *First result wins.* `store` is the part of the product ids before the colon (`amazon`, a
+    shop's host); `lines` are the cart's lines of that store (for Amazon: of one marketplace). The
+    URL appears as `handoff` in the admin API's cart, as a "Continue at <store>" button on the cart
+    page, in `/cart list` answers, and answers `/cart checkout` for a store that places no orders.
     """
 
 

@@ -30,6 +30,12 @@ class Metrics:
             ["platform", "kind"],
             registry=self.registry,
         )
+        self.platform_events = Counter(
+            "hashcart_platform_events",
+            "Things a platform plugin did that operators watch (not errors), by platform and kind.",
+            ["platform", "kind"],
+            registry=self.registry,
+        )
         self.outbox_depth = Gauge(
             "hashcart_outbox_depth", "Replies waiting to be sent.", registry=self.registry
         )

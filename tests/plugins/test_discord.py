@@ -421,7 +421,8 @@ async def test_stopping_finishes_a_reaction_already_received(discord: DiscordSta
         await hc.hashcart.stop()  # while the message fetch is still under way
 
         events = await hc.events()
-        assert [e["event_key"] for e in events] == [f"discord:{message.id}:{alice.id}:🛒:add:0"]
+        # The first change of the reaction's state (`#1`).
+        assert [e["event_key"] for e in events] == [f"discord:{message.id}:{alice.id}:🛒:add:0#1"]
         assert events[0]["outcome"] == "added"
 
 

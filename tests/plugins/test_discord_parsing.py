@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from hashcart import Action, ProductRef
+from hashcart import Action, ProductRef, StateChange
 from hashcart_discord.links import message_links
-from hashcart_discord.reactions import Reaction, reaction_commands
+from hashcart_discord.reactions import Reaction, parse_state_key, reaction_commands
 from hashcart_discord.settings import DiscordSettings, EmojiSpec, ShardPlan
 
 CUSTOM_ID = 123456789012345678
@@ -77,19 +77,25 @@ def test_bad_shard_settings_say_what_is_wrong(value: str, complaint: str) -> Non
 
 
 def test_settings_defaults_and_enabling(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("TOKEN", "API_URL", "GATEWAY_URL", "EMOJI", "SHARDS"):
+    for name in ("TOKEN", "API_URL", "GATEWAY_URL", "EMOJI", "SHARDS", "RECONCILE_MINUTES"):
         monkeypatch.delenv(f"HASHCART_DISCORD_{name}", raising=False)
     settings = DiscordSettings()
     assert not settings.enabled
     assert settings.api_url == "https://discord.com/api/v10"
     assert settings.gateway_url == "wss://gateway.discord.gg/"
     assert settings.emoji_spec == EmojiSpec("🛒") and settings.shard_plan is None
-    monkeypatch.setenv("HASHCART_DISCORD_TOKEN", "secret")
+    monkeypatch.setenv("HASHCART_DISCORD_TOKEN", "bot-token-value")
+    monkeypatch.setenv("HASHCART_DISCORD_CLIENT_SECRET", "client-secret-value")
     monkeypatch.setenv("HASHCART_DISCORD_GATEWAY_URL", "ws://127.0.0.1:9/")
     settings = DiscordSettings()
-    assert settings.enabled and "secret" not in repr(settings)
+    assert settings.enabled
+    assert "token-value" not in repr(settings) and "secret-value" not in repr(settings)
     with pytest.raises(ValidationError, match="ws:// or wss://"):
         DiscordSettings(gateway_url="https://gateway.discord.gg/")
+    assert settings.reconcile_minutes == 15
+    monkeypatch.setenv("HASHCART_DISCORD_RECONCILE_MINUTES", "-1")
+    with pytest.raises(ValidationError, match="reconcile_minutes"):
+        DiscordSettings()
 
 
 def test_links_come_from_text_and_every_part_of_embeds() -> None:
@@ -126,6 +132,17 @@ def test_one_command_per_product_with_stable_event_ids() -> None:
     removed = reaction_commands(reaction(removed=True), products, [])
     assert [c.event_id for c in added] == ["5:2:🛒:add:0", "5:2:🛒:add:1"]
     assert [c.event_id for c in removed] == ["5:2:🛒:remove:0", "5:2:🛒:remove:1"]
+    # A reaction is a state: its add and its remove set the same keys, one per product.
+    assert [c.state for c in added] == [
+        StateChange("discord:reaction:5:2:🛒:0", True),
+        StateChange("discord:reaction:5:2:🛒:1", True),
+    ]
+    assert [c.state for c in removed] == [
+        StateChange("discord:reaction:5:2:🛒:0", False),
+        StateChange("discord:reaction:5:2:🛒:1", False),
+    ]
+    assert parse_state_key("discord:reaction:5:2:🛒:1") == (5, 2, "🛒", 1)
+    assert parse_state_key("discord:reaction:5:x:🛒:1") is None
     assert {c.action for c in added} == {Action.ADD} and {c.action for c in removed} == {
         Action.REMOVE
     }

@@ -197,3 +197,12 @@ leases = sa.Table(
     sa.Column("holder", sa.String(64), nullable=False),
     sa.Column("expires_at", sa.Float, nullable=False),
 )
+
+command_states = sa.Table(
+    "command_states",
+    metadata,
+    sa.Column("state_key", sa.String(200), primary_key=True),
+    sa.Column("present", sa.Boolean, nullable=False),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("updated_at", sa.Float, nullable=False, index=True),
+)

@@ -21,6 +21,7 @@ from hashcart_discord.slash import SlashHandler, build_tree
 
 ReactionHandler = Callable[[discord.RawReactionActionEvent], Awaitable[None]]
 SetupHandler = Callable[["CartClient"], Awaitable[None]]
+IdentifiedHandler = Callable[[int], None]
 
 
 def point_at(api_url: str, gateway_url: str) -> None:
@@ -52,6 +53,7 @@ class CartClient(discord.AutoShardedClient):
         on_reaction: ReactionHandler,
         on_slash: SlashHandler,
         on_setup: SetupHandler,
+        on_identified: IdentifiedHandler,
         shards: ShardPlan | None,
         **options: Any,
     ) -> None:
@@ -67,11 +69,16 @@ class CartClient(discord.AutoShardedClient):
         )
         self._on_reaction = on_reaction
         self._on_setup = on_setup
+        self._on_identified = on_identified
         self.tree = build_tree(self, on_slash)
 
     async def setup_hook(self) -> None:
         """After login, before the gateway: the moment to register application commands."""
         await self._on_setup(self)
+
+    async def on_shard_ready(self, shard_id: int) -> None:
+        """After a fresh IDENTIFY of the shard (a RESUME fires `on_shard_resumed` instead)."""
+        self._on_identified(shard_id)
 
     async def on_raw_reaction_add(self, payload: discord.RawReactionActionEvent) -> None:
         await self._on_reaction(payload)

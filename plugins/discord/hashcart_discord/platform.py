@@ -26,12 +26,14 @@ from hashcart import (
     ReplyTarget,
     RetryLater,
     Unavailable,
+    fault_point,
 )
 from hashcart_discord.cache import AsyncLru
 from hashcart_discord.gateway import CartClient, point_at
 from hashcart_discord.host import Host
 from hashcart_discord.links import MessageReferences, message_references
 from hashcart_discord.reactions import PLATFORM, Reaction, reaction_commands
+from hashcart_discord.reconcile import Reconciler, SeenMessage, SeenMessages
 from hashcart_discord.sender import DmSender
 from hashcart_discord.settings import DiscordSettings
 from hashcart_discord.slash import commands_digest
@@ -74,6 +76,16 @@ class DiscordPlatform:
         self._bots: AsyncLru[int, bool] = AsyncLru(self._fetch_is_bot, size=4096, ttl=3600)
         self._lookups = asyncio.Semaphore(LOOKUP_CONCURRENCY)
         self._stopping = False
+        # When the last live reaction event for (message, user) arrived: catching up must not
+        # undo what a newer live event did.
+        self._last_live: AsyncLru[tuple[int, int], float] = AsyncLru(
+            self._no_live_event, size=16_384, ttl=3600
+        )
+        self._seen = SeenMessages(host, settings.reconcile_minutes)
+        self._reconciler = Reconciler(
+            host, self._emoji, self._seen, self._apply_state, self._last_live_at
+        )
+        self._catching_up: set[asyncio.Task[None]] = set()
 
     # -- life cycle -----------------------------------------------------------------------------
 
@@ -86,6 +98,10 @@ class DiscordPlatform:
 
     async def stop(self) -> None:
         self._stopping = True
+        catching_up = list(self._catching_up)
+        for task in catching_up:
+            task.cancel()
+        await asyncio.gather(*catching_up, return_exceptions=True)
         client = self._client
         if client is not None:
             with contextlib.suppress(Exception):
@@ -121,7 +137,11 @@ class DiscordPlatform:
         failures = 0
         while not self._stopping:
             client = CartClient(
-                self._on_reaction, self._on_slash, self._sync_commands, self._settings.shard_plan
+                self._on_reaction,
+                self._on_slash,
+                self._sync_commands,
+                self._on_identified,
+                self._settings.shard_plan,
             )
             self._client = client
             began = time.monotonic()
@@ -222,10 +242,27 @@ class DiscordPlatform:
         task = asyncio.current_task()
         assert task is not None
         self._handlers.add(task)
+        self._last_live.put((payload.message_id, payload.user_id), time.monotonic())
         try:
             # Taken before the first await: events arrive in order, and so do their effects.
             async with self._in_order((payload.message_id, payload.user_id)):
-                await self._handle(payload)
+                seen = SeenMessage(payload.guild_id, payload.channel_id, payload.message_id)
+                await self._seen.remember(seen)
+                await fault_point("discord.reaction.received")
+                member = payload.member
+                if member is not None:
+                    self._bots.put(payload.user_id, member.bot)
+                reaction = Reaction(
+                    message_id=payload.message_id,
+                    channel_id=payload.channel_id,
+                    user_id=payload.user_id,
+                    emoji_key=self._emoji.key,
+                    removed=payload.event_type == "REACTION_REMOVE",
+                    guild_id=payload.guild_id,
+                    user_name=member.display_name if member is not None else None,
+                    locale=self._locale(payload.guild_id),
+                )
+                await self._apply(reaction)
         except Unavailable as exc:
             self._host.count_platform_error(PLATFORM, "lost")
             log.error("discord: reaction on message %s lost: %s", payload.message_id, exc)
@@ -235,32 +272,20 @@ class DiscordPlatform:
         finally:
             self._handlers.discard(task)
 
-    async def _handle(self, payload: discord.RawReactionActionEvent) -> None:
-        member = payload.member
-        if member is not None:
-            self._bots.put(payload.user_id, member.bot)
-        if await self._bots.get(payload.user_id):
+    async def _apply(self, reaction: Reaction) -> None:
+        """One reaction added or taken back, live or found while catching up: its commands."""
+        if await self._bots.get(reaction.user_id):
             return
         try:
-            found = await self._messages.get((payload.channel_id, payload.message_id))
+            found = await self._messages.get((reaction.channel_id, reaction.message_id))
         except discord.NotFound:
             return  # deleted before we looked: nothing to add
         except discord.Forbidden:
             self._host.count_platform_error(PLATFORM, "message_forbidden")
-            log.warning("discord: no access to message %s", payload.message_id)
+            log.warning("discord: no access to message %s", reaction.message_id)
             return
         products = await self._products(found.links)
         barcodes = await self._barcodes(found.barcodes) if not products else []
-        reaction = Reaction(
-            message_id=payload.message_id,
-            channel_id=payload.channel_id,
-            user_id=payload.user_id,
-            emoji_key=self._emoji.key,
-            removed=payload.event_type == "REACTION_REMOVE",
-            guild_id=payload.guild_id,
-            user_name=member.display_name if member is not None else None,
-            locale=self._locale(payload.guild_id),
-        )
         # Submitted together, the commands of one reaction are applied in one group, so their
         # answers (one `reply_group`) go out as one DM listing every product.
         commands = reaction_commands(reaction, products, found.links, barcodes)
@@ -287,6 +312,58 @@ class DiscordPlatform:
                 seen.add(ref.product_id)
             found.append((code, ref))
         return found
+
+    # -- catching up after a fresh IDENTIFY -----------------------------------------------------
+
+    def _on_identified(self, shard_id: int) -> None:
+        """A shard identified afresh (not resumed): Discord replays nothing to it, so compare
+        the remembered messages with Discord in the background."""
+        client = self._client
+        if self._settings.reconcile_minutes <= 0 or client is None or self._stopping:
+            return
+        shard_count = client.shard_count or 1
+        task = asyncio.create_task(
+            self._catch_up(client, shard_id, shard_count),
+            name=f"hashcart-discord-catch-up-{shard_id}",
+        )
+        self._catching_up.add(task)
+        task.add_done_callback(self._catching_up.discard)
+
+    async def _catch_up(self, client: CartClient, shard_id: int, shard_count: int) -> None:
+        try:
+            await self._reconciler.run(client, shard_id, shard_count)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            self._host.count_platform_error(PLATFORM, "reconcile")
+            log.exception("discord: catching up on shard %s failed", shard_id)
+
+    async def _apply_state(self, seen: SeenMessage, user_id: int, removed: bool) -> None:
+        """What catching up found: the reaction's state as Discord has it now, in order with
+        the user's live reactions on that message.
+
+        Catching up hands over people only (the reactors it reads leave bots out, and only
+        people's reactions ever stood), so no REST lookup is spent asking whether each is a bot.
+        """
+        self._bots.put(user_id, False)
+        async with self._in_order((seen.message_id, user_id)):
+            reaction = Reaction(
+                message_id=seen.message_id,
+                channel_id=seen.channel_id,
+                user_id=user_id,
+                emoji_key=self._emoji.key,
+                removed=removed,
+                guild_id=seen.guild_id,
+                locale=self._locale(seen.guild_id),
+            )
+            await self._apply(reaction)
+
+    def _last_live_at(self, message_id: int, user_id: int) -> float:
+        return self._last_live.peek((message_id, user_id)) or 0.0
+
+    @staticmethod
+    async def _no_live_event(key: tuple[int, int]) -> float:
+        return 0.0
 
     def _locale(self, guild_id: int | None) -> str | None:
         guild = self._client.get_guild(guild_id) if self._client and guild_id else None

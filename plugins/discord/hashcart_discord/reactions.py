@@ -5,9 +5,29 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from hashcart import Action, CartCommand, ProductRef, ReplyTarget
+from hashcart import Action, CartCommand, ProductRef, ReplyTarget, StateChange
 
 PLATFORM = "discord"
+#: Where the state of every cart reaction is kept: `discord:reaction:<message>:<user>:…`.
+STATE_PREFIX = f"{PLATFORM}:reaction:"
+
+
+def message_state_prefix(message_id: int) -> str:
+    """The state keys of every reaction on one message start with this."""
+    return f"{STATE_PREFIX}{message_id}:"
+
+
+def parse_state_key(key: str) -> tuple[int, int, str, int] | None:
+    """(message, user, emoji key, product index) of a reaction's state key, None if it is not
+    one."""
+    if not key.startswith(STATE_PREFIX):
+        return None
+    message, _, rest = key[len(STATE_PREFIX) :].partition(":")
+    user, _, rest = rest.partition(":")
+    emoji, _, index = rest.rpartition(":")
+    if not (message.isdigit() and user.isdigit() and index.isdigit() and emoji):
+        return None
+    return int(message), int(user), emoji, int(index)
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,12 +44,20 @@ class Reaction:
     locale: str | None = None
 
     def event_id(self, index: int) -> str:
-        """Stable across gateway replays, so the core applies each one once.
+        """What the event is; the core appends which change of the state it was, so removing
+        a reaction and adding it again are two events.
 
         One reaction can carry several products, hence the index of the product in the message.
         """
         verb = "remove" if self.removed else "add"
         return f"{self.message_id}:{self.user_id}:{self.emoji_key}:{verb}:{index}"
+
+    def state(self, index: int) -> StateChange:
+        """A reaction has no event id of its own: it is a state. While it stands, the message's
+        product is in the reactor's cart because of it; a replayed add or remove finds the
+        state already so and changes nothing."""
+        key = f"{message_state_prefix(self.message_id)}{self.user_id}:{self.emoji_key}:{index}"
+        return StateChange(key, present=not self.removed)
 
     def reply_target(self) -> ReplyTarget:
         """Answers go by DM (`private`); the channel is only for the closed-DMs notice."""
@@ -63,7 +91,8 @@ def reaction_commands(
     product it resolved to, or none (a wrong check digit, an unknown code) for the core to
     answer. A cart reaction on a message naming no product still gets one answer saying so (the
     core words it from the first link, or from its absence); taking back a reaction that added
-    nothing says nothing, the first answer already did.
+    nothing says nothing, the first answer already did (and its state stays: it is not answered
+    again when the reaction comes back).
     """
     action = Action.REMOVE if reaction.removed else Action.ADD
 
@@ -73,6 +102,7 @@ def reaction_commands(
             user_id=str(reaction.user_id),
             action=action,
             event_id=reaction.event_id(index),
+            state=reaction.state(index),
             reply_to=reaction.reply_target(),
             product=product,
             reference=reference,

@@ -54,6 +54,11 @@ class EmojiSpec:
         """How the emoji appears in event ids: stable across renames of a custom emoji."""
         return str(self.id) if self.id is not None else self.name
 
+    @property
+    def rest_form(self) -> str:
+        """How Discord's REST API names the emoji in a path: the character, or `name:id`."""
+        return f"{self.name}:{self.id}" if self.id is not None else self.name
+
 
 @dataclass(frozen=True, slots=True)
 class ShardPlan:
@@ -97,8 +102,19 @@ class DiscordSettings(BaseSettings):
     gateway_url: str = "wss://gateway.discord.gg/"
     emoji: str = "🛒"
     shards: str = Field(default="", description="'0,1/4' runs shards 0 and 1 of 4; empty = all")
+    reconcile_minutes: int = Field(
+        default=15,
+        ge=0,
+        le=10_080,
+        description="after a fresh IDENTIFY, compare the cart reactions on messages seen this "
+        "many minutes back with Discord's; 0 = off",
+    )
+    # "Sign in with Discord" (OAuth2, scope `identify`), to link a Discord identity by proof.
+    client_id: str | None = None
+    client_secret: SecretStr | None = None
+    authorize_url: str = "https://discord.com/oauth2/authorize"
 
-    @field_validator("api_url")
+    @field_validator("api_url", "authorize_url")
     @classmethod
     def _http_url(cls, value: str) -> str:
         if not re.match(r"^https?://[^/\s]+", value):

@@ -3,9 +3,11 @@
 Tests, the playground and plugin authors point a bot at it instead of discord.com. It keeps the
 rules a bot depends on — JSON without a charset (discord.py compares the content type exactly),
 429s that carry `Via` and `retry_after`, gateway sequence numbers, sessions that survive a dropped
-socket and replay what was missed on RESUME, shards that each see only their own guilds, DMs that
+socket and replay what was missed on RESUME (and nothing to a new session after a fresh IDENTIFY),
+shards that each see only their own guilds, who reacted (paged, behind real rate limits), DMs that
 a user can close, the message-content gate — and gives tests handles to build a world, fire
-reactions and break things. The wire formats follow /work/shared/platforms.md §3.
+reactions and break things. The wire formats are those of Discord API v10 as discord.py 2.7 uses
+them.
 
     async with DiscordStandin() as discord:
         alice = discord.add_user("alice")
@@ -32,6 +34,8 @@ from dataclasses import dataclass, field
 from typing import Any, Self
 
 from aiohttp import WSMsgType, web
+
+from hashcart.testing.standins.oauth2 import AuthorizationServer, OAuthError
 
 __all__ = [
     "Channel",
@@ -453,6 +457,53 @@ class _Fault:
         return _json(body, status=429, headers=headers)
 
 
+@dataclass(slots=True)
+class _Bucket:
+    """A rate-limit bucket as Discord keeps one: `limit` requests per `per` seconds for one
+    route, counted per major parameter (the channel), announced in `X-RateLimit-*` headers on
+    every answer and enforced with a 429 that carries `Retry-After`."""
+
+    name: str
+    method: str
+    path: re.Pattern[str]
+    limit: int
+    per: float
+    windows: dict[str, tuple[float, int]] = field(default_factory=dict)  # major → (reset, used)
+    refused: int = 0
+
+    def matches(self, method: str, path: str) -> re.Match[str] | None:
+        return self.path.search(path) if self.method in ("*", method) else None
+
+    def take(self, major: str) -> tuple[bool, dict[str, str], float]:
+        """Count one request: (allowed, the headers to send, seconds until the window resets)."""
+        now = time.monotonic()
+        reset, used = self.windows.get(major, (0.0, 0))
+        if now >= reset:
+            reset, used = now + self.per, 0
+        used += 1
+        self.windows[major] = (reset, used)
+        after = max(reset - now, 0.0)
+        headers = {
+            "X-RateLimit-Limit": str(self.limit),
+            "X-RateLimit-Remaining": str(max(self.limit - used, 0)),
+            "X-RateLimit-Reset": f"{time.time() + after:.3f}",
+            "X-RateLimit-Reset-After": f"{after:.3f}",
+            "X-RateLimit-Bucket": self.name,
+        }
+        return used <= self.limit, headers, after
+
+    def refusal(self, headers: Mapping[str, str], after: float) -> web.Response:
+        self.refused += 1
+        refused = {
+            **headers,
+            "Via": "1.1 standin",
+            "Retry-After": str(max(math.ceil(after), 1)),
+            "X-RateLimit-Scope": "user",
+        }
+        body = {"message": "You are being rate limited.", "retry_after": after, "global": False}
+        return _json(body, status=429, headers=refused)
+
+
 # ---------------------------------------------------------------------------------------------
 # Gateway sessions
 # ---------------------------------------------------------------------------------------------
@@ -566,6 +617,13 @@ class DiscordStandin:
         self._runner: web.AppRunner | None = None
         self._base_url: str | None = None
         self._delays: list[tuple[str, re.Pattern[str], float, list[int]]] = []
+        self._buckets: list[_Bucket] = []
+        #: Discord's OAuth2 (`identify`); `signin_as(user)` says who is signed in at discord.com.
+        self.oauth2: AuthorizationServer[User] = AuthorizationServer(
+            client_id=str(self.bot.id),
+            client_secret="standin-discord-client-secret",
+            required_scopes=("identify",),
+        )
 
     # -- lifecycle ------------------------------------------------------------------------------
 
@@ -622,6 +680,8 @@ class DiscordStandin:
         app = web.Application(middlewares=[self._middleware])
         api = "/api/v10"
         app.router.add_get("/", self._gateway)
+        app.router.add_get("/oauth2/authorize", self.oauth2.authorize)
+        app.router.add_post(api + "/oauth2/token", self._oauth2_token)
         app.router.add_get(api + "/gateway", self._get_gateway)
         app.router.add_get(api + "/gateway/bot", self._get_gateway_bot)
         app.router.add_get(api + "/users/@me", self._get_me)
@@ -629,6 +689,10 @@ class DiscordStandin:
         app.router.add_get(api + "/oauth2/applications/@me", self._get_application)
         app.router.add_get(api + "/channels/{channel_id}", self._get_channel)
         app.router.add_get(api + "/channels/{channel_id}/messages/{message_id}", self._get_message)
+        app.router.add_get(
+            api + "/channels/{channel_id}/messages/{message_id}/reactions/{emoji}",
+            self._get_reactions,
+        )
         app.router.add_post(api + "/users/@me/channels", self._create_dm)
         app.router.add_post(api + "/channels/{channel_id}/messages", self._create_message)
         commands = api + "/applications/{app_id}/commands"
@@ -704,6 +768,10 @@ class DiscordStandin:
         if channel.guild_id is not None:
             self.guilds[channel.guild_id].members.setdefault(author.id, author)
         return message
+
+    def signin_as(self, user: User | None) -> None:
+        """Who the next "Sign in with Discord" authorizes (None: nobody, the person refuses)."""
+        self.oauth2.user = user
 
     def dm_channel(self, user: User) -> Channel:
         channel = self._dm_channels.get(user.id)
@@ -922,6 +990,17 @@ class DiscordStandin:
             _Fault(method.upper(), pattern, status, times, retry_after, is_global, code)
         )
 
+    def rate_limit(self, method: str, path: str, *, limit: int, per: float) -> None:
+        """Give matching routes a real bucket: `limit` requests per `per` seconds per channel
+        (the major parameter), `X-RateLimit-*` on every answer, 429s beyond it."""
+        name = hashlib.sha1(f"{method} {path}".encode()).hexdigest()[:16]
+        self._buckets.append(_Bucket(name, method.upper(), re.compile(path), limit, per))
+
+    @property
+    def rate_limited(self) -> int:
+        """How many requests the buckets of `rate_limit` refused with a 429."""
+        return sum(bucket.refused for bucket in self._buckets)
+
     def delay_next(self, method: str, path: str, seconds: float, *, times: int = 1) -> None:
         """Hold the next `times` matching requests for `seconds` before answering them."""
         self._delays.append((method.upper(), re.compile(path), seconds, [times]))
@@ -950,7 +1029,11 @@ class DiscordStandin:
             response: web.StreamResponse = await handler(request)
             return response
         self.requests.append((request.method, api_path))
-        token_authorised = api_path.startswith(("/interactions/", "/webhooks/"))
+        token_authorised = (
+            api_path.startswith(("/interactions/", "/webhooks/"))
+            or api_path == "/oauth2/token"  # the client authenticates in the request itself
+            or (api_path == "/users/@me" and self.oauth2.bearer_user(request) is not None)
+        )
         if not token_authorised and request.headers.get("Authorization") != f"Bot {self.token}":
             return _error(401, 0, "401: Unauthorized")
         for fault in self._faults:
@@ -962,8 +1045,18 @@ class DiscordStandin:
                 left[0] -= 1
                 await asyncio.sleep(seconds)
                 break
+        limits: dict[str, str] | None = None
+        for bucket in self._buckets:
+            if bucket.matches(request.method, api_path):
+                major = request.match_info.get("channel_id", "")
+                allowed, limits, after = bucket.take(major)
+                if not allowed:
+                    return bucket.refusal(limits, after)
+                break
         response = await handler(request)
-        if response.status < 300:
+        if limits is not None:
+            response.headers.update(limits)
+        elif response.status < 300:
             self._add_rate_limit_headers(request, response)
         return response
 
@@ -997,7 +1090,22 @@ class DiscordStandin:
         )
 
     async def _get_me(self, request: web.Request) -> web.Response:
-        return _json(self.bot.to_json())
+        signed_in = self.oauth2.bearer_user(request)
+        return _json((signed_in or self.bot).to_json())
+
+    async def _oauth2_token(self, request: web.Request) -> web.Response:
+        issued = self.oauth2.exchange(request.headers, await request.post())
+        if isinstance(issued, OAuthError):
+            return _json({"error": issued.error}, status=issued.status)
+        return _json(
+            {
+                "access_token": issued.access_token,
+                "token_type": "Bearer",
+                "expires_in": 604800,
+                "refresh_token": f"refresh-{issued.access_token[:16]}",
+                "scope": issued.scope,
+            }
+        )
 
     async def _get_user(self, request: web.Request) -> web.Response:
         user = self.users.get(int(request.match_info["user_id"]))
@@ -1042,6 +1150,46 @@ class DiscordStandin:
         if message is None or message.channel.id != channel.id:
             return _error(404, 10008, "Unknown Message")
         return _json(message.to_json(with_content=self._content_visible(message)))
+
+    async def _get_reactions(self, request: web.Request) -> web.Response:
+        """The users behind one reaction, by ascending id, a page of `limit` (1–100, default 25)
+        after the user id `after`; `type=1` asks for super reactions, which nobody makes here."""
+        channel = self._channel(request)
+        if channel is None:
+            return _error(404, 10003, "Unknown Channel")
+        raw = request.match_info["message_id"]
+        message = self.messages.get(int(raw)) if raw.isdigit() else None
+        if message is None or message.channel.id != channel.id:
+            return _error(404, 10008, "Unknown Message")
+        emoji_key = self._emoji_key(request.match_info["emoji"])
+        if emoji_key is None:
+            return _error(400, 10014, "Unknown Emoji")
+        query = request.query
+        limit_text, after_text = query.get("limit", "25"), query.get("after", "0")
+        reaction_type = query.get("type", "0")
+        if (
+            not limit_text.isdigit()
+            or not 1 <= int(limit_text) <= 100
+            or not after_text.isdigit()
+            or reaction_type not in ("0", "1")
+        ):
+            return _error(400, 50035, "Invalid Form Body")
+        if reaction_type == "1":
+            return _json([])
+        after = int(after_text)
+        user_ids = sorted(
+            user_id for user_id, key in message.reactions if key == emoji_key and user_id > after
+        )
+        page = user_ids[: int(limit_text)]
+        return _json([self.users[user_id].to_json() for user_id in page])
+
+    def _emoji_key(self, text: str) -> str | None:
+        """`name:id` of a custom emoji some guild has, or a unicode emoji; None otherwise."""
+        name, colon, emoji_id = text.partition(":")
+        if colon:
+            known = {emoji.id for guild in self.guilds.values() for emoji in guild.emojis}
+            return emoji_id if emoji_id.isdigit() and int(emoji_id) in known and name else None
+        return text if text and not text.isascii() else None
 
     def _content_visible(self, message: Message) -> bool:
         """Discord's message-content gate for fetched messages."""

@@ -1,7 +1,7 @@
 """orders are placed after the confirming transaction: pending, placed or refused
 
 Revision ID: 0008_pending_orders
-Revises: 0004
+Revises: 0007_reaction_states
 Create Date: 2026-12-04
 """
 
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 
 revision = '0008_pending_orders'
-down_revision = '0004'
+down_revision = '0007_reaction_states'
 branch_labels = None
 depends_on = None
 

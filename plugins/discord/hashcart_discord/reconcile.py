@@ -1,0 +1,201 @@
+"""Catching up after a crash: Discord does not replay gateway events to a new session.
+
+A process that dies takes the reactions it had received but not applied with it, and a fresh
+IDENTIFY starts a session that never hears of them, nor of reactions added or taken back while
+no process was connected. So the plugin remembers, in the database, the messages it has seen a
+cart reaction on; after each fresh IDENTIFY it reads who stands behind the cart reaction on each
+of them over REST and compares that with the reaction states the core holds: a reactor with no
+standing state is added, a standing state with no reactor is taken back. Reaction states make
+this idempotent: applying what is already so changes nothing.
+
+What it cannot cover: a message whose first cart reaction arrived while no process was running,
+or was lost before it was remembered, is unknown here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import discord
+
+from hashcart_discord.cache import AsyncLru
+from hashcart_discord.host import Host
+from hashcart_discord.reactions import PLATFORM, message_state_prefix, parse_state_key
+from hashcart_discord.settings import EmojiSpec
+
+log = logging.getLogger(__name__)
+
+KV_REACTED = "discord.reacted"
+#: Discord's largest page of reaction users.
+PAGE = 100
+#: Reactors read per message at most (a runaway message must not hold the pass up for hours).
+MAX_REACTORS = 5_000
+#: Messages compared per pass at most, the most recent first.
+MAX_MESSAGES = 1_000
+#: How often a rate limit longer than discord.py waits out itself is waited out here.
+RATE_LIMIT_TRIES = 3
+MAX_RATE_LIMIT_WAIT = 60.0
+
+
+@dataclass(frozen=True, slots=True)
+class SeenMessage:
+    """A message someone put a cart reaction on: what REST needs to read its reactions."""
+
+    guild_id: int | None
+    channel_id: int
+    message_id: int
+
+    @property
+    def key(self) -> str:
+        return f"{self.guild_id or 0}:{self.channel_id}:{self.message_id}"
+
+    @classmethod
+    def parse(cls, key: str) -> SeenMessage | None:
+        parts = key.split(":")
+        if len(parts) != 3 or not all(part.isdigit() for part in parts):
+            return None
+        guild, channel, message = (int(part) for part in parts)
+        return cls(guild or None, channel, message)
+
+    def on_shard(self, shard_id: int, shard_count: int) -> bool:
+        """Discord's formula; DMs go to shard 0."""
+        if self.guild_id is None:
+            return shard_id == 0
+        return (self.guild_id >> 22) % shard_count == shard_id
+
+
+class SeenMessages:
+    """The messages seen with a cart reaction in the last `minutes`, kept in the database so a
+    new process knows them. Written at most once per message every third of the window, so a
+    popular message costs a write now and then, not one per reaction."""
+
+    def __init__(self, host: Host, minutes: int) -> None:
+        self._host = host
+        self._ttl = minutes * 60.0 * 4 / 3  # refreshed every third: always covers `minutes`
+        self._written: AsyncLru[str, bool] = AsyncLru(
+            self._never_loaded, size=4096, ttl=max(minutes * 60.0 / 3, 1.0)
+        )
+
+    @staticmethod
+    async def _never_loaded(key: str) -> bool:
+        return False
+
+    async def remember(self, seen: SeenMessage) -> None:
+        if self._ttl <= 0 or self._written.peek(seen.key):
+            return
+        try:
+            await self._host.kv.put(KV_REACTED, seen.key, 1, ttl=self._ttl)
+        except Exception as exc:  # the reaction itself still goes through; only catching up suffers
+            self._host.count_platform_error(PLATFORM, "remember")
+            log.warning("discord: could not remember message %s: %s", seen.message_id, exc)
+            return
+        self._written.put(seen.key, True)
+
+    async def recent(self) -> list[SeenMessage]:
+        """Newest message first (snowflakes grow with time)."""
+        found = (SeenMessage.parse(key) for key in await self._host.kv.keys(KV_REACTED))
+        return sorted((s for s in found if s is not None), key=lambda s: -s.message_id)
+
+
+#: Apply one reaction state for (message, user, removed); the platform's own reaction path.
+ApplyState = Callable[[SeenMessage, int, bool], Awaitable[None]]
+#: The monotonic time of the last live event for (message, user), 0.0 if none.
+LastLive = Callable[[int, int], float]
+
+
+class Reconciler:
+    def __init__(
+        self,
+        host: Host,
+        emoji: EmojiSpec,
+        seen: SeenMessages,
+        apply: ApplyState,
+        last_live: LastLive,
+    ) -> None:
+        self._host = host
+        self._emoji = emoji
+        self._seen = seen
+        self._apply = apply
+        self._last_live = last_live
+
+    async def run(self, client: discord.Client, shard_id: int, shard_count: int) -> None:
+        """One pass over the remembered messages of one shard."""
+        self._host.count_platform_event(PLATFORM, "reconcile_runs")
+        recent = [s for s in await self._seen.recent() if s.on_shard(shard_id, shard_count)]
+        if len(recent) > MAX_MESSAGES:
+            self._host.count_platform_event(
+                PLATFORM, "reconcile_skipped_messages", len(recent) - MAX_MESSAGES
+            )
+            recent = recent[:MAX_MESSAGES]
+        for seen in recent:
+            try:
+                await self._message(client, seen)
+            except (discord.NotFound, discord.Forbidden) as exc:
+                # Deleted, or no longer readable: nothing to compare with.
+                log.info("discord: cannot read the reactions on %s: %s", seen.message_id, exc)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                self._host.count_platform_error(PLATFORM, "reconcile")
+                log.warning("discord: catching up on message %s failed: %s", seen.message_id, exc)
+            else:
+                self._host.count_platform_event(PLATFORM, "reconcile_messages")
+
+    async def _message(self, client: discord.Client, seen: SeenMessage) -> None:
+        began = time.monotonic()
+        reactors = await self._reactors(client, seen)
+        standing = set()
+        for key in await self._host.standing_states(message_state_prefix(seen.message_id)):
+            parsed = parse_state_key(key)
+            if parsed is not None and parsed[2] == self._emoji.key:
+                standing.add(parsed[1])
+        changes = [(user, False) for user in sorted(reactors - standing)]
+        changes += [(user, True) for user in sorted(standing - reactors)]
+        for user, removed in changes:
+            if self._last_live(seen.message_id, user) > began:
+                continue  # a live event since the snapshot is newer than it
+            await self._apply(seen, user, removed)
+            kind = "reconcile_removed" if removed else "reconcile_added"
+            self._host.count_platform_event(PLATFORM, kind)
+
+    async def _reactors(self, client: discord.Client, seen: SeenMessage) -> set[int]:
+        """Who stands behind the cart reaction now, people only, read page by page through
+        discord.py's HTTP client, which keeps to Discord's rate-limit buckets."""
+        people: set[int] = set()
+        after: int | None = None
+        me = client.user.id if client.user is not None else None
+        read = 0
+        while read < MAX_REACTORS:
+            page = await self._page(client, seen, after)
+            read += len(page)
+            for user in page:
+                user_id = int(user["id"])
+                if not user.get("bot") and user_id != me:
+                    people.add(user_id)
+            if len(page) < PAGE:
+                return people
+            after = int(page[-1]["id"])
+        self._host.count_platform_event(PLATFORM, "reconcile_truncated")
+        return people
+
+    async def _page(
+        self, client: discord.Client, seen: SeenMessage, after: int | None
+    ) -> list[dict[str, Any]]:
+        for attempt in range(RATE_LIMIT_TRIES + 1):
+            try:
+                users = await client.http.get_reaction_users(
+                    seen.channel_id, seen.message_id, self._emoji.rest_form, PAGE, after=after
+                )
+                return [dict(user) for user in users]
+            except discord.RateLimited as limited:
+                # Longer than discord.py waits by itself (`max_ratelimit_timeout`).
+                if attempt == RATE_LIMIT_TRIES:
+                    raise
+                self._host.count_platform_event(PLATFORM, "reconcile_rate_limited")
+                await asyncio.sleep(min(limited.retry_after, MAX_RATE_LIMIT_WAIT))
+        raise AssertionError("unreachable")
