@@ -205,6 +205,7 @@ class Accounts:
                     orders.c.currency,
                     orders.c.store_reference,
                     orders.c.created_at,
+                    orders.c.status,
                 )
                 .where(orders.c.account_id == account_id)
                 .order_by(orders.c.created_at.desc())

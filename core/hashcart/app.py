@@ -37,6 +37,7 @@ from hashcart.leases import Leases
 from hashcart.logs import current_event
 from hashcart.metrics import Metrics
 from hashcart.notify import CartChanges
+from hashcart.orders import OrderPlacer
 from hashcart.outbox import ReplySender
 from hashcart.platform import Platform
 from hashcart.plugins import PluginManager
@@ -89,6 +90,7 @@ class Hashcart:
         self._sqlite_writes = None if is_postgres(self.engine) else asyncio.Lock()
         self.platforms: dict[str, Platform] = {}
         self.sender: ReplySender | None = None
+        self.order_placer = OrderPlacer(self)
         self._background: set[asyncio.Task[Any]] = set()
         self._retention: asyncio.Task[None] | None = None
         self._stopping = asyncio.Event()
@@ -130,6 +132,7 @@ class Hashcart:
         self.applier.start()
         self.sender = ReplySender(self, self.platforms)
         self.sender.start()
+        self.order_placer.start()
         for platform in self.platforms.values():
             await platform.start()
             log.info("platform %s started", platform.name)
@@ -147,6 +150,8 @@ class Hashcart:
         if not self.started:
             await self.engine.dispose()
             return
+        # The order placer first: an order it settles queues an answer for the sender.
+        await self.order_placer.stop()
         if self.sender is not None:
             await self.sender.stop()
         for platform in self.platforms.values():
@@ -310,10 +315,11 @@ class Hashcart:
         live updates of the cart pages."""
         batch = list(batch)
         self.cart_changes.changed(item.account_id for item in batch)
-        queued = False
+        queued = ordered = False
         for item, outcome in zip(batch, outcomes, strict=True):
             if outcome.code is OutcomeCode.DUPLICATE:
                 continue
+            ordered = ordered or outcome.code is OutcomeCode.ORDER_PENDING
             command = item.command
             self.metrics.commands.labels(
                 command.platform, command.action.value, outcome.code.value
@@ -323,6 +329,8 @@ class Hashcart:
                 self._spawn(self._observe(command, outcome))
         if queued and self.sender is not None:
             self.sender.wake()
+        if ordered:
+            self.order_placer.wake()
 
     async def _observe(self, command: CartCommand, outcome: Outcome) -> None:
         try:

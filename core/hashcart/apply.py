@@ -28,7 +28,6 @@ from hashcart.commands import (
     Action,
     CartCommand,
     CartLine,
-    Order,
     Outcome,
     OutcomeCode,
     Product,
@@ -551,9 +550,7 @@ class Applier:
                 outcomes.append(outcome)
                 group.events.append(self._settled_row(command, account, outcome, group.now))
                 if not outcome.silent:
-                    group.replies.append(
-                        await self._reply_row(command, account, outcome, group.now)
-                    )
+                    group.replies.append(await self.reply_row(command, account, outcome, group.now))
             await group.flush(statements)
         return outcomes
 
@@ -729,24 +726,20 @@ class Applier:
     async def _place_order(
         self, group: _Group, account: _Account, command: CartCommand, cart: dict[str, _Line]
     ) -> Outcome:
+        """Records the order as pending and empties the cart; nothing is asked of the shop here.
+
+        The shop's call is a network call that must not hold this transaction (nor SQLite's one
+        writer): `hashcart.orders.OrderPlacer` makes it afterwards, retries it through an outage,
+        and answers the confirmation once, when the order is placed or refused. The cart is
+        emptied now so that a second checkout cannot order the same lines again while this one
+        is pending; a refused order puts its lines back.
+        """
         listing = self._listing(cart, account, command)
-        order = Order(
-            order_id=uuid.uuid4().hex,
-            account_id=account.id,
-            lines=listing.cart,
-            total_cents=int(listing.params["total_cents"]),
-            currency=listing.cart[0].currency,
-        )
-        try:
-            reference = await self._hashcart.plugins.first(
-                "hashcart_place_order", order=order, hashcart=self._hashcart
-            )
-        except Exception as exc:
-            log.warning("the store refused order %s: %s", order.order_id, exc)
-            return Outcome(OutcomeCode.STORE_REFUSED)
+        order_id = uuid.uuid4().hex
+        total_cents = int(listing.params["total_cents"])
         group.orders.append(
             {
-                "id": order.order_id,
+                "id": order_id,
                 "account_id": account.id,
                 "items": [
                     {
@@ -756,24 +749,33 @@ class Applier:
                         "price_cents": line.price_cents,
                         "currency": line.currency,
                     }
-                    for line in order.lines
+                    for line in listing.cart
                 ],
-                "total_cents": order.total_cents,
-                "currency": order.currency,
-                "store_reference": str(reference)[:200] if reference is not None else None,
+                "total_cents": total_cents,
+                "currency": listing.cart[0].currency,
+                "store_reference": None,
                 "event_key": command.event_key,
                 "created_at": group.now,
+                "status": "pending",
+                "command": command.to_json(),
+                "attempts": 0,
+                "next_attempt_at": group.now,
+                "lease_until": None,
+                "last_error": None,
+                "settled_at": None,
             }
         )
         cart.clear()
+        # Silent: the one answer to this confirmation is queued when the shop has decided.
         return Outcome(
-            OutcomeCode.ORDER_PLACED,
+            OutcomeCode.ORDER_PENDING,
             {
-                "order_id": order.order_id,
+                "order_id": order_id,
                 "total": listing.params["total"],
-                "total_cents": order.total_cents,
+                "total_cents": total_cents,
                 "count": listing.params["count"],
             },
+            silent=True,
             cart=listing.cart,
         )
 
@@ -869,7 +871,7 @@ class Applier:
         Whoever opens a token first links the identity to their own cart, so a token in a public
         thread hands the asker's later adds to any reader. A public answer points to the page
         where the person proves who they are by signing in with the platform instead. Private
-        means what `_reply_row` makes of it: the plugin's `ReplyTarget.private` or the
+        means what `reply_row` makes of it: the plugin's `ReplyTarget.private` or the
         account's DM-only choice.
         """
         if command.reply_to.private or (account is not None and account.dm_only):
@@ -927,9 +929,10 @@ class Applier:
         """A reply that bypasses the wording hooks: they may be what keeps failing."""
         return _queued(command.event_key, command.reply_to, text, {}, outcome, now)
 
-    async def _reply_row(
+    async def reply_row(
         self, command: CartCommand, account: _Account | None, outcome: Outcome, now: float
     ) -> dict[str, Any]:
+        """The outbox row answering `command`, worded by the plugins (the order placer too)."""
         private = command.reply_to.private or (account.dm_only if account else False)
         target = replace(command.reply_to, private=private)
         locale = normalise_locale((account.locale if account else None) or command.locale)

@@ -277,6 +277,8 @@ class OutcomeCode(enum.StrEnum):
     CONFIRM_ADD = "confirm_add"
     CHECKOUT_ASKED = "checkout_asked"
     ORDER_PLACED = "order_placed"
+    ORDER_PENDING = "order_pending"
+    ORDER_REFUSED = "order_refused"
     CART_CHANGED = "cart_changed"
     CONFIRM_EXPIRED = "confirm_expired"
     FORGET_ASKED = "forget_asked"
@@ -308,6 +310,7 @@ SUCCESS_CODES = frozenset(
         OutcomeCode.CONFIRM_ADD,
         OutcomeCode.CHECKOUT_ASKED,
         OutcomeCode.ORDER_PLACED,
+        OutcomeCode.ORDER_PENDING,
     }
 )
 
@@ -369,10 +372,20 @@ class Outcome:
 
 @dataclass(frozen=True, slots=True)
 class Order:
-    """A confirmed checkout: the lines and prices as they were when the user confirmed."""
+    """A confirmed checkout: the lines and prices as they were when the user confirmed.
+
+    `order_id` stays the same on every try to place the order (`attempt` counts them from 1):
+    pass it to the shop as its idempotency key, so a retry after a crash or a time-out finds
+    the order the first try made instead of making a second one.
+    """
 
     order_id: str
     account_id: str
     lines: tuple[CartLine, ...]
     total_cents: int
     currency: str
+    attempt: int = 1
+
+    @property
+    def idempotency_key(self) -> str:
+        return self.order_id

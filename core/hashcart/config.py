@@ -153,7 +153,9 @@ class Settings(HashcartSettingsBase):
         "", description="wording of a public answer to someone who chose privacy (default: catalog)"
     )
     max_body_bytes: int = Field(256 * 1024, ge=1024)
-    reply_max_attempts: int = Field(8, ge=1)
+    retry_give_up_minutes: int = Field(
+        30, ge=1, description="an answer or order still failing after this long is given up"
+    )
     apply_workers: int = Field(0, ge=0, le=16, description="0 = 1 on SQLite, 2 on PostgreSQL")
     link_token_minutes: int = Field(15, ge=1)
     log_level: str = Field("INFO", pattern=r"^(?i:debug|info|warning|error)$")

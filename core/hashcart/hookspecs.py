@@ -194,10 +194,14 @@ def hashcart_command_done(command: CartCommand, outcome: Outcome) -> None:
 def hashcart_place_order(order: Order, hashcart: Hashcart) -> str | None:
     """Pass a confirmed order to the shop; return the shop's order reference, or None.
 
-    *First result wins.* Called inside the confirming command's transaction, once the user has
-    confirmed within the window and the cart is unchanged; raise to refuse the order (the user is
-    told the store refused it and nothing is ordered). Whatever you return, the core records the
-    order (items and prices at this moment, total) and empties the cart.
+    *First result wins.* Called after the confirmation is committed, outside any transaction,
+    by whichever node claims the pending order; possibly more than once for one order (a node
+    died during the call, the shop timed out), so send `order.idempotency_key` (the order id) to
+    the shop as its idempotency key and let a repeat find the first order. Finish within 15 s.
+    Raise `hashcart.RetryLater` (or let a time-out or connection error out) while the shop is
+    away: the order is asked again with backoff, or after `retry_after` when you give one, for
+    up to `HASHCART_RETRY_GIVE_UP_MINUTES`. Raise anything else to refuse it: its lines go back
+    into the cart. Either way the user gets one answer, once the order is placed or refused.
     """
 
 

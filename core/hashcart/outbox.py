@@ -3,6 +3,8 @@
 Rows are claimed with a lease (on PostgreSQL with `FOR UPDATE SKIP LOCKED`, so several nodes drain
 one outbox without sending a reply twice); a node that dies mid-send leaves its lease to expire and
 another node picks the row up. Replies to one recipient go out in the order they were queued.
+A reply that fails for now is retried as `hashcart.retry` says: when the platform asked, else with
+backoff, until it has been tried for `HASHCART_RETRY_GIVE_UP_MINUTES`.
 """
 
 from __future__ import annotations
@@ -10,10 +12,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import random
 import time
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
@@ -22,6 +23,7 @@ from hashcart.commands import Outcome, ReplyTarget
 from hashcart.logs import current_event
 from hashcart.platform import OutgoingReply, Platform, ReplyContent, SendError
 from hashcart.scrub import scrub
+from hashcart.retry import next_delay, too_old
 from hashcart.store import is_postgres
 from hashcart.store.schema import outbox
 
@@ -37,11 +39,6 @@ LEASE_SECONDS = 10.0
 SEND_TIMEOUT = LEASE_SECONDS - 3.0
 
 
-def backoff(attempt: int) -> float:
-    """Exponential backoff with jitter: ~0.5 s, 1 s, 2 s … capped at 60 s."""
-    return float(min(60.0, 0.5 * 2 ** max(0, attempt - 1)) * random.uniform(0.8, 1.2))
-
-
 class ReplySender:
     def __init__(
         self,
@@ -51,6 +48,7 @@ class ReplySender:
         batch_size: int = 200,
         concurrency: int = 64,
         poll_seconds: float = 0.5,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self._hashcart = hashcart
         self._engine = hashcart.engine
@@ -61,6 +59,8 @@ class ReplySender:
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
+        #: The time the sender goes by (due replies, the give-up age); tests move it forward.
+        self.clock = clock
 
     def wake(self) -> None:
         self._wake.set()
@@ -102,7 +102,7 @@ class ReplySender:
         by_recipient: dict[tuple[str, str], list[Any]] = defaultdict(list)
         for row in rows:
             by_recipient[(row.platform, row.recipient)].append(row)
-        results: list[tuple[int, int, SendError | None]] = []
+        results: list[_Result] = []
         await asyncio.gather(
             *(self._send_in_order(group, results) for group in by_recipient.values())
         )
@@ -112,7 +112,7 @@ class ReplySender:
     async def _claim(self) -> list[Any]:
         """Lease due replies. A reply is held back while an older one to the same recipient is
         still unsent (waiting to retry, or leased by another node): order per user."""
-        now = time.time()
+        now = self.clock()
         platforms = list(self._platforms)
         due = (
             sa.select(outbox.c.id, outbox.c.platform, outbox.c.recipient)
@@ -157,23 +157,25 @@ class ReplySender:
                         outbox.c.extra,
                         outbox.c.outcome,
                         outbox.c.attempts,
+                        outbox.c.created_at,
                     )
                 )
             )
         rows.sort(key=lambda row: row.id)
         return rows
 
-    async def _send_in_order(
-        self, group: list[Any], results: list[tuple[int, int, SendError | None]]
-    ) -> None:
+    async def _send_in_order(self, group: list[Any], results: list[_Result]) -> None:
         batches = _merged(group)
         for index, batch in enumerate(batches):
             error = await self._send(batch)
-            results.extend((row.id, row.attempts, error) for row in batch)
+            results.extend((row.id, row.attempts, row.created_at, error) for row in batch)
             if error is not None:
                 # Later replies to this recipient wait for this one, to keep their order.
                 for later in batches[index + 1 :]:
-                    results.extend((row.id, row.attempts - 1, _Postponed(error)) for row in later)
+                    results.extend(
+                        (row.id, row.attempts - 1, row.created_at, _Postponed(error))
+                        for row in later
+                    )
                 return
 
     async def _send(self, batch: list[Any]) -> SendError | None:
@@ -194,9 +196,7 @@ class ReplySender:
                 await asyncio.wait_for(platform.send_reply(reply), SEND_TIMEOUT)
             except TimeoutError:
                 self._hashcart.count_platform_error(row.platform, "timeout")
-                return SendError(
-                    "the platform did not answer in time", retry_after=backoff(row.attempts)
-                )
+                return SendError("the platform did not answer in time", retry_after=0.0)
             except SendError as exc:
                 self._hashcart.count_platform_error(
                     row.platform, "refused" if not exc.retryable else "retry"
@@ -205,13 +205,13 @@ class ReplySender:
             except Exception as exc:  # a bug or an unexpected network error: try again later
                 log.warning("send_reply on %s raised %s", row.platform, scrub(repr(exc)))
                 self._hashcart.count_platform_error(row.platform, "error")
-                return SendError(f"{type(exc).__name__}: {exc}", retry_after=backoff(row.attempts))
+                return SendError(f"{type(exc).__name__}: {exc}", retry_after=0.0)
         return None
 
-    async def _record(self, results: list[tuple[int, int, SendError | None]]) -> None:
-        now = time.time()
-        sent = [reply_id for reply_id, _, error in results if error is None]
-        max_attempts = self._hashcart.settings.reply_max_attempts
+    async def _record(self, results: list[_Result]) -> None:
+        now = self.clock()
+        sent = [reply_id for reply_id, _, _, error in results if error is None]
+        give_up_minutes = self._hashcart.settings.retry_give_up_minutes
         async with self._hashcart.writing(), self._engine.begin() as conn:
             if sent:
                 await conn.execute(
@@ -219,7 +219,7 @@ class ReplySender:
                     .where(outbox.c.id.in_(sent))
                     .values(status="sent", sent_at=now, lease_until=None)
                 )
-            for reply_id, attempts, error in results:
+            for reply_id, attempts, created_at, error in results:
                 if error is None:
                     continue
                 reason = scrub(error.reason)  # errors quote URLs and headers with tokens in
@@ -227,12 +227,11 @@ class ReplySender:
                 if isinstance(error, _Postponed):
                     values["attempts"] = attempts
                     values["next_attempt_at"] = now + (error.retry_after or 0.0)
-                elif not error.retryable or attempts >= max_attempts:
+                elif not error.retryable or too_old(created_at, now, give_up_minutes):
                     values["status"] = "failed"
                     log.warning("reply %s given up after %d tries: %s", reply_id, attempts, reason)
                 else:
-                    delay = error.retry_after if error.retry_after else backoff(attempts)
-                    values["next_attempt_at"] = now + delay
+                    values["next_attempt_at"] = now + next_delay(attempts, error.retry_after)
                 await conn.execute(
                     sa.update(outbox).where(outbox.c.id == reply_id).values(**values)
                 )
@@ -246,6 +245,10 @@ class _Postponed(SendError):
         super().__init__(
             f"waiting for an earlier reply: {cause.reason}", retry_after=cause.retry_after or 1.0
         )
+
+
+#: (reply id, tries so far, when it was queued, what went wrong or None when it was sent)
+_Result = tuple[int, int, float, SendError | None]
 
 
 def _in_order(candidates: set[int], unsent: Any) -> list[int]:

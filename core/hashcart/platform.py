@@ -49,10 +49,15 @@ class SendError(Exception):
 
 
 class RetryLater(SendError):
-    """The platform is busy or down (429, 5xx, a timeout); the reply sender tries again."""
+    """The platform is busy or down (429, 5xx, a timeout); the reply sender tries again.
 
-    def __init__(self, reason: str, retry_after: float = 1.0) -> None:
-        super().__init__(reason, retry_after=max(0.0, retry_after))
+    Pass `retry_after` only when the platform said when (a `Retry-After` header, a rate-limit
+    reset): the retry then waits exactly that long. Without it (or with 0) the sender backs off
+    exponentially with jitter, which is what a platform that is down needs.
+    """
+
+    def __init__(self, reason: str, retry_after: float | None = None) -> None:
+        super().__init__(reason, retry_after=max(0.0, retry_after or 0.0))
 
 
 class SendRefused(SendError):

@@ -88,11 +88,14 @@ async def test_checkout_confirm_places_one_order(hc: RunningHashcart, fake_platf
     await submit(command(event_id="a1", quantity=2))
     asked = await submit(command("checkout", event_id="c1", reference=None))
     assert asked.code is OutcomeCode.CHECKOUT_ASKED and asked.params["total_cents"] == 2500
-    placed = await submit(command("confirm", event_id="c2", reference=None))
-    assert placed.code is OutcomeCode.ORDER_PLACED and placed.params["total_cents"] == 2500
+    pending = await submit(command("confirm", event_id="c2", reference=None))
+    assert pending.code is OutcomeCode.ORDER_PENDING and pending.params["total_cents"] == 2500
     again = await submit(command("confirm", event_id="c3", reference=None))
     assert again.code is OutcomeCode.NOTHING_TO_CONFIRM
     assert await hc.cart("fake", "u1") == []
+    await eventually(
+        lambda: any(r.outcome.code is OutcomeCode.ORDER_PLACED for r in fake_platform.sent)
+    )
     async with (
         aiohttp.ClientSession(
             base_url=hc.url, headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}
@@ -102,6 +105,7 @@ async def test_checkout_confirm_places_one_order(hc: RunningHashcart, fake_platf
         assert response.status == 200
         orders = (await response.json())["orders"]
     assert len(orders) == 1 and orders[0]["total_cents"] == 2500
+    assert orders[0]["status"] == "placed"
     assert orders[0]["items"] == [
         {"product_id": "shop:SKU1", "title": "Blue mug", "quantity": 2, "price_cents": 1250,
          "currency": "USD"}

@@ -43,20 +43,33 @@ async def test_refused_reply_is_recorded_and_not_retried(
     assert fake_platform.sent == []
 
 
-async def test_gives_up_after_bounded_tries(hc: RunningHashcart, fake_platform: FakePlatform):
-    hc.hashcart.settings.reply_max_attempts = 3
+async def test_gives_up_by_age_not_by_a_count_of_tries(
+    hc: RunningHashcart, fake_platform: FakePlatform
+):
+    """Eight quick failures no longer drop an answer; failing for the whole give-up age does."""
+    hc.hashcart.settings.retry_give_up_minutes = 30
+    sender = hc.hashcart.sender
+    assert sender is not None
+    skipped = 0.0
+    sender.clock = lambda: time.time() + skipped
     await hc.link("alice", "fake", "u1")
-    fake_platform.failures = [RetryLater("500", 0.01) for _ in range(10)]
+    fake_platform.failures = [RetryLater("500", 0.01) for _ in range(12)]
     await hc.hashcart.submit(command(event_id="x1"))
+    await eventually(lambda: len(fake_platform.failures) == 0, timeout=15)
+    rows = await hc.outbox()
+    assert rows[0]["status"] == "pending" and rows[0]["attempts"] == 12
+
+    fake_platform.failures = [RetryLater("500", 0.01)]
+    skipped = 31 * 60.0  # the next failure comes after half an hour of trying
 
     async def failed() -> bool:
-        rows = await hc.outbox()
-        return bool(rows) and rows[0]["status"] == "failed"
+        found = await hc.outbox()
+        return found[0]["status"] == "failed"
 
     await eventually(failed)
     rows = await hc.outbox()
-    assert rows[0]["attempts"] == 3 and rows[0]["last_error"] == "500"
-    assert len(fake_platform.failures) == 7
+    assert rows[0]["attempts"] == 13 and rows[0]["last_error"] == "500"
+    assert fake_platform.sent == []
 
 
 async def test_replies_to_one_user_keep_their_order(

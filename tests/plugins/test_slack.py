@@ -183,8 +183,11 @@ async def test_checkout_then_confirm(hc: RunningHashcart, slack: SlackStandin, a
     rendered = " ".join(b["text"]["text"] for b in asked.body["blocks"] if b["type"] == "section")
     assert "1 ×` Echo Dot" in rendered and "$49.99" in rendered
 
-    outcomes = [e["outcome"] for e in await hc.events()]
-    assert outcomes[:2] == ["order_placed", "checkout_asked"]
+    async def placed() -> bool:
+        outcomes = [e["outcome"] for e in await hc.events()]
+        return outcomes[:2] == ["order_placed", "checkout_asked"]
+
+    await eventually(placed)  # the order placer settles the order just after the confirmation
 
 
 async def test_link_and_unlink(hc: RunningHashcart, slack: SlackStandin) -> None:

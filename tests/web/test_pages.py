@@ -318,9 +318,14 @@ async def test_orders_placed_through_checkout_appear_on_the_cart_page(
     checkout = replace(add_command("u-alice", "c1", KINDLE), action=Action.CHECKOUT, reference=None)
     await site.hashcart.submit(checkout)
     placed = await site.hashcart.submit(replace(checkout, event_id="c2", action=Action.CONFIRM))
-    assert placed.code is OutcomeCode.ORDER_PLACED
+    assert placed.code is OutcomeCode.ORDER_PENDING
     page = await alice.get("/cart")
     assert "Orders" in page.text and f"1 items, {placed.params['total']}" in page.text
+
+    async def settled() -> bool:
+        return "(placed)" in (await alice.get("/cart")).text
+
+    await eventually(settled)
 
 
 async def test_change_quantity_remove_and_privacy(site: RunningHashcart, alice: Visitor) -> None:

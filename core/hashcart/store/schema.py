@@ -192,6 +192,15 @@ orders = sa.Table(
     sa.Column("store_reference", sa.String(200)),
     sa.Column("event_key", sa.String(200), nullable=False, unique=True),
     sa.Column("created_at", sa.Float, nullable=False),
+    # pending → placed | refused; a pending order is claimed with a lease by one node at a time.
+    sa.Column("status", sa.String(12), nullable=False, server_default="placed"),
+    sa.Column("command", sa.JSON),
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("next_attempt_at", sa.Float),
+    sa.Column("lease_until", sa.Float),
+    sa.Column("last_error", sa.String(500)),
+    sa.Column("settled_at", sa.Float),
+    sa.Index("ix_orders_due", "status", "next_attempt_at"),
 )
 
 leases = sa.Table(

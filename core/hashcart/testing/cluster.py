@@ -1,6 +1,10 @@
 """Real `hashcart serve` processes on one PostgreSQL, fed by the X stand-in (and, with
 `slack_cluster`, the Slack stand-in): the many-nodes and crash tests and `bench/nodes.py` drive
-them."""
+them.
+
+A test-only plugin reaches a node as an installed one would, through an entry point:
+`plugin_entry_points` writes a `*.dist-info` declaring it into a folder, and `Cluster.plugin_path`
+puts that folder on the nodes' `PYTHONPATH` (name the plugin in `Cluster.load_plugins`)."""
 
 from __future__ import annotations
 
@@ -15,6 +19,7 @@ import sys
 import time
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -62,6 +67,11 @@ class Cluster:
     #: With a Slack stand-in the nodes serve Slack too (see `slack_cluster`).
     slack: slack_standin.SlackStandin | None = None
     slack_users: list[str] = field(default_factory=list)
+    load_plugins: str = "amazon,twitter"
+    #: Settings every node gets on top of the cluster's own (a shop stand-in's address, say).
+    extra_env: dict[str, str] = field(default_factory=dict)
+    #: A folder made by `plugin_entry_points`, put first on the nodes' `PYTHONPATH`.
+    plugin_path: str | None = None
 
     def env(self, port: int) -> dict[str, str]:
         env = {
@@ -69,17 +79,22 @@ class Cluster:
             **self.standin.env(),
             "HASHCART_DATABASE_URL": self.database_url,
             "HASHCART_PORT": str(port),
-            "HASHCART_LOAD_PLUGINS": "amazon,twitter",
+            "HASHCART_LOAD_PLUGINS": self.load_plugins,
             "HASHCART_RATE_LIMIT_PER_MINUTE": "0",
             "HASHCART_RATE_LIMIT_PER_HOUR": "0",
             "HASHCART_LOG_LEVEL": "WARNING",
+            **self.extra_env,
         }
         if self.slack is not None:
             env.update(
-                HASHCART_LOAD_PLUGINS="amazon,twitter,slack",
+                HASHCART_LOAD_PLUGINS=f"{self.load_plugins},slack",
                 HASHCART_SLACK_SIGNING_SECRET=self.slack.signing_secret,
                 HASHCART_SLACK_BOT_TOKEN=self.slack.bot_token,
                 HASHCART_SLACK_API_URL=self.slack.api_url,
+            )
+        if self.plugin_path:
+            env["PYTHONPATH"] = os.pathsep.join(
+                filter(None, [self.plugin_path, os.environ.get("PYTHONPATH")])
             )
         return env
 
@@ -326,9 +341,12 @@ class Cluster:
 
 
 @contextlib.asynccontextmanager
-async def cluster(database_url: str, nodes: int, users: int) -> AsyncIterator[Cluster]:
+async def cluster(
+    database_url: str, nodes: int, users: int, **options: Any
+) -> AsyncIterator[Cluster]:
+    """`options` are `Cluster` fields (`load_plugins`, `extra_env`, `plugin_path`)."""
     async with x.XStandin() as standin:
-        running = Cluster(database_url, standin)
+        running = Cluster(database_url, standin, **options)
         await running.seed(users)
         try:
             await asyncio.gather(*(running.start_node() for _ in range(nodes)))
@@ -384,6 +402,19 @@ async def slack_cluster(
             yield running
         finally:
             await running.stop()
+
+
+def plugin_entry_points(folder: Path, plugins: Mapping[str, str]) -> str:
+    """Declare `plugins` (entry point name → `module:attribute`) as hashcart plugins in a
+    `*.dist-info` under `folder`; returns the folder for `Cluster.plugin_path`."""
+    info = folder / "hashcart_test_plugins-0.dist-info"
+    info.mkdir(parents=True, exist_ok=True)
+    (info / "METADATA").write_text(
+        "Metadata-Version: 2.1\nName: hashcart-test-plugins\nVersion: 0\n", encoding="utf-8"
+    )
+    points = "".join(f"{name} = {target}\n" for name, target in plugins.items())
+    (info / "entry_points.txt").write_text(f"[hashcart.plugins]\n{points}", encoding="utf-8")
+    return str(folder)
 
 
 def expected_carts(sent: Sequence[tuple[dict[str, Any], str]]) -> dict[tuple[str, str], int]:

@@ -155,6 +155,7 @@ class OrderOut(BaseModel):
     currency: str
     store_reference: str | None
     created_at: float
+    status: str = Field(description="pending (the shop is being asked), placed or refused")
 
 
 class OrderList(BaseModel):

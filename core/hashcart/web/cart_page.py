@@ -119,6 +119,7 @@ async def cart_page(request: web.Request) -> web.Response:
             "when": _when(order["created_at"]),
             "count": sum(line["quantity"] for line in order["items"]),
             "total": money(order["total_cents"], order["currency"], account.get("locale")),
+            "status": order["status"],
         }
         for order in await hashcart.accounts.orders(account["id"])
     ]

@@ -138,12 +138,12 @@ class DmSender:
                 status = response.status
                 retry_header = response.headers.get("Retry-After")
         except (TimeoutError, aiohttp.ClientError) as exc:
-            raise RetryLater(f"Discord {method} {path}: {type(exc).__name__} {exc}", 2.0) from exc
+            raise RetryLater(f"Discord {method} {path}: {type(exc).__name__} {exc}") from exc
         if status == 429:
             retry_after = _float(data.get("retry_after"), _float(retry_header, 1.0))
             raise RetryLater(f"Discord rate limit on {method} {path}", retry_after)
         if status >= 500:
-            raise RetryLater(f"Discord {method} {path} answered {status}", 2.0)
+            raise RetryLater(f"Discord {method} {path} answered {status}")
         if status >= 400:
             raise DiscordRefusal(status, int(data.get("code") or 0), str(data.get("message", "")))
         return data

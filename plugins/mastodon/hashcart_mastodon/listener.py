@@ -16,7 +16,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from hashcart import Action, CartCommand, Unavailable
+from hashcart import Action, CartCommand, Unavailable, fault_point
 from hashcart_mastodon.client import (
     Json,
     MastodonClient,
@@ -146,6 +146,9 @@ class Listener:
             try:
                 command = await self._command_for(notification)
                 if command is not None:
+                    # Received, not yet recorded: a node that dies here leaves the cursor
+                    # behind this notification, so the next listener reads it again.
+                    await fault_point("mastodon.received")
                     await self._submit(command)
                 break
             except Unavailable as exc:
@@ -165,7 +168,13 @@ class Listener:
         else:  # stopped before it was recorded: the next start catches up from the cursor
             return
         self._cursor = notification_id
-        await self._kv.put(NAMESPACE, self._cursor_key, notification_id)
+        try:
+            await self._kv.put(NAMESPACE, self._cursor_key, notification_id)
+        except Exception as exc:
+            # The command is recorded; only the stored cursor lags. The next notification
+            # stores it, and until then a restart reads a few recorded ones again, harmlessly.
+            log.warning("mastodon: cursor %s not stored yet: %s", notification_id, exc)
+            self._count_error("cursor_not_stored")
 
     async def _command_for(self, notification: Json) -> CartCommand | None:
         """Links in the asking status win; then those in the status it replies to."""

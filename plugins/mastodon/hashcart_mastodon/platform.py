@@ -65,7 +65,7 @@ class MastodonPlatform:
             if exc.kind is ErrorKind.NOT_FOUND and in_reply_to:
                 raise _ParentGone(exc.reason) from exc
             if exc.transient:
-                raise RetryLater(exc.reason, exc.retry_after or 1.0) from exc
+                raise RetryLater(exc.reason, exc.retry_after) from exc
             raise SendRefused(exc.reason) from exc
 
 

@@ -169,7 +169,7 @@ class TwitterPlatform:
         if exc.kind is ErrorKind.UNAVAILABLE:
             if exc.sent:
                 _remember(self._maybe_posted, reply.reply_id, variation)
-            return RetryLater(exc.reason, exc.retry_after or 1.0)
+            return RetryLater(exc.reason, exc.retry_after)
         self._forget(reply.reply_id)
         return SendRefused(exc.reason)
 

@@ -442,6 +442,10 @@ class MastodonStandin:
         """The next `times` calls to `path` (a prefix) answer `status`; 429 carries the reset."""
         self._faults.append(_Fault(method.upper(), path, status, times, reset_seconds))
 
+    def clear_faults(self) -> None:
+        """Forget the faults still armed by `fail_next`: the instance answers normally again."""
+        self._faults.clear()
+
     def drop_streams(self) -> None:
         """Close every open stream, as an instance restart or a proxy timeout would."""
         for queue in list(self._streams):
