@@ -57,13 +57,20 @@ class ProductRef:
 
 @dataclass(frozen=True, slots=True)
 class Product:
-    """A product as the catalog knows it; prices are whole cents to keep totals exact."""
+    """A product as the catalog knows it; prices are whole cents to keep totals exact.
+
+    `image_url` and `fetched_at` come from live sources: `fetched_at` (epoch seconds) is when the
+    source was asked, so a price older than `HASHCART_PRODUCT_TTL` can be shown as such; products
+    the operator put into the catalog have no `fetched_at`.
+    """
 
     ref: ProductRef
     title: str
     price_cents: int
     currency: str = "USD"
     available: bool = True
+    image_url: str | None = None
+    fetched_at: float | None = None
 
     @property
     def product_id(self) -> str:
@@ -278,11 +285,15 @@ SUCCESS_CODES = frozenset(
 
 @dataclass(frozen=True, slots=True)
 class CartLine:
+    """One line of a cart. `url` is the product's page when known: a hand-off to the store's
+    cart groups lines by its host (for Amazon, the marketplace a line was priced on)."""
+
     product_id: str
     title: str
     quantity: int
     price_cents: int
     currency: str
+    url: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

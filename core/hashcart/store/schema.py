@@ -61,6 +61,11 @@ products = sa.Table(
     sa.Column("available", sa.Boolean, nullable=False),
     sa.Column("updated_at", sa.Float, nullable=False),
     sa.Column("barcode", sa.String(13), unique=True),
+    # Rows a live source fetched: its name and when; operator rows have neither.
+    sa.Column("source", sa.String(64)),
+    sa.Column("fetched_at", sa.Float),
+    sa.Column("image_url", sa.String(1000)),
+    sa.Column("url", sa.String(1000)),
 )
 
 cart_items = sa.Table(
