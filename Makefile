@@ -28,7 +28,7 @@ lint: $(STAMP)
 
 typecheck: $(STAMP)
 	$(BIN)/mypy -p hashcart -p hashcart_amazon -p hashcart_twitter -p hashcart_slack -p hashcart_discord \
-	  -p hashcart_mastodon
+	  -p hashcart_mastodon -p hashcart_shop
 
 layering: $(STAMP)
 	$(BIN)/lint-imports
