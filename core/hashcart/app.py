@@ -40,7 +40,9 @@ from hashcart.outbox import ReplySender
 from hashcart.platform import Platform
 from hashcart.plugins import PluginManager
 from hashcart.policy import PolicyRules
+from hashcart.product_cache import ProductCache
 from hashcart.retention import prune_loop
+from hashcart.sources import ProductSource, SourceUnavailable
 from hashcart.states import standing
 from hashcart.store import create_engine, is_outage, is_postgres
 from hashcart.store.counters import RateCounters
@@ -74,6 +76,14 @@ class Hashcart:
         self._load_plugin_settings()
         self.engine = create_engine(self.settings.database_url)
         self.catalog = Catalog(self.engine)
+        self.products = ProductCache(
+            self.catalog,
+            [],
+            self.settings.product_ttl,
+            on_fetch=lambda source, outcome: self.metrics.source_fetches.labels(
+                source, outcome
+            ).inc(),
+        )
         self.accounts = Accounts(self.engine)
         self.kv = KeyValueStore(self.engine)
         self.policy_rules = PolicyRules(self.kv)
@@ -124,6 +134,7 @@ class Hashcart:
             if platform.name in self.platforms:
                 raise ConfigError(f"two plugins declare the platform {platform.name!r}")
             self.platforms[platform.name] = platform
+        self.products.sources = await self._product_sources()
         self.applier.start()
         self.sender = ReplySender(self, self.platforms)
         self.sender.start()
@@ -134,6 +145,17 @@ class Hashcart:
             prune_loop(self.engine, self.settings.retention_days, self._stopping),
             name="hashcart-retention",
         )
+
+    async def _product_sources(self) -> list[ProductSource]:
+        found: list[ProductSource] = []
+        for declared in await self.plugins.collect("hashcart_product_sources", hashcart=self):
+            for source in declared if isinstance(declared, Sequence) else [declared]:
+                if source is None:
+                    continue
+                if not isinstance(source, ProductSource):
+                    raise ConfigError(f"{source!r} is not a hashcart.ProductSource")
+                found.append(source)
+        return found
 
     async def stop(self) -> None:
         """Finish the sends in progress, stop the platforms, finish applying, close.
@@ -152,6 +174,7 @@ class Hashcart:
             except Exception as exc:
                 log.warning("platform %s did not stop cleanly: %s", platform.name, exc)
         await self.applier.stop()
+        await self.products.close()
         if self._retention is not None:
             self._stopping.set()
             await asyncio.gather(self._retention, return_exceptions=True)
@@ -225,6 +248,9 @@ class Hashcart:
             product: Product | None = await self.plugins.first(
                 "hashcart_lookup_product", ref=ref, hashcart=self
             )
+        except SourceUnavailable as exc:
+            # The store's API is down or throttling: not "unknown", the command is tried again.
+            raise Unavailable(f"product source unavailable: {exc.reason}") from exc
         except Exception as exc:
             if is_outage(exc):
                 # The local catalog is unreachable: nothing is recorded, the platform redelivers.
