@@ -204,6 +204,8 @@ class Hashcart:
 
     async def _prepare(self, command: CartCommand) -> Prepared:
         """Resolve the product outside the transaction: it may take network calls."""
+        if command.action is Action.CONFIRM:
+            return Prepared(command, fresh=await self._fresh_cart(command))
         if command.action not in PRODUCT_ACTIONS:
             return Prepared(command)
         ref = command.product
@@ -270,6 +272,37 @@ class Hashcart:
                 ),
             )
         return Prepared(command, product=product)
+
+    async def _fresh_cart(self, command: CartCommand) -> dict[str, Product | None] | None:
+        """The products of the user's cart looked up again (through the TTL cache), so a
+        checkout is confirmed at the prices and stock of now; see `Prepared.fresh`."""
+        try:
+            cart = await self.accounts.cart_of_identity(command.platform, command.user_id)
+        except Exception as exc:
+            if is_outage(exc):
+                raise Unavailable(f"cart lookup failed: {type(exc).__name__}") from exc
+            raise
+        if not cart or not cart["items"]:
+            return None
+        refs = []
+        for item in cart["items"]:
+            parsed = ProductRef.parse(item["product_id"])
+            refs.append(ProductRef(parsed.store, parsed.sku, item.get("url")))
+
+        async def look_up(ref: ProductRef) -> tuple[str, Product | None] | None:
+            try:
+                found = await self.plugins.first("hashcart_lookup_product", ref=ref, hashcart=self)
+            except SourceUnavailable as exc:
+                raise Unavailable(f"product source unavailable: {exc.reason}") from exc
+            except Exception as exc:
+                if is_outage(exc):
+                    raise Unavailable(f"product lookup failed: {type(exc).__name__}") from exc
+                log.warning("product lookup for %s failed: %s", ref.product_id, exc)
+                return None  # left as it is in the cart
+            return ref.product_id, found
+
+        answers = await asyncio.gather(*(look_up(ref) for ref in refs))
+        return dict(answer for answer in answers if answer is not None)
 
     async def resolve_reference(self, text: str) -> ProductRef | None:
         """A URL (short links followed via `hashcart_resolve_redirect`) or a barcode → product."""

@@ -254,6 +254,8 @@ class OutcomeCode(enum.StrEnum):
     FORGOTTEN = "forgotten"
     NOTHING_TO_CONFIRM = "nothing_to_confirm"
     NOT_SUPPORTED = "not_supported"
+    CHECKOUT_HANDOFF = "checkout_handoff"
+    PRICES_CHANGED = "prices_changed"
     DUPLICATE = "duplicate"
     FAILED = "failed"
 
@@ -279,6 +281,7 @@ SUCCESS_CODES = frozenset(
         OutcomeCode.CONFIRM_ADD,
         OutcomeCode.CHECKOUT_ASKED,
         OutcomeCode.ORDER_PLACED,
+        OutcomeCode.CHECKOUT_HANDOFF,
     }
 )
 
@@ -327,6 +330,7 @@ class Outcome:
                     "quantity": line.quantity,
                     "price_cents": line.price_cents,
                     "currency": line.currency,
+                    "url": line.url,
                 }
                 for line in self.cart
             ],

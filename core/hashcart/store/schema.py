@@ -85,6 +85,11 @@ cart_items = sa.Table(
     sa.Column("added_via", sa.String(32), nullable=False),
     sa.Column("added_at", sa.Float, nullable=False),
     sa.Column("updated_at", sa.Float, nullable=False),
+    # The product's page (its store's marketplace or variant: what a hand-off needs), its image,
+    # and when a live source gave the price (operator prices have none: they are always current).
+    sa.Column("url", sa.String(1000)),
+    sa.Column("image_url", sa.String(1000)),
+    sa.Column("priced_at", sa.Float),
 )
 
 events = sa.Table(

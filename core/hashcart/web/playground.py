@@ -241,7 +241,7 @@ class Playground:
     async def _cart(self) -> dict[str, Any]:
         account_id = await self.demo_account()
         cart = await self._app().accounts.cart(account_id)
-        currency = cart["items"][0]["currency"] if cart["items"] else "USD"
+        totals = [money(total["cents"], total["currency"], None) for total in cart["totals"]]
         return {
             "items": [
                 {
@@ -251,7 +251,7 @@ class Playground:
                 }
                 for item in cart["items"]
             ],
-            "total": money(cart["total_cents"], currency, None),
+            "total": " + ".join(totals) or money(0, "USD", None),
         }
 
     async def _fingerprint(self) -> tuple[Any, ...]:
