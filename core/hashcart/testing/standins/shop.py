@@ -1,0 +1,151 @@
+"""A small shop with schema.org product pages, as any web shop serves them.
+
+Each product page carries its data as JSON-LD (`Product` with an `Offer`: price, currency,
+availability, image), the way shop systems embed it for search engines; a product with a Shopify
+variant also answers `/products/<handle>.js` with Shopify's shape (prices in cents). The shop
+records every path it was asked for, so a test can show that something was never fetched. The
+playground serves one so that a non-Amazon link can be tried without any network.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+
+@dataclass
+class ShopItem:
+    """One product page at `path` (e.g. `/products/mug`)."""
+
+    path: str
+    title: str
+    price_cents: int
+    currency: str = "USD"
+    available: bool = True
+    image: str | None = None
+    sku: str | None = None
+    #: Shopify variant id: the page is then also answered as `/products/<handle>.js`.
+    variant_id: int | None = None
+
+    def json_ld(self, origin: str) -> dict[str, Any]:
+        stock = "InStock" if self.available else "OutOfStock"
+        data: dict[str, Any] = {
+            "@context": "https://schema.org",
+            "@type": "Product",
+            "name": self.title,
+            "sku": self.sku or self.path.rsplit("/", 1)[-1],
+            "offers": {
+                "@type": "Offer",
+                "url": origin + self.path,
+                "price": f"{self.price_cents / 100:.2f}",
+                "priceCurrency": self.currency,
+                "availability": f"https://schema.org/{stock}",
+            },
+        }
+        if self.image:
+            data["image"] = self.image
+        return data
+
+    def shopify_js(self) -> dict[str, Any]:
+        return {
+            "id": self.variant_id,
+            "title": self.title,
+            "handle": self.path.rsplit("/", 1)[-1],
+            "featured_image": self.image,
+            "variants": [
+                {
+                    "id": self.variant_id,
+                    "title": "Default Title",
+                    "price": self.price_cents,
+                    "available": self.available,
+                    "sku": self.sku,
+                }
+            ],
+        }
+
+
+@dataclass
+class ShopStandin:
+    """The shop's pages; `raw` serves any other answer (a redirect, an error, a plain page)."""
+
+    title: str = "Corner Shop"
+    items: dict[str, ShopItem] = field(default_factory=dict)
+    raw: dict[str, tuple[int, str, dict[str, str]]] = field(default_factory=dict)
+    seen: list[str] = field(default_factory=list)
+    url: str = ""
+    _runner: web.AppRunner | None = None
+
+    def add(self, path: str, title: str, price_cents: int, **details: Any) -> ShopItem:
+        item = self.items[path] = ShopItem(path, title, price_cents, **details)
+        return item
+
+    def answer(self, path: str, body: str, status: int = 200, **headers: str) -> None:
+        self.raw[path] = (status, body, headers)
+
+    def make_app(self, prefix: str = "") -> web.Application:
+        """The shop's application; mounted under `prefix` or `start()`ed on its own port."""
+        app = web.Application()
+
+        async def handle(request: web.Request) -> web.Response:
+            return await self._handle(request, prefix)
+
+        app.router.add_get("/{path:.*}", handle)
+        return app
+
+    async def _handle(self, request: web.Request, prefix: str) -> web.Response:
+        path = request.path.removeprefix(prefix) or "/"
+        self.seen.append(path)
+        origin = f"{request.scheme}://{request.host}{prefix}"
+        if path in self.raw:
+            status, body, headers = self.raw[path]
+            return web.Response(status=status, text=body, content_type="text/html", headers=headers)
+        if path == "/":
+            return web.Response(text=self._index(origin), content_type="text/html")
+        variant = self.items.get(path.removesuffix(".js")) if path.endswith(".js") else None
+        if variant is not None and variant.variant_id is not None:
+            return web.json_response(variant.shopify_js())
+        item = self.items.get(path)
+        if item is None:
+            return web.Response(status=404, text="not found")
+        return web.Response(text=self._page(item, origin), content_type="text/html")
+
+    def _index(self, origin: str) -> str:
+        links = "".join(
+            f'<li><a href="{html.escape(origin + path)}">{html.escape(item.title)}</a></li>'
+            for path, item in self.items.items()
+        )
+        return f"<!doctype html><title>{html.escape(self.title)}</title><ul>{links}</ul>"
+
+    def _page(self, item: ShopItem, origin: str) -> str:
+        data = json.dumps(item.json_ld(origin)).replace("</", "<\\/")
+        price = f"{item.price_cents / 100:.2f} {item.currency}"
+        image = f'<img src="{html.escape(item.image)}" alt="">' if item.image else ""
+        stock = "" if item.available else "<p>Sold out</p>"
+        return (
+            f"<!doctype html><html><head><title>{html.escape(item.title)}</title>"
+            f'<script type="application/ld+json">{data}</script></head>'
+            f"<body><h1>{html.escape(item.title)}</h1>{image}<p>{price}</p>{stock}</body></html>"
+        )
+
+    async def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
+        self._runner = web.AppRunner(self.make_app(), access_log=None)
+        await self._runner.setup()
+        await web.TCPSite(self._runner, host, port).start()
+        self.url = f"http://{host}:{int(self._runner.addresses[0][1])}"
+        return self.url
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    async def __aenter__(self) -> ShopStandin:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.stop()
