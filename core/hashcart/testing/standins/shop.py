@@ -105,6 +105,8 @@ class ShopStandin:
             return web.Response(status=status, text=body, content_type="text/html", headers=headers)
         if path == "/":
             return web.Response(text=self._index(origin), content_type="text/html")
+        if path.startswith("/img/") and path.endswith(".svg"):
+            return web.Response(text=_picture(path[5:-4]), content_type="image/svg+xml")
         variant = self.items.get(path.removesuffix(".js")) if path.endswith(".js") else None
         if variant is not None and variant.variant_id is not None:
             return web.json_response(variant.shopify_js())
@@ -149,3 +151,15 @@ class ShopStandin:
 
     async def __aexit__(self, *exc_info: object) -> None:
         await self.stop()
+
+
+def _picture(name: str) -> str:
+    """A product picture drawn on the spot: a coloured tile with the name's first letter."""
+    hue = sum(map(ord, name)) % 360
+    letter = html.escape((name[:1] or "?").upper())
+    return (
+        '<svg xmlns="http://www.w3.org/2000/svg" width="96" height="96" viewBox="0 0 96 96">'
+        f'<rect width="96" height="96" rx="12" fill="hsl({hue},55%,45%)"/>'
+        '<text x="48" y="62" font-size="44" text-anchor="middle" fill="#fff" '
+        f'font-family="sans-serif">{letter}</text></svg>'
+    )
