@@ -12,7 +12,7 @@ import pytest
 from hashcart import ConfigError, OutcomeCode, ProductRef, SourceUnavailable, Unavailable
 from hashcart.store import create_engine, upgrade
 from hashcart.store.counters import RateCounters
-from hashcart.testing import RunningHashcart, running_hashcart
+from hashcart.testing import RunningHashcart, eventually, running_hashcart
 from hashcart.testing.standins.amazon_creators import CreatorsStandin
 from hashcart_amazon.creators import RESOURCES, CreatorsApiSource
 from hashcart_amazon.settings import AmazonSettings
@@ -251,3 +251,49 @@ async def test_an_invalid_asin_is_unknown(api: CreatorsStandin, database_url: st
             )
         finally:
             await engine.dispose()
+
+
+async def test_an_x_delivery_while_the_api_is_throttled_gets_503_and_the_redelivery_lands(
+    api: CreatorsStandin,
+):
+    """End to end through the X plugin: a throttled Creators API is "deliver again", not an
+    "unknown product" answer; the redelivery adds the item once and is answered once."""
+    import hashcart_twitter
+    from hashcart.testing.standins.twitter import XStandin, tweet, user
+
+    alice = user("alice", "6253282")
+    async with (
+        XStandin() as x,
+        running_hashcart(
+            plugins=[hashcart_twitter], env=x.env() | api.env(max_wait_seconds="1")
+        ) as hc,
+    ):
+        await hc.link("alice", "twitter", alice["id_str"])
+        api.throttle_next = 100
+        post = tweet("#amazoncart", user=alice, urls=[f"https://www.amazon.de/dp/{ECHO}"])
+        down = await x.deliver(f"{hc.url}/twitter/webhook", [post])
+        assert down.status == 503
+        api.throttle_next = 0
+        await asyncio.sleep(1.0)
+        assert (await x.deliver(f"{hc.url}/twitter/webhook", [post])).status == 200
+        cart = await hc.cart("twitter", alice["id_str"])
+        assert cart is not None
+        assert [(i["product_id"], i["quantity"], i["currency"]) for i in cart] == [
+            (f"amazon:{ECHO}", 1, "EUR")
+        ]
+        replies = await eventually(lambda: x.replies_to(post))
+        assert len(replies) == 1 and "Echo Dot (DE)" in str(replies[0])
+
+
+async def test_doctor_checks_the_creators_api_credentials(api: CreatorsStandin, database_url: str):
+    async with running_hashcart(database_url=database_url, env=api.env()) as hc:
+        rows = await hc.hashcart.plugins.collect("hashcart_doctor", hashcart=hc.hashcart)
+    assert [row for found in rows for row in found if row[0].startswith("amazon")] == [
+        ("amazon: Creators API token", True, f"granted by {api.auth_url}")
+    ]
+    async with running_hashcart(
+        database_url=database_url, env=api.env(credential_secret="wrong")
+    ) as hc:
+        rows = await hc.hashcart.plugins.collect("hashcart_doctor", hashcart=hc.hashcart)
+    [(_, ok, detail)] = [row for found in rows for row in found if row[0].startswith("amazon")]
+    assert not ok and "401" in detail

@@ -12,7 +12,15 @@ from typing import TYPE_CHECKING
 
 from pydantic_settings import BaseSettings
 
-from hashcart import Barcode, CartLine, ConfigError, ProductRef, ProductSource, hookimpl
+from hashcart import (
+    Barcode,
+    CartLine,
+    ConfigError,
+    ProductRef,
+    ProductSource,
+    SourceUnavailable,
+    hookimpl,
+)
 from hashcart_amazon.creators import CreatorsApiSource
 from hashcart_amazon.handoff import cart_add_url
 from hashcart_amazon.settings import AmazonSettings
@@ -23,6 +31,7 @@ if TYPE_CHECKING:
     from hashcart import Hashcart
 
 __all__ = [
+    "hashcart_doctor",
     "hashcart_product_from_barcode",
     "hashcart_product_from_url",
     "hashcart_product_sources",
@@ -46,6 +55,21 @@ def hashcart_product_sources(hashcart: Hashcart) -> ProductSource | None:
     if problem is not None:
         raise ConfigError(problem)
     return CreatorsApiSource(settings, hashcart.counters)
+
+
+@hookimpl
+async def hashcart_doctor(hashcart: Hashcart) -> list[tuple[str, bool, str]]:
+    settings = hashcart.settings_for(AmazonSettings)
+    if not settings.live:
+        return [("amazon: live lookups", True, "off (HASHCART_AMAZON_CREDENTIAL_ID not set)")]
+    problem = settings.problem()
+    if problem is not None:
+        return [("amazon: live lookups", False, problem)]
+    try:
+        await CreatorsApiSource(settings, hashcart.counters).check_credentials()
+    except SourceUnavailable as exc:
+        return [("amazon: Creators API token", False, f"{settings.token_url}: {exc.reason}")]
+    return [("amazon: Creators API token", True, f"granted by {settings.token_url}")]
 
 
 @hookimpl

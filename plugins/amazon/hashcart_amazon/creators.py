@@ -215,6 +215,14 @@ class CreatorsApiSource:
 
     # -- OAuth 2.0 --------------------------------------------------------------------------------
 
+    async def check_credentials(self) -> None:
+        """Ask for a token now (for `hashcart doctor`); raises `SourceUnavailable` if refused."""
+        async with aiohttp.ClientSession(
+            timeout=CALL_TIMEOUT, headers={"User-Agent": _USER_AGENT}
+        ) as session:
+            self._token = None
+            await self._access_token(session)
+
     async def _access_token(self, session: aiohttp.ClientSession) -> str:
         """The cached token, or a new one; concurrent callers share one token request."""
         async with self._token_lock:
