@@ -44,8 +44,8 @@ class AmazonSettings(PluginSettings):
     @field_validator("api_url", "auth_url")
     @classmethod
     def _http_url(cls, value: str | None) -> str | None:
-        if value is None or value == "":
-            return None if value == "" else value
+        if not value:
+            return None
         if not value.startswith(("https://", "http://")):
             raise ValueError("must be an http(s) URL")
         return value.rstrip("/")
