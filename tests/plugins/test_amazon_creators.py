@@ -297,3 +297,29 @@ async def test_doctor_checks_the_creators_api_credentials(api: CreatorsStandin, 
         rows = await hc.hashcart.plugins.collect("hashcart_doctor", hashcart=hc.hashcart)
     [(_, ok, detail)] = [row for found in rows for row in found if row[0].startswith("amazon")]
     assert not ok and "401" in detail
+
+
+async def test_a_slack_slash_command_while_the_api_is_throttled_is_answered_try_again(
+    api: CreatorsStandin,
+):
+    """Slack does not deliver a slash command again, so the person is told to try again."""
+    import hashcart_slack
+    from hashcart.testing.standins.slack import SlackStandin
+
+    async with SlackStandin() as slack:
+        env = {
+            "HASHCART_SLACK_SIGNING_SECRET": slack.signing_secret,
+            "HASHCART_SLACK_BOT_TOKEN": slack.bot_token,
+            "HASHCART_SLACK_API_URL": slack.api_url,
+        } | api.env(max_wait_seconds="0.5")
+        async with running_hashcart(plugins=[hashcart_slack], env=env) as hc:
+            await hc.link("alice", "slack", "U0ALICE")
+            api.throttle_next = 100
+            link = f"https://www.amazon.de/dp/{ECHO}"
+            delivery = await slack.slash_command(
+                f"{hc.url}/slack/events", f"add <{link}|{link[8:]}>", user_id="U0ALICE"
+            )
+            assert delivery.status == 200
+            [answer] = await eventually(lambda: slack.responses_to(delivery.response_url))
+            assert "try again" in answer.text
+            assert await hc.cart("slack", "U0ALICE") == []
