@@ -255,3 +255,19 @@ async def test_strings_from_a_source_are_bounded_and_only_http_addresses_kept(
         assert product.currency == "EUR" and product.image_url is None
         assert product.ref.url == "https://shop.test/p/NEW1"
         assert await hc.hashcart.products.lookup(ProductRef("shop", "NBAD")) is None
+
+
+async def test_retention_forgets_products_fetched_long_ago_but_not_the_operators(
+    live: RunningHashcart, source: CountingSource
+):
+    from hashcart.retention import prune
+
+    await live.hashcart.submit(add("NEW1", "e1"))  # type: ignore[arg-type]
+    counts = await prune(live.hashcart.engine, retention_days=30)
+    assert counts["fetched_products"] == 0
+    assert await stored(live, "shop:NEW1") is not None
+    later = time.time() + 31 * 86400
+    counts = await prune(live.hashcart.engine, retention_days=30, now=later)
+    assert counts["fetched_products"] == 1
+    assert await stored(live, "shop:NEW1") is None
+    assert await stored(live, "shop:SKU1") is not None
