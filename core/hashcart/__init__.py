@@ -36,6 +36,7 @@ from hashcart.platform import (
     SendRefused,
 )
 from hashcart.policy_api import PolicyContext, RateDecision
+from hashcart.signin import ProvenIdentity, SignInProvider
 from hashcart.sources import ProductSource, SourceUnavailable
 from hashcart.text import extract_urls, has_hashtag, is_safe_url
 
@@ -67,12 +68,14 @@ __all__ = [
     "Product",
     "ProductRef",
     "ProductSource",
+    "ProvenIdentity",
     "RateDecision",
     "ReplyContent",
     "ReplyTarget",
     "RetryLater",
     "SendError",
     "SendRefused",
+    "SignInProvider",
     "SourceUnavailable",
     "StateChange",
     "Unavailable",

@@ -83,6 +83,7 @@ class Hashcart:
             on_fetch=lambda source, outcome: self.metrics.source_fetches.labels(
                 source, outcome
             ).inc(),
+            writing=self.writing,
         )
         self.accounts = Accounts(self.engine)
         self.kv = KeyValueStore(self.engine)

@@ -580,7 +580,8 @@ class Applier:
         if action is Action.HELP:
             return Outcome(OutcomeCode.HELP, {"hashtag": self._hashcart.settings.hashtag})
         if action is Action.LINK:
-            return Outcome(OutcomeCode.LINK_SENT, {"link_url": self._token(group, command)})
+            link_url = self._link_url(group, command, account)
+            return Outcome(OutcomeCode.LINK_SENT, {"link_url": link_url})
         if action is Action.UNLINK:
             if account is None:
                 return Outcome(OutcomeCode.NOT_LINKED)
@@ -588,7 +589,7 @@ class Applier:
             group.known.pop((command.platform, command.user_id), None)
             return Outcome(OutcomeCode.UNLINKED, {"platform": command.platform})
         if account is None:
-            params: dict[str, Any] = {"link_url": self._token(group, command)}
+            params: dict[str, Any] = {"link_url": self._link_url(group, command, account)}
             if action is Action.ADD and item.product is not None:
                 params["title"] = item.product.title
                 group.pending.append(
@@ -892,6 +893,19 @@ class Applier:
     def _public_text(self, locale: str) -> str:
         configured = self._hashcart.settings.public_reply
         return configured or self._hashcart.translate(locale, "reply.private_public")
+
+    def _link_url(self, group: _Group, command: CartCommand, account: _Account | None) -> str:
+        """Where the asker links this identity: a one-time token only in a private answer.
+
+        Whoever opens a token first links the identity to their own cart, so a token in a public
+        thread hands the asker's later adds to any reader. A public answer points to the page
+        where the person proves who they are by signing in with the platform instead. Private
+        means what `_reply_row` makes of it: the plugin's `ReplyTarget.private` or the
+        account's DM-only choice.
+        """
+        if command.reply_to.private or (account is not None and account.dm_only):
+            return self._token(group, command)
+        return f"{self._hashcart.settings.public_url}/link/{command.platform}"
 
     def _token(self, group: _Group, command: CartCommand) -> str:
         token = secrets.token_urlsafe(24)

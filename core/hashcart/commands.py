@@ -323,17 +323,7 @@ class Outcome:
             "code": self.code.value,
             "params": dict(self.params),
             "silent": self.silent,
-            "cart": [
-                {
-                    "product_id": line.product_id,
-                    "title": line.title,
-                    "quantity": line.quantity,
-                    "price_cents": line.price_cents,
-                    "currency": line.currency,
-                    "url": line.url,
-                }
-                for line in self.cart
-            ],
+            "cart": [_line_json(line) for line in self.cart],
         }
 
     @classmethod
@@ -344,6 +334,19 @@ class Outcome:
             silent=bool(data.get("silent", False)),
             cart=tuple(CartLine(**line) for line in data.get("cart") or ()),
         )
+
+
+def _line_json(line: CartLine) -> dict[str, Any]:
+    found: dict[str, Any] = {
+        "product_id": line.product_id,
+        "title": line.title,
+        "quantity": line.quantity,
+        "price_cents": line.price_cents,
+        "currency": line.currency,
+    }
+    if line.url is not None:
+        found["url"] = line.url
+    return found
 
 
 @dataclass(frozen=True, slots=True)

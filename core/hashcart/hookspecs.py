@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from hashcart.commands import CartCommand, CartLine, Order, Outcome, Product, ProductRef
     from hashcart.platform import Platform, ReplyContent
     from hashcart.policy_api import PolicyContext
+    from hashcart.signin import SignInProvider
     from hashcart.sources import ProductSource
 
 hookspec = pluggy.HookspecMarker("hashcart")
@@ -71,6 +72,21 @@ async def hashcart_authenticate(request: web.Request, hashcart: Hashcart) -> str
     request has no hashcart session yet; read the shop's session cookie or a header set by a
     trusted proxy. A returned account id starts a hashcart session; None offers hashcart's own
     sign-in.
+    """
+
+
+@hookspec
+def hashcart_signin_provider(hashcart: Hashcart) -> SignInProvider | None:
+    """Offer "Sign in with PLATFORM", so people can link that platform's identity by proving it.
+
+    A link token only ever goes out in a private answer; a public answer points to
+    `{PUBLIC_URL}/link/{platform}` instead, where the person signs in with the platform (OAuth 2.0
+    authorization code with PKCE) and then confirms the link on hashcart. Return a
+    `hashcart.SignInProvider` (the platform's authorize, token and userinfo URLs, the client id
+    and secret, the scope, and how to read the user id and name from the userinfo answer) when
+    the client credentials are configured, else `None`. Called once while the web application is
+    built. The platform must allow `{PUBLIC_URL}/link/{platform}/callback` as redirect URI, and
+    the user id read must be the one the plugin puts into `CartCommand.user_id`.
     """
 
 

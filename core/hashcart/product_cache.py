@@ -17,10 +17,12 @@ other nodes and later commands reuse it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from hashcart.catalog import Catalog, CatalogEntry, _product
 from hashcart.commands import Product, ProductRef
@@ -34,6 +36,8 @@ GATHER_SECONDS = 0.02
 #: The longest title, image or page address kept from a source (the columns' sizes).
 MAX_TITLE = 300
 MAX_URL = 1000
+#: The largest price a products row holds (a 32-bit integer column).
+MAX_PRICE_CENTS = 2**31 - 1
 
 
 @dataclass
@@ -56,6 +60,7 @@ class ProductCache:
         gather_seconds: float = GATHER_SECONDS,
         clock: Callable[[], float] = time.time,
         on_fetch: Callable[[str, str], None] | None = None,
+        writing: Callable[[], contextlib.AbstractAsyncContextManager[Any]] | None = None,
     ) -> None:
         self._catalog = catalog
         self.sources = list(sources)
@@ -63,6 +68,7 @@ class ProductCache:
         self._gather_seconds = gather_seconds
         self._clock = clock
         self._on_fetch = on_fetch
+        self._writing = writing or contextlib.nullcontext
         self._inflight: dict[str, asyncio.Future[Product | None]] = {}
         self._batches: dict[int, _Batch] = {}
         self._tasks: set[asyncio.Task[None]] = set()
@@ -162,8 +168,11 @@ class ProductCache:
         """Write fetched rows back; a database hiccup costs only the reuse, not the answer."""
         for entry in entries:
             self._catalog.remember(entry)
+        if not entries:
+            return
         try:
-            await self._catalog.store_fetched(entries)
+            async with self._writing():
+                await self._catalog.store_fetched(entries)
         except Exception as exc:
             level = logging.WARNING if is_outage(exc) else logging.ERROR
             log.log(level, "could not keep %d fetched products: %s", len(entries), exc)
@@ -193,19 +202,33 @@ class ProductCache:
 
 
 def _bounded(asked: ProductRef, product: Product | None) -> Product | None:
-    """A source's answer cut to what the products table holds (its text comes from outside)."""
+    """A source's answer fitted to the products table; its strings come from outside, so
+    whitespace is collapsed, lengths are cut, addresses must be http(s), and a price or currency
+    that cannot be one makes the answer unusable (logged, and taken as unknown)."""
     if product is None:
         return None
-    image = product.image_url if product.image_url and len(product.image_url) <= MAX_URL else None
-    url = product.ref.url or asked.url
+    currency = product.currency.upper()
+    if not (len(currency) == 3 and currency.isascii() and currency.isalpha()):
+        log.warning("product source gave %s the currency %r", asked.product_id, currency[:10])
+        return None
+    if not 0 <= product.price_cents <= MAX_PRICE_CENTS:
+        log.warning("product source gave %s the price %r", asked.product_id, product.price_cents)
+        return None
+    title = " ".join(product.title.split())[:MAX_TITLE] or asked.sku
     return Product(
-        ProductRef(asked.store, asked.sku, url if url and len(url) <= MAX_URL else None),
-        product.title[:MAX_TITLE],
+        ProductRef(asked.store, asked.sku, _address(product.ref.url) or _address(asked.url)),
+        title,
         product.price_cents,
-        product.currency[:3].upper(),
+        currency,
         product.available,
-        image,
+        _address(product.image_url),
     )
+
+
+def _address(url: str | None) -> str | None:
+    if not url or len(url) > MAX_URL or any(ch.isspace() for ch in url):
+        return None
+    return url if url.lower().startswith(("https://", "http://")) else None
 
 
 def _entry(source: str, product: Product, now: float) -> CatalogEntry:

@@ -1,4 +1,5 @@
-"""Forgetting on a schedule: personal fields of old events, old replies, expired tokens and adds.
+"""Forgetting on a schedule: personal fields of old events, old replies, expired tokens and adds,
+and products a live source fetched long ago (a stranger's links must not grow the table forever).
 
 Event ids are never deleted, so a redelivery of an old event is still recognised; only the person
 is taken out of them once they are older than `HASHCART_RETENTION_DAYS`.
@@ -14,7 +15,14 @@ import time
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from hashcart.store.schema import events, link_tokens, outbox, pending_commands, plugin_kv
+from hashcart.store.schema import (
+    events,
+    link_tokens,
+    outbox,
+    pending_commands,
+    plugin_kv,
+    products,
+)
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +46,10 @@ async def prune(
         "link_tokens": sa.delete(link_tokens).where(link_tokens.c.expires_at < now),
         "pending_adds": sa.delete(pending_commands).where(pending_commands.c.expires_at < now),
         "expired_keys": sa.delete(plugin_kv).where(plugin_kv.c.expires_at < now),
+        # Only a source's rows: the operator's have no source. A later lookup fetches anew.
+        "fetched_products": sa.delete(products).where(
+            products.c.source.is_not(None), products.c.fetched_at < cutoff
+        ),
     }
     counts: dict[str, int] = {}
     async with engine.begin() as conn:

@@ -218,3 +218,56 @@ async def test_a_source_never_overwrites_the_operators_row(
     product = await live.hashcart.products.lookup(ProductRef("shop", "NEW1"))
     assert product is not None and product.title == "Operator's mug"
     assert source.calls == [["NEW1"]]
+
+
+class StrangeSource(CountingSource):
+    """A source whose answers carry what a careless page might: markup-ish whitespace, a
+    script address for an image, a currency that is not one."""
+
+    async def fetch(self, refs: Sequence[ProductRef]) -> Mapping[str, Product | None]:
+        self.calls.append([ref.sku for ref in refs])
+        return {
+            ref.product_id: Product(
+                ProductRef(ref.store, ref.sku, "javascript:alert(1)"),
+                "  Mug\n\n with\tnewlines " + "x" * 400,
+                500,
+                "EURO" if ref.sku == "NBAD" else "eur",
+                image_url="javascript:alert(1)",
+            )
+            for ref in refs
+        }
+
+
+async def test_strings_from_a_source_are_bounded_and_only_http_addresses_kept(
+    database_url: str, shop: ShopPlugin, fake_platform: FakePlatform
+):
+    strange = StrangeSource()
+    async with running_hashcart(
+        plugins=[shop, FakePlatformPlugin(fake_platform), SourcePlugin(strange)],
+        database_url=database_url,
+        with_amazon=False,
+    ) as hc:
+        product = await hc.hashcart.products.lookup(
+            ProductRef("shop", "NEW1", "https://shop.test/p/NEW1")
+        )
+        assert product is not None
+        assert product.title.startswith("Mug with newlines xxx") and len(product.title) == 300
+        assert product.currency == "EUR" and product.image_url is None
+        assert product.ref.url == "https://shop.test/p/NEW1"
+        assert await hc.hashcart.products.lookup(ProductRef("shop", "NBAD")) is None
+
+
+async def test_retention_forgets_products_fetched_long_ago_but_not_the_operators(
+    live: RunningHashcart, source: CountingSource
+):
+    from hashcart.retention import prune
+
+    await live.hashcart.submit(add("NEW1", "e1"))  # type: ignore[arg-type]
+    counts = await prune(live.hashcart.engine, retention_days=30)
+    assert counts["fetched_products"] == 0
+    assert await stored(live, "shop:NEW1") is not None
+    later = time.time() + 31 * 86400
+    counts = await prune(live.hashcart.engine, retention_days=30, now=later)
+    assert counts["fetched_products"] == 1
+    assert await stored(live, "shop:NEW1") is None
+    assert await stored(live, "shop:SKU1") is not None

@@ -84,10 +84,12 @@ def test_settings_defaults_and_enabling(monkeypatch: pytest.MonkeyPatch) -> None
     assert settings.api_url == "https://discord.com/api/v10"
     assert settings.gateway_url == "wss://gateway.discord.gg/"
     assert settings.emoji_spec == EmojiSpec("🛒") and settings.shard_plan is None
-    monkeypatch.setenv("HASHCART_DISCORD_TOKEN", "secret")
+    monkeypatch.setenv("HASHCART_DISCORD_TOKEN", "bot-token-value")
+    monkeypatch.setenv("HASHCART_DISCORD_CLIENT_SECRET", "client-secret-value")
     monkeypatch.setenv("HASHCART_DISCORD_GATEWAY_URL", "ws://127.0.0.1:9/")
     settings = DiscordSettings()
-    assert settings.enabled and "secret" not in repr(settings)
+    assert settings.enabled
+    assert "token-value" not in repr(settings) and "secret-value" not in repr(settings)
     with pytest.raises(ValidationError, match="ws:// or wss://"):
         DiscordSettings(gateway_url="https://gateway.discord.gg/")
     assert settings.reconcile_minutes == 15

@@ -187,9 +187,9 @@ async def _resolve(url: str) -> ProductRef | None:
 async def test_the_first_product_in_reach_wins_and_lookups_happen_only_when_needed() -> None:
     looked_up: list[str] = []
 
-    async def lookup(tweet_id: str) -> tuple[str, ...]:
+    async def lookup(tweet_id: str) -> tuple[tuple[str, ...], bool]:
         looked_up.append(tweet_id)
-        return ("https://amazon.com/dp/PARENT",)
+        return ("https://amazon.com/dp/PARENT",), True
 
     own = _trigger(links=("https://amazon.com/dp/OWN",), parent_id="9")
     command = await choose_command(own, _resolve, lookup)
@@ -203,8 +203,8 @@ async def test_the_first_product_in_reach_wins_and_lookups_happen_only_when_need
 
 
 async def test_no_product_means_the_first_link_and_no_link_means_nothing() -> None:
-    async def lookup(tweet_id: str) -> tuple[str, ...]:
-        return ()
+    async def lookup(tweet_id: str) -> tuple[tuple[str, ...], bool]:
+        return (), True
 
     blog = _trigger(links=("https://blog.example/x",), parent_id="9")
     command = await choose_command(blog, _resolve, lookup)
@@ -388,3 +388,54 @@ def test_stream_mode_without_a_bearer_token_is_a_configuration_error() -> None:
             access_token_secret="ts",
             mode="stream",
         )
+
+
+# ---------------------------------------------------------------------------------------------
+# Products from tweets not everyone may read
+# ---------------------------------------------------------------------------------------------
+
+
+def test_a_referenced_tweet_is_public_only_when_its_author_is_known_and_not_protected() -> None:
+    carol = user("carol", "5120691", protected=True)
+    public_parent = tweet("look", user=BOB, urls=[ECHO])
+    private_parent = tweet("look", user=carol, urls=[ECHO])
+    for parent, public in ((public_parent, True), (private_parent, False)):
+        reply = tweet("#amazoncart", user=ALICE, in_reply_to=parent)
+        trigger = trigger_from_v2(stream_message(reply, known={parent["id_str"]: parent}), RULES)
+        assert trigger is not None and trigger.parent_links == (ECHO,)
+        assert trigger.parent_public is public
+        quote = trigger_from_v1(quote_tweet("#amazoncart", user=ALICE, quoted=parent), RULES)
+        assert quote is not None and quote.quoted_public is public
+    # Without the referenced_tweets.id.author_id expansion nobody can tell: private.
+    reply = tweet("#amazoncart", user=ALICE, in_reply_to=public_parent)
+    bare = stream_message(
+        reply,
+        known={public_parent["id_str"]: public_parent},
+        expansions={"author_id", "referenced_tweets.id"},
+    )
+    trigger = trigger_from_v2(bare, RULES)
+    assert trigger is not None and trigger.parent_links == (ECHO,)
+    assert trigger.parent_public is False
+
+
+async def test_an_answer_naming_a_link_from_a_private_tweet_is_private() -> None:
+    async def lookup(tweet_id: str) -> tuple[tuple[str, ...], bool]:
+        links = {"9": ("https://amazon.com/dp/HIDDEN",), "8": ("https://blog.example/x",)}
+        return links[tweet_id], False
+
+    product = await choose_command(_trigger(parent_id="9"), _resolve, lookup)
+    assert product is not None and product.product == ProductRef("amazon", "HIDDEN")
+    assert product.reply_to.private is True
+    not_a_product = await choose_command(_trigger(parent_id="8"), _resolve, lookup)
+    assert not_a_product is not None and not_a_product.reference == "https://blog.example/x"
+    assert not_a_product.reply_to.private is True
+    own = _trigger(links=("https://amazon.com/dp/OWN",), parent_id="9")
+    command = await choose_command(own, _resolve, lookup)
+    assert command is not None and command.reply_to.private is False
+
+
+@pytest.mark.parametrize("minutes", [-1, 6])
+def test_a_backfill_outside_what_x_takes_is_a_configuration_error(minutes: int) -> None:
+    with pytest.raises(ValueError, match="stream_backfill_minutes"):
+        TwitterSettings(stream_backfill_minutes=minutes)
+    assert TwitterSettings().stream_backfill_minutes == 5

@@ -39,12 +39,14 @@ async def test_link_from_an_x_reply_then_use_the_cart_page(browser: Any) -> None
             assert (await x.deliver(webhook, [reply])).status == 200
             return reply
 
-        # An unlinked reply: the bot answers with a link, the item waits.
+        # An unlinked public reply: the bot answers with the link-by-proof page, the item waits.
         first = await reply_to_deal(ECHO)
         answer = (await eventually(lambda: x.replies_to(first)))[0]
         link = re.search(r"/link/[\w-]+", answer.text)
         assert link, answer.text
 
+        # Following it means signing in with X (the stand-in knows who is signed in there).
+        x.signin_as(alice)
         page = await browser.new_page()
         await page.goto(hc.url + link.group(0))
         await expect(page.get_by_role("heading", level=1)).to_have_text("Link @alice on X")

@@ -84,7 +84,8 @@ def add_command(
         user_id=user_id,
         action=Action.ADD,
         event_id=event_id,
-        reply_to=ReplyTarget(platform, user=user_id, channel="c1"),
+        # A link token goes only into a private answer (a DM, an ephemeral message).
+        reply_to=ReplyTarget(platform, user=user_id, channel="c1", private=True),
         reference=url,
         user_name=user_name,
     )

@@ -202,10 +202,11 @@ async def static_file(request: web.Request) -> web.StreamResponse:
 
 
 def add_routes(app: web.Application) -> None:
-    from hashcart.web import auth, cart_page
+    from hashcart.web import auth, cart_page, link_proof
 
     session.install(app, app_public_url(app))
     app.router.add_get("/static/{name}", static_file)
+    link_proof.add_routes(app)
     app.router.add_get("/link/{token}", link_page)
     app.router.add_post("/link/{token}", confirm_link)
     auth.add_routes(app)

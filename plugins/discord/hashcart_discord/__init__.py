@@ -9,11 +9,12 @@ everything arrives over the gateway.
 
 from __future__ import annotations
 
-from hashcart import CartCommand, Outcome, Platform, ReplyContent, hookimpl
+from hashcart import CartCommand, Outcome, Platform, ReplyContent, SignInProvider, hookimpl
 from hashcart_discord.doctor import run_checks
 from hashcart_discord.host import Host
 from hashcart_discord.platform import DiscordPlatform
 from hashcart_discord.settings import DiscordSettings
+from hashcart_discord.signin import signin_provider
 from hashcart_discord.wording import format_reply
 
 __all__ = ["DiscordPlatform", "DiscordSettings"]
@@ -28,6 +29,11 @@ def hashcart_settings() -> type[DiscordSettings]:
 def hashcart_platform(hashcart: Host) -> Platform | None:
     settings = hashcart.settings_for(DiscordSettings)
     return DiscordPlatform(hashcart, settings) if settings.enabled else None
+
+
+@hookimpl
+def hashcart_signin_provider(hashcart: Host) -> SignInProvider | None:
+    return signin_provider(hashcart.settings_for(DiscordSettings))
 
 
 @hookimpl

@@ -109,8 +109,12 @@ class DiscordSettings(BaseSettings):
         description="after a fresh IDENTIFY, compare the cart reactions on messages seen this "
         "many minutes back with Discord's; 0 = off",
     )
+    # "Sign in with Discord" (OAuth2, scope `identify`), to link a Discord identity by proof.
+    client_id: str | None = None
+    client_secret: SecretStr | None = None
+    authorize_url: str = "https://discord.com/oauth2/authorize"
 
-    @field_validator("api_url")
+    @field_validator("api_url", "authorize_url")
     @classmethod
     def _http_url(cls, value: str) -> str:
         if not re.match(r"^https?://[^/\s]+", value):

@@ -7,11 +7,12 @@ reconnect) and answers with a reply, or with a direct mention when the conversat
 
 from __future__ import annotations
 
-from hashcart import Platform, hookimpl
+from hashcart import Platform, SignInProvider, hookimpl
 from hashcart_mastodon.doctor import doctor_rows
 from hashcart_mastodon.host import Host
 from hashcart_mastodon.platform import MastodonPlatform
 from hashcart_mastodon.settings import MastodonSettings
+from hashcart_mastodon.signin import signin_provider
 
 __version__ = "0.1.0"
 __all__ = ["MastodonPlatform", "MastodonSettings"]
@@ -26,6 +27,11 @@ def hashcart_settings() -> type[MastodonSettings]:
 def hashcart_platform(hashcart: Host) -> Platform | None:
     settings = hashcart.settings_for(MastodonSettings)
     return MastodonPlatform(hashcart, settings) if settings.enabled else None
+
+
+@hookimpl
+def hashcart_signin_provider(hashcart: Host) -> SignInProvider | None:
+    return signin_provider(hashcart.settings_for(MastodonSettings))
 
 
 @hookimpl

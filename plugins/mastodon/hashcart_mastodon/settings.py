@@ -15,6 +15,9 @@ class MastodonSettings(BaseSettings):
     access_token: SecretStr | None = None
     # Some instances serve the streaming API from another host (see /api/v2/instance).
     streaming_url: str | None = None
+    # OAuth sign-in with the instance, so its own accounts can link by proof (`/link/mastodon`).
+    client_id: str | None = None
+    client_secret: SecretStr | None = None
     # First reconnect delay, doubled after each failure up to a minute; tests shrink it.
     reconnect_seconds: float = Field(default=1.0, gt=0)
     # Mastodon sends a heartbeat comment every few seconds; this much silence is a dead stream.

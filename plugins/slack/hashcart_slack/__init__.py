@@ -13,12 +13,13 @@ from typing import Any
 from aiohttp import web
 from pydantic_settings import BaseSettings
 
-from hashcart import CartCommand, ConfigError, Outcome, ReplyContent, hookimpl
+from hashcart import CartCommand, ConfigError, Outcome, ReplyContent, SignInProvider, hookimpl
 from hashcart_slack import blocks, doctor
 from hashcart_slack.bolt import INSTALL_PATH, REDIRECT_PATH
 from hashcart_slack.core import Core
 from hashcart_slack.platform import SlackPlatform
 from hashcart_slack.settings import SlackSettings
+from hashcart_slack.signin import signin_provider
 
 __all__ = ["SlackPlatform", "SlackSettings"]
 
@@ -58,6 +59,11 @@ def hashcart_web_routes(hashcart: Core, app: web.Application) -> None:
     if platform.settings.oauth:
         app.router.add_get(INSTALL_PATH, platform.handle_install)
         app.router.add_get(REDIRECT_PATH, platform.handle_oauth_redirect)
+
+
+@hookimpl
+def hashcart_signin_provider(hashcart: Core) -> SignInProvider | None:
+    return signin_provider(hashcart.settings_for(SlackSettings))
 
 
 @hookimpl

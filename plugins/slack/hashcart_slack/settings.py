@@ -29,6 +29,8 @@ class SlackSettings(BaseSettings):
     api_url: str = "https://slack.com/api/"
     client_id: str | None = None
     client_secret: SecretStr | None = None
+    # "Sign in with Slack" (OpenID Connect) with the same app's client id and secret.
+    authorize_url: str = "https://slack.com/openid/connect/authorize"
     command: str = "/cart"
     reaction: str = "shopping_trolley"
 

@@ -14,11 +14,12 @@ from typing import Any
 
 from aiohttp import web
 
-from hashcart import CartCommand, Outcome, Platform, ReplyContent, hookimpl
+from hashcart import CartCommand, Outcome, Platform, ReplyContent, SignInProvider, hookimpl
 from hashcart_twitter.client import XClient
 from hashcart_twitter.doctor import doctor_rows
 from hashcart_twitter.platform import TwitterPlatform, platform_for
-from hashcart_twitter.settings import TwitterSettings
+from hashcart_twitter.settings import Mode, TwitterSettings
+from hashcart_twitter.signin import signin_provider
 from hashcart_twitter.wording import format_reply
 
 __all__ = ["TwitterPlatform", "TwitterSettings"]
@@ -37,7 +38,15 @@ def hashcart_platform(hashcart: Any) -> Platform | None:
 
 @hookimpl
 def hashcart_web_routes(hashcart: Any, app: web.Application) -> None:
-    platform_for(hashcart).receiver.add_routes(app)
+    platform = platform_for(hashcart)
+    # A node reading the stream has no webhook: nothing signs or accepts deliveries there.
+    if platform.settings.mode is Mode.WEBHOOK:
+        platform.receiver.add_routes(app)
+
+
+@hookimpl
+def hashcart_signin_provider(hashcart: Any) -> SignInProvider | None:
+    return signin_provider(platform_for(hashcart).settings)
 
 
 @hookimpl

@@ -23,7 +23,8 @@ from hashcart_twitter.settings import TwitterSettings
 
 log = logging.getLogger(__name__)
 
-#: What the bot asks for when it looks a tweet up: enough to find the links in it.
+#: What the bot asks for when it looks a tweet up: enough to find the links in it, and its
+#: author, whose `protected` says whether a product found there may be named in public.
 LOOKUP_PARAMS = {
     "tweet.fields": "author_id,conversation_id,entities,referenced_tweets,lang,in_reply_to_user_id",
     "expansions": "author_id,referenced_tweets.id",

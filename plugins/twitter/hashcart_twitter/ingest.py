@@ -6,6 +6,9 @@ only when needed). The first link that names a product wins; if none does, a bar
 tweet's own words is next (the core validates and resolves it, and answers a wrong check digit);
 then the first link found still makes a command so the user hears "that is not a product link";
 nothing at all is silence. Verbs other than `add` need no product and no lookup.
+
+The answer names what was chosen, so a link taken from a tweet not everyone may read (a
+protected author's) makes the answer private.
 """
 
 from __future__ import annotations
@@ -22,13 +25,14 @@ from hashcart_twitter.normalize import (
     trigger_from_dm,
     trigger_from_v1,
     trigger_from_v2,
-    v2_links,
+    v2_referenced,
 )
 
 log = logging.getLogger(__name__)
 
 Resolve = Callable[[str], Awaitable[ProductRef | None]]
-Lookup = Callable[[str], Awaitable[tuple[str, ...]]]
+#: A referenced tweet by id: its links, and whether everyone may read it.
+Lookup = Callable[[str], Awaitable[tuple[tuple[str, ...], bool]]]
 
 
 class LookupFailed(Exception):
@@ -38,23 +42,28 @@ class LookupFailed(Exception):
 async def choose_command(trigger: Trigger, resolve: Resolve, lookup: Lookup) -> CartCommand | None:
     if trigger.verb.action is not Action.ADD:
         return trigger.command(None)
-    first_link: str | None = None
-    for known, tweet_id in (
-        (trigger.links, None),
-        (trigger.quoted_links, trigger.quoted_id),
-        (trigger.parent_links, trigger.parent_id),
+    first_link: tuple[str, bool] | None = None
+    # The asker's own tweet counts as public here: a protected asker is answered privately anyway.
+    for known, public, tweet_id in (
+        (trigger.links, True, None),
+        (trigger.quoted_links, trigger.quoted_public, trigger.quoted_id),
+        (trigger.parent_links, trigger.parent_public, trigger.parent_id),
     ):
         if known is None and tweet_id is None:
             continue
-        links = known if known is not None else await lookup(str(tweet_id))
-        for url in links:
-            first_link = first_link or url
+        if known is None:
+            known, public = await lookup(str(tweet_id))
+        for url in known:
+            first_link = first_link or (url, public)
             ref = await resolve(url)
             if ref is not None:
-                return trigger.command(url, ref)
+                return trigger.command(url, ref, from_private_tweet=not public)
     if trigger.barcodes:
         return trigger.command(trigger.barcodes[0])
-    return trigger.command(first_link) if first_link else None
+    if first_link is None:
+        return None
+    url, public = first_link
+    return trigger.command(url, from_private_tweet=not public)
 
 
 class Ingest:
@@ -87,15 +96,15 @@ class Ingest:
         trigger = trigger_from_dm(event, users, self._rules(), for_user_id)
         return await choose_command(trigger, self._resolve, self._lookup) if trigger else None
 
-    async def _lookup(self, tweet_id: str) -> tuple[str, ...]:
+    async def _lookup(self, tweet_id: str) -> tuple[tuple[str, ...], bool]:
         client = self._client()
         if client is None:
-            return ()
+            return (), False
         try:
             found = await client.get_tweet(tweet_id)
         except XError as exc:
             if exc.kind in (ErrorKind.UNAVAILABLE, ErrorKind.RATE_LIMITED):
                 raise LookupFailed(exc.reason) from exc
             log.info("tweet %s could not be looked up: %s", tweet_id, exc.reason)
-            return ()
-        return v2_links(found["data"]) if found else ()
+            return (), False
+        return v2_referenced(found) if found else ((), False)

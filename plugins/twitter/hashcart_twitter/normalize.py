@@ -18,6 +18,11 @@ What a tweet asks for (see `verbs.py`):
 A direct message to the bot (Account Activity `direct_message_events`) is read the same way and
 is always addressed to the bot, so `#confirm` can answer the DM that asked for it. Its answer goes
 back by DM.
+
+A product taken from a quoted or replied-to tweet that not everyone may read (its author is
+protected, or the payload does not say who wrote it) is never named in public: the answer goes
+by DM, as for a protected asker. Only a tweet known to be public lends its product to a public
+reply.
 """
 
 from __future__ import annotations
@@ -50,7 +55,8 @@ class Trigger:
 
     Links are grouped by where they were found, in the order they are tried: the tweet itself,
     the quoted tweet, the tweet replied to. `None` for a group means "not in the payload, look the
-    tweet up by its id"; an empty tuple means the tweet is known to hold no link.
+    tweet up by its id"; an empty tuple means the tweet is known to hold no link. `quoted_public`
+    and `parent_public` say whether those known links come from a tweet everyone may read.
     """
 
     tweet_id: str
@@ -63,12 +69,24 @@ class Trigger:
     quoted_links: tuple[str, ...] | None = None
     parent_id: str | None = None
     parent_links: tuple[str, ...] | None = None
+    quoted_public: bool = False
+    parent_public: bool = False
     verb: Verb = ADD
     barcodes: tuple[str, ...] = ()
     direct_message: bool = False
 
-    def command(self, reference: str | None, product: ProductRef | None = None) -> CartCommand:
-        """The command this tweet stands for; the tweet id makes redeliveries harmless."""
+    def command(
+        self,
+        reference: str | None,
+        product: ProductRef | None = None,
+        *,
+        from_private_tweet: bool = False,
+    ) -> CartCommand:
+        """The command this tweet stands for; the tweet id makes redeliveries harmless.
+
+        `from_private_tweet`: the reference came from a tweet not everyone may read, so the
+        answer, which names it, must be private.
+        """
         extra = {"screen_name": self.screen_name} if self.screen_name else {}
         # A DM has no thread to reply in; its event id gets a prefix to say what kind of id it is.
         event_id = f"dm-{self.tweet_id}" if self.direct_message else self.tweet_id
@@ -81,7 +99,9 @@ class Trigger:
                 platform=PLATFORM,
                 user=self.user_id,
                 channel=None if self.direct_message else self.tweet_id,
-                private=self.protected or self.verb.private or self.direct_message,
+                private=(
+                    self.protected or self.verb.private or self.direct_message or from_private_tweet
+                ),
                 extra=extra,
             ),
             product=product,
@@ -131,6 +151,7 @@ def trigger_from_v1(tweet: Json, rules: Rules) -> Trigger | None:
     quoted_id = _str(tweet.get("quoted_status_id_str")) if tweet.get("is_quote_status") else None
     quoted = tweet.get("quoted_status")
     quoted_links = v1_links(quoted) if isinstance(quoted, Mapping) else None
+    quoted_public = isinstance(quoted, Mapping) and _v1_public(quoted)
     if quoted_id is None and isinstance(quoted, Mapping):
         quoted_id = _str(quoted.get("id_str"))
     return Trigger(
@@ -142,10 +163,17 @@ def trigger_from_v1(tweet: Json, rules: Rules) -> Trigger | None:
         links=v1_links(tweet),
         quoted_id=quoted_id,
         quoted_links=quoted_links,
+        quoted_public=quoted_public,
         parent_id=_str(tweet.get("in_reply_to_status_id_str")),
         verb=verb,
         barcodes=barcodes_in(text),
     )
+
+
+def _v1_public(tweet: Json) -> bool:
+    """Whether everyone may read the tweet: its author is known and not protected."""
+    author = tweet.get("user")
+    return isinstance(author, Mapping) and _falsy(author.get("protected"))
 
 
 def v1_text(tweet: Json) -> str:
@@ -242,16 +270,12 @@ def trigger_from_v2(envelope: Json, rules: Rules) -> Trigger | None:
     included = {
         str(t.get("id")): t for t in _list(includes.get("tweets")) if isinstance(t, Mapping)
     }
-    author = next(
-        (
-            u
-            for u in _list(includes.get("users"))
-            if isinstance(u, Mapping) and _str(u.get("id")) == user_id
-        ),
-        {},
-    )
+    users = _v2_users(includes)
+    author = users.get(user_id, {})
     quoted_id = references.get("quoted")
     parent_id = references.get("replied_to")
+    quoted = included.get(quoted_id) if quoted_id else None
+    parent = included.get(parent_id) if parent_id else None
     return Trigger(
         tweet_id=tweet_id,
         user_id=user_id,
@@ -260,12 +284,38 @@ def trigger_from_v2(envelope: Json, rules: Rules) -> Trigger | None:
         locale=locale_from(data.get("lang")),
         links=v2_links(data),
         quoted_id=quoted_id,
-        quoted_links=v2_links(included[quoted_id]) if quoted_id in included else None,
+        quoted_links=v2_links(quoted) if quoted is not None else None,
+        quoted_public=quoted is not None and _v2_public(quoted, users),
         parent_id=parent_id,
-        parent_links=v2_links(included[parent_id]) if parent_id in included else None,
+        parent_links=v2_links(parent) if parent is not None else None,
+        parent_public=parent is not None and _v2_public(parent, users),
         verb=verb,
         barcodes=barcodes_in(text),
     )
+
+
+def v2_referenced(envelope: Json) -> tuple[tuple[str, ...], bool]:
+    """The links of a looked-up v2 tweet (`{"data", "includes"}`), and whether it is public."""
+    data = envelope.get("data")
+    if not isinstance(data, Mapping):
+        return (), False
+    includes = envelope.get("includes")
+    users = _v2_users(includes if isinstance(includes, Mapping) else {})
+    return v2_links(data), _v2_public(data, users)
+
+
+def _v2_users(includes: Json) -> dict[str, Json]:
+    return {str(u.get("id")): u for u in _list(includes.get("users")) if isinstance(u, Mapping)}
+
+
+def _v2_public(data: Json, users: Mapping[str, Json]) -> bool:
+    """Whether everyone may read the tweet: its author is in `includes.users`, not protected.
+
+    A referenced tweet's author is there only with the `referenced_tweets.id.author_id`
+    expansion; without it the tweet counts as private.
+    """
+    author = users.get(_str(data.get("author_id")) or "")
+    return author is not None and _falsy(author.get("protected"))
 
 
 def v2_links(data: Json) -> tuple[str, ...]:
@@ -425,6 +475,11 @@ def _str(value: object) -> str | None:
 def _truthy(value: object) -> bool:
     """X writes some booleans as strings ("false"); only true and "true" count."""
     return value is True or (isinstance(value, str) and value.strip().lower() == "true")
+
+
+def _falsy(value: object) -> bool:
+    """An explicit false (or "false"); a missing value is not one."""
+    return value is False or (isinstance(value, str) and value.strip().lower() == "false")
 
 
 def _list(value: object) -> Sequence[Any]:

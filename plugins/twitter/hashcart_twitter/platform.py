@@ -1,9 +1,15 @@
-"""The X platform as hashcart runs it: the API client, the optional stream, and sending answers."""
+"""The X platform as hashcart runs it: the API client, the optional stream, and sending answers.
+
+A private answer goes by DM. X refuses a DM (403) to someone who does not take messages from the
+bot; they then get a public reply with the core's product-free wording instead, so that every
+command still gets its one answer and nothing private is said in public.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import weakref
 from typing import Any
 
@@ -75,6 +81,7 @@ class TwitterPlatform:
                 stall_seconds=self.settings.stream_stall_seconds,
                 count_error=self.count_error,
                 bot_screen_name=self.settings.bot_screen_name,
+                backfill_minutes=self.settings.stream_backfill_minutes,
             )
             # X allows one stream connection per app: one node holds it, another takes over
             # within a lease period when that node dies.
@@ -105,21 +112,42 @@ class TwitterPlatform:
         variation = self._duplicates.get(reply.reply_id, 0)
         try:
             if target.private or not target.channel:
-                text = replies.dm_text(reply.content.text, seed=reply.reply_id, variation=variation)
-                await self.client.send_dm(target.user, text)
+                await self._send_private(reply, variation)
             else:
-                text = replies.public_text(
-                    reply.content.text,
-                    target.extra.get("screen_name"),
-                    seed=reply.reply_id,
-                    variation=variation,
-                )
-                await self.client.post_tweet(text, in_reply_to=target.channel)
+                await self._post_public(reply, reply.content.text, variation)
         except XError as exc:
             error = self._send_error(reply, variation, exc)
             if error is not None:
                 raise error from exc
         self._forget(reply.reply_id)
+
+    async def _send_private(self, reply: OutgoingReply, variation: int) -> None:
+        target = reply.target
+        text = replies.dm_text(reply.content.text, seed=reply.reply_id, variation=variation)
+        try:
+            await self.client.send_dm(target.user, text)
+        except XError as exc:
+            if not _dm_refused(exc):
+                raise
+            self.count_error("send_dm_refused")
+            if not target.channel:
+                raise  # a command sent by DM: there is no thread to answer in
+            log.info("X refused a DM to %s (%s); answering in public instead", target.user, exc)
+            await self._post_public(reply, self._public_fallback(reply), variation)
+
+    async def _post_public(self, reply: OutgoingReply, text: str, variation: int) -> None:
+        text = replies.public_text(
+            text, reply.target.extra.get("screen_name"), seed=reply.reply_id, variation=variation
+        )
+        await self.client.post_tweet(text, in_reply_to=reply.target.channel)
+
+    def _public_fallback(self, reply: OutgoingReply) -> str:
+        """What a private answer says in public: the core's product-free wording, unless it
+        would repeat something of the private answer (a link, a product's title)."""
+        wording = reply.content.extra.get("public_text")
+        if isinstance(wording, str) and wording.strip() and not _reveals(wording, reply):
+            return wording
+        return str(self.hashcart.translate(reply.locale, "reply.private_public"))
 
     def _send_error(
         self, reply: OutgoingReply, variation: int, exc: XError
@@ -148,6 +176,24 @@ class TwitterPlatform:
     def _forget(self, reply_id: int) -> None:
         self._duplicates.pop(reply_id, None)
         self._maybe_posted.pop(reply_id, None)
+
+
+def _dm_refused(exc: XError) -> bool:
+    """X's 403 to a DM: the person takes no messages from the bot (or blocks it)."""
+    return exc.kind is ErrorKind.REFUSED and exc.status == 403
+
+
+_URL = re.compile(r"https?://\S+")
+
+
+def _reveals(public: str, reply: OutgoingReply) -> bool:
+    """Whether `public` carries a link of the private answer (a link token, the product's
+    page) or the product's title."""
+    private_bits = set(_URL.findall(reply.content.text))
+    title = reply.outcome.params.get("title")
+    if isinstance(title, str) and title.strip():
+        private_bits.add(title.strip())
+    return any(bit in public for bit in private_bits)
 
 
 def _remember(memory: dict[int, int], key: int, value: int) -> None:

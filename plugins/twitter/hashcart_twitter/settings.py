@@ -29,6 +29,10 @@ class TwitterSettings(BaseSettings):
     bot_screen_name: str | None = None
     mode: Mode = Mode.WEBHOOK
     bearer_token: SecretStr | None = Field(default=None, validate_default=True)
+    # "Sign in with X" (OAuth 2.0 with PKCE), so people link their X identity by proving it.
+    client_id: str | None = None
+    client_secret: SecretStr | None = None
+    authorize_url: str = "https://x.com/i/oauth2/authorize"
     # Accounts (other bots, say) whose tweets are never commands; comma-separated in the env.
     ignored_user_ids: Annotated[frozenset[str], NoDecode] = Field(default_factory=frozenset)
 
@@ -37,6 +41,11 @@ class TwitterSettings(BaseSettings):
     stream_backoff_scale: float = Field(default=1.0, gt=0)
     stream_stall_seconds: float = Field(default=30.0, gt=0)
     stream_lease_seconds: float = Field(default=10.0, gt=0)
+    # Minutes of tweets X sends again on each stream connection (`backfill_minutes`, 0-5), so
+    # that a tweet read but not recorded when a connection or a node died is not lost. X's
+    # filtered stream takes it at the access levels that have the stream; if X refuses it, the
+    # plugin goes on without. 0 turns it off.
+    stream_backfill_minutes: int = Field(default=5, ge=0, le=5)
 
     @field_validator("ignored_user_ids", mode="before")
     @classmethod
@@ -50,7 +59,7 @@ class TwitterSettings(BaseSettings):
     def _no_at(cls, value: str | None) -> str | None:
         return value.strip().lstrip("@") or None if value else None
 
-    @field_validator("api_url")
+    @field_validator("api_url", "authorize_url")
     @classmethod
     def _strip_slash(cls, value: str) -> str:
         if not value.startswith(("http://", "https://")):

@@ -4,6 +4,13 @@ X documents how a client must reconnect, and cuts off clients that hammer it: ba
 (250 ms steps up to 16 s) after network errors, exponentially from 5 s up to 320 s after HTTP
 errors, and exponentially from a minute after a 429. A connection is treated as dead after a
 stretch of silence, since X sends a blank keep-alive line every 20 seconds.
+
+The stream has no cursor and X never sends a tweet twice on its own, so a tweet read but not yet
+recorded when the connection or the node dies would be lost. Every connection therefore asks X
+for the last `backfill_minutes` (at most 5) again: the first one of a node too, since it may be
+taking over from a node that died. Tweets that come twice cost nothing - those this consumer has
+finished are skipped, and the core applies a tweet id once - and a tweet counts as finished only
+after `submit` returned, so one that was still being recorded is taken again.
 """
 
 from __future__ import annotations
@@ -16,7 +23,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from hashcart import CartCommand, Unavailable
+from hashcart import CartCommand, Unavailable, fault_point
 from hashcart_twitter.client import ErrorKind, XClient, XError
 from hashcart_twitter.ingest import Ingest, LookupFailed
 
@@ -27,10 +34,16 @@ STREAM_PARAMS = {
     "tweet.fields": (
         "author_id,conversation_id,entities,referenced_tweets,lang,note_tweet,in_reply_to_user_id"
     ),
-    "expansions": "author_id,referenced_tweets.id",
+    # The authors of referenced tweets too: whether they are protected decides who may hear
+    # about a product taken from them.
+    "expansions": "author_id,referenced_tweets.id,referenced_tweets.id.author_id",
     "user.fields": "username,protected",
 }
 Submit = Callable[[CartCommand], Awaitable[Any]]
+#: X's limit for `backfill_minutes`.
+MAX_BACKFILL_MINUTES = 5
+#: How many finished tweet ids are remembered, so that a backfill skips them.
+_REMEMBERED = 10_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,8 +97,13 @@ class StreamConsumer:
         stall_seconds: float,
         count_error: Callable[[str], None],
         bot_screen_name: str | None = None,
+        backfill_minutes: int = 0,
     ) -> None:
         self._bot = bot_screen_name
+        self._backfill = max(0, min(backfill_minutes, MAX_BACKFILL_MINUTES))
+        # Tweet ids being recorded, and those finished (recorded, or not commands), oldest first.
+        self._in_flight: set[str] = set()
+        self._finished: dict[str, None] = {}
         self._client = client
         self._ingest = ingest
         self._submit = submit
@@ -138,7 +156,7 @@ class StreamConsumer:
                 if not rule_ready:
                     await self.ensure_rule()
                     rule_ready = True
-                async with self._client.stream(STREAM_PARAMS, stall_seconds=self._stall) as resp:
+                async with self._client.stream(self._params(), stall_seconds=self._stall) as resp:
                     self.connected.set()
                     failures.clear()
                     log.info("filtered stream connected")
@@ -146,6 +164,15 @@ class StreamConsumer:
                         self._line(line)
                 log.info("filtered stream closed by X; reconnecting")
             except XError as exc:
+                if self._backfill and rule_ready and exc.status in (400, 403):
+                    # Not every access level may ask for a backfill: go on without one.
+                    log.warning(
+                        "filtered stream refused backfill_minutes (%s); not asking again",
+                        exc.reason,
+                    )
+                    self._count_error("stream_backfill_refused")
+                    self._backfill = 0
+                    continue
                 if exc.kind is ErrorKind.RATE_LIMITED:
                     kind = "rate"
                 elif exc.status is not None:
@@ -159,6 +186,11 @@ class StreamConsumer:
                 self.connected.clear()
             failures[kind] = failures.get(kind, 0) + 1
             await self._pause(self._backoff.delay(kind, failures[kind]))
+
+    def _params(self) -> dict[str, str]:
+        if not self._backfill:
+            return dict(STREAM_PARAMS)
+        return {**STREAM_PARAMS, "backfill_minutes": str(self._backfill)}
 
     def _line(self, raw: bytes) -> None:
         line = raw.strip()
@@ -174,35 +206,58 @@ class StreamConsumer:
             if isinstance(message, dict) and message.get("errors"):
                 log.warning("filtered stream says: %s", message["errors"])
             return
-        task = asyncio.create_task(self._handle(message))
+        data = message["data"]
+        tweet_id = str(data.get("id", "")) if isinstance(data, dict) else ""
+        if tweet_id and (tweet_id in self._finished or tweet_id in self._in_flight):
+            return  # a backfill sending again what this consumer has or is recording
+        task = asyncio.create_task(self._handle(tweet_id, message))
         self._handlers.add(task)
         task.add_done_callback(self._handlers.discard)
 
-    async def _handle(self, message: dict[str, Any]) -> None:
+    async def _handle(self, tweet_id: str, message: dict[str, Any]) -> None:
         """Record one streamed tweet, trying again while the database or X is away."""
+        self._in_flight.add(tweet_id)
+        try:
+            if await self._record(message):
+                self._finish(tweet_id)
+        finally:
+            self._in_flight.discard(tweet_id)
+
+    async def _record(self, message: dict[str, Any]) -> bool:
+        """True once the tweet is recorded or known to be no command; False when it failed in
+        a way a later backfill may get past."""
         wait = 0.5 * self._backoff.scale
         while True:
             try:
                 command = await self._ingest.from_v2(message)
                 if command is not None:
                     await self._submit(command)
-                return
+                    # Recorded, and not yet finished: a crash test kills the node here.
+                    await fault_point("twitter.stream.recorded")
+                return True
             except (Unavailable, LookupFailed) as exc:
                 log.warning("streamed tweet not recorded yet: %s", exc)
                 self._count_error("unavailable")
             except (ValueError, TypeError, KeyError) as exc:
                 log.warning("malformed streamed tweet skipped: %s", exc)
                 self._count_error("bad_event")
-                return
+                return True
             except Exception:
                 log.exception("streamed tweet failed")
                 self._count_error("event_failed")
-                return
+                return False
             if self._stop.is_set():
                 await asyncio.sleep(wait)  # stopping: keep trying only within stop()'s grace
             else:
                 await self._pause(wait)
             wait = min(wait * 2, 30.0)
+
+    def _finish(self, tweet_id: str) -> None:
+        if not tweet_id:
+            return
+        self._finished[tweet_id] = None
+        while len(self._finished) > _REMEMBERED:
+            self._finished.pop(next(iter(self._finished)))
 
     async def _pause(self, seconds: float) -> None:
         """Sleep, but wake as soon as the consumer is stopped."""

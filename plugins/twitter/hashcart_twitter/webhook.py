@@ -3,6 +3,13 @@
 Tweets (`tweet_create_events`) and direct messages to the bot (`direct_message_events`) can be
 commands; other activity is acknowledged and ignored.
 
+The CRC answer and the delivery signature are the same HMAC of the consumer secret, so the CRC
+route would sign anything it is handed: a stranger could ask it to sign a delivery of their own
+making and then POST that delivery as if it came from X. It therefore answers only tokens shaped
+like X's - the URL-safe base64 of a UUID, about 48 characters - and allows up to 256 characters of
+that alphabet with optional `=` padding. No JSON object can be written in that alphabet (it
+needs `{` and `"`), and the delivery route accepts nothing but a JSON object.
+
 A delivery is answered only after every command in it is durable, so a 200 means "keep nothing
 for us"; a 503 asks X to deliver again, which is harmless because tweet ids dedupe commands.
 """
@@ -15,17 +22,20 @@ import hashlib
 import hmac
 import json
 import logging
+import re
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from aiohttp import web
 
-from hashcart import CartCommand, Unavailable
+from hashcart import CartCommand, Unavailable, fault_point
 from hashcart_twitter.ingest import Ingest, LookupFailed
 
 log = logging.getLogger(__name__)
 
 SIGNATURE_HEADER = "x-twitter-webhooks-signature"
+#: The crc_token values answered: X's own tokens, and nothing that could be a delivery body.
+CRC_TOKEN = re.compile(r"[A-Za-z0-9_-]{1,256}={0,2}")
 CountError = Callable[[str], None]
 Submit = Callable[[Any], Any]
 
@@ -71,6 +81,13 @@ class WebhookReceiver:
         token = request.query.get("crc_token")
         if not token:
             return error(400, "missing_crc_token", "the crc_token query parameter is required")
+        if not CRC_TOKEN.fullmatch(token):
+            self._count_error("bad_crc_token")
+            return error(
+                400,
+                "bad_crc_token",
+                "crc_token must be 1 to 256 characters of URL-safe base64, as X sends it",
+            )
         return web.json_response({"response_token": signature(secret, token.encode())})
 
     async def deliver(self, request: web.Request) -> web.Response:
@@ -129,6 +146,8 @@ class WebhookReceiver:
             if command is None:
                 return "ignored"
             await self._submit(command)
+            # Recorded, and X has not heard so yet: a crash test kills the node here.
+            await fault_point("twitter.webhook.recorded")
         except (Unavailable, LookupFailed) as exc:
             log.warning("tweet event not recorded, asking X to deliver again: %s", exc)
             self._count_error("unavailable")

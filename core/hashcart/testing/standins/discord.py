@@ -35,6 +35,8 @@ from typing import Any, Self
 
 from aiohttp import WSMsgType, web
 
+from hashcart.testing.standins.oauth2 import AuthorizationServer, OAuthError
+
 __all__ = [
     "Channel",
     "CustomEmoji",
@@ -616,6 +618,12 @@ class DiscordStandin:
         self._base_url: str | None = None
         self._delays: list[tuple[str, re.Pattern[str], float, list[int]]] = []
         self._buckets: list[_Bucket] = []
+        #: Discord's OAuth2 (`identify`); `signin_as(user)` says who is signed in at discord.com.
+        self.oauth2: AuthorizationServer[User] = AuthorizationServer(
+            client_id=str(self.bot.id),
+            client_secret="standin-discord-client-secret",
+            required_scopes=("identify",),
+        )
 
     # -- lifecycle ------------------------------------------------------------------------------
 
@@ -672,6 +680,8 @@ class DiscordStandin:
         app = web.Application(middlewares=[self._middleware])
         api = "/api/v10"
         app.router.add_get("/", self._gateway)
+        app.router.add_get("/oauth2/authorize", self.oauth2.authorize)
+        app.router.add_post(api + "/oauth2/token", self._oauth2_token)
         app.router.add_get(api + "/gateway", self._get_gateway)
         app.router.add_get(api + "/gateway/bot", self._get_gateway_bot)
         app.router.add_get(api + "/users/@me", self._get_me)
@@ -758,6 +768,10 @@ class DiscordStandin:
         if channel.guild_id is not None:
             self.guilds[channel.guild_id].members.setdefault(author.id, author)
         return message
+
+    def signin_as(self, user: User | None) -> None:
+        """Who the next "Sign in with Discord" authorizes (None: nobody, the person refuses)."""
+        self.oauth2.user = user
 
     def dm_channel(self, user: User) -> Channel:
         channel = self._dm_channels.get(user.id)
@@ -1015,7 +1029,11 @@ class DiscordStandin:
             response: web.StreamResponse = await handler(request)
             return response
         self.requests.append((request.method, api_path))
-        token_authorised = api_path.startswith(("/interactions/", "/webhooks/"))
+        token_authorised = (
+            api_path.startswith(("/interactions/", "/webhooks/"))
+            or api_path == "/oauth2/token"  # the client authenticates in the request itself
+            or (api_path == "/users/@me" and self.oauth2.bearer_user(request) is not None)
+        )
         if not token_authorised and request.headers.get("Authorization") != f"Bot {self.token}":
             return _error(401, 0, "401: Unauthorized")
         for fault in self._faults:
@@ -1072,7 +1090,22 @@ class DiscordStandin:
         )
 
     async def _get_me(self, request: web.Request) -> web.Response:
-        return _json(self.bot.to_json())
+        signed_in = self.oauth2.bearer_user(request)
+        return _json((signed_in or self.bot).to_json())
+
+    async def _oauth2_token(self, request: web.Request) -> web.Response:
+        issued = self.oauth2.exchange(request.headers, await request.post())
+        if isinstance(issued, OAuthError):
+            return _json({"error": issued.error}, status=issued.status)
+        return _json(
+            {
+                "access_token": issued.access_token,
+                "token_type": "Bearer",
+                "expires_in": 604800,
+                "refresh_token": f"refresh-{issued.access_token[:16]}",
+                "scope": issued.scope,
+            }
+        )
 
     async def _get_user(self, request: web.Request) -> web.Response:
         user = self.users.get(int(request.match_info["user_id"]))

@@ -32,6 +32,8 @@ from urllib.parse import urlencode
 
 from aiohttp import web
 
+from hashcart.testing.standins.oauth2 import AuthorizationServer, OAuthError
+
 __all__ = [
     "Account",
     "MastodonStandin",
@@ -271,6 +273,13 @@ class MastodonStandin:
         self.stream_connections = 0
         self._runner: web.AppRunner | None = None
         self.url = ""
+        #: OAuth sign-in of the instance's own accounts; `signin_as(account)` says who.
+        self.oauth2: AuthorizationServer[Account] = AuthorizationServer(
+            client_id="standin-mastodon-client-id",
+            client_secret="standin-mastodon-client-secret",
+            required_scopes=("read:accounts",),
+            require_pkce=False,
+        )
 
     # -- life cycle -------------------------------------------------------------------------------
 
@@ -308,6 +317,8 @@ class MastodonStandin:
     def app(self) -> web.Application:
         app = web.Application(middlewares=[self._middleware])
         app.router.add_get("/api/v1/accounts/verify_credentials", self._verify_credentials)
+        app.router.add_get("/oauth/authorize", self.oauth2.authorize)
+        app.router.add_post("/oauth/token", self._oauth_token)
         app.router.add_get("/api/v1/statuses/{id}", self._get_status)
         app.router.add_post("/api/v1/statuses", self._post_status)
         app.router.add_get("/api/v1/notifications", self._get_notifications)
@@ -332,6 +343,12 @@ class MastodonStandin:
         )
         self.accounts[account.acct.lower()] = account
         return account
+
+    def signin_as(self, account: Account | None) -> None:
+        """Who the next OAuth sign-in authorizes: an account of this instance, or None."""
+        if account is not None and not account.local:
+            raise ValueError(f"{account.acct} signs in at {account.domain}, not here")
+        self.oauth2.user = account
 
     def post(
         self,
@@ -448,7 +465,11 @@ class MastodonStandin:
         sent = request.headers.get("Authorization", "")
         token = sent.removeprefix("Bearer ") if sent.startswith("Bearer ") else None
         token = token or request.query.get("access_token")
-        if request.path != "/api/v1/streaming/health" and token != self.token:
+        signing_in = request.path in ("/oauth/authorize", "/oauth/token") or (
+            request.path == "/api/v1/accounts/verify_credentials"
+            and self.oauth2.bearer_user(request) is not None
+        )
+        if request.path != "/api/v1/streaming/health" and not signing_in and token != self.token:
             return _error(401, "The access token is invalid")
         for fault in self._faults:
             if (
@@ -479,8 +500,23 @@ class MastodonStandin:
             return response
         return _error(fault.status, "Service Unavailable" if fault.status >= 500 else "Error")
 
+    async def _oauth_token(self, request: web.Request) -> web.Response:
+        form: dict[str, Any] = request[_FORM]
+        issued = self.oauth2.exchange(request.headers, form)
+        if isinstance(issued, OAuthError):
+            body = {"error": issued.error, "error_description": f"{issued.error} (stand-in)"}
+            return web.json_response(body, status=issued.status)
+        return web.json_response(
+            {
+                "access_token": issued.access_token,
+                "token_type": "Bearer",
+                "scope": issued.scope,
+                "created_at": int(time.time()),
+            }
+        )
+
     async def _verify_credentials(self, request: web.Request) -> web.Response:
-        body = self.bot.to_json()
+        body = (self.oauth2.bearer_user(request) or self.bot).to_json()
         body["source"] = {"privacy": "public", "sensitive": False, "language": "en", "note": ""}
         return web.json_response(body)
 

@@ -26,6 +26,8 @@ from urllib.parse import urlencode
 import aiohttp
 from aiohttp import web
 
+from hashcart.testing.standins.oauth2 import AuthorizationServer, OAuthError
+
 __all__ = [
     "ApiCall",
     "Delivery",
@@ -345,6 +347,13 @@ class SlackStandin:
         #: Valid bot tokens and the workspace each belongs to; OAuth installs add more.
         self.tokens: dict[str, str] = {bot_token: team_id}
         self._oauth_codes: dict[str, tuple[str, str, str]] = {}
+        #: "Sign in with Slack" (OpenID Connect); `signin_as(...)` says who is signed in.
+        self.openid: AuthorizationServer[dict[str, str]] = AuthorizationServer(
+            client_id=self.client_id,
+            client_secret=self.client_secret,
+            required_scopes=("openid",),
+            require_pkce=False,
+        )
         self._runner: web.AppRunner | None = None
         self._session: aiohttp.ClientSession | None = None
         self.url = ""
@@ -358,6 +367,7 @@ class SlackStandin:
         app.router.add_post("/api/{method}", self._api)
         app.router.add_get("/api/{method}", self._api)
         app.router.add_post("/response/{token:.+}", self._response_url)
+        app.router.add_get("/openid/connect/authorize", self.openid.authorize)
         return app
 
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
@@ -416,6 +426,13 @@ class SlackStandin:
         code = secrets.token_hex(10)
         self._oauth_codes[code] = (team_id, team_name, installer)
         return code
+
+    def signin_as(self, user_id: str | None, *, name: str | None = None) -> None:
+        """Who the next "Sign in with Slack" authorizes, in this workspace (None: nobody)."""
+        if user_id is None:
+            self.openid.user = None
+            return
+        self.openid.user = {"user_id": user_id, "name": name or user_id.lower()}
 
     def new_response_url(self) -> str:
         token = f"T{next(_ids)}/{secrets.token_hex(8)}"
@@ -581,6 +598,10 @@ class SlackStandin:
             )
         if method == "oauth.v2.access":
             return self._record(method, params, token, 200, self._oauth_access(request, params))
+        if method == "openid.connect.token":
+            return self._record(method, params, token, 200, self._openid_token(request, params))
+        if method == "openid.connect.userInfo":
+            return self._record(method, params, token, 200, self._openid_user(str(token or "")))
         if self.check_token and token not in self.tokens:
             return self._record(method, params, token, 200, {"ok": False, "error": "invalid_auth"})
         params["_team_id"] = self.tokens.get(str(token), self.team_id)
@@ -653,6 +674,33 @@ class SlackStandin:
             "team": {"id": team_id, "name": team_name},
             "enterprise": None,
             "is_enterprise_install": False,
+        }
+
+    def _openid_token(self, request: web.Request, params: Mapping[str, Any]) -> dict[str, Any]:
+        """openid.connect.token: Slack words every refusal as `{"ok": false, "error": ...}`."""
+        form = {k: v for k, v in params.items() if not k.startswith("_")}
+        issued = self.openid.exchange(request.headers, form)
+        if isinstance(issued, OAuthError):
+            errors = {"invalid_client": "invalid_client_id", "invalid_grant": "invalid_code"}
+            return {"ok": False, "error": errors.get(issued.error, issued.error)}
+        return {
+            "ok": True,
+            "access_token": f"xoxp-{issued.access_token}",
+            "token_type": "Bearer",
+        }
+
+    def _openid_user(self, token: str) -> dict[str, Any]:
+        """openid.connect.userInfo: the signed-in person's OpenID claims."""
+        person = self.openid.tokens.get(token.removeprefix("xoxp-"))
+        if person is None or not token.startswith("xoxp-"):
+            return {"ok": False, "error": "invalid_auth"}
+        return {
+            "ok": True,
+            "sub": person["user_id"],
+            "https://slack.com/user_id": person["user_id"],
+            "https://slack.com/team_id": self.team_id,
+            "name": person["name"],
+            "https://slack.com/team_name": "Stand-in",
         }
 
     def _post_message(self, params: Mapping[str, Any]) -> dict[str, Any]:

@@ -36,6 +36,8 @@ import aiohttp
 from aiohttp import web
 from oauthlib.oauth1 import RequestValidator, SignatureOnlyEndpoint
 
+from hashcart.testing.standins.oauth2 import AuthorizationServer, OAuthError
+
 __all__ = [
     "ApiCall",
     "Delivery",
@@ -62,6 +64,8 @@ DEFAULT_CONSUMER_SECRET = "standin-consumer-secret"
 DEFAULT_ACCESS_TOKEN = "2244994945-standinaccesstoken"
 DEFAULT_ACCESS_TOKEN_SECRET = "standin-access-token-secret"
 DEFAULT_BEARER_TOKEN = "standin-bearer-token"
+DEFAULT_OAUTH2_CLIENT_ID = "standin-oauth2-client-id"
+DEFAULT_OAUTH2_CLIENT_SECRET = "standin-oauth2-client-secret"
 BOT_USER_ID = "2244994945"
 BOT_SCREEN_NAME = "hashcart"
 
@@ -72,6 +76,8 @@ _sequence = itertools.count(1)
 _HASHTAG = re.compile(r"(?<![\w#])#(\w+)")
 _MENTION = re.compile(r"(?<![\w@])@(\w{1,15})")
 _URL = re.compile(r"https?://\S+")
+#: The most minutes of missed tweets a filtered-stream connection may ask for.
+_MAX_BACKFILL = 5
 
 
 # ---------------------------------------------------------------------------------------------
@@ -472,23 +478,36 @@ def stream_message(
     *,
     known: Mapping[str, Mapping[str, Any]] | None = None,
     matching_rules: Sequence[Mapping[str, str]] = (),
+    expansions: Iterable[str] | None = None,
+    app_only: bool = False,
 ) -> dict[str, Any]:
     """One filtered-stream object: `data`, `includes` (author, referenced tweets), rules matched.
 
     Referenced tweets are included when embedded in `v1` or present in `known` (id -> v1 tweet).
+    `expansions` are the stream request's (None: every one): the author comes with `author_id`,
+    the referenced tweets with `referenced_tweets.id`, their authors with
+    `referenced_tweets.id.author_id`. An `app_only` reader (the stream's bearer token) does not
+    see protected tweets, so X leaves those out of `includes`.
     """
+    wanted = set(expansions) if expansions is not None else {
+        "author_id", "referenced_tweets.id", "referenced_tweets.id.author_id",
+    }  # fmt: skip
     data = to_v2(v1)
-    users = {v1["user"]["id_str"]: _v2_user(v1["user"])}
+    users: dict[str, dict[str, Any]] = {}
+    if "author_id" in wanted:
+        users[v1["user"]["id_str"]] = _v2_user(v1["user"])
     included = []
     embedded = {}
     if v1.get("quoted_status"):
         embedded[v1["quoted_status"]["id_str"]] = v1["quoted_status"]
-    for ref in data.get("referenced_tweets", []):
+    for ref in data.get("referenced_tweets", []) if "referenced_tweets.id" in wanted else ():
         ref_tweet = embedded.get(ref["id"]) or (known or {}).get(ref["id"])
-        if ref_tweet is not None:
-            included.append(to_v2(ref_tweet))
+        if ref_tweet is None or (app_only and ref_tweet["user"].get("protected")):
+            continue
+        included.append(to_v2(ref_tweet))
+        if "referenced_tweets.id.author_id" in wanted:
             users.setdefault(ref_tweet["user"]["id_str"], _v2_user(ref_tweet["user"]))
-    includes: dict[str, Any] = {"users": list(users.values())}
+    includes: dict[str, Any] = {"users": list(users.values())} if users else {}
     if included:
         includes["tweets"] = included
     return {
@@ -511,7 +530,7 @@ class ApiCall:
     path: str
     query: Mapping[str, str]
     body: Any
-    auth: str  # "oauth1", "bearer" or "none"
+    auth: str  # "oauth1", "bearer", "oauth2" (a signed-in person), "basic" or "none"
     status: int
     at: float
 
@@ -568,6 +587,7 @@ class _Fault:
 @dataclass(slots=True)
 class _Stream:
     request: web.Request
+    expansions: set[str] = field(default_factory=set)
     queue: asyncio.Queue[bytes | None] = field(default_factory=asyncio.Queue)
 
     @property
@@ -662,8 +682,16 @@ class XStandin:
         self.posted: list[PostedTweet] = []
         self.dms: list[PostedDM] = []
         self.tweets: dict[str, dict[str, Any]] = {}
+        #: Accounts the bot follows: its user-context lookups see their protected tweets.
+        self.bot_follows: set[str] = set()
+        #: Accounts that take no DMs from the bot: X answers a DM to them with a 403.
+        self.closed_dms: set[str] = set()
         self.rules: dict[str, dict[str, str]] = {}
         self.stream_connections = 0
+        #: False: `backfill_minutes` is refused with a 403, as at access levels without it.
+        self.backfill_allowed = True
+        # (when, tweet) for every streamed tweet of the last few minutes: what a backfill sends.
+        self._streamed: list[tuple[float, dict[str, Any]]] = []
         self.url = ""
         self._faults: list[_Fault] = []
         self._streams: list[_Stream] = []
@@ -675,6 +703,13 @@ class XStandin:
         self._port = 0
         self._session: aiohttp.ClientSession | None = None
         self._rule_ids = itertools.count(1_500_000_000_000_000_000)
+        #: "Sign in with X" (OAuth 2.0 + PKCE); `signin_as(user)` says who is signed in at x.com.
+        self.oauth2: AuthorizationServer[dict[str, Any]] = AuthorizationServer(
+            client_id=DEFAULT_OAUTH2_CLIENT_ID,
+            client_secret=DEFAULT_OAUTH2_CLIENT_SECRET,
+            required_scopes=("users.read", "tweet.read"),
+            client_auth=("client_secret_basic",),
+        )
         self.app = self.make_app()
 
     # -- lifecycle --------------------------------------------------------------------------
@@ -689,6 +724,8 @@ class XStandin:
         app.router.add_post("/2/tweets", self._create)
         app.router.add_post("/2/dm_conversations/with/{participant_id}/messages", self._dm)
         app.router.add_get("/2/users/me", self._me)
+        app.router.add_get("/i/oauth2/authorize", self.oauth2.authorize)
+        app.router.add_post("/2/oauth2/token", self._oauth2_token)
         return app
 
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
@@ -730,9 +767,16 @@ class XStandin:
             "HASHCART_TWITTER_BOT_USER_ID": self.bot["id_str"],
             "HASHCART_TWITTER_BOT_SCREEN_NAME": self.bot["screen_name"],
             "HASHCART_TWITTER_MODE": mode,
+            "HASHCART_TWITTER_CLIENT_ID": self.oauth2.client_id,
+            "HASHCART_TWITTER_CLIENT_SECRET": self.oauth2.client_secret,
+            "HASHCART_TWITTER_AUTHORIZE_URL": f"{self.url}/i/oauth2/authorize",
         }
         values.update({f"HASHCART_TWITTER_{k.upper()}": v for k, v in extra.items()})
         return values
+
+    def signin_as(self, v1_user: Mapping[str, Any] | None) -> None:
+        """Who the next "Sign in with X" authorizes (None: nobody, the person refuses)."""
+        self.oauth2.user = dict(v1_user) if v1_user is not None else None
 
     # -- faults -------------------------------------------------------------------------------
 
@@ -784,6 +828,22 @@ class XStandin:
             if isinstance(stored.get(key), Mapping):
                 self.tweets.setdefault(stored[key]["id_str"], dict(stored[key]))
         return stored
+
+    def follow(self, user_or_id: Mapping[str, Any] | str) -> None:
+        """The bot follows this account: its lookups (user context) now see protected tweets."""
+        self.bot_follows.add(user_or_id if isinstance(user_or_id, str) else user_or_id["id_str"])
+
+    def close_dms(self, user_or_id: Mapping[str, Any] | str) -> None:
+        """This account takes no DMs from the bot (X's "allow messages from: nobody/followed")."""
+        self.closed_dms.add(user_or_id if isinstance(user_or_id, str) else user_or_id["id_str"])
+
+    def _visible(self, v1: Mapping[str, Any], auth: str) -> bool:
+        """Whether a caller may read the tweet: protected ones only as a follower, in user
+        context (an app-only bearer token sees public tweets only)."""
+        author = v1["user"]
+        if not author.get("protected"):
+            return True
+        return auth == "oauth1" and author["id_str"] in self.bot_follows
 
     def replies_to(self, v1_or_id: Mapping[str, Any] | str) -> list[PostedTweet]:
         """The bot's reply tweets to one tweet, oldest first."""
@@ -859,16 +919,33 @@ class XStandin:
     # -- stream -------------------------------------------------------------------------------
 
     async def stream_tweet(self, v1: Mapping[str, Any]) -> int:
-        """Publish a tweet and send it down every open stream whose rules match; returns count."""
+        """Publish a tweet and send it down every open stream whose rules match; returns count.
+
+        With no stream open the tweet is not sent now, but a connection asking for a backfill
+        of the minutes since gets it, as on X.
+        """
         stored = self.add_tweet(v1)
+        now = time.time()
+        self._streamed = [(t, s) for t, s in self._streamed if now - t < 60 * _MAX_BACKFILL]
+        self._streamed.append((now, stored))
         matched = [rule for rule in self.rules.values() if _matches(rule["value"], stored)]
         if not matched:
             return 0
-        message = stream_message(stored, known=self.tweets, matching_rules=matched)
-        line = json.dumps(message).encode() + b"\r\n"
         for stream in self._streams:
-            stream.queue.put_nowait(line)
+            stream.queue.put_nowait(self._stream_line(stored, matched, stream))
         return len(self._streams)
+
+    def _stream_line(
+        self, stored: Mapping[str, Any], matched: Sequence[Mapping[str, str]], stream: _Stream
+    ) -> bytes:
+        message = stream_message(
+            stored,
+            known=self.tweets,
+            matching_rules=matched,
+            expansions=stream.expansions,
+            app_only=True,
+        )
+        return json.dumps(message).encode() + b"\r\n"
 
     def drop_streams(self) -> None:
         """End every open stream, as X does on an operational disconnect."""
@@ -881,6 +958,26 @@ class XStandin:
     async def _stream(self, request: web.Request) -> web.StreamResponse:
         if not self._bearer_ok(request):
             return self._problem(request, 401, "Unauthorized", "Unauthorized", "unauthorized")
+        backfill = request.query.get("backfill_minutes")
+        if backfill is not None and (
+            not backfill.isdigit() or not 0 <= int(backfill) <= _MAX_BACKFILL
+        ):
+            return self._problem(
+                request,
+                400,
+                "Invalid Request",
+                "The `backfill_minutes` query parameter value must be between 0 and 5",
+                "invalid-request",
+            )
+        minutes = int(backfill or 0)
+        if minutes and not self.backfill_allowed:
+            return self._problem(
+                request,
+                403,
+                "Client Forbidden",
+                "backfill_minutes is not available at your access level",
+                "client-forbidden",
+            )
         self._streams = [s for s in self._streams if not s.closed]
         if len(self._streams) >= self.max_stream_connections:
             return self._problem(
@@ -894,7 +991,12 @@ class XStandin:
         response.content_type = "application/json"
         response.headers.update(self._limit_headers())
         await response.prepare(request)
-        stream = _Stream(request)
+        stream = _Stream(request, _csv(request.query.get("expansions")))
+        since = time.time() - 60 * minutes
+        for at, stored in self._streamed if minutes else ():
+            matched = [r for r in self.rules.values() if _matches(r["value"], stored)]
+            if at >= since and matched:
+                stream.queue.put_nowait(self._stream_line(stored, matched, stream))
         self._streams.append(stream)
         self.stream_connections += 1
         self._record(request, None, "bearer", 200)
@@ -915,6 +1017,11 @@ class XStandin:
         with contextlib.suppress(ConnectionResetError):
             await response.write_eof()
         return response
+
+    @property
+    def open_streams(self) -> int:
+        """How many clients hold the filtered stream open now."""
+        return len([s for s in self._streams if not s.closed])
 
     async def wait_for_stream(self, within: float = 5.0) -> None:
         """Wait until a client holds the stream open."""
@@ -996,7 +1103,7 @@ class XStandin:
             return self._unauthorized(request)
         tweet_id = request.match_info["id"]
         stored = self.tweets.get(tweet_id)
-        if stored is None or stored["user"].get("protected"):
+        if stored is None or not self._visible(stored, auth):
             kind = "resource-not-found" if stored is None else "not-authorized-for-resource"
             title = "Not Found Error" if stored is None else "Authorization Error"
             error = {
@@ -1018,9 +1125,18 @@ class XStandin:
             includes["users"] = [_v2_user(stored["user"])]
         if {"referenced_tweets.id", "referenced_posts.id"} & expansions:
             refs = [r["id"] for r in to_v2(stored).get("referenced_tweets", [])]
-            found = [to_v2(self.tweets[r], fields=fields) for r in refs if r in self.tweets]
-            if found:
-                includes["tweets"] = found
+            seen = [
+                self.tweets[r]
+                for r in refs
+                if r in self.tweets and self._visible(self.tweets[r], auth)
+            ]
+            if seen:
+                includes["tweets"] = [to_v2(t, fields=fields) for t in seen]
+            if "referenced_tweets.id.author_id" in expansions:
+                users = {u["id"]: u for u in includes.get("users", [])}
+                for t in seen:
+                    users.setdefault(t["user"]["id_str"], _v2_user(t["user"]))
+                includes["users"] = list(users.values())
         if includes:
             body["includes"] = includes
         return self._json(request, 200, body, auth)
@@ -1087,13 +1203,39 @@ class XStandin:
                 request, 400, "Invalid Request", "a DM needs a text", "invalid-request"
             )
         assert isinstance(payload, dict)
+        if participant in self.closed_dms:
+            body = {
+                "detail": "You are not permitted to send Direct Messages to this user.",
+                "type": "about:blank",
+                "title": "Forbidden",
+                "status": 403,
+            }
+            return self._json(request, 403, body, auth, record_body=payload)
         event_id = new_tweet_id()
         pair = sorted([participant, self.bot["id_str"]], key=int)
         self.dms.append(PostedDM(event_id, participant, payload["text"], time.time()))
         data = {"dm_conversation_id": "-".join(pair), "dm_event_id": event_id}
         return self._json(request, 201, {"data": data}, auth, record_body=payload)
 
+    async def _oauth2_token(self, request: web.Request) -> web.Response:
+        """POST /2/oauth2/token: a confidential client (Basic) trades its code for a token."""
+        form = await request.post()
+        issued = self.oauth2.exchange(request.headers, form)
+        if isinstance(issued, OAuthError):
+            refusal = {"error": issued.error, "error_description": f"{issued.error} (stand-in)"}
+            return self._json(request, issued.status, refusal, "none")
+        body = {
+            "token_type": "bearer",
+            "expires_in": 7200,
+            "access_token": issued.access_token,
+            "scope": issued.scope,
+        }
+        return self._json(request, 200, body, "basic")
+
     async def _me(self, request: web.Request) -> web.Response:
+        signed_in = self.oauth2.bearer_user(request)
+        if signed_in is not None:
+            return self._json(request, 200, {"data": _v2_user(signed_in)}, "oauth2")
         auth = self._auth(request, allow_bearer=False)
         if auth is None:
             return self._unauthorized(request)

@@ -1,0 +1,462 @@
+"""Linking by proof: `/link/{platform}` links the identity a person proves by signing in there.
+
+A one-time link token goes only into private answers; a public answer points here instead, so a
+reader of the thread gains nothing from it. The person signs in with the platform (OAuth 2.0
+authorization code with PKCE, the endpoints declared by the platform's plugin through
+`hashcart_signin_provider`), the platform says who they are, and a page names that identity and
+asks the signed-in hashcart account to confirm with a POST carrying the CSRF token.
+
+Two short-lived cookies, signed with the session secret, HttpOnly and scoped to
+`/link/{platform}`, carry the state: the flow (state and PKCE verifier) until the callback, then
+the proven identity until it is confirmed. The server keeps one row per started flow, which the
+callback deletes: a state is good once, on any node, and a replayed or forged callback finds
+nothing to match.
+"""
+
+from __future__ import annotations
+
+import base64
+import hmac
+import json
+import logging
+import secrets
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote
+
+import aiohttp
+from aiohttp import web
+from authlib.oauth2.rfc7636 import create_s256_code_challenge
+from itsdangerous import BadSignature, URLSafeTimedSerializer
+from pydantic import Field
+from pydantic_settings import SettingsConfigDict
+from sqlalchemy.exc import SQLAlchemyError
+from yarl import URL
+
+from hashcart.config import HashcartSettingsBase, load_settings
+from hashcart.errors import Conflict
+from hashcart.signin import ProvenIdentity, SignInProvider
+from hashcart.web.pages import (
+    current_account,
+    forbidden,
+    identity_label,
+    message,
+    page,
+    platform_name,
+    see_other,
+)
+from hashcart.web.server import HASHCART_KEY, hashcart_of
+from hashcart.web.session import SETTINGS_KEY, checked_form, with_session
+
+log = logging.getLogger(__name__)
+
+#: A platform name never has the length of a link token (`token_urlsafe(24)`: 32 characters).
+PLATFORM_PATTERN = "[a-z][a-z0-9_]{0,30}"
+FLOW_COOKIE = "hashcart_link_flow"
+PROOF_COOKIE = "hashcart_link_proof"
+#: How long a person may spend at the platform, and then on the confirmation page.
+FLOW_SECONDS = 600
+PROOF_SECONDS = 600
+KV_NAMESPACE = "link-proof-flow"
+#: The window of `HASHCART_LINK_SIGNINS_PER_ADDRESS`.
+STARTS_WINDOW = 600
+#: Longest `code` or `state` accepted from the query; real ones are far shorter.
+MAX_PARAM = 2048
+MAX_USER_ID = 64
+MAX_USER_NAME = 100
+#: Largest token or userinfo answer read from a platform.
+MAX_ANSWER_BYTES = 64 * 1024
+
+
+class LinkProofSettings(HashcartSettingsBase):
+    """`HASHCART_LINK_*`: how linking by proof may be used."""
+
+    model_config = SettingsConfigDict(env_prefix="HASHCART_LINK_", extra="ignore")
+
+    signins_per_address: int = Field(
+        default=30,
+        ge=1,
+        description="sign-ins one address may start per 10 minutes; each keeps a row a while",
+    )
+
+
+class PlatformError(Exception):
+    """The platform could not be reached or answered something unusable."""
+
+
+class ProofRejected(Exception):
+    """The platform answered, and the answer proves nobody."""
+
+
+@dataclass
+class LinkProofState:
+    """The sign-in providers by platform and the cookie signers, built once per application."""
+
+    providers: dict[str, SignInProvider]
+    settings: LinkProofSettings
+    flow_signer: URLSafeTimedSerializer
+    proof_signer: URLSafeTimedSerializer
+    secure: bool
+
+
+LINK_PROOF_KEY: web.AppKey[LinkProofState] = web.AppKey("hashcart_link_proof", LinkProofState)
+
+
+def _provider(request: web.Request) -> SignInProvider | None:
+    return request.app[LINK_PROOF_KEY].providers.get(request.match_info["platform"])
+
+
+def _base(platform: str) -> str:
+    return f"/link/{platform}"
+
+
+def _redirect_uri(request: web.Request, platform: str) -> str:
+    return hashcart_of(request).settings.public_url.rstrip("/") + f"/link/{platform}/callback"
+
+
+def _set_cookie(
+    request: web.Request, response: web.StreamResponse, name: str, value: str, max_age: int
+) -> None:
+    response.set_cookie(
+        name,
+        value,
+        max_age=max_age,
+        path=_base(request.match_info["platform"]),
+        httponly=True,
+        samesite="Lax",
+        secure=request.app[LINK_PROOF_KEY].secure,
+    )
+
+
+def _drop_cookie(request: web.Request, response: web.StreamResponse, name: str) -> None:
+    response.del_cookie(name, path=_base(request.match_info["platform"]))
+
+
+async def _not_offered(request: web.Request) -> web.Response:
+    platform = platform_name(request.match_info["platform"])
+    return await message(
+        request,
+        404,
+        "Page not found",
+        f"This site does not offer linking by signing in with {platform}. Ask the bot for a "
+        "link in a private message instead (a direct message or a command only you can see).",
+        next_step={"url": "/cart", "label": "Go to your cart"},
+    )
+
+
+async def _failed(
+    request: web.Request, status: int, title: str, text: str, *, cookie: str = FLOW_COOKIE
+) -> web.Response:
+    response = await message(
+        request,
+        status,
+        title,
+        text,
+        next_step={"url": _base(request.match_info["platform"]), "label": "Start again"},
+    )
+    _drop_cookie(request, response, cookie)
+    return response
+
+
+@with_session
+async def start(request: web.Request) -> web.Response:
+    """Send the browser to the platform's sign-in, remembering the state and PKCE verifier."""
+    provider = _provider(request)
+    if provider is None:
+        return await _not_offered(request)
+    state = secrets.token_urlsafe(32)
+    verifier = secrets.token_urlsafe(64)
+    hashcart = hashcart_of(request)
+    try:
+        started = await hashcart.counters.hit(
+            f"link-proof:addr:{request.remote or 'unknown'}", STARTS_WINDOW
+        )
+        if started > request.app[LINK_PROOF_KEY].settings.signins_per_address:
+            response = await message(
+                request, 429, "Too many sign-ins", "Try again in a few minutes.", next_step=None
+            )
+            response.headers["Retry-After"] = str(STARTS_WINDOW)
+            return response
+        await hashcart.kv.put(KV_NAMESPACE, state, provider.platform, ttl=FLOW_SECONDS)
+    except (SQLAlchemyError, OSError) as exc:
+        log.warning("link-proof: cannot start a sign-in: %s", exc)
+        return await _failed(
+            request, 503, "Linking is not available", "Try again in a minute, please."
+        )
+    location = URL(provider.authorize_url).update_query(
+        {
+            **provider.authorize_params,
+            "response_type": "code",
+            "client_id": provider.client_id,
+            "redirect_uri": _redirect_uri(request, provider.platform),
+            "scope": provider.scope,
+            "state": state,
+            "code_challenge": create_s256_code_challenge(verifier),
+            "code_challenge_method": "S256",
+        }
+    )
+    response = see_other(str(location))
+    flow = request.app[LINK_PROOF_KEY].flow_signer.dumps(
+        {"p": provider.platform, "s": state, "v": verifier}
+    )
+    _set_cookie(request, response, FLOW_COOKIE, flow, FLOW_SECONDS)
+    return response
+
+
+def _flow_of(request: web.Request, platform: str) -> tuple[str, str] | None:
+    """(state, verifier) of the flow this browser started for `platform`, if still valid."""
+    raw = request.cookies.get(FLOW_COOKIE)
+    if not raw:
+        return None
+    try:
+        data = request.app[LINK_PROOF_KEY].flow_signer.loads(raw, max_age=FLOW_SECONDS)
+    except BadSignature:
+        return None
+    if not isinstance(data, dict) or data.get("p") != platform:
+        return None
+    state, verifier = data.get("s"), data.get("v")
+    if not isinstance(state, str) or not isinstance(verifier, str) or not state or not verifier:
+        return None
+    return state, verifier
+
+
+@with_session
+async def callback(request: web.Request) -> web.Response:
+    """The platform sends the browser back: check the state, learn who signed in, keep it."""
+    provider = _provider(request)
+    if provider is None:
+        return await _not_offered(request)
+    name = provider.name
+    flow = _flow_of(request, provider.platform)
+    given = request.query.get("state", "")[:MAX_PARAM]
+    hashcart = hashcart_of(request)
+    if flow is None or not hmac.compare_digest(given.encode(), flow[0].encode()):
+        return await _failed(
+            request,
+            400,
+            "This sign-in did not start here",
+            "The sign-in took too long or was started in another browser. Start again.",
+        )
+    state, verifier = flow
+    try:
+        fresh = await hashcart.kv.delete(KV_NAMESPACE, state)
+    except (SQLAlchemyError, OSError) as exc:
+        log.warning("link-proof: cannot check the flow: %s", exc)
+        return await _failed(
+            request, 503, "Linking is not available", "Try again in a minute, please."
+        )
+    if not fresh:
+        return await _failed(
+            request,
+            400,
+            "This sign-in was already used",
+            "Each sign-in links once. Start again to link this account.",
+        )
+    error = request.query.get("error")
+    if error == "access_denied":
+        return await _failed(
+            request,
+            403,
+            "Sign-in cancelled",
+            f"{name} did not sign you in, so nothing was linked. You can try again.",
+        )
+    code = request.query.get("code", "")
+    if error or not code or len(code) > MAX_PARAM:
+        log.warning("link-proof: %s answered error %r", provider.platform, error)
+        return await _failed(request, 502, "Sign-in failed", f"{name} could not sign you in.")
+    try:
+        proven = await _who_signed_in(request, provider, code, verifier)
+    except (PlatformError, ProofRejected) as exc:
+        log.warning("link-proof: %s sign-in refused: %s", provider.platform, exc)
+        hashcart.count_platform_error(provider.platform, f"signin_{type(exc).__name__}")
+        return await _failed(
+            request,
+            502 if isinstance(exc, PlatformError) else 401,
+            "Sign-in failed",
+            f"We could not confirm who you are with {name}, so nothing was linked. Try again.",
+        )
+    response = see_other(f"/link/{provider.platform}/confirm")
+    _drop_cookie(request, response, FLOW_COOKIE)
+    proof = request.app[LINK_PROOF_KEY].proof_signer.dumps(
+        {"p": provider.platform, "u": proven.user_id, "n": proven.user_name}
+    )
+    _set_cookie(request, response, PROOF_COOKIE, proof, PROOF_SECONDS)
+    return response
+
+
+async def _who_signed_in(
+    request: web.Request, provider: SignInProvider, code: str, verifier: str
+) -> ProvenIdentity:
+    """Trade the code for an access token, then ask the platform whose it is."""
+    form = {
+        "grant_type": "authorization_code",
+        "code": code,
+        "redirect_uri": _redirect_uri(request, provider.platform),
+        "code_verifier": verifier,
+    }
+    headers = {"Accept": "application/json"}
+    if provider.client_auth == "client_secret_basic":
+        # RFC 6749 §2.3.1: both parts are form-encoded before they go into Basic.
+        pair = f"{quote(provider.client_id, safe='')}:{quote(provider.client_secret, safe='')}"
+        headers["Authorization"] = "Basic " + base64.b64encode(pair.encode()).decode()
+    else:
+        form.update(client_id=provider.client_id, client_secret=provider.client_secret)
+    timeout = hashcart_of(request).http_timeout
+    async with aiohttp.ClientSession(timeout=timeout) as client:
+        status, tokens = await _call(client, "POST", provider.token_url, data=form, headers=headers)
+        access_token = tokens.get("access_token") if isinstance(tokens, dict) else None
+        if not isinstance(access_token, str) or not access_token:
+            error = tokens.get("error") if isinstance(tokens, dict) else None
+            raise ProofRejected(f"token endpoint answered {status} without a token ({error})")
+        status, answer = await _call(
+            client,
+            "GET",
+            provider.userinfo_url,
+            headers={"Accept": "application/json", "Authorization": f"Bearer {access_token}"},
+        )
+    if status != 200 or not isinstance(answer, dict):
+        raise ProofRejected(f"userinfo answered {status}")
+    try:
+        proven = provider.identity(answer)
+    except Exception as exc:  # a plugin's reader must not turn a sign-in into a 500
+        log.exception("link-proof: reading the %s userinfo answer failed", provider.platform)
+        raise ProofRejected(f"the userinfo answer could not be read: {exc!r}") from exc
+    if proven is None or not proven.user_id or len(proven.user_id) > MAX_USER_ID:
+        raise ProofRejected("the userinfo answer names nobody usable")
+    user_name = (proven.user_name or "")[:MAX_USER_NAME] or None
+    return ProvenIdentity(proven.user_id, user_name)
+
+
+async def _call(
+    client: aiohttp.ClientSession, method: str, url: str, **kwargs: Any
+) -> tuple[int, Any]:
+    try:
+        async with client.request(method, url, **kwargs) as response:
+            if response.status >= 500 or response.status == 429:
+                raise PlatformError(f"{method} {url} answered {response.status}")
+            raw = await response.content.read(MAX_ANSWER_BYTES + 1)
+            if len(raw) > MAX_ANSWER_BYTES:
+                raise PlatformError(f"{method} {url} answered more than {MAX_ANSWER_BYTES} bytes")
+            status = response.status
+    except (aiohttp.ClientError, TimeoutError) as exc:
+        raise PlatformError(f"{method} {url} failed: {exc!r}") from exc
+    try:
+        return status, json.loads(raw)
+    except ValueError:
+        return status, None
+
+
+def _proof_of(request: web.Request, platform: str) -> ProvenIdentity | None:
+    raw = request.cookies.get(PROOF_COOKIE)
+    if not raw:
+        return None
+    try:
+        data = request.app[LINK_PROOF_KEY].proof_signer.loads(raw, max_age=PROOF_SECONDS)
+    except BadSignature:
+        return None
+    if not isinstance(data, dict) or data.get("p") != platform:
+        return None
+    user_id, user_name = data.get("u"), data.get("n")
+    if not isinstance(user_id, str) or not user_id:
+        return None
+    return ProvenIdentity(user_id, user_name if isinstance(user_name, str) else None)
+
+
+async def _no_proof(request: web.Request) -> web.Response:
+    return await _failed(
+        request,
+        410,
+        "Sign in again",
+        "This confirmation is older than 10 minutes or was started in another browser. "
+        "Start again to link your account.",
+        cookie=PROOF_COOKIE,
+    )
+
+
+@with_session
+async def confirm_page(request: web.Request) -> web.Response:
+    """Name the proven identity and ask the signed-in account to confirm the link."""
+    provider = _provider(request)
+    if provider is None:
+        return await _not_offered(request)
+    proven = _proof_of(request, provider.platform)
+    if proven is None:
+        return await _no_proof(request)
+    hashcart = hashcart_of(request)
+    return await page(
+        request,
+        "link_proof.html",
+        who=identity_label(provider.platform, proven.user_id, proven.user_name),
+        user_id=proven.user_id,
+        platform=provider.name,
+        action=f"/link/{provider.platform}/confirm",
+        next=f"/link/{provider.platform}/confirm",
+        pending=await hashcart.accounts.pending_count(provider.platform, proven.user_id),
+    )
+
+
+@with_session
+async def confirm(request: web.Request) -> web.Response:
+    """Link the proven identity to the signed-in account; what it added before comes along."""
+    provider = _provider(request)
+    if provider is None:
+        return await _not_offered(request)
+    form = await checked_form(request)
+    if form is None:
+        return await forbidden(request)
+    proven = _proof_of(request, provider.platform)
+    if proven is None:
+        return await _no_proof(request)
+    account = await current_account(request)
+    if account is None:
+        return see_other(f"/link/{provider.platform}/confirm")
+    try:
+        await hashcart_of(request).link_identity(
+            account["id"], provider.platform, proven.user_id, proven.user_name
+        )
+    except Conflict:
+        return await message(
+            request,
+            409,
+            "Linked to another cart",
+            f"{identity_label(provider.platform, proven.user_id, proven.user_name)} on "
+            f"{provider.name} is linked to another account. Sign in to that account and unlink "
+            "it there first.",
+        )
+    response = see_other("/cart?done=linked")
+    _drop_cookie(request, response, PROOF_COOKIE)
+    return response
+
+
+def _providers(app: web.Application) -> dict[str, SignInProvider]:
+    hashcart = app[HASHCART_KEY]
+    found: dict[str, SignInProvider] = {}
+    for provider in hashcart.plugins.hook.hashcart_signin_provider(hashcart=hashcart):
+        if provider is None:
+            continue
+        if provider.platform in found:
+            log.warning("link-proof: a second sign-in for %s is ignored", provider.platform)
+            continue
+        found[provider.platform] = provider
+    return found
+
+
+def add_routes(app: web.Application) -> None:
+    """Register before `/link/{token}`: the platform pattern never matches a token."""
+    secret = app[SETTINGS_KEY].session_secret
+    key = secret.get_secret_value() if secret else secrets.token_urlsafe(32)
+    app[LINK_PROOF_KEY] = LinkProofState(
+        providers=_providers(app),
+        settings=load_settings(LinkProofSettings),
+        flow_signer=URLSafeTimedSerializer(key, salt="hashcart-link-proof-flow"),
+        proof_signer=URLSafeTimedSerializer(key, salt="hashcart-link-proof-identity"),
+        secure=app[HASHCART_KEY].settings.public_url.startswith("https://"),
+    )
+    base = "/link/{platform:" + PLATFORM_PATTERN + "}"
+    app.router.add_get(base, start)
+    app.router.add_get(base + "/callback", callback)
+    app.router.add_get(base + "/confirm", confirm_page)
+    app.router.add_post(base + "/confirm", confirm)
+
+
+__all__ = ["LINK_PROOF_KEY", "add_routes"]
