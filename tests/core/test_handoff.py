@@ -249,3 +249,34 @@ async def test_an_item_gone_out_of_stock_before_confirm_is_taken_out_and_asked_a
         placed = await hc.hashcart.submit(command("confirm", event_id="c3", reference=None))
         assert placed.code is OutcomeCode.ORDER_PLACED
         assert [line.product_id for line in orders.placed[0].lines] == ["shop:SKU1"]
+
+
+async def test_amazon_lines_hand_off_once_per_marketplace_with_the_cart_s_items(
+    database_url: str,
+) -> None:
+    async with running_hashcart(
+        plugins=[FakePlatformPlugin(FakePlatform())],
+        database_url=database_url,
+        env={"HASHCART_ADMIN_TOKEN": "admin-secret", "HASHCART_AMAZON_PARTNER_TAG": "corner-21"},
+    ) as hc:
+        await hc.add_product("amazon:B00X4WHP5E", "Echo Dot", 4999)
+        await hc.add_product("amazon:B08N5WRWNW", "Kindle", 9999, currency="EUR")
+        account = await hc.link("alice", "fake", "u1")
+        await hc.hashcart.submit(
+            command(reference="https://www.amazon.com/dp/B00X4WHP5E", quantity=3)
+        )
+        await hc.hashcart.submit(
+            command(event_id="e2", reference="https://www.amazon.de/dp/B08N5WRWNW")
+        )
+        checkout = await hc.hashcart.submit(command("checkout", event_id="c1", reference=None))
+        assert checkout.code is OutcomeCode.CHECKOUT_HANDOFF
+        cart = await admin_cart(hc, account)
+        assert cart["handoff"] == checkout.params["handoffs"]
+        by_label = {entry["label"]: entry for entry in cart["handoff"]}
+        assert set(by_label) == {"amazon.com", "amazon.de"}
+        assert {entry["store"] for entry in cart["handoff"]} == {"amazon"}
+        us = dict(parse_qsl(urlsplit(by_label["amazon.com"]["url"]).query))
+        de = dict(parse_qsl(urlsplit(by_label["amazon.de"]["url"]).query))
+        assert us == {"AssociateTag": "corner-21", "ASIN.1": "B00X4WHP5E", "Quantity.1": "3"}
+        assert de == {"AssociateTag": "corner-21", "ASIN.1": "B08N5WRWNW", "Quantity.1": "1"}
+        assert "total_cents" not in cart  # USD and EUR

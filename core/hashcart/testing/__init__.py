@@ -5,5 +5,6 @@ the platform stand-ins under `hashcart.testing.standins` play X, Slack and Disco
 """
 
 from hashcart.testing.harness import RunningHashcart, eventually, running_hashcart
+from hashcart.testing.orders import TakesOrders
 
-__all__ = ["RunningHashcart", "eventually", "running_hashcart"]
+__all__ = ["RunningHashcart", "TakesOrders", "eventually", "running_hashcart"]
