@@ -280,3 +280,15 @@ async def test_amazon_lines_hand_off_once_per_marketplace_with_the_cart_s_items(
         assert us == {"AssociateTag": "corner-21", "ASIN.1": "B00X4WHP5E", "Quantity.1": "3"}
         assert de == {"AssociateTag": "corner-21", "ASIN.1": "B08N5WRWNW", "Quantity.1": "1"}
         assert "total_cents" not in cart  # USD and EUR
+
+
+def test_the_openapi_document_describes_handoff_and_per_currency_totals() -> None:
+    from hashcart.web.admin import openapi_document
+
+    schemas = openapi_document()["components"]["schemas"]
+    cart = schemas["Cart"]
+    assert {"items", "totals", "handoff"} <= set(cart["required"])
+    assert "total_cents" not in cart["required"]
+    assert "several currencies" in cart["properties"]["total_cents"]["description"]
+    assert set(schemas["StoreHandoff"]["properties"]) == {"store", "url", "label"}
+    assert {"store", "image_url", "priced_at"} <= set(schemas["CartItem"]["properties"])
