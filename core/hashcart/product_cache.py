@@ -36,6 +36,10 @@ GATHER_SECONDS = 0.02
 #: The longest title, image or page address kept from a source (the columns' sizes).
 MAX_TITLE = 300
 MAX_URL = 1000
+#: How long a product a source does not know is answered "unknown" without asking again (at most
+#: the TTL): a stranger repeating made-up ids must not cost a call each. Per node, in memory.
+UNKNOWN_SECONDS = 300.0
+MAX_UNKNOWN = 10_000
 #: The largest price a products row holds (a 32-bit integer column).
 MAX_PRICE_CENTS = 2**31 - 1
 
@@ -72,6 +76,7 @@ class ProductCache:
         self._inflight: dict[str, asyncio.Future[Product | None]] = {}
         self._batches: dict[int, _Batch] = {}
         self._tasks: set[asyncio.Task[None]] = set()
+        self._unknown: dict[str, float] = {}
 
     def source_for(self, ref: ProductRef) -> ProductSource | None:
         for source in self.sources:
@@ -93,6 +98,8 @@ class ProductCache:
             return _product(ref, entry)
         if entry is not None and self._fresh(ref, entry):
             return _product(ref, entry)
+        if self._unknown.get(ref.product_id, 0.0) > self._clock():
+            return None
         return await self.fetch(ref, source)
 
     def _fresh(self, ref: ProductRef, entry: CatalogEntry) -> bool:
@@ -155,6 +162,8 @@ class ProductCache:
                     entry = _entry(source.name, product, now)
                     entries.append(entry)
                     product = _product(product.ref, entry)
+                else:
+                    self._remember_unknown(ref.product_id, now)
                 answers[key] = product
             await self._keep(entries)
             for key, product in answers.items():
@@ -176,6 +185,13 @@ class ProductCache:
         except Exception as exc:
             level = logging.WARNING if is_outage(exc) else logging.ERROR
             log.log(level, "could not keep %d fetched products: %s", len(entries), exc)
+
+    def _remember_unknown(self, product_id: str, now: float) -> None:
+        if len(self._unknown) >= MAX_UNKNOWN:
+            self._unknown = {k: v for k, v in self._unknown.items() if v > now}
+            if len(self._unknown) >= MAX_UNKNOWN:
+                self._unknown.clear()
+        self._unknown[product_id] = now + min(self.ttl, UNKNOWN_SECONDS)
 
     def _fail(self, refs: Iterable[str], exc: BaseException) -> None:
         for key in refs:

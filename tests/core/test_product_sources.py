@@ -196,6 +196,10 @@ async def test_a_product_the_source_does_not_know_is_unknown_and_sold_out_is_not
 ):
     unknown = await live.hashcart.submit(add("ZZZZ", "e1"))  # type: ignore[arg-type]
     assert unknown.code is OutcomeCode.UNKNOWN_PRODUCT
+    # Asked again soon, the answer comes without another call to the source.
+    again = await live.hashcart.submit(add("ZZZZ", "e3"))  # type: ignore[arg-type]
+    assert again.code is OutcomeCode.UNKNOWN_PRODUCT
+    assert source.calls == [["ZZZZ"]]
     sold_out = await live.hashcart.submit(add("OUT1", "e2"))  # type: ignore[arg-type]
     assert sold_out.code is OutcomeCode.UNAVAILABLE
     assert await live.cart("fake", "u1") == []

@@ -108,7 +108,6 @@ class CreatorsApiSource:
         )
         self._token: OAuth2Token | None = None
         self._token_lock = asyncio.Lock()
-        self.calls = 0
 
     def handles(self, ref: ProductRef) -> bool:
         return ref.store == STORE
@@ -195,7 +194,6 @@ class CreatorsApiSource:
             "Accept": "application/json",
             "x-marketplace": f"www.{marketplace}",
         }
-        self.calls += 1
         try:
             async with session.post(
                 f"{self._settings.api_url}/catalog/v1/getItems", json=body, headers=headers

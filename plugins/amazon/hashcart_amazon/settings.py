@@ -28,7 +28,7 @@ class AmazonSettings(PluginSettings):
 
     model_config = SettingsConfigDict(env_prefix="HASHCART_AMAZON_", extra="ignore")
 
-    credential_id: str | None = None
+    credential_id: str | None = Field(None, max_length=128)
     credential_secret: SecretStr | None = None
     credential_version: str = "2.1"
     partner_tag: str | None = Field(None, max_length=64)
