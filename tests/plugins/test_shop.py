@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 
@@ -374,3 +375,45 @@ def test_the_shopify_hand_off_carries_every_line_with_its_quantity() -> None:
     no_variant = [CartLine("shop.example:/p/other", "Other", 1, 100, "CAD")]
     assert cart_permalink("shop.example", lines + no_variant, listed) is None
     assert cart_permalink("elsewhere.example", lines, listed) is None
+
+
+def fake_dns(monkeypatch: pytest.MonkeyPatch, answers: dict[str, list[str]]) -> list[str]:
+    """Answer getaddrinfo for made-up names from a table; returns the names asked for."""
+    asked: list[str] = []
+    loop = asyncio.get_running_loop()
+    real = loop.getaddrinfo
+
+    async def getaddrinfo(host: str, port: int, **kwargs: object) -> list[tuple[object, ...]]:
+        if host not in answers:
+            return await real(host, port, **kwargs)  # type: ignore[arg-type]
+        asked.append(host)
+        return [
+            (socket.AF_INET, socket.SOCK_STREAM, 6, "", (address, port))
+            for address in answers[host]
+        ]
+
+    monkeypatch.setattr(loop, "getaddrinfo", getaddrinfo)
+    return asked
+
+
+async def test_dns_rebinding_to_a_private_address_among_public_ones_is_refused(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    asked = fake_dns(monkeypatch, {"shop.example": ["93.184.216.34", "10.0.0.7"]})
+    client = GuardedClient(shops("shop.example"))
+    with pytest.raises(Refused, match=r"10\.0\.0\.7"):
+        await client.get("https://shop.example/products/mug", "text/html")
+    assert asked == ["shop.example"]
+
+
+async def test_the_connection_goes_to_the_address_that_was_checked(
+    local_shop: LocalShop, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # `shop.invalid` exists nowhere but in the checked answer: fetching it proves that aiohttp
+    # connected to what the resolver checked rather than asking DNS again.
+    local_shop.page("/p/mug", json_ld_page(MUG))
+    port = int(local_shop.origin.rsplit(":", 1)[1])
+    asked = fake_dns(monkeypatch, {"shop.invalid": ["127.0.0.1"]})
+    client = GuardedClient(shops(f"http://shop.invalid:{port}"))
+    fetched = await client.get(f"http://shop.invalid:{port}/p/mug", "text/html")
+    assert b"Enamel mug" in fetched.body and asked == ["shop.invalid"]
