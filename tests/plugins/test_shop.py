@@ -417,3 +417,24 @@ async def test_the_connection_goes_to_the_address_that_was_checked(
     client = GuardedClient(shops(f"http://shop.invalid:{port}"))
     fetched = await client.get(f"http://shop.invalid:{port}/p/mug", "text/html")
     assert b"Enamel mug" in fetched.body and asked == ["shop.invalid"]
+
+
+def test_a_bad_shop_host_stops_start_up_naming_the_variable(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from hashcart import ConfigError
+    from hashcart.config import load_settings
+
+    monkeypatch.setenv("HASHCART_SHOP_HOSTS", "shop.example, ftp://files.example")
+    with pytest.raises(ConfigError, match="HASHCART_SHOP_HOSTS"):
+        load_settings(ShopSettings)
+
+
+async def test_a_long_page_address_gets_a_short_stable_identity(local_shop: LocalShop) -> None:
+    path = "/p/" + "very-long-product-name-" * 8
+    local_shop.page(path, json_ld_page(MUG))
+    source, ref = source_for(local_shop)
+    first, second = ref(path), ref(path + "?utm_campaign=x")
+    assert first.product_id == second.product_id and len(first.product_id) <= 128
+    product = await source.fetch_one(first)  # fetched from the page address the ref carries
+    assert product is not None and product.title == "Enamel mug"
