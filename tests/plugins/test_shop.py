@@ -438,3 +438,18 @@ async def test_a_long_page_address_gets_a_short_stable_identity(local_shop: Loca
     assert first.product_id == second.product_id and len(first.product_id) <= 128
     product = await source.fetch_one(first)  # fetched from the page address the ref carries
     assert product is not None and product.title == "Enamel mug"
+
+
+async def test_doctor_reaches_each_listed_shop_through_the_guard(local_shop: LocalShop) -> None:
+    import hashcart_shop
+    from hashcart.testing import running_hashcart
+
+    env = {"HASHCART_SHOP_HOSTS": f"{local_shop.entry},http://localhost"}
+    async with running_hashcart(plugins=[hashcart_shop], env=env, with_amazon=False) as hc:
+        rows = await hashcart_shop.hashcart_doctor(hc.hashcart)
+    assert [(check, passed) for check, passed, _ in rows] == [
+        (f"shop: {local_shop.origin} reachable", True),  # a 404 on / still answers
+        ("shop: http://localhost reachable", False),
+    ]
+    assert "not a public address" in rows[1][2]
+    assert local_shop.seen == ["/"]

@@ -14,7 +14,8 @@ from typing import Any
 
 from pydantic_settings import BaseSettings
 
-from hashcart import CartLine, ProductRef, ProductSource, hookimpl
+from hashcart import CartLine, ProductRef, ProductSource, SourceUnavailable, hookimpl
+from hashcart_shop.guard import GuardedClient, Refused
 from hashcart_shop.identity import product_ref
 from hashcart_shop.settings import ShopList, ShopSettings
 from hashcart_shop.shopify import cart_permalink
@@ -23,6 +24,7 @@ from hashcart_shop.source import ShopSource
 __all__ = [
     "ShopSettings",
     "ShopSource",
+    "hashcart_doctor",
     "hashcart_product_from_url",
     "hashcart_product_sources",
     "hashcart_settings",
@@ -77,3 +79,25 @@ def hashcart_product_from_url(url: str) -> ProductRef | None:
 @hookimpl
 def hashcart_store_cart_url(store: str, lines: Sequence[CartLine]) -> str | None:
     return cart_permalink(store, lines, _shops())
+
+
+@hookimpl
+async def hashcart_doctor(hashcart: Any) -> list[tuple[str, bool, str]]:
+    """Each listed shop is reached the way its pages will be: through the guarded fetch."""
+    shops = _configure(hashcart)
+    if not shops.hosts:
+        return [("shop: product pages", True, "off (HASHCART_SHOP_HOSTS is empty)")]
+    client = GuardedClient(shops)
+    rows: list[tuple[str, bool, str]] = []
+    for shop in shops.hosts:
+        check = f"shop: {shop.origin} reachable"
+        try:
+            await client.get(shop.origin + "/", "text/html")
+        except Refused as exc:
+            # An answer other than 200 still shows the shop is there and allowed.
+            rows.append((check, str(exc).startswith("the shop answered"), str(exc)))
+        except SourceUnavailable as exc:
+            rows.append((check, False, exc.reason))
+        else:
+            rows.append((check, True, "answers"))
+    return rows
