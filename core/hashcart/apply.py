@@ -35,7 +35,7 @@ from hashcart.commands import (
     ReplyTarget,
 )
 from hashcart.errors import Unavailable
-from hashcart.handoff import handoffs, money_totals, totals
+from hashcart.handoff import handoffs, line_texts, money_totals, totals
 from hashcart.i18n import money, normalise_locale
 from hashcart.platform import ReplyContent
 from hashcart.policy_api import RateDecision
@@ -872,7 +872,7 @@ class Applier:
         ]
         locale = account.locale or command.locale
         sums = totals(lines)
-        text = ", ".join(f"{line.quantity}× {line.title}" for line in lines)
+        text = ", ".join(line_texts(lines))
         stores = await handoffs(self._hashcart, lines)
         params: dict[str, Any] = {
             "lines": text,

@@ -55,6 +55,20 @@ def _label(url: str, store: str) -> str:
     return host.removeprefix("www.")
 
 
+def store_label(line: CartLine) -> str:
+    """Where a line is bought, for people: its page's host (`amazon.de`), else its store."""
+    return _market(line) or store_of(line.product_id)
+
+
+def line_texts(lines: Sequence[CartLine]) -> list[str]:
+    """`2× Mug` per line; `2× Mug (shop.example)` when the cart holds more than one store."""
+    several = len({store_label(line) for line in lines}) > 1
+    return [
+        f"{line.quantity}× {line.title}" + (f" ({store_label(line)})" if several else "")
+        for line in lines
+    ]
+
+
 def groups(lines: Sequence[CartLine]) -> list[tuple[str, list[CartLine]]]:
     """Lines by store and marketplace (the product page's host), in the cart's order."""
     found: dict[tuple[str, str | None], list[CartLine]] = {}

@@ -292,3 +292,20 @@ def test_the_openapi_document_describes_handoff_and_per_currency_totals() -> Non
     assert "several currencies" in cart["properties"]["total_cents"]["description"]
     assert set(schemas["StoreHandoff"]["properties"]) == {"store", "url", "label"}
     assert {"store", "image_url", "priced_at"} <= set(schemas["CartItem"]["properties"])
+
+
+async def test_lines_name_their_store_when_the_cart_holds_several(
+    database_url: str, corner_shop: ShopStandin
+) -> None:
+    corner_shop.add("/products/mug", "Enamel mug", 1250, currency="EUR")
+    async with running(database_url, [hashcart_shop, ShopPlugin()], corner_shop) as hc:
+        await hc.add_product("shop:SKU1", "Blue mug", 1000)
+        await hc.link("alice", "fake", "u1")
+        await hc.hashcart.submit(command(reference="https://shop.test/p/SKU1"))
+        alone = await hc.hashcart.submit(command("list", event_id="l1", reference=None))
+        assert alone.params["lines"] == "1× Blue mug"
+        await hc.hashcart.submit(
+            command(event_id="e2", reference=f"{corner_shop.url}/products/mug")
+        )
+        both = await hc.hashcart.submit(command("list", event_id="l2", reference=None))
+        assert both.params["lines"] == "1× Blue mug (shop.test), 1× Enamel mug (127.0.0.1)"

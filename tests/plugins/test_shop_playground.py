@@ -36,18 +36,32 @@ async def test_a_playground_shop_link_is_added_and_handed_off_from_slack() -> No
             assert line["image_url"] == f"{playground.shop.url}/img/canvas-tote.svg"
             assert playground.shop.seen.count("/products/canvas-tote") == 1
 
+            (fire_tv,) = await slack("add <https://www.amazon.com/dp/B07XJ8C8F5|fire tv>")
+            assert "Fire TV Stick 4K" in fire_tv.text
+
             (listed,) = await slack("list")
+            blocks = listed.body["blocks"]
             buttons = [
                 element
-                for block in listed.body["blocks"]
+                for block in blocks
                 if block["type"] == "actions"
                 for element in block["elements"]
                 if element["action_id"].startswith("handoff")
             ]
-            assert [b["url"] for b in buttons] == [f"{playground.shop.url}/cart/40001:1"]
-            assert "Continue at 127.0.0.1" in buttons[0]["text"]["text"]
+            assert [b["url"] for b in buttons] == [
+                f"{playground.shop.url}/cart/40001:1",
+                "https://www.amazon.com/gp/aws/cart/add.html?ASIN.1=B07XJ8C8F5&Quantity.1=1",
+            ]
+            assert [b["text"]["text"] for b in buttons] == [
+                "Continue at 127.0.0.1",
+                "Continue at amazon.com",
+            ]
+            rendered = " ".join(b["text"]["text"] for b in blocks if b["type"] == "section")
+            assert "Canvas tote _(127.0.0.1)_" in rendered
+            assert "Fire TV Stick 4K _(amazon.com)_" in rendered
+            assert "€19.00 + $" in rendered  # two currencies, two totals
 
             sold_out = next(p for p in playground.products if p.title.startswith("Brass lamp"))
             (answer,) = await slack(f"add <{sold_out.page_url}|lamp>")
             assert "unavailable" in answer.text
-            assert len((await hc.hashcart.accounts.cart(account))["items"]) == 1
+            assert len((await hc.hashcart.accounts.cart(account))["items"]) == 2

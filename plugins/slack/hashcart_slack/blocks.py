@@ -8,6 +8,7 @@ clients that cannot render blocks.
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlsplit
 
 from babel.core import Locale, UnknownLocaleError
 from babel.numbers import format_currency
@@ -43,9 +44,11 @@ def cart_blocks(
     lines: tuple[CartLine, ...], locale: str | None, cart_url: str, heading: str = "*Your cart*"
 ) -> list[Any]:
     shown = lines[:MAX_LINES]
+    several = len({_store(line) for line in lines}) > 1
     rows = [
-        f"`{line.quantity:>3} ×` {_mrkdwn_escape(line.title)} — "
-        f"{money(line.price_cents * line.quantity, line.currency, locale)}"
+        f"`{line.quantity:>3} ×` {_mrkdwn_escape(line.title)}"
+        + (f" _({_mrkdwn_escape(_store(line))})_" if several else "")
+        + f" — {money(line.price_cents * line.quantity, line.currency, locale)}"
         for line in shown
     ]
     if len(lines) > len(shown):
@@ -93,6 +96,12 @@ def handoff_blocks(handoffs: list[dict[str, str]]) -> list[Any]:
         if len(store.get("url", "")) <= 3000
     ]
     return [{"type": "actions", "elements": buttons}] if buttons else []
+
+
+def _store(line: CartLine) -> str:
+    """Where a line is bought: its page's host (`amazon.de`), else the store of its id."""
+    host = urlsplit(line.url).hostname if line.url else None
+    return (host or "").removeprefix("www.") or line.product_id.partition(":")[0]
 
 
 def _section(text: str) -> dict[str, Any]:
