@@ -644,8 +644,11 @@ class Applier:
         waiting = {
             "kind": "add",
             "command": item.command.to_json(),
-            "product": [product.title, product.price_cents, product.currency],
-        }
+            "product": [
+                product.title, product.price_cents, product.currency, product.image_url,
+                product.fetched_at,
+            ],
+        }  # fmt: skip
         group.confirmations[account.id] = (waiting, group.now + self._token_seconds)
         total = product.price_cents * item.command.quantity
         return Outcome(
@@ -695,9 +698,14 @@ class Applier:
             return Outcome(OutcomeCode.CONFIRM_EXPIRED)
         if value["kind"] == "add":
             asked = CartCommand.from_json(value["command"])
-            title, price_cents, currency = value["product"]
+            # A large add asked for before images were kept has three values, not five.
+            title, price_cents, currency, *seen = value["product"]
+            image_url, fetched_at = [*seen, None, None][:2]
             assert asked.product is not None
-            product = Product(asked.product, title, price_cents, currency)
+            product = Product(
+                asked.product, title, price_cents, currency,
+                image_url=image_url, fetched_at=fetched_at,
+            )  # fmt: skip
             return self._add(cart, Prepared(asked, product=product), group.now)
         if _fingerprint(cart) != value["cart"]:
             return Outcome(OutcomeCode.CART_CHANGED)
@@ -732,10 +740,11 @@ class Applier:
                 line.priced_at = product.fetched_at
         if not changes:
             return None
+        if not cart:
+            return Outcome(OutcomeCode.CART_CHANGED, {"changes": "; ".join(changes)})
         listing = await self._listing(cart, account, command)
-        if cart:
-            waiting = {"kind": "checkout", "cart": _fingerprint(cart)}
-            group.confirmations[account.id] = (waiting, group.now + self._token_seconds)
+        waiting = {"kind": "checkout", "cart": _fingerprint(cart)}
+        group.confirmations[account.id] = (waiting, group.now + self._token_seconds)
         return Outcome(
             OutcomeCode.PRICES_CHANGED,
             {**listing.params, "changes": "; ".join(changes)},

@@ -309,3 +309,21 @@ async def test_lines_name_their_store_when_the_cart_holds_several(
         )
         both = await hc.hashcart.submit(command("list", event_id="l2", reference=None))
         assert both.params["lines"] == "1× Blue mug (shop.test), 1× Enamel mug (127.0.0.1)"
+
+
+async def test_a_cart_emptied_by_sold_out_items_before_confirm_orders_nothing(
+    database_url: str,
+) -> None:
+    orders = Orders()
+    async with running(database_url, [ShopPlugin(), orders]) as hc:
+        await hc.add_product("shop:SKU1", "Blue mug", 1000)
+        await hc.link("alice", "fake", "u1")
+        await hc.hashcart.submit(command(reference="https://shop.test/p/SKU1"))
+        await hc.hashcart.submit(command("checkout", event_id="c1", reference=None))
+        await hc.add_product("shop:SKU1", "Blue mug", 1000, available=False)
+        changed = await hc.hashcart.submit(command("confirm", event_id="c2", reference=None))
+        assert changed.code is OutcomeCode.CART_CHANGED
+        assert "Blue mug is out of stock" in changed.params["changes"]
+        again = await hc.hashcart.submit(command("confirm", event_id="c3", reference=None))
+        assert again.code is OutcomeCode.NOTHING_TO_CONFIRM
+        assert orders.placed == [] and await hc.cart("fake", "u1") == []
