@@ -453,3 +453,12 @@ async def test_doctor_reaches_each_listed_shop_through_the_guard(local_shop: Loc
     ]
     assert "not a public address" in rows[1][2]
     assert local_shop.seen == ["/"]
+
+
+async def test_a_listed_shop_that_is_not_running_means_try_again() -> None:
+    from hashcart.testing.harness import free_port
+
+    port = free_port()
+    client = GuardedClient(shops(f"http://127.0.0.1:{port}"))
+    with pytest.raises(SourceUnavailable, match="could not be reached"):
+        await client.get(f"http://127.0.0.1:{port}/p/mug", "text/html")
