@@ -352,10 +352,11 @@ async def test_a_shopify_variant_link_is_priced_from_the_product_json(
     assert small is not None
     assert (small.title, small.price_cents, small.currency) == ("Hoodie – S", 4500, "CAD")
     assert not small.available
-    medium = await source.fetch_one(ref("/products/hoodie"))  # no variant: the first available
-    assert medium is not None and medium.price_cents == 4700
-    assert medium.ref.url is not None and medium.ref.url.endswith("variant=222")
-    assert medium.image_url == "https://cdn.shopify.com/hoodie.jpg"
+    assert small.image_url == "https://cdn.shopify.com/hoodie.jpg"
+    assert local_shop.seen == ["/products/hoodie?variant=111", "/products/hoodie.js"]
+    page_only = await source.fetch_one(ref("/products/hoodie"))  # no variant: the page's price
+    assert page_only is not None and page_only.price_cents == 4500
+    assert local_shop.seen[2:] == ["/products/hoodie"]
     assert await source.fetch_one(ref("/products/hoodie?variant=999")) is None
 
 

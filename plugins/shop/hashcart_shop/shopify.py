@@ -33,13 +33,8 @@ def product_json_path(page_url: str) -> str | None:
     return f"/products/{match.group(1)}.js" if match else None
 
 
-def looks_like_shopify(body: bytes) -> bool:
-    return b"cdn.shopify.com" in body or b"Shopify.shop" in body
-
-
-def read_variant(body: bytes, wanted: str | None) -> Variant | None:
-    """The variant `wanted` of a `/products/<handle>.js` answer (the first available one when
-    `wanted` is None), or None."""
+def read_variant(body: bytes, wanted: str) -> Variant | None:
+    """The variant `wanted` of a `/products/<handle>.js` answer, or None."""
     try:
         data: Any = json.loads(body)
     except ValueError:
@@ -47,12 +42,7 @@ def read_variant(body: bytes, wanted: str | None) -> Variant | None:
     if not isinstance(data, dict) or not isinstance(data.get("variants"), list):
         return None
     variants = [v for v in data["variants"][:250] if isinstance(v, dict)]
-    if wanted is None:
-        chosen = next(
-            (v for v in variants if v.get("available")), variants[0] if variants else None
-        )
-    else:
-        chosen = next((v for v in variants if str(v.get("id")) == wanted), None)
+    chosen = next((v for v in variants if str(v.get("id")) == wanted), None)
     if chosen is None or not isinstance(chosen.get("price"), int) or chosen["price"] < 0:
         return None
     product_title = str(data.get("title") or "")[:200]

@@ -6,14 +6,14 @@ import asyncio
 import logging
 import time
 from collections.abc import Mapping, Sequence
-from urllib.parse import urlencode, urlsplit, urlunsplit
+from urllib.parse import urlsplit, urlunsplit
 
 from hashcart import Product, ProductRef
 from hashcart_shop.guard import Fetched, GuardedClient, Refused
 from hashcart_shop.identity import page_url, variant_of
 from hashcart_shop.schema_org import read_product
 from hashcart_shop.settings import ShopList
-from hashcart_shop.shopify import Variant, looks_like_shopify, product_json_path, read_variant
+from hashcart_shop.shopify import Variant, product_json_path, read_variant
 
 log = logging.getLogger(__name__)
 
@@ -52,20 +52,18 @@ class ShopSource:
         if found is None:
             return None
         wanted = variant_of(url)
-        variant = None
-        if wanted is not None or looks_like_shopify(page.body):
-            variant = await self._variant(page, wanted)
-            if wanted is not None and variant is None:
-                return None  # a variant the shop does not have
-        if variant is None:
+        if wanted is None:
+            # Without `variant=` the page's own price stands. (Choosing a default variant here
+            # would change the product's address, and with it the cache's idea of the product.)
             return Product(
                 ref, found.title, found.price_cents, found.currency, found.available,
                 image_url=found.image_url, fetched_at=time.time(),
             )  # fmt: skip
-        # The cart line keeps the variant it was priced on, so the hand-off carries it.
-        with_variant = _with_variant(url, variant.id)
+        variant = await self._variant(page, wanted)
+        if variant is None:
+            return None  # a variant the shop does not have
         return Product(
-            ProductRef(ref.store, ref.sku, with_variant),
+            ref,
             variant.title or found.title,
             variant.price_cents,
             found.currency,
@@ -74,7 +72,7 @@ class ShopSource:
             fetched_at=time.time(),
         )
 
-    async def _variant(self, page: Fetched, wanted: str | None) -> Variant | None:
+    async def _variant(self, page: Fetched, wanted: str) -> Variant | None:
         path = product_json_path(page.url)
         if path is None:
             return None
@@ -86,11 +84,3 @@ class ShopSource:
         except Refused:
             return None
         return read_variant(answer.body, wanted)
-
-
-def _with_variant(url: str, variant: str) -> str:
-    parts = urlsplit(url)
-    if variant_of(url) == variant:
-        return url
-    query = "&".join(p for p in (parts.query, urlencode({"variant": variant})) if p)
-    return urlunsplit((parts.scheme, parts.netloc, parts.path, query, ""))
