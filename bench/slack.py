@@ -14,6 +14,12 @@ listener acks, inserts one row with SQLAlchemy (async) and calls `respond()`.
 
     .venv/bin/python bench/slack.py --db sqlite
     .venv/bin/python bench/slack.py --db postgresql   # HASHCART_TEST_POSTGRES_URL or local default
+    .venv/bin/python bench/slack.py --db sqlite --servers hashcart,hashcart-cached
+
+`hashcart-cached` is hashcart with the product not in the operator's catalog but fetched from a
+live product source earlier and still fresh (within `HASHCART_PRODUCT_TTL`): the price of an add
+of a product from the source cache against one from the catalog. Its source fails every fetch,
+so a figure that counts a single fetch is not taken.
 """
 
 from __future__ import annotations
@@ -33,6 +39,7 @@ from pathlib import Path
 
 from loadgen import LoadGenerator, LoadResult
 
+from hashcart import hookimpl
 from hashcart.testing import eventually
 from hashcart.testing.standins.slack import SlackStandin, signed_headers, slash_command_form
 
@@ -49,8 +56,30 @@ DEFAULT_POSTGRES = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
 # ---------------------------------------------------------------------------------------------
 
 
-async def serve_hashcart(db: str, port: int, api_url: str, secret: str, token: str) -> None:
+class NeverFetched:
+    """A live source for Amazon that must not be asked: the product is in its cache."""
+
+    name = "bench-never-fetched"
+    max_batch = 10
+
+    def handles(self, ref: object) -> bool:
+        return getattr(ref, "store", None) == "amazon"
+
+    async def fetch(self, refs: object) -> dict[str, object]:
+        raise RuntimeError("bench: the cached product was fetched; the figure is void")
+
+
+class NeverFetchedPlugin:
+    @hookimpl
+    def hashcart_product_sources(self) -> NeverFetched:
+        return NeverFetched()
+
+
+async def serve_hashcart(
+    db: str, port: int, api_url: str, secret: str, token: str, cached: bool = False
+) -> None:
     import hashcart_slack
+    from hashcart.catalog import CatalogEntry
     from hashcart.testing import running_hashcart
 
     env = {
@@ -59,10 +88,20 @@ async def serve_hashcart(db: str, port: int, api_url: str, secret: str, token: s
         "HASHCART_SLACK_API_URL": api_url,
         "HASHCART_LOG_LEVEL": "WARNING",
     }
-    async with running_hashcart(
-        plugins=[hashcart_slack], env=env, database_url=db, port=port
-    ) as hc:
-        await hc.add_product("amazon:B00X4WHP5E", title="Echo Dot", price_cents=4999)
+    plugins: list[object] = [hashcart_slack, NeverFetchedPlugin()] if cached else [hashcart_slack]
+    async with running_hashcart(plugins=plugins, env=env, database_url=db, port=port) as hc:
+        if cached:
+            fetched = CatalogEntry(
+                "amazon:B00X4WHP5E",
+                "Echo Dot",
+                4999,
+                source=NeverFetched.name,
+                fetched_at=time.time(),
+                url=PRODUCT,
+            )
+            await hc.hashcart.catalog.store_fetched([fetched])
+        else:
+            await hc.add_product("amazon:B00X4WHP5E", title="Echo Dot", price_cents=4999)
         for user in USERS:
             await hc.link(f"bench-{user}", "slack", f"T0001:{user}")  # team + user
         await _ready_and_wait()
@@ -131,7 +170,10 @@ def child_server(kind: str, db: str, api_url: str, secret: str, token: str) -> I
     from hashcart.testing.harness import free_port
 
     port = free_port()
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
+    }
     proc = subprocess.Popen(
         [sys.executable, __file__, "_serve", kind, db, str(port), api_url, secret, token],
         stdin=subprocess.PIPE,
@@ -290,11 +332,17 @@ def report(name: str, rate: float, throughput: Result, steady: Result) -> None:
     )
 
 
+NAMES = {"bolt": "plain Bolt", "hashcart": "hashcart", "hashcart-cached": "cached"}
+
+
 def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] == "_serve":
         kind, db, port, api_url, secret, token = sys.argv[2:8]
-        serve = serve_hashcart if kind == "hashcart" else serve_bolt
-        asyncio.run(serve(db, int(port), api_url, secret, token))
+        if kind == "bolt":
+            asyncio.run(serve_bolt(db, int(port), api_url, secret, token))
+        else:
+            cached = kind == "hashcart-cached"
+            asyncio.run(serve_hashcart(db, int(port), api_url, secret, token, cached))
         return
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--db", choices=["sqlite", "postgresql", "both"], default="both")
@@ -304,6 +352,11 @@ def main() -> None:
     parser.add_argument("--rate-duration", type=float, default=10.0)
     parser.add_argument("--drain", type=float, default=60.0, help="max seconds to await replies")
     parser.add_argument("--users", type=int, default=len(USERS), help="distinct Slack users")
+    parser.add_argument(
+        "--servers",
+        default="bolt,hashcart",
+        help="comma-separated: bolt, hashcart, hashcart-cached (product from a source's cache)",
+    )
     args = parser.parse_args()
     os.environ["BENCH_SLACK_USERS"] = str(args.users)  # the child servers read it
     USERS[:] = [f"U{n:07d}" for n in range(args.users)]
@@ -316,12 +369,22 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="hashcart-bench-") as tmp:
         for db_kind in kinds:
             print(f"{db_kind}:")
-            bolt = run_one("bolt", db_kind, Path(tmp), args)
-            report("plain Bolt", args.rate, *bolt)
-            ours = run_one("hashcart", db_kind, Path(tmp), args)
-            report("hashcart", args.rate, *ours)
-            ratio = ours[0].replies_per_second / max(bolt[0].replies_per_second, 1e-9)
-            print(f"  ratio hashcart / plain Bolt replies/s: {ratio:.2f}x")
+            results = {}
+            for kind in args.servers.split(","):
+                results[kind] = run_one(kind, db_kind, Path(tmp), args)
+                report(NAMES.get(kind, kind), args.rate, *results[kind])
+            if "bolt" in results and "hashcart" in results:
+                ours, bolt = results["hashcart"], results["bolt"]
+                ratio = ours[0].replies_per_second / max(bolt[0].replies_per_second, 1e-9)
+                print(f"  ratio hashcart / plain Bolt replies/s: {ratio:.2f}x")
+            if "hashcart" in results and "hashcart-cached" in results:
+                catalog, cached = results["hashcart"], results["hashcart-cached"]
+                cost = catalog[0].replies_per_second / max(cached[0].replies_per_second, 1e-9)
+                p50 = cached[1].load.p(50) / max(catalog[1].load.p(50), 1e-9)
+                print(
+                    f"  cached source product vs catalog product: {100 * (cost - 1):+.1f} % time "
+                    f"per reply, steady ack p50 {100 * (p50 - 1):+.1f} %"
+                )
 
 
 if __name__ == "__main__":

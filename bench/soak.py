@@ -41,7 +41,7 @@ from hashcart.store.schema import cart_items, identities, orders
 from hashcart.testing.cluster import PRODUCTS, Cluster, Node, cluster, plugin_entry_points
 from hashcart.testing.standins import twitter as x
 from hashcart.testing.standins.mastodon import Account, MastodonStandin, Status
-from hashcart.testing.standins.shop import ShopStandin
+from hashcart.testing.standins.order_api import OrderApiStandin
 
 ORDER_SHOPPERS = 4
 MASTODON_SHARE = 0.15
@@ -297,10 +297,10 @@ async def main(args: argparse.Namespace) -> None:
     await fresh(args.db)
     with tempfile.TemporaryDirectory(prefix="hashcart-soak-") as folder:
         plugin_path = plugin_entry_points(
-            Path(folder), {"test_shop": "hashcart.testing.standins.shop:plugin"}
+            Path(folder), {"test_shop": "hashcart.testing.standins.order_api:plugin"}
         )
         async with (
-            ShopStandin() as shop,
+            OrderApiStandin() as shop,
             MastodonStandin(heartbeat_seconds=5) as mastodon,
             cluster(
                 args.db,
@@ -317,7 +317,7 @@ async def main(args: argparse.Namespace) -> None:
 
 
 async def soak(
-    running: Cluster, mastodon: MastodonStandin, shop: ShopStandin, args: argparse.Namespace
+    running: Cluster, mastodon: MastodonStandin, shop: OrderApiStandin, args: argparse.Namespace
 ) -> None:
     rng = random.Random(2026)
     load = Load()
@@ -358,7 +358,7 @@ async def soak(
     await check_state(running, shop, load, args.db)
 
 
-async def check_state(running: Cluster, shop: ShopStandin, load: Load, url: str) -> None:
+async def check_state(running: Cluster, shop: OrderApiStandin, load: Load, url: str) -> None:
     """Carts against what was sent; orders against the shop and the answers."""
     expected: Counter[tuple[str, str, str]] = Counter()
     for tweet, product_id in load.x_adds:

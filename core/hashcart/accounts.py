@@ -166,13 +166,29 @@ class Accounts:
                     cart_items.c.currency,
                     cart_items.c.added_via,
                     cart_items.c.added_at,
+                    cart_items.c.url,
+                    cart_items.c.image_url,
+                    cart_items.c.priced_at,
                 )
                 .where(cart_items.c.account_id == account_id)
                 .order_by(cart_items.c.added_at, cart_items.c.product_id)
             )
             items = [dict(row._mapping) for row in rows]
-        total = sum(item["price_cents"] * item["quantity"] for item in items)
-        return {"items": items, "total_cents": total}
+        # Prices in two currencies are never added: one total per currency, and `total_cents`
+        # only when there is a single currency (0 for an empty cart).
+        sums: dict[str, int] = {}
+        for item in items:
+            item["store"] = item["product_id"].partition(":")[0]
+            sums[item["currency"]] = sums.get(item["currency"], 0) + (
+                item["price_cents"] * item["quantity"]
+            )
+        cart: dict[str, Any] = {
+            "items": items,
+            "totals": [{"currency": currency, "cents": cents} for currency, cents in sums.items()],
+        }
+        if len(sums) <= 1:
+            cart["total_cents"] = sum(sums.values())
+        return cart
 
     async def cart_of_identity(self, platform: str, user_id: str) -> dict[str, Any] | None:
         found = await self.find(platform=platform, user_id=user_id)

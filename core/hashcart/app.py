@@ -42,7 +42,9 @@ from hashcart.outbox import ReplySender
 from hashcart.platform import Platform
 from hashcart.plugins import PluginManager
 from hashcart.policy import PolicyRules, refusal_before_lookup
+from hashcart.product_cache import ProductCache
 from hashcart.retention import prune_loop
+from hashcart.sources import ProductSource, SourceUnavailable
 from hashcart.states import standing
 from hashcart.store import create_engine, is_outage, is_postgres
 from hashcart.store.counters import RateCounters
@@ -76,6 +78,15 @@ class Hashcart:
         self._load_plugin_settings()
         self.engine = create_engine(self.settings.database_url)
         self.catalog = Catalog(self.engine)
+        self.products = ProductCache(
+            self.catalog,
+            [],
+            self.settings.product_ttl,
+            on_fetch=lambda source, outcome: self.metrics.source_fetches.labels(
+                source, outcome
+            ).inc(),
+            writing=self.writing,
+        )
         self.accounts = Accounts(self.engine)
         self.kv = KeyValueStore(self.engine)
         self.policy_rules = PolicyRules(self.kv)
@@ -129,6 +140,7 @@ class Hashcart:
                 raise ConfigError(f"two plugins declare the platform {platform.name!r}")
             self.platforms[platform.name] = platform
         await self.cart_changes.start(self.engine)
+        self.products.sources = await self._product_sources()
         self.applier.start()
         self.sender = ReplySender(self, self.platforms)
         self.sender.start()
@@ -140,6 +152,17 @@ class Hashcart:
             prune_loop(self.engine, self.settings.retention_days, self._stopping),
             name="hashcart-retention",
         )
+
+    async def _product_sources(self) -> list[ProductSource]:
+        found: list[ProductSource] = []
+        for declared in await self.plugins.collect("hashcart_product_sources", hashcart=self):
+            for source in declared if isinstance(declared, Sequence) else [declared]:
+                if source is None:
+                    continue
+                if not isinstance(source, ProductSource):
+                    raise ConfigError(f"{source!r} is not a hashcart.ProductSource")
+                found.append(source)
+        return found
 
     async def stop(self) -> None:
         """Finish the sends in progress, stop the platforms, finish applying, close.
@@ -160,6 +183,7 @@ class Hashcart:
             except Exception as exc:
                 log.warning("platform %s did not stop cleanly: %s", platform.name, exc)
         await self.applier.stop()
+        await self.products.close()
         if self._retention is not None:
             self._stopping.set()
             await asyncio.gather(self._retention, return_exceptions=True)
@@ -202,6 +226,8 @@ class Hashcart:
 
     async def _prepare(self, command: CartCommand) -> Prepared:
         """Resolve the product outside the transaction: it may take network calls."""
+        if command.action is Action.CONFIRM:
+            return Prepared(command, fresh=await self._fresh_cart(command))
         if command.action not in PRODUCT_ACTIONS:
             return Prepared(command)
         ref = command.product
@@ -249,6 +275,9 @@ class Hashcart:
             product: Product | None = await self.plugins.first(
                 "hashcart_lookup_product", ref=ref, hashcart=self
             )
+        except SourceUnavailable as exc:
+            # The store's API is down or throttling: not "unknown", the command is tried again.
+            raise Unavailable(f"product source unavailable: {exc.reason}") from exc
         except Exception as exc:
             if is_outage(exc):
                 # The local catalog is unreachable: nothing is recorded, the platform redelivers.
@@ -277,6 +306,37 @@ class Hashcart:
             if is_outage(exc):
                 raise Unavailable(f"policy pre-check failed: {type(exc).__name__}") from exc
             raise
+
+    async def _fresh_cart(self, command: CartCommand) -> dict[str, Product | None] | None:
+        """The products of the user's cart looked up again (through the TTL cache), so a
+        checkout is confirmed at the prices and stock of now; see `Prepared.fresh`."""
+        try:
+            cart = await self.accounts.cart_of_identity(command.platform, command.user_id)
+        except Exception as exc:
+            if is_outage(exc):
+                raise Unavailable(f"cart lookup failed: {type(exc).__name__}") from exc
+            raise
+        if not cart or not cart["items"]:
+            return None
+        refs = []
+        for item in cart["items"]:
+            parsed = ProductRef.parse(item["product_id"])
+            refs.append(ProductRef(parsed.store, parsed.sku, item.get("url")))
+
+        async def look_up(ref: ProductRef) -> tuple[str, Product | None] | None:
+            try:
+                found = await self.plugins.first("hashcart_lookup_product", ref=ref, hashcart=self)
+            except SourceUnavailable as exc:
+                raise Unavailable(f"product source unavailable: {exc.reason}") from exc
+            except Exception as exc:
+                if is_outage(exc):
+                    raise Unavailable(f"product lookup failed: {type(exc).__name__}") from exc
+                log.warning("product lookup for %s failed: %s", ref.product_id, exc)
+                return None  # left as it is in the cart
+            return ref.product_id, found
+
+        answers = await asyncio.gather(*(look_up(ref) for ref in refs))
+        return dict(answer for answer in answers if answer is not None)
 
     async def resolve_reference(self, text: str) -> ProductRef | None:
         """A URL (short links followed via `hashcart_resolve_redirect`) or a barcode → product."""

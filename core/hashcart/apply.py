@@ -34,6 +34,7 @@ from hashcart.commands import (
     ReplyTarget,
 )
 from hashcart.errors import Unavailable
+from hashcart.handoff import handoffs, line_texts, money_totals, totals
 from hashcart.i18n import money, normalise_locale
 from hashcart.platform import ReplyContent
 from hashcart.policy_api import RateDecision
@@ -82,6 +83,9 @@ class Prepared:
     taken: bool = False
     #: Given up by its submitter before any transaction took it: never applied.
     withdrawn: bool = False
+    #: For a `confirm`: the cart's products looked up again, so a checkout is confirmed at the
+    #: prices and stock of now (None: not looked up).
+    fresh: dict[str, Product | None] | None = None
 
 
 @dataclass
@@ -99,6 +103,12 @@ class _Line:
     quantity: int
     added_via: str
     added_at: float
+    url: str | None = None
+    image_url: str | None = None
+    priced_at: float | None = None
+
+    def state(self) -> tuple[Any, ...]:
+        return (self.quantity, self.title, self.price_cents, self.currency, self.priced_at)
 
 
 class _Carts:
@@ -110,12 +120,13 @@ class _Carts:
 
     def __init__(self, rows: Iterable[Any]) -> None:
         self.lines: dict[str, dict[str, _Line]] = {}
-        self._before: dict[tuple[str, str], int] = {}
+        self._before: dict[tuple[str, str], tuple[Any, ...]] = {}
         for row in rows:
-            self.lines.setdefault(row.account_id, {})[row.product_id] = _Line(
-                row.title, row.price_cents, row.currency, row.quantity, row.added_via, row.added_at
-            )
-            self._before[(row.account_id, row.product_id)] = row.quantity
+            line = self.lines.setdefault(row.account_id, {})[row.product_id] = _Line(
+                row.title, row.price_cents, row.currency, row.quantity, row.added_via,
+                row.added_at, row.url, row.image_url, row.priced_at,
+            )  # fmt: skip
+            self._before[(row.account_id, row.product_id)] = line.state()
 
     def of(self, account_id: str) -> dict[str, _Line]:
         return self.lines.setdefault(account_id, {})
@@ -137,14 +148,16 @@ class _Carts:
                 inserts.append(
                     {**row, "title": line.title, "price_cents": line.price_cents,
                      "currency": line.currency, "quantity": line.quantity,
-                     "added_via": line.added_via, "added_at": line.added_at, "updated_at": now}
+                     "added_via": line.added_via, "added_at": line.added_at, "updated_at": now,
+                     "url": line.url, "image_url": line.image_url, "priced_at": line.priced_at}
                 )  # fmt: skip
-            elif self._before[key] != line.quantity:
+            elif self._before[key] != line.state():
                 updates.append(
                     {"b_account_id": account_id, "b_product_id": product_id,
                      "quantity": line.quantity, "title": line.title,
                      "price_cents": line.price_cents, "currency": line.currency,
-                     "updated_at": now}
+                     "url": line.url, "image_url": line.image_url,
+                     "priced_at": line.priced_at, "updated_at": now}
                 )  # fmt: skip
         for key in self._before:
             if key not in after:
@@ -634,13 +647,13 @@ class Applier:
                 return self._ask_first(group, account, item)
             return self._add(cart, item, group.now)
         if action is Action.CHECKOUT:
-            return self._checkout(group, account, command, cart)
+            return await self._checkout(group, account, command, cart)
         if action is Action.CONFIRM:
-            return await self._confirm(group, account, command, cart)
+            return await self._confirm(group, account, command, cart, item.fresh)
         if action is Action.REMOVE and command.product is not None:
             return self._remove(cart, command)
         if action is Action.LIST:
-            return self._listing(cart, account, command)
+            return await self._listing(cart, account, command)
         if action is Action.CLEAR:
             cart.clear()
             return Outcome(OutcomeCode.CLEARED)
@@ -670,8 +683,11 @@ class Applier:
         waiting = {
             "kind": "add",
             "command": item.command.to_json(),
-            "product": [product.title, product.price_cents, product.currency],
-        }
+            "product": [
+                product.title, product.price_cents, product.currency, product.image_url,
+                product.fetched_at,
+            ],
+        }  # fmt: skip
         group.confirmations[account.id] = (waiting, group.now + self._token_seconds)
         total = product.price_cents * item.command.quantity
         return Outcome(
@@ -684,19 +700,25 @@ class Applier:
             },
         )
 
-    def _checkout(
+    async def _checkout(
         self, group: _Group, account: _Account, command: CartCommand, cart: dict[str, _Line]
     ) -> Outcome:
-        listing = self._listing(cart, account, command)
+        listing = await self._listing(cart, account, command)
         if listing.code is OutcomeCode.CART_EMPTY:
             return listing
+        if listing.params["handoffs"] and not self._hashcart.plugins.implemented(
+            "hashcart_place_order"
+        ):
+            # No plugin places orders: the stores' own carts are where this cart is paid.
+            return Outcome(OutcomeCode.CHECKOUT_HANDOFF, listing.params, cart=listing.cart)
         waiting = {"kind": "checkout", "cart": _fingerprint(cart)}
         group.confirmations[account.id] = (waiting, group.now + self._token_seconds)
         return Outcome(OutcomeCode.CHECKOUT_ASKED, listing.params, cart=listing.cart)
 
     async def _confirm(
-        self, group: _Group, account: _Account, command: CartCommand, cart: dict[str, _Line]
-    ) -> Outcome:
+        self, group: _Group, account: _Account, command: CartCommand, cart: dict[str, _Line],
+        fresh: dict[str, Product | None] | None = None,
+    ) -> Outcome:  # fmt: skip
         """Applies what waits for confirmation, once: the second `confirm` finds nothing."""
         if account.id in group.confirmations:
             waiting = group.confirmations[account.id]
@@ -715,13 +737,58 @@ class Applier:
             return Outcome(OutcomeCode.CONFIRM_EXPIRED)
         if value["kind"] == "add":
             asked = CartCommand.from_json(value["command"])
-            title, price_cents, currency = value["product"]
+            # A large add asked for before images were kept has three values, not five.
+            title, price_cents, currency, *seen = value["product"]
+            image_url, fetched_at = [*seen, None, None][:2]
             assert asked.product is not None
-            product = Product(asked.product, title, price_cents, currency)
+            product = Product(
+                asked.product, title, price_cents, currency,
+                image_url=image_url, fetched_at=fetched_at,
+            )  # fmt: skip
             return self._add(cart, Prepared(asked, product=product), group.now)
         if _fingerprint(cart) != value["cart"]:
             return Outcome(OutcomeCode.CART_CHANGED)
+        repriced = await self._reprice(group, account, command, cart, fresh)
+        if repriced is not None:
+            return repriced
         return await self._place_order(group, account, command, cart)
+
+    async def _reprice(
+        self, group: _Group, account: _Account, command: CartCommand, cart: dict[str, _Line],
+        fresh: dict[str, Product | None] | None,
+    ) -> Outcome | None:  # fmt: skip
+        """A checkout is confirmed at today's prices: a changed price or a product gone out of
+        stock updates the cart and asks again instead of ordering."""
+        if not fresh:
+            return None
+        locale = account.locale or command.locale
+        changes: list[str] = []
+        for product_id, line in list(cart.items()):
+            if product_id not in fresh:
+                continue
+            product = fresh[product_id]
+            if product is None or not product.available:
+                del cart[product_id]
+                changes.append(self._hashcart.translate(locale, "reply.gone", title=line.title))
+                continue
+            if (product.price_cents, product.currency) != (line.price_cents, line.currency):
+                before = money(line.price_cents, line.currency, locale)
+                after = money(product.price_cents, product.currency, locale)
+                changes.append(f"{line.title}: {before} → {after}")
+                line.price_cents, line.currency = product.price_cents, product.currency
+                line.priced_at = product.fetched_at
+        if not changes:
+            return None
+        if not cart:
+            return Outcome(OutcomeCode.CART_CHANGED, {"changes": "; ".join(changes)})
+        listing = await self._listing(cart, account, command)
+        waiting = {"kind": "checkout", "cart": _fingerprint(cart)}
+        group.confirmations[account.id] = (waiting, group.now + self._token_seconds)
+        return Outcome(
+            OutcomeCode.PRICES_CHANGED,
+            {**listing.params, "changes": "; ".join(changes)},
+            cart=listing.cart,
+        )
 
     async def _place_order(
         self, group: _Group, account: _Account, command: CartCommand, cart: dict[str, _Line]
@@ -734,9 +801,10 @@ class Applier:
         emptied now so that a second checkout cannot order the same lines again while this one
         is pending; a refused order puts its lines back.
         """
-        listing = self._listing(cart, account, command)
+        listing = await self._listing(cart, account, command)
         order_id = uuid.uuid4().hex
-        total_cents = int(listing.params["total_cents"])
+        # A cart in two currencies has no one total: the order's is that of its first currency.
+        currency, total_cents = totals(listing.cart)[0]
         group.orders.append(
             {
                 "id": order_id,
@@ -752,7 +820,7 @@ class Applier:
                     for line in listing.cart
                 ],
                 "total_cents": total_cents,
-                "currency": listing.cart[0].currency,
+                "currency": currency,
                 "store_reference": None,
                 "event_key": command.event_key,
                 "created_at": group.now,
@@ -813,6 +881,8 @@ class Applier:
         line.title, line.price_cents, line.currency = (
             product.title, product.price_cents, product.currency,
         )  # fmt: skip
+        line.url = product.ref.url or (command.product.url if command.product else None)
+        line.image_url, line.priced_at = product.image_url, product.fetched_at
         params = {
             "title": product.title,
             "product_id": product.product_id,
@@ -838,28 +908,39 @@ class Applier:
             return Outcome(OutcomeCode.REMOVED, params)
         return Outcome(OutcomeCode.DECREASED, params)
 
-    def _listing(self, cart: dict[str, _Line], account: _Account, command: CartCommand) -> Outcome:
+    async def _listing(
+        self, cart: dict[str, _Line], account: _Account, command: CartCommand
+    ) -> Outcome:
+        """The cart as an answer: its lines, a total per currency (`total_cents` only when there
+        is one currency) and the hand-off to every store that can take its lines."""
         if not cart:
             return Outcome(OutcomeCode.CART_EMPTY)
         ordered = sorted(cart.items(), key=lambda pair: (pair[1].added_at, pair[0]))
         lines = [
-            CartLine(product_id, line.title, line.quantity, line.price_cents, line.currency)
+            CartLine(
+                product_id, line.title, line.quantity, line.price_cents, line.currency, line.url
+            )
             for product_id, line in ordered
         ]
         locale = account.locale or command.locale
-        total = sum(line.price_cents * line.quantity for line in lines)
-        text = ", ".join(f"{line.quantity}× {line.title}" for line in lines)
-        return Outcome(
-            OutcomeCode.LISTED,
-            {
-                "lines": text,
-                "total": money(total, lines[0].currency, locale),
-                "total_cents": total,
-                "count": sum(line.quantity for line in lines),
-                "cart_url": self._hashcart.cart_url,
-            },
-            cart=tuple(lines),
-        )
+        sums = totals(lines)
+        text = ", ".join(line_texts(lines))
+        stores = await handoffs(self._hashcart, lines)
+        params: dict[str, Any] = {
+            "lines": text,
+            "total": money_totals(lines, locale),
+            "totals": [{"currency": currency, "cents": cents} for currency, cents in sums],
+            "count": sum(line.quantity for line in lines),
+            "cart_url": self._hashcart.cart_url,
+            "handoffs": [store.to_json() for store in stores],
+            "handoff": "".join(
+                " " + self._hashcart.translate(locale, "reply.handoff", label=s.label, url=s.url)
+                for s in stores
+            ),
+        }
+        if len(sums) == 1:
+            params["total_cents"] = sums[0][1]
+        return Outcome(OutcomeCode.LISTED, params, cart=tuple(lines))
 
     def _public_text(self, locale: str) -> str:
         configured = self._hashcart.settings.public_reply

@@ -30,7 +30,8 @@ hookimpl = pluggy.HookimplMarker("hashcart")
 
 @hookimpl(trylast=True)
 async def hashcart_lookup_product(ref: ProductRef, hashcart: Hashcart) -> Product | None:
-    return await hashcart.catalog.get(ref)
+    """The operator's catalog first, then a live source (see `hashcart.product_cache`)."""
+    return await hashcart.products.lookup(ref)
 
 
 @hookimpl(trylast=True)
@@ -46,6 +47,11 @@ class CatalogEntry:
     currency: str = "USD"
     available: bool = True
     barcode: str | None = None
+    #: Set on rows a live source fetched (its name, when, the product's image and page).
+    source: str | None = None
+    fetched_at: float | None = None
+    image_url: str | None = None
+    url: str | None = None
 
 
 class Catalog:
@@ -59,25 +65,27 @@ class Catalog:
         self._engine = engine
         self._ttl = ttl
         self._cache: dict[str, tuple[float, CatalogEntry | None]] = {}
-        self._waiting: dict[str, list[asyncio.Future[Product | None]]] = {}
-        self._refs: dict[str, ProductRef] = {}
+        self._waiting: dict[str, list[asyncio.Future[CatalogEntry | None]]] = {}
         self._scheduled = False
 
     async def get(self, ref: ProductRef) -> Product | None:
+        return _product(ref, await self.entry(ref))
+
+    async def entry(self, ref: ProductRef) -> CatalogEntry | None:
+        """The row of `ref`'s product (the operator's or a source's), or None."""
         cached = self._cache.get(ref.product_id)
         if cached is not None and cached[0] > time.monotonic():
-            return _product(ref, cached[1])
-        future: asyncio.Future[Product | None] = asyncio.get_running_loop().create_future()
+            return cached[1]
+        future: asyncio.Future[CatalogEntry | None] = asyncio.get_running_loop().create_future()
         self._waiting.setdefault(ref.product_id, []).append(future)
-        self._refs.setdefault(ref.product_id, ref)
         if not self._scheduled:
             self._scheduled = True
             asyncio.get_running_loop().call_soon(lambda: asyncio.ensure_future(self._load()))
         return await future
 
     async def _load(self) -> None:
-        waiting, refs = self._waiting, self._refs
-        self._waiting, self._refs, self._scheduled = {}, {}, False
+        waiting = self._waiting
+        self._waiting, self._scheduled = {}, False
         try:
             found = await self.fetch(list(waiting))
         except Exception as exc:
@@ -92,10 +100,13 @@ class Catalog:
         for product_id, futures in waiting.items():
             entry = found.get(product_id)
             self._cache[product_id] = (expires, entry)
-            product = _product(refs[product_id], entry)
             for future in futures:
                 if not future.done():
-                    future.set_result(product)
+                    future.set_result(entry)
+
+    def remember(self, entry: CatalogEntry) -> None:
+        """Take a row this node just wrote as the one to answer with (a source's fresh fetch)."""
+        self._cache[entry.product_id] = (time.monotonic() + self._ttl, entry)
 
     async def by_barcode(self, gtin13: str) -> ProductRef | None:
         async with self._engine.connect() as conn:
@@ -117,12 +128,17 @@ class Catalog:
                     products.c.currency,
                     products.c.available,
                     products.c.barcode,
+                    products.c.source,
+                    products.c.fetched_at,
+                    products.c.image_url,
+                    products.c.url,
                 ).where(products.c.product_id.in_(ids))
             )
-            return {row.product_id: CatalogEntry(*row) for row in rows}
+            return {row.product_id: CatalogEntry(**row._mapping) for row in rows}
 
     async def upsert(self, entries: Iterable[CatalogEntry]) -> dict[str, bool]:
-        """Insert or update products in one transaction; returns product_id → created."""
+        """Insert or update the operator's products in one transaction; returns product_id →
+        created. A row a source had fetched becomes the operator's (it wins from now on)."""
         rows: list[dict[str, Any]] = [
             {
                 "product_id": e.product_id,
@@ -132,6 +148,10 @@ class Catalog:
                 "available": e.available,
                 "barcode": e.barcode,
                 "updated_at": time.time(),
+                "source": None,
+                "fetched_at": None,
+                "image_url": e.image_url,
+                "url": e.url,
             }
             for e in entries
         ]
@@ -161,6 +181,10 @@ class Catalog:
                         "available",
                         "barcode",
                         "updated_at",
+                        "source",
+                        "fetched_at",
+                        "image_url",
+                        "url",
                     )
                 },
             )
@@ -168,8 +192,60 @@ class Catalog:
                 await conn.execute(stmt, row)
         return {str(r["product_id"]): r["product_id"] not in existing for r in rows}
 
+    async def store_fetched(self, entries: Iterable[CatalogEntry]) -> None:
+        """Keep what a source answered; never overwrites a row of the operator's."""
+        rows: list[dict[str, Any]] = [
+            {
+                "product_id": e.product_id,
+                "title": e.title,
+                "price_cents": e.price_cents,
+                "currency": e.currency,
+                "available": e.available,
+                "barcode": None,
+                "updated_at": e.fetched_at,
+                "source": e.source,
+                "fetched_at": e.fetched_at,
+                "image_url": e.image_url,
+                "url": e.url,
+            }
+            for e in entries
+        ]
+        if not rows:
+            return
+        insert = dialect_insert(self._engine, products)
+        stmt = insert.on_conflict_do_update(
+            index_elements=[products.c.product_id],
+            set_={
+                name: insert.excluded[name]
+                for name in (
+                    "title",
+                    "price_cents",
+                    "currency",
+                    "available",
+                    "updated_at",
+                    "source",
+                    "fetched_at",
+                    "image_url",
+                    "url",
+                )
+            },
+            where=products.c.source.is_not(None),
+        )
+        async with self._engine.begin() as conn:
+            await conn.execute(stmt, rows)
+
 
 def _product(ref: ProductRef, entry: CatalogEntry | None) -> Product | None:
     if entry is None:
         return None
-    return Product(ref, entry.title, entry.price_cents, entry.currency, entry.available)
+    if ref.url is None and entry.url is not None:
+        ref = ProductRef(ref.store, ref.sku, entry.url)
+    return Product(
+        ref,
+        entry.title,
+        entry.price_cents,
+        entry.currency,
+        entry.available,
+        entry.image_url,
+        entry.fetched_at,
+    )

@@ -337,7 +337,10 @@ def _configuration(hashcart: Any, name: str) -> str:
             unset = [prefix + f.upper() for f, v in hashcart.settings_for(model) if v is None]
         platform_hook = own("hashcart_platform")
         if platform_hook is None:
-            return "complete" if model is not None else "nothing to configure"
+            if model is None:
+                return "nothing to configure"
+            # A store plugin works without its optional parts (live lookups need credentials).
+            return f"complete (optional, unset: {', '.join(unset)})" if unset else "complete"
         if platform_hook(hashcart=hashcart) is not None:
             return "complete"
     except ConfigError as exc:

@@ -82,13 +82,20 @@ class ProductRef:
 
 @dataclass(frozen=True, slots=True)
 class Product:
-    """A product as the catalog knows it; prices are whole cents to keep totals exact."""
+    """A product as the catalog knows it; prices are whole cents to keep totals exact.
+
+    `image_url` and `fetched_at` come from live sources: `fetched_at` (epoch seconds) is when the
+    source was asked, so a price older than `HASHCART_PRODUCT_TTL` can be shown as such; products
+    the operator put into the catalog have no `fetched_at`.
+    """
 
     ref: ProductRef
     title: str
     price_cents: int
     currency: str = "USD"
     available: bool = True
+    image_url: str | None = None
+    fetched_at: float | None = None
 
     @property
     def product_id(self) -> str:
@@ -285,6 +292,8 @@ class OutcomeCode(enum.StrEnum):
     FORGOTTEN = "forgotten"
     NOTHING_TO_CONFIRM = "nothing_to_confirm"
     NOT_SUPPORTED = "not_supported"
+    CHECKOUT_HANDOFF = "checkout_handoff"
+    PRICES_CHANGED = "prices_changed"
     DUPLICATE = "duplicate"
     FAILED = "failed"
 
@@ -311,17 +320,22 @@ SUCCESS_CODES = frozenset(
         OutcomeCode.CHECKOUT_ASKED,
         OutcomeCode.ORDER_PLACED,
         OutcomeCode.ORDER_PENDING,
+        OutcomeCode.CHECKOUT_HANDOFF,
     }
 )
 
 
 @dataclass(frozen=True, slots=True)
 class CartLine:
+    """One line of a cart. `url` is the product's page when known: a hand-off to the store's
+    cart groups lines by its host (for Amazon, the marketplace a line was priced on)."""
+
     product_id: str
     title: str
     quantity: int
     price_cents: int
     currency: str
+    url: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -348,16 +362,7 @@ class Outcome:
             "code": self.code.value,
             "params": dict(self.params),
             "silent": self.silent,
-            "cart": [
-                {
-                    "product_id": line.product_id,
-                    "title": line.title,
-                    "quantity": line.quantity,
-                    "price_cents": line.price_cents,
-                    "currency": line.currency,
-                }
-                for line in self.cart
-            ],
+            "cart": [_line_json(line) for line in self.cart],
         }
 
     @classmethod
@@ -368,6 +373,19 @@ class Outcome:
             silent=bool(data.get("silent", False)),
             cart=tuple(CartLine(**line) for line in data.get("cart") or ()),
         )
+
+
+def _line_json(line: CartLine) -> dict[str, Any]:
+    found: dict[str, Any] = {
+        "product_id": line.product_id,
+        "title": line.title,
+        "quantity": line.quantity,
+        "price_cents": line.price_cents,
+        "currency": line.currency,
+    }
+    if line.url is not None:
+        found["url"] = line.url
+    return found
 
 
 @dataclass(frozen=True, slots=True)

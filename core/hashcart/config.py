@@ -158,6 +158,9 @@ class Settings(HashcartSettingsBase):
     )
     apply_workers: int = Field(0, ge=0, le=16, description="0 = 1 on SQLite, 2 on PostgreSQL")
     link_token_minutes: int = Field(15, ge=1)
+    product_ttl: int = Field(
+        3600, ge=1, description="seconds a product fetched from a live source is reused"
+    )
     log_level: str = Field("INFO", pattern=r"^(?i:debug|info|warning|error)$")
     log_format: str = Field("text", pattern=r"^(text|json)$")
     forwarded_allow_ips: str = Field(

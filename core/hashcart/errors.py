@@ -6,7 +6,8 @@ class ConfigError(Exception):
 
 
 class Unavailable(Exception):
-    """The command could not be recorded (the database is down): nothing was applied.
+    """The command could not be recorded (the database is down, or the live source of its
+    product is down or throttling): nothing was applied.
 
     A webhook receiver answers this with a retryable status (503) so the platform redelivers.
     """

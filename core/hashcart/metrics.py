@@ -36,6 +36,12 @@ class Metrics:
             ["platform", "kind"],
             registry=self.registry,
         )
+        self.source_fetches = Counter(
+            "hashcart_product_source_fetches",
+            "Calls to live product sources, by source and outcome (ok, unavailable, error).",
+            ["source", "outcome"],
+            registry=self.registry,
+        )
         self.outbox_depth = Gauge(
             "hashcart_outbox_depth", "Replies waiting to be sent.", registry=self.registry
         )

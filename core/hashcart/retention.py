@@ -1,4 +1,5 @@
-"""Forgetting on a schedule: personal fields of old events, old replies, expired tokens and adds.
+"""Forgetting on a schedule: personal fields of old events, old replies, expired tokens and adds,
+and products a live source fetched long ago (a stranger's links must not grow the table forever).
 
 Event ids are never deleted, so a redelivery of an old event is still recognised; only the person
 is taken out of them once they are older than `HASHCART_RETENTION_DAYS`.
@@ -20,6 +21,7 @@ from hashcart.store.schema import (
     outbox,
     pending_commands,
     plugin_kv,
+    products,
     rate_counters,
     web_signin_limits,
 )
@@ -57,6 +59,10 @@ async def prune(
         "signin_attempts": sa.delete(web_signin_limits).where(
             web_signin_limits.c.window_start < now - COUNTER_AGE_SECONDS,
             web_signin_limits.c.next_at < now,
+        ),
+        # Only a source's rows: the operator's have no source. A later lookup fetches anew.
+        "fetched_products": sa.delete(products).where(
+            products.c.source.is_not(None), products.c.fetched_at < cutoff
         ),
     }
     counts: dict[str, int] = {}

@@ -48,7 +48,10 @@ def test_plugins_shows_distribution_hooks_and_what_configuration_is_missing(
     ]
     hooks, configuration = blocks["amazon  (hashcart 0.1.0)"]
     assert "hashcart_product_from_url" in hooks
-    assert configuration == "configuration: nothing to configure"
+    assert configuration == (
+        "configuration: complete (optional, unset: HASHCART_AMAZON_CREDENTIAL_ID, "
+        "HASHCART_AMAZON_CREDENTIAL_SECRET, HASHCART_AMAZON_PARTNER_TAG, HASHCART_AMAZON_AUTH_URL)"
+    )
 
 
 def test_plugins_says_complete_once_the_credentials_are_set(

@@ -14,7 +14,7 @@ from hashcart.store.schema import orders
 from hashcart.testing import eventually
 from hashcart.testing.cluster import cluster, plugin_entry_points
 from hashcart.testing.standins import twitter as x
-from hashcart.testing.standins.shop import ShopStandin
+from hashcart.testing.standins.order_api import OrderApiStandin
 
 
 async def _orders(database_url: str) -> list[tuple[str, str]]:
@@ -32,10 +32,10 @@ async def test_node_killed_during_the_shop_call_orders_once_and_answers_once(
 ) -> None:
     report = tmp_path / "faults.txt"
     plugins = plugin_entry_points(
-        tmp_path / "plugins", {"test_shop": "hashcart.testing.standins.shop:plugin"}
+        tmp_path / "plugins", {"test_shop": "hashcart.testing.standins.order_api:plugin"}
     )
     async with (
-        ShopStandin() as shop,
+        OrderApiStandin() as shop,
         cluster(
             shared_postgres,
             nodes=0,

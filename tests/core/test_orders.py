@@ -15,18 +15,18 @@ import pytest
 from hashcart import Order, OutcomeCode, hookimpl
 from hashcart.orders import LEASE_SECONDS, OrderPlacer
 from hashcart.testing import RunningHashcart, eventually
-from hashcart.testing.standins.shop import ShopOrders, ShopStandin
+from hashcart.testing.standins.order_api import OrderApiStandin, ShopOrders
 from tests.core.fakes import FakePlatform, command
 
 
 @pytest.fixture
-async def shop_api() -> AsyncIterator[ShopStandin]:
-    async with ShopStandin() as standin:
+async def shop_api() -> AsyncIterator[OrderApiStandin]:
+    async with OrderApiStandin() as standin:
         yield standin
 
 
 @pytest.fixture
-async def ordering(hc: RunningHashcart, shop_api: ShopStandin) -> RunningHashcart:
+async def ordering(hc: RunningHashcart, shop_api: OrderApiStandin) -> RunningHashcart:
     hc.hashcart.plugins.register([ShopOrders(shop_api.url)])
     await hc.link("alice", "fake", "u1")
     return hc
@@ -59,7 +59,7 @@ async def _orders(hc: RunningHashcart) -> list[dict[str, Any]]:
 
 
 async def test_confirm_records_a_pending_order_then_the_placer_places_it_once(
-    ordering: RunningHashcart, shop_api: ShopStandin, fake_platform: FakePlatform
+    ordering: RunningHashcart, shop_api: OrderApiStandin, fake_platform: FakePlatform
 ) -> None:
     order_id = await _confirm(ordering)
     assert await ordering.cart("fake", "u1") == []
@@ -77,7 +77,7 @@ async def test_confirm_records_a_pending_order_then_the_placer_places_it_once(
 
 
 async def test_shop_outage_is_retried_with_the_same_idempotency_key(
-    ordering: RunningHashcart, shop_api: ShopStandin, fake_platform: FakePlatform
+    ordering: RunningHashcart, shop_api: OrderApiStandin, fake_platform: FakePlatform
 ) -> None:
     shop_api.fail_next(503, times=2)
     order_id = await _confirm(ordering)
@@ -90,7 +90,7 @@ async def test_shop_outage_is_retried_with_the_same_idempotency_key(
 
 
 async def test_refused_order_puts_its_lines_back_and_is_answered_once(
-    ordering: RunningHashcart, shop_api: ShopStandin, fake_platform: FakePlatform
+    ordering: RunningHashcart, shop_api: OrderApiStandin, fake_platform: FakePlatform
 ) -> None:
     shop_api.refuse_next()
     placer = ordering.hashcart.order_placer
@@ -110,7 +110,7 @@ async def test_refused_order_puts_its_lines_back_and_is_answered_once(
 
 
 async def test_a_shop_down_past_the_give_up_age_refuses_the_order(
-    ordering: RunningHashcart, shop_api: ShopStandin, fake_platform: FakePlatform
+    ordering: RunningHashcart, shop_api: OrderApiStandin, fake_platform: FakePlatform
 ) -> None:
     placer = ordering.hashcart.order_placer
     shop_api.fail_next(503, times=1000)
@@ -158,7 +158,7 @@ async def test_a_slow_shop_does_not_hold_the_database(
 
 
 async def test_a_node_dying_during_the_shop_call_neither_orders_twice_nor_answers_twice(
-    ordering: RunningHashcart, shop_api: ShopStandin, fake_platform: FakePlatform
+    ordering: RunningHashcart, shop_api: OrderApiStandin, fake_platform: FakePlatform
 ) -> None:
     """One placer claims the order and stalls in the shop call (as a killed node would); once
     its lease has run out a second placer places it with the same key; when the first one wakes

@@ -16,7 +16,7 @@ import pytest
 
 import hashcart_discord
 from hashcart import ConfigError
-from hashcart.testing import RunningHashcart, eventually, running_hashcart
+from hashcart.testing import RunningHashcart, TakesOrders, eventually, running_hashcart
 from hashcart.testing.standins.discord import DiscordStandin, Message, User
 
 ECHO = "amazon:B00X4WHP5E"
@@ -37,7 +37,9 @@ async def discord() -> AsyncIterator[DiscordStandin]:
 async def bot(standin: DiscordStandin, **env: str) -> AsyncIterator[RunningHashcart]:
     """hashcart with the Discord plugin, connected to the stand-in's gateway."""
     settings = {**standin.env, **{f"HASHCART_DISCORD_{k.upper()}": v for k, v in env.items()}}
-    async with running_hashcart(plugins=[hashcart_discord], env=settings) as hc:
+    # A store that takes orders: without one, checkout hands the cart off to Amazon instead.
+    plugins = [hashcart_discord, TakesOrders()]
+    async with running_hashcart(plugins=plugins, env=settings) as hc:
         for product_id, title in ((ECHO, "Echo Dot"), (KINDLE, "Kindle"), (SENTINEL, "Sentinel")):
             await hc.add_product(product_id, title=title, price_cents=4999)
         await standin.wait_connected()

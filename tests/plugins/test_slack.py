@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 import hashcart_slack
-from hashcart.testing import RunningHashcart, eventually, running_hashcart
+from hashcart.testing import RunningHashcart, TakesOrders, eventually, running_hashcart
 from hashcart.testing.standins.slack import (
     ResponsePost,
     SlackStandin,
@@ -53,7 +53,8 @@ async def hc(slack: SlackStandin) -> AsyncIterator[RunningHashcart]:
         "HASHCART_SLACK_BOT_TOKEN": slack.bot_token,
         "HASHCART_SLACK_API_URL": slack.api_url,
     }
-    async with running_hashcart(plugins=[hashcart_slack], env=env) as running:
+    # A store that takes orders: without one, checkout hands the cart off to Amazon instead.
+    async with running_hashcart(plugins=[hashcart_slack, TakesOrders()], env=env) as running:
         await running.add_product("amazon:B00X4WHP5E", title="Echo Dot", price_cents=4999)
         await running.add_product("amazon:B08N5WRWNW", title="Kindle", price_cents=9999)
         yield running
@@ -122,9 +123,15 @@ async def test_list_is_a_block_kit_table_with_total_and_view_cart_button(
     rendered = " ".join(b["text"]["text"] for b in blocks if b["type"] == "section")
     assert "2 ×` Echo Dot" in rendered and "1 ×` Kindle" in rendered
     assert "$199.97" in rendered  # 2 × 49.99 + 99.99
-    (button,) = [e for b in blocks if b["type"] == "actions" for e in b["elements"]]
+    button, handoff = [e for b in blocks if b["type"] == "actions" for e in b["elements"]]
     assert button["url"] == f"{hc.url}/cart"
     assert button["text"]["text"] == "View cart"
+    # The cart can be carried to Amazon's own cart: one button, the cart's items.
+    assert handoff["text"]["text"] == "Continue at amazon.com"
+    assert handoff["url"] == (
+        "https://www.amazon.com/gp/aws/cart/add.html"
+        "?ASIN.1=B00X4WHP5E&Quantity.1=2&ASIN.2=B08N5WRWNW&Quantity.2=1"
+    )
 
 
 async def test_remove_and_clear(hc: RunningHashcart, slack: SlackStandin, alice: str) -> None:

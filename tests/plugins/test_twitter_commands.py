@@ -15,7 +15,7 @@ import pytest
 
 import hashcart_twitter
 from hashcart import Action
-from hashcart.testing import RunningHashcart, eventually, running_hashcart
+from hashcart.testing import RunningHashcart, TakesOrders, eventually, running_hashcart
 from hashcart.testing.standins.twitter import (
     BOT_USER_ID,
     XStandin,
@@ -45,7 +45,9 @@ async def x() -> AsyncIterator[XStandin]:
 
 @contextlib.asynccontextmanager
 async def started(x: XStandin) -> AsyncIterator[RunningHashcart]:
-    async with running_hashcart(plugins=[hashcart_twitter], env=x.env()) as running:
+    # A store that takes orders: without one, checkout hands the cart off to Amazon instead.
+    plugins = [hashcart_twitter, TakesOrders()]
+    async with running_hashcart(plugins=plugins, env=x.env()) as running:
         await running.add_product("amazon:B00X4WHP5E", title="Echo Dot", price_cents=4999)
         await running.add_product("amazon:B08N5WRWNW", title="Kindle", price_cents=9999)
         await running.add_product("amazon:B0C1TV0001", title="Big TV", price_cents=89_900)
@@ -378,7 +380,8 @@ async def test_checkout_and_confirm_arrive_over_the_stream_too() -> None:
     shopper = make_user("streamer")
     async with Standin(keepalive_seconds=0.1) as x:
         env = x.env(mode="stream", stream_backoff_scale="0.01", stream_stall_seconds="1")
-        async with running_hashcart(plugins=[hashcart_twitter], env=env) as hc:
+        plugins = [hashcart_twitter, TakesOrders()]
+        async with running_hashcart(plugins=plugins, env=env) as hc:
             account_id = await hc.link("streamer", "twitter", shopper["id_str"])
             await hc.add_product("amazon:B08N5WRWNW", "Kindle", 9999)
             await x.wait_for_stream()

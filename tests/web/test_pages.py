@@ -17,7 +17,13 @@ import sqlalchemy as sa
 
 from hashcart import Action, OutcomeCode
 from hashcart.store.schema import link_tokens
-from hashcart.testing import SESSION_SECRET, RunningHashcart, eventually, running_hashcart
+from hashcart.testing import (
+    SESSION_SECRET,
+    RunningHashcart,
+    TakesOrders,
+    eventually,
+    running_hashcart,
+)
 from tests.core.fakes import FakePlatform, FakePlatformPlugin
 from tests.web.visitor import Visitor, add_command, link_token
 
@@ -33,7 +39,9 @@ def platform() -> FakePlatform:
 @pytest.fixture
 async def site(platform: FakePlatform) -> AsyncIterator[RunningHashcart]:
     env = {"HASHCART_SESSION_SECRET": SESSION_SECRET, "HASHCART_SIGNIN_ATTEMPTS": "3"}
-    async with running_hashcart(plugins=[FakePlatformPlugin(platform)], env=env) as hc:
+    # A store that takes orders: without one, checkout hands the cart off to Amazon instead.
+    plugins = [FakePlatformPlugin(platform), TakesOrders()]
+    async with running_hashcart(plugins=plugins, env=env) as hc:
         await hc.add_product("amazon:B00X4WHP5E", title="Echo Dot", price_cents=4999)
         await hc.add_product("amazon:B08N5WRWNW", title="Kindle", price_cents=9999)
         yield hc

@@ -2,11 +2,13 @@
 
 One upsert counts a hit and returns the window's count, so two nodes counting at once never lose
 a hit. The applier runs these statements inside a command's transaction (rate limits, cool-downs,
-poison tries); `RateCounters` runs them on their own (web sign-in limits).
+poison tries); `RateCounters` runs them on their own (web sign-in limits, the request quota of an
+outside API shared by every node).
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import Any
 
@@ -64,3 +66,21 @@ class RateCounters:
         params = {"key": key, "window_start": window_start(time.time(), window_seconds)}
         async with self._engine.connect() as conn:
             return int(await conn.scalar(PEEK, params) or 0)
+
+    async def wait_for_slot(
+        self, key: str, per_window: int, window_seconds: int, max_wait: float
+    ) -> float | None:
+        """Take one of the `per_window` calls of `key`'s current window, shared by every node,
+        waiting for later windows while they are taken: a quota such as "1 request a second per
+        account" holds across a cluster. Returns None once a call may be made, or, when none
+        comes free within `max_wait` seconds, how many seconds until the next window.
+        """
+        deadline = time.monotonic() + max_wait
+        while True:
+            if await self.hit(key, window_seconds) <= per_window:
+                return None
+            now = time.time()
+            wait = window_start(now, window_seconds) + window_seconds - now
+            if time.monotonic() + wait > deadline:
+                return wait
+            await asyncio.sleep(wait)

@@ -63,6 +63,11 @@ products = sa.Table(
     sa.Column("available", sa.Boolean, nullable=False),
     sa.Column("updated_at", sa.Float, nullable=False),
     sa.Column("barcode", sa.String(13), unique=True),
+    # Rows a live source fetched: its name and when; operator rows have neither.
+    sa.Column("source", sa.String(64)),
+    sa.Column("fetched_at", sa.Float),
+    sa.Column("image_url", sa.String(1000)),
+    sa.Column("url", sa.String(1000)),
 )
 
 cart_items = sa.Table(
@@ -82,6 +87,11 @@ cart_items = sa.Table(
     sa.Column("added_via", sa.String(32), nullable=False),
     sa.Column("added_at", sa.Float, nullable=False),
     sa.Column("updated_at", sa.Float, nullable=False),
+    # The product's page (its store's marketplace or variant: what a hand-off needs), its image,
+    # and when a live source gave the price (operator prices have none: they are always current).
+    sa.Column("url", sa.String(1000)),
+    sa.Column("image_url", sa.String(1000)),
+    sa.Column("priced_at", sa.Float),
 )
 
 events = sa.Table(

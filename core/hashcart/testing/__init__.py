@@ -11,5 +11,13 @@ from hashcart.testing.harness import (
     eventually,
     running_hashcart,
 )
+from hashcart.testing.orders import TakesOrders
 
-__all__ = ["ADMIN_TOKEN", "SESSION_SECRET", "RunningHashcart", "eventually", "running_hashcart"]
+__all__ = [
+    "ADMIN_TOKEN",
+    "SESSION_SECRET",
+    "RunningHashcart",
+    "TakesOrders",
+    "eventually",
+    "running_hashcart",
+]

@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from hashcart.barcodes import InvalidBarcode, parse_barcode
 from hashcart.catalog import CatalogEntry
 from hashcart.errors import Conflict, NotFound
+from hashcart.handoff import cart_lines, handoffs
 from hashcart.web.server import hashcart_of, json_error
 
 PRODUCT_ID = r"^[a-z0-9_-]{1,32}:[A-Za-z0-9._-]{1,64}$"
@@ -97,11 +98,38 @@ class CartItem(BaseModel):
     currency: str
     added_via: str
     added_at: float
+    store: str = Field(description="the store part of product_id: amazon, or a shop's host")
+    url: str | None = Field(None, description="the product's page, when known")
+    image_url: str | None = None
+    priced_at: float | None = Field(
+        None,
+        description="when a live source gave the price (epoch seconds); null for catalog prices",
+    )
+
+
+class CurrencyTotal(BaseModel):
+    currency: str
+    cents: int
+
+
+class StoreHandoff(BaseModel):
+    store: str = Field(description="amazon, or a shop's host")
+    url: str = Field(description="opens the store's own cart filled with this store's lines")
+    label: str = Field(description="the store for people, e.g. amazon.de")
 
 
 class Cart(BaseModel):
     items: list[CartItem]
-    total_cents: int
+    total_cents: int | None = Field(
+        None,
+        description="the sum of all lines when they share one currency (0 when the cart is "
+        "empty); absent when the cart holds several currencies, which are never added",
+    )
+    totals: list[CurrencyTotal] = Field(description="one sum per currency")
+    handoff: list[StoreHandoff] = Field(
+        description="one entry per store (per marketplace for Amazon) that can take its lines "
+        "into its own cart"
+    )
 
 
 class Product(BaseModel):
@@ -277,8 +305,13 @@ async def unlink_identity(request: web.Request) -> web.Response:
 
 
 async def get_cart(request: web.Request) -> web.Response:
-    cart = await hashcart_of(request).accounts.cart(request.match_info["account_id"])
-    return _json(Cart(**cart))
+    hashcart = hashcart_of(request)
+    cart = await hashcart.accounts.cart(request.match_info["account_id"])
+    stores = await handoffs(hashcart, cart_lines(cart))
+    body = Cart(**cart, handoff=[StoreHandoff(**store.to_json()) for store in stores])
+    # A mixed-currency cart has no one total: `total_cents` is left out, not null.
+    unset = {"total_cents"} if body.total_cents is None else None
+    return web.Response(text=body.model_dump_json(exclude=unset), content_type="application/json")
 
 
 async def get_orders(request: web.Request) -> web.Response:

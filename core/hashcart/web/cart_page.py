@@ -20,6 +20,7 @@ from typing import Any
 from aiohttp import web
 
 from hashcart.errors import NotFound
+from hashcart.handoff import Handoff, cart_lines, handoffs
 from hashcart.i18n import money
 from hashcart.web.pages import (
     current_account,
@@ -76,10 +77,16 @@ def _when(epoch: float) -> tuple[str, str]:
     return moment.isoformat(), moment.strftime("%d %b %Y, %H:%M UTC")
 
 
-def _view(cart: dict[str, Any], locale: str | None) -> dict[str, Any]:
+def _view(
+    cart: dict[str, Any], locale: str | None, stores: list[Handoff], ttl: float, now: float
+) -> dict[str, Any]:
+    """The cart for the page: each line with its store, image and whether its price is older
+    than `HASHCART_PRODUCT_TTL`; one total per currency; one hand-off button per store."""
     items = []
     for item in cart["items"]:
         iso, text = _when(item["added_at"])
+        priced_at = item.get("priced_at")
+        image = item.get("image_url")
         items.append(
             {
                 **item,
@@ -90,10 +97,18 @@ def _view(cart: dict[str, Any], locale: str | None) -> dict[str, Any]:
                 "platform": platform_name(item["added_via"]),
                 "added_iso": iso,
                 "added_text": text,
+                "image": image if image and image.startswith(("https://", "http://")) else None,
+                "stale": priced_at is not None and now - priced_at > ttl,
+                "priced_text": _when(priced_at)[1] if priced_at is not None else None,
             }
         )
-    currency = items[0]["currency"] if items else "USD"
-    return {"items": items, "total": money(cart["total_cents"], currency, locale)}
+    totals = [money(total["cents"], total["currency"], locale) for total in cart["totals"]]
+    return {
+        "items": items,
+        "total": " + ".join(totals) or money(0, "USD", locale),
+        "totals": totals,
+        "handoff": [store.to_json() for store in stores],
+    }
 
 
 @with_session
@@ -103,6 +118,7 @@ async def cart_page(request: web.Request) -> web.Response:
         return see_other("/signin?next=/cart")
     hashcart = hashcart_of(request)
     cart = await hashcart.accounts.cart(account["id"])
+    stores = await handoffs(hashcart, cart_lines(cart))
     identities = [
         {
             **identity,
@@ -127,7 +143,7 @@ async def cart_page(request: web.Request) -> web.Response:
         request,
         "cart.html",
         account=account,
-        cart=_view(cart, account.get("locale")),
+        cart=_view(cart, account.get("locale"), stores, hashcart.settings.product_ttl, time.time()),
         orders=orders,
         identities=identities,
         dm_only=account["dm_only"],

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
 import time
 from dataclasses import dataclass
 from importlib import resources
@@ -28,6 +29,7 @@ from hashcart.catalog import CatalogEntry
 from hashcart.errors import Conflict
 from hashcart.i18n import money
 from hashcart.testing.standins.discord import DiscordStandin
+from hashcart.testing.standins.shop import ShopStandin
 from hashcart.testing.standins.slack import SlackStandin
 from hashcart.testing.standins.twitter import XStandin, tweet, user
 from hashcart.web.cart_page import SHUTDOWN_KEY
@@ -52,9 +54,13 @@ class SampleProduct:
     title: str
     price_cents: int
     currency: str
+    #: A product of the playground's own shop: its page, read live (not in the catalog).
+    page_url: str | None = None
 
     @property
     def url(self) -> str:
+        if self.page_url is not None:
+            return self.page_url
         store, _, sku = self.product_id.partition(":")
         return f"https://www.amazon.com/dp/{sku}" if store == "amazon" else sku
 
@@ -66,6 +72,27 @@ class SlackLine:
     text: str
     response_url: str | None
     at: float
+
+
+#: The playground's own shop: product pages with JSON-LD, so a non-Amazon link can be tried
+#: without any network. (path, title, price in cents, currency, in stock, Shopify variant id)
+CORNER_SHOP = [
+    ("/products/enamel-mug", "Enamel mug", 1450, "EUR", True, None),
+    ("/products/wool-socks", "Wool socks", 1200, "EUR", True, None),
+    ("/products/canvas-tote", "Canvas tote", 1900, "EUR", True, 40001),
+    ("/products/brass-lamp", "Brass lamp", 8900, "EUR", False, None),
+]
+
+
+def corner_shop() -> ShopStandin:
+    shop = ShopStandin(title="Corner Shop")
+    for path, title, cents, currency, available, variant in CORNER_SHOP:
+        image = f"/img/{path.rsplit('/', 1)[-1]}.svg"
+        shop.add(
+            path, title, cents, currency=currency, available=available, image=image,
+            variant_id=variant,
+        )  # fmt: skip
+    return shop
 
 
 def sample_products() -> list[SampleProduct]:
@@ -84,6 +111,7 @@ class Playground:
         self.x = XStandin()
         self.slack = SlackStandin()
         self.discord = DiscordStandin()
+        self.shop = corner_shop()
         self.x_demo = user("demo", name="Demo")
         self.x_bob = user("bob", name="Bob")
         self.slack.users[SLACK_DEMO] = {"name": "demo", "real_name": "Demo"}
@@ -104,9 +132,23 @@ class Playground:
         await self.x.start()
         await self.slack.start()
         await self.discord.start()
+        await self.shop.start()
+        for item in self.shop.items.values():
+            if item.image is not None:
+                item.image = self.shop.url + item.image
+            link = self.shop.url + item.path
+            if item.variant_id is not None:
+                link += f"?variant={item.variant_id}"
+            sold_out = "" if item.available else ", sold out"
+            self.products.append(
+                SampleProduct(
+                    f"corner-shop:{item.path}", f"{item.title} (Corner Shop{sold_out})",
+                    item.price_cents, item.currency, page_url=link,
+                )
+            )  # fmt: skip
 
     async def stop(self) -> None:
-        for standin in (self.discord, self.slack, self.x):
+        for standin in (self.shop, self.discord, self.slack, self.x):
             with contextlib.suppress(Exception):
                 await standin.stop()
 
@@ -125,6 +167,10 @@ class Playground:
             "HASHCART_SLACK_BOT_TOKEN": self.slack.bot_token,
             "HASHCART_SLACK_API_URL": self.slack.api_url,
             **self.discord.env,
+            # The playground's shop is listed with its port: a loopback address is allowed then.
+            "HASHCART_SHOP_HOSTS": ",".join(
+                host for host in (os.environ.get("HASHCART_SHOP_HOSTS", ""), self.shop.url) if host
+            ),
         }
 
     # -- the plugin side --------------------------------------------------------------------------
@@ -172,6 +218,7 @@ class Playground:
             await hashcart.catalog.upsert(
                 CatalogEntry(p.product_id, p.title, p.price_cents, p.currency, True)
                 for p in self.products
+                if p.page_url is None
             )
             self._demo_id = account_id
             return account_id
@@ -242,7 +289,7 @@ class Playground:
     async def _cart(self) -> dict[str, Any]:
         account_id = await self.demo_account()
         cart = await self._app().accounts.cart(account_id)
-        currency = cart["items"][0]["currency"] if cart["items"] else "USD"
+        totals = [money(total["cents"], total["currency"], None) for total in cart["totals"]]
         return {
             "items": [
                 {
@@ -252,7 +299,7 @@ class Playground:
                 }
                 for item in cart["items"]
             ],
-            "total": money(cart["total_cents"], currency, None),
+            "total": " + ".join(totals) or money(0, "USD", None),
         }
 
     async def _fingerprint(self) -> tuple[Any, ...]:

@@ -1,21 +1,84 @@
 """The Amazon store plugin: Amazon product links become `ProductRef("amazon", ASIN)`.
 
-Built in, but loaded through the same `hashcart.plugins` entry point as any third-party store.
+With Creators API credentials, products not in the local catalog are looked up live; a cart's
+Amazon lines can be handed over to Amazon's own cart. Built in, but loaded through the same
+`hashcart.plugins` entry point as any third-party store.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Sequence
+from typing import TYPE_CHECKING
 
-from hashcart import Barcode, ProductRef, hookimpl
+from pydantic_settings import BaseSettings
+
+from hashcart import (
+    Barcode,
+    CartLine,
+    ConfigError,
+    ProductRef,
+    ProductSource,
+    SourceUnavailable,
+    hookimpl,
+)
+from hashcart_amazon.creators import CreatorsApiSource
+from hashcart_amazon.handoff import cart_add_url
+from hashcart_amazon.settings import AmazonSettings
 from hashcart_amazon.shortlinks import CACHE, expand_short_link, is_short_link
-from hashcart_amazon.urls import product_from_url
+from hashcart_amazon.urls import STORE, product_from_url
+
+if TYPE_CHECKING:
+    from hashcart import Hashcart
 
 __all__ = [
+    "hashcart_doctor",
     "hashcart_product_from_barcode",
     "hashcart_product_from_url",
+    "hashcart_product_sources",
     "hashcart_resolve_redirect",
+    "hashcart_settings",
+    "hashcart_store_cart_url",
 ]
+
+
+@hookimpl
+def hashcart_settings() -> type[BaseSettings]:
+    return AmazonSettings
+
+
+@hookimpl
+def hashcart_product_sources(hashcart: Hashcart) -> ProductSource | None:
+    settings = hashcart.settings_for(AmazonSettings)
+    if not settings.live:
+        return None
+    problem = settings.problem()
+    if problem is not None:
+        raise ConfigError(problem)
+    return CreatorsApiSource(settings, hashcart.counters)
+
+
+@hookimpl
+async def hashcart_doctor(hashcart: Hashcart) -> list[tuple[str, bool, str]]:
+    settings = hashcart.settings_for(AmazonSettings)
+    if not settings.live:
+        return [("amazon: live lookups", True, "off (HASHCART_AMAZON_CREDENTIAL_ID not set)")]
+    problem = settings.problem()
+    if problem is not None:
+        return [("amazon: live lookups", False, problem)]
+    try:
+        await CreatorsApiSource(settings, hashcart.counters).check_credentials()
+    except SourceUnavailable as exc:
+        return [("amazon: Creators API token", False, f"{settings.token_url}: {exc.reason}")]
+    return [("amazon: Creators API token", True, f"granted by {settings.token_url}")]
+
+
+@hookimpl
+def hashcart_store_cart_url(
+    store: str, lines: Sequence[CartLine], hashcart: Hashcart
+) -> str | None:
+    if store != STORE:
+        return None
+    return cart_add_url(lines, hashcart.settings_for(AmazonSettings).partner_tag)
 
 
 @hookimpl

@@ -8,6 +8,7 @@ shows it in notifications and to clients that cannot render blocks.
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlsplit
 
 from babel.core import Locale, UnknownLocaleError
 from babel.numbers import format_currency
@@ -33,6 +34,7 @@ def format_reply(
         # The listing itself, and answers that show the cart (checkout, an order placed).
         heading = "*Your cart*" if outcome.code is OutcomeCode.LISTED else _mrkdwn_escape(text)
         blocks = cart_blocks(outcome.cart, locale, str(params["cart_url"]), heading)
+        blocks.extend(handoff_blocks(outcome.params.get("handoffs") or []))
         return ReplyContent(text, {"blocks": blocks})
     link_url = outcome.params.get("link_url")
     if outcome.code in (OutcomeCode.LINK_NEEDED, OutcomeCode.LINK_SENT) and link_url:
@@ -54,9 +56,11 @@ def cart_blocks(
     lines: tuple[CartLine, ...], locale: str | None, cart_url: str, heading: str = "*Your cart*"
 ) -> list[Any]:
     shown = lines[:MAX_LINES]
+    several = len({_store(line) for line in lines}) > 1
     rows = [
-        f"`{line.quantity:>3} ×` {_mrkdwn_escape(line.title)} — "
-        f"{money(line.price_cents * line.quantity, line.currency, locale)}"
+        f"`{line.quantity:>3} ×` {_mrkdwn_escape(line.title)}"
+        + (f" _({_mrkdwn_escape(_store(line))})_" if several else "")
+        + f" — {money(line.price_cents * line.quantity, line.currency, locale)}"
         for line in shown
     ]
     if len(lines) > len(shown):
@@ -86,6 +90,30 @@ def _totals(lines: tuple[CartLine, ...], locale: str | None) -> str:
     for line in lines:
         sums[line.currency] = sums.get(line.currency, 0) + line.price_cents * line.quantity
     return " + ".join(money(cents, currency, locale) for currency, cents in sums.items())
+
+
+def handoff_blocks(handoffs: list[dict[str, str]]) -> list[Any]:
+    """One "Continue at <store>" button per store that takes the cart into its own cart.
+
+    Slack takes at most 25 buttons in a block, 75 characters per label and 3000 per URL.
+    """
+    buttons = [
+        {
+            "type": "button",
+            "text": {"type": "plain_text", "text": f"Continue at {store['label']}"[:75]},
+            "url": store["url"],
+            "action_id": f"handoff_{index}",
+        }
+        for index, store in enumerate(handoffs[:25])
+        if len(store.get("url", "")) <= 3000
+    ]
+    return [{"type": "actions", "elements": buttons}] if buttons else []
+
+
+def _store(line: CartLine) -> str:
+    """Where a line is bought: its page's host (`amazon.de`), else the store of its id."""
+    host = urlsplit(line.url).hostname if line.url else None
+    return (host or "").removeprefix("www.") or line.product_id.partition(":")[0]
 
 
 def _section(text: str) -> dict[str, Any]:

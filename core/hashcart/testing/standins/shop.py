@@ -1,138 +1,165 @@
-"""A local shop that takes orders over HTTP, and the store plugin that sends them there.
+"""A small shop with schema.org product pages, as any web shop serves them.
 
-The shop behaves as an order API with idempotency keys does (Stripe's, say): `POST /api/orders`
-with an `Idempotency-Key` header makes an order the first time (201) and answers the same order
-again for the same key (200), so a retry never orders twice. Tests arm faults (`fail_next`: 503s
-or time-outs; `refuse_next`: a 422 the shop means) and read what arrived (`calls`, `orders`).
-
-`ShopOrders` is the matching `hashcart_place_order` implementation. Cluster tests load it into
-`hashcart serve` nodes as the entry point `test_shop` (see `hashcart.testing.cluster`); it then
-reads the shop's address from `HASHCART_TEST_SHOP_URL`. After the shop has answered it passes the
-fault point `orders.shop_call`, so a test can kill a node while the shop has the order and the
-node does not know yet.
+Each product page carries its data as JSON-LD (`Product` with an `Offer`: price, currency,
+availability, image), the way shop systems embed it for search engines; a product with a Shopify
+variant also answers `/products/<handle>.js` with Shopify's shape (prices in cents). The shop
+records every path it was asked for, so a test can show that something was never fetched. The
+playground serves one so that a non-Amazon link can be tried without any network.
 """
 
 from __future__ import annotations
 
-import asyncio
-import itertools
-import os
+import html
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
-import aiohttp
 from aiohttp import web
-
-from hashcart import Order, RetryLater, fault_point, hookimpl
-
-__all__ = ["OrderRefused", "ShopOrders", "ShopStandin", "plugin"]
-
-URL_VARIABLE = "HASHCART_TEST_SHOP_URL"
 
 
 @dataclass
-class ShopCall:
-    key: str
-    body: dict[str, Any]
-    status: int
+class ShopItem:
+    """One product page at `path` (e.g. `/products/mug`)."""
+
+    path: str
+    title: str
+    price_cents: int
+    currency: str = "USD"
+    available: bool = True
+    image: str | None = None
+    sku: str | None = None
+    #: Shopify variant id: the page is then also answered as `/products/<handle>.js`.
+    variant_id: int | None = None
+
+    def json_ld(self, origin: str) -> dict[str, Any]:
+        stock = "InStock" if self.available else "OutOfStock"
+        data: dict[str, Any] = {
+            "@context": "https://schema.org",
+            "@type": "Product",
+            "name": self.title,
+            "sku": self.sku or self.path.rsplit("/", 1)[-1],
+            "offers": {
+                "@type": "Offer",
+                "url": origin + self.path,
+                "price": f"{self.price_cents / 100:.2f}",
+                "priceCurrency": self.currency,
+                "availability": f"https://schema.org/{stock}",
+            },
+        }
+        if self.image:
+            data["image"] = self.image
+        return data
+
+    def shopify_js(self) -> dict[str, Any]:
+        return {
+            "id": self.variant_id,
+            "title": self.title,
+            "handle": self.path.rsplit("/", 1)[-1],
+            "featured_image": self.image,
+            "variants": [
+                {
+                    "id": self.variant_id,
+                    "title": "Default Title",
+                    "price": self.price_cents,
+                    "available": self.available,
+                    "sku": self.sku,
+                }
+            ],
+        }
 
 
 @dataclass
 class ShopStandin:
-    orders: dict[str, dict[str, Any]] = field(default_factory=dict)
-    calls: list[ShopCall] = field(default_factory=list)
+    """The shop's pages; `raw` serves any other answer (a redirect, an error, a plain page)."""
+
+    title: str = "Corner Shop"
+    items: dict[str, ShopItem] = field(default_factory=dict)
+    raw: dict[str, tuple[int, str, dict[str, str]]] = field(default_factory=dict)
+    seen: list[str] = field(default_factory=list)
     url: str = ""
-    _failures: list[int] = field(default_factory=list)
-    _refusals: int = 0
     _runner: web.AppRunner | None = None
-    _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+
+    def add(self, path: str, title: str, price_cents: int, **details: Any) -> ShopItem:
+        item = self.items[path] = ShopItem(path, title, price_cents, **details)
+        return item
+
+    def answer(self, path: str, body: str, status: int = 200, **headers: str) -> None:
+        self.raw[path] = (status, body, headers)
+
+    def make_app(self, prefix: str = "") -> web.Application:
+        """The shop's application; mounted under `prefix` or `start()`ed on its own port."""
+        app = web.Application()
+
+        async def handle(request: web.Request) -> web.Response:
+            return await self._handle(request, prefix)
+
+        app.router.add_get("/{path:.*}", handle)
+        return app
+
+    async def _handle(self, request: web.Request, prefix: str) -> web.Response:
+        path = request.path.removeprefix(prefix) or "/"
+        self.seen.append(path)
+        origin = f"{request.scheme}://{request.host}{prefix}"
+        if path in self.raw:
+            status, body, headers = self.raw[path]
+            return web.Response(status=status, text=body, content_type="text/html", headers=headers)
+        if path == "/":
+            return web.Response(text=self._index(origin), content_type="text/html")
+        if path.startswith("/img/") and path.endswith(".svg"):
+            return web.Response(text=_picture(path[5:-4]), content_type="image/svg+xml")
+        variant = self.items.get(path.removesuffix(".js")) if path.endswith(".js") else None
+        if variant is not None and variant.variant_id is not None:
+            return web.json_response(variant.shopify_js())
+        item = self.items.get(path)
+        if item is None:
+            return web.Response(status=404, text="not found")
+        return web.Response(text=self._page(item, origin), content_type="text/html")
+
+    def _index(self, origin: str) -> str:
+        links = "".join(
+            f'<li><a href="{html.escape(origin + path)}">{html.escape(item.title)}</a></li>'
+            for path, item in self.items.items()
+        )
+        return f"<!doctype html><title>{html.escape(self.title)}</title><ul>{links}</ul>"
+
+    def _page(self, item: ShopItem, origin: str) -> str:
+        data = json.dumps(item.json_ld(origin)).replace("</", "<\\/")
+        price = f"{item.price_cents / 100:.2f} {item.currency}"
+        image = f'<img src="{html.escape(item.image)}" alt="">' if item.image else ""
+        stock = "" if item.available else "<p>Sold out</p>"
+        return (
+            f"<!doctype html><html><head><title>{html.escape(item.title)}</title>"
+            f'<script type="application/ld+json">{data}</script></head>'
+            f"<body><h1>{html.escape(item.title)}</h1>{image}<p>{price}</p>{stock}</body></html>"
+        )
+
+    async def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
+        self._runner = web.AppRunner(self.make_app(), access_log=None)
+        await self._runner.setup()
+        await web.TCPSite(self._runner, host, port).start()
+        self.url = f"http://{host}:{int(self._runner.addresses[0][1])}"
+        return self.url
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
 
     async def __aenter__(self) -> ShopStandin:
-        app = web.Application()
-        app.router.add_post("/api/orders", self._create)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        host, port = self._runner.addresses[0][:2]
-        self.url = f"http://{host}:{port}"
+        await self.start()
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-
-    def env(self) -> dict[str, str]:
-        return {URL_VARIABLE: self.url}
-
-    def fail_next(self, status: int = 503, *, times: int = 1) -> None:
-        """The next `times` orders are answered `status` (0: no answer for 30 s, a time-out)."""
-        self._failures.extend([status] * times)
-
-    def refuse_next(self, times: int = 1) -> None:
-        self._refusals += times
-
-    def keys(self) -> list[str]:
-        """The idempotency key of every call, in order (a retry repeats one)."""
-        return [call.key for call in self.calls]
-
-    async def _create(self, request: web.Request) -> web.Response:
-        key = request.headers.get("Idempotency-Key", "")
-        body = await request.json()
-        if not key or not isinstance(body, dict):
-            return web.json_response({"error": "Idempotency-Key and a JSON body"}, status=400)
-        if self._failures:
-            status = self._failures.pop(0)
-            self.calls.append(ShopCall(key, body, status))
-            if status == 0:
-                await asyncio.sleep(30)
-            return web.json_response({"error": "unavailable"}, status=status or 504)
-        if key in self.orders:
-            self.calls.append(ShopCall(key, body, 200))
-            return web.json_response(self.orders[key], status=200)
-        if self._refusals:
-            self._refusals -= 1
-            self.calls.append(ShopCall(key, body, 422))
-            return web.json_response({"error": "out of stock"}, status=422)
-        self.calls.append(ShopCall(key, body, 201))
-        self.orders[key] = {"id": f"shop-{next(self._ids)}", "items": body.get("items", [])}
-        return web.json_response(self.orders[key], status=201)
+        await self.stop()
 
 
-class OrderRefused(Exception):
-    """The shop said no (4xx): the order is refused, not retried."""
-
-
-class ShopOrders:
-    """`hashcart_place_order` against a `ShopStandin`, as a shop integration would write it."""
-
-    def __init__(self, url: str | None = None) -> None:
-        self._url = url
-
-    @hookimpl
-    async def hashcart_place_order(self, order: Order, hashcart: Any) -> str | None:
-        url = self._url or os.environ[URL_VARIABLE]
-        body = {
-            "items": [{"sku": line.product_id, "quantity": line.quantity} for line in order.lines],
-            "total_cents": order.total_cents,
-            "currency": order.currency,
-        }
-        headers = {"Idempotency-Key": order.idempotency_key}
-        try:
-            async with (
-                aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=5)) as session,
-                session.post(f"{url}/api/orders", json=body, headers=headers) as response,
-            ):
-                if response.status == 429 or response.status >= 500:
-                    raise RetryLater(f"the shop answered {response.status}")
-                answer = await response.json()
-                if response.status >= 400:
-                    raise OrderRefused(str(answer.get("error", response.status)))
-        except (aiohttp.ClientError, TimeoutError) as exc:
-            raise RetryLater(f"the shop is unreachable: {type(exc).__name__}") from exc
-        await fault_point("orders.shop_call")
-        return str(answer["id"])
-
-
-#: The instance the `test_shop` entry point loads into a node.
-plugin = ShopOrders()
+def _picture(name: str) -> str:
+    """A product picture drawn on the spot: a coloured tile with the name's first letter."""
+    hue = sum(map(ord, name)) % 360
+    letter = html.escape((name[:1] or "?").upper())
+    return (
+        '<svg xmlns="http://www.w3.org/2000/svg" width="96" height="96" viewBox="0 0 96 96">'
+        f'<rect width="96" height="96" rx="12" fill="hsl({hue},55%,45%)"/>'
+        '<text x="48" y="62" font-size="44" text-anchor="middle" fill="#fff" '
+        f'font-family="sans-serif">{letter}</text></svg>'
+    )

@@ -1,0 +1,124 @@
+"""Carrying a cart to the stores' own carts, and totals that never add two currencies.
+
+A cart may hold products of several stores (and Amazon products of several marketplaces). Each
+store that can take its lines gets one hand-off URL from `hashcart_store_cart_url`; lines are
+grouped by store and by the host of their product page, so an amazon.de line and an amazon.com
+line go to two carts. A price in USD and one in EUR are never added: totals are per currency.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+from hashcart.commands import CartLine
+from hashcart.i18n import money
+
+if TYPE_CHECKING:
+    from hashcart.app import Hashcart
+
+log = logging.getLogger(__name__)
+
+MAX_HANDOFF_URL = 8000
+
+
+@dataclass(frozen=True, slots=True)
+class Handoff:
+    """One store's cart URL; `label` names it for people (`amazon.de`, `shop.example`)."""
+
+    store: str
+    url: str
+    label: str
+
+    def to_json(self) -> dict[str, str]:
+        return {"store": self.store, "url": self.url, "label": self.label}
+
+
+def store_of(product_id: str) -> str:
+    return product_id.partition(":")[0]
+
+
+def _market(line: CartLine) -> str | None:
+    if not line.url:
+        return None
+    try:
+        return (urlsplit(line.url).hostname or "").removeprefix("www.") or None
+    except ValueError:
+        return None
+
+
+def _label(url: str, store: str) -> str:
+    host = urlsplit(url).hostname or store
+    return host.removeprefix("www.")
+
+
+def store_label(line: CartLine) -> str:
+    """Where a line is bought, for people: its page's host (`amazon.de`), else its store."""
+    return _market(line) or store_of(line.product_id)
+
+
+def line_texts(lines: Sequence[CartLine]) -> list[str]:
+    """`2× Mug` per line; `2× Mug (shop.example)` when the cart holds more than one store."""
+    several = len({store_label(line) for line in lines}) > 1
+    return [
+        f"{line.quantity}× {line.title}" + (f" ({store_label(line)})" if several else "")
+        for line in lines
+    ]
+
+
+def groups(lines: Sequence[CartLine]) -> list[tuple[str, list[CartLine]]]:
+    """Lines by store and marketplace (the product page's host), in the cart's order."""
+    found: dict[tuple[str, str | None], list[CartLine]] = {}
+    for line in lines:
+        found.setdefault((store_of(line.product_id), _market(line)), []).append(line)
+    return [(store, group) for (store, _), group in found.items()]
+
+
+async def handoffs(hashcart: Hashcart, lines: Sequence[CartLine]) -> list[Handoff]:
+    """The hand-off URL of every store of the cart that can take its lines."""
+    answers: list[Handoff] = []
+    for store, group in groups(lines):
+        try:
+            url = await hashcart.plugins.first(
+                "hashcart_store_cart_url", store=store, lines=tuple(group), hashcart=hashcart
+            )
+        except Exception as exc:  # a plugin's bug must not cost the user their cart listing
+            log.warning("hashcart_store_cart_url failed for %s: %s", store, exc)
+            continue
+        if not isinstance(url, str) or len(url) > MAX_HANDOFF_URL:
+            continue
+        if urlsplit(url).scheme not in ("http", "https"):
+            continue
+        answers.append(Handoff(store, url, _label(url, store)))
+    return answers
+
+
+def totals(lines: Sequence[CartLine]) -> list[tuple[str, int]]:
+    """(currency, cents) per currency, in the order the currencies first appear."""
+    sums: dict[str, int] = {}
+    for line in lines:
+        sums[line.currency] = sums.get(line.currency, 0) + line.price_cents * line.quantity
+    return list(sums.items())
+
+
+def money_totals(lines: Sequence[CartLine], locale: str | None) -> str:
+    """`$19.99`, or `$19.99 + €5.00` for a cart priced in two currencies."""
+    return " + ".join(money(cents, currency, locale) for currency, cents in totals(lines))
+
+
+def cart_lines(cart: dict[str, Any]) -> list[CartLine]:
+    """The lines of a cart as `Accounts.cart` reads it."""
+    return [
+        CartLine(
+            item["product_id"],
+            item["title"],
+            item["quantity"],
+            item["price_cents"],
+            item["currency"],
+            item.get("url"),
+        )
+        for item in cart["items"]
+    ]
