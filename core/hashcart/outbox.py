@@ -22,8 +22,8 @@ import sqlalchemy as sa
 from hashcart.commands import Outcome, ReplyTarget
 from hashcart.logs import current_event
 from hashcart.platform import OutgoingReply, Platform, ReplyContent, SendError
-from hashcart.scrub import scrub
 from hashcart.retry import next_delay, too_old
+from hashcart.scrub import scrub
 from hashcart.store import is_postgres
 from hashcart.store.schema import outbox
 

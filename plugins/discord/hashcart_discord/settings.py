@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Self
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from hashcart import require_complete
 
 _CUSTOM_EMOJI = re.compile(
     r"""^(?:
@@ -127,6 +130,12 @@ class DiscordSettings(BaseSettings):
         if not re.match(r"^wss?://[^/\s]+", value):
             raise ValueError("is not a ws:// or wss:// URL")
         return value
+
+    @model_validator(mode="after")
+    def _complete(self) -> Self:
+        """A sign-in client id without its secret (or the reverse) fails start-up."""
+        require_complete(self, ("client_id", "client_secret"))
+        return self
 
     @field_validator("emoji")
     @classmethod

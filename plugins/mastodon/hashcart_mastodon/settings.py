@@ -39,7 +39,7 @@ class MastodonSettings(BaseSettings):
     @model_validator(mode="after")
     def _complete(self) -> Self:
         """An instance without a token (or a token without its instance) fails start-up."""
-        require_complete(self, ("api_url", "access_token"))
+        require_complete(self, ("api_url", "access_token"), ("client_id", "client_secret"))
         return self
 
     @property

@@ -83,7 +83,7 @@ class TwitterSettings(BaseSettings):
     @model_validator(mode="after")
     def _complete(self) -> Self:
         """Three of four credentials would start X switched off without a word."""
-        require_complete(self, USER_CONTEXT)
+        require_complete(self, USER_CONTEXT, ("client_id", "client_secret"))
         return self
 
     @property

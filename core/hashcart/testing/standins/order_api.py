@@ -25,7 +25,7 @@ from aiohttp import web
 
 from hashcart import Order, RetryLater, fault_point, hookimpl
 
-__all__ = ["OrderRefused", "ShopOrders", "OrderApiStandin", "plugin"]
+__all__ = ["OrderApiStandin", "OrderRefused", "ShopOrders", "plugin"]
 
 URL_VARIABLE = "HASHCART_TEST_SHOP_URL"
 
