@@ -234,9 +234,6 @@ class Hashcart:
         if ref is None:
             if not command.reference:
                 return Prepared(command, early=Outcome(OutcomeCode.NO_PRODUCT_GIVEN))
-            refused = await self._refusal_before_lookup(command)
-            if refused is not None:
-                return Prepared(command, early=refused)
             try:
                 barcode = parse_barcode(command.reference)
             except InvalidBarcode:
@@ -260,7 +257,14 @@ class Hashcart:
                         early=Outcome(OutcomeCode.UNKNOWN_PRODUCT, {"barcode": barcode.digits}),
                     )
             else:
-                ref = await self.resolve_reference(command.reference)
+                ref = await self._product_from_url(command.reference.strip())
+                if ref is None:
+                    # Not a product link as it stands: resolving it means asking a shortener
+                    # out there, which a bot, a denied or rate-limited identity may not make us.
+                    refused = await self._refusal_before_lookup(command)
+                    if refused is not None:
+                        return Prepared(command, early=refused)
+                    ref = await self.resolve_reference(command.reference)
             if ref is None:
                 return Prepared(
                     command,
@@ -351,13 +355,7 @@ class Hashcart:
             return found
         url = text.strip()
         for _ in range(MAX_REDIRECT_HOPS + 1):
-            try:
-                ref: ProductRef | None = await self.plugins.first(
-                    "hashcart_product_from_url", url=url
-                )
-            except Exception as exc:  # a plugin must not turn bad input into a crash
-                log.warning("hashcart_product_from_url raised on %r: %s", url[:200], exc)
-                return None
+            ref = await self._product_from_url(url)
             if ref is not None:
                 return ref
             try:
@@ -369,6 +367,15 @@ class Hashcart:
                 return None
             url = target
         return None
+
+    async def _product_from_url(self, url: str) -> ProductRef | None:
+        """The product a URL names as it stands (no redirect followed), or None."""
+        try:
+            ref: ProductRef | None = await self.plugins.first("hashcart_product_from_url", url=url)
+        except Exception as exc:  # a plugin must not turn bad input into a crash
+            log.warning("hashcart_product_from_url raised on %r: %s", url[:200], exc)
+            return None
+        return ref
 
     def after_commit(self, batch: Iterable[Prepared], outcomes: Iterable[Outcome]) -> None:
         """Called by the applier once a group is durable: metrics, observers, the reply sender,

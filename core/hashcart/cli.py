@@ -1,4 +1,4 @@
-"""The `hashcart` command line (SPEC §5). Exit 0 on success, 2 on bad usage or configuration,
+"""The `hashcart` command line. Exit 0 on success, 2 on bad usage or configuration,
 1 on any other failure; errors are one line on stderr."""
 
 from __future__ import annotations
@@ -235,7 +235,7 @@ def _read_catalog(path: Path) -> list[dict[str, Any]]:
     else:
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
-        except ValueError as exc:
+        except (ValueError, RecursionError) as exc:  # RecursionError: nested too deep
             raise UsageError(f"{path}: not valid JSON: {exc}") from None
         if not isinstance(data, list):
             raise UsageError(f"{path}: the JSON must be a list of products")

@@ -128,7 +128,7 @@ class _PrefixedToml(TomlConfigSettingsSource):
 
 
 class Settings(HashcartSettingsBase):
-    """The core's settings (SPEC §2)."""
+    """The core's settings."""
 
     model_config = SettingsConfigDict(env_prefix="HASHCART_", extra="ignore")
 

@@ -158,6 +158,7 @@ class ReplySender:
                         outbox.c.outcome,
                         outbox.c.attempts,
                         outbox.c.created_at,
+                        outbox.c.last_error,
                     )
                 )
             )
@@ -190,6 +191,7 @@ class ReplySender:
             outcome=Outcome.from_json(row.outcome),
             attempt=row.attempts,
             locale=row.target.get("locale"),
+            last_error=row.last_error,
         )
         async with self._limit:
             try:

@@ -23,7 +23,9 @@ class OutgoingReply:
     """One queued answer as the reply sender hands it to `Platform.send_reply`.
 
     `attempt` counts from 1; a platform that must vary the wording on a retry (X refuses a post
-    that repeats a recent one word for word) can use it together with `reply_id`.
+    that repeats a recent one word for word) can use it together with `reply_id`. `last_error`
+    is the reason the previous attempt failed as it was recorded, whichever node made it, so a
+    retry on another node can go on from where that attempt left off.
     """
 
     reply_id: int
@@ -33,6 +35,7 @@ class OutgoingReply:
     outcome: Outcome
     attempt: int = 1
     locale: str | None = None
+    last_error: str | None = None
 
 
 class SendError(Exception):

@@ -40,7 +40,8 @@ def test_plugins_shows_distribution_hooks_and_what_configuration_is_missing(
 ) -> None:
     blocks = plugins_output(monkeypatch, capsys, env)
     assert blocks["mastodon  (hashcart-mastodon 0.1.0)"] == [
-        "hooks: hashcart_doctor, hashcart_platform, hashcart_settings, hashcart_signin_provider",
+        "hooks: hashcart_doctor, hashcart_format_reply, hashcart_platform, hashcart_settings, "
+        "hashcart_signin_provider",
         "configuration: INCOMPLETE: its platform stays off until its credentials are set "
         "(unset: HASHCART_MASTODON_API_URL, HASHCART_MASTODON_ACCESS_TOKEN, "
         "HASHCART_MASTODON_STREAMING_URL, HASHCART_MASTODON_CLIENT_ID, "

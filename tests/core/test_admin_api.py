@@ -1,4 +1,4 @@
-"""The admin API over real HTTP: auth, validation, the SPEC's error shape, and the OpenAPI document."""
+"""The admin API over real HTTP: auth, validation, the one error shape, and the OpenAPI document."""
 
 from __future__ import annotations
 

@@ -13,11 +13,11 @@ import pytest
 
 import hashcart_shop
 from hashcart import CartLine, Order, OutcomeCode, hookimpl
-from hashcart.testing import RunningHashcart, running_hashcart
+from hashcart.testing import ADMIN_TOKEN, RunningHashcart, eventually, running_hashcart
 from hashcart.testing.standins.shop import ShopStandin
 from tests.core.fakes import FakePlatform, FakePlatformPlugin, ShopPlugin, command
 
-ADMIN = {"Authorization": "Bearer admin-secret"}
+ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 
 
 class StoreCarts:
@@ -54,7 +54,7 @@ async def elsewhere() -> AsyncIterator[ShopStandin]:
 
 
 def running(database_url: str, plugins: list[object], shop: ShopStandin | None = None) -> Any:
-    env = {"HASHCART_ADMIN_TOKEN": "admin-secret"}
+    env = {"HASHCART_ADMIN_TOKEN": ADMIN_TOKEN}
     if shop is not None:
         env["HASHCART_SHOP_HOSTS"] = shop.url
     return running_hashcart(
@@ -225,7 +225,8 @@ async def test_a_changed_price_before_confirm_asks_again(database_url: str) -> N
         assert orders.placed == []
         assert [line["price_cents"] for line in await hc.cart("fake", "u1") or []] == [1200]
         placed = await hc.hashcart.submit(command("confirm", event_id="c3", reference=None))
-        assert placed.code is OutcomeCode.ORDER_PLACED
+        assert placed.code is OutcomeCode.ORDER_PENDING  # the shop is asked after the commit
+        await eventually(lambda: len(orders.placed) == 1)
         assert [order.total_cents for order in orders.placed] == [1200]
 
 
@@ -247,7 +248,8 @@ async def test_an_item_gone_out_of_stock_before_confirm_is_taken_out_and_asked_a
         assert orders.placed == []
         assert [line["title"] for line in await hc.cart("fake", "u1") or []] == ["Blue mug"]
         placed = await hc.hashcart.submit(command("confirm", event_id="c3", reference=None))
-        assert placed.code is OutcomeCode.ORDER_PLACED
+        assert placed.code is OutcomeCode.ORDER_PENDING
+        await eventually(lambda: len(orders.placed) == 1)
         assert [line.product_id for line in orders.placed[0].lines] == ["shop:SKU1"]
 
 
@@ -257,7 +259,7 @@ async def test_amazon_lines_hand_off_once_per_marketplace_with_the_cart_s_items(
     async with running_hashcart(
         plugins=[FakePlatformPlugin(FakePlatform())],
         database_url=database_url,
-        env={"HASHCART_ADMIN_TOKEN": "admin-secret", "HASHCART_AMAZON_PARTNER_TAG": "corner-21"},
+        env={"HASHCART_ADMIN_TOKEN": ADMIN_TOKEN, "HASHCART_AMAZON_PARTNER_TAG": "corner-21"},
     ) as hc:
         await hc.add_product("amazon:B00X4WHP5E", "Echo Dot", 4999)
         await hc.add_product("amazon:B08N5WRWNW", "Kindle", 9999, currency="EUR")

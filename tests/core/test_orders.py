@@ -14,7 +14,7 @@ import pytest
 
 from hashcart import Order, OutcomeCode, hookimpl
 from hashcart.orders import LEASE_SECONDS, OrderPlacer
-from hashcart.testing import RunningHashcart, eventually
+from hashcart.testing import ADMIN_TOKEN, RunningHashcart, eventually
 from hashcart.testing.standins.order_api import OrderApiStandin, ShopOrders
 from tests.core.fakes import FakePlatform, command
 
@@ -49,7 +49,7 @@ async def _orders(hc: RunningHashcart) -> list[dict[str, Any]]:
     account = (await hc.hashcart.accounts.find(name="alice"))[0]
     async with (
         aiohttp.ClientSession(
-            base_url=hc.url, headers={"Authorization": "Bearer admin-secret"}
+            base_url=hc.url, headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}
         ) as session,
         session.get(f"/api/v1/accounts/{account['id']}/orders") as response,
     ):

@@ -23,7 +23,7 @@ def ref(asin: str, domain: str = "amazon.com") -> ProductRef:
 
 
 # ---------------------------------------------------------------------------------------------
-# Table tests: the shapes of platforms.md §4.3, one marketplace each
+# Table tests: the shapes of every Amazon link form, one marketplace each
 # ---------------------------------------------------------------------------------------------
 
 PRODUCT_LINKS = [

@@ -14,7 +14,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from hashcart.testing.standins.slack import SlackStandin, sign, signed_headers
 
-# Slack's documented example (platforms.md §2.1).
+# Slack's documented example.
 DOC_SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
 DOC_BODY = (
     "token=xyzz0WbapA4vBCDEFasx0q6G&team_id=T1DC2JH3J&team_domain=testteamnow&channel_id=G8PSS9T3V"

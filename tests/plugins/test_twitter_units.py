@@ -5,6 +5,7 @@ Payloads come from the stand-in's builders, so these tests read the same shapes 
 
 from __future__ import annotations
 
+from dataclasses import replace
 from types import SimpleNamespace
 
 import aiohttp
@@ -377,6 +378,31 @@ async def test_a_duplicate_refusal_is_retried_reworded_and_other_refusals_are_fi
             assert len(x.dms_to(ALICE)) == 1
         finally:
             await platform.stop()
+
+
+async def test_a_duplicate_refusal_seen_on_one_node_is_reworded_by_the_node_that_retries() -> None:
+    """The soak's lost answer: node B, retrying what X refused on node A as a duplicate, must
+    post the next wording (named in the recorded error), not take the reply for posted."""
+    async with XStandin() as x:
+        target = x.add_tweet(tweet("#amazoncart", user=ALICE, urls=[ECHO]))["id_str"]
+        node_a, node_b = _platform(x, timeout=5), _platform(x, timeout=5)
+        try:
+            await node_a.send_reply(_reply(target, 1))  # an earlier answer with the same words
+            with pytest.raises(RetryLater) as duplicate:
+                await node_a.send_reply(_reply(target, 1))
+            retry = replace(_reply(target, 2), last_error=duplicate.value.reason)
+            await node_b.send_reply(retry)
+            texts = [p.text for p in x.replies_to(target)]
+            assert len(texts) == 2 and texts[0] != texts[1]
+            postponed = replace(
+                _reply(target, 2),
+                last_error=f"waiting for an earlier reply: {duplicate.value.reason}",
+            )
+            await node_b.send_reply(postponed)  # another reply's wording: the first is posted
+            assert len(x.replies_to(target)) == 2
+        finally:
+            await node_a.stop()
+            await node_b.stop()
 
 
 def test_stream_mode_without_a_bearer_token_is_a_configuration_error() -> None:

@@ -177,13 +177,15 @@ class Cluster:
 
     async def seed_slack(self, users: int) -> None:
         """Linked accounts for `users` Slack people (products come from `seed`)."""
+        assert self.slack is not None
         engine = create_engine(self.database_url)
         try:
             accounts = Accounts(engine)
             for index in range(users):
                 user_id = f"U0SHOPPER{index}"
                 created = await accounts.create(f"slack-shopper{index}")
-                await accounts.link(created["id"], "slack", user_id)
+                # hashcart keys a Slack person by workspace and user (`<team_id>:<user_id>`).
+                await accounts.link(created["id"], "slack", f"{self.slack.team_id}:{user_id}")
                 self.slack_users.append(user_id)
         finally:
             await engine.dispose()
@@ -276,7 +278,8 @@ class Cluster:
 
     async def slack_carts(self) -> dict[tuple[str, str], int]:
         """(Slack user id, product id) → quantity, read straight from the database."""
-        return await self._carts_of("slack")
+        carts = await self._carts_of("slack")
+        return {(user.partition(":")[2], product): n for (user, product), n in carts.items()}
 
     async def recorded(self, prefix: str) -> set[str]:
         """The event keys recorded so far that start with `prefix` (`slack:`, say)."""

@@ -1,4 +1,4 @@
-"""The admin JSON API (`/api/v1`, SPEC §3): validated input, one error shape, an OpenAPI document.
+"""The admin JSON API (`/api/v1`): validated input, one error shape, an OpenAPI document.
 
 Each route is declared once in `ROUTES` with its models; the OpenAPI document is built from the
 same table, so it cannot describe a route the server does not have.

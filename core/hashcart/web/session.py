@@ -12,6 +12,7 @@ such, so the shop is asked again on every request and its answer changing ends i
 from __future__ import annotations
 
 import hmac
+import json
 import logging
 import secrets
 from collections.abc import Awaitable, Callable
@@ -216,8 +217,20 @@ def with_session(handler: Handler) -> Handler:
 
 
 async def checked_form(request: web.Request) -> dict[str, Any] | None:
-    """The posted form when its CSRF token matches this browser's session, else None."""
-    form = await request.post()
+    """The posted form when its CSRF token matches this browser's session, else None.
+
+    A body that is no form at all (bytes that are not UTF-8, multipart without its boundary) is
+    the sender's fault: a 400, never a 500.
+    """
+    try:
+        form = await request.post()
+    except ValueError:  # UnicodeDecodeError included
+        raise web.HTTPBadRequest(
+            text=json.dumps(
+                {"error": {"code": "bad_form", "message": "the form could not be read"}}
+            ),
+            content_type="application/json",
+        ) from None
     if not session_of(request).csrf_ok(form.get(CSRF_FIELD)):
         return None
     return {key: value for key, value in form.items() if isinstance(value, str)}

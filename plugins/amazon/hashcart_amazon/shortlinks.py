@@ -24,7 +24,7 @@ from hashcart_amazon.urls import marketplace_of
 
 log = logging.getLogger(__name__)
 
-#: Hosts whose links are only redirects to a storefront (platforms.md §4.5).
+#: Hosts whose links are only redirects to a storefront.
 SHORT_LINK_HOSTS = frozenset({"amzn.to", "amzn.eu", "amzn.asia", "a.co", "amzn.com"})
 MAX_HOPS = 5
 TIMEOUT_SECONDS = 3.0

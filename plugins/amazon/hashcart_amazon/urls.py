@@ -15,7 +15,7 @@ from hashcart import ProductRef, is_safe_url
 
 STORE = "amazon"
 
-#: Storefront domains (platforms.md §4.2). `amazon.ie` and `amazon.co.za` are the storefronts of
+#: Storefront domains. `amazon.ie` and `amazon.co.za` are the storefronts of
 #: the Irish and South African marketplaces; `amazon.com.sa` is only Saudi seller central.
 MARKETPLACES = frozenset(
     {
@@ -80,7 +80,7 @@ def marketplace_of(host: str) -> str | None:
 
 
 def valid_asin(candidate: str) -> str | None:
-    """The upper-cased ASIN, or None when it cannot be one (platforms.md §4.1)."""
+    """The upper-cased ASIN, or None when it cannot be one."""
     asin = candidate.upper()
     return asin if _ASIN.fullmatch(asin) else None
 

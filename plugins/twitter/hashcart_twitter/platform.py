@@ -109,7 +109,7 @@ class TwitterPlatform:
     async def send_reply(self, reply: OutgoingReply) -> None:
         """Post the answer: a DM when it must be private, else a reply to the user's tweet."""
         target = reply.target
-        variation = self._duplicates.get(reply.reply_id, 0)
+        variation = max(self._duplicates.get(reply.reply_id, 0), _reworded_as(reply.last_error))
         try:
             if target.private or not target.channel:
                 await self._send_private(reply, variation)
@@ -159,11 +159,12 @@ class TwitterPlatform:
                 # An earlier attempt with this very text timed out but got through after all.
                 return None
             if reply.attempt > 1 and variation == 0 and reply.reply_id not in self._duplicates:
-                # A retry whose first wording is already on X, and no refusal seen here before:
-                # the earlier attempt was made (by this node or one that died) and went through.
+                # A retry whose first wording is already on X, and no refusal of it recorded by
+                # any node: the earlier attempt (this node's or a dead one's) went through.
                 return None
             _remember(self._duplicates, reply.reply_id, variation + 1)
-            return RetryLater(f"{exc.reason}; re-worded", 0.0)
+            # The next wording is recorded with the error, for whichever node tries next.
+            return RetryLater(f"{exc.reason}; {REWORDED} {variation + 1}", 0.0)
         if exc.kind is ErrorKind.RATE_LIMITED:
             return RetryLater(exc.reason, exc.retry_after or 60.0)
         if exc.kind is ErrorKind.UNAVAILABLE:
@@ -176,6 +177,23 @@ class TwitterPlatform:
     def _forget(self, reply_id: int) -> None:
         self._duplicates.pop(reply_id, None)
         self._maybe_posted.pop(reply_id, None)
+
+
+#: How a duplicate refusal's recorded error names the wording to try next.
+REWORDED = "re-worded as variation"
+_REWORDED_AT_END = re.compile(rf"; {REWORDED} (\d+)$")
+
+
+def _reworded_as(last_error: str | None) -> int:
+    """The variation an earlier attempt's duplicate refusal asked for; 0 when there was none.
+
+    A reply postponed behind another one records "waiting for an earlier reply: <its error>";
+    that is the other reply's wording, not this one's.
+    """
+    if not last_error or last_error.startswith("waiting for"):
+        return 0
+    found = _REWORDED_AT_END.search(last_error)
+    return int(found.group(1)) if found else 0
 
 
 def _dm_refused(exc: XError) -> bool:
