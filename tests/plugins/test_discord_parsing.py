@@ -85,6 +85,7 @@ def test_settings_defaults_and_enabling(monkeypatch: pytest.MonkeyPatch) -> None
     assert settings.gateway_url == "wss://gateway.discord.gg/"
     assert settings.emoji_spec == EmojiSpec("🛒") and settings.shard_plan is None
     monkeypatch.setenv("HASHCART_DISCORD_TOKEN", "bot-token-value")
+    monkeypatch.setenv("HASHCART_DISCORD_CLIENT_ID", "1234567890")
     monkeypatch.setenv("HASHCART_DISCORD_CLIENT_SECRET", "client-secret-value")
     monkeypatch.setenv("HASHCART_DISCORD_GATEWAY_URL", "ws://127.0.0.1:9/")
     settings = DiscordSettings()

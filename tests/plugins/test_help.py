@@ -33,7 +33,7 @@ async def test_slack_help_names_every_cart_subcommand_and_the_other_ways() -> No
             "HASHCART_SLACK_API_URL": slack.api_url,
         }
         async with running_hashcart(plugins=[hashcart_slack], env=env) as hc:
-            await hc.link("alice", "slack", "U0ALICE")
+            await hc.link("alice", "slack", "T0001:U0ALICE")
             delivery = await slack.slash_command(f"{hc.url}/slack/events", "help")
             (answer,) = await eventually(lambda: slack.responses_to(delivery.response_url))
 

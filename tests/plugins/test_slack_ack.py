@@ -39,7 +39,7 @@ async def hc(slack: SlackStandin, database_url: str) -> AsyncIterator[RunningHas
         plugins=[hashcart_slack], env=env, database_url=database_url
     ) as running:
         await running.add_product("amazon:B00X4WHP5E", title="Echo Dot", price_cents=4999)
-        await running.link("alice", "slack", ALICE)
+        await running.link("alice", "slack", f"T0001:{ALICE}")  # team + user
         yield running
 
 
@@ -48,7 +48,7 @@ def events_url(hc: RunningHashcart) -> str:
 
 
 async def echo_quantity(hc: RunningHashcart) -> int:
-    items = await hc.cart("slack", ALICE) or []
+    items = await hc.cart("slack", f"T0001:{ALICE}") or []
     return sum(item["quantity"] for item in items if item["product_id"] == "amazon:B00X4WHP5E")
 
 

@@ -20,7 +20,7 @@ FIRE_TV = "https://www.amazon.com/dp/B07XJ8C8F5"
 )
 async def test_slack_pane_takes_the_command_with_or_without_slash_cart(typed: str) -> None:
     async with Playground() as playground:
-        env = {**playground.env(), "HASHCART_SESSION_SECRET": "playground-test-secret"}
+        env = {**playground.env(), "HASHCART_SESSION_SECRET": "playground-test-secret-0123456789"}
         plugins = [hashcart_slack, playground]
         async with (
             running_hashcart(plugins=plugins, env=env) as hc,

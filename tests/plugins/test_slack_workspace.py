@@ -48,7 +48,7 @@ async def hc(slack: SlackStandin, database_url: str) -> AsyncIterator[RunningHas
         plugins=[hashcart_slack], env=env, database_url=database_url
     ) as running:
         await running.add_product("amazon:B00X4WHP5E", title="Echo Dot", price_cents=4999)
-        await running.link("alice", "slack", ALICE)
+        await running.link("alice", "slack", f"T0001:{ALICE}")  # team + user
         yield running
 
 
@@ -62,7 +62,7 @@ def posted_in(slack: SlackStandin, channel: str) -> list[str]:
 
 
 async def quantity(hc: RunningHashcart, user_id: str = ALICE) -> int:
-    return sum(item["quantity"] for item in await hc.cart("slack", user_id) or [])
+    return sum(item["quantity"] for item in await hc.cart("slack", f"T0001:{user_id}") or [])
 
 
 # ---------------------------------------------------------------------------------------------
@@ -217,7 +217,7 @@ async def test_uninstalled_oauth_workspace_is_forgotten_and_others_still_served(
 ) -> None:
     await install(multi, slack, "T0GONE")
     await install(multi, slack, "T0STAYS")
-    await multi.link("erin", "slack", "U0ERIN")
+    await multi.link("erin", "slack", "T0STAYS:U0ERIN")
     store = hashcart_slack._platforms[multi.hashcart].installations
     assert store is not None
 

@@ -32,7 +32,7 @@ KINDLE = "https://www.amazon.com/dp/B08N5WRWNW"
 ALICE = user("alice", "6253282")
 BOB = user("bob", "783214")
 MALLORY = user("mallory", "666001")
-SESSION_ENV = {"HASHCART_SESSION_SECRET": "link-token-test-secret"}
+SESSION_ENV = {"HASHCART_SESSION_SECRET": "link-token-test-secret-0123456789"}
 #: `secrets.token_urlsafe(24)`: what a link token looks like in a URL.
 TOKEN_URL = re.compile(r"/link/([A-Za-z0-9_-]{32})(?![A-Za-z0-9_-])")
 LINK_URL = re.compile(r"https?://[^\s]+/link/[A-Za-z0-9_-]+")

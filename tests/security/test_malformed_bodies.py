@@ -65,7 +65,7 @@ async def hc(database_url: str, x: XStandin, slack: SlackStandin) -> AsyncIterat
     async with running_hashcart(plugins=plugins, env=env, database_url=database_url) as running:
         await running.add_product("amazon:B00X4WHP5E", title="Echo Dot", price_cents=4999)
         await running.link("alice", "twitter", ALICE_X["id_str"])
-        await running.link("alice", "slack", ALICE_SLACK)
+        await running.link("alice", "slack", f"T0001:{ALICE_SLACK}")  # team + user
         yield running
 
 
@@ -198,7 +198,7 @@ async def test_signed_malformed_slack_request_is_400_and_applies_nothing(
 
     good = await slack.slash_command(url, f"add <{ECHO}>", user_id=ALICE_SLACK)
     assert good.status == 200
-    assert await eventually(lambda: hc.cart("slack", ALICE_SLACK))
+    assert await eventually(lambda: hc.cart("slack", f"T0001:{ALICE_SLACK}"))
 
 
 @pytest.mark.parametrize("case", MALFORMED_SLACK.values(), ids=MALFORMED_SLACK.keys())

@@ -45,7 +45,6 @@ async def test_discord_interaction_token_never_lands_in_last_error(
     caplog.set_level(logging.INFO)
     await hc.link("alice", "fake", "u1")
     fake_platform.failures = [failure] * 20
-    hc.hashcart.settings.reply_max_attempts = 1
     await hc.hashcart.submit(command(event_id="x1"))
 
     async def recorded() -> str | None:

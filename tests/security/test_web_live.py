@@ -18,7 +18,7 @@ from tests.web.test_pages import KINDLE, linked
 from tests.web.visitor import Visitor, add_command
 
 ENV = {
-    "HASHCART_SESSION_SECRET": "test-session-secret",
+    "HASHCART_SESSION_SECRET": "test-session-secret-0123456789",
     "HASHCART_LIVE_STREAMS_PER_ACCOUNT": "2",
     "HASHCART_LIVE_STREAMS_PER_NODE": "3",
 }

@@ -24,7 +24,7 @@ async def provider() -> AsyncIterator[OidcStandin]:
 
 @pytest.fixture
 async def site(database_url: str, provider: OidcStandin) -> AsyncIterator[RunningHashcart]:
-    env = {"HASHCART_SESSION_SECRET": "test-session-secret", **provider.env(name="Shop")}
+    env = {"HASHCART_SESSION_SECRET": "test-session-secret-0123456789", **provider.env(name="Shop")}
     async with running_hashcart(env=env, database_url=database_url, with_amazon=False) as hc:
         yield hc
 

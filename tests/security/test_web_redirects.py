@@ -33,7 +33,7 @@ EVIL_NEXT = [
 
 @pytest.fixture
 async def site() -> AsyncIterator[RunningHashcart]:
-    env = {"HASHCART_SESSION_SECRET": "test-session-secret"}
+    env = {"HASHCART_SESSION_SECRET": "test-session-secret-0123456789"}
     async with running_hashcart(env=env, with_amazon=False) as hc:
         yield hc
 

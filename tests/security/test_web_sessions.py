@@ -16,7 +16,7 @@ from hashcart.testing import RunningHashcart, running_hashcart
 from hashcart.web.auth import hash_password
 from tests.web.visitor import Visitor
 
-SESSION_ENV = {"HASHCART_SESSION_SECRET": "test-session-secret"}
+SESSION_ENV = {"HASHCART_SESSION_SECRET": "test-session-secret-0123456789"}
 
 
 class ShopSignIn:

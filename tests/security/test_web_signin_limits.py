@@ -23,7 +23,7 @@ LIMIT = 5
 @pytest.fixture
 async def site(database_url: str) -> AsyncIterator[RunningHashcart]:
     env = {
-        "HASHCART_SESSION_SECRET": "test-session-secret",
+        "HASHCART_SESSION_SECRET": "test-session-secret-0123456789",
         "HASHCART_SIGNIN_ATTEMPTS": str(LIMIT),
         # The test client connects from 127.0.0.1, the default trusted proxy: it plays nginx.
         "HASHCART_FORWARDED_ALLOW_IPS": "127.0.0.1",
@@ -147,7 +147,7 @@ async def test_sign_ups_behind_the_proxy_are_counted_per_visitor(site: RunningHa
 
 async def test_a_direct_client_cannot_choose_its_address(database_url: str) -> None:
     """With no trusted proxy at 127.0.0.1, a made-up X-Forwarded-For changes nothing."""
-    env = {"HASHCART_SESSION_SECRET": "s", "HASHCART_FORWARDED_ALLOW_IPS": "10.0.0.1"}
+    env = {"HASHCART_SESSION_SECRET": "s" * 32, "HASHCART_FORWARDED_ALLOW_IPS": "10.0.0.1"}
     async with running_hashcart(env=env, database_url=database_url, with_amazon=False) as hc:
         for n in range(20):
             await _attempt(hc, f"nobody-{n}", "wrong", f"203.0.113.{n}")

@@ -31,7 +31,7 @@ from tests.web.visitor import Visitor
 ECHO = "https://www.amazon.com/dp/B00X4WHP5E"
 ALICE = user("alice", "6253282")
 BOB = user("bob", "783214")
-SESSION_ENV = {"HASHCART_SESSION_SECRET": "link-proof-test-secret"}
+SESSION_ENV = {"HASHCART_SESSION_SECRET": "link-proof-test-secret-0123456789"}
 
 
 @dataclass
@@ -339,6 +339,7 @@ async def test_slack_link_by_proof_keys_the_identity_by_team_and_user(database_u
         env = {
             **SESSION_ENV,
             "HASHCART_SLACK_API_URL": slack.api_url,
+            "HASHCART_SLACK_SIGNING_SECRET": slack.signing_secret,  # a Slack app always has one
             "HASHCART_SLACK_CLIENT_ID": slack.client_id,
             "HASHCART_SLACK_CLIENT_SECRET": slack.client_secret,
             "HASHCART_SLACK_AUTHORIZE_URL": f"{slack.url}/openid/connect/authorize",
