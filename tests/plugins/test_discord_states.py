@@ -126,7 +126,12 @@ async def test_a_replayed_add_or_remove_changes_nothing_and_is_not_answered(
         await sentinel(discord, hc, alice)
 
         assert await quantities(hc, alice) == {SENTINEL: 1}
-        assert len(discord.dms_to(alice)) == 3  # added, removed, the sentinel
+        # Added, removed, the sentinel. Under load a retried send may still be on its way when
+        # the sentinel's arrives (seen once in a clean-clone run); a replay's answer would be a
+        # fourth.
+        await eventually(lambda: len(discord.dms_to(alice)) >= 3)
+        await asyncio.sleep(0.5)
+        assert len(discord.dms_to(alice)) == 3
 
 
 async def test_several_products_one_dm_per_reaction_each_time(
