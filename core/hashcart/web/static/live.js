@@ -7,9 +7,11 @@
   var targetId = script.dataset.target;
   if (!window.EventSource || !source || !targetId) return;
   var refreshing = false;
+  var again = false; // a change arrived while a fetch was under way: that fetch may predate it
   function refresh() {
-    if (refreshing) return;
+    if (refreshing) { again = true; return; }
     refreshing = true;
+    again = false;
     fetch(window.location.pathname, { credentials: "same-origin", headers: { Accept: "text/html" } })
       .then(function (r) { return r.ok ? r.text() : null; })
       .then(function (html) {
@@ -21,7 +23,10 @@
           document.activeElement.tagName === "INPUT";
         if (fresh && current && !editing) current.innerHTML = fresh.innerHTML;
       })
-      .finally(function () { refreshing = false; });
+      .finally(function () {
+        refreshing = false;
+        if (again) refresh();
+      });
   }
   var events = new EventSource(source);
   events.addEventListener("changed", refresh);
