@@ -14,6 +14,7 @@ import pytest
 from hashcart.scaffold import ScaffoldError, new_plugin
 
 BIN = Path(sys.executable).parent
+MAIN_MODULE_LINES = 40
 
 
 def hashcart(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
@@ -35,10 +36,15 @@ def test_new_plugin_writes_a_distribution_whose_own_test_passes(
     assert sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file()) == [
         "README.md",
         "hashcart_echo_chat/__init__.py",
+        "hashcart_echo_chat/platform.py",
         "hashcart_echo_chat/py.typed",
         "pyproject.toml",
         "tests/test_plugin.py",
     ]
+
+    # The first plugin fits on one screen: what asks for something, and the hooks.
+    main = (root / "hashcart_echo_chat" / "__init__.py").read_text().splitlines()
+    assert len(main) <= MAIN_MODULE_LINES, f"the main module has {len(main)} lines"
 
     project = tomllib.loads((root / "pyproject.toml").read_text())
     assert project["project"]["name"] == "hashcart-echo-chat"
@@ -56,7 +62,7 @@ def test_new_plugin_writes_a_distribution_whose_own_test_passes(
         )
         assert checked.returncode == 0, checked.stdout + checked.stderr
 
-    # Its own test, run by pytest with the plugin's pyproject, in this process (a subprocess
+    # Its own test, through the test kit's `hashcart` fixture, run by pytest with the plugin's pyproject, in this process (a subprocess
     # would spend most of its time importing hashcart again).
     monkeypatch.syspath_prepend(str(root))
     config = ["-c", str(root / "pyproject.toml"), "--rootdir", str(root)]
