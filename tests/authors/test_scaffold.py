@@ -14,6 +14,7 @@ import pytest
 from hashcart.scaffold import ScaffoldError, new_plugin
 
 BIN = Path(sys.executable).parent
+TUTORIAL = Path(__file__).resolve().parents[2] / "docs" / "tutorial.md"
 MAIN_MODULE_LINES = 40
 
 
@@ -87,3 +88,8 @@ def test_new_plugin_refuses_bad_names_and_existing_folders(tmp_path: Path) -> No
     assert result.stderr.strip().splitlines() == [
         "hashcart: hashcart-echo exists already; choose another name or folder"
     ]
+
+
+def test_the_tutorial_shows_the_main_module_as_generated(tmp_path: Path) -> None:
+    main = (new_plugin("echo", tmp_path) / "hashcart_echo" / "__init__.py").read_text()
+    assert f"```python\n{main}```" in TUTORIAL.read_text()
