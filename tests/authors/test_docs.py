@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import importlib.util
 import inspect
+import re
+import shutil
+import subprocess
 from importlib.metadata import entry_points
 from pathlib import Path
 from types import ModuleType
@@ -14,7 +17,12 @@ import pytest
 
 from hashcart import hookspecs
 
-DOCS = Path(__file__).resolve().parents[2] / "docs"
+ROOT = Path(__file__).resolve().parents[2]
+DOCS = ROOT / "docs"
+# Pointers at files that live outside the repository (spelled in pieces so this file is not one).
+OUTSIDE = re.compile(
+    "|".join([r"\.\./" + "shared", "SPEC" + r" \u00a7", r"platforms\.md`? \u00a7"])
+)
 
 
 def load(path: Path) -> ModuleType:
@@ -76,3 +84,35 @@ def test_every_installed_platform_plugin_is_in_the_mapping_table() -> None:
         plugin = ep.load()
         if hasattr(plugin, "hashcart_platform"):
             assert f"`{ep.name}`" in table, f"docs/platforms.md does not map {ep.name}"
+
+
+def tracked_files() -> list[Path]:
+    if shutil.which("git") is None or not (ROOT / ".git").exists():
+        pytest.skip("not a git checkout: the tracked files are unknown")
+    listed = subprocess.run(
+        ["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, check=True, timeout=30
+    ).stdout.decode()
+    return [ROOT / name for name in listed.split("\0") if name]
+
+
+def test_nothing_points_outside_the_repository() -> None:
+    """Facts live in docs/; a reader of a fresh clone cannot follow a pointer to another tree."""
+    found = []
+    for path in tracked_files():
+        relative = path.relative_to(ROOT).as_posix()
+        if relative.startswith("tests/fixtures/") or not path.is_file():
+            continue
+        try:
+            text = path.read_text(encoding="utf-8")
+        except UnicodeDecodeError:
+            continue  # images and other binaries
+        for number, line in enumerate(text.splitlines(), 1):
+            if OUTSIDE.search(line):
+                found.append(f"{relative}:{number}: {line.strip()}")
+    assert found == []
+
+
+def test_the_pointer_check_sees_each_form() -> None:
+    for line in ("see ../" + "shared/SPEC.md", "SPEC" + " \u00a73", "`platforms.md`" + " \u00a72"):
+        assert OUTSIDE.search(line), line
+    assert not OUTSIDE.search("RFC 6749 \u00a72.3.1")
