@@ -8,14 +8,16 @@ import inspect
 import re
 import shutil
 import subprocess
+import sys
 from importlib.metadata import entry_points
 from pathlib import Path
 from types import ModuleType
+from typing import ClassVar
 
 import pluggy
 import pytest
 
-from hashcart import hookspecs
+from hashcart import Action, hookspecs
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCS = ROOT / "docs"
@@ -29,6 +31,7 @@ def load(path: Path) -> ModuleType:
     spec = importlib.util.spec_from_file_location(f"hashcart_docs_{path.stem}", path)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up while it loads
     spec.loader.exec_module(module)
     return module
 
@@ -79,11 +82,38 @@ def test_a_hook_without_docstring_stops_the_build(
 
 
 def test_every_installed_platform_plugin_is_in_the_mapping_table() -> None:
-    table = (DOCS / "platforms.md").read_text()
+    table = (DOCS / "wire-formats.md").read_text()
     for ep in entry_points(group="hashcart.plugins"):
         plugin = ep.load()
         if hasattr(plugin, "hashcart_platform"):
-            assert f"`{ep.name}`" in table, f"docs/platforms.md does not map {ep.name}"
+            assert f"`{ep.name}`" in table, f"docs/wire-formats.md does not map {ep.name}"
+
+
+def test_the_platforms_page_is_what_the_plugins_declare() -> None:
+    """Regenerate with `python docs/_tools/platform_reference.py` after changing a plugin."""
+    generator = load(DOCS / "_tools" / "platform_reference.py")
+    assert (DOCS / "platforms.md").read_text(encoding="utf-8") == generator.page()
+
+
+def test_the_platforms_page_lists_settings_and_commands() -> None:
+    generator = load(DOCS / "_tools" / "platform_reference.py")
+    names = {plugin.name for plugin in generator.repository_plugins() if plugin.platforms}
+    assert {"slack", "twitter", "discord", "mastodon"} <= names
+    text = generator.page()
+    assert "| `HASHCART_SLACK_SIGNING_SECRET` | unset |" in text
+    assert "| `HASHCART_AMAZON_REQUESTS_PER_SECOND` | `1` | the account's getItems quota" in text
+
+    class Declared:
+        name = "declared"
+        commands: ClassVar[dict[Action, str | None]] = {
+            Action.ADD: "/cart add <link>",
+            Action.HELP: None,
+        }
+
+    table = generator.commands_table(Declared)
+    assert "| `add` | `/cart add <link>` |" in table
+    assert "| `help` | *not offered* |" in table
+    assert "| `list` | *not declared* |" in table
 
 
 def tracked_files() -> list[Path]:
