@@ -61,8 +61,9 @@ async def errors_as_json(request: web.Request, handler: Handler) -> web.StreamRe
         code = _REASON_CODES.get(exc.status, "error")
         message = exc.reason if exc.status != 413 else "request body is too large"
         return json_error(exc.status, code, message, **_passed_headers(exc))
-    except Unavailable:
+    except Unavailable as exc:
         # A route let `submit`'s refusal through: nothing was recorded, so the caller may retry.
+        log.warning("%s %s not recorded: %s", request.method, request.path, exc)
         return json_error(503, "unavailable", "not recorded; try again")
     except Exception:
         log.exception("unhandled error on %s %s", request.method, request.path)
