@@ -89,7 +89,7 @@ def install() -> None:
         return count
 
     def on_connect(dbapi_connection: Any, _record: Any) -> None:
-        driver = getattr(dbapi_connection, "_connection", None)
+        driver: Any = getattr(dbapi_connection, "_connection", None)
         if type(driver).__module__.startswith("asyncpg"):
             driver._protocol = CountingProtocol(driver._protocol)
 

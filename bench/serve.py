@@ -34,10 +34,14 @@ PAGE = os.sysconf("SC_PAGE_SIZE")
 PY_SPY = Path(sys.executable).parent / "py-spy"
 
 
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process (all its threads), from /proc/<pid>/stat."""
+def cpu_times(pid: int) -> tuple[float, float]:
+    """User and system CPU time of a process (all its threads), from /proc/<pid>/stat."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS  # utime, stime
+    return int(fields[11]) / CLOCK_TICKS, int(fields[12]) / CLOCK_TICKS  # utime, stime
+
+
+def cpu_seconds(pid: int) -> float:
+    return sum(cpu_times(pid))
 
 
 def rss_bytes(pid: int) -> int:
@@ -49,6 +53,7 @@ class Usage:
     """What a server spent between two readings."""
 
     cpu: float
+    system: float  # the part of `cpu` spent in the kernel (sockets, mostly)
     seconds: float
     rss: int
 
@@ -64,7 +69,7 @@ class ServerProcess:
         self.port = port
         self.figures: dict[str, Any] = {}
         self.peak_rss = 0
-        self._mark = (cpu_seconds(proc.pid), time.perf_counter())
+        self._mark = (*cpu_times(proc.pid), time.perf_counter())
 
     @property
     def pid(self) -> int:
@@ -77,11 +82,17 @@ class ServerProcess:
 
     def mark(self) -> None:
         """Start a reading: `since_mark()` reports what was used from now on."""
-        self._mark = (cpu_seconds(self.pid), time.perf_counter())
+        self._mark = (*cpu_times(self.pid), time.perf_counter())
 
     def since_mark(self) -> Usage:
-        cpu, at = self._mark
-        return Usage(cpu_seconds(self.pid) - cpu, time.perf_counter() - at, self.rss())
+        user, system, at = self._mark
+        user_now, system_now = cpu_times(self.pid)
+        return Usage(
+            user_now + system_now - user - system,
+            system_now - system,
+            time.perf_counter() - at,
+            self.rss(),
+        )
 
     @contextlib.contextmanager
     def profile(self, out: Path, rate: int = 100) -> Iterator[None]:
@@ -219,6 +230,7 @@ class Figures:
     db: str
     replies_per_s: float = float("nan")
     cpu_ms: float = float("nan")  # server CPU per request in the closed loop
+    system_share: float = float("nan")  # of that CPU, the kernel's part
     ack_p99: float = float("nan")  # at the steady rate
     answer_p50: float = float("nan")
     answer_p99: float = float("nan")
@@ -260,32 +272,58 @@ def top_entries(raw: Path, n: int = 20) -> str:
     return "\n".join(lines) + "\n"
 
 
-async def database_backends_cpu(db_url: str) -> float:
-    """CPU seconds the PostgreSQL backends serving `db_url`'s database have used so far (the
-    server runs on this machine; /proc/<pid>/stat is readable by anyone)."""
-    import sqlalchemy as sa
-    from sqlalchemy.ext.asyncio import create_async_engine
+class BackendsCpu:
+    """CPU time the PostgreSQL backends serving one database spend while the block runs.
 
-    name = db_url.rsplit("/", 1)[1]
-    engine = create_async_engine(db_url)
-    try:
-        async with engine.connect() as conn:
-            pids = (
-                await conn.execute(
-                    sa.text(
-                        "SELECT pid FROM pg_stat_activity WHERE datname = :name "
-                        "AND pid <> pg_backend_pid()"
-                    ),
-                    {"name": name},
-                )
-            ).scalars()
-            total = 0.0
-            for pid in pids:
-                with contextlib.suppress(OSError):
-                    total += cpu_seconds(pid)
-            return total
-    finally:
-        await engine.dispose()
+    The server is on this machine and /proc/<pid>/stat is readable by anyone. Backends come and
+    go (the pool's overflow connections close), so they are sampled every half second and each
+    counts with its last reading; a backend's CPU after its last sample is lost (≤ 0.5 s of it).
+    """
+
+    def __init__(self, db_url: str) -> None:
+        self.db_url = db_url
+        self.first: dict[int, float] = {}
+        self.last: dict[int, float] = {}
+        self._task: asyncio.Task[None] | None = None
+
+    @property
+    def seconds(self) -> float:
+        return sum(cpu - self.first.get(pid, 0.0) for pid, cpu in self.last.items())
+
+    async def start(self) -> None:
+        import sqlalchemy as sa
+        from sqlalchemy.ext.asyncio import create_async_engine
+
+        self._engine = create_async_engine(self.db_url)
+        self._conn = await self._engine.connect()
+        self._query = sa.text(
+            "SELECT pid FROM pg_stat_activity WHERE datname = :name AND pid <> pg_backend_pid()"
+        )
+        await self._sample()
+        self.first = dict(self.last)
+        self._task = asyncio.create_task(self._every_half_second())
+
+    async def _sample(self) -> None:
+        name = self.db_url.rsplit("/", 1)[1]
+        pids = (await self._conn.execute(self._query, {"name": name})).scalars().all()
+        await self._conn.rollback()
+        for pid in pids:
+            with contextlib.suppress(OSError):
+                self.last[pid] = cpu_seconds(pid)
+
+    async def _every_half_second(self) -> None:
+        while True:
+            await asyncio.sleep(0.5)
+            await self._sample()
+
+    async def stop(self) -> None:
+        assert self._task is not None
+        self._task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._task
+        await self._sample()
+        await self._conn.close()
+        await self._engine.dispose()
 
 
 DEFAULT_POSTGRES = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"

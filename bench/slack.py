@@ -330,7 +330,9 @@ async def run_server(
                 await load.closed_loop(concurrency=4, duration=0.5)  # warm-up (Bolt's auth.test)
                 await drain(slack, commands, args.drain)
                 replied, warm = len(slack.responses), commands.distinct()
-                db_cpu = await backends_cpu(db)
+                backends = serve.BackendsCpu(db) if "postgres" in db else None
+                if backends is not None:
+                    await backends.start()
                 server.mark()
                 with server.profile(profile) if profile else contextlib.nullcontext():
                     closed = await load.closed_loop(
@@ -340,6 +342,7 @@ async def run_server(
                     usage = server.since_mark()  # the replies of a backlog cost CPU too
                 figures.rss_load = usage.rss
                 figures.cpu_ms = usage.per_request_ms(closed.sent)
+                figures.system_share = usage.system / usage.cpu if usage.cpu else float("nan")
                 last = max((r.at for r in slack.responses), default=time.time())
                 figures.replies_per_s = (len(slack.responses) - replied) / (
                     last - closed.started_at
@@ -350,7 +353,9 @@ async def run_server(
                 await drain(slack, commands, args.drain)
                 figures.rss_load = max(figures.rss_load, server.rss())
                 if figures.db == "postgresql":
-                    spent = await backends_cpu(db) - db_cpu
+                    assert backends is not None
+                    await backends.stop()
+                    spent = backends.seconds
                     figures.db_cpu_ms = 1000 * spent / max(commands.distinct() - warm, 1)
             figures.requests = closed.sent + steady.sent
             figures.ack_p99 = steady.p(99)
@@ -366,10 +371,6 @@ async def run_server(
         figures.applied = await applied(kind, db)
         figures.checked = check(slack, commands, figures.applied, bad)
     return figures
-
-
-async def backends_cpu(db: str) -> float:
-    return await serve.database_backends_cpu(db) if "postgres" in db else 0.0
 
 
 def not_ok(load: LoadResult) -> int:

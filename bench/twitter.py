@@ -216,7 +216,9 @@ async def run_server(
                 await load.closed_loop(total=200, concurrency=8)  # warm-up
                 await drain(deliveries, args.drain)
                 replied, warm = len(x.posted), len(deliveries.sent_at)
-                db_cpu = await backends_cpu(db)
+                backends = serve.BackendsCpu(db) if "postgres" in db else None
+                if backends is not None:
+                    await backends.start()
                 server.mark()
                 with server.profile(profile) if profile else contextlib.nullcontext():
                     closed = await load.closed_loop(
@@ -226,6 +228,7 @@ async def run_server(
                     usage = server.since_mark()
                 figures.rss_load = usage.rss
                 figures.cpu_ms = usage.per_request_ms(closed.sent)
+                figures.system_share = usage.system / usage.cpu if usage.cpu else float("nan")
                 last = max((p.at for p in x.posted), default=time.time())
                 figures.replies_per_s = (len(x.posted) - replied) / (last - closed.started_at)
                 first_steady = len(x.posted)
@@ -234,7 +237,9 @@ async def run_server(
                 await drain(deliveries, args.drain)
                 figures.rss_load = max(figures.rss_load, server.rss())
                 if figures.db == "postgresql":
-                    spent = await backends_cpu(db) - db_cpu
+                    assert backends is not None
+                    await backends.stop()
+                    spent = backends.seconds
                     figures.db_cpu_ms = 1000 * spent / max(len(deliveries.sent_at) - warm, 1)
             figures.requests = closed.sent + steady.sent
             figures.ack_p99 = steady.p(99)
@@ -253,10 +258,6 @@ async def run_server(
         if refused:
             figures.checked += f"; X refused calls: {dict(refused)}"
     return figures
-
-
-async def backends_cpu(db: str) -> float:
-    return await serve.database_backends_cpu(db) if "postgres" in db else 0.0
 
 
 async def applied(kind: str, db: str) -> int:
