@@ -53,6 +53,9 @@ def parse() -> argparse.Namespace:
     parser.add_argument("--db", choices=["sqlite", "postgresql", "both"], default="both")
     parser.add_argument("--quick", action="store_true", help="shorter phases (about half)")
     parser.add_argument("--profile", type=Path, help="folder for py-spy profiles of hashcart")
+    parser.add_argument(
+        "--servers", default="bare,bolt,hashcart", help="which of bare, bolt, hashcart to run"
+    )
     parser.add_argument("--no-count", dest="count", action="store_false", default=True)
     parser.add_argument("--no-discord", dest="discord", action="store_false", default=True)
     parser.add_argument(
@@ -79,6 +82,8 @@ def run_table(args: argparse.Namespace) -> list[serve.Figures]:
     with tempfile.TemporaryDirectory(prefix="hashcart-bench-") as tmp:
         for db_kind in kinds:
             for path, kind, runner in RUNS:
+                if ("bare" if kind == "reference" else kind) not in args.servers.split(","):
+                    continue
                 profile = None
                 if args.profile and kind == "hashcart":
                     args.profile.mkdir(parents=True, exist_ok=True)
