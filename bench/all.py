@@ -269,6 +269,15 @@ async def growth(args: argparse.Namespace, db: str) -> None:
 
 def main() -> None:
     args = parse()
+    if args.minutes:
+        kind = "postgresql" if args.db == "postgresql" else "sqlite"
+        print(f"memory growth: one hashcart X node on {kind}, 100/s for {args.minutes:g} min")
+        with (
+            tempfile.TemporaryDirectory(prefix="hashcart-bench-") as tmp,
+            serve.fresh_database(kind, Path(tmp), "growth") as db,
+        ):
+            asyncio.run(growth(args, db))
+        return
     print(
         f"hashcart bench: c = {args.concurrency} for {args.duration:.0f} s, 5 % redeliveries, "
         f"{args.users} users, {args.products} products; steady {args.rate:.0f}/s for "
@@ -276,14 +285,6 @@ def main() -> None:
         f"{os.getloadavg()[0]:.1f}",
         flush=True,
     )
-    if args.minutes:
-        kind = "postgresql" if args.db == "postgresql" else "sqlite"
-        with (
-            tempfile.TemporaryDirectory(prefix="hashcart-bench-") as tmp,
-            serve.fresh_database(kind, Path(tmp), "growth") as db,
-        ):
-            asyncio.run(growth(args, db))
-        return
     started = time.monotonic()
     rows = run_table(args)
     discord_figures = discord(args) if args.discord else None
