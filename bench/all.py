@@ -145,9 +145,9 @@ def print_table(rows: list[serve.Figures]) -> None:
     print(
         "| path | server | database | replies/s | CPU ms/request (kernel %) | ack p99 ms (250/s) | "
         "answer p50 / p99 ms | RSS idle → load MiB | statements / cmd | PG round trips / cmd | "
-        "PG CPU ms / cmd | checked |"
+        "PG transactions / cmd | PG CPU ms / cmd | checked |"
     )
-    print("| --- " * 12 + "|")
+    print("| --- " * 13 + "|")
     for f in rows:
         trips = per_command(f, "round_trips") if f.db == "postgresql" else math.nan
         print(
@@ -156,6 +156,7 @@ def print_table(rows: list[serve.Figures]) -> None:
             f"{f.ack_p99:.1f} | {f.answer_p50:.1f} / {f.answer_p99:.1f} | "
             f"{mib(f.rss_idle)} → {mib(f.rss_load)} | {per_command(f, 'statements'):.2f} | "
             f"{'' if math.isnan(trips) else f'{trips:.2f}'} | "
+            f"{'' if math.isnan(f.db_transactions) else f'{f.db_transactions:.2f}'} | "
             f"{'' if math.isnan(f.db_cpu_ms) else f'{f.db_cpu_ms:.2f}'} | {f.checked} |"
         )
 

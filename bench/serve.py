@@ -245,6 +245,7 @@ class Figures:
     checked: str = ""  # "ok" or what the check after the run found wrong
     counts: dict[str, Any] | None = None
     db_cpu_ms: float = float("nan")  # PostgreSQL backends' CPU per applied command
+    db_transactions: float = float("nan")  # per applied command, from pg_stat_database
     profile: str = ""
 
 
@@ -302,6 +303,7 @@ class BackendsCpu:
         self.db_url = db_url
         self.first: dict[int, float] = {}
         self.last: dict[int, float] = {}
+        self.transactions = 0  # committed + rolled back, from pg_stat_database
         self._task: asyncio.Task[None] | None = None
 
     @property
@@ -319,6 +321,7 @@ class BackendsCpu:
         )
         await self._sample()
         self.first = dict(self.last)
+        self.transactions = -await self._transactions()
         self._task = asyncio.create_task(self._every_half_second())
 
     async def _sample(self) -> None:
@@ -328,6 +331,20 @@ class BackendsCpu:
         for pid in pids:
             with contextlib.suppress(OSError):
                 self.last[pid] = cpu_seconds(pid)
+
+    async def _transactions(self) -> int:
+        """The database's transactions so far: a check on the round trips counted in the
+        server, from PostgreSQL's side (this sampler's own are a few per second)."""
+        import sqlalchemy as sa
+
+        name = self.db_url.rsplit("/", 1)[1]
+        await self._conn.execute(sa.text("SELECT pg_stat_clear_snapshot()"))
+        query = sa.text(
+            "SELECT xact_commit + xact_rollback FROM pg_stat_database WHERE datname = :name"
+        )
+        count = int((await self._conn.execute(query, {"name": name})).scalar_one())
+        await self._conn.rollback()
+        return count
 
     async def _every_half_second(self) -> None:
         while True:
@@ -340,6 +357,8 @@ class BackendsCpu:
         with contextlib.suppress(asyncio.CancelledError):
             await self._task
         await self._sample()
+        await asyncio.sleep(1.2)  # backends report their statistics at most once a second
+        self.transactions += await self._transactions()
         await self._conn.close()
         await self._engine.dispose()
 

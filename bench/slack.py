@@ -357,6 +357,9 @@ async def run_server(
                     await backends.stop()
                     spent = backends.seconds
                     figures.db_cpu_ms = 1000 * spent / max(commands.distinct() - warm, 1)
+                    figures.db_transactions = backends.transactions / max(
+                        commands.distinct() - warm, 1
+                    )
             figures.requests = closed.sent + steady.sent
             figures.ack_p99 = steady.p(99)
             answers = [
