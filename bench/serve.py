@@ -403,3 +403,12 @@ def fresh_database(kind: str, folder: Path, name: str) -> Iterator[str]:
         yield url
     finally:
         asyncio.run(run(f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)'))
+
+
+def insert_once(engine: Any, table: Any, **row: Any) -> Any:
+    """An INSERT of one row that does nothing when the row is there (a redelivery)."""
+    if engine.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert  # type: ignore[assignment]
+    return insert(table).values(**row).on_conflict_do_nothing()

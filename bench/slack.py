@@ -51,7 +51,6 @@ from hashcart.testing import eventually
 from hashcart.testing.standins.slack import SlackStandin, signed_headers, slash_command_form
 
 CONTENT_TYPE = "application/x-www-form-urlencoded"
-DEFAULT_POSTGRES = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
 REFERENCE_TABLE = "reference_commands"
 
 
@@ -133,14 +132,6 @@ async def reference_table(db: str) -> tuple[Any, Any]:
     return engine, table
 
 
-def insert_once(engine: Any, table: Any, **row: Any) -> Any:
-    if engine.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert  # type: ignore[assignment]
-    return insert(table).values(**row).on_conflict_do_nothing()
-
-
 async def serve_bolt(port: int, db: str, env: dict[str, str], _sizes: tuple[int, int]) -> None:
     from aiohttp import web
     from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
@@ -162,7 +153,7 @@ async def serve_bolt(port: int, db: str, env: dict[str, str], _sizes: tuple[int,
         await ack()
         async with engine.begin() as conn:
             inserted = await conn.execute(
-                insert_once(
+                serve.insert_once(
                     engine,
                     table,
                     trigger_id=command["trigger_id"],
@@ -208,7 +199,7 @@ async def serve_bare(port: int, db: str, env: dict[str, str], _sizes: tuple[int,
         form = {k: v[0] for k, v in parse_qs(raw.decode()).items()}
         async with engine.begin() as conn:
             inserted = await conn.execute(
-                insert_once(
+                serve.insert_once(
                     engine,
                     table,
                     trigger_id=form["trigger_id"],
@@ -414,13 +405,6 @@ def check(slack: SlackStandin, commands: Commands, applied: int, not_ok: int) ->
 
 
 # ---------------------------------------------------------------------------------------------
-# Databases
-# ---------------------------------------------------------------------------------------------
-
-
-database = serve.fresh_database
-
-# ---------------------------------------------------------------------------------------------
 # Main
 # ---------------------------------------------------------------------------------------------
 
@@ -479,7 +463,7 @@ def main() -> None:
             print(f"{db_kind}:")
             results: dict[str, serve.Figures] = {}
             for kind in args.servers.split(","):
-                with database(db_kind, Path(tmp), kind.replace("-", "_")) as db:
+                with serve.fresh_database(db_kind, Path(tmp), kind.replace("-", "_")) as db:
                     results[kind] = asyncio.run(run_server(kind, db, args))
                 report(results[kind])
             ours = results.get("hashcart")

@@ -36,7 +36,6 @@ from pathlib import Path
 
 import serve
 from loadgen import LoadGenerator, percentile
-from slack import insert_once
 
 from hashcart.testing import eventually
 from hashcart.testing.standins.twitter import (
@@ -121,7 +120,7 @@ async def serve_reference(port: int, db: str, env: dict[str, str], _sizes: tuple
             url = event["entities"]["urls"][0]["expanded_url"]
             async with engine.begin() as conn:
                 inserted = await conn.execute(
-                    insert_once(
+                    serve.insert_once(
                         engine,
                         rows,
                         tweet_id=event["id_str"],
