@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import ClassVar
+
 from hashcart.commands import Action
 from hashcart.platform_classes import platform_classes, undeclared
 
@@ -23,7 +26,9 @@ def test_every_platform_maps_every_action_or_declares_it_unsupported() -> None:
 def test_a_platform_that_forgets_an_action_is_caught() -> None:
     class Forgetful:
         name = "forgetful"
-        commands = {action: None for action in Action if action is not Action.LANGUAGE}
+        commands: ClassVar[Mapping[Action, str | None]] = {
+            action: None for action in Action if action is not Action.LANGUAGE
+        }
 
         async def start(self) -> None: ...
 
