@@ -24,6 +24,7 @@ from hashcart.errors import NotFound
 from hashcart.handoff import Handoff, cart_lines, handoffs
 from hashcart.i18n import money
 from hashcart.web.pages import (
+    NOTICES,
     current_account,
     forbidden,
     identity_label,
@@ -151,21 +152,21 @@ async def cart_page(request: web.Request) -> web.Response:
         hashtag=hashcart.settings.hashtag,
         language=account.get("language"),
         languages=offered(),
-        **_language_notice(request, account),
+        notice=_language_notice(request, account) or NOTICES.get(request.query.get("done", "")),
     )
 
 
-def _language_notice(request: web.Request, account: dict[str, Any]) -> dict[str, str]:
+def _language_notice(request: web.Request, account: dict[str, Any]) -> str | None:
     """The notice of a saved language, worded in that language (the rest of the page is not
     translated yet)."""
     if request.query.get("done") != "language":
-        return {}
+        return None
     language = account.get("language")
     hashcart = hashcart_of(request)
     if not language:
-        return {"notice": hashcart.translate(None, "web.language_auto")}
+        return hashcart.translate(None, "web.language_auto")
     name = language_name(language)
-    return {"notice": hashcart.translate(language, "web.language_saved", language_name=name)}
+    return hashcart.translate(language, "web.language_saved", language_name=name)
 
 
 OwnerHandler = Callable[[web.Request, dict[str, Any], dict[str, Any]], Awaitable[web.Response]]
