@@ -27,7 +27,7 @@ import sqlalchemy as sa
 from hashcart.commands import CartCommand, CartLine, Order, Outcome, OutcomeCode
 from hashcart.i18n import money
 from hashcart.logs import current_event
-from hashcart.pipeline.prepared import Account
+from hashcart.pipeline.prepared import Account, locale_of
 from hashcart.platform import SendError
 from hashcart.retry import next_delay, too_old
 from hashcart.store import dialect_insert, is_outage, is_postgres
@@ -254,7 +254,7 @@ class OrderPlacer:
                 sa.update(events).where(events.c.event_key == row.event_key).values(outcome=code)
             )
             if command is not None:
-                locale = (account.locale if account else None) or command.locale
+                locale = locale_of(account, command)
                 outcome = Outcome(
                     code,
                     {
