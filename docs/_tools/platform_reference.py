@@ -14,10 +14,9 @@ from __future__ import annotations
 
 import importlib
 import inspect
-import pkgutil
 import re
 import sys
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from importlib.metadata import entry_points
 from pathlib import Path
@@ -28,10 +27,10 @@ from pydantic import BaseModel, SecretStr
 from pydantic.fields import FieldInfo
 
 from hashcart import Action
+from hashcart.platform_classes import platform_classes as all_platform_classes
 
 ROOT = Path(__file__).resolve().parents[2]
 PAGE = ROOT / "docs" / "platforms.md"
-_METHODS = ("start", "stop", "send_reply")
 _COMMENT = re.compile(r"^\s*#\s?(?P<text>.*)$")
 
 HEADER = """# Platforms
@@ -72,26 +71,10 @@ def repository_plugins() -> list[Plugin]:
     return found
 
 
-def _modules(package: ModuleType) -> Iterator[ModuleType]:
-    yield package
-    for info in pkgutil.walk_packages(getattr(package, "__path__", []), package.__name__ + "."):
-        if ".testing" not in info.name and not info.name.endswith(".standin"):
-            yield importlib.import_module(info.name)
-
-
 def platform_classes(package: ModuleType) -> list[type]:
-    """Classes shaped like a `hashcart.Platform` (found without credentials to create one)."""
-    found: dict[str, type] = {}
-    for module in _modules(package):
-        for value in vars(module).values():
-            if (
-                inspect.isclass(value)
-                and value.__module__ == module.__name__
-                and isinstance(getattr(value, "name", None), str)
-                and all(callable(getattr(value, method, None)) for method in _METHODS)
-            ):
-                found[f"{value.__module__}.{value.__qualname__}"] = value
-    return [found[key] for key in sorted(found)]
+    """The package's classes shaped like a `hashcart.Platform`, found without creating one."""
+    prefix = package.__name__ + "."
+    return [cls for cls in all_platform_classes() if (cls.__module__ + ".").startswith(prefix)]
 
 
 def _comments_above(model: type[BaseModel]) -> dict[str, str]:

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from hashcart.platform_classes import undeclared
 from hashcart.scaffold import ScaffoldError, new_plugin
 
 BIN = Path(sys.executable).parent
@@ -56,6 +57,8 @@ def test_new_plugin_writes_a_distribution_whose_own_test_passes(
         hasattr(plugin, hook)
         for hook in ("hashcart_settings", "hashcart_platform", "hashcart_web_routes")
     )
+    platform = importlib.import_module(f"{target}.platform").EchoChatPlatform
+    assert undeclared(platform) == []  # every action mapped or declared not offered
 
     for lint in (["check", "."], ["format", "--check", "."]):
         checked = subprocess.run(
