@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 import pluggy
 
+from hashcart.answers import HttpAnswer, Verdict, classify_answer, retry_after
 from hashcart.barcodes import Barcode, InvalidBarcode, extract_barcodes, parse_barcode
 from hashcart.commands import (
     PRODUCT_ACTIONS,
@@ -28,6 +29,7 @@ from hashcart.config import HashcartSettingsBase as PluginSettings
 from hashcart.config import require_complete
 from hashcart.errors import ConfigError, Conflict, NotFound, Unavailable
 from hashcart.faults import fault_point
+from hashcart.host import Host, KeyValue
 from hashcart.platform import (
     OutgoingReply,
     Platform,
@@ -57,7 +59,10 @@ __all__ = [
     "ConfigError",
     "Conflict",
     "Hashcart",
+    "Host",
+    "HttpAnswer",
     "InvalidBarcode",
+    "KeyValue",
     "NotFound",
     "Order",
     "Outcome",
@@ -80,7 +85,9 @@ __all__ = [
     "SourceUnavailable",
     "StateChange",
     "Unavailable",
+    "Verdict",
     "__version__",
+    "classify_answer",
     "extract_barcodes",
     "extract_urls",
     "fault_point",
@@ -89,6 +96,7 @@ __all__ = [
     "is_safe_url",
     "parse_barcode",
     "require_complete",
+    "retry_after",
 ]
 
 

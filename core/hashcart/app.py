@@ -9,9 +9,9 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Coroutine, Iterable, Sequence
 from dataclasses import replace
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import aiohttp
 from pydantic_settings import BaseSettings
@@ -31,7 +31,7 @@ from hashcart.commands import (
 )
 from hashcart.config import Settings, load_settings
 from hashcart.errors import ConfigError, Unavailable
-from hashcart.i18n import translate
+from hashcart.i18n import money, translate
 from hashcart.kv import KeyValueStore
 from hashcart.leases import Leases
 from hashcart.logs import current_event
@@ -52,6 +52,7 @@ from hashcart.store.counters import RateCounters
 log = logging.getLogger(__name__)
 
 SettingsT = TypeVar("SettingsT", bound=BaseSettings)
+T = TypeVar("T")
 
 #: How many redirects a short link may take before it is given up.
 MAX_REDIRECT_HOPS = 3
@@ -393,7 +394,7 @@ class Hashcart:
             ).inc()
             queued = queued or not outcome.silent
             if self.plugins.implemented("hashcart_command_done"):
-                self._spawn(self._observe(command, outcome))
+                self.spawn(self._observe(command, outcome))
         if queued and self.sender is not None:
             self.sender.wake()
         if ordered:
@@ -405,10 +406,12 @@ class Hashcart:
         except Exception as exc:
             log.warning("hashcart_command_done failed for %s: %s", command.event_key, exc)
 
-    def _spawn(self, coro: Any) -> None:
+    def spawn(self, coro: Coroutine[Any, Any, T]) -> asyncio.Task[T]:
+        """Run `coro` in the background; `stop` waits for it before closing storage."""
         task = asyncio.ensure_future(coro)
         self._background.add(task)
         task.add_done_callback(self._background.discard)
+        return task
 
     async def link_identity(
         self, account_id: str, platform: str, user_id: str, user_name: str | None = None
@@ -431,6 +434,9 @@ class Hashcart:
     def translate(self, locale: str | None, msgid: str, **params: Any) -> str:
         return translate(locale, msgid, **params)
 
+    def money(self, cents: int, currency: str, locale: str | None) -> str:
+        return money(cents, currency, locale)
+
     def count_platform_error(self, platform: str, kind: str) -> None:
         self.metrics.platform_errors.labels(platform, kind).inc()
 
@@ -442,3 +448,11 @@ class Hashcart:
         """The state keys starting with `prefix` that stand now (see `hashcart.StateChange`):
         what a plugin compares with the platform after missing events."""
         return await standing(self.engine, prefix)
+
+
+if TYPE_CHECKING:
+    from hashcart.host import Host
+
+    # mypy proves here that `Hashcart` keeps every promise `hashcart.Host` makes to plugins.
+    def _as_host(hashcart: Hashcart) -> Host:
+        return hashcart

@@ -9,9 +9,8 @@ everything arrives over the gateway.
 
 from __future__ import annotations
 
-from hashcart import CartCommand, Outcome, Platform, ReplyContent, SignInProvider, hookimpl
+from hashcart import CartCommand, Host, Outcome, Platform, ReplyContent, SignInProvider, hookimpl
 from hashcart_discord.doctor import run_checks
-from hashcart_discord.host import Host
 from hashcart_discord.platform import DiscordPlatform
 from hashcart_discord.settings import DiscordSettings
 from hashcart_discord.signin import signin_provider

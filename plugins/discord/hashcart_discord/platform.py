@@ -21,6 +21,7 @@ import discord
 from hashcart import (
     Action,
     CartCommand,
+    Host,
     OutgoingReply,
     ProductRef,
     ReplyTarget,
@@ -30,7 +31,6 @@ from hashcart import (
 )
 from hashcart_discord.cache import AsyncLru
 from hashcart_discord.gateway import CartClient, point_at
-from hashcart_discord.host import Host
 from hashcart_discord.links import MessageReferences, message_references
 from hashcart_discord.reactions import PLATFORM, Reaction, reaction_commands
 from hashcart_discord.reconcile import Reconciler, SeenMessage, SeenMessages

@@ -9,8 +9,7 @@ the same replacement works in every language. Every other answer keeps the core'
 
 from __future__ import annotations
 
-from hashcart import CartCommand, Outcome, OutcomeCode, ReplyContent
-from hashcart_discord.host import Host
+from hashcart import CartCommand, Host, Outcome, OutcomeCode, ReplyContent
 from hashcart_discord.reactions import PLATFORM
 from hashcart_discord.settings import DiscordSettings, EmojiSpec
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from hashcart import (
     CartCommand,
+    Host,
     Outcome,
     OutcomeCode,
     Platform,
@@ -17,7 +18,6 @@ from hashcart import (
     hookimpl,
 )
 from hashcart_mastodon.doctor import doctor_rows
-from hashcart_mastodon.host import Host
 from hashcart_mastodon.platform import MastodonPlatform
 from hashcart_mastodon.settings import MastodonSettings
 from hashcart_mastodon.signin import signin_provider

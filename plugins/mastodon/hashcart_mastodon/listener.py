@@ -16,7 +16,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from hashcart import Action, CartCommand, Unavailable, fault_point
+from hashcart import Action, CartCommand, KeyValue, Unavailable, fault_point
 from hashcart_mastodon.client import (
     Json,
     MastodonClient,
@@ -25,7 +25,6 @@ from hashcart_mastodon.client import (
     id_key,
     sse_events,
 )
-from hashcart_mastodon.host import KeyValue
 from hashcart_mastodon.statuses import status_links, trigger_from
 
 log = logging.getLogger(__name__)

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import hashlib
 
-from hashcart import OutgoingReply, RetryLater, SendRefused
+from hashcart import Host, OutgoingReply, RetryLater, SendRefused
 from hashcart_mastodon.client import ErrorKind, MastodonClient, MastodonError
-from hashcart_mastodon.host import Host
 from hashcart_mastodon.listener import Listener
 from hashcart_mastodon.settings import MastodonSettings
 from hashcart_mastodon.statuses import PLATFORM, reply_text, reply_visibility

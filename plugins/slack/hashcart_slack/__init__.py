@@ -13,10 +13,9 @@ from typing import Any
 from aiohttp import web
 from pydantic_settings import BaseSettings
 
-from hashcart import CartCommand, ConfigError, Outcome, ReplyContent, SignInProvider, hookimpl
+from hashcart import CartCommand, ConfigError, Host, Outcome, ReplyContent, SignInProvider, hookimpl
 from hashcart_slack import blocks, doctor
 from hashcart_slack.bolt import INSTALL_PATH, REDIRECT_PATH
-from hashcart_slack.core import Core
 from hashcart_slack.platform import SlackPlatform
 from hashcart_slack.settings import SlackSettings
 from hashcart_slack.signin import signin_provider
@@ -27,7 +26,7 @@ __all__ = ["SlackPlatform", "SlackSettings"]
 _platforms: weakref.WeakKeyDictionary[Any, SlackPlatform] = weakref.WeakKeyDictionary()
 
 
-def _platform_for(hashcart: Core) -> SlackPlatform | None:
+def _platform_for(hashcart: Host) -> SlackPlatform | None:
     platform = _platforms.get(hashcart)
     if platform is None:
         settings = hashcart.settings_for(SlackSettings)
@@ -46,12 +45,12 @@ def hashcart_settings() -> type[BaseSettings]:
 
 
 @hookimpl
-def hashcart_platform(hashcart: Core) -> SlackPlatform | None:
+def hashcart_platform(hashcart: Host) -> SlackPlatform | None:
     return _platform_for(hashcart)
 
 
 @hookimpl
-def hashcart_web_routes(hashcart: Core, app: web.Application) -> None:
+def hashcart_web_routes(hashcart: Host, app: web.Application) -> None:
     platform = _platform_for(hashcart)
     if platform is None:
         return
@@ -62,13 +61,13 @@ def hashcart_web_routes(hashcart: Core, app: web.Application) -> None:
 
 
 @hookimpl
-def hashcart_signin_provider(hashcart: Core) -> SignInProvider | None:
+def hashcart_signin_provider(hashcart: Host) -> SignInProvider | None:
     return signin_provider(hashcart.settings_for(SlackSettings))
 
 
 @hookimpl
 def hashcart_format_reply(
-    command: CartCommand, outcome: Outcome, locale: str, hashcart: Core
+    command: CartCommand, outcome: Outcome, locale: str, hashcart: Host
 ) -> ReplyContent | None:
     if command.platform != "slack":
         return None
@@ -76,5 +75,5 @@ def hashcart_format_reply(
 
 
 @hookimpl
-async def hashcart_doctor(hashcart: Core) -> list[tuple[str, bool, str]]:
+async def hashcart_doctor(hashcart: Host) -> list[tuple[str, bool, str]]:
     return await doctor.checks(hashcart, hashcart.settings_for(SlackSettings))

@@ -15,10 +15,9 @@ from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.app.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
-from hashcart import OutgoingReply, RetryLater, SendRefused
+from hashcart import Host, OutgoingReply, RetryLater, SendRefused
 from hashcart_slack import envelope, replies
 from hashcart_slack.bolt import build_app
-from hashcart_slack.core import Core
 from hashcart_slack.oauth import KvInstallationStore
 from hashcart_slack.settings import SlackSettings
 
@@ -38,7 +37,7 @@ class SlackPlatform:
 
     name = "slack"
 
-    def __init__(self, hashcart: Core, settings: SlackSettings) -> None:
+    def __init__(self, hashcart: Host, settings: SlackSettings) -> None:
         self.hashcart = hashcart
         self.settings = settings
         self._tasks: set[asyncio.Task[Any]] = set()

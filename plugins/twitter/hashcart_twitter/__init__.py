@@ -10,11 +10,9 @@ a DM when the answer must be private.
 
 from __future__ import annotations
 
-from typing import Any
-
 from aiohttp import web
 
-from hashcart import CartCommand, Outcome, Platform, ReplyContent, SignInProvider, hookimpl
+from hashcart import CartCommand, Host, Outcome, Platform, ReplyContent, SignInProvider, hookimpl
 from hashcart_twitter.client import XClient
 from hashcart_twitter.doctor import doctor_rows
 from hashcart_twitter.platform import TwitterPlatform, platform_for
@@ -31,13 +29,13 @@ def hashcart_settings() -> type[TwitterSettings]:
 
 
 @hookimpl
-def hashcart_platform(hashcart: Any) -> Platform | None:
+def hashcart_platform(hashcart: Host) -> Platform | None:
     platform = platform_for(hashcart)
     return platform if platform.settings.enabled else None
 
 
 @hookimpl
-def hashcart_web_routes(hashcart: Any, app: web.Application) -> None:
+def hashcart_web_routes(hashcart: Host, app: web.Application) -> None:
     platform = platform_for(hashcart)
     # A node reading the stream has no webhook: nothing signs or accepts deliveries there.
     if platform.settings.mode is Mode.WEBHOOK:
@@ -45,13 +43,13 @@ def hashcart_web_routes(hashcart: Any, app: web.Application) -> None:
 
 
 @hookimpl
-def hashcart_signin_provider(hashcart: Any) -> SignInProvider | None:
+def hashcart_signin_provider(hashcart: Host) -> SignInProvider | None:
     return signin_provider(platform_for(hashcart).settings)
 
 
 @hookimpl
 def hashcart_format_reply(
-    command: CartCommand, outcome: Outcome, locale: str, hashcart: Any
+    command: CartCommand, outcome: Outcome, locale: str, hashcart: Host
 ) -> ReplyContent | None:
     if command.platform != "twitter":
         return None
@@ -60,7 +58,7 @@ def hashcart_format_reply(
 
 
 @hookimpl
-async def hashcart_doctor(hashcart: Any) -> list[tuple[str, bool, str]]:
+async def hashcart_doctor(hashcart: Host) -> list[tuple[str, bool, str]]:
     settings = platform_for(hashcart).settings
     client = XClient(settings, hashcart.http_timeout)
     try:

@@ -13,7 +13,7 @@ import re
 import weakref
 from typing import Any
 
-from hashcart import OutgoingReply, RetryLater, SendRefused
+from hashcart import Host, OutgoingReply, RetryLater, SendRefused
 from hashcart_twitter import replies
 from hashcart_twitter.client import ErrorKind, XClient, XError
 from hashcart_twitter.ingest import Ingest
@@ -36,7 +36,7 @@ class TwitterPlatform:
 
     name = PLATFORM
 
-    def __init__(self, hashcart: Any, settings: TwitterSettings) -> None:
+    def __init__(self, hashcart: Host, settings: TwitterSettings) -> None:
         self.hashcart = hashcart
         self.settings = settings
         self.client = XClient(settings, hashcart.http_timeout)
@@ -224,7 +224,7 @@ def _remember(memory: dict[int, int], key: int, value: int) -> None:
 _platforms: weakref.WeakKeyDictionary[Any, TwitterPlatform] = weakref.WeakKeyDictionary()
 
 
-def platform_for(hashcart: Any) -> TwitterPlatform:
+def platform_for(hashcart: Host) -> TwitterPlatform:
     """The one `TwitterPlatform` of this `Hashcart`, whichever hook asks first."""
     platform = _platforms.get(hashcart)
     if platform is None:
