@@ -37,6 +37,7 @@ from hashcart.platform import (
     RetryLater,
     SendError,
     SendRefused,
+    for_platform,
 )
 from hashcart.policy_api import PolicyContext, RateDecision
 from hashcart.signin import ProvenIdentity, SignInProvider
@@ -91,6 +92,7 @@ __all__ = [
     "extract_barcodes",
     "extract_urls",
     "fault_point",
+    "for_platform",
     "has_hashtag",
     "hookimpl",
     "is_safe_url",

@@ -219,7 +219,8 @@ def hashcart_format_reply(
     *First result wins.* The core's default (tried last) takes the sentence for `outcome.code`
     from the message catalog in `locale`. A platform plugin can return richer content (Slack
     Block Kit in `ReplyContent.extra`); use `hashcart.translate(locale, msgid, **params)` to stay
-    in the user's language.
+    in the user's language. Mark a platform's implementation `@hashcart.for_platform(name)`: the
+    core then calls it only for that platform's commands.
     """
 
 

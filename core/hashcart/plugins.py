@@ -13,6 +13,7 @@ from typing import Any
 import pluggy
 
 from hashcart import hookspecs
+from hashcart.platform import answers_for
 
 log = logging.getLogger(__name__)
 
@@ -108,8 +109,12 @@ class PluginManager:
 
         pluggy's own `firstresult` stops at the first non-None *return value*, which for an
         async implementation is its coroutine; so the core walks the implementations itself.
+        An implementation marked `hashcart.for_platform` answers only its platform's commands.
         """
+        command = kwargs.get("command")
         for impl in self._implementations(hook_name):
+            if not answers_for(impl.function, command):
+                continue
             args = {name: kwargs[name] for name in impl.argnames if name in kwargs}
             result = await await_me_maybe(impl.function(**args))
             if result is not None:
@@ -119,7 +124,10 @@ class PluginManager:
     async def collect(self, hook_name: str, **kwargs: Any) -> list[Any]:
         """Call every implementation and await what needs awaiting; None results are dropped."""
         results = []
+        command = kwargs.get("command")
         for impl in self._implementations(hook_name):
+            if not answers_for(impl.function, command):
+                continue
             args = {name: kwargs[name] for name in impl.argnames if name in kwargs}
             result = await await_me_maybe(impl.function(**args))
             if result is not None:

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from datetime import UTC, datetime
 from email.utils import format_datetime
 
 import hashcart
 from hashcart import Host, RetryLater, SendRefused, Verdict, classify_answer, retry_after
 from hashcart.testing import RunningHashcart
+from tests.core.fakes import command
 
 
 async def test_a_running_hashcart_is_a_host_and_waits_for_its_spawned_tasks(
@@ -65,3 +67,31 @@ def test_an_answer_becomes_the_reply_senders_exception() -> None:
 
 def test_the_host_api_is_exported() -> None:
     assert "Host" in hashcart.__all__ and "KeyValue" in hashcart.__all__
+
+
+async def test_a_platforms_reply_wording_is_called_only_for_its_own_commands(
+    hc: RunningHashcart,
+) -> None:
+    class Elsewhere:
+        @hashcart.hookimpl
+        @hashcart.for_platform("elsewhere")
+        def hashcart_format_reply(self, command: hashcart.CartCommand) -> hashcart.ReplyContent:
+            return hashcart.ReplyContent(f"elsewhere words for {command.platform}")
+
+    plugins = hc.hashcart.plugins
+    plugins.register([Elsewhere()])
+    outcome = hashcart.Outcome(hashcart.OutcomeCode.HELP)
+
+    async def worded(platform: str) -> str:
+        ours = replace(command(), platform=platform)
+        content = await plugins.first(
+            "hashcart_format_reply",
+            command=ours,
+            outcome=outcome,
+            locale="en",
+            hashcart=hc.hashcart,
+        )
+        return str(content.text)
+
+    assert "elsewhere" not in await worded("fake")  # the core's default
+    assert await worded("elsewhere") == "elsewhere words for elsewhere"

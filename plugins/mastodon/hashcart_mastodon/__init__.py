@@ -15,6 +15,7 @@ from hashcart import (
     Platform,
     ReplyContent,
     SignInProvider,
+    for_platform,
     hookimpl,
 )
 from hashcart_mastodon.doctor import doctor_rows
@@ -39,12 +40,13 @@ def hashcart_platform(hashcart: Host) -> Platform | None:
 
 
 @hookimpl
+@for_platform(PLATFORM)
 def hashcart_format_reply(
     command: CartCommand, outcome: Outcome, locale: str, hashcart: Host
 ) -> ReplyContent | None:
     """Help names what Mastodon has: a mention with the hashtag (the core's sentence names
     `/cart` commands, which Mastodon does not have)."""
-    if command.platform != PLATFORM or outcome.code is not OutcomeCode.HELP:
+    if outcome.code is not OutcomeCode.HELP:
         return None
     hashtag = hashcart.settings.hashtag
     return ReplyContent(hashcart.translate(locale, "reply.help_mastodon", hashtag=hashtag))

@@ -13,7 +13,16 @@ from typing import Any
 from aiohttp import web
 from pydantic_settings import BaseSettings
 
-from hashcart import CartCommand, ConfigError, Host, Outcome, ReplyContent, SignInProvider, hookimpl
+from hashcart import (
+    CartCommand,
+    ConfigError,
+    Host,
+    Outcome,
+    ReplyContent,
+    SignInProvider,
+    for_platform,
+    hookimpl,
+)
 from hashcart_slack import blocks, doctor
 from hashcart_slack.bolt import INSTALL_PATH, REDIRECT_PATH
 from hashcart_slack.platform import SlackPlatform
@@ -66,11 +75,10 @@ def hashcart_signin_provider(hashcart: Host) -> SignInProvider | None:
 
 
 @hookimpl
+@for_platform("slack")
 def hashcart_format_reply(
     command: CartCommand, outcome: Outcome, locale: str, hashcart: Host
 ) -> ReplyContent | None:
-    if command.platform != "slack":
-        return None
     return blocks.format_reply(command, outcome, locale, hashcart)
 
 

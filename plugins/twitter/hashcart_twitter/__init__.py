@@ -12,9 +12,19 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from hashcart import CartCommand, Host, Outcome, Platform, ReplyContent, SignInProvider, hookimpl
+from hashcart import (
+    CartCommand,
+    Host,
+    Outcome,
+    Platform,
+    ReplyContent,
+    SignInProvider,
+    for_platform,
+    hookimpl,
+)
 from hashcart_twitter.client import XClient
 from hashcart_twitter.doctor import doctor_rows
+from hashcart_twitter.normalize import PLATFORM
 from hashcart_twitter.platform import TwitterPlatform, platform_for
 from hashcart_twitter.settings import Mode, TwitterSettings
 from hashcart_twitter.signin import signin_provider
@@ -48,11 +58,10 @@ def hashcart_signin_provider(hashcart: Host) -> SignInProvider | None:
 
 
 @hookimpl
+@for_platform(PLATFORM)
 def hashcart_format_reply(
     command: CartCommand, outcome: Outcome, locale: str, hashcart: Host
 ) -> ReplyContent | None:
-    if command.platform != "twitter":
-        return None
     settings = platform_for(hashcart).settings
     return format_reply(command, outcome, locale, hashcart, settings.bot_screen_name)
 

@@ -23,8 +23,6 @@ def format_reply(
     hashcart: Host,
     bot_screen_name: str | None,
 ) -> ReplyContent | None:
-    if command.platform != PLATFORM:
-        return None
     hashtag = hashcart.settings.hashtag
     if outcome.code is OutcomeCode.HELP:
         to_bot = f"@{bot_screen_name} " if bot_screen_name else ""
