@@ -42,6 +42,7 @@ from hashcart.platform import (
 from hashcart.policy_api import PolicyContext, RateDecision
 from hashcart.signin import ProvenIdentity, SignInProvider
 from hashcart.sources import ProductSource, SourceUnavailable
+from hashcart.tasks import TrackedTasks
 from hashcart.text import extract_urls, has_hashtag, is_safe_url
 
 if TYPE_CHECKING:
@@ -85,6 +86,7 @@ __all__ = [
     "SignInProvider",
     "SourceUnavailable",
     "StateChange",
+    "TrackedTasks",
     "Unavailable",
     "Verdict",
     "__version__",

@@ -95,3 +95,20 @@ async def test_a_platforms_reply_wording_is_called_only_for_its_own_commands(
 
     assert "elsewhere" not in await worded("fake")  # the core's default
     assert await worded("elsewhere") == "elsewhere words for elsewhere"
+
+
+async def test_tracked_tasks_drain_waits_for_the_quick_and_cancels_the_late() -> None:
+    tasks = hashcart.TrackedTasks()
+    quick_done = asyncio.Event()
+
+    async def quick() -> None:
+        await asyncio.sleep(0.01)
+        quick_done.set()
+
+    quick_task = tasks.spawn(quick())
+    slow_task = tasks.spawn(asyncio.sleep(60))
+    assert len(tasks) == 2
+    assert await tasks.drain(0.2) == 1
+    assert quick_done.is_set() and quick_task.done()
+    assert slow_task.cancelled() and len(tasks) == 0
+    assert await tasks.drain(0.2) == 0

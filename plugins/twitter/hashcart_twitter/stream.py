@@ -23,7 +23,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from hashcart import CartCommand, Unavailable, fault_point
+from hashcart import CartCommand, TrackedTasks, Unavailable, fault_point
 from hashcart_twitter.client import ErrorKind, XClient, XError
 from hashcart_twitter.ingest import Ingest, LookupFailed
 
@@ -113,7 +113,7 @@ class StreamConsumer:
         self._count_error = count_error
         self._stop = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
-        self._handlers: set[asyncio.Task[None]] = set()
+        self._handlers = TrackedTasks()
         self.connected = asyncio.Event()
 
     def start(self) -> None:
@@ -131,12 +131,8 @@ class StreamConsumer:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
             self._task = None
-        if self._handlers:
-            # Let commands already read finish being recorded; X will not send them again.
-            _, pending = await asyncio.wait(self._handlers, timeout=grace)
-            for task in pending:
-                task.cancel()
-            await asyncio.gather(*pending, return_exceptions=True)
+        # Let commands already read finish being recorded; X will not send them again.
+        await self._handlers.drain(grace)
 
     async def ensure_rule(self) -> None:
         """Add the rules that are missing, in one call, so restarts add nothing."""
@@ -210,9 +206,7 @@ class StreamConsumer:
         tweet_id = str(data.get("id", "")) if isinstance(data, dict) else ""
         if tweet_id and (tweet_id in self._finished or tweet_id in self._in_flight):
             return  # a backfill sending again what this consumer has or is recording
-        task = asyncio.create_task(self._handle(tweet_id, message))
-        self._handlers.add(task)
-        task.add_done_callback(self._handlers.discard)
+        self._handlers.spawn(self._handle(tweet_id, message))
 
     async def _handle(self, tweet_id: str, message: dict[str, Any]) -> None:
         """Record one streamed tweet, trying again while the database or X is away."""
