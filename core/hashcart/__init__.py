@@ -40,6 +40,7 @@ from hashcart.platform import (
     for_platform,
 )
 from hashcart.policy_api import PolicyContext, RateDecision
+from hashcart.reconnect import backoff_delay, reconnecting
 from hashcart.signin import ProvenIdentity, SignInProvider
 from hashcart.sources import ProductSource, SourceUnavailable
 from hashcart.tasks import TrackedTasks
@@ -90,6 +91,7 @@ __all__ = [
     "Unavailable",
     "Verdict",
     "__version__",
+    "backoff_delay",
     "classify_answer",
     "extract_barcodes",
     "extract_urls",
@@ -99,6 +101,7 @@ __all__ = [
     "hookimpl",
     "is_safe_url",
     "parse_barcode",
+    "reconnecting",
     "require_complete",
     "retry_after",
 ]

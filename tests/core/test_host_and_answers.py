@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime
 from email.utils import format_datetime
+
+import pytest
 
 import hashcart
 from hashcart import Host, RetryLater, SendRefused, Verdict, classify_answer, retry_after
@@ -112,3 +115,45 @@ async def test_tracked_tasks_drain_waits_for_the_quick_and_cancels_the_late() ->
     assert quick_done.is_set() and quick_task.done()
     assert slow_task.cancelled() and len(tasks) == 0
     assert await tasks.drain(0.2) == 0
+
+
+def test_backoff_delay_doubles_up_to_the_cap_with_jitter() -> None:
+    delays = [hashcart.backoff_delay(n, first=1.0, cap=8.0, jitter=0.1) for n in range(1, 7)]
+    for got, base in zip(delays, [1, 2, 4, 8, 8, 8], strict=True):
+        assert base * 0.9 <= got <= base * 1.1
+
+
+async def test_reconnecting_tries_again_after_failures_and_resets_on_connect() -> None:
+    stop = asyncio.Event()
+    seen: list[tuple[str | None, int]] = []
+    tries = 0
+
+    async def connect(connected: Callable[[], None]) -> None:
+        nonlocal tries
+        tries += 1
+        if tries in (1, 2):
+            raise OSError(f"down {tries}")
+        if tries == 3:
+            connected()
+            return  # the other side closed it
+        stop.set()
+        raise TimeoutError("stopping")
+
+    def delay(error: Exception | None, failures: int) -> float:
+        seen.append((None if error is None else str(error), failures))
+        return 0.01
+
+    await asyncio.wait_for(hashcart.reconnecting(connect, stop=stop, delay=delay), 5)
+    assert seen == [("down 1", 1), ("down 2", 2), (None, 1), ("stopping", 2)]
+
+
+async def test_reconnecting_ends_when_the_delay_says_so() -> None:
+    async def connect(connected: Callable[[], None]) -> None:
+        raise KeyError("a bug")
+
+    def delay(error: Exception | None, failures: int) -> float:
+        assert error is not None
+        raise error
+
+    with pytest.raises(KeyError):
+        await hashcart.reconnecting(connect, stop=asyncio.Event(), delay=delay)

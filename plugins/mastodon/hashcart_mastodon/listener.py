@@ -16,7 +16,15 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from hashcart import Action, CartCommand, KeyValue, Unavailable, fault_point
+from hashcart import (
+    Action,
+    CartCommand,
+    KeyValue,
+    Unavailable,
+    backoff_delay,
+    fault_point,
+    reconnecting,
+)
 from hashcart_mastodon.client import (
     Json,
     MastodonClient,
@@ -77,35 +85,38 @@ class Listener:
         self.connected.clear()
 
     async def _run(self) -> None:
-        failures = 0
-        while not self._stop.is_set():
-            retry_after: float | None = None
-            try:
-                await self._prepare()
-                async with self._client.notification_stream() as response:
-                    await self._catch_up()
-                    self.connected.set()
-                    failures = 0
-                    log.info("mastodon: streaming notifications")
-                    async for event, data in sse_events(response):
-                        if event == "notification":
-                            await self._on_stream(data)
-                log.info("mastodon: the stream ended; reconnecting")
-            except MastodonError as exc:
-                log.warning("mastodon: %s", exc.reason)
-                self._count_error(f"stream_{exc.kind.value}")
-                retry_after = exc.retry_after
-            except (OSError, TimeoutError, ValueError) as exc:
-                log.warning("mastodon: stream dropped: %r", exc)
-                self._count_error("stream_network")
-            except Exception:  # whatever happens, the bot keeps listening
-                log.exception("mastodon: the listener failed; reconnecting")
-                self._count_error("listener_failed")
-            finally:
-                self.connected.clear()
-            failures += 1
-            delay = min(self._first_delay * 2 ** (failures - 1), MAX_DELAY)
-            await self._pause(max(delay, retry_after or 0.0))
+        await reconnecting(self._listen, stop=self._stop, delay=self._delay)
+
+    async def _listen(self, connected: Callable[[], None]) -> None:
+        try:
+            await self._prepare()
+            async with self._client.notification_stream() as response:
+                await self._catch_up()
+                self.connected.set()
+                connected()
+                log.info("mastodon: streaming notifications")
+                async for event, data in sse_events(response):
+                    if event == "notification":
+                        await self._on_stream(data)
+            log.info("mastodon: the stream ended; reconnecting")
+        finally:
+            self.connected.clear()
+
+    def _delay(self, error: Exception | None, failures: int) -> float:
+        """Whatever happens, the bot keeps listening; Mastodon's rate-limit reset is honoured."""
+        retry_after = None
+        if isinstance(error, MastodonError):
+            log.warning("mastodon: %s", error.reason)
+            self._count_error(f"stream_{error.kind.value}")
+            retry_after = error.retry_after
+        elif isinstance(error, OSError | TimeoutError | ValueError):
+            log.warning("mastodon: stream dropped: %r", error)
+            self._count_error("stream_network")
+        elif error is not None:
+            log.error("mastodon: the listener failed; reconnecting", exc_info=error)
+            self._count_error("listener_failed")
+        delay = backoff_delay(failures, first=self._first_delay, cap=MAX_DELAY)
+        return max(delay, retry_after or 0.0)
 
     async def _prepare(self) -> None:
         """Learn the bot's own id and where reading starts, once per listener."""

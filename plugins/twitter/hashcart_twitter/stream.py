@@ -23,7 +23,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from hashcart import CartCommand, TrackedTasks, Unavailable, fault_point
+from hashcart import CartCommand, TrackedTasks, Unavailable, fault_point, reconnecting
 from hashcart_twitter.client import ErrorKind, XClient, XError
 from hashcart_twitter.ingest import Ingest, LookupFailed
 
@@ -114,6 +114,8 @@ class StreamConsumer:
         self._stop = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._handlers = TrackedTasks()
+        self._failures: dict[str, int] = {}  # consecutive failures of each kind
+        self._rule_ready = False
         self.connected = asyncio.Event()
 
     def start(self) -> None:
@@ -144,44 +146,52 @@ class StreamConsumer:
         log.info("added filtered-stream rules %r", missing)
 
     async def _run(self) -> None:
-        failures: dict[str, int] = {}
-        rule_ready = False
-        while not self._stop.is_set():
-            kind = "network"
-            try:
-                if not rule_ready:
-                    await self.ensure_rule()
-                    rule_ready = True
-                async with self._client.stream(self._params(), stall_seconds=self._stall) as resp:
-                    self.connected.set()
-                    failures.clear()
-                    log.info("filtered stream connected")
-                    async for line in resp.content:
-                        self._line(line)
-                log.info("filtered stream closed by X; reconnecting")
-            except XError as exc:
-                if self._backfill and rule_ready and exc.status in (400, 403):
-                    # Not every access level may ask for a backfill: go on without one.
-                    log.warning(
-                        "filtered stream refused backfill_minutes (%s); not asking again",
-                        exc.reason,
-                    )
-                    self._count_error("stream_backfill_refused")
-                    self._backfill = 0
-                    continue
-                if exc.kind is ErrorKind.RATE_LIMITED:
-                    kind = "rate"
-                elif exc.status is not None:
-                    kind = "http"
-                log.warning("filtered stream: %s", exc.reason)
-                self._count_error(f"stream_{kind}")
-            except (OSError, TimeoutError, ValueError) as exc:
-                log.warning("filtered stream dropped: %r", exc)
-                self._count_error("stream_network")
-            finally:
-                self.connected.clear()
-            failures[kind] = failures.get(kind, 0) + 1
-            await self._pause(self._backoff.delay(kind, failures[kind]))
+        self._failures = {}
+        self._rule_ready = False
+        await reconnecting(self._read, stop=self._stop, delay=self._delay)
+
+    async def _read(self, connected: Callable[[], None]) -> None:
+        try:
+            if not self._rule_ready:
+                await self.ensure_rule()
+                self._rule_ready = True
+            async with self._client.stream(self._params(), stall_seconds=self._stall) as resp:
+                self.connected.set()
+                self._failures.clear()
+                connected()
+                log.info("filtered stream connected")
+                async for line in resp.content:
+                    self._line(line)
+            log.info("filtered stream closed by X; reconnecting")
+        finally:
+            self.connected.clear()
+
+    def _delay(self, error: Exception | None, _in_a_row: int) -> float:
+        """X's documented schedule, counted per kind of failure; anything else ends the loop."""
+        kind = "network"
+        if isinstance(error, XError):
+            if self._backfill and self._rule_ready and error.status in (400, 403):
+                # Not every access level may ask for a backfill: go on without one.
+                log.warning(
+                    "filtered stream refused backfill_minutes (%s); not asking again",
+                    error.reason,
+                )
+                self._count_error("stream_backfill_refused")
+                self._backfill = 0
+                return 0.0
+            if error.kind is ErrorKind.RATE_LIMITED:
+                kind = "rate"
+            elif error.status is not None:
+                kind = "http"
+            log.warning("filtered stream: %s", error.reason)
+            self._count_error(f"stream_{kind}")
+        elif isinstance(error, OSError | TimeoutError | ValueError):
+            log.warning("filtered stream dropped: %r", error)
+            self._count_error("stream_network")
+        elif error is not None:
+            raise error
+        self._failures[kind] = self._failures.get(kind, 0) + 1
+        return self._backoff.delay(kind, self._failures[kind])
 
     def _params(self) -> dict[str, str]:
         if not self._backfill:
