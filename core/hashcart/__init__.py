@@ -30,6 +30,7 @@ from hashcart.config import require_complete
 from hashcart.errors import ConfigError, Conflict, NotFound, Unavailable
 from hashcart.faults import fault_point
 from hashcart.host import Host, KeyValue
+from hashcart.patience import doubling, retrying
 from hashcart.platform import (
     OutgoingReply,
     Platform,
@@ -93,6 +94,7 @@ __all__ = [
     "__version__",
     "backoff_delay",
     "classify_answer",
+    "doubling",
     "extract_barcodes",
     "extract_urls",
     "fault_point",
@@ -104,6 +106,7 @@ __all__ = [
     "reconnecting",
     "require_complete",
     "retry_after",
+    "retrying",
 ]
 
 

@@ -157,3 +157,51 @@ async def test_reconnecting_ends_when_the_delay_says_so() -> None:
 
     with pytest.raises(KeyError):
         await hashcart.reconnecting(connect, stop=asyncio.Event(), delay=delay)
+
+
+def test_doubling_doubles_up_to_the_cap() -> None:
+    delays = hashcart.doubling(0.5, 3.0)
+    assert [next(delays) for _ in range(5)] == [0.5, 1.0, 2.0, 3.0, 3.0]
+
+
+async def test_retrying_tries_again_while_the_core_is_away_then_gives_up() -> None:
+    tries: list[int] = []
+    retried: list[str] = []
+
+    async def record() -> str:
+        tries.append(len(tries))
+        if len(tries) < 3:
+            raise hashcart.Unavailable("database away")
+        return "recorded"
+
+    got = await hashcart.retrying(
+        record, delays=[0.0] * 5, on_retry=lambda e: retried.append(str(e))
+    )
+    assert got == "recorded" and len(tries) == 3 and retried == ["database away"] * 2
+
+    async def never() -> str:
+        raise hashcart.Unavailable("still away")
+
+    with pytest.raises(hashcart.Unavailable):
+        await hashcart.retrying(never, delays=[0.0, 0.0])
+
+    async def broken() -> str:
+        raise KeyError("not ours to retry")
+
+    with pytest.raises(KeyError):
+        await hashcart.retrying(broken, delays=[0.0])
+
+
+async def test_retrying_stops_trying_once_stopped() -> None:
+    stop = asyncio.Event()
+    tries = 0
+
+    async def record() -> None:
+        nonlocal tries
+        tries += 1
+        stop.set()
+        raise hashcart.Unavailable("away")
+
+    with pytest.raises(hashcart.Unavailable):
+        await hashcart.retrying(record, delays=hashcart.doubling(0.01, 1.0), stop=stop)
+    assert tries == 1

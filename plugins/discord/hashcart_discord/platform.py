@@ -28,6 +28,7 @@ from hashcart import (
     TrackedTasks,
     Unavailable,
     fault_point,
+    retrying,
 )
 from hashcart_discord.cache import AsyncLru
 from hashcart_discord.gateway import CartClient, point_at
@@ -359,14 +360,7 @@ class DiscordPlatform:
         return str(guild.preferred_locale) if guild is not None else None
 
     async def _submit(self, command: CartCommand) -> None:
-        for delay in (*SUBMIT_RETRY_DELAYS, None):
-            try:
-                await self._host.submit(command)
-                return
-            except Unavailable:
-                if delay is None:
-                    raise
-                await asyncio.sleep(delay)
+        await retrying(lambda: self._host.submit(command), delays=SUBMIT_RETRY_DELAYS)
 
     async def _fetch_references(self, key: tuple[int, int]) -> MessageReferences:
         client = self._client

@@ -22,8 +22,10 @@ from hashcart import (
     KeyValue,
     Unavailable,
     backoff_delay,
+    doubling,
     fault_point,
     reconnecting,
+    retrying,
 )
 from hashcart_mastodon.client import (
     Json,
@@ -146,37 +148,43 @@ class Listener:
             return
         await self._handle(notification)
 
+    async def _record(self, notification: Json) -> None:
+        command = await self._command_for(notification)
+        if command is not None:
+            # Received, not yet recorded: a node that dies here leaves the cursor
+            # behind this notification, so the next listener reads it again.
+            await fault_point("mastodon.received")
+            await self._submit(command)
+
+    def _not_yet(self, notification_id: str, exc: Exception) -> None:
+        if isinstance(exc, MastodonError):
+            log.warning("mastodon: notification %s waits for Mastodon: %s", notification_id, exc)
+            self._count_error(f"lookup_{exc.kind.value}")
+        else:
+            log.warning("mastodon: notification %s not recorded yet: %s", notification_id, exc)
+            self._count_error("unavailable")
+
     async def _handle(self, notification: Json) -> None:
         """Record one notification's command, retrying while the database or Mastodon is away."""
         notification_id = str(notification["id"])
         if self._cursor is not None and id_key(notification_id) <= id_key(self._cursor):
             return  # caught up already
-        wait = self._first_delay
-        while not self._stop.is_set():
-            try:
-                command = await self._command_for(notification)
-                if command is not None:
-                    # Received, not yet recorded: a node that dies here leaves the cursor
-                    # behind this notification, so the next listener reads it again.
-                    await fault_point("mastodon.received")
-                    await self._submit(command)
-                break
-            except Unavailable as exc:
-                log.warning("mastodon: notification %s not recorded yet: %s", notification_id, exc)
-                self._count_error("unavailable")
-            except MastodonError as exc:  # only transient ones get this far
-                log.warning(
-                    "mastodon: notification %s waits for Mastodon: %s", notification_id, exc
-                )
-                self._count_error(f"lookup_{exc.kind.value}")
-            except (ValueError, TypeError, KeyError) as exc:
-                log.warning("mastodon: malformed notification %s skipped: %s", notification_id, exc)
-                self._count_error("bad_event")
-                break
-            await self._pause(wait)
-            wait = min(wait * 2, MAX_DELAY)
-        else:  # stopped before it was recorded: the next start catches up from the cursor
+        if self._stop.is_set():
             return
+        try:
+            await retrying(
+                lambda: self._record(notification),
+                delays=doubling(self._first_delay, MAX_DELAY),
+                retry_on=(Unavailable, MastodonError),  # only transient lookups get this far
+                on_retry=lambda exc: self._not_yet(notification_id, exc),
+                pause=self._pause,
+                stop=self._stop,
+            )
+        except (Unavailable, MastodonError):
+            return  # stopped before it was recorded: the next start catches up from the cursor
+        except (ValueError, TypeError, KeyError) as exc:
+            log.warning("mastodon: malformed notification %s skipped: %s", notification_id, exc)
+            self._count_error("bad_event")
         self._cursor = notification_id
         try:
             await self._kv.put(NAMESPACE, self._cursor_key, notification_id)

@@ -23,7 +23,15 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from hashcart import CartCommand, TrackedTasks, Unavailable, fault_point, reconnecting
+from hashcart import (
+    CartCommand,
+    TrackedTasks,
+    Unavailable,
+    doubling,
+    fault_point,
+    reconnecting,
+    retrying,
+)
 from hashcart_twitter.client import ErrorKind, XClient, XError
 from hashcart_twitter.ingest import Ingest, LookupFailed
 
@@ -230,31 +238,40 @@ class StreamConsumer:
     async def _record(self, message: dict[str, Any]) -> bool:
         """True once the tweet is recorded or known to be no command; False when it failed in
         a way a later backfill may get past."""
-        wait = 0.5 * self._backoff.scale
-        while True:
-            try:
-                command = await self._ingest.from_v2(message)
-                if command is not None:
-                    await self._submit(command)
-                    # Recorded, and not yet finished: a crash test kills the node here.
-                    await fault_point("twitter.stream.recorded")
-                return True
-            except (Unavailable, LookupFailed) as exc:
-                log.warning("streamed tweet not recorded yet: %s", exc)
-                self._count_error("unavailable")
-            except (ValueError, TypeError, KeyError) as exc:
-                log.warning("malformed streamed tweet skipped: %s", exc)
-                self._count_error("bad_event")
-                return True
-            except Exception:
-                log.exception("streamed tweet failed")
-                self._count_error("event_failed")
-                return False
-            if self._stop.is_set():
-                await asyncio.sleep(wait)  # stopping: keep trying only within stop()'s grace
-            else:
-                await self._pause(wait)
-            wait = min(wait * 2, 30.0)
+        try:
+            await retrying(
+                lambda: self._record_once(message),
+                delays=doubling(0.5 * self._backoff.scale, 30.0),
+                retry_on=(Unavailable, LookupFailed),
+                on_retry=self._not_yet,
+                pause=self._retry_pause,
+            )
+            return True
+        except (ValueError, TypeError, KeyError) as exc:
+            log.warning("malformed streamed tweet skipped: %s", exc)
+            self._count_error("bad_event")
+            return True
+        except Exception:
+            log.exception("streamed tweet failed")
+            self._count_error("event_failed")
+            return False
+
+    async def _record_once(self, message: dict[str, Any]) -> None:
+        command = await self._ingest.from_v2(message)
+        if command is not None:
+            await self._submit(command)
+            # Recorded, and not yet finished: a crash test kills the node here.
+            await fault_point("twitter.stream.recorded")
+
+    def _not_yet(self, exc: Exception) -> None:
+        log.warning("streamed tweet not recorded yet: %s", exc)
+        self._count_error("unavailable")
+
+    async def _retry_pause(self, seconds: float) -> None:
+        if self._stop.is_set():
+            await asyncio.sleep(seconds)  # stopping: keep trying only within stop()'s grace
+        else:
+            await self._pause(seconds)
 
     def _finish(self, tweet_id: str) -> None:
         if not tweet_id:
