@@ -14,6 +14,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import aiohttp
+from aiohttp import web
 from pydantic_settings import BaseSettings
 
 from hashcart.accounts import Accounts
@@ -101,6 +102,8 @@ class Hashcart:
         # SQLite's busy handler, which sleeps up to 100 ms at a time.
         self._sqlite_writes = None if is_postgres(self.engine) else asyncio.Lock()
         self.platforms: dict[str, Platform] = {}
+        self._platform_of: dict[int, Platform] = {}  # id(plugin) -> the platform it declared
+        self._platforms_created = False
         self.sender: ReplySender | None = None
         self.order_placer = OrderPlacer(self)
         self._background: set[asyncio.Task[Any]] = set()
@@ -134,12 +137,7 @@ class Hashcart:
         if self.started:
             return
         self.started = True
-        for platform in self.plugins.hook.hashcart_platform(hashcart=self):
-            if platform is None:
-                continue
-            if platform.name in self.platforms:
-                raise ConfigError(f"two plugins declare the platform {platform.name!r}")
-            self.platforms[platform.name] = platform
+        self.create_platforms()
         await self.cart_changes.start(self.engine)
         self.products.sources = await self._product_sources()
         self.applier.start()
@@ -152,6 +150,28 @@ class Hashcart:
         self._retention = asyncio.create_task(
             prune_loop(self.engine, self.settings.retention_days, self._stopping),
             name="hashcart-retention",
+        )
+
+    def create_platforms(self) -> None:
+        """Ask the plugins for their platforms, once: before the web routes are added, so a
+        plugin's routes are handed its platform, or else when hashcart starts."""
+        if self._platforms_created:
+            return
+        self._platforms_created = True
+        for plugin, platform in self.plugins.each("hashcart_platform", hashcart=self):
+            if platform.name in self.platforms:
+                raise ConfigError(f"two plugins declare the platform {platform.name!r}")
+            self.platforms[platform.name] = platform
+            self._platform_of[id(plugin)] = platform
+
+    def add_web_routes(self, app: web.Application) -> None:
+        """The plugins' routes (`hashcart_web_routes`), each handed the platform it declared."""
+        self.create_platforms()
+        self.plugins.call_each(
+            "hashcart_web_routes",
+            lambda plugin: {"platform": self._platform_of.get(id(plugin))},
+            hashcart=self,
+            app=app,
         )
 
     async def _product_sources(self) -> list[ProductSource]:

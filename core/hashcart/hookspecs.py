@@ -55,8 +55,13 @@ def hashcart_platform(hashcart: Hashcart) -> Platform | None:
 
 
 @hookspec
-def hashcart_web_routes(hashcart: Hashcart, app: web.Application) -> None:
+def hashcart_web_routes(
+    hashcart: Hashcart, app: web.Application, platform: Platform | None
+) -> None:
     """Add HTTP routes or sub-applications to the server, e.g. a webhook receiver.
+
+    `platform` is what this plugin returned from `hashcart_platform` (None when it declared
+    none): platforms are created before the routes, so a webhook handler can be the platform's.
 
     Called once while the aiohttp application is built, before it starts serving. Register
     routes with `app.router.add_post(...)`; handlers should answer fast and leave slow work

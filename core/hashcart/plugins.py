@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 import inspect
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from importlib.metadata import entry_points
 from typing import Any
@@ -120,6 +120,25 @@ class PluginManager:
             if result is not None:
                 return result
         return None
+
+    def each(self, hook_name: str, **kwargs: Any) -> list[tuple[object, Any]]:
+        """Call every implementation of a synchronous hook: (plugin, result) per non-None one."""
+        results = []
+        for impl in self._implementations(hook_name):
+            args = {name: kwargs[name] for name in impl.argnames if name in kwargs}
+            result = impl.function(**args)
+            if result is not None:
+                results.append((impl.plugin, result))
+        return results
+
+    def call_each(
+        self, hook_name: str, own: Callable[[object], dict[str, Any]], **kwargs: Any
+    ) -> None:
+        """Call every implementation of a synchronous hook, adding `own(plugin)` to the
+        arguments: what belongs to that plugin alone (the platform it declared)."""
+        for impl in self._implementations(hook_name):
+            given = {**kwargs, **own(impl.plugin)}
+            impl.function(**{name: given[name] for name in impl.argnames if name in given})
 
     async def collect(self, hook_name: str, **kwargs: Any) -> list[Any]:
         """Call every implementation and await what needs awaiting; None results are dropped."""

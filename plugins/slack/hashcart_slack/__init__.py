@@ -7,9 +7,6 @@ workspaces install the app through OAuth); answers leave through `SlackPlatform.
 
 from __future__ import annotations
 
-import weakref
-from typing import Any
-
 from aiohttp import web
 from pydantic_settings import BaseSettings
 
@@ -31,22 +28,6 @@ from hashcart_slack.signin import signin_provider
 
 __all__ = ["SlackPlatform", "SlackSettings"]
 
-# The platform and the web routes come from two hooks but must be one Bolt app per server.
-_platforms: weakref.WeakKeyDictionary[Any, SlackPlatform] = weakref.WeakKeyDictionary()
-
-
-def _platform_for(hashcart: Host) -> SlackPlatform | None:
-    platform = _platforms.get(hashcart)
-    if platform is None:
-        settings = hashcart.settings_for(SlackSettings)
-        if not settings.enabled:
-            return None
-        problem = settings.problem()
-        if problem is not None:
-            raise ConfigError(problem)
-        platform = _platforms[hashcart] = SlackPlatform(hashcart, settings)
-    return platform
-
 
 @hookimpl
 def hashcart_settings() -> type[BaseSettings]:
@@ -55,12 +36,17 @@ def hashcart_settings() -> type[BaseSettings]:
 
 @hookimpl
 def hashcart_platform(hashcart: Host) -> SlackPlatform | None:
-    return _platform_for(hashcart)
+    settings = hashcart.settings_for(SlackSettings)
+    if not settings.enabled:
+        return None
+    problem = settings.problem()
+    if problem is not None:
+        raise ConfigError(problem)
+    return SlackPlatform(hashcart, settings)
 
 
 @hookimpl
-def hashcart_web_routes(hashcart: Host, app: web.Application) -> None:
-    platform = _platform_for(hashcart)
+def hashcart_web_routes(app: web.Application, platform: SlackPlatform | None) -> None:
     if platform is None:
         return
     app.router.add_post("/slack/events", platform.handle)

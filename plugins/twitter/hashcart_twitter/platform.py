@@ -10,8 +10,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-import weakref
-from typing import Any
 
 from hashcart import Host, OutgoingReply, RetryLater, SendRefused
 from hashcart_twitter import replies
@@ -219,15 +217,3 @@ def _remember(memory: dict[int, int], key: int, value: int) -> None:
     memory[key] = value
     while len(memory) > _MEMORY:
         memory.pop(next(iter(memory)))
-
-
-_platforms: weakref.WeakKeyDictionary[Any, TwitterPlatform] = weakref.WeakKeyDictionary()
-
-
-def platform_for(hashcart: Host) -> TwitterPlatform:
-    """The one `TwitterPlatform` of this `Hashcart`, whichever hook asks first."""
-    platform = _platforms.get(hashcart)
-    if platform is None:
-        platform = TwitterPlatform(hashcart, hashcart.settings_for(TwitterSettings))
-        _platforms[hashcart] = platform
-    return platform
