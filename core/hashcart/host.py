@@ -56,6 +56,16 @@ class Quotas(Protocol):
     ) -> float | None: ...
 
 
+class Accounts(Protocol):
+    """hashcart's accounts, for a plugin that signs people in (`hashcart_authenticate`)."""
+
+    async def find(
+        self, *, name: str | None = None, platform: str | None = None, user_id: str | None = None
+    ) -> list[dict[str, Any]]: ...
+
+    async def create(self, name: str) -> dict[str, Any]: ...
+
+
 class CoreSettings(Protocol):
     """The core settings a plugin may read."""
 
@@ -85,6 +95,9 @@ class Host(Protocol):
 
     @property
     def counters(self) -> Quotas: ...
+
+    @property
+    def accounts(self) -> Accounts: ...
 
     def settings_for(self, model: type[SettingsT]) -> SettingsT:
         """The validated settings of a plugin's model (see the `hashcart_settings` hook)."""
