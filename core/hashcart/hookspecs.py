@@ -55,8 +55,13 @@ def hashcart_platform(hashcart: Hashcart) -> Platform | None:
 
 
 @hookspec
-def hashcart_web_routes(hashcart: Hashcart, app: web.Application) -> None:
+def hashcart_web_routes(
+    hashcart: Hashcart, app: web.Application, platform: Platform | None
+) -> None:
     """Add HTTP routes or sub-applications to the server, e.g. a webhook receiver.
+
+    `platform` is what this plugin returned from `hashcart_platform` (None when it declared
+    none): platforms are created before the routes, so a webhook handler can be the platform's.
 
     Called once while the aiohttp application is built, before it starts serving. Register
     routes with `app.router.add_post(...)`; handlers should answer fast and leave slow work
@@ -219,7 +224,8 @@ def hashcart_format_reply(
     *First result wins.* The core's default (tried last) takes the sentence for `outcome.code`
     from the message catalog in `locale`. A platform plugin can return richer content (Slack
     Block Kit in `ReplyContent.extra`); use `hashcart.translate(locale, msgid, **params)` to stay
-    in the user's language.
+    in the user's language. Mark a platform's implementation `@hashcart.for_platform(name)`: the
+    core then calls it only for that platform's commands.
     """
 
 

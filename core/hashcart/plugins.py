@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 import inspect
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from importlib.metadata import entry_points
 from typing import Any
@@ -13,6 +13,7 @@ from typing import Any
 import pluggy
 
 from hashcart import hookspecs
+from hashcart.platform import answers_for
 
 log = logging.getLogger(__name__)
 
@@ -108,18 +109,44 @@ class PluginManager:
 
         pluggy's own `firstresult` stops at the first non-None *return value*, which for an
         async implementation is its coroutine; so the core walks the implementations itself.
+        An implementation marked `hashcart.for_platform` answers only its platform's commands.
         """
+        command = kwargs.get("command")
         for impl in self._implementations(hook_name):
+            if not answers_for(impl.function, command):
+                continue
             args = {name: kwargs[name] for name in impl.argnames if name in kwargs}
             result = await await_me_maybe(impl.function(**args))
             if result is not None:
                 return result
         return None
 
+    def each(self, hook_name: str, **kwargs: Any) -> list[tuple[object, Any]]:
+        """Call every implementation of a synchronous hook: (plugin, result) per non-None one."""
+        results = []
+        for impl in self._implementations(hook_name):
+            args = {name: kwargs[name] for name in impl.argnames if name in kwargs}
+            result = impl.function(**args)
+            if result is not None:
+                results.append((impl.plugin, result))
+        return results
+
+    def call_each(
+        self, hook_name: str, own: Callable[[object], dict[str, Any]], **kwargs: Any
+    ) -> None:
+        """Call every implementation of a synchronous hook, adding `own(plugin)` to the
+        arguments: what belongs to that plugin alone (the platform it declared)."""
+        for impl in self._implementations(hook_name):
+            given = {**kwargs, **own(impl.plugin)}
+            impl.function(**{name: given[name] for name in impl.argnames if name in given})
+
     async def collect(self, hook_name: str, **kwargs: Any) -> list[Any]:
         """Call every implementation and await what needs awaiting; None results are dropped."""
         results = []
+        command = kwargs.get("command")
         for impl in self._implementations(hook_name):
+            if not answers_for(impl.function, command):
+                continue
             args = {name: kwargs[name] for name in impl.argnames if name in kwargs}
             result = await await_me_maybe(impl.function(**args))
             if result is not None:

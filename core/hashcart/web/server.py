@@ -121,7 +121,7 @@ def build_web_app(hashcart: Hashcart) -> web.Application:
     app.router.add_get("/metrics", metrics)
     admin.add_routes(app)
     pages.add_routes(app)
-    hashcart.plugins.hook.hashcart_web_routes(hashcart=hashcart, app=app)
+    hashcart.add_web_routes(app)
     return app
 
 
