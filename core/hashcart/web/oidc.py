@@ -41,7 +41,7 @@ from hashcart.config import HashcartSettingsBase, load_settings
 from hashcart.errors import Conflict, NotFound
 from hashcart.store import dialect_insert
 from hashcart.store.schema import plugin_kv
-from hashcart.web.pages import message, safe_next, see_other
+from hashcart.web.pages import SIGNIN_BUTTON_KEY, message, safe_next, see_other
 from hashcart.web.server import HASHCART_KEY, hashcart_of
 from hashcart.web.session import SETTINGS_KEY, session_of, with_session
 
@@ -476,6 +476,8 @@ def add_routes(app: web.Application) -> None:
         ),
         secure=public_url.startswith("https://"),
     )
+    if app[OIDC_KEY].provider is not None:
+        app[SIGNIN_BUTTON_KEY] = settings.name
     app.router.add_get(START_PATH, start)
     app.router.add_get(CALLBACK_PATH, callback)
 
