@@ -40,13 +40,12 @@ from hashcart.policy_api import PolicyContext, RateDecision
 from hashcart.signin import ProvenIdentity, SignInProvider
 from hashcart.sources import ProductSource, SourceUnavailable
 from hashcart.text import extract_urls, has_hashtag, is_safe_url
+from hashcart.version import __version__
 
 if TYPE_CHECKING:
     from hashcart.app import Hashcart
 
 hookimpl = pluggy.HookimplMarker("hashcart")
-
-__version__ = "0.1.0"
 
 __all__ = [
     "PRODUCT_ACTIONS",

@@ -9,7 +9,7 @@ from typing import Any
 from aiohttp import web
 from pydantic import BaseModel
 
-from hashcart import __version__
+from hashcart.version import __version__
 from hashcart.web.admin.models import Error
 from hashcart.web.admin.routes import ROUTES
 
