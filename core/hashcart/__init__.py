@@ -46,13 +46,12 @@ from hashcart.signin import ProvenIdentity, SignInProvider
 from hashcart.sources import ProductSource, SourceUnavailable
 from hashcart.tasks import TrackedTasks
 from hashcart.text import extract_urls, has_hashtag, is_safe_url
+from hashcart.version import __version__
 
 if TYPE_CHECKING:
     from hashcart.app import Hashcart
 
 hookimpl = pluggy.HookimplMarker("hashcart")
-
-__version__ = "0.1.0"
 
 __all__ = [
     "PRODUCT_ACTIONS",

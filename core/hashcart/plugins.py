@@ -14,6 +14,7 @@ import pluggy
 
 from hashcart import hookspecs
 from hashcart.platform import answers_for
+from hashcart.version import __version__
 
 log = logging.getLogger(__name__)
 
@@ -86,7 +87,7 @@ class PluginManager:
         rows: list[PluginInfo] = []
         for name, plugin in self.pm.list_name_plugin():
             if name in DEFAULT_PLUGINS:
-                dist, version = "hashcart", _version()
+                dist, version = "hashcart", __version__
             else:
                 dist, version = self._dists.get(name, (None, getattr(plugin, "__version__", None)))
             hooks = tuple(sorted(h.name for h in self.pm.get_hookcallers(plugin) or ()))
@@ -159,12 +160,6 @@ def _in_call_order(caller: Any) -> list[Any]:
     return [
         impl for impl in reversed(caller.get_hookimpls()) if not (impl.hookwrapper or impl.wrapper)
     ]
-
-
-def _version() -> str:
-    from hashcart import __version__
-
-    return __version__
 
 
 __all__ = ["DEFAULT_PLUGINS", "PluginInfo", "PluginManager", "await_me_maybe"]
