@@ -31,7 +31,7 @@ import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-from hashcart.testing.standins.discord import DiscordStandin, Message, SentMessage, User
+from hashcart_discord.testing import DiscordStandin, Message, SentMessage, User
 
 ROOT = Path(__file__).resolve().parent.parent
 TITLE = re.compile(r"\bP(\d{7})\b")

@@ -41,7 +41,7 @@ from loadgen import LoadGenerator, LoadResult
 
 from hashcart import hookimpl
 from hashcart.testing import eventually
-from hashcart.testing.standins.slack import SlackStandin, signed_headers, slash_command_form
+from hashcart_slack.testing import SlackStandin, signed_headers, slash_command_form
 
 ROOT = Path(__file__).resolve().parent.parent
 PRODUCT = "https://www.amazon.com/dp/B00X4WHP5E"

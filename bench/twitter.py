@@ -34,7 +34,7 @@ from pathlib import Path
 
 from loadgen import LoadGenerator, LoadResult, percentile
 
-from hashcart.testing.standins.twitter import (
+from hashcart_twitter.testing import (
     XStandin,
     delivery,
     sign_delivery,

@@ -25,545 +25,46 @@ import contextlib
 import hashlib
 import itertools
 import json
-import math
 import re
 import time
-from collections import deque
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
 from typing import Any, Self
 
 from aiohttp import WSMsgType, web
 
 from hashcart.testing.standins.oauth2 import AuthorizationServer, OAuthError
-
-__all__ = [
-    "Channel",
-    "CustomEmoji",
-    "DiscordStandin",
-    "Guild",
-    "Interaction",
-    "Message",
-    "SentMessage",
-    "User",
-    "check_command_use",
-    "command_problems",
-]
-
-#: Discord's epoch (2015-01-01) in milliseconds; snowflakes count from it.
-DISCORD_EPOCH_MS = 1_420_070_400_000
-
-INTENT_GUILD_MEMBERS = 1 << 1
-INTENT_GUILD_PRESENCES = 1 << 8
-INTENT_MESSAGE_CONTENT = 1 << 15
-PRIVILEGED_INTENTS = INTENT_GUILD_MEMBERS | INTENT_GUILD_PRESENCES | INTENT_MESSAGE_CONTENT
-
-#: Application flag: the Message Content intent is switched on in the Developer Portal.
-APP_FLAG_GATEWAY_MESSAGE_CONTENT = 1 << 18
-
-OP_DISPATCH, OP_HEARTBEAT, OP_IDENTIFY, OP_RESUME = 0, 1, 2, 6
-OP_INVALID_SESSION, OP_HELLO, OP_HEARTBEAT_ACK = 9, 10, 11
-
-CLOSE_AUTHENTICATION_FAILED = 4004
-CLOSE_INVALID_SHARD = 4010
-CLOSE_DISALLOWED_INTENTS = 4014
-
-
-def _json(
-    payload: Any, status: int = 200, headers: Mapping[str, str] | None = None
-) -> web.Response:
-    """A JSON response with the bare `application/json` type discord.py insists on."""
-    return web.Response(
-        status=status,
-        body=json.dumps(payload).encode(),
-        content_type="application/json",
-        headers=headers,
-    )
-
-
-def _error(status: int, code: int, message: str) -> web.Response:
-    return _json({"message": message, "code": code}, status=status)
-
-
-def _timestamp() -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%S.000000+00:00", time.gmtime())
-
-
-# ---------------------------------------------------------------------------------------------
-# Application command definitions: the limits Discord checks on a bulk overwrite
-# ---------------------------------------------------------------------------------------------
-
-OPTION_SUB_COMMAND, OPTION_SUB_COMMAND_GROUP = 1, 2
-OPTION_STRING, OPTION_INTEGER, OPTION_BOOLEAN, OPTION_NUMBER = 3, 4, 5, 10
-_OPTION_TYPES = range(1, 12)
-_CHOICE_TYPES = (OPTION_STRING, OPTION_INTEGER, OPTION_NUMBER)
-_COMMAND_NAME = re.compile(r"^[-_'\w]{1,32}$")
-
-Problem = tuple[str, str]  # (where in the body, what is wrong)
-
-
-def command_problems(commands: Any) -> list[Problem]:
-    """Why Discord would refuse `PUT /applications/{id}/commands` with this body; [] if it
-    would accept it. A bot whose definition breaks a rule finds out here, not in production."""
-    if not isinstance(commands, list):
-        return [("", "a list of application commands is expected")]
-    problems: list[Problem] = []
-    if len(commands) > 100:
-        problems.append(("", "at most 100 global commands"))
-    names: set[tuple[Any, Any]] = set()
-    for index, command in enumerate(commands):
-        where = str(index)
-        if not isinstance(command, Mapping):
-            problems.append((where, "an object is expected"))
-            continue
-        kind = command.get("type", 1)
-        problems += _name_problems(command, where, described=kind == 1)
-        if (kind, command.get("name")) in names:
-            problems.append((f"{where}.name", "application command names must be unique"))
-        names.add((kind, command.get("name")))
-        problems += _option_problems(command.get("options") or [], f"{where}.options", depth=0)
-    return problems
-
-
-def _name_problems(item: Mapping[str, Any], where: str, *, described: bool) -> list[Problem]:
-    problems: list[Problem] = []
-    name = item.get("name")
-    if not isinstance(name, str) or not _COMMAND_NAME.match(name) or name != name.lower():
-        problems.append((f"{where}.name", f"{name!r}: 1 to 32 lowercase letters, digits, - or _"))
-    description = item.get("description", "")
-    if described and not (isinstance(description, str) and 1 <= len(description) <= 100):
-        problems.append((f"{where}.description", "must be 1 to 100 characters long"))
-    return problems
-
-
-def _option_problems(options: Any, where: str, *, depth: int) -> list[Problem]:
-    """`depth` 0 is a command's own options, 1 a sub-command's or a group's, 2 a grouped
-    sub-command's: groups sit only at the top, sub-commands only at the top or in a group."""
-    if not isinstance(options, list):
-        return [(where, "a list of options is expected")]
-    problems: list[Problem] = []
-    if len(options) > 25:
-        problems.append((where, "at most 25 options"))
-    kinds = [o.get("type") for o in options if isinstance(o, Mapping)]
-    nested = [kind in (OPTION_SUB_COMMAND, OPTION_SUB_COMMAND_GROUP) for kind in kinds]
-    if any(nested) and not all(nested):
-        problems.append((where, "sub-commands and other options cannot be mixed"))
-    optional_seen = False
-    names: set[Any] = set()
-    for index, option in enumerate(options):
-        here = f"{where}.{index}"
-        if not isinstance(option, Mapping):
-            problems.append((here, "an object is expected"))
-            continue
-        kind = option.get("type")
-        problems += _name_problems(option, here, described=True)
-        if option.get("name") in names:
-            problems.append((f"{here}.name", "option names must be unique"))
-        names.add(option.get("name"))
-        if kind not in _OPTION_TYPES:
-            problems.append((f"{here}.type", f"{kind!r} is not an option type"))
-        elif kind == OPTION_SUB_COMMAND_GROUP:
-            children = option.get("options") or []
-            if depth > 0:
-                problems.append((here, "a sub-command group can only be a command's option"))
-            elif not all(isinstance(c, Mapping) and c.get("type") == 1 for c in children):
-                problems.append((f"{here}.options", "a group holds only sub-commands"))
-            problems += _option_problems(children, f"{here}.options", depth=depth + 1)
-        elif kind == OPTION_SUB_COMMAND:
-            if depth > 1:
-                problems.append((here, "sub-commands nest at most inside one group"))
-            problems += _option_problems(option.get("options") or [], f"{here}.options", depth=2)
-        else:
-            required = bool(option.get("required"))
-            if required and optional_seen:
-                problems.append((here, "required options must come before optional ones"))
-            optional_seen = optional_seen or not required
-            choices = option.get("choices")
-            if choices and (kind not in _CHOICE_TYPES or len(choices) > 25):
-                problems.append((f"{here}.choices", "up to 25, for strings and numbers only"))
-    return problems
-
-
-def _form_error(problems: Iterable[Problem]) -> web.Response:
-    """Discord's `Invalid Form Body` (50035), its `errors` keyed by where each problem is."""
-    errors: dict[str, Any] = {}
-    for where, message in problems:
-        entry = errors.setdefault(where or "_root", {"_errors": []})
-        entry["_errors"].append({"code": "BASE_TYPE_INVALID", "message": message})
-    return _json({"message": "Invalid Form Body", "code": 50035, "errors": errors}, status=400)
-
-
-def check_command_use(
-    registered: Mapping[str, Any], subcommand: str | None, options: Mapping[str, Any]
-) -> None:
-    """Raise `ValueError` for a use no Discord client could send: a sub-command or an option
-    the bot did not register, a required option left out, a value of the wrong type or
-    outside the choices. Tests thereby show the bot registered what they use."""
-    declared: list[Mapping[str, Any]] = list(registered.get("options") or [])
-    label = f"/{registered.get('name')}"
-    if subcommand is not None:
-        found = next(
-            (o for o in declared if o.get("type") == 1 and o.get("name") == subcommand), None
-        )
-        if found is None:
-            known = sorted(str(o.get("name")) for o in declared if o.get("type") == 1)
-            raise ValueError(f"{label} has no sub-command {subcommand!r}; registered: {known}")
-        declared = list(found.get("options") or [])
-        label = f"{label} {subcommand}"
-    by_name = {str(o.get("name")): o for o in declared}
-    for name, value in options.items():
-        option = by_name.get(name)
-        if option is None:
-            raise ValueError(f"{label} has no option {name!r}; registered: {sorted(by_name)}")
-        expected = {OPTION_BOOLEAN: bool, OPTION_INTEGER: int, OPTION_STRING: str}.get(
-            int(option.get("type") or 0)
-        )
-        if expected is not None and (
-            not isinstance(value, expected) or (expected is int and isinstance(value, bool))
-        ):
-            raise ValueError(f"{label} {name}: {value!r} is not a {expected.__name__}")
-        choices = [c.get("value") for c in option.get("choices") or ()]
-        if choices and value not in choices:
-            raise ValueError(f"{label} {name}: {value!r} is not one of {choices}")
-    missing = [name for name, o in by_name.items() if o.get("required") and name not in options]
-    if missing:
-        raise ValueError(f"{label} needs {missing}")
-
-
-# ---------------------------------------------------------------------------------------------
-# The world: users, guilds, channels, messages
-# ---------------------------------------------------------------------------------------------
-
-
-@dataclass(slots=True)
-class User:
-    id: int
-    username: str
-    bot: bool = False
-    dms_open: bool = True
-
-    def to_json(self) -> dict[str, Any]:
-        data: dict[str, Any] = {
-            "id": str(self.id),
-            "username": self.username,
-            "discriminator": "0",
-            "avatar": None,
-            "global_name": self.username.title(),
-            "public_flags": 0,
-        }
-        if self.bot:
-            data["bot"] = True
-        return data
-
-
-@dataclass(slots=True)
-class CustomEmoji:
-    id: int
-    name: str
-    animated: bool = False
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "id": str(self.id),
-            "name": self.name,
-            "animated": self.animated,
-            "require_colons": True,
-            "managed": False,
-            "available": True,
-            "roles": [],
-        }
-
-
-@dataclass(slots=True)
-class Channel:
-    id: int
-    name: str
-    guild_id: int | None = None
-    recipient: User | None = None  # set for DM channels
-    position: int = 0
-
-    def to_json(self) -> dict[str, Any]:
-        if self.recipient is not None:
-            return {
-                "id": str(self.id),
-                "type": 1,
-                "last_message_id": None,
-                "recipients": [self.recipient.to_json()],
-                "flags": 0,
-            }
-        return {
-            "id": str(self.id),
-            "type": 0,
-            "guild_id": str(self.guild_id),
-            "name": self.name,
-            "position": self.position,
-            "permission_overwrites": [],
-            "nsfw": False,
-            "topic": None,
-            "last_message_id": None,
-            "rate_limit_per_user": 0,
-            "parent_id": None,
-            "flags": 0,
-        }
-
-
-@dataclass(slots=True)
-class Guild:
-    id: int
-    name: str
-    preferred_locale: str = "en-US"
-    channels: list[Channel] = field(default_factory=list)
-    emojis: list[CustomEmoji] = field(default_factory=list)
-    members: dict[int, User] = field(default_factory=dict)
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "id": str(self.id),
-            "name": self.name,
-            "unavailable": False,
-            "member_count": len(self.members),
-            "large": False,
-            "preferred_locale": self.preferred_locale,
-            "owner_id": str(next(iter(self.members), 0)),
-            "features": [],
-            "channels": [channel.to_json() for channel in self.channels],
-            "members": [],
-            "roles": [
-                {
-                    "id": str(self.id),
-                    "name": "@everyone",
-                    "permissions": "0",
-                    "position": 0,
-                    "color": 0,
-                    "hoist": False,
-                    "managed": False,
-                    "mentionable": False,
-                    "flags": 0,
-                }
-            ],
-            "emojis": [emoji.to_json() for emoji in self.emojis],
-            "stickers": [],
-            "threads": [],
-            "voice_states": [],
-            "presences": [],
-            "stage_instances": [],
-            "guild_scheduled_events": [],
-        }
-
-
-@dataclass(slots=True)
-class Message:
-    id: int
-    channel: Channel
-    author: User
-    content: str
-    embeds: list[dict[str, Any]] = field(default_factory=list)
-    mentions: list[User] = field(default_factory=list)
-    reactions: set[tuple[int, str]] = field(default_factory=set)  # (user id, emoji key)
-    timestamp: str = field(default_factory=_timestamp)
-
-    def to_json(self, *, with_content: bool = True, message_type: int = 0) -> dict[str, Any]:
-        return {
-            "id": str(self.id),
-            "channel_id": str(self.channel.id),
-            "type": message_type,
-            "content": self.content if with_content else "",
-            "author": self.author.to_json(),
-            "embeds": list(self.embeds) if with_content else [],
-            "attachments": [],
-            "components": [],
-            "mentions": [user.to_json() for user in self.mentions],
-            "mention_roles": [],
-            "pinned": False,
-            "mention_everyone": False,
-            "tts": False,
-            "timestamp": self.timestamp,
-            "edited_timestamp": None,
-            "flags": 0,
-        }
-
-
-@dataclass(frozen=True, slots=True)
-class SentMessage:
-    """A message the bot posted, as the stand-in recorded it."""
-
-    id: int
-    channel_id: int
-    content: str
-    recipient_id: int | None  # the user, when the channel is a DM
-    body: Mapping[str, Any]
-    received_at: float  # time.perf_counter() when it arrived
-
-    @property
-    def is_dm(self) -> bool:
-        return self.recipient_id is not None
-
-
-@dataclass(slots=True)
-class Interaction:
-    """A slash command someone used, and how the bot answered it."""
-
-    id: int
-    token: str
-    user: User
-    channel: Channel
-    command: str
-    options: dict[str, Any]
-    created_at: float = field(default_factory=time.monotonic)
-    response_type: int | None = None  # 4 = message, 5 = deferred ("thinking")
-    ephemeral: bool = False
-    answers: list[str] = field(default_factory=list)  # the shown text, each edit or follow-up
-
-
-# ---------------------------------------------------------------------------------------------
-# Fault injection
-# ---------------------------------------------------------------------------------------------
-
-
-@dataclass(slots=True)
-class _Fault:
-    method: str
-    path: re.Pattern[str]
-    status: int
-    times: int
-    retry_after: float
-    is_global: bool
-    code: int
-
-    def matches(self, method: str, path: str) -> bool:
-        return self.times > 0 and self.method in ("*", method) and bool(self.path.search(path))
-
-    def response(self) -> web.Response:
-        if self.status != 429:
-            return _error(self.status, self.code, f"{self.status}: injected by the stand-in")
-        reset = time.time() + self.retry_after
-        headers = {
-            "Via": "1.1 standin",
-            "Retry-After": str(math.ceil(self.retry_after)),
-            "X-RateLimit-Limit": "5",
-            "X-RateLimit-Remaining": "0",
-            "X-RateLimit-Reset": f"{reset:.3f}",
-            "X-RateLimit-Reset-After": f"{self.retry_after:.3f}",
-            "X-RateLimit-Bucket": "standin-limited",
-            "X-RateLimit-Scope": "global" if self.is_global else "user",
-        }
-        if self.is_global:
-            headers["X-RateLimit-Global"] = "true"
-        body = {
-            "message": "You are being rate limited.",
-            "retry_after": self.retry_after,
-            "global": self.is_global,
-        }
-        return _json(body, status=429, headers=headers)
-
-
-@dataclass(slots=True)
-class _Bucket:
-    """A rate-limit bucket as Discord keeps one: `limit` requests per `per` seconds for one
-    route, counted per major parameter (the channel), announced in `X-RateLimit-*` headers on
-    every answer and enforced with a 429 that carries `Retry-After`."""
-
-    name: str
-    method: str
-    path: re.Pattern[str]
-    limit: int
-    per: float
-    windows: dict[str, tuple[float, int]] = field(default_factory=dict)  # major → (reset, used)
-    refused: int = 0
-
-    def matches(self, method: str, path: str) -> re.Match[str] | None:
-        return self.path.search(path) if self.method in ("*", method) else None
-
-    def take(self, major: str) -> tuple[bool, dict[str, str], float]:
-        """Count one request: (allowed, the headers to send, seconds until the window resets)."""
-        now = time.monotonic()
-        reset, used = self.windows.get(major, (0.0, 0))
-        if now >= reset:
-            reset, used = now + self.per, 0
-        used += 1
-        self.windows[major] = (reset, used)
-        after = max(reset - now, 0.0)
-        headers = {
-            "X-RateLimit-Limit": str(self.limit),
-            "X-RateLimit-Remaining": str(max(self.limit - used, 0)),
-            "X-RateLimit-Reset": f"{time.time() + after:.3f}",
-            "X-RateLimit-Reset-After": f"{after:.3f}",
-            "X-RateLimit-Bucket": self.name,
-        }
-        return used <= self.limit, headers, after
-
-    def refusal(self, headers: Mapping[str, str], after: float) -> web.Response:
-        self.refused += 1
-        refused = {
-            **headers,
-            "Via": "1.1 standin",
-            "Retry-After": str(max(math.ceil(after), 1)),
-            "X-RateLimit-Scope": "user",
-        }
-        body = {"message": "You are being rate limited.", "retry_after": after, "global": False}
-        return _json(body, status=429, headers=refused)
-
-
-# ---------------------------------------------------------------------------------------------
-# Gateway sessions
-# ---------------------------------------------------------------------------------------------
-
-
-@dataclass(slots=True)
-class _Session:
-    """One gateway session: it outlives its socket so a RESUME can replay what was missed."""
-
-    id: str
-    shard: tuple[int, int] | None
-    intents: int
-    seq: int = 0
-    log: deque[tuple[int, str]] = field(default_factory=lambda: deque(maxlen=50_000))
-    socket: web.WebSocketResponse | None = None
-    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
-    replay_overlap: int = 0
-    invalid: bool = False
-
-    def handles(self, guild_id: int | None) -> bool:
-        if self.shard is None:
-            return True
-        shard_id, count = self.shard
-        if guild_id is None:
-            return shard_id == 0  # DMs go to shard 0
-        return DiscordStandin.shard_for(guild_id, count) == shard_id
-
-    @property
-    def connected(self) -> bool:
-        return self.socket is not None and not self.socket.closed
-
-    async def dispatch(self, event: str, data: Mapping[str, Any]) -> None:
-        async with self.lock:
-            self.seq += 1
-            frame = json.dumps({"op": OP_DISPATCH, "t": event, "s": self.seq, "d": data})
-            self.log.append((self.seq, frame))
-            await self._send(frame)
-
-    async def _send(self, frame: str) -> None:
-        if not self.connected:
-            return  # kept in the log for the RESUME
-        assert self.socket is not None
-        try:
-            await self.socket.send_str(frame)
-        except (ConnectionError, RuntimeError):
-            self.socket = None
-
-    async def resume(self, socket: web.WebSocketResponse, client_seq: int) -> int:
-        """Attach the new socket, replay what came after `client_seq`; returns how many."""
-        async with self.lock:
-            self.socket = socket
-            start = client_seq - self.replay_overlap
-            self.replay_overlap = 0
-            missed = [frame for seq, frame in self.log if seq > start]
-            for frame in missed:
-                await self._send(frame)
-            resumed = {"op": OP_DISPATCH, "t": "RESUMED", "s": self.seq, "d": {}}
-            await self._send(json.dumps(resumed))
-            return len(missed)
-
+from hashcart_discord.testing.commands import _form_error, check_command_use, command_problems
+from hashcart_discord.testing.models import (
+    Channel,
+    CustomEmoji,
+    Guild,
+    Interaction,
+    Message,
+    SentMessage,
+    User,
+    _Bucket,
+    _Fault,
+    _Session,
+)
+from hashcart_discord.testing.wire import (
+    APP_FLAG_GATEWAY_MESSAGE_CONTENT,
+    CLOSE_AUTHENTICATION_FAILED,
+    CLOSE_DISALLOWED_INTENTS,
+    CLOSE_INVALID_SHARD,
+    DISCORD_EPOCH_MS,
+    INTENT_MESSAGE_CONTENT,
+    OP_HEARTBEAT,
+    OP_HEARTBEAT_ACK,
+    OP_HELLO,
+    OP_IDENTIFY,
+    OP_INVALID_SESSION,
+    OP_RESUME,
+    PRIVILEGED_INTENTS,
+    _error,
+    _json,
+)
+
+__all__ = ["DiscordStandin"]
 
 # ---------------------------------------------------------------------------------------------
 # The stand-in
@@ -578,6 +79,8 @@ class DiscordStandin:
     embeds (unless they mention the bot), as on discord.com, and an IDENTIFY asking for the
     intent is closed with 4014.
     """
+
+    platform = "discord"
 
     def __init__(
         self,
@@ -674,6 +177,9 @@ class DiscordStandin:
             "HASHCART_DISCORD_API_URL": self.api_url,
             "HASHCART_DISCORD_GATEWAY_URL": self.gateway_url,
         }
+
+    def plugin_env(self) -> dict[str, str]:
+        return self.env
 
     def make_app(self) -> web.Application:
         """The aiohttp application, for mounting the stand-in inside another server."""
