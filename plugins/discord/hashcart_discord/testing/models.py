@@ -11,14 +11,11 @@ import time
 from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from aiohttp import web
 
-from hashcart_discord.testing.wire import OP_DISPATCH, _error, _json, _timestamp
-
-if TYPE_CHECKING:
-    from hashcart_discord.testing.standin import DiscordStandin
+from hashcart_discord.testing.wire import OP_DISPATCH, _error, _json, _timestamp, shard_for
 
 # ---------------------------------------------------------------------------------------------
 # The world: users, guilds, channels, messages
@@ -319,7 +316,7 @@ class _Session:
         shard_id, count = self.shard
         if guild_id is None:
             return shard_id == 0  # DMs go to shard 0
-        return DiscordStandin.shard_for(guild_id, count) == shard_id
+        return shard_for(guild_id, count) == shard_id
 
     @property
     def connected(self) -> bool:

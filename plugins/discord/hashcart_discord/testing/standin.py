@@ -62,6 +62,7 @@ from hashcart_discord.testing.wire import (
     PRIVILEGED_INTENTS,
     _error,
     _json,
+    shard_for,
 )
 
 __all__ = ["DiscordStandin"]
@@ -217,10 +218,7 @@ class DiscordStandin:
         """A fresh snowflake; consecutive ids fall into consecutive shards."""
         return (self._id_base_ms + next(self._ids)) << 22
 
-    @staticmethod
-    def shard_for(guild_id: int, shard_count: int) -> int:
-        """The shard that receives a guild's events (Discord's formula)."""
-        return (guild_id >> 22) % shard_count
+    shard_for = staticmethod(shard_for)
 
     def add_user(
         self, username: str, *, bot: bool = False, dms_open: bool = True, id: int | None = None

@@ -46,3 +46,8 @@ def _error(status: int, code: int, message: str) -> web.Response:
 
 def _timestamp() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S.000000+00:00", time.gmtime())
+
+
+def shard_for(guild_id: int, shard_count: int) -> int:
+    """The shard that receives a guild's events (Discord's formula)."""
+    return (guild_id >> 22) % shard_count
