@@ -3,6 +3,12 @@
 from __future__ import annotations
 
 from hashcart import hookimpl
+from hashcart_slack.testing.base import (
+    DEFAULT_BOT_TOKEN,
+    DEFAULT_SIGNING_SECRET,
+    RESPONSE_URL_TTL,
+    RESPONSE_URL_USES,
+)
 from hashcart_slack.testing.payloads import (
     app_uninstalled_event,
     direct_message_event,
@@ -19,10 +25,6 @@ from hashcart_slack.testing.payloads import (
     url_verification,
 )
 from hashcart_slack.testing.standin import (
-    DEFAULT_BOT_TOKEN,
-    DEFAULT_SIGNING_SECRET,
-    RESPONSE_URL_TTL,
-    RESPONSE_URL_USES,
     ApiCall,
     Delivery,
     ResponsePost,
