@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from hashcart import hookimpl
 from hashcart_mastodon.testing.models import Account, ApiCall, Notification, Status, status_html
 from hashcart_mastodon.testing.standin import (
     BOT_USERNAME,
@@ -11,6 +12,12 @@ from hashcart_mastodon.testing.standin import (
     VISIBILITIES,
     MastodonStandin,
 )
+
+
+@hookimpl
+def hashcart_standins() -> MastodonStandin:
+    return MastodonStandin()
+
 
 __all__ = [
     "BOT_USERNAME",

@@ -56,6 +56,8 @@ _FORM = web.RequestKey("form", dict)
 class MastodonStandin:
     """One Mastodon instance whose only app token belongs to the bot account `@hashcart`."""
 
+    platform = "mastodon"
+
     def __init__(
         self,
         *,
@@ -107,6 +109,9 @@ class MastodonStandin:
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
+
+    def plugin_env(self) -> dict[str, str]:
+        return self.env()
 
     def env(self, **overrides: str) -> dict[str, str]:
         """`HASHCART_MASTODON_*` for a bot on this instance; `overrides` use the short names."""
