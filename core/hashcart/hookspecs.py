@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from hashcart.policy_api import PolicyContext
     from hashcart.signin import SignInProvider
     from hashcart.sources import ProductSource
+    from hashcart.standin import Standin
 
 hookspec = pluggy.HookspecMarker("hashcart")
 
@@ -226,6 +227,22 @@ def hashcart_format_reply(
     Block Kit in `ReplyContent.extra`); use `hashcart.translate(locale, msgid, **params)` to stay
     in the user's language. Mark a platform's implementation `@hashcart.for_platform(name)`: the
     core then calls it only for that platform's commands.
+    """
+
+
+# ---------------------------------------------------------------------------------------------
+# Test kit
+# ---------------------------------------------------------------------------------------------
+
+
+@hookspec
+def hashcart_standins() -> Standin | Sequence[Standin] | None:
+    """Offer a local stand-in for this plugin's platform to the playground and the cluster harness.
+
+    Implement it in the plugin's `testing` subpackage, not in the plugin itself: the core imports
+    `<plugin>.testing` only when a stand-in is asked for (`hashcart playground`, tests), so a
+    production server never loads test code. Return new, unstarted objects with a `platform`
+    name, `start`, `stop` and `plugin_env()` (the settings that point the plugin at it).
     """
 
 

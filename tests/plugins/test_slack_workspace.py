@@ -19,7 +19,7 @@ import pytest
 
 import hashcart_slack
 from hashcart.testing import RunningHashcart, eventually, running_hashcart
-from hashcart.testing.standins.slack import (
+from hashcart_slack.testing import (
     SlackStandin,
     app_uninstalled_event,
     direct_message_event,

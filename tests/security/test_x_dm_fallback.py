@@ -23,8 +23,8 @@ from hashcart import (
     SendRefused,
 )
 from hashcart.testing import RunningHashcart, eventually, running_hashcart
-from hashcart.testing.standins.twitter import XStandin, direct_message, dm_delivery, tweet, user
 from hashcart_twitter.platform import TwitterPlatform
+from hashcart_twitter.testing import XStandin, direct_message, dm_delivery, tweet, user
 
 ECHO = "https://www.amazon.com/dp/B00X4WHP5E"
 PUBLIC_WORDING = "Done — the details are in your direct messages."
