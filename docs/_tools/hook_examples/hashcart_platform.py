@@ -1,9 +1,9 @@
 from collections.abc import Mapping
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from hashcart import Action, OutgoingReply, Platform, hookimpl
+from hashcart import Action, Host, OutgoingReply, Platform, hookimpl
 
 
 class EchoSettings(BaseSettings):
@@ -30,6 +30,6 @@ class EchoPlatform:
 
 
 @hookimpl
-def hashcart_platform(hashcart: Any) -> Platform | None:
+def hashcart_platform(hashcart: Host) -> Platform | None:
     settings = hashcart.settings_for(EchoSettings)
     return EchoPlatform() if settings.token else None

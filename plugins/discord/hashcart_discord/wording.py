@@ -9,9 +9,7 @@ the same replacement works in every language. Every other answer keeps the core'
 
 from __future__ import annotations
 
-from hashcart import CartCommand, Outcome, OutcomeCode, ReplyContent
-from hashcart_discord.host import Host
-from hashcart_discord.reactions import PLATFORM
+from hashcart import CartCommand, Host, Outcome, OutcomeCode, ReplyContent
 from hashcart_discord.settings import DiscordSettings, EmojiSpec
 
 CORE_FORGET_CONFIRM = "/cart forget confirm"
@@ -21,8 +19,6 @@ DISCORD_FORGET_CONFIRM = "/cart forget confirm: True"
 def format_reply(
     command: CartCommand, outcome: Outcome, locale: str, hashcart: Host
 ) -> ReplyContent | None:
-    if command.platform != PLATFORM:
-        return None
     if outcome.code is OutcomeCode.HELP:
         spec = EmojiSpec.parse(hashcart.settings_for(DiscordSettings).emoji)
         emoji = spec.name if spec.id is None else f"<:{spec.name}:{spec.id}>"

@@ -13,8 +13,7 @@ from urllib.parse import urlsplit
 from babel.core import Locale, UnknownLocaleError
 from babel.numbers import format_currency
 
-from hashcart import CartCommand, CartLine, Outcome, OutcomeCode, ReplyContent
-from hashcart_slack.core import Core
+from hashcart import CartCommand, CartLine, Host, Outcome, OutcomeCode, ReplyContent
 from hashcart_slack.settings import SlackSettings
 
 #: Slack allows 50 blocks and 3000 characters per text; a long cart is cut, with a count.
@@ -22,7 +21,7 @@ MAX_LINES = 30
 
 
 def format_reply(
-    command: CartCommand, outcome: Outcome, locale: str | None, hashcart: Core
+    command: CartCommand, outcome: Outcome, locale: str | None, hashcart: Host
 ) -> ReplyContent | None:
     cart_url = f"{hashcart.settings.public_url}/cart"
     params = {"cart_url": cart_url, "hashtag": hashcart.settings.hashtag, "platform": "slack"}
@@ -43,7 +42,7 @@ def format_reply(
     return None
 
 
-def help_text(locale: str | None, hashcart: Core) -> str:
+def help_text(locale: str | None, hashcart: Host) -> str:
     """Every way Slack has to use hashcart; the command is named as this app configured it."""
     settings = hashcart.settings_for(SlackSettings)
     text = hashcart.translate(
