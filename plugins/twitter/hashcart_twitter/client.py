@@ -16,6 +16,7 @@ from typing import Any
 from urllib.parse import quote, urlencode
 
 import aiohttp
+import orjson
 from yarl import URL
 
 from hashcart_twitter.oauth1 import UrlSigner
@@ -162,12 +163,13 @@ class XClient:
         url = self._url(path, params)
         headers = {"Content-Type": "application/json"} if json_body is not None else {}
         headers.update(self._bearer_headers() if bearer else self._oauth_headers(method, url))
-        data = json.dumps(json_body).encode() if json_body is not None else None
+        data = orjson.dumps(json_body) if json_body is not None else None
         try:
             async with self.session.request(method, url, data=data, headers=headers) as response:
                 if response.status >= 300:
                     raise await _error_from(response)
-                parsed = await response.json(content_type=None)
+                raw = await response.read()
+                parsed = orjson.loads(raw) if raw.strip() else None  # as aiohttp's .json()
         except aiohttp.ClientConnectorError as exc:
             raise XError(ErrorKind.UNAVAILABLE, f"{method} {path}: {exc}", sent=False) from exc
         except (aiohttp.ClientError, TimeoutError) as exc:
