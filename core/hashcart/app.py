@@ -31,7 +31,7 @@ from hashcart.commands import (
 )
 from hashcart.config import Settings, load_settings
 from hashcart.errors import ConfigError, Unavailable
-from hashcart.i18n import translate
+from hashcart.i18n import minutes, translate
 from hashcart.kv import KeyValueStore
 from hashcart.leases import Leases
 from hashcart.logs import current_event
@@ -429,7 +429,14 @@ class Hashcart:
     # -- helpers for plugins ----------------------------------------------------------------------
 
     def translate(self, locale: str | None, msgid: str, **params: Any) -> str:
-        return translate(locale, msgid, **params)
+        """`msgid` in `locale`; texts that name how long something lasts read it from settings.
+
+        A plural message takes its number from `n=` (or its own `count` / `minutes`).
+        """
+        window = minutes(locale, self.settings.link_token_minutes)
+        return translate(
+            locale, msgid, **{"link_lifetime": window, "confirm_window": window, **params}
+        )
 
     def count_platform_error(self, platform: str, kind: str) -> None:
         self.metrics.platform_errors.labels(platform, kind).inc()
