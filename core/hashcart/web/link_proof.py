@@ -392,6 +392,7 @@ async def confirm_page(request: web.Request) -> web.Response:
         action=f"/link/{provider.platform}/confirm",
         next=f"/link/{provider.platform}/confirm",
         pending=await hashcart.accounts.pending_count(provider.platform, proven.user_id),
+        proof_minutes=PROOF_SECONDS // 60,
     )
 
 

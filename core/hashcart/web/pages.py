@@ -11,34 +11,25 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-import jinja2
 from aiohttp import web
 
 from hashcart.errors import Conflict, NotFound
+from hashcart.i18n import translate
 from hashcart.web import session
 from hashcart.web.server import hashcart_of
 from hashcart.web.session import checked_form, session_of, with_session
+from hashcart.web.templating import environment, page_locale
 
 HERE = Path(__file__).parent
-
-_templates = jinja2.Environment(
-    loader=jinja2.FileSystemLoader(HERE / "templates"),
-    autoescape=jinja2.select_autoescape(["html"]),
-)
 
 #: How people call each platform; unknown platforms show their plugin name.
 PLATFORM_NAMES = {"twitter": "X", "slack": "Slack", "discord": "Discord"}
 
-#: Notices a redirect may ask a page to show (`?done=KEY`); fixed text, so nothing is injected.
-NOTICES = {
-    "linked": "Linked. What you add on that platform now lands in this cart.",
-    "quantity": "Quantity updated.",
-    "removed": "Removed from your cart.",
-    "unlinked": "Unlinked. That account no longer fills this cart.",
-    "privacy": "Privacy setting saved.",
-    "welcome": "Your account is ready.",
-    "signed-in": "Signed in.",
-}
+#: Notices a redirect may ask a page to show (`?done=KEY`, catalog id `web.notice.KEY`); fixed
+#: text, so nothing is injected.
+NOTICES = frozenset(
+    {"linked", "quantity", "removed", "unlinked", "privacy", "welcome", "signed-in"}
+)
 
 
 def platform_name(platform: str) -> str:
@@ -51,8 +42,10 @@ def identity_label(platform: str, user_id: str, user_name: str | None) -> str:
     return f"user {user_id}"
 
 
-def render(template: str, status: int = 200, **context: Any) -> web.Response:
-    html = _templates.get_template(template).render(**context)
+def render(
+    template: str, status: int = 200, locale: str | None = None, **context: Any
+) -> web.Response:
+    html = environment(locale).get_template(template).render(**context)
     return web.Response(
         text=html,
         status=status,
@@ -103,14 +96,20 @@ async def current_account(request: web.Request) -> dict[str, Any] | None:
 async def page(
     request: web.Request, template: str, status: int = 200, **context: Any
 ) -> web.Response:
-    """Render a page with what every page needs: the account, the CSRF token, a notice."""
+    """Render a page with what every page needs: the account, the CSRF token, a notice, and
+    the language: the account's own choice, else the browser's."""
     context.setdefault("account", await current_account(request))
     context.setdefault("csrf", session_of(request).csrf)
-    context.setdefault("notice", NOTICES.get(request.query.get("done", "")))
+    locale = page_locale(context["account"], request.headers.get("Accept-Language"))
+    done = request.query.get("done", "")
+    context.setdefault(
+        "notice", translate(locale, f"web.notice.{done}") if done in NOTICES else None
+    )
+    context.setdefault("link_minutes", hashcart_of(request).settings.link_token_minutes)
     from hashcart.web.oidc import button_name  # oidc builds on this module
 
     context.setdefault("oidc_name", button_name(request.app))
-    return render(template, status, **context)
+    return render(template, status, locale, **context)
 
 
 async def message(
