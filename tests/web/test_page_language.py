@@ -29,9 +29,7 @@ async def german(site: RunningHashcart) -> AsyncIterator[Visitor]:
     await visitor.close()
 
 
-async def test_pages_in_german_for_a_german_browser(
-    site: RunningHashcart, german: Visitor
-) -> None:
+async def test_pages_in_german_for_a_german_browser(site: RunningHashcart, german: Visitor) -> None:
     signin = await german.get("/signin")
     assert '<html lang="de">' in signin.text
     assert "Melde dich bei deinem Warenkorb an" in signin.text
