@@ -113,18 +113,25 @@ async def page(
 
 
 async def message(
-    request: web.Request, status: int, title: str, text: str, **context: Any
+    request: web.Request,
+    status: int,
+    title: str,
+    text: str,
+    params: dict[str, Any] | None = None,
+    **context: Any,
 ) -> web.Response:
-    return await page(request, "message.html", status, title=title, message=text, **context)
+    """A page of one title and one text: catalog ids (filled in with `params`) or plain text."""
+    return await page(
+        request, "message.html", status, title=title, message=text, params=params or {}, **context
+    )
 
 
 async def forbidden(request: web.Request) -> web.Response:
     return await message(
         request,
         403,
-        "This form has expired",
-        "The page you sent this from is too old or came from somewhere else. "
-        "Go back, reload the page and try again.",
+        "web.error.form_expired.title",
+        "web.error.form_expired.text",
     )
 
 

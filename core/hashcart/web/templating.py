@@ -2,7 +2,8 @@
 
 Templates say `{{ _("web.cart.title") }}` and `{{ ngettext(id, id, n, **params) }}` with the
 reply catalogs' own ids and `{name}` placeholders. Page texts may carry inline HTML (`<strong>`),
-so a translation is markup: its parameters are escaped, the catalog's own text is trusted.
+so a translation is markup: its parameters are escaped, the catalog's own text is trusted. A
+text that is no catalog id is shown as it is, escaped.
 """
 
 from __future__ import annotations
@@ -14,7 +15,13 @@ from typing import Any
 import jinja2
 from markupsafe import Markup, escape
 
-from hashcart.i18n import available_locales, normalise_locale, translate
+from hashcart.i18n import (
+    DEFAULT_LOCALE,
+    available_locales,
+    message_ids,
+    normalise_locale,
+    translate,
+)
 
 TEMPLATES = Path(__file__).parent / "templates"
 
@@ -28,6 +35,8 @@ def _environment(locale: str) -> jinja2.Environment:
     )
 
     def gettext(msgid: str, **params: Any) -> Markup:
+        if msgid not in message_ids(DEFAULT_LOCALE):
+            return escape(msgid)
         safe = {
             key: value if isinstance(value, int | float) else escape(value)
             for key, value in params.items()
