@@ -76,3 +76,15 @@ def test_the_account_language_wins_over_the_browser() -> None:
     assert page_locale({"language": "de"}, "en") == "de"
     assert page_locale({"language": None}, "de") == "de"
     assert page_locale(None, None) == "en"
+
+
+async def test_errors_and_message_pages_in_german(site: RunningHashcart, german: Visitor) -> None:
+    await german.get("/signin")
+    refused = await german.post("/signin", {"name": "nobody", "password": "wrong password"})
+    assert refused.status == 401
+    assert "Kontoname und Passwort passen nicht zusammen." in refused.text
+    short = await german.post("/signup", {"name": "greta", "password": "kurz"})
+    assert "Wähle ein Passwort mit mindestens 8 Zeichen." in short.text
+    forged = await german.post("/signin", {"name": "x", "password": "y"}, csrf="forged")
+    assert forged.status == 403
+    assert "<h1>Dieses Formular ist abgelaufen</h1>" in forged.text
