@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test lint typecheck layering install clean bench browser docs lint-deploy
+.PHONY: run test lint typecheck layering install clean bench bench-core browser docs lint-deploy
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -60,7 +60,12 @@ browser:
 test: install lint typecheck layering lint-deploy docs browser
 	$(BIN)/pytest -q
 
+# The side-by-side table of bench/README.md (both databases, ~10 minutes; BENCH_ARGS=--quick
+# halves it). bench-core: the core alone, no HTTP.
 bench: $(STAMP)
+	$(BIN)/python bench/all.py $(BENCH_ARGS)
+
+bench-core: $(STAMP)
 	$(BIN)/python bench/core.py
 
 clean:

@@ -72,7 +72,7 @@ async def bot_process(
             **os.environ,
             **standin.env,
             "HASHCART_LOG_LEVEL": "WARNING",
-            "PYTHONPATH": str(ROOT),
+            "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
         }
         db = f"sqlite+aiosqlite:///{Path(folder) / 'bench.db'}"
         ids = ",".join(str(user.id) for user in users)

@@ -5,10 +5,16 @@ the load generator sends signed Account Activity deliveries (one hashtag reply w
 link each, from a pool of linked users) and the X stand-in receives the bot's reply tweets,
 verifying every OAuth 1.0a signature. Reported per database:
 
-* closed loop: deliveries/s over `--total` deliveries at `--concurrency`, and end-to-end
-  replies/s (until the last reply reached the stand-in);
-* open loop: webhook latency p50/p99 at a steady `--rate`, counted from the scheduled send time;
-* exactly once: every delivered tweet got exactly one reply tweet.
+* replies/s: a closed loop of `--concurrency` senders for `--duration` seconds, counted until the
+  last reply reached the stand-in; every twentieth delivery is a redelivery of the one before;
+* CPU per request: the server process's CPU time over the closed loop and its replies ÷ requests;
+* at a steady `--rate`: webhook ack p99 (from the scheduled send time) and answer p50 / p99
+  (delivery sent → reply tweet at the stand-in);
+* checked after the run: one cart unit (or reference row) per distinct tweet, exactly one reply
+  tweet per tweet.
+
+The reference ("bare") is plain aiohttp: check the signature, insert one row idempotently, post
+one oauthlib-signed reply after the 200.
 
     .venv/bin/python bench/twitter.py                      # SQLite
     .venv/bin/python bench/twitter.py --db postgresql+asyncpg://postgres@127.0.0.1:5432/test
@@ -22,19 +28,18 @@ import contextlib
 import hmac
 import json
 import os
-import secrets
-import subprocess
 import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
-from loadgen import LoadGenerator, LoadResult, percentile
+import serve
+from loadgen import LoadGenerator, percentile
 
+from hashcart.testing import eventually
 from hashcart.testing.standins.twitter import (
+    PostedTweet,
     XStandin,
     delivery,
     sign_delivery,
@@ -42,17 +47,17 @@ from hashcart.testing.standins.twitter import (
     user,
 )
 
-ROOT = Path(__file__).resolve().parent.parent
-PRODUCTS = [f"B0BENCH{n:03d}" for n in range(50)]
-USERS = [user(f"bench{n}", str(1_000_000_000 + n)) for n in range(500)]
+PRODUCTS = 1000
+REFERENCE_TABLE = "reference_adds"
+USERS = [user(f"bench{n}", str(1_000_000_000 + n)) for n in range(5000)]
 
 
 # ---------------------------------------------------------------------------------------------
-# The server under test (child process: `bench/twitter.py _serve DB PORT ENV_JSON`)
+# The servers under test (child process: `bench/twitter.py _serve PORT KIND DB ENV SIZES`)
 # ---------------------------------------------------------------------------------------------
 
 
-async def serve(db: str, port: int, env: dict[str, str]) -> None:
+async def serve_hashcart(port: int, db: str, env: dict[str, str], sizes: tuple[int, int]) -> None:
     import hashcart_twitter
     from hashcart.testing import running_hashcart
 
@@ -60,15 +65,12 @@ async def serve(db: str, port: int, env: dict[str, str]) -> None:
     async with running_hashcart(
         plugins=[hashcart_twitter], env=env, database_url=db, port=port
     ) as hc:
-        for n, asin in enumerate(PRODUCTS):
-            await hc.add_product(f"amazon:{asin}", title=f"Bench gadget {n}", price_cents=999 + n)
-        for who in USERS:
-            await hc.link(who["screen_name"], "twitter", who["id_str"])
-        print("ready", flush=True)
-        await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)
+        ids = [who["id_str"] for who in USERS[: sizes[0]]]
+        await serve.seed_hashcart(hc, "twitter", ids, sizes[1])
+        await serve.ready_and_wait()
 
 
-async def serve_reference(db: str, port: int, env: dict[str, str]) -> None:
+async def serve_reference(port: int, db: str, env: dict[str, str], _sizes: tuple[int, int]) -> None:
     """The yardstick from issue 3: check the signature, insert one row, post one reply.
 
     Written the way a developer would without hashcart: one aiohttp handler, SQLAlchemy core
@@ -83,7 +85,7 @@ async def serve_reference(db: str, port: int, env: dict[str, str]) -> None:
 
     engine = create_engine(db)
     rows = sa.Table(
-        "reference_adds",
+        REFERENCE_TABLE,
         sa.MetaData(),
         sa.Column("tweet_id", sa.String(32), primary_key=True),
         sa.Column("user_id", sa.String(32), nullable=False),
@@ -117,11 +119,17 @@ async def serve_reference(db: str, port: int, env: dict[str, str]) -> None:
         for event in json.loads(raw).get("tweet_create_events", []):
             url = event["entities"]["urls"][0]["expanded_url"]
             async with engine.begin() as conn:
-                await conn.execute(
-                    rows.insert().values(
-                        tweet_id=event["id_str"], user_id=event["user"]["id_str"], url=url
+                inserted = await conn.execute(
+                    serve.insert_once(
+                        engine,
+                        rows,
+                        tweet_id=event["id_str"],
+                        user_id=event["user"]["id_str"],
+                        url=url,
                     )
                 )
+            if not inserted.rowcount:
+                continue  # a redelivery
             task = asyncio.create_task(reply(event["id_str"], event["user"]["screen_name"]))
             background.add(task)
             task.add_done_callback(background.discard)
@@ -133,43 +141,14 @@ async def serve_reference(db: str, port: int, env: dict[str, str]) -> None:
     await runner.setup()
     await web.TCPSite(runner, "127.0.0.1", port).start()
     try:
-        print("ready", flush=True)
-        await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)
+        await serve.ready_and_wait()
     finally:
         await runner.cleanup()
         await session.close()
         await engine.dispose()
 
 
-SERVERS = {"hashcart": serve, "reference": serve_reference}
-
-
-@contextlib.contextmanager
-def child_server(kind: str, db: str, env: dict[str, str]) -> Iterator[str]:
-    """One server in its own process; yields its webhook URL; stops it when stdin closes."""
-    from hashcart.testing.harness import free_port
-
-    port = free_port()
-    proc = subprocess.Popen(
-        [sys.executable, __file__, "_serve", kind, db, str(port), json.dumps(env)],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-    )
-    try:
-        assert proc.stdout is not None
-        if proc.stdout.readline().strip() != "ready":
-            raise RuntimeError(f"{kind} did not start (exit {proc.poll()})")
-        yield f"http://127.0.0.1:{port}/twitter/webhook"
-    finally:
-        if proc.stdin is not None:
-            proc.stdin.close()
-        try:
-            proc.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+SERVERS = {"hashcart": serve_hashcart, "reference": serve_reference}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -177,147 +156,163 @@ def child_server(kind: str, db: str, env: dict[str, str]) -> Iterator[str]:
 # ---------------------------------------------------------------------------------------------
 
 
-@dataclass
-class Phase:
-    tweet_ids: list[str]
-    replies_per_second: float
-    reply_ms: list[float]
-    exactly_once: bool
-    missing: int
-
-
 class Deliveries:
-    """Builds the n-th delivery (a hashtag reply with a product link) and remembers its tweet."""
+    """Builds the n-th delivery (a hashtag reply with a product link; every twentieth a
+    redelivery of the one before, as X retries) and remembers when each tweet was first sent."""
 
-    def __init__(self, x: XStandin, *, parent_links: bool) -> None:
+    def __init__(self, x: XStandin, *, parent_links: bool, users: int) -> None:
         self.x = x
         self.parent_links = parent_links
+        self.users = USERS[:users]
         self.sent_at: dict[str, float] = {}
-        self.ids: list[str] = []
+        self.last: bytes | None = None
 
     def body(self, n: int) -> bytes:
-        who = USERS[n % len(USERS)]
-        link = f"https://www.amazon.com/dp/{PRODUCTS[n % len(PRODUCTS)]}"
+        if n % 20 == 19 and self.last is not None:
+            body, self.last = self.last, None
+            return body
+        who = self.users[n % len(self.users)]
+        link = f"https://www.amazon.com/dp/{serve.asin(n % PRODUCTS)}"
         if self.parent_links:
-            parent = self.x.add_tweet(tweet("Look at this", user=USERS[-1], urls=[link]))
+            parent = self.x.add_tweet(tweet("Look at this", user=self.users[-1], urls=[link]))
             reply = tweet("#amazoncart", user=who, in_reply_to=parent)
         else:
             reply = tweet("#amazoncart want", user=who, urls=[link])
         self.x.add_tweet(reply)
-        self.ids.append(reply["id_str"])
         self.sent_at[reply["id_str"]] = time.time()
-        return json.dumps(delivery([reply])).encode()
+        self.last = json.dumps(delivery([reply])).encode()
+        return self.last
 
     def sign(self, body: bytes) -> dict[str, str]:
         return {"x-twitter-webhooks-signature": sign_delivery(self.x.consumer_secret, body)}
 
-
-async def settle(x: XStandin, deliveries: Deliveries, start: int, drain: float) -> Phase:
-    """Wait until every tweet from index `start` on has its reply (or `drain` runs out)."""
-    ids = deliveries.ids[start:]
-    wanted = set(ids)
-    deadline = time.monotonic() + drain
-    while time.monotonic() < deadline:
-        if sum(1 for p in x.posted if p.in_reply_to in wanted) >= len(wanted):
-            break
-        await asyncio.sleep(0.05)
-    replies = [p for p in x.posted if p.in_reply_to in wanted]
-    per_tweet = Counter(p.in_reply_to for p in replies)
-    exactly_once = set(per_tweet) == wanted and all(n == 1 for n in per_tweet.values())
-    reply_ms = [(p.at - deliveries.sent_at[str(p.in_reply_to)]) * 1000 for p in replies]
-    first = min(deliveries.sent_at[i] for i in ids) if ids else 0.0
-    last = max((p.at for p in replies), default=first)
-    rate = len(replies) / (last - first) if last > first else 0.0
-    return Phase(
-        ids,
-        rate,
-        reply_ms,
-        exactly_once,
-        len(wanted - set(per_tweet)),
-    )
+    def replies(self) -> list[PostedTweet]:
+        return [p for p in self.x.posted if p.in_reply_to in self.sent_at]
 
 
-async def run(kind: str, db: str, args: argparse.Namespace) -> None:
-    print(f" {kind}:")
+async def drain(deliveries: Deliveries, patience: float) -> None:
+    with contextlib.suppress(AssertionError):
+        await eventually(
+            lambda: len(deliveries.replies()) >= len(deliveries.sent_at),
+            timeout=patience,
+            interval=0.1,
+        )
+
+
+async def run_server(
+    kind: str, db: str, args: argparse.Namespace, profile: Path | None = None
+) -> serve.Figures:
+    """One server on a fresh database `db`: warm-up, closed loop, steady rate, check."""
+    name = "bare" if kind == "reference" else kind
+    figures = serve.Figures("X", name, "postgresql" if "postgres" in db else "sqlite")
     async with XStandin(verify_oauth=not args.no_verify) as x:
-        deliveries = Deliveries(x, parent_links=args.parent_links)
-        with child_server(kind, db, x.env()) as url:
+        deliveries = Deliveries(x, parent_links=args.parent_links, users=args.users)
+        script_args = [kind, db, json.dumps(x.env()), f"{args.users},{PRODUCTS}"]
+        with serve.child_server(Path(__file__), script_args, count=args.count) as server:
+            figures.rss_idle = server.rss()
+            url = f"http://127.0.0.1:{server.port}/twitter/webhook"
             async with LoadGenerator(url, deliveries.body, deliveries.sign) as load:
                 await load.closed_loop(total=200, concurrency=8)  # warm-up
-                await settle(x, deliveries, 0, args.drain)
-
-                start = len(deliveries.ids)
-                closed = await load.closed_loop(total=args.total, concurrency=args.concurrency)
-                phase = await settle(x, deliveries, start, args.drain)
-                report(f"closed loop, concurrency {args.concurrency}", closed, phase)
-
-                start = len(deliveries.ids)
+                await drain(deliveries, args.drain)
+                replied, warm = len(x.posted), len(deliveries.sent_at)
+                backends = serve.BackendsCpu(db) if "postgres" in db else None
+                if backends is not None:
+                    await backends.start()
+                server.mark()
+                with server.profile(profile) if profile else contextlib.nullcontext():
+                    closed = await load.closed_loop(
+                        concurrency=args.concurrency, duration=args.duration
+                    )
+                    await drain(deliveries, args.drain)
+                    usage = server.since_mark()
+                figures.rss_load = usage.rss
+                figures.cpu_ms = usage.per_request_ms(closed.sent)
+                figures.system_share = usage.system / usage.cpu if usage.cpu else float("nan")
+                last = max((p.at for p in x.posted), default=time.time())
+                figures.replies_per_s = (len(x.posted) - replied) / (last - closed.started_at)
+                first_steady = len(x.posted)
                 total = int(args.rate * args.rate_seconds)
                 steady = await load.open_loop(rate=args.rate, total=total)
-                phase = await settle(x, deliveries, start, args.drain)
-                report(f"open loop, {args.rate:.0f}/s", steady, phase)
-        failed = [c for c in x.calls if c.status >= 400]
-        if failed:
-            print(f"  X stand-in refused {len(failed)} calls: {Counter(c.status for c in failed)}")
+                await drain(deliveries, args.drain)
+                figures.rss_load = max(figures.rss_load, server.rss())
+                if figures.db == "postgresql":
+                    assert backends is not None
+                    await backends.stop()
+                    spent = backends.seconds
+                    figures.db_cpu_ms = 1000 * spent / max(len(deliveries.sent_at) - warm, 1)
+                    figures.db_transactions = backends.transactions / max(
+                        len(deliveries.sent_at) - warm, 1
+                    )
+            figures.requests = closed.sent + steady.sent
+            figures.ack_p99 = steady.p(99)
+            answers = [
+                (p.at - deliveries.sent_at[str(p.in_reply_to)]) * 1000
+                for p in x.posted[first_steady:]
+                if p.in_reply_to in deliveries.sent_at
+            ]
+            figures.answer_p50 = percentile(answers, 50)
+            figures.answer_p99 = percentile(answers, 99)
+            bad = closed.sent - closed.ok + steady.sent - steady.ok
+        figures.counts = server.figures.get("counts")
+        figures.applied = await applied(kind, db)
+        figures.checked = check(deliveries, figures.applied, bad)
+        refused = Counter(c.status for c in x.calls if c.status >= 400)
+        if refused:
+            figures.checked += f"; X refused calls: {dict(refused)}"
+    return figures
 
 
-def report(label: str, load: LoadResult, phase: Phase) -> None:
-    print(f"  {load.summary(label)}")
-    p50, p99 = percentile(phase.reply_ms, 50), percentile(phase.reply_ms, 99)
-    print(
-        f"    end to end: {phase.replies_per_second:.0f} replies/s; reply latency "
-        f"p50 {p50:.0f} ms, p99 {p99:.0f} ms; "
-        f"every reply posted exactly once: {'yes' if phase.exactly_once else 'NO'}"
-        + (f" ({phase.missing} missing)" if phase.missing else "")
-    )
-
-
-@contextlib.contextmanager
-def database(spec: str, folder: Path) -> Iterator[str]:
-    """A fresh migrated database: a SQLite file, or a new database on the given PostgreSQL."""
-    from hashcart.store.migrate import upgrade_sync
-
-    if spec == "sqlite":
-        folder.mkdir(parents=True, exist_ok=True)
-        url = f"sqlite+aiosqlite:///{folder / 'bench.db'}"
-        upgrade_sync(url)
-        yield url
-        return
+async def applied(kind: str, db: str) -> int:
+    """Distinct deliveries the database holds: cart units (hashcart) or the reference's rows."""
     import sqlalchemy as sa
     from sqlalchemy.ext.asyncio import create_async_engine
 
-    name = f"hashcart_bench_x_{secrets.token_hex(3)}"
-
-    async def admin(sql: str) -> None:
-        engine = create_async_engine(spec, isolation_level="AUTOCOMMIT")
-        try:
-            async with engine.connect() as conn:
-                await conn.execute(sa.text(sql))
-        finally:
-            await engine.dispose()
-
-    asyncio.run(admin(f'CREATE DATABASE "{name}"'))
-    url = spec.rsplit("/", 1)[0] + f"/{name}"
+    engine = create_async_engine(db)
     try:
-        upgrade_sync(url)
-        yield url
+        async with engine.connect() as conn:
+            if kind == "hashcart":
+                query = "SELECT COALESCE(SUM(quantity), 0) FROM cart_items"
+            else:
+                query = f"SELECT COUNT(*) FROM {REFERENCE_TABLE}"
+            return int((await conn.execute(sa.text(query))).scalar_one())
     finally:
-        asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        await engine.dispose()
+
+
+def check(deliveries: Deliveries, applied: int, not_ok: int) -> str:
+    problems = []
+    wanted = len(deliveries.sent_at)
+    if not_ok:
+        problems.append(f"{not_ok} deliveries not answered with 200")
+    if applied != wanted:
+        problems.append(f"{applied} applied of {wanted} tweets")
+    per_tweet = Counter(p.in_reply_to for p in deliveries.replies())
+    if len(per_tweet) != wanted:
+        problems.append(f"{wanted - len(per_tweet)} tweets without a reply")
+    doubled = sum(1 for n in per_tweet.values() if n > 1)
+    if doubled:
+        problems.append(f"{doubled} tweets replied more than once")
+    return "; ".join(problems) or "ok"
+
+
+def add_load_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--duration", type=float, default=10.0, help="closed-loop seconds")
+    parser.add_argument("--rate", type=float, default=250.0, help="steady deliveries/s")
+    parser.add_argument("--rate-seconds", type=float, default=10.0)
+    parser.add_argument("--drain", type=float, default=120.0, help="max seconds to await replies")
+    parser.add_argument("--users", type=int, default=5000, help="linked users (at most 5,000)")
+    parser.add_argument(
+        "--count", action="store_true", help="count statements and PostgreSQL round trips"
+    )
 
 
 def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] == "_serve":
-        kind, db, port, env = sys.argv[2], sys.argv[3], int(sys.argv[4]), json.loads(sys.argv[5])
-        serve_it = SERVERS[kind]
-        profile = os.environ.get("BENCH_PROFILE")  # a file name: profile the server
-        if profile:
-            from pyinstrument import Profiler  # a dev tool, not a dependency of the bench
-
-            with Profiler(async_mode="disabled") as profiler:
-                asyncio.run(serve_it(db, port, env))
-            Path(profile).write_text(profiler.output_text(show_all=False, unicode=False))
-        else:
-            asyncio.run(serve_it(db, port, env))
+        serve.start_child()
+        port, kind, db, env, sizes = sys.argv[2:7]
+        users, products = (int(x) for x in sizes.split(","))
+        asyncio.run(SERVERS[kind](int(port), db, json.loads(env), (users, products)))
         return
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument(
@@ -326,11 +321,6 @@ def main() -> None:
         help="'sqlite' (default) or a PostgreSQL admin URL, e.g. "
         "postgresql+asyncpg://postgres@127.0.0.1:5432/test; repeat to run several",
     )
-    parser.add_argument("--total", type=int, default=3000, help="closed-loop deliveries")
-    parser.add_argument("--concurrency", type=int, default=32)
-    parser.add_argument("--rate", type=float, default=250.0, help="open-loop deliveries/s")
-    parser.add_argument("--rate-seconds", type=float, default=10.0)
-    parser.add_argument("--drain", type=float, default=120.0, help="max seconds to await replies")
     parser.add_argument(
         "--parent-links", action="store_true", help="link in the parent tweet (one lookup each)"
     )
@@ -339,25 +329,46 @@ def main() -> None:
     )
     parser.add_argument(
         "--servers",
-        default="hashcart",
-        help="comma-separated, run in order: 'hashcart' and/or 'reference' (issue 3's bare "
-        "handler: signature, one row, one reply), e.g. reference,hashcart",
+        default="reference,hashcart",
+        help="comma-separated, run in order: 'hashcart' and/or 'reference' (the bare handler: "
+        "signature, one row, one reply)",
     )
+    add_load_arguments(parser)
     args = parser.parse_args()
-    unknown = {k.strip() for k in args.servers.split(",")} - set(SERVERS)
+    kinds = [k.strip() for k in args.servers.split(",") if k.strip()]
+    unknown = set(kinds) - set(SERVERS)
     if unknown:
         parser.error(f"unknown server(s): {', '.join(sorted(unknown))}")
     print(
-        f"X bench: {args.total} deliveries at concurrency {args.concurrency}, then "
-        f"{args.rate:.0f}/s for {args.rate_seconds:.0f} s; {os.cpu_count()} CPUs; "
-        f"links in {'parent' if args.parent_links else 'reply'}"
+        f"X bench: concurrency {args.concurrency} for {args.duration:.0f} s, then "
+        f"{args.rate:.0f}/s for {args.rate_seconds:.0f} s; {args.users} users, {PRODUCTS} "
+        f"products; {os.cpu_count()} CPUs; links in {'parent' if args.parent_links else 'reply'}"
     )
     with tempfile.TemporaryDirectory(prefix="hashcart-bench-") as tmp:
         for spec in args.db or ["sqlite"]:
             print("sqlite:" if spec == "sqlite" else "postgresql:")
-            for kind in [k.strip() for k in args.servers.split(",") if k.strip()]:
-                with database(spec, Path(tmp) / kind) as db:
-                    asyncio.run(run(kind, db, args))
+            results = {}
+            for kind in kinds:
+                with serve.fresh_database(spec, Path(tmp), f"x_{kind}") as db:
+                    results[kind] = asyncio.run(run_server(kind, db, args))
+                print_figures(results[kind])
+            if "reference" in results and "hashcart" in results:
+                ratio = results["hashcart"].replies_per_s / max(
+                    results["reference"].replies_per_s, 1e-9
+                )
+                print(f"  hashcart / bare replies/s: {ratio:.2f}x")
+
+
+def print_figures(figures: serve.Figures) -> None:
+    print(
+        f"  {figures.server:<10} {figures.replies_per_s:6.0f} replies/s, "
+        f"{figures.cpu_ms:.2f} ms CPU/request | steady: ack p99 {figures.ack_p99:.1f} ms, "
+        f"answer p50 {figures.answer_p50:.1f} / p99 {figures.answer_p99:.1f} ms | "
+        f"RSS {figures.rss_idle >> 20} → {figures.rss_load >> 20} MiB | "
+        f"{figures.applied} applied, check: {figures.checked}"
+    )
+    if figures.counts:
+        print(f"    counts: {figures.counts}")
 
 
 if __name__ == "__main__":

@@ -75,6 +75,7 @@ class Accounts:
                 "name": row.name,
                 "dm_only": row.dm_only,
                 "locale": row.locale,
+                "language": row.language,
                 "identities": [
                     {"platform": i.platform, "user_id": i.user_id, "user_name": i.user_name}
                     for i in linked

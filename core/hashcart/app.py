@@ -17,7 +17,6 @@ import aiohttp
 from pydantic_settings import BaseSettings
 
 from hashcart.accounts import Accounts
-from hashcart.apply import Applier, Prepared
 from hashcart.barcodes import InvalidBarcode, parse_barcode
 from hashcart.catalog import Catalog
 from hashcart.commands import (
@@ -39,6 +38,8 @@ from hashcart.metrics import Metrics
 from hashcart.notify import CartChanges
 from hashcart.orders import OrderPlacer
 from hashcart.outbox import ReplySender
+from hashcart.pipeline.applier import Applier
+from hashcart.pipeline.prepared import Prepared
 from hashcart.platform import Platform
 from hashcart.plugins import PluginManager
 from hashcart.policy import PolicyRules, refusal_before_lookup

@@ -26,6 +26,7 @@ class Action(enum.StrEnum):
     FORGET = "forget"
     CHECKOUT = "checkout"
     CONFIRM = "confirm"
+    LANGUAGE = "language"
 
 
 #: Actions that need a product reference.
@@ -294,6 +295,9 @@ class OutcomeCode(enum.StrEnum):
     NOT_SUPPORTED = "not_supported"
     CHECKOUT_HANDOFF = "checkout_handoff"
     PRICES_CHANGED = "prices_changed"
+    LANGUAGE_SET = "language_set"
+    LANGUAGE_CLEARED = "language_cleared"
+    LANGUAGE_UNKNOWN = "language_unknown"
     DUPLICATE = "duplicate"
     FAILED = "failed"
 

@@ -1,6 +1,6 @@
 """The order placer: calls the shop for each pending order, outside any transaction.
 
-A confirmation records its order as *pending* (see `Applier._place_order`). Any node then claims
+A confirmation records its order as *pending* (see `hashcart.actions.order`). Any node then claims
 it with a lease (on PostgreSQL with `FOR UPDATE SKIP LOCKED`), calls `hashcart_place_order` with
 the order id as idempotency key, and settles it in one transaction: *placed* or *refused*, the
 confirmation's one answer queued with it. A shop that is away (`hashcart.RetryLater`, a time-out,
@@ -24,10 +24,10 @@ from typing import TYPE_CHECKING, Any
 import aiohttp
 import sqlalchemy as sa
 
-from hashcart.apply import _Account
 from hashcart.commands import CartCommand, CartLine, Order, Outcome, OutcomeCode
 from hashcart.i18n import money
 from hashcart.logs import current_event
+from hashcart.pipeline.prepared import Account, locale_of
 from hashcart.platform import SendError
 from hashcart.retry import next_delay, too_old
 from hashcart.store import dialect_insert, is_outage, is_postgres
@@ -223,12 +223,14 @@ class OrderPlacer:
                 return False  # another node settled it first (or the account was erased)
             found = (
                 await conn.execute(
-                    sa.select(accounts.c.id, accounts.c.dm_only, accounts.c.locale).where(
-                        accounts.c.id == row.account_id
-                    )
+                    sa.select(
+                        accounts.c.id, accounts.c.dm_only, accounts.c.locale, accounts.c.language
+                    ).where(accounts.c.id == row.account_id)
                 )
             ).first()
-            account = _Account(found.id, found.dm_only, found.locale) if found else None
+            account = (
+                Account(found.id, found.dm_only, found.locale, found.language) if found else None
+            )
             command = CartCommand.from_json(row.command) if row.command else None
             if status == REFUSED:
                 await conn.execute(
@@ -252,7 +254,7 @@ class OrderPlacer:
                 sa.update(events).where(events.c.event_key == row.event_key).values(outcome=code)
             )
             if command is not None:
-                locale = (account.locale if account else None) or command.locale
+                locale = locale_of(account, command)
                 outcome = Outcome(
                     code,
                     {

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, ClassVar, Protocol, runtime_checkable
 
-from hashcart.commands import Outcome, ReplyTarget
+from hashcart.commands import Action, Outcome, ReplyTarget
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,9 +78,17 @@ class Platform(Protocol):
     (a gateway connection, a stream) goes into tasks the platform owns. `stop` ends them.
     `send_reply` delivers one answer or raises `SendError`; it is called by the reply sender,
     possibly again after a `RetryLater`.
+
+    `commands` says, for every `hashcart.Action`, how a person asks for it on this platform, as
+    they would type or do it (`"/cart add <link>"`, `"#{hashtag} help"`, `"react {emoji}"`;
+    a name in braces stands for a setting: `{hashtag}` the trigger hashtag, `{reaction}` and
+    `{emoji}` a plugin's reaction), or None where the platform offers no way. Every action must
+    be there, so that no platform forgets a new action (a test checks it); the platform
+    documentation is generated from it.
     """
 
     name: str
+    commands: ClassVar[Mapping[Action, str | None]]
 
     async def start(self) -> None: ...
 

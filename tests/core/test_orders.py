@@ -76,6 +76,17 @@ async def test_confirm_records_a_pending_order_then_the_placer_places_it_once(
     assert _answers(fake_platform) == [OutcomeCode.ORDER_PLACED] and len(shop_api.calls) == 1
 
 
+async def test_the_order_is_answered_in_the_account_language(
+    ordering: RunningHashcart, fake_platform: FakePlatform
+) -> None:
+    chosen = await ordering.hashcart.submit(command("language", event_id="l1", argument="de"))
+    assert chosen.code is OutcomeCode.LANGUAGE_SET
+    await _confirm(ordering)
+    await eventually(lambda: _answers(fake_platform) == [OutcomeCode.ORDER_PLACED])
+    [answer] = [r for r in fake_platform.sent if r.event_key == "fake:c2"]
+    assert answer.locale == "de" and "25,00" in answer.content.text
+
+
 async def test_shop_outage_is_retried_with_the_same_idempotency_key(
     ordering: RunningHashcart, shop_api: OrderApiStandin, fake_platform: FakePlatform
 ) -> None:

@@ -42,7 +42,7 @@ class FrozenClock:
 async def test_200_commands_in_a_minute_exact_counts(
     hc: RunningHashcart, fake_platform: FakePlatform, monkeypatch: pytest.MonkeyPatch
 ):
-    monkeypatch.setattr("hashcart.apply.time", FrozenClock())
+    monkeypatch.setattr("hashcart.pipeline.applier.time", FrozenClock())
     hc.hashcart.settings.rate_limit_per_minute = 5
     hc.hashcart.settings.rate_limit_per_hour = 30
     await hc.link("alice", "fake", "u1")

@@ -356,6 +356,7 @@ async def test_cart_command_is_registered_once_and_answers_ephemerally(
             "checkout",
             "confirm",
             "forget",
+            "language",
         }
 
         used = await discord.use_command(alice, message.channel, "cart", "list")
@@ -384,6 +385,24 @@ async def test_cart_command_link_privacy_and_help(discord: DiscordStandin) -> No
         assert "/cart" in helping.answers[-1]
         assert "no longer linked" in unlinking.answers[-1]
         assert await hc.cart("discord", str(alice.id)) is None
+
+
+async def test_cart_language_words_the_answers_in_it_and_no_code_clears_it(
+    discord: DiscordStandin,
+) -> None:
+    alice, message = world(discord, ECHO_URL)
+    async with bot(discord) as hc:
+        await hc.link("alice", "discord", str(alice.id))
+        chosen = await discord.use_command(alice, message.channel, "cart", "language", code="de")
+        await eventually(lambda: chosen.answers)
+        assert "Deutsch" in chosen.answers[-1]
+        helping = await discord.use_command(alice, message.channel, "cart", "help")
+        await eventually(lambda: helping.answers)
+        assert "Reagiere mit" in helping.answers[-1]
+        cleared = await discord.use_command(alice, message.channel, "cart", "language")
+        await eventually(lambda: cleared.answers)
+        assert "platform's language" in cleared.answers[-1]
+        assert (await hc.hashcart.accounts.find(name="alice"))[0]["language"] is None
 
 
 async def test_cart_commands_are_not_registered_again_after_a_restart(

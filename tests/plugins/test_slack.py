@@ -577,3 +577,28 @@ async def test_doctor_checks_auth_and_scopes(hc: RunningHashcart, slack: SlackSt
     slack.scopes.remove("reactions:read")
     rows = await hashcart_slack.hashcart_doctor(hc.hashcart)
     assert ("slack: scopes", False, "missing reactions:read") in rows
+
+
+async def test_language_words_the_answers_and_auto_gives_the_platform_back(
+    hc: RunningHashcart, slack: SlackStandin, alice: str
+) -> None:
+    assert "Deutsch" in (await cart_command(hc, slack, "language DE")).text
+    assert "Dein Warenkorb ist leer" in (await cart_command(hc, slack, "list")).text
+    assert (await hc.hashcart.accounts.get(alice))["language"] == "de"
+
+    refused = await cart_command(hc, slack, "language klingon")
+    assert "„klingon“" in refused.text and "de (Deutsch), en (English)" in refused.text
+    assert (await hc.hashcart.accounts.get(alice))["language"] == "de"
+
+    assert "platform's language" in (await cart_command(hc, slack, "language auto")).text
+    assert "Your cart is empty" in (await cart_command(hc, slack, "list")).text
+    assert (await hc.hashcart.accounts.get(alice))["language"] is None
+
+
+async def test_language_without_an_account_asks_to_link_first(
+    hc: RunningHashcart, slack: SlackStandin
+) -> None:
+    answer = await cart_command(hc, slack, "language de")
+    assert "/link/" in answer.text
+    events = await hc.events()
+    assert events[0]["outcome"] == "link_needed"

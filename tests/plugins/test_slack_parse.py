@@ -32,6 +32,8 @@ ECHO = "https://www.amazon.com/dp/B00X4WHP5E"
         ("privacy on", Parsed(Action.PRIVACY, argument="on")),
         ("privacy OFF", Parsed(Action.PRIVACY, argument="off")),
         ("privacy", Parsed(Action.HELP, argument="privacy")),
+        ("language de", Parsed(Action.LANGUAGE, argument="de")),
+        ("language", Parsed(Action.LANGUAGE)),
         ("forget", Parsed(Action.FORGET)),
         ("forget confirm", Parsed(Action.FORGET, argument="confirm")),
         ("", Parsed(Action.HELP)),

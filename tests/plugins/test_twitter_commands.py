@@ -335,6 +335,9 @@ def _read_both(v1: dict[str, Any]) -> list[tuple[Action, str | None, tuple[str, 
         ("#AMAZONCART privacy ON", Action.PRIVACY, "on", True),
         ("#amazoncart privacy off", Action.PRIVACY, "off", True),
         ("#amazoncart privacy", Action.PRIVACY, None, True),
+        ("#amazoncart language de", Action.LANGUAGE, "de", False),
+        ("#amazoncart Language DE-at", Action.LANGUAGE, "de-at", False),
+        ("#amazoncart language", Action.LANGUAGE, None, False),
         ("@hashcart #checkout", Action.CHECKOUT, None, True),
         ("@hashcart #confirm", Action.CONFIRM, None, True),
         ("@hashcart #checkout #confirm", Action.CHECKOUT, None, True),  # never both at once
@@ -402,3 +405,27 @@ async def test_checkout_and_confirm_arrive_over_the_stream_too() -> None:
 
             await eventually(ordered)
             assert await x.stream_tweet(make_tweet("#checkout for my shop", user=shopper)) == 0
+
+
+async def test_language_de_words_the_answers_in_german_until_language_alone(
+    x: XStandin, hc: RunningHashcart, alice: str
+) -> None:
+    chosen = tweet("#amazoncart language de", user=ALICE)
+    await send(x, hc, chosen)
+    assert "Deutsch" in (await eventually(lambda: x.replies_to(chosen)))[0].text
+    asking = tweet("#amazoncart help", user=ALICE)
+    await send(x, hc, asking)
+    assert "Antworte mit #amazoncart" in (await eventually(lambda: x.replies_to(asking)))[0].text
+
+    unknown = tweet("#amazoncart language xx", user=ALICE)
+    await send(x, hc, unknown)
+    refused = (await eventually(lambda: x.replies_to(unknown)))[0].text
+    assert "„xx“" in refused and "de (Deutsch), en (English)" in refused
+
+    cleared = tweet("#amazoncart language", user=ALICE)
+    await send(x, hc, cleared)
+    assert "platform's language" in (await eventually(lambda: x.replies_to(cleared)))[0].text
+    again = tweet("#amazoncart help", user=ALICE)
+    await send(x, hc, again)
+    assert "Reply #amazoncart" in (await eventually(lambda: x.replies_to(again)))[0].text
+    assert (await hc.hashcart.accounts.get(alice))["language"] is None

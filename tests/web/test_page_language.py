@@ -88,3 +88,19 @@ async def test_errors_and_message_pages_in_german(site: RunningHashcart, german:
     forged = await german.post("/signin", {"name": "x", "password": "y"}, csrf="forged")
     assert forged.status == 403
     assert "<h1>Dieses Formular ist abgelaufen</h1>" in forged.text
+
+
+async def test_the_language_chosen_on_the_cart_page_wins_over_the_browser(
+    site: RunningHashcart, german: Visitor
+) -> None:
+    await german.sign_up("greta")
+    assert "<h1>Dein Warenkorb</h1>" in (await german.get("/cart")).text
+    saved = await german.post("/cart/language", {"language": "en"})
+    assert saved.headers["Location"] == "/cart?done=language"
+    cart = await german.get("/cart?done=language")
+    assert '<html lang="en">' in cart.text and "<h1>Your cart</h1>" in cart.text
+    assert "Language saved: the bot answers you in English." in cart.text
+    await german.post("/cart/language", {"language": "auto"})
+    cart = await german.get("/cart?done=language")
+    assert "<h1>Dein Warenkorb</h1>" in cart.text
+    assert "Sprache gespeichert" in cart.text

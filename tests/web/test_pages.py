@@ -186,6 +186,7 @@ async def test_forms_without_the_right_csrf_token_are_refused(
         ("/cart/remove", {"product_id": "amazon:B00X4WHP5E"}),
         ("/cart/unlink", {"platform": "fake", "user_id": "u-alice"}),
         ("/cart/privacy", {"dm_only": "on"}),
+        ("/cart/language", {"language": "de"}),
         ("/signout", {}),
     ):
         page = await alice.post(path, form, csrf=csrf)
@@ -195,6 +196,7 @@ async def test_forms_without_the_right_csrf_token_are_refused(
     assert [(i["product_id"], i["quantity"]) for i in items or []] == [("amazon:B00X4WHP5E", 1)]
     account = (await site.hashcart.accounts.find(platform="fake", user_id="u-alice"))[0]
     assert account["dm_only"] is False
+    assert account["language"] is None
 
 
 async def test_another_browsers_csrf_token_does_not_work(
@@ -362,6 +364,30 @@ async def test_privacy_switch_changes_how_the_next_answer_is_sent(
     await site.hashcart.submit(add_command("u-alice", "e9", KINDLE))
     sent = await eventually(lambda: [r for r in platform.sent if r.event_key.endswith(":e9")])
     assert sent[0].target.private is True
+
+
+async def test_language_setting_words_the_next_answer_and_the_notice(
+    site: RunningHashcart, platform: FakePlatform, alice: Visitor
+) -> None:
+    await linked(site, alice, "alice", "u-alice")
+    assert '<option value="auto" selected>' in (await alice.get("/cart")).text
+    page = await alice.post("/cart/language", {"language": "de"})
+    assert page.headers["Location"] == "/cart?done=language"
+    account = (await site.hashcart.accounts.find(name="alice"))[0]
+    assert account["language"] == "de"
+    shown = (await alice.get("/cart?done=language")).text
+    assert "Sprache gespeichert: Der Bot antwortet dir auf Deutsch." in shown
+    assert '<option value="de" lang="de" selected>Deutsch</option>' in shown
+    await site.hashcart.submit(add_command("u-alice", "e9", KINDLE))
+    sent = await eventually(lambda: [r for r in platform.sent if r.event_key.endswith(":e9")])
+    assert sent[0].locale == "de"
+
+    await alice.post("/cart/language", {"language": "klingon"})  # not offered: nothing changes
+    assert (await site.hashcart.accounts.find(name="alice"))[0]["language"] == "de"
+    await alice.post("/cart/language", {"language": "auto"})
+    assert (await site.hashcart.accounts.find(name="alice"))[0]["language"] is None
+    shown = (await alice.get("/cart?done=language")).text
+    assert "the language each platform reports." in shown
 
 
 async def test_unlink_from_the_page(site: RunningHashcart, alice: Visitor) -> None:

@@ -20,6 +20,8 @@ accounts = sa.Table(
     sa.Column("name", sa.String(100), nullable=False, unique=True),
     sa.Column("dm_only", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.Column("locale", sa.String(16)),
+    # Chosen by the person (`/cart language`, the cart page); wins over any platform's locale.
+    sa.Column("language", sa.String(35)),
     sa.Column("created_at", sa.Float, nullable=False),
     # Raised to end every web session of the account (sign-out everywhere, new password).
     sa.Column("session_version", sa.Integer, nullable=False, server_default="0"),

@@ -1,4 +1,4 @@
-"""The cart page: what is in the cart, where it came from, linked accounts and privacy.
+"""The cart page: what is in the cart, where it came from, linked accounts, privacy, language.
 
 Only the signed-in owner sees or changes a cart: every handler takes the account from the
 session, never from the request. The page stays current through server-sent events: the event
@@ -19,6 +19,7 @@ from typing import Any
 
 from aiohttp import web
 
+from hashcart.account_language import chosen_language, language_name, offered, set_language
 from hashcart.errors import NotFound
 from hashcart.handoff import Handoff, cart_lines, handoffs
 from hashcart.i18n import money
@@ -32,6 +33,7 @@ from hashcart.web.pages import (
 )
 from hashcart.web.server import HASHCART_KEY, hashcart_of, json_error
 from hashcart.web.session import SETTINGS_KEY, checked_form, session_of, with_session
+from hashcart.web.templating import page_locale
 
 #: How often an idle stream says it is still there (so proxies keep it), and how long one
 #: stream lives before the browser reconnects (EventSource does so by itself), so no stream
@@ -148,7 +150,24 @@ async def cart_page(request: web.Request) -> web.Response:
         identities=identities,
         dm_only=account["dm_only"],
         hashtag=hashcart.settings.hashtag,
+        language=account.get("language"),
+        languages=offered(),
+        notice=_language_notice(request, account),
     )
+
+
+def _language_notice(request: web.Request, account: dict[str, Any]) -> str | None:
+    """The notice of a saved language, in the page's language (the one just chosen, if any);
+    other notices are the page's own."""
+    if request.query.get("done") != "language":
+        return None
+    language = account.get("language")
+    locale = page_locale(account, request.headers.get("Accept-Language"))
+    hashcart = hashcart_of(request)
+    if not language:
+        return hashcart.translate(locale, "web.language_auto")
+    name = language_name(language)
+    return hashcart.translate(locale, "web.language_saved", language_name=name)
 
 
 OwnerHandler = Callable[[web.Request, dict[str, Any], dict[str, Any]], Awaitable[web.Response]]
@@ -218,6 +237,18 @@ async def privacy(
         await hashcart_of(request).accounts.set_dm_only(account["id"], wanted == "on")
         _changed(request, account)
     return see_other("/cart?done=privacy")
+
+
+@owner_form
+async def language(
+    request: web.Request, form: dict[str, Any], account: dict[str, Any]
+) -> web.Response:
+    chosen = chosen_language(form.get("language", ""))
+    if chosen is None:
+        return see_other("/cart")
+    await set_language(hashcart_of(request).engine, account["id"], chosen or None)
+    _changed(request, account)
+    return see_other("/cart?done=language")
 
 
 @with_session
@@ -310,4 +341,5 @@ def add_routes(app: web.Application) -> None:
     app.router.add_post("/cart/remove", remove_item)
     app.router.add_post("/cart/unlink", unlink)
     app.router.add_post("/cart/privacy", privacy)
+    app.router.add_post("/cart/language", language)
     app.router.add_get("/cart/events", cart_events)

@@ -102,9 +102,8 @@ async def page(
     context.setdefault("csrf", session_of(request).csrf)
     locale = page_locale(context["account"], request.headers.get("Accept-Language"))
     done = request.query.get("done", "")
-    context.setdefault(
-        "notice", translate(locale, f"web.notice.{done}") if done in NOTICES else None
-    )
+    if context.get("notice") is None and done in NOTICES:
+        context["notice"] = translate(locale, f"web.notice.{done}")
     context.setdefault("link_minutes", hashcart_of(request).settings.link_token_minutes)
     from hashcart.web.oidc import button_name  # oidc builds on this module
 

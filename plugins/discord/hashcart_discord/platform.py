@@ -12,8 +12,8 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Hashable, Sequence
-from typing import Any
+from collections.abc import AsyncIterator, Hashable, Mapping, Sequence
+from typing import Any, ClassVar
 
 import aiohttp
 import discord
@@ -36,7 +36,7 @@ from hashcart_discord.reactions import PLATFORM, Reaction, reaction_commands
 from hashcart_discord.reconcile import Reconciler, SeenMessage, SeenMessages
 from hashcart_discord.sender import DmSender
 from hashcart_discord.settings import DiscordSettings
-from hashcart_discord.slash import commands_digest
+from hashcart_discord.slash import COMMANDS, commands_digest
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +57,7 @@ UNAVAILABLE_TEXT = "hashcart cannot reach its database just now; please try agai
 
 class DiscordPlatform:
     name = PLATFORM
+    commands: ClassVar[Mapping[Action, str | None]] = COMMANDS
 
     def __init__(self, host: Host, settings: DiscordSettings) -> None:
         assert settings.token is not None

@@ -9,13 +9,29 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Literal
 
 import discord
 from discord import app_commands
 
 from hashcart import Action
+
+#: How a person asks for each action on Discord (`hashcart.Platform.commands`).
+COMMANDS: Mapping[Action, str | None] = {
+    Action.ADD: "react {emoji} to a message with a product link",
+    Action.REMOVE: "take the {emoji} reaction back",
+    Action.LIST: "/cart list",
+    Action.CLEAR: None,
+    Action.LINK: "/cart link",
+    Action.UNLINK: "/cart unlink",
+    Action.HELP: "/cart help",
+    Action.PRIVACY: "/cart privacy mode:on|off",
+    Action.FORGET: "/cart forget, then /cart forget confirm:True",
+    Action.CHECKOUT: "/cart checkout",
+    Action.CONFIRM: "/cart confirm",
+    Action.LANGUAGE: "/cart language [code]",
+}
 
 SlashHandler = Callable[[discord.Interaction, Action, str | None], Awaitable[None]]
 
@@ -55,6 +71,11 @@ def build_tree(client: discord.Client, handle: SlashHandler) -> app_commands.Com
     @app_commands.describe(confirm="True, after /cart forget asked you: delete everything now")
     async def forget(interaction: discord.Interaction, confirm: bool = False) -> None:
         await handle(interaction, Action.FORGET, "confirm" if confirm else None)
+
+    @cart.command(name="language", description="The language I answer you in")
+    @app_commands.describe(code="A language code such as en or de; leave out to follow Discord's")
+    async def language(interaction: discord.Interaction, code: str | None = None) -> None:
+        await handle(interaction, Action.LANGUAGE, code)
 
     @cart.command(name="help", description="How to use hashcart")
     async def help_(interaction: discord.Interaction) -> None:

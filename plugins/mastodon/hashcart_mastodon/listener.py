@@ -181,8 +181,8 @@ class Listener:
         trigger = trigger_from(notification, hashtag=self._hashtag(), bot_id=self.bot_id)
         if trigger is None:
             return None
-        if trigger.asks_help:
-            return trigger.command(None, action=Action.HELP)
+        if trigger.verb is not Action.ADD:
+            return trigger.command(None, action=trigger.verb)
         first_link: str | None = None
         for links in (trigger.links, await self._parent_links(trigger.parent_id)):
             for url in links:

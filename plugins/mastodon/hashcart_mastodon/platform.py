@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
+from typing import ClassVar
 
-from hashcart import OutgoingReply, RetryLater, SendRefused
+from hashcart import Action, OutgoingReply, RetryLater, SendRefused
 from hashcart_mastodon.client import ErrorKind, MastodonClient, MastodonError
 from hashcart_mastodon.host import Host
 from hashcart_mastodon.listener import Listener
 from hashcart_mastodon.settings import MastodonSettings
-from hashcart_mastodon.statuses import PLATFORM, reply_text, reply_visibility
+from hashcart_mastodon.statuses import COMMANDS, PLATFORM, reply_text, reply_visibility
 
 
 class MastodonPlatform:
     name = PLATFORM
+    commands: ClassVar[Mapping[Action, str | None]] = COMMANDS
 
     def __init__(self, hashcart: Host, settings: MastodonSettings) -> None:
         self.hashcart = hashcart

@@ -86,8 +86,10 @@ class Trigger:
     is_bot: bool
     links: tuple[str, ...]
     parent_id: str | None
-    #: `#amazoncart help`: the status asks how to use hashcart rather than to add.
-    asks_help: bool = False
+    #: `#amazoncart help`, `#amazoncart language de`: what the status asks for, when it is not
+    #: to add.
+    verb: Action = Action.ADD
+    argument: str | None = None
 
     def command(
         self,
@@ -95,7 +97,7 @@ class Trigger:
         product: ProductRef | None = None,
         action: Action = Action.ADD,
     ) -> CartCommand:
-        """The `add` (or `help`) this status stands for; the status id makes redeliveries
+        """The `add` (or another verb) this status stands for; the status id makes redeliveries
         harmless."""
         extra = {"acct": self.acct, "visibility": self.visibility}
         if self.locale:
@@ -114,6 +116,7 @@ class Trigger:
             ),
             product=product,
             reference=reference,
+            argument=self.argument,
             user_name=self.acct,
             locale=self.locale,
             is_bot=self.is_bot,
@@ -140,6 +143,7 @@ def trigger_from(notification: Json, *, hashtag: str, bot_id: str | None) -> Tri
     if not has_tag(status, hashtag):
         return None
     language = status.get("language")
+    verb, argument = verb_of(read_content(str(status.get("content") or ""))[1], hashtag)
     return Trigger(
         status_id=str(status["id"]),
         account_id=account_id,
@@ -149,14 +153,38 @@ def trigger_from(notification: Json, *, hashtag: str, bot_id: str | None) -> Tri
         is_bot=account.get("bot") is True,
         links=status_links(status),
         parent_id=str(status["in_reply_to_id"]) if status.get("in_reply_to_id") else None,
-        asks_help=asks_help(read_content(str(status.get("content") or ""))[1], hashtag),
+        verb=verb,
+        argument=argument,
     )
 
 
-def asks_help(text: str, hashtag: str) -> bool:
-    """`#amazoncart help`: the word right after the trigger hashtag."""
-    pattern = rf"(?<![\w#])#{re.escape(hashtag)}(?!\w)\s+help\b"
-    return re.search(pattern, text, re.IGNORECASE) is not None
+#: How a person asks for each action on Mastodon (`hashcart.Platform.commands`).
+COMMANDS: Mapping[Action, str | None] = {
+    Action.ADD: "@bot #{hashtag} with a product link, or in a reply to a post with one",
+    Action.REMOVE: None,
+    Action.LIST: None,
+    Action.CLEAR: None,
+    Action.LINK: None,
+    Action.UNLINK: None,
+    Action.HELP: "@bot #{hashtag} help",
+    Action.PRIVACY: None,
+    Action.FORGET: None,
+    Action.CHECKOUT: None,
+    Action.CONFIRM: None,
+    Action.LANGUAGE: "@bot #{hashtag} language <code>|auto",
+}
+
+
+def verb_of(text: str, hashtag: str) -> tuple[Action, str | None]:
+    """`#amazoncart help` or `#amazoncart language [code]`: the words right after the trigger
+    hashtag; anything else asks to add."""
+    pattern = rf"(?<![\w#])#{re.escape(hashtag)}(?!\w)\s+(help|language)\b(?:[ \t]+([\w-]+))?"
+    match = re.search(pattern, text, re.IGNORECASE)
+    if match is None:
+        return Action.ADD, None
+    if match.group(1).lower() == "help":
+        return Action.HELP, None
+    return Action.LANGUAGE, match.group(2)
 
 
 def reply_visibility(target: ReplyTarget) -> str:

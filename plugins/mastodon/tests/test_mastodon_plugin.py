@@ -88,6 +88,19 @@ async def test_a_reply_with_the_hashtag_adds_the_product_of_the_status_replied_t
     assert await cart(hc, alice) == {"amazon:B00X4WHP5E": 1}
 
 
+async def test_language_words_the_answers_until_it_is_cleared(
+    hc: RunningHashcart, mastodon: MastodonStandin, alice: Account
+) -> None:
+    await hc.link("alice", "mastodon", alice.id)
+    chosen = await answer_to(mastodon, mastodon.post(alice, "@hashcart #amazoncart language de"))
+    assert "Deutsch" in chosen.text
+    helped = await answer_to(mastodon, mastodon.post(alice, "@hashcart #amazoncart help"))
+    assert "Erwähne mich" in helped.text
+    cleared = await answer_to(mastodon, mastodon.post(alice, "@hashcart #amazoncart language"))
+    assert "platform's language" in cleared.text
+    assert (await hc.hashcart.accounts.find(name="alice"))[0]["language"] is None
+
+
 async def test_a_followers_only_status_is_answered_with_a_direct_mention(
     hc: RunningHashcart, mastodon: MastodonStandin, alice: Account, bob: Account
 ) -> None:

@@ -7,6 +7,7 @@ unwraps first so the core's URL helpers see plain URLs.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from hashcart import Action, extract_urls
@@ -23,6 +24,24 @@ _SIMPLE_ACTIONS = {
     "checkout": Action.CHECKOUT,
     "confirm": Action.CONFIRM,
     "forget": Action.FORGET,
+    "language": Action.LANGUAGE,
+}
+
+#: How a person asks for each action in Slack (`hashcart.Platform.commands`); in a direct
+#: message to the bot `/cart` may be left out.
+COMMANDS: Mapping[Action, str | None] = {
+    Action.ADD: "/cart add <link> [quantity], or :{reaction}: on a message with a product link",
+    Action.REMOVE: "/cart remove <link> [quantity]",
+    Action.LIST: "/cart list",
+    Action.CLEAR: "/cart clear",
+    Action.LINK: "/cart link",
+    Action.UNLINK: "/cart unlink",
+    Action.HELP: "/cart help",
+    Action.PRIVACY: "/cart privacy on|off",
+    Action.FORGET: "/cart forget, then /cart forget confirm",
+    Action.CHECKOUT: "/cart checkout",
+    Action.CONFIRM: "/cart confirm",
+    Action.LANGUAGE: "/cart language <code>|auto",
 }
 
 

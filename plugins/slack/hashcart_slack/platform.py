@@ -7,7 +7,7 @@ import hashlib
 import logging
 import math
 from collections.abc import Coroutine, Mapping
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 import aiohttp
 from aiohttp import web
@@ -15,11 +15,12 @@ from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.app.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
-from hashcart import OutgoingReply, RetryLater, SendRefused
+from hashcart import Action, OutgoingReply, RetryLater, SendRefused
 from hashcart_slack import envelope, replies
 from hashcart_slack.bolt import build_app
 from hashcart_slack.core import Core
 from hashcart_slack.oauth import KvInstallationStore
+from hashcart_slack.parse import COMMANDS
 from hashcart_slack.settings import SlackSettings
 
 log = logging.getLogger(__name__)
@@ -37,6 +38,7 @@ class SlackPlatform:
     """One Slack app: single-workspace (bot token) or multi-workspace (OAuth installations)."""
 
     name = "slack"
+    commands: ClassVar[Mapping[Action, str | None]] = COMMANDS
 
     def __init__(self, hashcart: Core, settings: SlackSettings) -> None:
         self.hashcart = hashcart

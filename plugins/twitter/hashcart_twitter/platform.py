@@ -11,15 +11,17 @@ import asyncio
 import logging
 import re
 import weakref
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, ClassVar
 
-from hashcart import OutgoingReply, RetryLater, SendRefused
+from hashcart import Action, OutgoingReply, RetryLater, SendRefused
 from hashcart_twitter import replies
 from hashcart_twitter.client import ErrorKind, XClient, XError
 from hashcart_twitter.ingest import Ingest
 from hashcart_twitter.normalize import PLATFORM, Rules
 from hashcart_twitter.settings import Mode, TwitterSettings
 from hashcart_twitter.stream import Backoff, StreamConsumer
+from hashcart_twitter.verbs import COMMANDS
 from hashcart_twitter.webhook import WebhookReceiver
 
 #: The lease that keeps the filtered stream on one node.
@@ -35,6 +37,7 @@ class TwitterPlatform:
     """One per `Hashcart`; the webhook receiver and the reply sender share its client."""
 
     name = PLATFORM
+    commands: ClassVar[Mapping[Action, str | None]] = COMMANDS
 
     def __init__(self, hashcart: Any, settings: TwitterSettings) -> None:
         self.hashcart = hashcart

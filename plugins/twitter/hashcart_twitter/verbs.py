@@ -2,7 +2,8 @@
 
 A tweet has no command line, so the words are kept few and close to the hashtag:
 `#amazoncart forget`, `#amazoncart forget confirm`, `#amazoncart privacy on|off`,
-`#amazoncart help`. Any other tweet with the trigger hashtag asks to add what it points at.
+`#amazoncart language de|auto`, `#amazoncart help`. Any other tweet with the trigger hashtag asks
+to add what it points at.
 `#checkout` and `#confirm` stand on their own (as in Pay by Tweet) but count only when addressed
 to the bot; when one tweet holds both, it is a checkout, so nothing is ever ordered without a
 second, separate tweet.
@@ -12,7 +13,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from hashcart import Action, extract_barcodes
@@ -22,6 +23,22 @@ CONFIRM_TAG = "confirm"
 
 #: Answers about a person's data, orders and payment go by DM, never into a public thread.
 PRIVATE_ACTIONS = frozenset({Action.CHECKOUT, Action.CONFIRM, Action.FORGET, Action.PRIVACY})
+
+#: How a person asks for each action on X (`hashcart.Platform.commands`).
+COMMANDS: Mapping[Action, str | None] = {
+    Action.ADD: "#{hashtag} in a post with a product link, or in a reply to or quote of one",
+    Action.REMOVE: None,
+    Action.LIST: None,
+    Action.CLEAR: None,
+    Action.LINK: None,
+    Action.UNLINK: None,
+    Action.HELP: "#{hashtag} help",
+    Action.PRIVACY: "#{hashtag} privacy on|off",
+    Action.FORGET: "#{hashtag} forget, then #{hashtag} forget confirm",
+    Action.CHECKOUT: "#checkout in a reply to or mention of the bot",
+    Action.CONFIRM: "#confirm in a reply to or mention of the bot",
+    Action.LANGUAGE: "#{hashtag} language <code>|auto",
+}
 
 _MENTION = re.compile(r"(?<![\w@])@\w{1,15}")
 _URL = re.compile(r"https?://\S+", re.IGNORECASE)
@@ -59,8 +76,9 @@ def choose_verb(
 
 
 def words_after(text: str, hashtag: str) -> Verb | None:
-    """`forget [confirm]`, `privacy [on|off]` or `help` right after the trigger hashtag."""
-    pattern = rf"(?<![\w#])#{re.escape(hashtag)}(?!\w)\s+(\w+)(?:\s+(\w+))?"
+    """`forget [confirm]`, `privacy [on|off]`, `language [code]` or `help` right after the
+    trigger hashtag."""
+    pattern = rf"(?<![\w#])#{re.escape(hashtag)}(?!\w)\s+(\w+)(?:\s+([\w-]+))?"
     normalised = unicodedata.normalize("NFKC", text or "")
     match = re.search(pattern, normalised, re.IGNORECASE)
     if match is None:
@@ -74,6 +92,9 @@ def words_after(text: str, hashtag: str) -> Verb | None:
     if word == "privacy":
         # Without on/off the core answers with the current choice.
         return Verb(Action.PRIVACY, after if after in ("on", "off") else None)
+    if word == "language":
+        # Without a code the core goes back to the platform's language.
+        return Verb(Action.LANGUAGE, after or None)
     return None
 
 

@@ -1,0 +1,112 @@
+"""The statements a group runs, built once per engine."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+
+from hashcart.states import set_absent_statement, set_present_statement
+from hashcart.store.counters import PEEK, hit_statement
+from hashcart.store.schema import (
+    accounts,
+    cart_items,
+    events,
+    identities,
+    link_tokens,
+    orders,
+    outbox,
+    pending_commands,
+    plugin_kv,
+)
+
+
+class Statements:
+    """Building a statement per command costs more than running it."""
+
+    def __init__(self, insert: Any, postgres: bool) -> None:
+        self.count_hit = hit_statement(insert)
+        self.peek_hits = PEEK
+        self.recorded = sa.select(events.c.event_key).where(
+            events.c.event_key.in_(sa.bindparam("keys", expanding=True))
+        )
+        self.accounts = (
+            sa.select(
+                identities.c.platform,
+                identities.c.user_id,
+                accounts.c.id,
+                accounts.c.dm_only,
+                accounts.c.locale,
+                accounts.c.language,
+            )
+            .join(accounts, accounts.c.id == identities.c.account_id)
+            .where(identities.c.user_id.in_(sa.bindparam("user_ids", expanding=True)))
+            .order_by(accounts.c.id)
+        )
+        if postgres:
+            # Concurrent groups (several workers, several nodes) lock the accounts they touch,
+            # in one order (rows are locked as they leave the sort), so they cannot deadlock.
+            self.accounts = self.accounts.with_for_update(of=accounts)
+        self.carts = sa.select(cart_items).where(
+            cart_items.c.account_id.in_(sa.bindparam("ids", expanding=True))
+        )
+        same_line = sa.and_(
+            cart_items.c.account_id == sa.bindparam("b_account_id"),
+            cart_items.c.product_id == sa.bindparam("b_product_id"),
+        )
+        self.insert_lines = sa.insert(cart_items)
+        self.update_lines = sa.update(cart_items).where(same_line)
+        self.delete_lines = sa.delete(cart_items).where(same_line)
+        self.unlink = sa.delete(identities).where(
+            identities.c.platform == sa.bindparam("b_platform"),
+            identities.c.user_id == sa.bindparam("b_user_id"),
+        )
+        self.privacy = (
+            sa.update(accounts)
+            .where(accounts.c.id == sa.bindparam("b_id"))
+            .values(dm_only=sa.bindparam("dm_only"))
+        )
+        self.language = (
+            sa.update(accounts)
+            .where(accounts.c.id == sa.bindparam("b_id"))
+            .values(language=sa.bindparam("language"))
+        )
+        kv = insert(plugin_kv)
+        self.kv_put = kv.on_conflict_do_update(
+            index_elements=[plugin_kv.c.namespace, plugin_kv.c.key],
+            set_={"value": kv.excluded.value, "expires_at": kv.excluded.expires_at},
+        )
+        self.orders = sa.insert(orders)
+        self.kv_get = sa.select(plugin_kv.c.expires_at, plugin_kv.c.value).where(
+            plugin_kv.c.namespace == sa.bindparam("namespace"),
+            plugin_kv.c.key == sa.bindparam("key"),
+        )
+        self.kv_expiry = sa.select(plugin_kv.c.expires_at).where(
+            plugin_kv.c.namespace == sa.bindparam("namespace"),
+            plugin_kv.c.key == sa.bindparam("key"),
+        )
+        self.kv_delete = sa.delete(plugin_kv).where(
+            plugin_kv.c.namespace == sa.bindparam("namespace"),
+            plugin_kv.c.key == sa.bindparam("key"),
+        )
+        self.tokens = sa.insert(link_tokens)
+        self.pending = sa.insert(pending_commands)
+        self.record_events = sa.insert(events)
+        claim = insert(events)
+        self.claim_events = claim.on_conflict_do_nothing(
+            index_elements=[events.c.event_key]
+        ).returning(events.c.event_key)
+        self.settle_events = (
+            sa.update(events)
+            .where(events.c.event_key == sa.bindparam("b_event_key"))
+            .values(
+                user_id=sa.bindparam("user_id"),
+                account_id=sa.bindparam("account_id"),
+                product_id=sa.bindparam("product_id"),
+                outcome=sa.bindparam("outcome"),
+                detail=sa.bindparam("detail"),
+            )
+        )
+        self.queue_replies = sa.insert(outbox)
+        self.set_present = set_present_statement(insert)
+        self.set_absent = set_absent_statement()
