@@ -240,7 +240,7 @@ async def growth(args: argparse.Namespace, db: str) -> None:
     """A hashcart X node at a steady 100/s for `--minutes`, its resident memory every 30 s."""
     from loadgen import LoadGenerator
 
-    from hashcart.testing.standins.twitter import XStandin
+    from hashcart_twitter.testing import XStandin
 
     async with XStandin() as x:
         deliveries = twitter.Deliveries(x, parent_links=False, users=args.users)

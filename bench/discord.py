@@ -31,7 +31,12 @@ import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-from hashcart.testing.standins.discord import DiscordStandin, Message, SentMessage, User
+# Run as a script, this file's folder comes first on the import path and shadows the `discord`
+# package, which the Discord plugin (imported with its test kit) needs: take the folder off.
+_HERE = Path(__file__).resolve().parent
+sys.path[:] = [entry for entry in sys.path if Path(entry or ".").resolve() != _HERE]
+
+from hashcart_discord.testing import DiscordStandin, Message, SentMessage, User  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 TITLE = re.compile(r"\bP(\d{7})\b")

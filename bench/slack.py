@@ -48,7 +48,7 @@ from loadgen import LoadGenerator, LoadResult, percentile
 
 from hashcart import hookimpl
 from hashcart.testing import eventually
-from hashcart.testing.standins.slack import SlackStandin, signed_headers, slash_command_form
+from hashcart_slack.testing import SlackStandin, signed_headers, slash_command_form
 
 CONTENT_TYPE = "application/x-www-form-urlencoded"
 REFERENCE_TABLE = "reference_commands"

@@ -39,9 +39,9 @@ from hashcart.accounts import Accounts
 from hashcart.store import create_engine
 from hashcart.store.schema import cart_items, identities, orders
 from hashcart.testing.cluster import PRODUCTS, Cluster, Node, cluster, plugin_entry_points
-from hashcart.testing.standins import twitter as x
-from hashcart.testing.standins.mastodon import Account, MastodonStandin, Status
 from hashcart.testing.standins.order_api import OrderApiStandin
+from hashcart_mastodon.testing import Account, MastodonStandin, Status
+from hashcart_twitter import testing as x
 
 ORDER_SHOPPERS = 4
 MASTODON_SHARE = 0.15

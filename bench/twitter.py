@@ -38,7 +38,7 @@ import serve
 from loadgen import LoadGenerator, percentile
 
 from hashcart.testing import eventually
-from hashcart.testing.standins.twitter import (
+from hashcart_twitter.testing import (
     PostedTweet,
     XStandin,
     delivery,

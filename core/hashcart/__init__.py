@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 import pluggy
 
+from hashcart.answers import HttpAnswer, Verdict, classify_answer, retry_after
 from hashcart.barcodes import Barcode, InvalidBarcode, extract_barcodes, parse_barcode
 from hashcart.commands import (
     PRODUCT_ACTIONS,
@@ -28,6 +29,8 @@ from hashcart.config import HashcartSettingsBase as PluginSettings
 from hashcart.config import require_complete
 from hashcart.errors import ConfigError, Conflict, NotFound, Unavailable
 from hashcart.faults import fault_point
+from hashcart.host import Host, KeyValue
+from hashcart.patience import doubling, retrying
 from hashcart.platform import (
     OutgoingReply,
     Platform,
@@ -35,18 +38,20 @@ from hashcart.platform import (
     RetryLater,
     SendError,
     SendRefused,
+    for_platform,
 )
 from hashcart.policy_api import PolicyContext, RateDecision
+from hashcart.reconnect import backoff_delay, reconnecting
 from hashcart.signin import ProvenIdentity, SignInProvider
 from hashcart.sources import ProductSource, SourceUnavailable
+from hashcart.tasks import TrackedTasks
 from hashcart.text import extract_urls, has_hashtag, is_safe_url
+from hashcart.version import __version__
 
 if TYPE_CHECKING:
     from hashcart.app import Hashcart
 
 hookimpl = pluggy.HookimplMarker("hashcart")
-
-__version__ = "0.1.0"
 
 __all__ = [
     "PRODUCT_ACTIONS",
@@ -57,7 +62,10 @@ __all__ = [
     "ConfigError",
     "Conflict",
     "Hashcart",
+    "Host",
+    "HttpAnswer",
     "InvalidBarcode",
+    "KeyValue",
     "NotFound",
     "Order",
     "Outcome",
@@ -79,16 +87,25 @@ __all__ = [
     "SignInProvider",
     "SourceUnavailable",
     "StateChange",
+    "TrackedTasks",
     "Unavailable",
+    "Verdict",
     "__version__",
+    "backoff_delay",
+    "classify_answer",
+    "doubling",
     "extract_barcodes",
     "extract_urls",
     "fault_point",
+    "for_platform",
     "has_hashtag",
     "hookimpl",
     "is_safe_url",
     "parse_barcode",
+    "reconnecting",
     "require_complete",
+    "retry_after",
+    "retrying",
 ]
 
 

@@ -9,11 +9,12 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Coroutine, Iterable, Sequence
 from dataclasses import replace
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import aiohttp
+from aiohttp import web
 from pydantic_settings import BaseSettings
 
 from hashcart.accounts import Accounts
@@ -30,7 +31,7 @@ from hashcart.commands import (
 )
 from hashcart.config import Settings, load_settings
 from hashcart.errors import ConfigError, Unavailable
-from hashcart.i18n import minutes, translate
+from hashcart.i18n import minutes, money, translate
 from hashcart.kv import KeyValueStore
 from hashcart.leases import Leases
 from hashcart.logs import current_event
@@ -53,6 +54,7 @@ from hashcart.store.counters import RateCounters
 log = logging.getLogger(__name__)
 
 SettingsT = TypeVar("SettingsT", bound=BaseSettings)
+T = TypeVar("T")
 
 #: How many redirects a short link may take before it is given up.
 MAX_REDIRECT_HOPS = 3
@@ -101,6 +103,8 @@ class Hashcart:
         # SQLite's busy handler, which sleeps up to 100 ms at a time.
         self._sqlite_writes = None if is_postgres(self.engine) else asyncio.Lock()
         self.platforms: dict[str, Platform] = {}
+        self._platform_of: dict[int, Platform] = {}  # id(plugin) -> the platform it declared
+        self._platforms_created = False
         self.sender: ReplySender | None = None
         self.order_placer = OrderPlacer(self)
         self._background: set[asyncio.Task[Any]] = set()
@@ -134,12 +138,7 @@ class Hashcart:
         if self.started:
             return
         self.started = True
-        for platform in self.plugins.hook.hashcart_platform(hashcart=self):
-            if platform is None:
-                continue
-            if platform.name in self.platforms:
-                raise ConfigError(f"two plugins declare the platform {platform.name!r}")
-            self.platforms[platform.name] = platform
+        self.create_platforms()
         await self.cart_changes.start(self.engine)
         self.products.sources = await self._product_sources()
         self.applier.start()
@@ -152,6 +151,28 @@ class Hashcart:
         self._retention = asyncio.create_task(
             prune_loop(self.engine, self.settings.retention_days, self._stopping),
             name="hashcart-retention",
+        )
+
+    def create_platforms(self) -> None:
+        """Ask the plugins for their platforms, once: before the web routes are added, so a
+        plugin's routes are handed its platform, or else when hashcart starts."""
+        if self._platforms_created:
+            return
+        self._platforms_created = True
+        for plugin, platform in self.plugins.each("hashcart_platform", hashcart=self):
+            if platform.name in self.platforms:
+                raise ConfigError(f"two plugins declare the platform {platform.name!r}")
+            self.platforms[platform.name] = platform
+            self._platform_of[id(plugin)] = platform
+
+    def add_web_routes(self, app: web.Application) -> None:
+        """The plugins' routes (`hashcart_web_routes`), each handed the platform it declared."""
+        self.create_platforms()
+        self.plugins.call_each(
+            "hashcart_web_routes",
+            lambda plugin: {"platform": self._platform_of.get(id(plugin))},
+            hashcart=self,
+            app=app,
         )
 
     async def _product_sources(self) -> list[ProductSource]:
@@ -394,7 +415,7 @@ class Hashcart:
             ).inc()
             queued = queued or not outcome.silent
             if self.plugins.implemented("hashcart_command_done"):
-                self._spawn(self._observe(command, outcome))
+                self.spawn(self._observe(command, outcome))
         if queued and self.sender is not None:
             self.sender.wake()
         if ordered:
@@ -406,10 +427,12 @@ class Hashcart:
         except Exception as exc:
             log.warning("hashcart_command_done failed for %s: %s", command.event_key, exc)
 
-    def _spawn(self, coro: Any) -> None:
+    def spawn(self, coro: Coroutine[Any, Any, T]) -> asyncio.Task[T]:
+        """Run `coro` in the background; `stop` waits for it before closing storage."""
         task = asyncio.ensure_future(coro)
         self._background.add(task)
         task.add_done_callback(self._background.discard)
+        return task
 
     async def link_identity(
         self, account_id: str, platform: str, user_id: str, user_name: str | None = None
@@ -439,6 +462,9 @@ class Hashcart:
             locale, msgid, **{"link_lifetime": window, "confirm_window": window, **params}
         )
 
+    def money(self, cents: int, currency: str, locale: str | None) -> str:
+        return money(cents, currency, locale)
+
     def count_platform_error(self, platform: str, kind: str) -> None:
         self.metrics.platform_errors.labels(platform, kind).inc()
 
@@ -450,3 +476,11 @@ class Hashcart:
         """The state keys starting with `prefix` that stand now (see `hashcart.StateChange`):
         what a plugin compares with the platform after missing events."""
         return await standing(self.engine, prefix)
+
+
+if TYPE_CHECKING:
+    from hashcart.host import Host
+
+    # mypy proves here that `Hashcart` keeps every promise `hashcart.Host` makes to plugins.
+    def _as_host(hashcart: Hashcart) -> Host:
+        return hashcart

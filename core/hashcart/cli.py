@@ -158,42 +158,27 @@ async def serve(
     settings: Settings, *, migrate: bool = True, extra_plugins: Sequence[object] = ()
 ) -> int:
     """Run until SIGTERM/SIGINT: stop accepting, finish what was accepted, exit 0."""
-    from aiohttp import web
-
     from hashcart.app import Hashcart
     from hashcart.store import upgrade
-    from hashcart.web import build_web_app
+    from hashcart.web import serving
 
     if migrate:
         await upgrade(settings.database_url)
     hashcart = Hashcart(settings, plugins=extra_plugins)
-    app = build_web_app(hashcart)
-    runner = web.AppRunner(app, access_log=None, handle_signals=False)
-    await runner.setup()
-    site = web.TCPSite(runner, settings.host, settings.port, reuse_address=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    await hashcart.start()
-    try:
-        await site.start()
-    except OSError as exc:
-        await hashcart.stop()
-        await runner.cleanup()
-        raise ConfigError(
-            f"HASHCART_PORT: cannot listen on {settings.host}:{settings.port}: {exc.strerror}"
-        ) from None
-    platforms = ", ".join(hashcart.platforms) or "none"
-    log.info(
-        "hashcart serving on http://%s:%s (platforms: %s)", settings.host, settings.port, platforms
-    )
-    await stop.wait()
-    log.info("stopping: no new requests, finishing accepted commands")
-    # Requests in flight finish first (they may be waiting on the applier), then the platforms,
-    # the applier and the reply sender stop.
-    await runner.cleanup()
-    await hashcart.stop()
+    async with serving(hashcart, settings.host, settings.port):
+        platforms = ", ".join(hashcart.platforms) or "none"
+        log.info(
+            "hashcart serving on http://%s:%s (platforms: %s)",
+            settings.host,
+            settings.port,
+            platforms,
+        )
+        await stop.wait()
+        log.info("stopping: no new requests, finishing accepted commands")
     return 0
 
 

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from hashcart.policy_api import PolicyContext
     from hashcart.signin import SignInProvider
     from hashcart.sources import ProductSource
+    from hashcart.standin import Standin
 
 hookspec = pluggy.HookspecMarker("hashcart")
 
@@ -55,8 +56,13 @@ def hashcart_platform(hashcart: Hashcart) -> Platform | None:
 
 
 @hookspec
-def hashcart_web_routes(hashcart: Hashcart, app: web.Application) -> None:
+def hashcart_web_routes(
+    hashcart: Hashcart, app: web.Application, platform: Platform | None
+) -> None:
     """Add HTTP routes or sub-applications to the server, e.g. a webhook receiver.
+
+    `platform` is what this plugin returned from `hashcart_platform` (None when it declared
+    none): platforms are created before the routes, so a webhook handler can be the platform's.
 
     Called once while the aiohttp application is built, before it starts serving. Register
     routes with `app.router.add_post(...)`; handlers should answer fast and leave slow work
@@ -222,7 +228,24 @@ def hashcart_format_reply(
     in the user's language. Texts that ask the user to send a command name it by placeholder
     (`{confirm_command}`, `{forget_confirm_command}`; `/cart …` when not given): pass how your
     platform's users type it. A message with plural forms takes its number from `n=` (or its own
-    `count` / `minutes`).
+    `count` / `minutes`). Mark a platform's implementation `@hashcart.for_platform(name)`: the
+    core then calls it only for that platform's commands.
+    """
+
+
+# ---------------------------------------------------------------------------------------------
+# Test kit
+# ---------------------------------------------------------------------------------------------
+
+
+@hookspec
+def hashcart_standins() -> Standin | Sequence[Standin] | None:
+    """Offer a local stand-in for this plugin's platform to the playground and the cluster harness.
+
+    Implement it in the plugin's `testing` subpackage, not in the plugin itself: the core imports
+    `<plugin>.testing` only when a stand-in is asked for (`hashcart playground`, tests), so a
+    production server never loads test code. Return new, unstarted objects with a `platform`
+    name, `start`, `stop` and `plugin_env()` (the settings that point the plugin at it).
     """
 
 

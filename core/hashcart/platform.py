@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any, ClassVar, Protocol, runtime_checkable
+from typing import Any, ClassVar, Protocol, TypeVar, runtime_checkable
 
 from hashcart.commands import Action, Outcome, ReplyTarget
 
@@ -95,3 +95,32 @@ class Platform(Protocol):
     async def stop(self) -> None: ...
 
     async def send_reply(self, reply: OutgoingReply) -> None: ...
+
+
+#: The attribute `for_platform` sets on a hook implementation.
+OWNER_ATTRIBUTE = "hashcart_for_platform"
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def for_platform(name: str) -> Callable[[F], F]:
+    """Mark a hook implementation as one platform's: the core calls it only for commands that
+    came from `name` (`command.platform`), so it need not check the platform itself.
+
+        @hashcart.hookimpl
+        @hashcart.for_platform("slack")
+        def hashcart_format_reply(command, outcome, locale, hashcart): ...
+    """
+
+    def mark(function: F) -> F:
+        setattr(function, OWNER_ATTRIBUTE, name)
+        return function
+
+    return mark
+
+
+def answers_for(function: Callable[..., Any], command: object) -> bool:
+    """Whether a hook implementation is called for `command`: it is platform-neutral, or it
+    belongs to the command's platform."""
+    owner = getattr(function, OWNER_ATTRIBUTE, None)
+    return owner is None or command is None or getattr(command, "platform", None) == owner

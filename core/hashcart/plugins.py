@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 import inspect
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from importlib.metadata import entry_points
 from typing import Any
@@ -13,6 +13,8 @@ from typing import Any
 import pluggy
 
 from hashcart import hookspecs
+from hashcart.platform import answers_for
+from hashcart.version import __version__
 
 log = logging.getLogger(__name__)
 
@@ -85,7 +87,7 @@ class PluginManager:
         rows: list[PluginInfo] = []
         for name, plugin in self.pm.list_name_plugin():
             if name in DEFAULT_PLUGINS:
-                dist, version = "hashcart", _version()
+                dist, version = "hashcart", __version__
             else:
                 dist, version = self._dists.get(name, (None, getattr(plugin, "__version__", None)))
             hooks = tuple(sorted(h.name for h in self.pm.get_hookcallers(plugin) or ()))
@@ -108,18 +110,44 @@ class PluginManager:
 
         pluggy's own `firstresult` stops at the first non-None *return value*, which for an
         async implementation is its coroutine; so the core walks the implementations itself.
+        An implementation marked `hashcart.for_platform` answers only its platform's commands.
         """
+        command = kwargs.get("command")
         for impl in self._implementations(hook_name):
+            if not answers_for(impl.function, command):
+                continue
             args = {name: kwargs[name] for name in impl.argnames if name in kwargs}
             result = await await_me_maybe(impl.function(**args))
             if result is not None:
                 return result
         return None
 
+    def each(self, hook_name: str, **kwargs: Any) -> list[tuple[object, Any]]:
+        """Call every implementation of a synchronous hook: (plugin, result) per non-None one."""
+        results = []
+        for impl in self._implementations(hook_name):
+            args = {name: kwargs[name] for name in impl.argnames if name in kwargs}
+            result = impl.function(**args)
+            if result is not None:
+                results.append((impl.plugin, result))
+        return results
+
+    def call_each(
+        self, hook_name: str, own: Callable[[object], dict[str, Any]], **kwargs: Any
+    ) -> None:
+        """Call every implementation of a synchronous hook, adding `own(plugin)` to the
+        arguments: what belongs to that plugin alone (the platform it declared)."""
+        for impl in self._implementations(hook_name):
+            given = {**kwargs, **own(impl.plugin)}
+            impl.function(**{name: given[name] for name in impl.argnames if name in given})
+
     async def collect(self, hook_name: str, **kwargs: Any) -> list[Any]:
         """Call every implementation and await what needs awaiting; None results are dropped."""
         results = []
+        command = kwargs.get("command")
         for impl in self._implementations(hook_name):
+            if not answers_for(impl.function, command):
+                continue
             args = {name: kwargs[name] for name in impl.argnames if name in kwargs}
             result = await await_me_maybe(impl.function(**args))
             if result is not None:
@@ -132,12 +160,6 @@ def _in_call_order(caller: Any) -> list[Any]:
     return [
         impl for impl in reversed(caller.get_hookimpls()) if not (impl.hookwrapper or impl.wrapper)
     ]
-
-
-def _version() -> str:
-    from hashcart import __version__
-
-    return __version__
 
 
 __all__ = ["DEFAULT_PLUGINS", "PluginInfo", "PluginManager", "await_me_maybe"]

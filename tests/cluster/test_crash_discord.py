@@ -24,7 +24,7 @@ from hashcart.store import create_engine
 from hashcart.testing import eventually
 from hashcart.testing.cluster import Node
 from hashcart.testing.harness import free_port
-from hashcart.testing.standins.discord import DiscordStandin, User
+from hashcart_discord.testing import DiscordStandin, User
 
 ECHO, ECHO_URL = "amazon:B00X4WHP5E", "https://www.amazon.com/dp/B00X4WHP5E"
 KINDLE, KINDLE_URL = "amazon:B07FQ4DJ7X", "https://www.amazon.com/dp/B07FQ4DJ7X"

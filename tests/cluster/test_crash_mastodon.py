@@ -14,7 +14,7 @@ from hashcart.store import create_engine
 from hashcart.store.schema import events
 from hashcart.testing import eventually
 from hashcart.testing.cluster import PRODUCTS, cluster
-from hashcart.testing.standins.mastodon import MastodonStandin
+from hashcart_mastodon.testing import MastodonStandin
 
 
 async def _recorded(database_url: str) -> list[tuple[str, str]]:

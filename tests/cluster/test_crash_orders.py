@@ -13,8 +13,8 @@ from hashcart.store import create_engine
 from hashcart.store.schema import orders
 from hashcart.testing import eventually
 from hashcart.testing.cluster import cluster, plugin_entry_points
-from hashcart.testing.standins import twitter as x
 from hashcart.testing.standins.order_api import OrderApiStandin
+from hashcart_twitter import testing as x
 
 
 async def _orders(database_url: str) -> list[tuple[str, str]]:

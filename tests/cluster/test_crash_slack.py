@@ -30,7 +30,7 @@ import sqlalchemy as sa
 from hashcart.store import create_engine
 from hashcart.testing import eventually
 from hashcart.testing.cluster import Cluster, Node, SlackMessage, SlashAdd, slack_cluster
-from hashcart.testing.standins.slack import SlackStandin
+from hashcart_slack.testing import SlackStandin
 
 
 async def strike(node: Node, report: Path, point: str, *, after: float, fallback: float) -> bool:

@@ -24,7 +24,7 @@ import aiohttp
 
 from hashcart.testing import eventually
 from hashcart.testing.cluster import Cluster, Node, expected_carts
-from hashcart.testing.standins.twitter import XStandin
+from hashcart_twitter.testing import XStandin
 
 STREAM = "/2/tweets/search/stream"
 

@@ -14,7 +14,7 @@ import pytest
 import hashcart_shop
 from hashcart import CartLine, Order, OutcomeCode, hookimpl
 from hashcart.testing import ADMIN_TOKEN, RunningHashcart, eventually, running_hashcart
-from hashcart.testing.standins.shop import ShopStandin
+from hashcart_shop.testing import ShopStandin
 from tests.core.fakes import FakePlatform, FakePlatformPlugin, ShopPlugin, command
 
 ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 import hashcart_shop
 from hashcart.store.schema import cart_items
 from hashcart.testing import running_hashcart
-from hashcart.testing.standins.shop import ShopStandin
+from hashcart_shop.testing import ShopStandin
 from tests.core.fakes import FakePlatform, FakePlatformPlugin, ShopPlugin, command
 from tests.web.visitor import Visitor
 

@@ -12,7 +12,7 @@ import pytest
 import hashcart_mastodon
 from hashcart.outbox import ReplySender
 from hashcart.testing import RunningHashcart, eventually, running_hashcart
-from hashcart.testing.standins.mastodon import Account, MastodonStandin
+from hashcart_mastodon.testing import Account, MastodonStandin
 
 ECHO_DOT = "https://www.amazon.com/dp/B00X4WHP5E"
 STATUSES = "/api/v1/statuses"

@@ -13,9 +13,9 @@ from hashcart import ConfigError, OutcomeCode, ProductRef, SourceUnavailable, Un
 from hashcart.store import create_engine, upgrade
 from hashcart.store.counters import RateCounters
 from hashcart.testing import RunningHashcart, eventually, running_hashcart
-from hashcart.testing.standins.amazon_creators import CreatorsStandin
 from hashcart_amazon.creators import RESOURCES, CreatorsApiSource
 from hashcart_amazon.settings import AmazonSettings
+from hashcart_amazon.testing import CreatorsStandin
 from tests.core.fakes import FakePlatform, FakePlatformPlugin, command
 
 ECHO = "B00X4WHP5E"
@@ -259,7 +259,7 @@ async def test_an_x_delivery_while_the_api_is_throttled_gets_503_and_the_redeliv
     """End to end through the X plugin: a throttled Creators API is "deliver again", not an
     "unknown product" answer; the redelivery adds the item once and is answered once."""
     import hashcart_twitter
-    from hashcart.testing.standins.twitter import XStandin, tweet, user
+    from hashcart_twitter.testing import XStandin, tweet, user
 
     alice = user("alice", "6253282")
     async with (
@@ -304,7 +304,7 @@ async def test_a_slack_slash_command_while_the_api_is_throttled_is_answered_try_
 ):
     """Slack does not deliver a slash command again, so the person is told to try again."""
     import hashcart_slack
-    from hashcart.testing.standins.slack import SlackStandin
+    from hashcart_slack.testing import SlackStandin
 
     async with SlackStandin() as slack:
         env = {

@@ -18,9 +18,9 @@ import pytest
 from hashcart import ProductRef
 from hashcart.store import create_engine, upgrade
 from hashcart.store.counters import RateCounters
-from hashcart.testing.standins.amazon_creators import CreatorsStandin
 from hashcart_amazon.creators import RESOURCES, CreatorsApiSource
 from hashcart_amazon.settings import AmazonSettings
+from hashcart_amazon.testing import CreatorsStandin
 
 sdk = pytest.importorskip("creatorsapi_python_sdk")
 

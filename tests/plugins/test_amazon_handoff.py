@@ -10,8 +10,8 @@ import pytest
 
 from hashcart import CartLine, OutcomeCode
 from hashcart.testing import RunningHashcart, running_hashcart
-from hashcart.testing.standins.amazon_creators import CreatorsStandin
 from hashcart_amazon.handoff import cart_add_urls
+from hashcart_amazon.testing import CreatorsStandin
 from tests.core.fakes import FakePlatform, FakePlatformPlugin, command
 
 ECHO = "B00X4WHP5E"

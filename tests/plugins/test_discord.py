@@ -17,7 +17,7 @@ import pytest
 import hashcart_discord
 from hashcart import ConfigError
 from hashcart.testing import RunningHashcart, TakesOrders, eventually, running_hashcart
-from hashcart.testing.standins.discord import DiscordStandin, Message, User
+from hashcart_discord.testing import DiscordStandin, Message, User
 
 ECHO = "amazon:B00X4WHP5E"
 ECHO_URL = "https://www.amazon.com/dp/B00X4WHP5E"

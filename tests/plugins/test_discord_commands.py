@@ -15,13 +15,13 @@ import pytest
 
 from hashcart.catalog import CatalogEntry
 from hashcart.testing import RunningHashcart, eventually
-from hashcart.testing.standins.discord import (
+from hashcart_discord.links import message_barcodes
+from hashcart_discord.testing import (
     DiscordStandin,
     Interaction,
     User,
     command_problems,
 )
-from hashcart_discord.links import message_barcodes
 from tests.plugins.test_discord import (
     ECHO,
     ECHO_URL,

@@ -13,7 +13,7 @@ import discord.http
 import pytest
 import yarl
 
-from hashcart.testing.standins.discord import DiscordStandin
+from hashcart_discord.testing import DiscordStandin
 
 
 @pytest.fixture

@@ -14,11 +14,11 @@ import hashcart_mastodon
 import hashcart_slack
 import hashcart_twitter
 from hashcart.testing import eventually, running_hashcart
-from hashcart.testing.standins.discord import DiscordStandin
-from hashcart.testing.standins.mastodon import MastodonStandin
-from hashcart.testing.standins.slack import SlackStandin, direct_message_event
-from hashcart.testing.standins.twitter import XStandin, tweet, user
+from hashcart_discord.testing import DiscordStandin
+from hashcart_mastodon.testing import MastodonStandin
 from hashcart_slack import parse
+from hashcart_slack.testing import SlackStandin, direct_message_event
+from hashcart_twitter.testing import XStandin, tweet, user
 from tests.plugins.test_discord import bot, world
 
 #: What `/cart` parses on Slack: `add`, `remove` and `privacy` take arguments, the rest none.

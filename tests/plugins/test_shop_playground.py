@@ -7,8 +7,8 @@ from __future__ import annotations
 import hashcart_shop
 import hashcart_slack
 from hashcart.testing import eventually, running_hashcart
-from hashcart.testing.standins.slack import ResponsePost
 from hashcart.web.playground import SLACK_CHANNEL, SLACK_DEMO, Playground
+from hashcart_slack.testing import ResponsePost
 
 
 async def test_a_playground_shop_link_is_added_and_handed_off_from_slack() -> None:

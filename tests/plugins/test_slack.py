@@ -16,7 +16,7 @@ import pytest
 
 import hashcart_slack
 from hashcart.testing import RunningHashcart, TakesOrders, eventually, running_hashcart
-from hashcart.testing.standins.slack import (
+from hashcart_slack.testing import (
     ResponsePost,
     SlackStandin,
     message_event,

@@ -15,8 +15,8 @@ import pytest
 
 import hashcart_slack
 from hashcart.testing import RunningHashcart, eventually, running_hashcart
-from hashcart.testing.standins.slack import SlackStandin, message_event
 from hashcart_slack import listeners
+from hashcart_slack.testing import SlackStandin, message_event
 
 ECHO = "https://www.amazon.com/dp/B00X4WHP5E"
 ALICE = "U0ALICE"

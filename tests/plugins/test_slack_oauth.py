@@ -16,7 +16,7 @@ import pytest
 
 import hashcart_slack
 from hashcart.testing import RunningHashcart, eventually, running_hashcart
-from hashcart.testing.standins.slack import SlackStandin, message_event
+from hashcart_slack.testing import SlackStandin, message_event
 
 ECHO = "https://www.amazon.com/dp/B00X4WHP5E"
 

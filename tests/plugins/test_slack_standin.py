@@ -12,7 +12,7 @@ from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetry
 from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 
-from hashcart.testing.standins.slack import SlackStandin, sign, signed_headers
+from hashcart_slack.testing import SlackStandin, sign, signed_headers
 
 # Slack's documented example.
 DOC_SECRET = "8f742231b10e8888abcd99yyyzzz85a5"

@@ -19,7 +19,7 @@ import pytest
 
 import hashcart_slack
 from hashcart.testing import RunningHashcart, eventually, running_hashcart
-from hashcart.testing.standins.slack import (
+from hashcart_slack.testing import (
     SlackStandin,
     app_uninstalled_event,
     direct_message_event,
@@ -218,7 +218,7 @@ async def test_uninstalled_oauth_workspace_is_forgotten_and_others_still_served(
     await install(multi, slack, "T0GONE")
     await install(multi, slack, "T0STAYS")
     await multi.link("erin", "slack", "T0STAYS:U0ERIN")
-    store = hashcart_slack._platforms[multi.hashcart].installations
+    store = multi.hashcart.platforms["slack"].installations
     assert store is not None
 
     taken_away = slack.uninstall if how == "uninstall" else slack.revoke_bot_token

@@ -17,7 +17,7 @@ import pytest
 
 import hashcart_twitter
 from hashcart.testing import RunningHashcart, eventually, running_hashcart
-from hashcart.testing.standins.twitter import (
+from hashcart_twitter.testing import (
     XStandin,
     delivery,
     long_tweet,

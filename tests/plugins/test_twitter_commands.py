@@ -17,7 +17,8 @@ import hashcart_twitter
 from hashcart import Action
 from hashcart.i18n import translate
 from hashcart.testing import RunningHashcart, TakesOrders, eventually, running_hashcart
-from hashcart.testing.standins.twitter import (
+from hashcart_twitter.normalize import Rules, trigger_from_v1, trigger_from_v2
+from hashcart_twitter.testing import (
     BOT_USER_ID,
     XStandin,
     delivery,
@@ -27,7 +28,6 @@ from hashcart.testing.standins.twitter import (
     tweet,
     user,
 )
-from hashcart_twitter.normalize import Rules, trigger_from_v1, trigger_from_v2
 from hashcart_twitter.wording import x_commands
 
 ECHO = "https://www.amazon.com/dp/B00X4WHP5E"
@@ -379,9 +379,9 @@ async def test_checkout_and_confirm_arrive_over_the_stream_too() -> None:
     """In stream mode the checkout hashtags aimed at the bot have rules of their own."""
     import hashcart_twitter
     from hashcart.testing import eventually, running_hashcart
-    from hashcart.testing.standins.twitter import XStandin as Standin
-    from hashcart.testing.standins.twitter import tweet as make_tweet
-    from hashcart.testing.standins.twitter import user as make_user
+    from hashcart_twitter.testing import XStandin as Standin
+    from hashcart_twitter.testing import tweet as make_tweet
+    from hashcart_twitter.testing import user as make_user
 
     shopper = make_user("streamer")
     async with Standin(keepalive_seconds=0.1) as x:

@@ -11,7 +11,7 @@ import aiohttp
 
 import hashcart_twitter
 from hashcart.testing import RunningHashcart, eventually, running_hashcart
-from hashcart.testing.standins.twitter import XStandin, tweet, user
+from hashcart_twitter.testing import XStandin, tweet, user
 
 KINDLE = "https://www.amazon.com/dp/B08N5WRWNW"
 ECHO = "https://www.amazon.com/dp/B00X4WHP5E"

@@ -6,7 +6,7 @@ import asyncio
 
 import hashcart_twitter
 from hashcart.testing import eventually, running_hashcart
-from hashcart.testing.standins.twitter import XStandin, tweet, user
+from hashcart_twitter.testing import XStandin, tweet, user
 
 
 async def test_one_stream_for_two_nodes_and_a_takeover(tmp_path):

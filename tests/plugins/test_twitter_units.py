@@ -22,15 +22,6 @@ from hashcart import (
     RetryLater,
     SendRefused,
 )
-from hashcart.testing.standins.twitter import (
-    XStandin,
-    long_tweet,
-    quote_tweet,
-    retweet,
-    stream_message,
-    tweet,
-    user,
-)
 from hashcart_twitter.client import ErrorKind, XClient, XError, rate_limit_wait
 from hashcart_twitter.doctor import doctor_rows
 from hashcart_twitter.ingest import choose_command
@@ -39,6 +30,15 @@ from hashcart_twitter.platform import TwitterPlatform
 from hashcart_twitter.replies import MAX_WEIGHT, fit, public_text, variant, weight
 from hashcart_twitter.settings import Mode, TwitterSettings
 from hashcart_twitter.stream import Backoff
+from hashcart_twitter.testing import (
+    XStandin,
+    long_tweet,
+    quote_tweet,
+    retweet,
+    stream_message,
+    tweet,
+    user,
+)
 
 ECHO = "https://www.amazon.com/dp/B00X4WHP5E"
 ALICE = user("alice", "6253282")

@@ -25,7 +25,7 @@ from hashcart import (
 from hashcart.commands import MAX_ID, MAX_NAME, MAX_TEXT
 from hashcart.store import is_outage
 from hashcart.testing import eventually, running_hashcart
-from hashcart.testing.standins.mastodon import MastodonStandin
+from hashcart_mastodon.testing import MastodonStandin
 from tests.core.fakes import FakePlatform, FakePlatformPlugin, ShopPlugin, command
 
 KINDLE = "https://www.amazon.com/dp/B08N5WRWNW"

@@ -20,8 +20,8 @@ from hypothesis import strategies as st
 import hashcart_slack
 import hashcart_twitter
 from hashcart.testing import RunningHashcart, running_hashcart
-from hashcart.testing.standins.slack import SlackStandin, signed_headers
-from hashcart.testing.standins.twitter import SIGNATURE_HEADER, XStandin, sign_delivery
+from hashcart_slack.testing import SlackStandin, signed_headers
+from hashcart_twitter.testing import SIGNATURE_HEADER, XStandin, sign_delivery
 from tests.security.fuzzing import FUZZ
 from tests.security.strategies import (
     DM_KEYS,

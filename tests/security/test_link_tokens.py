@@ -22,9 +22,9 @@ import hashcart_twitter
 from hashcart import Action, CartCommand, OutcomeCode, ReplyTarget
 from hashcart.store.schema import link_tokens
 from hashcart.testing import RunningHashcart, eventually, running_hashcart
-from hashcart.testing.standins.mastodon import MastodonStandin
-from hashcart.testing.standins.slack import SlackStandin
-from hashcart.testing.standins.twitter import XStandin, direct_message, dm_delivery, tweet, user
+from hashcart_mastodon.testing import MastodonStandin
+from hashcart_slack.testing import SlackStandin
+from hashcart_twitter.testing import XStandin, direct_message, dm_delivery, tweet, user
 from tests.web.visitor import Visitor
 
 ECHO = "https://www.amazon.com/dp/B00X4WHP5E"

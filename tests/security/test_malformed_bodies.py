@@ -18,7 +18,7 @@ import pytest
 import hashcart_slack
 import hashcart_twitter
 from hashcart.testing import RunningHashcart, eventually, running_hashcart
-from hashcart.testing.standins.slack import (
+from hashcart_slack.testing import (
     SlackStandin,
     event_callback,
     message_event,
@@ -26,7 +26,7 @@ from hashcart.testing.standins.slack import (
     signed_headers,
     slash_command_form,
 )
-from hashcart.testing.standins.twitter import (
+from hashcart_twitter.testing import (
     SIGNATURE_HEADER,
     XStandin,
     sign_delivery,

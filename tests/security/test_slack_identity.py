@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashcart_slack
 from hashcart.testing import eventually, running_hashcart
-from hashcart.testing.standins.slack import SlackStandin
+from hashcart_slack.testing import SlackStandin
 
 ECHO = "https://www.amazon.com/dp/B00X4WHP5E"
 

@@ -14,7 +14,7 @@ import pytest
 
 import hashcart_twitter
 from hashcart.testing import running_hashcart
-from hashcart.testing.standins.twitter import XStandin, crc_response, delivery, tweet, user
+from hashcart_twitter.testing import XStandin, crc_response, delivery, tweet, user
 
 ALICE = user("alice", "6253282")
 ECHO = "https://www.amazon.com/dp/B00X4WHP5E"

@@ -23,8 +23,8 @@ from hashcart import (
     SendRefused,
 )
 from hashcart.testing import RunningHashcart, eventually, running_hashcart
-from hashcart.testing.standins.twitter import XStandin, direct_message, dm_delivery, tweet, user
-from hashcart_twitter.platform import platform_for
+from hashcart_twitter.platform import TwitterPlatform
+from hashcart_twitter.testing import XStandin, direct_message, dm_delivery, tweet, user
 
 ECHO = "https://www.amazon.com/dp/B00X4WHP5E"
 PUBLIC_WORDING = "Done — the details are in your direct messages."
@@ -120,7 +120,8 @@ async def test_a_public_wording_that_repeats_the_private_answer_is_not_used(
 ) -> None:
     """Whatever the core hands over as public wording, the fallback never repeats the private
     answer's links or product title."""
-    platform = platform_for(hc.hashcart)
+    platform = hc.hashcart.platforms["twitter"]
+    assert isinstance(platform, TwitterPlatform)
     asking = x.add_tweet(tweet("#amazoncart", user=CAROL, urls=[ECHO]))
     x.close_dms(CAROL)
     private = f"Link your account: {hc.url}/link/SECRET-TOKEN - Echo Dot is waiting"

@@ -16,7 +16,7 @@ import pytest
 
 import hashcart_twitter
 from hashcart.testing import RunningHashcart, eventually, running_hashcart
-from hashcart.testing.standins.twitter import XStandin, quote_tweet, tweet, user
+from hashcart_twitter.testing import XStandin, quote_tweet, tweet, user
 
 ECHO = "https://www.amazon.com/dp/B00X4WHP5E"
 ALICE = user("alice", "6253282")

@@ -12,8 +12,8 @@ import hashcart_discord
 import hashcart_slack
 import hashcart_twitter
 from hashcart.testing import SESSION_SECRET, eventually, running_hashcart
-from hashcart.testing.standins.twitter import XStandin, tweet, user
 from hashcart.web.playground import Playground
+from hashcart_twitter.testing import XStandin, tweet, user
 
 ECHO = "https://www.amazon.com/dp/B00X4WHP5E"
 KINDLE = "https://www.amazon.com/dp/B08N5WRWNW"

@@ -21,11 +21,11 @@ import hashcart_slack
 import hashcart_twitter
 from hashcart import ProvenIdentity
 from hashcart.testing import RunningHashcart, eventually, running_hashcart
-from hashcart.testing.standins.discord import DiscordStandin
-from hashcart.testing.standins.mastodon import MastodonStandin
-from hashcart.testing.standins.slack import SlackStandin
-from hashcart.testing.standins.twitter import XStandin, tweet, user
 from hashcart.web.link_proof import LINK_PROOF_KEY
+from hashcart_discord.testing import DiscordStandin
+from hashcart_mastodon.testing import MastodonStandin
+from hashcart_slack.testing import SlackStandin
+from hashcart_twitter.testing import XStandin, tweet, user
 from tests.web.visitor import Visitor
 
 ECHO = "https://www.amazon.com/dp/B00X4WHP5E"

@@ -45,6 +45,9 @@ async def test_pages_in_german_for_a_german_browser(site: RunningHashcart, germa
     assert "auch der 1 Artikel, den du vor dem Verknüpfen hinzugefügt hast" in link.text
 
     await german.post(f"/link/{token}", {})
+    used = await german.get(f"/link/{token}")
+    assert used.status == 410 and "<h1>Link abgelaufen</h1>" in used.text
+    assert "schon benutzt oder ist älter als 20 Minuten" in used.text
     cart = await german.get("/cart?done=linked")
     assert "<h1>Dein Warenkorb</h1>" in cart.text
     assert "Verknüpft. Was du auf dieser Plattform hinzufügst" in cart.text

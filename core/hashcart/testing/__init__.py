@@ -1,7 +1,8 @@
 """The test kit for hashcart and its plugins (a pytest plugin, loaded automatically).
 
 `running_hashcart` starts a real server on a temporary database with the plugins you choose;
-the platform stand-ins under `hashcart.testing.standins` play X, Slack and Discord.
+each platform plugin's `testing` package plays its platform
+(`hashcart_twitter.testing.XStandin`, ...); `hashcart.testing.standins` holds the neutral ones.
 """
 
 from hashcart.testing.harness import (

@@ -28,8 +28,7 @@ from hashcart.accounts import Accounts
 from hashcart.catalog import Catalog, CatalogEntry
 from hashcart.store import create_engine
 from hashcart.testing.harness import free_port
-from hashcart.testing.standins import slack as slack_standin
-from hashcart.testing.standins import twitter as x
+from hashcart.testing.standins import load_standins
 
 PRODUCTS = [f"B0TEST{n:04d}" for n in range(5)]
 
@@ -60,12 +59,13 @@ class Cluster:
     """Nodes on one database; deliveries go round robin to the live ones, as a balancer would."""
 
     database_url: str
-    standin: x.XStandin
+    #: The X plugin's stand-in (through `hashcart_standins`: the core imports no plugin).
+    standin: Any
     nodes: list[Node] = field(default_factory=list)
     users: list[dict[str, Any]] = field(default_factory=list)
     parents: list[dict[str, Any]] = field(default_factory=list)
     #: With a Slack stand-in the nodes serve Slack too (see `slack_cluster`).
-    slack: slack_standin.SlackStandin | None = None
+    slack: Any | None = None
     slack_users: list[str] = field(default_factory=list)
     load_plugins: str = "amazon,twitter"
     #: Settings every node gets on top of the cluster's own (a shop stand-in's address, say).
@@ -128,15 +128,15 @@ class Cluster:
             )
             accounts = Accounts(engine)
             for index in range(users):
-                author = x.user(f"shopper{index}")
+                author = self.standin.user(f"shopper{index}")
                 self.users.append(author)
                 created = await accounts.create(f"shopper{index}")
                 await accounts.link(created["id"], "twitter", author["id_str"])
         finally:
             await engine.dispose()
-        seller = x.user("seller")
+        seller = self.standin.user("seller")
         for asin in PRODUCTS:
-            parent = x.tweet(
+            parent = self.standin.tweet(
                 "look at this", user=seller, urls=[f"https://www.amazon.com/dp/{asin}?tag=aff-20"]
             )
             self.parents.append(self.standin.add_tweet(parent))
@@ -154,7 +154,7 @@ class Cluster:
             author = rng.choice(self.users)
             made.append(
                 (
-                    x.tweet("#amazoncart", user=author, in_reply_to=parent, urls=urls),
+                    self.standin.tweet("#amazoncart", user=author, in_reply_to=parent, urls=urls),
                     f"amazon:{asin}",
                 )
             )
@@ -202,7 +202,7 @@ class Cluster:
                     user_id=rng.choice(self.slack_users),
                     text=f"add <https://www.amazon.com/dp/{asin}>",
                     product_id=f"amazon:{asin}",
-                    trigger_id=slack_standin.new_trigger_id(),
+                    trigger_id=self.slack.new_trigger_id(),
                     response_url=self.slack.new_response_url(),
                 )
             )
@@ -210,6 +210,7 @@ class Cluster:
 
     def hashtag_messages(self, count: int, rng: random.Random) -> list[SlackMessage]:
         """`count` channel messages with the hashtag and a product link, each its own event."""
+        assert self.slack is not None
         made = []
         for _ in range(count):
             asin = rng.choice(PRODUCTS)
@@ -217,8 +218,8 @@ class Cluster:
             text = f"#amazoncart <https://www.amazon.com/dp/{asin}>"
             made.append(
                 SlackMessage(
-                    event=slack_standin.message_event(text, user=user_id),
-                    event_id=slack_standin.new_event_id(),
+                    event=self.slack.message_event(text, user=user_id),
+                    event_id=self.slack.new_event_id(),
                     product_id=f"amazon:{asin}",
                 )
             )
@@ -348,7 +349,7 @@ async def cluster(
     database_url: str, nodes: int, users: int, **options: Any
 ) -> AsyncIterator[Cluster]:
     """`options` are `Cluster` fields (`load_plugins`, `extra_env`, `plugin_path`)."""
-    async with x.XStandin() as standin:
+    async with load_standins(["twitter"])["twitter"] as standin:
         running = Cluster(database_url, standin, **options)
         await running.seed(users)
         try:
@@ -395,7 +396,8 @@ async def slack_cluster(
     database_url: str, nodes: int, users: int, *, node_env: Sequence[Mapping[str, str]] = ()
 ) -> AsyncIterator[Cluster]:
     """Nodes that serve Slack from the Slack stand-in; `node_env[i]` adds settings to node i."""
-    async with x.XStandin() as x_standin, slack_standin.SlackStandin() as slack:
+    standins = load_standins(["twitter", "slack"])
+    async with standins["twitter"] as x_standin, standins["slack"] as slack:
         running = Cluster(database_url, x_standin, slack=slack)
         await running.seed(0)
         await running.seed_slack(users)

@@ -20,7 +20,7 @@ from hashcart.app import Hashcart
 from hashcart.catalog import CatalogEntry
 from hashcart.config import Settings, load_settings
 from hashcart.store import upgrade
-from hashcart.web import build_web_app
+from hashcart.web import serving
 
 T = TypeVar("T")
 
@@ -157,14 +157,5 @@ async def running_hashcart(
             if amazon is not None and amazon not in chosen:
                 chosen.insert(0, amazon)
         hashcart = Hashcart(settings, plugins=chosen, load_entry_points=False)
-        app = build_web_app(hashcart)
-        runner = web.AppRunner(app, access_log=None)
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", port)
-        await site.start()
-        await hashcart.start()
-        try:
+        async with serving(hashcart, "127.0.0.1", port) as app:
             yield RunningHashcart(hashcart, f"http://127.0.0.1:{port}", app)
-        finally:
-            await hashcart.stop()
-            await runner.cleanup()

@@ -1,5 +1,6 @@
 """The HTTP surface: health, metrics, the admin API, pages, and the routes plugins add."""
 
-from hashcart.web.server import build_web_app, json_error
+from hashcart.web.lifecycle import build_app, serving
+from hashcart.web.server import json_error
 
-__all__ = ["build_web_app", "json_error"]
+__all__ = ["build_app", "json_error", "serving"]

@@ -1,4 +1,5 @@
-"""Server-rendered pages that replies point people to: linking, signing in, the cart.
+"""Rendering the server-side pages: the one Jinja environment, `page` and the helpers every
+page's handlers share. The routes live in `hashcart.web.routes`.
 
 Every page is plain HTML from Jinja2 templates and works without JavaScript; forms post with a
 CSRF token and answer with a redirect (post/redirect/get), so a reload never posts twice.
@@ -13,11 +14,10 @@ from urllib.parse import unquote, urlsplit
 
 from aiohttp import web
 
-from hashcart.errors import Conflict, NotFound
+from hashcart.errors import NotFound
 from hashcart.i18n import translate
-from hashcart.web import session
 from hashcart.web.server import hashcart_of
-from hashcart.web.session import checked_form, session_of, with_session
+from hashcart.web.session import session_of
 from hashcart.web.templating import environment, page_locale
 
 HERE = Path(__file__).parent
@@ -53,6 +53,10 @@ def render(
         headers={"Cache-Control": "no-store", "X-Frame-Options": "DENY"},
     )
 
+
+#: The name on the sign-in button of the configured OpenID Connect provider, set by the routes
+#: that serve it; pages show no such button without it.
+SIGNIN_BUTTON_KEY: web.AppKey[str] = web.AppKey("hashcart_signin_button", str)
 
 CURRENT_KEY: web.RequestKey[dict[str, Any]] = web.RequestKey("hashcart_current_account", dict)
 
@@ -105,9 +109,7 @@ async def page(
     if context.get("notice") is None and done in NOTICES:
         context["notice"] = translate(locale, f"web.notice.{done}")
     context.setdefault("link_minutes", hashcart_of(request).settings.link_token_minutes)
-    from hashcart.web.oidc import button_name  # oidc builds on this module
-
-    context.setdefault("oidc_name", button_name(request.app))
+    context.setdefault("oidc_name", request.app.get(SIGNIN_BUTTON_KEY))
     return render(template, status, locale, **context)
 
 
@@ -163,104 +165,14 @@ def see_other(location: str) -> web.Response:
     return web.Response(status=303, headers={"Location": location})
 
 
-# -- linking ---------------------------------------------------------------------------------------
-
-
-async def _token_problem(request: web.Request, token: str) -> web.Response | None:
-    found = await hashcart_of(request).accounts.token(token)
-    if found is None:
-        return await message(
-            request,
-            404,
-            "Link not found",
-            "This link is not one we sent. Ask the bot for a new one with /cart link.",
-        )
-    if not found.usable:
-        return await message(
-            request,
-            410,
-            "Link expired",
-            "This link was already used or is older than 15 minutes. "
-            "Ask the bot for a new one with /cart link.",
-        )
-    return None
-
-
-@with_session
-async def link_page(request: web.Request) -> web.Response:
-    token = request.match_info["token"]
-    problem = await _token_problem(request, token)
-    if problem is not None:
-        return problem
-    hashcart = hashcart_of(request)
-    found = await hashcart.accounts.token(token)
-    assert found is not None
-    return await page(
-        request,
-        "link.html",
-        who=identity_label(found.platform, found.user_id, found.user_name),
-        platform=platform_name(found.platform),
-        token=token,
-        next=f"/link/{token}",
-        pending=await hashcart.accounts.pending_count(found.platform, found.user_id),
-    )
-
-
-@with_session
-async def confirm_link(request: web.Request) -> web.Response:
-    token = request.match_info["token"]
-    form = await checked_form(request)
-    if form is None:
-        return await forbidden(request)
-    account = await current_account(request)
-    if account is None:
-        return see_other(f"/link/{token}")
-    hashcart = hashcart_of(request)
-    claimed = await hashcart.accounts.claim_token(token)
-    if claimed is None:
-        problem = await _token_problem(request, token)
-        return problem or see_other(f"/link/{token}")
-    try:
-        await hashcart.link_identity(
-            account["id"], claimed.platform, claimed.user_id, claimed.user_name
-        )
-    except Conflict:
-        await hashcart.accounts.release_token(token)
-        return await message(
-            request,
-            409,
-            "Linked to another cart",
-            f"{identity_label(claimed.platform, claimed.user_id, claimed.user_name)} on "
-            f"{platform_name(claimed.platform)} is linked to another account. Sign in to that "
-            "account and unlink it there first.",
-        )
-    return see_other("/cart?done=linked")
-
-
-async def static_file(request: web.Request) -> web.StreamResponse:
-    name = request.match_info["name"]
-    path = HERE / "static" / name
-    if "/" in name or name.startswith(".") or not path.is_file():
-        return web.Response(status=404, text="not found")
-    return web.FileResponse(path, headers={"Cache-Control": "public, max-age=300"})
-
-
-def add_routes(app: web.Application) -> None:
-    from hashcart.web import auth, cart_page, link_proof
-
-    session.install(app, app_public_url(app))
-    app.router.add_get("/static/{name}", static_file)
-    link_proof.add_routes(app)
-    app.router.add_get("/link/{token}", link_page)
-    app.router.add_post("/link/{token}", confirm_link)
-    auth.add_routes(app)
-    cart_page.add_routes(app)
-
-
-def app_public_url(app: web.Application) -> str:
-    from hashcart.web.server import HASHCART_KEY
-
-    return app[HASHCART_KEY].settings.public_url
-
-
-__all__ = ["add_routes", "page", "render"]
+__all__ = [
+    "current_account",
+    "forbidden",
+    "identity_label",
+    "message",
+    "page",
+    "platform_name",
+    "render",
+    "safe_next",
+    "see_other",
+]

@@ -1,11 +1,11 @@
 """`hashcart playground`: the server plus local X, Slack and Discord, and a page to drive them.
 
-The stand-ins from `hashcart.testing.standins` run on loopback ports; the real platform plugins
-are pointed at them through their ordinary settings (`Playground.env()`), before the Hashcart is
-built, so everything between a click and the bot's answer is the production path: a signed X
-webhook, a signed Slack slash command through Bolt, a Discord gateway reaction through
-discord.py, the applier, the outbox and each platform's API client. Nothing leaves the machine
-and no credentials are needed.
+The stand-ins the platform plugins offer (`hashcart_standins`) run on loopback ports; the real
+platform plugins are pointed at them through their ordinary settings (`Playground.env()`),
+before the Hashcart is built, so everything between a click and the bot's answer is the
+production path: a signed X webhook, a signed Slack slash command through Bolt, a Discord
+gateway reaction through discord.py, the applier, the outbox and each platform's API client.
+Nothing leaves the machine and no credentials are needed.
 
 The page acts as one demo person, linked on all three stand-ins, while "bob" posts the product
 links the demo person reacts to.
@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import os
 import time
 from dataclasses import dataclass
 from importlib import resources
@@ -28,10 +27,7 @@ from hashcart import hookimpl
 from hashcart.catalog import CatalogEntry
 from hashcart.errors import Conflict
 from hashcart.i18n import money
-from hashcart.testing.standins.discord import DiscordStandin
-from hashcart.testing.standins.shop import ShopStandin
-from hashcart.testing.standins.slack import SlackStandin
-from hashcart.testing.standins.twitter import XStandin, tweet, user
+from hashcart.testing.standins import load_standins
 from hashcart.web.cart_page import SHUTDOWN_KEY
 from hashcart.web.pages import forbidden, page, platform_name, see_other
 from hashcart.web.session import checked_form, session_of, with_session
@@ -84,8 +80,8 @@ CORNER_SHOP = [
 ]
 
 
-def corner_shop() -> ShopStandin:
-    shop = ShopStandin(title="Corner Shop")
+def corner_shop(shop: Any) -> Any:
+    """Stocks the shop plugin's stand-in (a `hashcart_shop.testing.ShopStandin`)."""
     for path, title, cents, currency, available, variant in CORNER_SHOP:
         image = f"/img/{path.rsplit('/', 1)[-1]}.svg"
         shop.add(
@@ -108,12 +104,14 @@ class Playground:
     """The three stand-ins, the demo people, and the page's routes (as a hashcart plugin)."""
 
     def __init__(self) -> None:
-        self.x = XStandin()
-        self.slack = SlackStandin()
-        self.discord = DiscordStandin()
-        self.shop = corner_shop()
-        self.x_demo = user("demo", name="Demo")
-        self.x_bob = user("bob", name="Bob")
+        standins = load_standins(("twitter", "slack", "discord", "shop"))
+        # Typed `Any`: each pane drives one platform's own stand-in (the core imports no plugin).
+        self.x: Any = standins["twitter"]
+        self.slack: Any = standins["slack"]
+        self.discord: Any = standins["discord"]
+        self.shop: Any = corner_shop(standins["shop"])
+        self.x_demo = self.x.user("demo", name="Demo")
+        self.x_bob = self.x.user("bob", name="Bob")
         self.slack.users[SLACK_DEMO] = {"name": "demo", "real_name": "Demo"}
         self.slack.users["U0BOB"] = {"name": "bob", "real_name": "Bob"}
         self.discord_demo = self.discord.add_user("demo")
@@ -161,17 +159,10 @@ class Playground:
 
     def env(self) -> dict[str, str]:
         """The settings that point the real platform plugins at the stand-ins."""
-        return {
-            **self.x.env(),
-            "HASHCART_SLACK_SIGNING_SECRET": self.slack.signing_secret,
-            "HASHCART_SLACK_BOT_TOKEN": self.slack.bot_token,
-            "HASHCART_SLACK_API_URL": self.slack.api_url,
-            **self.discord.env,
-            # The playground's shop is listed with its port: a loopback address is allowed then.
-            "HASHCART_SHOP_HOSTS": ",".join(
-                host for host in (os.environ.get("HASHCART_SHOP_HOSTS", ""), self.shop.url) if host
-            ),
-        }
+        env: dict[str, str] = {}
+        for standin in (self.x, self.slack, self.discord, self.shop):
+            env.update(standin.plugin_env())
+        return env
 
     # -- the plugin side --------------------------------------------------------------------------
 
@@ -365,7 +356,7 @@ class Playground:
         if form is None:
             return await forbidden(request)
         text = form.get("text", "").strip()[:200] or "Look at this"
-        self.x.add_tweet(tweet(text, user=self.x_bob, urls=[self._product_url(form)]))
+        self.x.add_tweet(self.x.tweet(text, user=self.x_bob, urls=[self._product_url(form)]))
         return see_other("/playground#x")
 
     async def _x_reply(self, request: web.Request) -> web.Response:
@@ -377,7 +368,7 @@ class Playground:
             return see_other("/playground#x")
         await self.demo_account()
         text = form.get("text", "").strip()[:200] or f"#{self._app().settings.hashtag}"
-        reply = tweet(text, user=self.x_demo, in_reply_to=parent)
+        reply = self.x.tweet(text, user=self.x_demo, in_reply_to=parent)
         await self.x.deliver(f"{self.base_url}/twitter/webhook", [reply])
         return see_other("/playground#x")
 

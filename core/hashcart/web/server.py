@@ -105,7 +105,7 @@ async def metrics(request: web.Request) -> web.Response:
 
 
 def build_web_app(hashcart: Hashcart) -> web.Application:
-    from hashcart.web import admin, pages
+    from hashcart.web import admin, routes
     from hashcart.web.client_address import TrustedProxies
 
     try:
@@ -120,8 +120,8 @@ def build_web_app(hashcart: Hashcart) -> web.Application:
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/metrics", metrics)
     admin.add_routes(app)
-    pages.add_routes(app)
-    hashcart.plugins.hook.hashcart_web_routes(hashcart=hashcart, app=app)
+    routes.add_routes(app)
+    hashcart.add_web_routes(app)
     return app
 
 

@@ -1,12 +1,10 @@
-from typing import Any
-
 from aiohttp import web
 
-from hashcart import hookimpl
+from hashcart import Host, hookimpl
 
 
 @hookimpl
-async def hashcart_authenticate(request: web.Request, hashcart: Any) -> str | None:
+async def hashcart_authenticate(request: web.Request, hashcart: Host) -> str | None:
     # The shop's front proxy has already signed the customer in and says who it is.
     customer = request.headers.get("X-Shop-Customer")
     if customer is None:

@@ -1,11 +1,9 @@
-from typing import Any
-
-from hashcart import CartCommand, Outcome, OutcomeCode, PolicyContext, hookimpl
+from hashcart import CartCommand, Host, Outcome, OutcomeCode, PolicyContext, hookimpl
 
 
 @hookimpl
 async def hashcart_check_command(
-    command: CartCommand, context: PolicyContext, hashcart: Any
+    command: CartCommand, context: PolicyContext, hashcart: Host
 ) -> Outcome | None:
     if command.is_bot:
         return Outcome(OutcomeCode.DENIED, silent=True)  # no answer to bots

@@ -1,12 +1,10 @@
-from typing import Any
-
 import aiohttp
 
-from hashcart import hookimpl
+from hashcart import Host, hookimpl
 
 
 @hookimpl
-async def hashcart_doctor(hashcart: Any) -> list[tuple[str, bool, str]]:
+async def hashcart_doctor(hashcart: Host) -> list[tuple[str, bool, str]]:
     url = "https://echo.example/api/ping"
     try:
         async with (

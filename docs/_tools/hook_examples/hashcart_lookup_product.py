@@ -1,12 +1,10 @@
-from typing import Any
-
 import aiohttp
 
-from hashcart import Product, ProductRef, hookimpl
+from hashcart import Host, Product, ProductRef, hookimpl
 
 
 @hookimpl
-async def hashcart_lookup_product(ref: ProductRef, hashcart: Any) -> Product | None:
+async def hashcart_lookup_product(ref: ProductRef, hashcart: Host) -> Product | None:
     if ref.store != "shop":
         return None  # the next implementation (finally the local catalog) answers
     url = f"https://shop.example/api/items/{ref.sku}"

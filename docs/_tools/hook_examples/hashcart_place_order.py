@@ -2,11 +2,11 @@ from typing import Any
 
 import aiohttp
 
-from hashcart import RetryLater, hookimpl
+from hashcart import Host, RetryLater, hookimpl
 
 
 @hookimpl
-async def hashcart_place_order(order: Any, hashcart: Any) -> str | None:
+async def hashcart_place_order(order: Any, hashcart: Host) -> str | None:
     # `order` is the confirmed `Order`: `.order_id`, `.lines`, `.total_cents`, `.currency`,
     # `.attempt` (1 on the first try) and `.idempotency_key`.
     body = {

@@ -1,8 +1,6 @@
-from typing import Any
-
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from hashcart import OutgoingReply, Platform, hookimpl
+from hashcart import Host, OutgoingReply, Platform, hookimpl
 
 
 class EchoSettings(BaseSettings):
@@ -24,6 +22,6 @@ class EchoPlatform:
 
 
 @hookimpl
-def hashcart_platform(hashcart: Any) -> Platform | None:
+def hashcart_platform(hashcart: Host) -> Platform | None:
     settings = hashcart.settings_for(EchoSettings)
     return EchoPlatform() if settings.token else None

@@ -1,9 +1,8 @@
 from collections.abc import Mapping, Sequence
-from typing import Any
 
 import aiohttp
 
-from hashcart import Product, ProductRef, ProductSource, SourceUnavailable, hookimpl
+from hashcart import Host, Product, ProductRef, ProductSource, SourceUnavailable, hookimpl
 
 
 class ShopApi:
@@ -36,5 +35,5 @@ class ShopApi:
 
 
 @hookimpl
-def hashcart_product_sources(hashcart: Any) -> ProductSource | None:
+def hashcart_product_sources(hashcart: Host) -> ProductSource | None:
     return ShopApi(hashcart.http_timeout)

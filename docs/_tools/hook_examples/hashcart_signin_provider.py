@@ -1,7 +1,7 @@
 from collections.abc import Mapping
 from typing import Any
 
-from hashcart import ProvenIdentity, SignInProvider, hookimpl
+from hashcart import Host, ProvenIdentity, SignInProvider, hookimpl
 
 
 def echo_identity(answer: Mapping[str, Any]) -> ProvenIdentity | None:
@@ -14,7 +14,7 @@ def echo_identity(answer: Mapping[str, Any]) -> ProvenIdentity | None:
 
 
 @hookimpl
-def hashcart_signin_provider(hashcart: Any) -> SignInProvider | None:
+def hashcart_signin_provider(hashcart: Host) -> SignInProvider | None:
     return SignInProvider(
         platform="echo",  # the same name as CartCommand.platform
         name="Echo",  # shown as "Link Echo account …"

@@ -1,12 +1,11 @@
 from collections.abc import Sequence
-from typing import Any
 from urllib.parse import urlencode
 
-from hashcart import CartLine, hookimpl
+from hashcart import CartLine, Host, hookimpl
 
 
 @hookimpl
-def hashcart_store_cart_url(store: str, lines: Sequence[CartLine], hashcart: Any) -> str | None:
+def hashcart_store_cart_url(store: str, lines: Sequence[CartLine], hashcart: Host) -> str | None:
     if store != "shop":
         return None
     items = {f"item.{n}": line.product_id.partition(":")[2] for n, line in enumerate(lines, 1)}

@@ -1,12 +1,10 @@
-from typing import Any
-
 from aiohttp import web
 
-from hashcart import Action, CartCommand, ReplyTarget, Unavailable, extract_urls, hookimpl
+from hashcart import Action, CartCommand, Host, ReplyTarget, Unavailable, extract_urls, hookimpl
 
 
 @hookimpl
-def hashcart_web_routes(hashcart: Any, app: web.Application) -> None:
+def hashcart_web_routes(hashcart: Host, app: web.Application) -> None:
     async def receive(request: web.Request) -> web.Response:
         event = await request.json()
         urls = extract_urls(event["text"])

@@ -8,7 +8,6 @@ Amazon lines can be handed over to Amazon's own cart. Built in, but loaded throu
 from __future__ import annotations
 
 from collections.abc import Awaitable, Sequence
-from typing import TYPE_CHECKING
 
 from pydantic_settings import BaseSettings
 
@@ -16,6 +15,7 @@ from hashcart import (
     Barcode,
     CartLine,
     ConfigError,
+    Host,
     ProductRef,
     ProductSource,
     SourceUnavailable,
@@ -26,9 +26,6 @@ from hashcart_amazon.handoff import cart_add_url
 from hashcart_amazon.settings import AmazonSettings
 from hashcart_amazon.shortlinks import CACHE, expand_short_link, is_short_link
 from hashcart_amazon.urls import STORE, product_from_url
-
-if TYPE_CHECKING:
-    from hashcart import Hashcart
 
 __all__ = [
     "hashcart_doctor",
@@ -47,7 +44,7 @@ def hashcart_settings() -> type[BaseSettings]:
 
 
 @hookimpl
-def hashcart_product_sources(hashcart: Hashcart) -> ProductSource | None:
+def hashcart_product_sources(hashcart: Host) -> ProductSource | None:
     settings = hashcart.settings_for(AmazonSettings)
     if not settings.live:
         return None
@@ -58,7 +55,7 @@ def hashcart_product_sources(hashcart: Hashcart) -> ProductSource | None:
 
 
 @hookimpl
-async def hashcart_doctor(hashcart: Hashcart) -> list[tuple[str, bool, str]]:
+async def hashcart_doctor(hashcart: Host) -> list[tuple[str, bool, str]]:
     settings = hashcart.settings_for(AmazonSettings)
     if not settings.live:
         return [("amazon: live lookups", True, "off (HASHCART_AMAZON_CREDENTIAL_ID not set)")]
@@ -73,9 +70,7 @@ async def hashcart_doctor(hashcart: Hashcart) -> list[tuple[str, bool, str]]:
 
 
 @hookimpl
-def hashcart_store_cart_url(
-    store: str, lines: Sequence[CartLine], hashcart: Hashcart
-) -> str | None:
+def hashcart_store_cart_url(store: str, lines: Sequence[CartLine], hashcart: Host) -> str | None:
     if store != STORE:
         return None
     return cart_add_url(lines, hashcart.settings_for(AmazonSettings).partner_tag)

@@ -24,6 +24,7 @@ from authlib.oauth2.auth import ClientAuth
 from authlib.oauth2.rfc6749 import OAuth2Token
 from authlib.oauth2.rfc6749.parameters import prepare_token_request
 
+import hashcart
 from hashcart import Product, ProductRef, SourceUnavailable, __version__
 from hashcart_amazon.settings import AmazonSettings
 from hashcart_amazon.urls import STORE, canonical_url, marketplace_of
@@ -199,7 +200,7 @@ class CreatorsApiSource:
                 f"{self._settings.api_url}/catalog/v1/getItems", json=body, headers=headers
             ) as response:
                 raw = await response.content.read(_MAX_ANSWER_BYTES + 1)
-                retry_after = _seconds(response.headers.get("Retry-After"))
+                retry_after = hashcart.retry_after(response.headers, maximum=60.0)
                 status = response.status
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise SourceUnavailable(f"Creators API unreachable: {type(exc).__name__}") from exc
@@ -316,13 +317,6 @@ def _cents(amount: Any) -> int | None:
     except (InvalidOperation, ValueError):
         return None
     return int(cents) if 0 <= cents < 10**9 else None
-
-
-def _seconds(header: str | None) -> float | None:
-    try:
-        return min(60.0, max(0.0, float(header))) if header else None
-    except ValueError:
-        return None
 
 
 def _reason(answer: Any) -> str:

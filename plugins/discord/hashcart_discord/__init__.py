@@ -9,10 +9,19 @@ everything arrives over the gateway.
 
 from __future__ import annotations
 
-from hashcart import CartCommand, Outcome, Platform, ReplyContent, SignInProvider, hookimpl
+from hashcart import (
+    CartCommand,
+    Host,
+    Outcome,
+    Platform,
+    ReplyContent,
+    SignInProvider,
+    for_platform,
+    hookimpl,
+)
 from hashcart_discord.doctor import run_checks
-from hashcart_discord.host import Host
 from hashcart_discord.platform import DiscordPlatform
+from hashcart_discord.reactions import PLATFORM
 from hashcart_discord.settings import DiscordSettings
 from hashcart_discord.signin import signin_provider
 from hashcart_discord.wording import format_reply
@@ -37,6 +46,7 @@ def hashcart_signin_provider(hashcart: Host) -> SignInProvider | None:
 
 
 @hookimpl
+@for_platform(PLATFORM)
 def hashcart_format_reply(
     command: CartCommand, outcome: Outcome, locale: str, hashcart: Host
 ) -> ReplyContent | None:

@@ -13,7 +13,7 @@ import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator, Hashable, Mapping, Sequence
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import aiohttp
 import discord
@@ -21,16 +21,18 @@ import discord
 from hashcart import (
     Action,
     CartCommand,
+    Host,
     OutgoingReply,
     ProductRef,
     ReplyTarget,
     RetryLater,
+    TrackedTasks,
     Unavailable,
     fault_point,
+    retrying,
 )
 from hashcart_discord.cache import AsyncLru
 from hashcart_discord.gateway import CartClient, point_at
-from hashcart_discord.host import Host
 from hashcart_discord.links import MessageReferences, message_references
 from hashcart_discord.reactions import PLATFORM, Reaction, reaction_commands
 from hashcart_discord.reconcile import Reconciler, SeenMessage, SeenMessages
@@ -69,7 +71,7 @@ class DiscordPlatform:
         self._session: aiohttp.ClientSession | None = None
         self._sender: DmSender | None = None
         self._runner: asyncio.Task[None] | None = None
-        self._handlers: set[asyncio.Task[Any]] = set()
+        self._handlers = TrackedTasks()
         self._order: dict[Hashable, tuple[asyncio.Lock, int]] = {}
         self._messages: AsyncLru[tuple[int, int], MessageReferences] = AsyncLru(
             self._fetch_references, size=1024
@@ -107,12 +109,9 @@ class DiscordPlatform:
         if client is not None:
             with contextlib.suppress(Exception):
                 await client.stop_listening()
-        if self._handlers:
-            _done, pending = await asyncio.wait(set(self._handlers), timeout=DRAIN_SECONDS)
-            for task in pending:
-                task.cancel()
-            if pending:
-                log.error("discord: %d reactions were still in progress at shutdown", len(pending))
+        late = await self._handlers.drain(DRAIN_SECONDS)
+        if late:
+            log.error("discord: %d reactions were still in progress at shutdown", late)
         if client is not None:
             await client.close()
         if self._runner is not None:
@@ -193,9 +192,7 @@ class DiscordPlatform:
     async def _on_slash(
         self, interaction: discord.Interaction, action: Action, argument: str | None
     ) -> None:
-        task = asyncio.current_task()
-        assert task is not None
-        self._handlers.add(task)
+        self._handlers.track()
         try:
             await interaction.response.defer(ephemeral=True, thinking=True)
             user = interaction.user
@@ -229,8 +226,6 @@ class DiscordPlatform:
         except Exception:
             self._host.count_platform_error(PLATFORM, "interaction")
             log.exception("discord: /cart from %s was not handled", interaction.user.id)
-        finally:
-            self._handlers.discard(task)
 
     # -- reactions ------------------------------------------------------------------------------
 
@@ -240,9 +235,7 @@ class DiscordPlatform:
         client = self._client
         if client is not None and client.user is not None and payload.user_id == client.user.id:
             return
-        task = asyncio.current_task()
-        assert task is not None
-        self._handlers.add(task)
+        self._handlers.track()
         self._last_live.put((payload.message_id, payload.user_id), time.monotonic())
         try:
             # Taken before the first await: events arrive in order, and so do their effects.
@@ -270,8 +263,6 @@ class DiscordPlatform:
         except Exception:
             self._host.count_platform_error(PLATFORM, "reaction")
             log.exception("discord: reaction on message %s was not handled", payload.message_id)
-        finally:
-            self._handlers.discard(task)
 
     async def _apply(self, reaction: Reaction) -> None:
         """One reaction added or taken back, live or found while catching up: its commands."""
@@ -371,14 +362,7 @@ class DiscordPlatform:
         return str(guild.preferred_locale) if guild is not None else None
 
     async def _submit(self, command: CartCommand) -> None:
-        for delay in (*SUBMIT_RETRY_DELAYS, None):
-            try:
-                await self._host.submit(command)
-                return
-            except Unavailable:
-                if delay is None:
-                    raise
-                await asyncio.sleep(delay)
+        await retrying(lambda: self._host.submit(command), delays=SUBMIT_RETRY_DELAYS)
 
     async def _fetch_references(self, key: tuple[int, int]) -> MessageReferences:
         client = self._client

@@ -23,8 +23,8 @@ from typing import Any
 
 import discord
 
+from hashcart import Host
 from hashcart_discord.cache import AsyncLru
-from hashcart_discord.host import Host
 from hashcart_discord.reactions import PLATFORM, message_state_prefix, parse_state_key
 from hashcart_discord.settings import EmojiSpec
 

@@ -15,9 +15,8 @@ from typing import Any
 
 import aiohttp
 
-from hashcart import OutgoingReply, RetryLater, SendRefused
+from hashcart import KeyValue, OutgoingReply, RetryLater, SendRefused, retry_after
 from hashcart_discord.cache import AsyncLru
-from hashcart_discord.host import KeyValue
 
 log = logging.getLogger(__name__)
 
@@ -136,12 +135,13 @@ class DmSender:
             async with self._session.request(method, url, json=body, headers=headers) as response:
                 data = await _json_body(response)
                 status = response.status
-                retry_header = response.headers.get("Retry-After")
+                asked = retry_after(response.headers)
         except (TimeoutError, aiohttp.ClientError) as exc:
             raise RetryLater(f"Discord {method} {path}: {type(exc).__name__} {exc}") from exc
         if status == 429:
-            retry_after = _float(data.get("retry_after"), _float(retry_header, 1.0))
-            raise RetryLater(f"Discord rate limit on {method} {path}", retry_after)
+            # Discord says it in the body too, with milliseconds; the header is whole seconds.
+            wait = _float(data.get("retry_after"), 1.0 if asked is None else asked)
+            raise RetryLater(f"Discord rate limit on {method} {path}", wait)
         if status >= 500:
             raise RetryLater(f"Discord {method} {path} answered {status}")
         if status >= 400:

@@ -8,9 +8,7 @@ the core's wording (`/cart confirm` is a Discord sub-command as it stands).
 
 from __future__ import annotations
 
-from hashcart import CartCommand, Outcome, OutcomeCode, ReplyContent
-from hashcart_discord.host import Host
-from hashcart_discord.reactions import PLATFORM
+from hashcart import CartCommand, Host, Outcome, OutcomeCode, ReplyContent
 from hashcart_discord.settings import DiscordSettings, EmojiSpec
 
 #: How a Discord user types the commands the catalog's texts ask for.
@@ -23,8 +21,6 @@ COMMANDS = {
 def format_reply(
     command: CartCommand, outcome: Outcome, locale: str, hashcart: Host
 ) -> ReplyContent | None:
-    if command.platform != PLATFORM:
-        return None
     if outcome.code is OutcomeCode.HELP:
         spec = EmojiSpec.parse(hashcart.settings_for(DiscordSettings).emoji)
         emoji = spec.name if spec.id is None else f"<:{spec.name}:{spec.id}>"

@@ -9,15 +9,16 @@ from __future__ import annotations
 
 from hashcart import (
     CartCommand,
+    Host,
     Outcome,
     OutcomeCode,
     Platform,
     ReplyContent,
     SignInProvider,
+    for_platform,
     hookimpl,
 )
 from hashcart_mastodon.doctor import doctor_rows
-from hashcart_mastodon.host import Host
 from hashcart_mastodon.platform import MastodonPlatform
 from hashcart_mastodon.settings import MastodonSettings
 from hashcart_mastodon.signin import signin_provider
@@ -39,12 +40,13 @@ def hashcart_platform(hashcart: Host) -> Platform | None:
 
 
 @hookimpl
+@for_platform(PLATFORM)
 def hashcart_format_reply(
     command: CartCommand, outcome: Outcome, locale: str, hashcart: Host
 ) -> ReplyContent | None:
     """Help names what Mastodon has: a mention with the hashtag (the core's sentence names
     `/cart` commands, which Mastodon does not have)."""
-    if command.platform != PLATFORM or outcome.code is not OutcomeCode.HELP:
+    if outcome.code is not OutcomeCode.HELP:
         return None
     hashtag = hashcart.settings.hashtag
     return ReplyContent(hashcart.translate(locale, "reply.help_mastodon", hashtag=hashtag))

@@ -16,6 +16,7 @@ from typing import Any
 
 import aiohttp
 
+import hashcart
 from hashcart_mastodon.settings import MastodonSettings
 
 Json = dict[str, Any]
@@ -187,8 +188,9 @@ async def _error(response: aiohttp.ClientResponse) -> MastodonError:
 
 def retry_after(headers: Mapping[str, str], now: datetime | None = None) -> float:
     """Seconds until Mastodon's rate-limit window resets (`X-RateLimit-Reset`, an ISO time)."""
-    if headers.get("Retry-After", "").strip().isdigit():
-        return float(headers["Retry-After"])
+    asked = hashcart.retry_after(headers, now=None if now is None else now.timestamp())
+    if asked is not None:
+        return asked
     reset = headers.get("X-RateLimit-Reset")
     if reset:
         try:

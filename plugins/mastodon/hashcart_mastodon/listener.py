@@ -16,7 +16,17 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from hashcart import Action, CartCommand, Unavailable, fault_point
+from hashcart import (
+    Action,
+    CartCommand,
+    KeyValue,
+    Unavailable,
+    backoff_delay,
+    doubling,
+    fault_point,
+    reconnecting,
+    retrying,
+)
 from hashcart_mastodon.client import (
     Json,
     MastodonClient,
@@ -25,7 +35,6 @@ from hashcart_mastodon.client import (
     id_key,
     sse_events,
 )
-from hashcart_mastodon.host import KeyValue
 from hashcart_mastodon.statuses import status_links, trigger_from
 
 log = logging.getLogger(__name__)
@@ -78,35 +87,38 @@ class Listener:
         self.connected.clear()
 
     async def _run(self) -> None:
-        failures = 0
-        while not self._stop.is_set():
-            retry_after: float | None = None
-            try:
-                await self._prepare()
-                async with self._client.notification_stream() as response:
-                    await self._catch_up()
-                    self.connected.set()
-                    failures = 0
-                    log.info("mastodon: streaming notifications")
-                    async for event, data in sse_events(response):
-                        if event == "notification":
-                            await self._on_stream(data)
-                log.info("mastodon: the stream ended; reconnecting")
-            except MastodonError as exc:
-                log.warning("mastodon: %s", exc.reason)
-                self._count_error(f"stream_{exc.kind.value}")
-                retry_after = exc.retry_after
-            except (OSError, TimeoutError, ValueError) as exc:
-                log.warning("mastodon: stream dropped: %r", exc)
-                self._count_error("stream_network")
-            except Exception:  # whatever happens, the bot keeps listening
-                log.exception("mastodon: the listener failed; reconnecting")
-                self._count_error("listener_failed")
-            finally:
-                self.connected.clear()
-            failures += 1
-            delay = min(self._first_delay * 2 ** (failures - 1), MAX_DELAY)
-            await self._pause(max(delay, retry_after or 0.0))
+        await reconnecting(self._listen, stop=self._stop, delay=self._delay)
+
+    async def _listen(self, connected: Callable[[], None]) -> None:
+        try:
+            await self._prepare()
+            async with self._client.notification_stream() as response:
+                await self._catch_up()
+                self.connected.set()
+                connected()
+                log.info("mastodon: streaming notifications")
+                async for event, data in sse_events(response):
+                    if event == "notification":
+                        await self._on_stream(data)
+            log.info("mastodon: the stream ended; reconnecting")
+        finally:
+            self.connected.clear()
+
+    def _delay(self, error: Exception | None, failures: int) -> float:
+        """Whatever happens, the bot keeps listening; Mastodon's rate-limit reset is honoured."""
+        retry_after = None
+        if isinstance(error, MastodonError):
+            log.warning("mastodon: %s", error.reason)
+            self._count_error(f"stream_{error.kind.value}")
+            retry_after = error.retry_after
+        elif isinstance(error, OSError | TimeoutError | ValueError):
+            log.warning("mastodon: stream dropped: %r", error)
+            self._count_error("stream_network")
+        elif error is not None:
+            log.error("mastodon: the listener failed; reconnecting", exc_info=error)
+            self._count_error("listener_failed")
+        delay = backoff_delay(failures, first=self._first_delay, cap=MAX_DELAY)
+        return max(delay, retry_after or 0.0)
 
     async def _prepare(self) -> None:
         """Learn the bot's own id and where reading starts, once per listener."""
@@ -136,37 +148,43 @@ class Listener:
             return
         await self._handle(notification)
 
+    async def _record(self, notification: Json) -> None:
+        command = await self._command_for(notification)
+        if command is not None:
+            # Received, not yet recorded: a node that dies here leaves the cursor
+            # behind this notification, so the next listener reads it again.
+            await fault_point("mastodon.received")
+            await self._submit(command)
+
+    def _not_yet(self, notification_id: str, exc: Exception) -> None:
+        if isinstance(exc, MastodonError):
+            log.warning("mastodon: notification %s waits for Mastodon: %s", notification_id, exc)
+            self._count_error(f"lookup_{exc.kind.value}")
+        else:
+            log.warning("mastodon: notification %s not recorded yet: %s", notification_id, exc)
+            self._count_error("unavailable")
+
     async def _handle(self, notification: Json) -> None:
         """Record one notification's command, retrying while the database or Mastodon is away."""
         notification_id = str(notification["id"])
         if self._cursor is not None and id_key(notification_id) <= id_key(self._cursor):
             return  # caught up already
-        wait = self._first_delay
-        while not self._stop.is_set():
-            try:
-                command = await self._command_for(notification)
-                if command is not None:
-                    # Received, not yet recorded: a node that dies here leaves the cursor
-                    # behind this notification, so the next listener reads it again.
-                    await fault_point("mastodon.received")
-                    await self._submit(command)
-                break
-            except Unavailable as exc:
-                log.warning("mastodon: notification %s not recorded yet: %s", notification_id, exc)
-                self._count_error("unavailable")
-            except MastodonError as exc:  # only transient ones get this far
-                log.warning(
-                    "mastodon: notification %s waits for Mastodon: %s", notification_id, exc
-                )
-                self._count_error(f"lookup_{exc.kind.value}")
-            except (ValueError, TypeError, KeyError) as exc:
-                log.warning("mastodon: malformed notification %s skipped: %s", notification_id, exc)
-                self._count_error("bad_event")
-                break
-            await self._pause(wait)
-            wait = min(wait * 2, MAX_DELAY)
-        else:  # stopped before it was recorded: the next start catches up from the cursor
+        if self._stop.is_set():
             return
+        try:
+            await retrying(
+                lambda: self._record(notification),
+                delays=doubling(self._first_delay, MAX_DELAY),
+                retry_on=(Unavailable, MastodonError),  # only transient lookups get this far
+                on_retry=lambda exc: self._not_yet(notification_id, exc),
+                pause=self._pause,
+                stop=self._stop,
+            )
+        except (Unavailable, MastodonError):
+            return  # stopped before it was recorded: the next start catches up from the cursor
+        except (ValueError, TypeError, KeyError) as exc:
+            log.warning("mastodon: malformed notification %s skipped: %s", notification_id, exc)
+            self._count_error("bad_event")
         self._cursor = notification_id
         try:
             await self._kv.put(NAMESPACE, self._cursor_key, notification_id)

@@ -6,9 +6,8 @@ import hashlib
 from collections.abc import Mapping
 from typing import ClassVar
 
-from hashcart import Action, OutgoingReply, RetryLater, SendRefused
+from hashcart import Action, Host, OutgoingReply, RetryLater, SendRefused
 from hashcart_mastodon.client import ErrorKind, MastodonClient, MastodonError
-from hashcart_mastodon.host import Host
 from hashcart_mastodon.listener import Listener
 from hashcart_mastodon.settings import MastodonSettings
 from hashcart_mastodon.statuses import COMMANDS, PLATFORM, reply_text, reply_visibility

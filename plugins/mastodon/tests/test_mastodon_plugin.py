@@ -13,11 +13,11 @@ import pytest
 
 import hashcart_mastodon
 from hashcart.testing import RunningHashcart, eventually, running_hashcart
-from hashcart.testing.standins.mastodon import Account, MastodonStandin, Status
 from hashcart_mastodon.client import retry_after
 from hashcart_mastodon.doctor import doctor_rows
 from hashcart_mastodon.settings import MastodonSettings
 from hashcart_mastodon.statuses import read_content, reply_text
+from hashcart_mastodon.testing import Account, MastodonStandin, Status
 
 ECHO_DOT = "https://www.amazon.com/dp/B00X4WHP5E?tag=someone-20"
 KINDLE = "https://www.amazon.com/dp/B08N5WRWNW"

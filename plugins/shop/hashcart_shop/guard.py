@@ -17,7 +17,7 @@ from urllib.parse import urljoin, urlsplit
 import aiohttp
 from aiohttp.abc import AbstractResolver, ResolveResult
 
-from hashcart import SourceUnavailable
+from hashcart import SourceUnavailable, retry_after
 from hashcart_shop.settings import ShopHost, ShopList
 
 MAX_BYTES = 2 * 1024 * 1024
@@ -98,13 +98,6 @@ def _refusal(exc: BaseException) -> Refused | None:
     return None
 
 
-def _retry_after(response: aiohttp.ClientResponse) -> float | None:
-    try:
-        return float(response.headers.get("Retry-After", ""))
-    except ValueError:
-        return None
-
-
 class GuardedClient:
     """GETs pages of listed shops only; one client per fetch, so nothing outlives it."""
 
@@ -163,7 +156,7 @@ class GuardedClient:
     async def _read(self, url: str, response: aiohttp.ClientResponse) -> Fetched:
         if response.status == 429 or response.status >= 500:
             raise SourceUnavailable(
-                f"the shop answered {response.status}", retry_after=_retry_after(response)
+                f"the shop answered {response.status}", retry_after=retry_after(response.headers)
             )
         if response.status != 200:
             raise Refused(f"the shop answered {response.status}")

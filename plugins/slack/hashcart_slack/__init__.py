@@ -7,37 +7,26 @@ workspaces install the app through OAuth); answers leave through `SlackPlatform.
 
 from __future__ import annotations
 
-import weakref
-from typing import Any
-
 from aiohttp import web
 from pydantic_settings import BaseSettings
 
-from hashcart import CartCommand, ConfigError, Outcome, ReplyContent, SignInProvider, hookimpl
+from hashcart import (
+    CartCommand,
+    ConfigError,
+    Host,
+    Outcome,
+    ReplyContent,
+    SignInProvider,
+    for_platform,
+    hookimpl,
+)
 from hashcart_slack import blocks, doctor
 from hashcart_slack.bolt import INSTALL_PATH, REDIRECT_PATH
-from hashcart_slack.core import Core
 from hashcart_slack.platform import SlackPlatform
 from hashcart_slack.settings import SlackSettings
 from hashcart_slack.signin import signin_provider
 
 __all__ = ["SlackPlatform", "SlackSettings"]
-
-# The platform and the web routes come from two hooks but must be one Bolt app per server.
-_platforms: weakref.WeakKeyDictionary[Any, SlackPlatform] = weakref.WeakKeyDictionary()
-
-
-def _platform_for(hashcart: Core) -> SlackPlatform | None:
-    platform = _platforms.get(hashcart)
-    if platform is None:
-        settings = hashcart.settings_for(SlackSettings)
-        if not settings.enabled:
-            return None
-        problem = settings.problem()
-        if problem is not None:
-            raise ConfigError(problem)
-        platform = _platforms[hashcart] = SlackPlatform(hashcart, settings)
-    return platform
 
 
 @hookimpl
@@ -46,13 +35,18 @@ def hashcart_settings() -> type[BaseSettings]:
 
 
 @hookimpl
-def hashcart_platform(hashcart: Core) -> SlackPlatform | None:
-    return _platform_for(hashcart)
+def hashcart_platform(hashcart: Host) -> SlackPlatform | None:
+    settings = hashcart.settings_for(SlackSettings)
+    if not settings.enabled:
+        return None
+    problem = settings.problem()
+    if problem is not None:
+        raise ConfigError(problem)
+    return SlackPlatform(hashcart, settings)
 
 
 @hookimpl
-def hashcart_web_routes(hashcart: Core, app: web.Application) -> None:
-    platform = _platform_for(hashcart)
+def hashcart_web_routes(app: web.Application, platform: SlackPlatform | None) -> None:
     if platform is None:
         return
     app.router.add_post("/slack/events", platform.handle)
@@ -62,19 +56,18 @@ def hashcart_web_routes(hashcart: Core, app: web.Application) -> None:
 
 
 @hookimpl
-def hashcart_signin_provider(hashcart: Core) -> SignInProvider | None:
+def hashcart_signin_provider(hashcart: Host) -> SignInProvider | None:
     return signin_provider(hashcart.settings_for(SlackSettings))
 
 
 @hookimpl
+@for_platform("slack")
 def hashcart_format_reply(
-    command: CartCommand, outcome: Outcome, locale: str, hashcart: Core
+    command: CartCommand, outcome: Outcome, locale: str, hashcart: Host
 ) -> ReplyContent | None:
-    if command.platform != "slack":
-        return None
     return blocks.format_reply(command, outcome, locale, hashcart)
 
 
 @hookimpl
-async def hashcart_doctor(hashcart: Core) -> list[tuple[str, bool, str]]:
+async def hashcart_doctor(hashcart: Host) -> list[tuple[str, bool, str]]:
     return await doctor.checks(hashcart, hashcart.settings_for(SlackSettings))

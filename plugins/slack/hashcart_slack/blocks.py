@@ -15,8 +15,7 @@ from urllib.parse import urlsplit
 from babel.core import Locale, UnknownLocaleError
 from babel.numbers import format_currency
 
-from hashcart import CartCommand, CartLine, Outcome, OutcomeCode, ReplyContent
-from hashcart_slack.core import Core
+from hashcart import CartCommand, CartLine, Host, Outcome, OutcomeCode, ReplyContent
 from hashcart_slack.settings import SlackSettings
 
 #: Slack allows 50 blocks and 3000 characters per text; a long cart is cut, with a count.
@@ -34,7 +33,7 @@ _ASKS = frozenset(
 
 
 def format_reply(
-    command: CartCommand, outcome: Outcome, locale: str | None, hashcart: Core
+    command: CartCommand, outcome: Outcome, locale: str | None, hashcart: Host
 ) -> ReplyContent | None:
     cart_url = f"{hashcart.settings.public_url}/cart"
     params = {"cart_url": cart_url, "hashtag": hashcart.settings.hashtag, "platform": "slack"}
@@ -61,7 +60,7 @@ def format_reply(
     return ReplyContent(text) if outcome.code in _ASKS else None
 
 
-def slack_commands(hashcart: Core) -> dict[str, str]:
+def slack_commands(hashcart: Host) -> dict[str, str]:
     """The catalog's command placeholders as this app's slash command spells them."""
     command = hashcart.settings_for(SlackSettings).command
     return {
@@ -71,7 +70,7 @@ def slack_commands(hashcart: Core) -> dict[str, str]:
     }
 
 
-def help_text(locale: str | None, hashcart: Core) -> str:
+def help_text(locale: str | None, hashcart: Host) -> str:
     """Every way Slack has to use hashcart; the command is named as this app configured it."""
     settings = hashcart.settings_for(SlackSettings)
     return hashcart.translate(
@@ -87,7 +86,7 @@ def cart_blocks(
     lines: tuple[CartLine, ...],
     locale: str | None,
     cart_url: str,
-    hashcart: Core,
+    hashcart: Host,
     heading: str | None = None,
 ) -> list[Any]:
     shown = lines[:MAX_LINES]
@@ -127,7 +126,7 @@ def _totals(lines: tuple[CartLine, ...], locale: str | None) -> str:
     return " + ".join(money(cents, currency, locale) for currency, cents in sums.items())
 
 
-def handoff_blocks(handoffs: list[dict[str, str]], locale: str | None, hashcart: Core) -> list[Any]:
+def handoff_blocks(handoffs: list[dict[str, str]], locale: str | None, hashcart: Host) -> list[Any]:
     """One "Continue at <store>" button per store that takes the cart into its own cart.
 
     Slack takes at most 25 buttons in a block, 75 characters per label and 3000 per URL.

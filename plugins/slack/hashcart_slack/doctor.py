@@ -6,13 +6,13 @@ import aiohttp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from hashcart_slack.core import Core
+from hashcart import Host
 from hashcart_slack.settings import BOT_SCOPES, SlackSettings
 
 Check = tuple[str, bool, str]
 
 
-async def checks(hashcart: Core, settings: SlackSettings) -> list[Check]:
+async def checks(hashcart: Host, settings: SlackSettings) -> list[Check]:
     if not settings.enabled:
         return [("slack: configuration", True, "disabled (HASHCART_SLACK_SIGNING_SECRET not set)")]
     problem = settings.problem()

@@ -100,7 +100,7 @@ class Listeners:
         return await self._within_budget(self._apply_reaction(body, event, client))
 
     async def _within_budget(self, work: Any) -> BoltResponse | None:
-        task: asyncio.Task[Result] = self._platform.spawn(work)
+        task: asyncio.Task[Result] = self._platform.tasks.spawn(work)
         try:
             result = await asyncio.wait_for(asyncio.shield(task), EVENT_ACK_BUDGET)
         except TimeoutError:

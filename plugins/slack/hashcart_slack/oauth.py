@@ -17,7 +17,7 @@ from slack_sdk.oauth.installation_store.models.bot import Bot
 from slack_sdk.oauth.installation_store.models.installation import Installation
 from slack_sdk.oauth.state_store.async_state_store import AsyncOAuthStateStore
 
-from hashcart_slack.core import KeyValue
+from hashcart import KeyValue
 
 INSTALLATIONS = "slack.installations"
 BOTS = "slack.bots"

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import logging
 import math
-from collections.abc import Coroutine, Mapping
-from typing import Any, ClassVar, TypeVar
+from collections.abc import Mapping
+from typing import Any, ClassVar
 
 import aiohttp
 from aiohttp import web
@@ -15,17 +14,15 @@ from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.app.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
-from hashcart import Action, OutgoingReply, RetryLater, SendRefused
+from hashcart import Action, Host, OutgoingReply, RetryLater, SendRefused, TrackedTasks
 from hashcart_slack import envelope, replies
 from hashcart_slack.bolt import build_app
-from hashcart_slack.core import Core
 from hashcart_slack.oauth import KvInstallationStore
 from hashcart_slack.parse import COMMANDS
 from hashcart_slack.settings import SlackSettings
 
 log = logging.getLogger(__name__)
 
-T = TypeVar("T")
 
 #: Key-value namespace of configured bot tokens that Slack revoked (by SHA-256 digest).
 REVOKED_TOKENS = "slack.revoked_tokens"
@@ -40,10 +37,10 @@ class SlackPlatform:
     name = "slack"
     commands: ClassVar[Mapping[Action, str | None]] = COMMANDS
 
-    def __init__(self, hashcart: Core, settings: SlackSettings) -> None:
+    def __init__(self, hashcart: Host, settings: SlackSettings) -> None:
         self.hashcart = hashcart
         self.settings = settings
-        self._tasks: set[asyncio.Task[Any]] = set()
+        self.tasks = TrackedTasks(failures="slack: work after ack")
         self._session: aiohttp.ClientSession | None = None
         self._timeout_seconds = max(1, math.ceil(hashcart.http_timeout.total or 10))
         token = settings.bot_token.get_secret_value() if settings.bot_token else None
@@ -64,29 +61,13 @@ class SlackPlatform:
     async def stop(self) -> None:
         """Finish the events still being applied: late ones were answered 503 and will come
         again, but one that lands now spares Slack the retry."""
-        pending = [t for t in self._tasks if not t.done()]
-        if pending:
-            _, late = await asyncio.wait(pending, timeout=DRAIN_SECONDS)
-            for task in late:
-                task.cancel()
-            if late:
-                log.error("slack: %d acknowledged commands were still running at stop", len(late))
+        late = await self.tasks.drain(DRAIN_SECONDS)
+        if late:
+            log.error("slack: %d acknowledged commands were still running at stop", late)
         if self._session is not None:
             await self._session.close()
             self._session = None
             self.client.session = None
-
-    def spawn(self, work: Coroutine[Any, Any, T]) -> asyncio.Task[T]:
-        """Run work that may outlive its request, keeping hold of it so `stop()` can finish it."""
-        task = asyncio.get_running_loop().create_task(work)
-        self._tasks.add(task)
-        task.add_done_callback(self._forget)
-        return task
-
-    def _forget(self, task: asyncio.Task[Any]) -> None:
-        self._tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            log.error("slack: work after ack failed", exc_info=task.exception())
 
     def _http(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:

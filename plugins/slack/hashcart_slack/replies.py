@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 import aiohttp
 from slack_sdk.errors import SlackApiError
 
-from hashcart import OutgoingReply, RetryLater, SendRefused
+from hashcart import OutgoingReply, RetryLater, SendRefused, Verdict, classify_answer
 from hashcart_slack.commands import DIRECT, EPHEMERAL
 
 if TYPE_CHECKING:
@@ -85,23 +85,15 @@ async def _post_direct(platform: SlackPlatform, reply: OutgoingReply, blocks: An
 
 
 def classify(status: int, headers: Any, error: object) -> RetryLater | SendRefused:
-    """The reply sender's verdict on a failed Slack call."""
+    """The reply sender's verdict on a failed Slack call (an `ok: false` 200 is refused too).
+
+    A 429 without a readable `Retry-After` waits one second; a 5xx gets no hint from Slack, so
+    the sender's own backoff applies.
+    """
     reason = f"slack answered {status}: {error}"
+    answer = classify_answer(status, headers)
+    if answer.verdict is not Verdict.RETRY:
+        return SendRefused(reason)
     if status == 429:
-        return RetryLater(reason, retry_after(headers))
-    if status >= 500:
-        return RetryLater(reason, 0.0)  # no hint from Slack: the sender's own backoff applies
-    return SendRefused(reason)
-
-
-def retry_after(headers: Any) -> float:
-    """Slack's `Retry-After` is whole seconds; a missing or odd value means one second."""
-    value = None
-    if headers is not None:
-        value = headers.get("Retry-After") or headers.get("retry-after")
-        if isinstance(value, list):
-            value = value[0] if value else None
-    try:
-        return float(max(0, int(str(value))))
-    except (TypeError, ValueError):
-        return 1.0
+        return answer.send_error(reason, default_wait=1.0)
+    return RetryLater(reason, 0.0)

@@ -10,14 +10,22 @@ a DM when the answer must be private.
 
 from __future__ import annotations
 
-from typing import Any
-
 from aiohttp import web
 
-from hashcart import CartCommand, Outcome, Platform, ReplyContent, SignInProvider, hookimpl
+from hashcart import (
+    CartCommand,
+    Host,
+    Outcome,
+    Platform,
+    ReplyContent,
+    SignInProvider,
+    for_platform,
+    hookimpl,
+)
 from hashcart_twitter.client import XClient
 from hashcart_twitter.doctor import doctor_rows
-from hashcart_twitter.platform import TwitterPlatform, platform_for
+from hashcart_twitter.normalize import PLATFORM
+from hashcart_twitter.platform import TwitterPlatform
 from hashcart_twitter.settings import Mode, TwitterSettings
 from hashcart_twitter.signin import signin_provider
 from hashcart_twitter.wording import format_reply
@@ -31,37 +39,40 @@ def hashcart_settings() -> type[TwitterSettings]:
 
 
 @hookimpl
-def hashcart_platform(hashcart: Any) -> Platform | None:
-    platform = platform_for(hashcart)
-    return platform if platform.settings.enabled else None
+def hashcart_platform(hashcart: Host) -> Platform | None:
+    settings = hashcart.settings_for(TwitterSettings)
+    return TwitterPlatform(hashcart, settings) if settings.enabled else None
 
 
 @hookimpl
-def hashcart_web_routes(hashcart: Any, app: web.Application) -> None:
-    platform = platform_for(hashcart)
+def hashcart_web_routes(
+    hashcart: Host, app: web.Application, platform: TwitterPlatform | None
+) -> None:
+    settings = hashcart.settings_for(TwitterSettings)
     # A node reading the stream has no webhook: nothing signs or accepts deliveries there.
-    if platform.settings.mode is Mode.WEBHOOK:
-        platform.receiver.add_routes(app)
+    if settings.mode is Mode.WEBHOOK:
+        # Without the reply credentials there is no platform, but deliveries are still taken.
+        receiver = (platform or TwitterPlatform(hashcart, settings)).receiver
+        receiver.add_routes(app)
 
 
 @hookimpl
-def hashcart_signin_provider(hashcart: Any) -> SignInProvider | None:
-    return signin_provider(platform_for(hashcart).settings)
+def hashcart_signin_provider(hashcart: Host) -> SignInProvider | None:
+    return signin_provider(hashcart.settings_for(TwitterSettings))
 
 
 @hookimpl
+@for_platform(PLATFORM)
 def hashcart_format_reply(
-    command: CartCommand, outcome: Outcome, locale: str, hashcart: Any
+    command: CartCommand, outcome: Outcome, locale: str, hashcart: Host
 ) -> ReplyContent | None:
-    if command.platform != "twitter":
-        return None
-    settings = platform_for(hashcart).settings
+    settings = hashcart.settings_for(TwitterSettings)
     return format_reply(command, outcome, locale, hashcart, settings.bot_screen_name)
 
 
 @hookimpl
-async def hashcart_doctor(hashcart: Any) -> list[tuple[str, bool, str]]:
-    settings = platform_for(hashcart).settings
+async def hashcart_doctor(hashcart: Host) -> list[tuple[str, bool, str]]:
+    settings = hashcart.settings_for(TwitterSettings)
     client = XClient(settings, hashcart.http_timeout)
     try:
         return await doctor_rows(settings, client, hashcart.settings.hashtag)

@@ -19,6 +19,7 @@ import aiohttp
 from oauthlib.oauth1 import Client as OAuth1Client
 from yarl import URL
 
+import hashcart
 from hashcart_twitter.settings import TwitterSettings
 
 log = logging.getLogger(__name__)
@@ -222,7 +223,7 @@ async def _error_from(response: aiohttp.ClientResponse) -> XError:
             ErrorKind.RATE_LIMITED, f"{where}: 429 {detail}", status=429, retry_after=wait
         )
     if status >= 500:
-        retry_after = _seconds(response.headers.get("retry-after"))
+        retry_after = hashcart.retry_after(response.headers)
         return XError(
             ErrorKind.UNAVAILABLE,
             f"{where}: {status} {detail}",

@@ -10,11 +10,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-import weakref
 from collections.abc import Mapping
-from typing import Any, ClassVar
+from typing import ClassVar
 
-from hashcart import Action, OutgoingReply, RetryLater, SendRefused
+from hashcart import Action, Host, OutgoingReply, RetryLater, SendRefused
 from hashcart_twitter import replies
 from hashcart_twitter.client import ErrorKind, XClient, XError
 from hashcart_twitter.ingest import Ingest
@@ -39,7 +38,7 @@ class TwitterPlatform:
     name = PLATFORM
     commands: ClassVar[Mapping[Action, str | None]] = COMMANDS
 
-    def __init__(self, hashcart: Any, settings: TwitterSettings) -> None:
+    def __init__(self, hashcart: Host, settings: TwitterSettings) -> None:
         self.hashcart = hashcart
         self.settings = settings
         self.client = XClient(settings, hashcart.http_timeout)
@@ -222,15 +221,3 @@ def _remember(memory: dict[int, int], key: int, value: int) -> None:
     memory[key] = value
     while len(memory) > _MEMORY:
         memory.pop(next(iter(memory)))
-
-
-_platforms: weakref.WeakKeyDictionary[Any, TwitterPlatform] = weakref.WeakKeyDictionary()
-
-
-def platform_for(hashcart: Any) -> TwitterPlatform:
-    """The one `TwitterPlatform` of this `Hashcart`, whichever hook asks first."""
-    platform = _platforms.get(hashcart)
-    if platform is None:
-        platform = TwitterPlatform(hashcart, hashcart.settings_for(TwitterSettings))
-        _platforms[hashcart] = platform
-    return platform

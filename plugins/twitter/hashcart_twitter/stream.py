@@ -23,7 +23,15 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from hashcart import CartCommand, Unavailable, fault_point
+from hashcart import (
+    CartCommand,
+    TrackedTasks,
+    Unavailable,
+    doubling,
+    fault_point,
+    reconnecting,
+    retrying,
+)
 from hashcart_twitter.client import ErrorKind, XClient, XError
 from hashcart_twitter.ingest import Ingest, LookupFailed
 
@@ -113,7 +121,9 @@ class StreamConsumer:
         self._count_error = count_error
         self._stop = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
-        self._handlers: set[asyncio.Task[None]] = set()
+        self._handlers = TrackedTasks()
+        self._failures: dict[str, int] = {}  # consecutive failures of each kind
+        self._rule_ready = False
         self.connected = asyncio.Event()
 
     def start(self) -> None:
@@ -131,12 +141,8 @@ class StreamConsumer:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
             self._task = None
-        if self._handlers:
-            # Let commands already read finish being recorded; X will not send them again.
-            _, pending = await asyncio.wait(self._handlers, timeout=grace)
-            for task in pending:
-                task.cancel()
-            await asyncio.gather(*pending, return_exceptions=True)
+        # Let commands already read finish being recorded; X will not send them again.
+        await self._handlers.drain(grace)
 
     async def ensure_rule(self) -> None:
         """Add the rules that are missing, in one call, so restarts add nothing."""
@@ -148,44 +154,52 @@ class StreamConsumer:
         log.info("added filtered-stream rules %r", missing)
 
     async def _run(self) -> None:
-        failures: dict[str, int] = {}
-        rule_ready = False
-        while not self._stop.is_set():
-            kind = "network"
-            try:
-                if not rule_ready:
-                    await self.ensure_rule()
-                    rule_ready = True
-                async with self._client.stream(self._params(), stall_seconds=self._stall) as resp:
-                    self.connected.set()
-                    failures.clear()
-                    log.info("filtered stream connected")
-                    async for line in resp.content:
-                        self._line(line)
-                log.info("filtered stream closed by X; reconnecting")
-            except XError as exc:
-                if self._backfill and rule_ready and exc.status in (400, 403):
-                    # Not every access level may ask for a backfill: go on without one.
-                    log.warning(
-                        "filtered stream refused backfill_minutes (%s); not asking again",
-                        exc.reason,
-                    )
-                    self._count_error("stream_backfill_refused")
-                    self._backfill = 0
-                    continue
-                if exc.kind is ErrorKind.RATE_LIMITED:
-                    kind = "rate"
-                elif exc.status is not None:
-                    kind = "http"
-                log.warning("filtered stream: %s", exc.reason)
-                self._count_error(f"stream_{kind}")
-            except (OSError, TimeoutError, ValueError) as exc:
-                log.warning("filtered stream dropped: %r", exc)
-                self._count_error("stream_network")
-            finally:
-                self.connected.clear()
-            failures[kind] = failures.get(kind, 0) + 1
-            await self._pause(self._backoff.delay(kind, failures[kind]))
+        self._failures = {}
+        self._rule_ready = False
+        await reconnecting(self._read, stop=self._stop, delay=self._delay)
+
+    async def _read(self, connected: Callable[[], None]) -> None:
+        try:
+            if not self._rule_ready:
+                await self.ensure_rule()
+                self._rule_ready = True
+            async with self._client.stream(self._params(), stall_seconds=self._stall) as resp:
+                self.connected.set()
+                self._failures.clear()
+                connected()
+                log.info("filtered stream connected")
+                async for line in resp.content:
+                    self._line(line)
+            log.info("filtered stream closed by X; reconnecting")
+        finally:
+            self.connected.clear()
+
+    def _delay(self, error: Exception | None, _in_a_row: int) -> float:
+        """X's documented schedule, counted per kind of failure; anything else ends the loop."""
+        kind = "network"
+        if isinstance(error, XError):
+            if self._backfill and self._rule_ready and error.status in (400, 403):
+                # Not every access level may ask for a backfill: go on without one.
+                log.warning(
+                    "filtered stream refused backfill_minutes (%s); not asking again",
+                    error.reason,
+                )
+                self._count_error("stream_backfill_refused")
+                self._backfill = 0
+                return 0.0
+            if error.kind is ErrorKind.RATE_LIMITED:
+                kind = "rate"
+            elif error.status is not None:
+                kind = "http"
+            log.warning("filtered stream: %s", error.reason)
+            self._count_error(f"stream_{kind}")
+        elif isinstance(error, OSError | TimeoutError | ValueError):
+            log.warning("filtered stream dropped: %r", error)
+            self._count_error("stream_network")
+        elif error is not None:
+            raise error
+        self._failures[kind] = self._failures.get(kind, 0) + 1
+        return self._backoff.delay(kind, self._failures[kind])
 
     def _params(self) -> dict[str, str]:
         if not self._backfill:
@@ -210,9 +224,7 @@ class StreamConsumer:
         tweet_id = str(data.get("id", "")) if isinstance(data, dict) else ""
         if tweet_id and (tweet_id in self._finished or tweet_id in self._in_flight):
             return  # a backfill sending again what this consumer has or is recording
-        task = asyncio.create_task(self._handle(tweet_id, message))
-        self._handlers.add(task)
-        task.add_done_callback(self._handlers.discard)
+        self._handlers.spawn(self._handle(tweet_id, message))
 
     async def _handle(self, tweet_id: str, message: dict[str, Any]) -> None:
         """Record one streamed tweet, trying again while the database or X is away."""
@@ -226,31 +238,40 @@ class StreamConsumer:
     async def _record(self, message: dict[str, Any]) -> bool:
         """True once the tweet is recorded or known to be no command; False when it failed in
         a way a later backfill may get past."""
-        wait = 0.5 * self._backoff.scale
-        while True:
-            try:
-                command = await self._ingest.from_v2(message)
-                if command is not None:
-                    await self._submit(command)
-                    # Recorded, and not yet finished: a crash test kills the node here.
-                    await fault_point("twitter.stream.recorded")
-                return True
-            except (Unavailable, LookupFailed) as exc:
-                log.warning("streamed tweet not recorded yet: %s", exc)
-                self._count_error("unavailable")
-            except (ValueError, TypeError, KeyError) as exc:
-                log.warning("malformed streamed tweet skipped: %s", exc)
-                self._count_error("bad_event")
-                return True
-            except Exception:
-                log.exception("streamed tweet failed")
-                self._count_error("event_failed")
-                return False
-            if self._stop.is_set():
-                await asyncio.sleep(wait)  # stopping: keep trying only within stop()'s grace
-            else:
-                await self._pause(wait)
-            wait = min(wait * 2, 30.0)
+        try:
+            await retrying(
+                lambda: self._record_once(message),
+                delays=doubling(0.5 * self._backoff.scale, 30.0),
+                retry_on=(Unavailable, LookupFailed),
+                on_retry=self._not_yet,
+                pause=self._retry_pause,
+            )
+            return True
+        except (ValueError, TypeError, KeyError) as exc:
+            log.warning("malformed streamed tweet skipped: %s", exc)
+            self._count_error("bad_event")
+            return True
+        except Exception:
+            log.exception("streamed tweet failed")
+            self._count_error("event_failed")
+            return False
+
+    async def _record_once(self, message: dict[str, Any]) -> None:
+        command = await self._ingest.from_v2(message)
+        if command is not None:
+            await self._submit(command)
+            # Recorded, and not yet finished: a crash test kills the node here.
+            await fault_point("twitter.stream.recorded")
+
+    def _not_yet(self, exc: Exception) -> None:
+        log.warning("streamed tweet not recorded yet: %s", exc)
+        self._count_error("unavailable")
+
+    async def _retry_pause(self, seconds: float) -> None:
+        if self._stop.is_set():
+            await asyncio.sleep(seconds)  # stopping: keep trying only within stop()'s grace
+        else:
+            await self._pause(seconds)
 
     def _finish(self, tweet_id: str) -> None:
         if not tweet_id:

@@ -8,9 +8,7 @@ the core's wording.
 
 from __future__ import annotations
 
-from typing import Any
-
-from hashcart import CartCommand, Outcome, OutcomeCode, ReplyContent
+from hashcart import CartCommand, Host, Outcome, OutcomeCode, ReplyContent
 from hashcart_twitter.normalize import PLATFORM
 from hashcart_twitter.verbs import CONFIRM_TAG
 
@@ -29,11 +27,9 @@ def format_reply(
     command: CartCommand,
     outcome: Outcome,
     locale: str,
-    hashcart: Any,
+    hashcart: Host,
     bot_screen_name: str | None,
 ) -> ReplyContent | None:
-    if command.platform != PLATFORM:
-        return None
     hashtag = hashcart.settings.hashtag
     if outcome.code is OutcomeCode.HELP:
         to_bot = f"@{bot_screen_name} " if bot_screen_name else ""

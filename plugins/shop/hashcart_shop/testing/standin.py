@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import html
 import json
+import os
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 from aiohttp import web
 
@@ -71,6 +72,8 @@ class ShopItem:
 @dataclass
 class ShopStandin:
     """The shop's pages; `raw` serves any other answer (a redirect, an error, a plain page)."""
+
+    platform: ClassVar[str] = "shop"
 
     title: str = "Corner Shop"
     items: dict[str, ShopItem] = field(default_factory=dict)
@@ -144,6 +147,12 @@ class ShopStandin:
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
+
+    def plugin_env(self) -> dict[str, str]:
+        """Lists the shop's address (with its port) beside any shops already allowed: a
+        loopback address is allowed then."""
+        hosts = (os.environ.get("HASHCART_SHOP_HOSTS", ""), self.url)
+        return {"HASHCART_SHOP_HOSTS": ",".join(host for host in hosts if host)}
 
     async def __aenter__(self) -> ShopStandin:
         await self.start()

@@ -1,0 +1,99 @@
+"""Accounts as operators see them: create, find, read, delete, their events and orders."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+
+from hashcart.accounts.base import AccountStore
+from hashcart.accounts.erasure import erase_account
+from hashcart.errors import Conflict, NotFound
+from hashcart.store.schema import accounts, events, identities, orders
+
+
+class AccountRecords(AccountStore):
+    async def create(self, name: str) -> dict[str, Any]:
+        account_id = uuid.uuid4().hex
+        try:
+            async with self._engine.begin() as conn:
+                await conn.execute(
+                    sa.insert(accounts).values(id=account_id, name=name, created_at=time.time())
+                )
+        except IntegrityError:
+            raise Conflict(f"an account named {name!r} exists already") from None
+        return {"id": account_id, "name": name}
+
+    async def get(self, account_id: str) -> dict[str, Any]:
+        async with self._engine.connect() as conn:
+            row = (
+                await conn.execute(sa.select(accounts).where(accounts.c.id == account_id))
+            ).first()
+            if row is None:
+                raise NotFound(f"no account {account_id!r}")
+            linked = await conn.execute(
+                sa.select(identities.c.platform, identities.c.user_id, identities.c.user_name)
+                .where(identities.c.account_id == account_id)
+                .order_by(identities.c.platform, identities.c.user_id)
+            )
+            return {
+                "id": row.id,
+                "name": row.name,
+                "dm_only": row.dm_only,
+                "locale": row.locale,
+                "language": row.language,
+                "identities": [
+                    {"platform": i.platform, "user_id": i.user_id, "user_name": i.user_name}
+                    for i in linked
+                ],
+            }
+
+    async def find(
+        self, *, name: str | None = None, platform: str | None = None, user_id: str | None = None
+    ) -> list[dict[str, Any]]:
+        if name is not None:
+            query = sa.select(accounts.c.id).where(accounts.c.name == name)
+        else:
+            query = sa.select(identities.c.account_id).where(
+                identities.c.platform == platform, identities.c.user_id == user_id
+            )
+        async with self._engine.connect() as conn:
+            found = (await conn.execute(query)).scalars().first()
+        return [await self.get(found)] if found else []
+
+    async def delete(self, account_id: str) -> None:
+        """Delete the account, its identities, cart and pending adds; keep anonymous event ids."""
+        async with self._engine.begin() as conn:
+            if not await self._exists(conn, account_id):
+                raise NotFound(f"no account {account_id!r}")
+            await erase_account(conn, account_id)
+
+    async def events(self, limit: int = 50, outcome: str | None = None) -> list[dict[str, Any]]:
+        query = sa.select(events).order_by(events.c.id.desc()).limit(limit)
+        if outcome:
+            query = query.where(events.c.outcome == outcome)
+        async with self._engine.connect() as conn:
+            rows = await conn.execute(query)
+            return [dict(row._mapping) for row in rows]
+
+    async def orders(self, account_id: str) -> list[dict[str, Any]]:
+        async with self._engine.connect() as conn:
+            if not await self._exists(conn, account_id):
+                raise NotFound(f"no account {account_id!r}")
+            rows = await conn.execute(
+                sa.select(
+                    orders.c.id,
+                    orders.c["items"],
+                    orders.c.total_cents,
+                    orders.c.currency,
+                    orders.c.store_reference,
+                    orders.c.created_at,
+                    orders.c.status,
+                )
+                .where(orders.c.account_id == account_id)
+                .order_by(orders.c.created_at.desc())
+            )
+            return [dict(row._mapping) for row in rows]
