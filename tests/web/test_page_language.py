@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from hashcart.testing import RunningHashcart, running_hashcart
-from hashcart.web.templating import page_locale, preferred_locale
+from hashcart.web.templating import environment, page_locale, preferred_locale
 from tests.core.fakes import FakePlatform, FakePlatformPlugin
 from tests.web.visitor import Visitor, link_token
 
@@ -107,3 +107,13 @@ async def test_the_language_chosen_on_the_cart_page_wins_over_the_browser(
     cart = await german.get("/cart?done=language")
     assert "<h1>Dein Warenkorb</h1>" in cart.text
     assert "Sprache gespeichert" in cart.text
+
+
+def test_page_texts_escape_what_they_are_given_and_keep_their_own_markup() -> None:
+    template = environment("de").from_string(
+        '{{ _("web.nav.signed_in_as", name=name) }}|{{ _(plain) }}'
+    )
+    rendered = template.render(name="<b>x</b>", plain="<script>alert(1)</script>")
+    assert rendered == (
+        "Angemeldet als <strong>&lt;b&gt;x&lt;/b&gt;</strong>|&lt;script&gt;alert(1)&lt;/script&gt;"
+    )
