@@ -21,7 +21,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Coroutine, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -176,6 +176,18 @@ def start_child() -> None:
     """Call first thing in `_serve`: installs the round-trip counter in bench mode only."""
     if counting():
         roundtrips.install()
+
+
+def run_child(kind: str, main: Coroutine[Any, Any, None]) -> None:
+    """hashcart on the loop `hashcart serve` picks (uvloop unless `HASHCART_EVENT_LOOP=asyncio`);
+    the references on the standard loop, as their docs run them."""
+    if kind.startswith("hashcart"):
+        from hashcart.config import Settings
+        from hashcart.loop import run
+
+        run(main, Settings().event_loop)
+    else:
+        asyncio.run(main)
 
 
 async def ready_and_wait() -> None:

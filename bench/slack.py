@@ -441,7 +441,8 @@ def main() -> None:
         serve.start_child()
         port, kind, db, env, sizes = sys.argv[2:7]
         user_count, products = (int(x) for x in sizes.split(","))
-        asyncio.run(SERVERS[kind](int(port), db, ast.literal_eval(env), (user_count, products)))
+        server = SERVERS[kind](int(port), db, ast.literal_eval(env), (user_count, products))
+        serve.run_child(kind, server)
         return
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("--db", choices=["sqlite", "postgresql", "both"], default="both")

@@ -312,7 +312,7 @@ def main() -> None:
         serve.start_child()
         port, kind, db, env, sizes = sys.argv[2:7]
         users, products = (int(x) for x in sizes.split(","))
-        asyncio.run(SERVERS[kind](int(port), db, json.loads(env), (users, products)))
+        serve.run_child(kind, SERVERS[kind](int(port), db, json.loads(env), (users, products)))
         return
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument(

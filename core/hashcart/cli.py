@@ -17,6 +17,7 @@ from typing import Any, NoReturn
 from hashcart.config import Settings, load_settings
 from hashcart.errors import ConfigError, Conflict, NotFound
 from hashcart.logs import configure as configure_logging
+from hashcart.loop import run as run_on_loop
 
 log = logging.getLogger("hashcart")
 
@@ -90,7 +91,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
     configure_logging()
     try:
-        code = asyncio.run(_dispatch(args))
+        if args.command in ("serve", "playground"):
+            choice = load_settings(Settings).event_loop
+            code = run_on_loop(_dispatch(args), choice)
+        else:
+            code = asyncio.run(_dispatch(args))
     except (ConfigError, UsageError) as exc:
         print(f"hashcart: {exc}", file=sys.stderr)
         code = 2

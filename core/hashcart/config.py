@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import (
@@ -165,6 +165,9 @@ class Settings(HashcartSettingsBase):
     )
     log_level: str = Field("INFO", pattern=r"^(?i:debug|info|warning|error)$")
     log_format: str = Field("text", pattern=r"^(text|json)$")
+    event_loop: Literal["auto", "uvloop", "asyncio"] = Field(
+        "auto", description="`serve` and `playground`: auto = uvloop where it is installed"
+    )
     forwarded_allow_ips: str = Field(
         "127.0.0.1",
         description="addresses (comma-separated, `*` = any) of reverse proxies whose "

@@ -17,7 +17,10 @@ class KeyValueStore:
         self._engine = engine
 
     async def get(self, namespace: str, key: str) -> Any | None:
+        # One SELECT needs no transaction: on PostgreSQL autocommit saves the BEGIN and the
+        # ROLLBACK round trips around it (Slack reads its bot token here on every request).
         async with self._engine.connect() as conn:
+            await conn.execution_options(isolation_level="AUTOCOMMIT")
             row = (
                 await conn.execute(
                     sa.select(plugin_kv.c.value, plugin_kv.c.expires_at).where(

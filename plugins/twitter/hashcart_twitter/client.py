@@ -16,10 +16,11 @@ from typing import Any
 from urllib.parse import quote, urlencode
 
 import aiohttp
-from oauthlib.oauth1 import Client as OAuth1Client
+import orjson
 from yarl import URL
 
 import hashcart
+from hashcart_twitter.oauth1 import UrlSigner
 from hashcart_twitter.settings import TwitterSettings
 
 log = logging.getLogger(__name__)
@@ -70,7 +71,7 @@ class XClient:
         self._timeout = timeout
         self._base = settings.api_url
         self._session: aiohttp.ClientSession | None = None
-        self._signer: OAuth1Client | None = None
+        self._signer: UrlSigner | None = None
         self.closed = False
 
     @property
@@ -163,12 +164,13 @@ class XClient:
         url = self._url(path, params)
         headers = {"Content-Type": "application/json"} if json_body is not None else {}
         headers.update(self._bearer_headers() if bearer else self._oauth_headers(method, url))
-        data = json.dumps(json_body).encode() if json_body is not None else None
+        data = orjson.dumps(json_body) if json_body is not None else None
         try:
             async with self.session.request(method, url, data=data, headers=headers) as response:
                 if response.status >= 300:
                     raise await _error_from(response)
-                parsed = await response.json(content_type=None)
+                raw = await response.read()
+                parsed = orjson.loads(raw) if raw.strip() else None  # as aiohttp's .json()
         except aiohttp.ClientConnectorError as exc:
             raise XError(ErrorKind.UNAVAILABLE, f"{method} {path}: {exc}", sent=False) from exc
         except (aiohttp.ClientError, TimeoutError) as exc:
@@ -189,17 +191,16 @@ class XClient:
         if not settings.enabled:
             raise XError(ErrorKind.REFUSED, "X credentials are not configured", sent=False)
         if self._signer is None:
+            assert settings.consumer_key and settings.access_token
             assert settings.consumer_secret and settings.access_token_secret
-            self._signer = OAuth1Client(
+            self._signer = UrlSigner(
                 settings.consumer_key,
-                client_secret=settings.consumer_secret.get_secret_value(),
-                resource_owner_key=settings.access_token,
-                resource_owner_secret=settings.access_token_secret.get_secret_value(),
+                settings.consumer_secret.get_secret_value(),
+                settings.access_token,
+                settings.access_token_secret.get_secret_value(),
             )
-        # JSON bodies are not part of an OAuth 1.0a signature, so only the URL is signed; each
-        # call gets a fresh nonce and timestamp.
-        _, headers, _ = self._signer.sign(str(url), http_method=method)
-        return {"Authorization": str(headers["Authorization"])}
+        # JSON bodies are not part of an OAuth 1.0a signature, so only the URL is signed.
+        return {"Authorization": self._signer.authorization(method, str(url))}
 
     def _bearer_headers(self) -> dict[str, str]:
         token = self._settings.bearer_token

@@ -20,12 +20,12 @@ import asyncio
 import base64
 import hashlib
 import hmac
-import json
 import logging
 import re
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
+import orjson
 from aiohttp import web
 
 from hashcart import CartCommand, Unavailable, fault_point
@@ -99,7 +99,7 @@ class WebhookReceiver:
             self._count_error("bad_signature")
             return error(401, "bad_signature", f"{SIGNATURE_HEADER} does not match the body")
         try:
-            payload = json.loads(body)
+            payload = orjson.loads(body)
         except (ValueError, RecursionError):  # RecursionError: nested too deep for the parser
             return error(400, "malformed_json", "the body is not valid JSON")
         if not isinstance(payload, dict):
