@@ -35,11 +35,13 @@ class Counts:
         self.events: Counter[str] = Counter()
         self.round_trips: Counter[str] = Counter()
         self.texts: Counter[str] = Counter()
+        self.prepared: Counter[str] = Counter()
 
     def reset(self) -> None:
         self.events.clear()
         self.round_trips.clear()
         self.texts.clear()
+        self.prepared.clear()
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -50,6 +52,7 @@ class Counts:
             "round_trips": sum(self.round_trips.values()),
             "round_trips_by_call": dict(self.round_trips),
             "top_statements": dict(self.texts.most_common(12)),
+            "top_prepared": dict(self.prepared.most_common(8)),
         }
 
 
@@ -68,6 +71,8 @@ class CountingProtocol:
 
             def counted(*args: Any, **kwargs: Any) -> Any:
                 COUNTER.round_trips[name] += 1
+                if name == "prepare" and len(args) > 1 and isinstance(args[1], str):
+                    COUNTER.prepared[" ".join(args[1].split())[:90]] += 1
                 return value(*args, **kwargs)
 
             return counted

@@ -115,7 +115,10 @@ class CartChanges:
             ids, self._unsent = sorted(self._unsent), set()
             if ids:
                 try:
-                    async with engine.begin() as conn:
+                    # Each NOTIFY stands alone: in autocommit it is one round trip, not three
+                    # with the BEGIN and COMMIT around it (this runs after nearly every group).
+                    async with engine.connect() as conn:
+                        await conn.execution_options(isolation_level="AUTOCOMMIT")
                         for start in range(0, len(ids), IDS_PER_NOTIFY):
                             chunk = ",".join(ids[start : start + IDS_PER_NOTIFY])
                             await conn.execute(
