@@ -31,6 +31,8 @@ IDS_PER_NOTIFY = 200
 CHECK_SECONDS = 30.0
 RECONNECT_SECONDS = 2.0
 CONNECT_TIMEOUT = 10.0
+#: How long the changes of several commits are gathered into one NOTIFY.
+GATHER_SECONDS = 0.05
 
 NOTIFY = sa.text("SELECT pg_notify(:channel, :payload)")
 
@@ -111,6 +113,11 @@ class CartChanges:
     async def _send_loop(self, engine: AsyncEngine) -> None:
         while True:
             await self._send_wanted.wait()
+            # Under load a group commits every few milliseconds; one NOTIFY for all the changes
+            # of a short while costs a round trip per while instead of one per group. Pages on
+            # this node were woken at once; other nodes' pages are this much later.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), GATHER_SECONDS)
             self._send_wanted.clear()
             ids, self._unsent = sorted(self._unsent), set()
             if ids:

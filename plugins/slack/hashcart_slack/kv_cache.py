@@ -5,8 +5,8 @@ asks whether the workspace is gone; on PostgreSQL each lookup is a round trip, a
 rest of a command's work together. Both change only on (re)install, uninstall or revocation.
 This node forgets its copy as soon as it writes one (the `app_uninstalled`/`tokens_revoked`
 handling and the OAuth redirect go through here); other nodes see the change when their copy
-expires, after `CACHE_SECONDS` at most. Until then they may still send to an uninstalled
-workspace, which Slack refuses, and that refusal ends the attempt as it would without a cache.
+expires, after `CACHE_SECONDS` at most. Until then they may still try to answer an
+uninstalled workspace; what Slack refuses (a dead token) is given up, not retried.
 """
 
 from __future__ import annotations
