@@ -218,7 +218,12 @@ class ReplySender:
         now = self.clock()
         sent = [reply_id for reply_id, _, _, error in results if error is None]
         give_up_minutes = self._hashcart.settings.retry_give_up_minutes
-        async with self._hashcart.writing(), self._engine.begin() as conn:
+        async with self._hashcart.writing(), self._engine.connect() as conn:
+            if len(sent) == len(results):
+                # Everything went out: one UPDATE, atomic on its own, so autocommit spares the
+                # BEGIN and COMMIT round trips on PostgreSQL (`begin()` below sends nothing).
+                await conn.execution_options(isolation_level="AUTOCOMMIT")
+            await conn.begin()
             if sent:
                 await conn.execute(
                     sa.update(outbox)
@@ -242,6 +247,7 @@ class ReplySender:
                 await conn.execute(
                     sa.update(outbox).where(outbox.c.id == reply_id).values(**values)
                 )
+            await conn.commit()
         self._hashcart.metrics.replies_sent.inc(len(sent))
 
 
