@@ -17,9 +17,15 @@ $(STAMP): $(BIN)/python pyproject.toml plugins/mastodon/pyproject.toml
 	$(BIN)/pip install -q --no-deps amazon-creatorsapi-python-sdk==1.2.0
 	touch $(STAMP)
 
-install: $(STAMP)
+# Reply catalogs compiled at install time; a missing or older .mo compiles in memory instead.
+CATALOGS := $(patsubst %.po,%.mo,$(wildcard core/hashcart/i18n/*.po))
 
-run: $(STAMP)
+core/hashcart/i18n/%.mo: core/hashcart/i18n/%.po $(STAMP)
+	$(BIN)/python -m hashcart.i18n $*
+
+install: $(STAMP) $(CATALOGS)
+
+run: install
 	$(BIN)/hashcart db upgrade
 	$(BIN)/hashcart catalog import core/hashcart/data/sample_catalog.json
 	$(BIN)/hashcart playground
@@ -51,7 +57,7 @@ browser:
 	    { apt-get update -q >/dev/null && apt-get install -y -q chromium >/dev/null; }; }; } || \
 	  echo "chromium could not be installed: the browser tests will skip (and fail under CI=true)"
 
-test: $(STAMP) lint typecheck layering lint-deploy docs browser
+test: install lint typecheck layering lint-deploy docs browser
 	$(BIN)/pytest -q
 
 # The side-by-side table of bench/README.md (both databases, ~10 minutes; BENCH_ARGS=--quick

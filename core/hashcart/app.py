@@ -31,7 +31,7 @@ from hashcart.commands import (
 )
 from hashcart.config import Settings, load_settings
 from hashcart.errors import ConfigError, Unavailable
-from hashcart.i18n import money, translate
+from hashcart.i18n import minutes, money, translate
 from hashcart.kv import KeyValueStore
 from hashcart.leases import Leases
 from hashcart.logs import current_event
@@ -453,7 +453,14 @@ class Hashcart:
     # -- helpers for plugins ----------------------------------------------------------------------
 
     def translate(self, locale: str | None, msgid: str, **params: Any) -> str:
-        return translate(locale, msgid, **params)
+        """`msgid` in `locale`; texts that name how long something lasts read it from settings.
+
+        A plural message takes its number from `n=` (or its own `count` / `minutes`).
+        """
+        window = minutes(locale, self.settings.link_token_minutes)
+        return translate(
+            locale, msgid, **{"link_lifetime": window, "confirm_window": window, **params}
+        )
 
     def money(self, cents: int, currency: str, locale: str | None) -> str:
         return money(cents, currency, locale)

@@ -157,7 +157,9 @@ class Settings(HashcartSettingsBase):
         30, ge=1, description="an answer or order still failing after this long is given up"
     )
     apply_workers: int = Field(0, ge=0, le=16, description="0 = 1 on SQLite, 2 on PostgreSQL")
-    link_token_minutes: int = Field(15, ge=1)
+    link_token_minutes: int = Field(
+        15, ge=1, description="how long a link and a question awaiting `confirm` stay valid"
+    )
     product_ttl: int = Field(
         3600, ge=1, description="seconds a product fetched from a live source is reused"
     )

@@ -225,7 +225,10 @@ def hashcart_format_reply(
     *First result wins.* The core's default (tried last) takes the sentence for `outcome.code`
     from the message catalog in `locale`. A platform plugin can return richer content (Slack
     Block Kit in `ReplyContent.extra`); use `hashcart.translate(locale, msgid, **params)` to stay
-    in the user's language. Mark a platform's implementation `@hashcart.for_platform(name)`: the
+    in the user's language. Texts that ask the user to send a command name it by placeholder
+    (`{confirm_command}`, `{forget_confirm_command}`; `/cart …` when not given): pass how your
+    platform's users type it. A message with plural forms takes its number from `n=` (or its own
+    `count` / `minutes`). Mark a platform's implementation `@hashcart.for_platform(name)`: the
     core then calls it only for that platform's commands.
     """
 

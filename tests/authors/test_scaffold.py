@@ -11,9 +11,12 @@ from pathlib import Path
 
 import pytest
 
+from hashcart.platform_classes import undeclared
 from hashcart.scaffold import ScaffoldError, new_plugin
 
 BIN = Path(sys.executable).parent
+TUTORIAL = Path(__file__).resolve().parents[2] / "docs" / "tutorial.md"
+MAIN_MODULE_LINES = 40
 
 
 def hashcart(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
@@ -35,10 +38,15 @@ def test_new_plugin_writes_a_distribution_whose_own_test_passes(
     assert sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file()) == [
         "README.md",
         "hashcart_echo_chat/__init__.py",
+        "hashcart_echo_chat/platform.py",
         "hashcart_echo_chat/py.typed",
         "pyproject.toml",
         "tests/test_plugin.py",
     ]
+
+    # The first plugin fits on one screen: what asks for something, and the hooks.
+    main = (root / "hashcart_echo_chat" / "__init__.py").read_text().splitlines()
+    assert len(main) <= MAIN_MODULE_LINES, f"the main module has {len(main)} lines"
 
     project = tomllib.loads((root / "pyproject.toml").read_text())
     assert project["project"]["name"] == "hashcart-echo-chat"
@@ -49,6 +57,8 @@ def test_new_plugin_writes_a_distribution_whose_own_test_passes(
         hasattr(plugin, hook)
         for hook in ("hashcart_settings", "hashcart_platform", "hashcart_web_routes")
     )
+    platform = importlib.import_module(f"{target}.platform").EchoChatPlatform
+    assert undeclared(platform) == []  # every action mapped or declared not offered
 
     for lint in (["check", "."], ["format", "--check", "."]):
         checked = subprocess.run(
@@ -56,7 +66,7 @@ def test_new_plugin_writes_a_distribution_whose_own_test_passes(
         )
         assert checked.returncode == 0, checked.stdout + checked.stderr
 
-    # Its own test, run by pytest with the plugin's pyproject, in this process (a subprocess
+    # Its own test, through the test kit's `hashcart` fixture, run by pytest with the plugin's pyproject, in this process (a subprocess
     # would spend most of its time importing hashcart again).
     monkeypatch.syspath_prepend(str(root))
     config = ["-c", str(root / "pyproject.toml"), "--rootdir", str(root)]
@@ -81,3 +91,8 @@ def test_new_plugin_refuses_bad_names_and_existing_folders(tmp_path: Path) -> No
     assert result.stderr.strip().splitlines() == [
         "hashcart: hashcart-echo exists already; choose another name or folder"
     ]
+
+
+def test_the_tutorial_shows_the_main_module_as_generated(tmp_path: Path) -> None:
+    main = (new_plugin("echo", tmp_path) / "hashcart_echo" / "__init__.py").read_text()
+    assert f"```python\n{main}```" in TUTORIAL.read_text()

@@ -55,7 +55,7 @@ async def test_200_commands_in_a_minute_exact_counts(
     cart = await hc.cart("fake", "u1")
     assert cart is not None and cart[0]["quantity"] == 5
     await eventually(lambda: len(fake_platform.sent) == 6)
-    assert "try again in 1 minutes" in fake_platform.sent[-1].content.text
+    assert "try again in 1 minute." in fake_platform.sent[-1].content.text
 
 
 async def test_account_limit_spans_its_identities(hc: RunningHashcart):

@@ -15,6 +15,7 @@ import pytest
 
 import hashcart_twitter
 from hashcart import Action
+from hashcart.i18n import translate
 from hashcart.testing import RunningHashcart, TakesOrders, eventually, running_hashcart
 from hashcart_twitter.normalize import Rules, trigger_from_v1, trigger_from_v2
 from hashcart_twitter.testing import (
@@ -366,10 +367,12 @@ def test_without_a_bot_user_id_checkout_is_not_a_command() -> None:
 
 
 def test_x_wording_names_the_tweet_to_send() -> None:
-    text = "Send /cart confirm within 15 minutes. Or /cart forget confirm."
-    worded = x_commands(text, "amazoncart", "hashcart")
-    assert worded == "Send @hashcart #confirm within 15 minutes. Or #amazoncart forget confirm."
-    assert x_commands("Send /cart confirm", "amazoncart") == "Send #confirm"
+    text = translate("en", "reply.forget_asked", **x_commands("amazoncart", "hashcart"))
+    assert "Send #amazoncart forget confirm within" in text
+    asked = translate("de", "reply.checkout_asked", **x_commands("amazoncart", "hashcart"))
+    assert "@hashcart #confirm, um sie aufzugeben" in asked
+    assert "/cart" not in asked
+    assert x_commands("amazoncart")["confirm_command"] == "#confirm"
 
 
 async def test_checkout_and_confirm_arrive_over_the_stream_too() -> None:

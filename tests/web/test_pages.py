@@ -226,7 +226,7 @@ async def test_linking_applies_the_pending_add_and_the_bot_confirms(
     page = await alice.get(f"/link/{token}")
     assert page.status == 200
     assert "Link alice on Fake" in page.text
-    assert "including the\n1 item you added before linking" in page.text
+    assert "including the 1 item you added before linking" in page.text
     assert 'action="/signin"' in page.text and 'action="/signup"' in page.text
     await alice.get("/signin")
     signed = await alice.post(
@@ -330,7 +330,7 @@ async def test_orders_placed_through_checkout_appear_on_the_cart_page(
     placed = await site.hashcart.submit(replace(checkout, event_id="c2", action=Action.CONFIRM))
     assert placed.code is OutcomeCode.ORDER_PENDING
     page = await alice.get("/cart")
-    assert "Orders" in page.text and f"1 items, {placed.params['total']}" in page.text
+    assert "Orders" in page.text and f"1 item, {placed.params['total']}" in page.text
 
     async def settled() -> bool:
         return "(placed)" in (await alice.get("/cart")).text

@@ -31,12 +31,13 @@ class Page:
 class Visitor:
     """Follows no redirects by itself, so tests can check where each answer points."""
 
-    def __init__(self, base_url: str) -> None:
+    def __init__(self, base_url: str, headers: dict[str, str] | None = None) -> None:
         self.base_url = base_url
         # unsafe=True: keep cookies from 127.0.0.1, as a browser does.
         self.session = aiohttp.ClientSession(
             cookie_jar=aiohttp.CookieJar(unsafe=True),
             timeout=aiohttp.ClientTimeout(total=15),
+            headers=headers,
         )
         self.csrf = ""
 

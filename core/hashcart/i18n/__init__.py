@@ -2,42 +2,55 @@
 
 Catalog entries use `{name}` placeholders. A locale is matched exactly (`pt_BR`), then by its
 language (`pt`), then falls back to English; a message missing from a catalog falls back too.
+
+A message with plural forms (`msgid_plural`) is chosen by a number: the `n` parameter, else the
+message's own `count` or `minutes`. Commands a text asks the user to send are placeholders
+(`{confirm_command}`, `{forget_confirm_command}`): each platform fills them in
+as its users type them, and `/cart …` is what they say when it does not.
 """
 
 from __future__ import annotations
 
+import gettext
 from functools import cache
-from pathlib import Path
 from typing import Any
 
 from babel import Locale, UnknownLocaleError
 from babel.messages.pofile import read_po
 from babel.numbers import format_currency
 
-CATALOG_DIR = Path(__file__).parent
+from hashcart.i18n.catalogs import CATALOG_DIR, available_locales, load, source
+
+__all__ = [
+    "CATALOG_DIR",
+    "DEFAULT_COMMANDS",
+    "DEFAULT_LOCALE",
+    "available_locales",
+    "message_ids",
+    "minutes",
+    "money",
+    "normalise_locale",
+    "translate",
+    "translations",
+]
+
 DEFAULT_LOCALE = "en"
+
+#: How a text names a command when the platform says nothing else.
+DEFAULT_COMMANDS = {
+    "confirm_command": "/cart confirm",
+    "forget_confirm_command": "/cart forget confirm",
+}
+
+#: The parameters that pick a plural form, first present wins.
+PLURAL_COUNTS = ("n", "count", "minutes")
 
 
 class _Lenient(dict[str, Any]):
     """Leaves an unknown `{placeholder}` as it is instead of failing a reply."""
 
     def __missing__(self, key: str) -> str:
-        return "{" + key + "}"
-
-
-@cache
-def _catalog(locale: str) -> dict[str, str]:
-    path = CATALOG_DIR / f"{locale}.po"
-    if not path.is_file():
-        return {}
-    with path.open("rb") as handle:
-        catalog = read_po(handle, locale=locale)
-    return {str(m.id): str(m.string) for m in catalog if m.id and m.string}
-
-
-@cache
-def available_locales() -> list[str]:
-    return sorted(p.stem for p in CATALOG_DIR.glob("*.po"))
+        return DEFAULT_COMMANDS.get(key, "{" + key + "}")
 
 
 def normalise_locale(locale: str | None) -> str:
@@ -52,11 +65,36 @@ def normalise_locale(locale: str | None) -> str:
     return language if language in known else DEFAULT_LOCALE
 
 
+def translations(locale: str | None) -> gettext.NullTranslations:
+    """The catalog of `locale` falling back to English: what `jinja2.ext.i18n` installs too."""
+    return _chain(normalise_locale(locale))
+
+
+@cache
+def _chain(chosen: str) -> gettext.NullTranslations:
+    english = load(DEFAULT_LOCALE) or gettext.NullTranslations()
+    own = load(chosen) if chosen != DEFAULT_LOCALE else None
+    if own is None:
+        return english
+    own.add_fallback(english)
+    return own
+
+
 def translate(locale: str | None, msgid: str, **params: Any) -> str:
     """The message `msgid` in `locale` with `params` filled in."""
-    chosen = normalise_locale(locale)
-    text = _catalog(chosen).get(msgid) or _catalog(DEFAULT_LOCALE).get(msgid) or msgid
+    catalog = translations(locale)
+    count = next((params[key] for key in PLURAL_COUNTS if isinstance(params.get(key), int)), None)
+    text = msgid
+    if count is not None:
+        text = catalog.ngettext(msgid, msgid, count)
+    if text == msgid:
+        text = catalog.gettext(msgid)
     return text.format_map(_Lenient(params))
+
+
+def minutes(locale: str | None, amount: int) -> str:
+    """A span of time for people: `1 minute`, `15 Minuten`."""
+    return translate(locale, "duration.minutes", n=amount)
 
 
 def money(cents: int, currency: str, locale: str | None) -> str:
@@ -69,5 +107,16 @@ def money(cents: int, currency: str, locale: str | None) -> str:
     return str(format_currency(cents / 100, currency, locale=chosen))
 
 
-def message_ids(locale: str = DEFAULT_LOCALE) -> set[str]:
-    return set(_catalog(locale))
+@cache
+def message_ids(locale: str = DEFAULT_LOCALE) -> frozenset[str]:
+    """The ids `locale` translates (a plural message counts once, by its singular id)."""
+    if not source(locale).is_file():
+        return frozenset()
+    with source(locale).open("rb") as handle:
+        catalog = read_po(handle, locale=locale)
+    ids: set[str] = set()
+    for message in catalog:
+        strings = message.string if isinstance(message.string, (tuple, list)) else (message.string,)
+        if message.id and all(strings):
+            ids.add(str(message.id[0] if isinstance(message.id, (tuple, list)) else message.id))
+    return frozenset(ids)

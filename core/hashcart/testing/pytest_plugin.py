@@ -1,5 +1,7 @@
 """pytest fixtures of the hashcart test kit.
 
+`hashcart` is a started hashcart on a temporary SQLite database with the plugins of
+`hashcart_plugins` loaded and `hashcart_env` set: a plugin's own tests override those two.
 `database_url` runs a test once on SQLite and once on PostgreSQL. PostgreSQL comes from
 `HASHCART_TEST_POSTGRES_URL` (default `postgresql+asyncpg://postgres@127.0.0.1:5432/test`); each
 test session works in a database of its own, created and dropped here. When PostgreSQL cannot be
@@ -11,13 +13,16 @@ from __future__ import annotations
 import asyncio
 import os
 import secrets
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 import sqlalchemy as sa
+
+if TYPE_CHECKING:
+    from hashcart.testing.harness import RunningHashcart
 
 DEFAULT_POSTGRES = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
 
@@ -98,3 +103,30 @@ async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncI
     url = request.getfixturevalue("postgres_database")
     await _truncate(url)
     yield url
+
+
+@pytest.fixture
+def hashcart_plugins() -> Sequence[object]:
+    """The plugins the `hashcart` fixture loads: override it with the plugin under test."""
+    return ()
+
+
+@pytest.fixture
+def hashcart_env() -> Mapping[str, str]:
+    """Environment variables for the `hashcart` fixture's run (a plugin's settings)."""
+    return {}
+
+
+@pytest.fixture
+async def hashcart(
+    hashcart_plugins: Sequence[object], hashcart_env: Mapping[str, str]
+) -> AsyncIterator[RunningHashcart]:
+    """A started hashcart on a temporary SQLite database with `hashcart_plugins` loaded.
+
+    Like errbot's `testbot` and datasette's test client: a plugin's test asks for `hashcart`
+    and overrides `hashcart_plugins` (and `hashcart_env`) in its module or `conftest.py`.
+    """
+    from hashcart.testing.harness import running_hashcart
+
+    async with running_hashcart(plugins=hashcart_plugins, env=hashcart_env) as running:
+        yield running

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import math
 import re
+from typing import Any
 
 from aiohttp import web
 from argon2 import PasswordHasher
@@ -38,7 +39,7 @@ _hasher = PasswordHasher()
 #: Verified against when the name is unknown, so that answer takes as long as a wrong password.
 _DUMMY_HASH = _hasher.hash("hashcart-no-such-account")
 
-SIGNIN_FAILED = "That account name and password do not match."
+SIGNIN_FAILED = "web.error.signin_failed"
 
 
 async def hash_password(password: str) -> str:
@@ -70,13 +71,20 @@ async def signin_page(request: web.Request) -> web.Response:
 
 
 async def _signin_again(
-    request: web.Request, status: int, error: str, next_path: str, name: str = ""
+    request: web.Request,
+    status: int,
+    error: str,
+    next_path: str,
+    name: str = "",
+    **error_params: Any,
 ) -> web.Response:
+    """The sign-in page again with `error`, a catalog id filled in with `error_params`."""
     return await page(
         request,
         "signin.html",
         status,
         error=error,
+        error_params=error_params,
         next=next_path,
         name=name,
         oidc_name=oidc.button_name(request.app),
@@ -84,9 +92,9 @@ async def _signin_again(
 
 
 async def _too_many(
-    request: web.Request, retry_after: float, text: str, next_path: str, name: str
+    request: web.Request, retry_after: float, text: str, next_path: str, name: str, **params: Any
 ) -> web.Response:
-    response = await _signin_again(request, 429, text, next_path, name)
+    response = await _signin_again(request, 429, text, next_path, name, **params)
     response.headers["Retry-After"] = str(max(1, math.ceil(retry_after)))
     return response
 
@@ -112,16 +120,18 @@ async def signin(request: web.Request) -> web.Response:
     )
     if not by_address.admitted:
         minutes = math.ceil(by_address.retry_after / 60)
-        text = f"Too many failed sign-ins. Try again in {minutes} minutes."
-        return await _too_many(request, by_address.retry_after, text, next_path, name)
+        text = "web.error.signins_by_address"
+        return await _too_many(
+            request, by_address.retry_after, text, next_path, name, minutes=minutes
+        )
     # A browser that signed in as this name before has an allowance of its own.
     device = request.app[CODEC_KEY].device_of(request, name)
     limit_key = f"device:{device}" if device else name_key(name)
     by_name = await limits.admit(limit_key, settings.signin_attempts, window, slow_down=True)
     if not by_name.admitted:
         seconds = math.ceil(by_name.retry_after)
-        text = f"Too many failed sign-ins for this name. Try again in {seconds} seconds."
-        return await _too_many(request, by_name.retry_after, text, next_path, name)
+        text = "web.error.signins_by_name"
+        return await _too_many(request, by_name.retry_after, text, next_path, name, n=seconds)
     login = await accounts.login_of(name) if NAME.match(name) else None
     valid = await verify_password(login[1] if login else _DUMMY_HASH, password[:MAX_PASSWORD])
     if login is None or not valid:
@@ -152,12 +162,12 @@ async def signup(request: web.Request) -> web.Response:
         return await _signin_again(
             request,
             422,
-            "Pick an account name of letters, digits, dot, dash or underscore (up to 100).",
+            "web.error.bad_name",
             next_path,
         )
     if not MIN_PASSWORD <= len(password) <= MAX_PASSWORD:
         return await _signin_again(
-            request, 422, f"Pick a password of at least {MIN_PASSWORD} characters.", next_path
+            request, 422, "web.error.short_password", next_path, count=MIN_PASSWORD
         )
     settings = request.app[SETTINGS_KEY]
     accounts = hashcart_of(request).accounts
@@ -165,14 +175,12 @@ async def signup(request: web.Request) -> web.Response:
     tries = await counters.hit(f"web-signup:addr:{_address(request)}", 3600)
     if tries > settings.signups_per_address_per_hour:
         return await message(
-            request, 429, "Too many new accounts", "Try again in an hour.", next_step=None
+            request, 429, "web.error.signups.title", "web.error.signups.text", next_step=None
         )
     try:
         created = await accounts.create_with_password(name, await hash_password(password))
     except Conflict:
-        return await _signin_again(
-            request, 409, "That account name is not available; pick another.", next_path
-        )
+        return await _signin_again(request, 409, "web.error.name_taken", next_path)
     session_of(request).sign_in(created["id"], 0)
     response = see_other(next_path if next_path != "/cart" else "/cart?done=welcome")
     request.app[CODEC_KEY].remember_device(response, name)

@@ -24,7 +24,6 @@ from hashcart.errors import NotFound
 from hashcart.handoff import Handoff, cart_lines, handoffs
 from hashcart.i18n import money
 from hashcart.web.pages import (
-    NOTICES,
     current_account,
     forbidden,
     identity_label,
@@ -34,6 +33,7 @@ from hashcart.web.pages import (
 )
 from hashcart.web.server import HASHCART_KEY, hashcart_of, json_error
 from hashcart.web.session import SETTINGS_KEY, checked_form, session_of, with_session
+from hashcart.web.templating import page_locale
 
 #: How often an idle stream says it is still there (so proxies keep it), and how long one
 #: stream lives before the browser reconnects (EventSource does so by itself), so no stream
@@ -152,21 +152,22 @@ async def cart_page(request: web.Request) -> web.Response:
         hashtag=hashcart.settings.hashtag,
         language=account.get("language"),
         languages=offered(),
-        notice=_language_notice(request, account) or NOTICES.get(request.query.get("done", "")),
+        notice=_language_notice(request, account),
     )
 
 
 def _language_notice(request: web.Request, account: dict[str, Any]) -> str | None:
-    """The notice of a saved language, worded in that language (the rest of the page is not
-    translated yet)."""
+    """The notice of a saved language, in the page's language (the one just chosen, if any);
+    other notices are the page's own."""
     if request.query.get("done") != "language":
         return None
     language = account.get("language")
+    locale = page_locale(account, request.headers.get("Accept-Language"))
     hashcart = hashcart_of(request)
     if not language:
-        return hashcart.translate(None, "web.language_auto")
+        return hashcart.translate(locale, "web.language_auto")
     name = language_name(language)
-    return hashcart.translate(language, "web.language_saved", language_name=name)
+    return hashcart.translate(locale, "web.language_saved", language_name=name)
 
 
 OwnerHandler = Callable[[web.Request, dict[str, Any], dict[str, Any]], Awaitable[web.Response]]

@@ -25,16 +25,16 @@ async def _token_problem(request: web.Request, token: str) -> web.Response | Non
         return await message(
             request,
             404,
-            "Link not found",
-            "This link is not one we sent. Ask the bot for a new one with /cart link.",
+            "web.error.link_unknown.title",
+            "web.error.link_unknown.text",
         )
     if not found.usable:
         return await message(
             request,
             410,
-            "Link expired",
-            "This link was already used or is older than 15 minutes. "
-            "Ask the bot for a new one with /cart link.",
+            "web.error.link_expired.title",
+            "web.error.link_expired.text",
+            {"minutes": hashcart_of(request).settings.link_token_minutes},
         )
     return None
 
@@ -82,10 +82,12 @@ async def confirm_link(request: web.Request) -> web.Response:
         return await message(
             request,
             409,
-            "Linked to another cart",
-            f"{identity_label(claimed.platform, claimed.user_id, claimed.user_name)} on "
-            f"{platform_name(claimed.platform)} is linked to another account. Sign in to that "
-            "account and unlink it there first.",
+            "web.error.linked_elsewhere.title",
+            "web.error.linked_elsewhere.text",
+            {
+                "who": identity_label(claimed.platform, claimed.user_id, claimed.user_name),
+                "platform": platform_name(claimed.platform),
+            },
         )
     return see_other("/cart?done=linked")
 

@@ -137,22 +137,29 @@ async def _not_offered(request: web.Request) -> web.Response:
     return await message(
         request,
         404,
-        "Page not found",
-        f"This site does not offer linking by signing in with {platform}. Ask the bot for a "
-        "link in a private message instead (a direct message or a command only you can see).",
-        next_step={"url": "/cart", "label": "Go to your cart"},
+        "web.error.not_found",
+        "web.error.proof_not_offered",
+        {"platform": platform},
+        next_step={"url": "/cart", "label": "web.next.cart"},
     )
 
 
 async def _failed(
-    request: web.Request, status: int, title: str, text: str, *, cookie: str = FLOW_COOKIE
+    request: web.Request,
+    status: int,
+    title: str,
+    text: str,
+    *,
+    cookie: str = FLOW_COOKIE,
+    **params: Any,
 ) -> web.Response:
     response = await message(
         request,
         status,
         title,
         text,
-        next_step={"url": _base(request.match_info["platform"]), "label": "Start again"},
+        params,
+        next_step={"url": _base(request.match_info["platform"]), "label": "web.next.start_again"},
     )
     _drop_cookie(request, response, cookie)
     return response
@@ -173,7 +180,7 @@ async def start(request: web.Request) -> web.Response:
         )
         if started > request.app[LINK_PROOF_KEY].settings.signins_per_address:
             response = await message(
-                request, 429, "Too many sign-ins", "Try again in a few minutes.", next_step=None
+                request, 429, "web.error.starts.title", "web.error.starts.text", next_step=None
             )
             response.headers["Retry-After"] = str(STARTS_WINDOW)
             return response
@@ -181,7 +188,7 @@ async def start(request: web.Request) -> web.Response:
     except (SQLAlchemyError, OSError) as exc:
         log.warning("link-proof: cannot start a sign-in: %s", exc)
         return await _failed(
-            request, 503, "Linking is not available", "Try again in a minute, please."
+            request, 503, "web.error.proof_down.title", "web.error.proof_down.text"
         )
     location = URL(provider.authorize_url).update_query(
         {
@@ -234,8 +241,8 @@ async def callback(request: web.Request) -> web.Response:
         return await _failed(
             request,
             400,
-            "This sign-in did not start here",
-            "The sign-in took too long or was started in another browser. Start again.",
+            "web.error.proof_foreign.title",
+            "web.error.proof_foreign.text",
         )
     state, verifier = flow
     try:
@@ -243,27 +250,30 @@ async def callback(request: web.Request) -> web.Response:
     except (SQLAlchemyError, OSError) as exc:
         log.warning("link-proof: cannot check the flow: %s", exc)
         return await _failed(
-            request, 503, "Linking is not available", "Try again in a minute, please."
+            request, 503, "web.error.proof_down.title", "web.error.proof_down.text"
         )
     if not fresh:
         return await _failed(
             request,
             400,
-            "This sign-in was already used",
-            "Each sign-in links once. Start again to link this account.",
+            "web.error.proof_used.title",
+            "web.error.proof_used.text",
         )
     error = request.query.get("error")
     if error == "access_denied":
         return await _failed(
             request,
             403,
-            "Sign-in cancelled",
-            f"{name} did not sign you in, so nothing was linked. You can try again.",
+            "web.error.proof_cancelled.title",
+            "web.error.proof_cancelled.text",
+            provider=name,
         )
     code = request.query.get("code", "")
     if error or not code or len(code) > MAX_PARAM:
         log.warning("link-proof: %s answered error %r", provider.platform, error)
-        return await _failed(request, 502, "Sign-in failed", f"{name} could not sign you in.")
+        return await _failed(
+            request, 502, "web.error.proof_failed.title", "web.error.proof_error", provider=name
+        )
     try:
         proven = await _who_signed_in(request, provider, code, verifier)
     except (PlatformError, ProofRejected) as exc:
@@ -272,8 +282,9 @@ async def callback(request: web.Request) -> web.Response:
         return await _failed(
             request,
             502 if isinstance(exc, PlatformError) else 401,
-            "Sign-in failed",
-            f"We could not confirm who you are with {name}, so nothing was linked. Try again.",
+            "web.error.proof_failed.title",
+            "web.error.proof_failed.text",
+            provider=name,
         )
     response = see_other(f"/link/{provider.platform}/confirm")
     _drop_cookie(request, response, FLOW_COOKIE)
@@ -366,9 +377,9 @@ async def _no_proof(request: web.Request) -> web.Response:
     return await _failed(
         request,
         410,
-        "Sign in again",
-        "This confirmation is older than 10 minutes or was started in another browser. "
-        "Start again to link your account.",
+        "web.error.no_proof.title",
+        "web.error.no_proof.text",
+        minutes=PROOF_SECONDS // 60,
         cookie=PROOF_COOKIE,
     )
 
@@ -392,6 +403,7 @@ async def confirm_page(request: web.Request) -> web.Response:
         action=f"/link/{provider.platform}/confirm",
         next=f"/link/{provider.platform}/confirm",
         pending=await hashcart.accounts.pending_count(provider.platform, proven.user_id),
+        proof_minutes=PROOF_SECONDS // 60,
     )
 
 
@@ -418,10 +430,12 @@ async def confirm(request: web.Request) -> web.Response:
         return await message(
             request,
             409,
-            "Linked to another cart",
-            f"{identity_label(provider.platform, proven.user_id, proven.user_name)} on "
-            f"{provider.name} is linked to another account. Sign in to that account and unlink "
-            "it there first.",
+            "web.error.linked_elsewhere.title",
+            "web.error.linked_elsewhere.text",
+            {
+                "who": identity_label(provider.platform, proven.user_id, proven.user_name),
+                "platform": provider.name,
+            },
         )
     response = see_other("/cart?done=linked")
     _drop_cookie(request, response, PROOF_COOKIE)

@@ -12,33 +12,24 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-import jinja2
 from aiohttp import web
 
 from hashcart.errors import NotFound
+from hashcart.i18n import translate
 from hashcart.web.server import hashcart_of
 from hashcart.web.session import session_of
+from hashcart.web.templating import environment, page_locale
 
 HERE = Path(__file__).parent
-
-_templates = jinja2.Environment(
-    loader=jinja2.FileSystemLoader(HERE / "templates"),
-    autoescape=jinja2.select_autoescape(["html"]),
-)
 
 #: How people call each platform; unknown platforms show their plugin name.
 PLATFORM_NAMES = {"twitter": "X", "slack": "Slack", "discord": "Discord"}
 
-#: Notices a redirect may ask a page to show (`?done=KEY`); fixed text, so nothing is injected.
-NOTICES = {
-    "linked": "Linked. What you add on that platform now lands in this cart.",
-    "quantity": "Quantity updated.",
-    "removed": "Removed from your cart.",
-    "unlinked": "Unlinked. That account no longer fills this cart.",
-    "privacy": "Privacy setting saved.",
-    "welcome": "Your account is ready.",
-    "signed-in": "Signed in.",
-}
+#: Notices a redirect may ask a page to show (`?done=KEY`, catalog id `web.notice.KEY`); fixed
+#: text, so nothing is injected.
+NOTICES = frozenset(
+    {"linked", "quantity", "removed", "unlinked", "privacy", "welcome", "signed-in"}
+)
 
 
 def platform_name(platform: str) -> str:
@@ -51,8 +42,10 @@ def identity_label(platform: str, user_id: str, user_name: str | None) -> str:
     return f"user {user_id}"
 
 
-def render(template: str, status: int = 200, **context: Any) -> web.Response:
-    html = _templates.get_template(template).render(**context)
+def render(
+    template: str, status: int = 200, locale: str | None = None, **context: Any
+) -> web.Response:
+    html = environment(locale).get_template(template).render(**context)
     return web.Response(
         text=html,
         status=status,
@@ -107,27 +100,39 @@ async def current_account(request: web.Request) -> dict[str, Any] | None:
 async def page(
     request: web.Request, template: str, status: int = 200, **context: Any
 ) -> web.Response:
-    """Render a page with what every page needs: the account, the CSRF token, a notice."""
+    """Render a page with what every page needs: the account, the CSRF token, a notice, and
+    the language: the account's own choice, else the browser's."""
     context.setdefault("account", await current_account(request))
     context.setdefault("csrf", session_of(request).csrf)
-    context.setdefault("notice", NOTICES.get(request.query.get("done", "")))
+    locale = page_locale(context["account"], request.headers.get("Accept-Language"))
+    done = request.query.get("done", "")
+    if context.get("notice") is None and done in NOTICES:
+        context["notice"] = translate(locale, f"web.notice.{done}")
+    context.setdefault("link_minutes", hashcart_of(request).settings.link_token_minutes)
     context.setdefault("oidc_name", request.app.get(SIGNIN_BUTTON_KEY))
-    return render(template, status, **context)
+    return render(template, status, locale, **context)
 
 
 async def message(
-    request: web.Request, status: int, title: str, text: str, **context: Any
+    request: web.Request,
+    status: int,
+    title: str,
+    text: str,
+    params: dict[str, Any] | None = None,
+    **context: Any,
 ) -> web.Response:
-    return await page(request, "message.html", status, title=title, message=text, **context)
+    """A page of one title and one text: catalog ids (filled in with `params`) or plain text."""
+    return await page(
+        request, "message.html", status, title=title, message=text, params=params or {}, **context
+    )
 
 
 async def forbidden(request: web.Request) -> web.Response:
     return await message(
         request,
         403,
-        "This form has expired",
-        "The page you sent this from is too old or came from somewhere else. "
-        "Go back, reload the page and try again.",
+        "web.error.form_expired.title",
+        "web.error.form_expired.text",
     )
 
 

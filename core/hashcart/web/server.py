@@ -12,7 +12,8 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from hashcart.app import Hashcart
-from hashcart.errors import ConfigError
+from hashcart.errors import ConfigError, Unavailable
+from hashcart.scrub import scrub
 from hashcart.store.schema import outbox
 
 log = logging.getLogger(__name__)
@@ -61,6 +62,10 @@ async def errors_as_json(request: web.Request, handler: Handler) -> web.StreamRe
         code = _REASON_CODES.get(exc.status, "error")
         message = exc.reason if exc.status != 413 else "request body is too large"
         return json_error(exc.status, code, message, **_passed_headers(exc))
+    except Unavailable as exc:
+        # A route let `submit`'s refusal through: nothing was recorded, so the caller may retry.
+        log.warning("%s %s not recorded: %s", request.method, request.path, scrub(str(exc)))
+        return json_error(503, "unavailable", "not recorded; try again")
     except Exception:
         log.exception("unhandled error on %s %s", request.method, request.path)
         return json_error(500, "internal", "internal error; the request was not applied")

@@ -1,6 +1,9 @@
+from collections.abc import Mapping
+from typing import ClassVar
+
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from hashcart import Host, OutgoingReply, Platform, hookimpl
+from hashcart import Action, Host, OutgoingReply, Platform, hookimpl
 
 
 class EchoSettings(BaseSettings):
@@ -10,6 +13,11 @@ class EchoSettings(BaseSettings):
 
 class EchoPlatform:
     name = "echo"
+    # How a person asks for each action here; None: not offered (docs/platforms.md shows it).
+    commands: ClassVar[Mapping[Action, str | None]] = {
+        **dict.fromkeys(Action),
+        Action.ADD: "#{hashtag} and a product link in one message",
+    }
 
     async def start(self) -> None:
         """Open connections; long-running work goes into tasks owned by the platform."""

@@ -1,8 +1,10 @@
 """Block Kit wording for Slack: the cart as a small table with a total and a "View cart" button.
 
-Only the cart listing and the linking answers gain structure, and help lists Slack's own ways;
-every other answer keeps the core's one sentence. `text` always carries that sentence too: Slack
-shows it in notifications and to clients that cannot render blocks.
+Only the cart listing and the linking answers gain structure, help lists Slack's own ways and
+the answers that ask for a command name it as this app configured it; every other answer keeps
+the core's one sentence. Every label comes from the catalog in the user's language. `text`
+always carries that sentence too: Slack shows it in notifications and to clients that cannot
+render blocks.
 """
 
 from __future__ import annotations
@@ -19,6 +21,16 @@ from hashcart_slack.settings import SlackSettings
 #: Slack allows 50 blocks and 3000 characters per text; a long cart is cut, with a count.
 MAX_LINES = 30
 
+#: Outcomes whose text asks for a follow-up command.
+_ASKS = frozenset(
+    {
+        OutcomeCode.FORGET_ASKED,
+        OutcomeCode.CONFIRM_ADD,
+        OutcomeCode.CHECKOUT_ASKED,
+        OutcomeCode.PRICES_CHANGED,
+    }
+)
+
 
 def format_reply(
     command: CartCommand, outcome: Outcome, locale: str | None, hashcart: Host
@@ -26,33 +38,56 @@ def format_reply(
     cart_url = f"{hashcart.settings.public_url}/cart"
     params = {"cart_url": cart_url, "hashtag": hashcart.settings.hashtag, "platform": "slack"}
     params.update(outcome.params)
+    params.update(slack_commands(hashcart))
     if outcome.code is OutcomeCode.HELP:
         return ReplyContent(help_text(locale, hashcart))
     text = hashcart.translate(locale, f"reply.{outcome.code.value}", **params)
     if outcome.cart:
         # The listing itself, and answers that show the cart (checkout, an order placed).
-        heading = "*Your cart*" if outcome.code is OutcomeCode.LISTED else _mrkdwn_escape(text)
-        blocks = cart_blocks(outcome.cart, locale, str(params["cart_url"]), heading)
-        blocks.extend(handoff_blocks(outcome.params.get("handoffs") or []))
+        heading = (
+            hashcart.translate(locale, "slack.your_cart")
+            if outcome.code is OutcomeCode.LISTED
+            else _mrkdwn_escape(text)
+        )
+        blocks = cart_blocks(outcome.cart, locale, str(params["cart_url"]), hashcart, heading)
+        blocks.extend(handoff_blocks(outcome.params.get("handoffs") or [], locale, hashcart))
         return ReplyContent(text, {"blocks": blocks})
     link_url = outcome.params.get("link_url")
     if outcome.code in (OutcomeCode.LINK_NEEDED, OutcomeCode.LINK_SENT) and link_url:
-        blocks = [_section(_mrkdwn_escape(text)), _button("Link account", str(link_url), "link")]
+        label = hashcart.translate(locale, "slack.link_account")
+        blocks = [_section(_mrkdwn_escape(text)), _button(label, str(link_url), "link")]
         return ReplyContent(text, {"blocks": blocks})
-    return None
+    return ReplyContent(text) if outcome.code in _ASKS else None
+
+
+def slack_commands(hashcart: Host) -> dict[str, str]:
+    """The catalog's command placeholders as this app's slash command spells them."""
+    command = hashcart.settings_for(SlackSettings).command
+    return {
+        "command": command,
+        "confirm_command": f"{command} confirm",
+        "forget_confirm_command": f"{command} forget confirm",
+    }
 
 
 def help_text(locale: str | None, hashcart: Host) -> str:
     """Every way Slack has to use hashcart; the command is named as this app configured it."""
     settings = hashcart.settings_for(SlackSettings)
-    text = hashcart.translate(
-        locale, "reply.help_slack", hashtag=hashcart.settings.hashtag, reaction=settings.reaction
+    return hashcart.translate(
+        locale,
+        "reply.help_slack",
+        hashtag=hashcart.settings.hashtag,
+        reaction=settings.reaction,
+        **slack_commands(hashcart),
     )
-    return text if settings.command == "/cart" else text.replace("/cart", settings.command)
 
 
 def cart_blocks(
-    lines: tuple[CartLine, ...], locale: str | None, cart_url: str, heading: str = "*Your cart*"
+    lines: tuple[CartLine, ...],
+    locale: str | None,
+    cart_url: str,
+    hashcart: Host,
+    heading: str | None = None,
 ) -> list[Any]:
     shown = lines[:MAX_LINES]
     several = len({_store(line) for line in lines}) > 1
@@ -63,15 +98,15 @@ def cart_blocks(
         for line in shown
     ]
     if len(lines) > len(shown):
-        rows.append(f"…and {len(lines) - len(shown)} more")
+        rows.append(hashcart.translate(locale, "slack.more_lines", count=len(lines) - len(shown)))
     count = sum(line.quantity for line in lines)
     totals = _totals(lines, locale)
     return [
-        _section(heading),
+        _section(heading or hashcart.translate(locale, "slack.your_cart")),
         _section("\n".join(rows)),
         {"type": "divider"},
-        _section(f"*Total* ({count} {'item' if count == 1 else 'items'}): *{totals}*"),
-        _button("View cart", cart_url, "view_cart"),
+        _section(hashcart.translate(locale, "slack.total", count=count, totals=totals)),
+        _button(hashcart.translate(locale, "slack.view_cart"), cart_url, "view_cart"),
     ]
 
 
@@ -91,7 +126,7 @@ def _totals(lines: tuple[CartLine, ...], locale: str | None) -> str:
     return " + ".join(money(cents, currency, locale) for currency, cents in sums.items())
 
 
-def handoff_blocks(handoffs: list[dict[str, str]]) -> list[Any]:
+def handoff_blocks(handoffs: list[dict[str, str]], locale: str | None, hashcart: Host) -> list[Any]:
     """One "Continue at <store>" button per store that takes the cart into its own cart.
 
     Slack takes at most 25 buttons in a block, 75 characters per label and 3000 per URL.
@@ -99,7 +134,10 @@ def handoff_blocks(handoffs: list[dict[str, str]]) -> list[Any]:
     buttons = [
         {
             "type": "button",
-            "text": {"type": "plain_text", "text": f"Continue at {store['label']}"[:75]},
+            "text": {
+                "type": "plain_text",
+                "text": hashcart.translate(locale, "slack.continue_at", label=store["label"])[:75],
+            },
             "url": store["url"],
             "action_id": f"handoff_{index}",
         }

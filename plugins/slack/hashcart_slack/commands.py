@@ -1,6 +1,6 @@
 """Slack payloads in, `CartCommand`s out. Pure functions: no I/O, easy to test.
 
-Event ids (see docs/platforms.md): a slash command is identified by its `trigger_id`, an Events API
+Event ids (docs/wire-formats.md): a slash command is identified by its `trigger_id`, an Events API
 delivery by its envelope's `event_id` (the same on every retry, which is what makes retries safe).
 """
 

@@ -1,9 +1,9 @@
 """X's own words for help and for the answers that tell the user what to send next.
 
-The core's catalog says `/cart confirm`, which means nothing on X; here the same sentence (in
-the user's language: commands are never translated) names the tweet that does it instead. A
-`#confirm` counts only when addressed to the bot, so the sentence names the bot when its handle
-is configured. Every other answer keeps the core's wording.
+`/cart confirm` means nothing on X: the catalog's `{confirm_command}` and
+`{forget_confirm_command}` become the tweets that do it. A `#confirm` counts only when addressed
+to the bot, so the command names the bot when its handle is configured. Every other answer keeps
+the core's wording.
 """
 
 from __future__ import annotations
@@ -13,7 +13,14 @@ from hashcart_twitter.normalize import PLATFORM
 from hashcart_twitter.verbs import CONFIRM_TAG
 
 #: Outcomes whose catalog text asks for a follow-up command.
-_ASKS = frozenset({OutcomeCode.FORGET_ASKED, OutcomeCode.CONFIRM_ADD, OutcomeCode.CHECKOUT_ASKED})
+_ASKS = frozenset(
+    {
+        OutcomeCode.FORGET_ASKED,
+        OutcomeCode.CONFIRM_ADD,
+        OutcomeCode.CHECKOUT_ASKED,
+        OutcomeCode.PRICES_CHANGED,
+    }
+)
 
 
 def format_reply(
@@ -31,14 +38,19 @@ def format_reply(
         )
     if outcome.code not in _ASKS:
         return None
-    params = {"hashtag": hashtag, "platform": PLATFORM, **outcome.params}
-    text = hashcart.translate(locale, f"reply.{outcome.code.value}", **params)
-    return ReplyContent(x_commands(text, hashtag, bot_screen_name))
+    params = {
+        "hashtag": hashtag,
+        "platform": PLATFORM,
+        **outcome.params,
+        **x_commands(hashtag, bot_screen_name),
+    }
+    return ReplyContent(hashcart.translate(locale, f"reply.{outcome.code.value}", **params))
 
 
-def x_commands(text: str, hashtag: str, bot_screen_name: str | None = None) -> str:
-    """Slash commands in `text` as the tweets that do the same on X."""
+def x_commands(hashtag: str, bot_screen_name: str | None = None) -> dict[str, str]:
+    """The catalog's command placeholders as the tweets that do the same on X."""
     to_bot = f"@{bot_screen_name} " if bot_screen_name else ""
-    return text.replace("/cart forget confirm", f"#{hashtag} forget confirm").replace(
-        "/cart confirm", f"{to_bot}#{CONFIRM_TAG}"
-    )
+    return {
+        "confirm_command": f"{to_bot}#{CONFIRM_TAG}",
+        "forget_confirm_command": f"#{hashtag} forget confirm",
+    }

@@ -13,6 +13,7 @@ import hmac
 import logging
 import secrets
 from dataclasses import dataclass
+from typing import Any
 
 from aiohttp import web
 from itsdangerous import BadSignature, URLSafeTimedSerializer
@@ -61,15 +62,23 @@ async def _not_configured(request: web.Request) -> web.Response:
     return await message(
         request,
         404,
-        "Page not found",
-        "This site does not offer sign-in through another provider.",
-        next_step={"url": "/signin", "label": "Sign in"},
+        "web.error.not_found",
+        "web.error.oidc_not_offered",
+        next_step={"url": "/signin", "label": "web.next.signin"},
     )
 
 
-async def _failed(request: web.Request, status: int, title: str, text: str) -> web.Response:
+async def _failed(
+    request: web.Request, status: int, title: str, text: str, **params: Any
+) -> web.Response:
+    """A failed sign-in's page; `title` and `text` are catalog ids filled in with `params`."""
     response = await message(
-        request, status, title, text, next_step={"url": "/signin", "label": "Back to sign-in"}
+        request,
+        status,
+        title,
+        text,
+        params,
+        next_step={"url": "/signin", "label": "web.next.back_to_signin"},
     )
     response.del_cookie(FLOW_COOKIE, path=START_PATH)
     return response
@@ -94,8 +103,9 @@ async def start(request: web.Request) -> web.Response:
         return await _failed(
             request,
             502,
-            "Sign-in is not available",
-            f"{state.settings.name} is not answering right now. Try again in a minute.",
+            "web.error.oidc_down.title",
+            "web.error.oidc_silent",
+            provider=state.settings.name,
         )
     response = see_other(location)
     response.set_cookie(
@@ -133,24 +143,23 @@ async def callback(request: web.Request) -> web.Response:
         return await _failed(
             request,
             400,
-            "This sign-in did not start here",
-            "The sign-in took too long or was started from another browser. "
-            "Start again from the sign-in page.",
+            "web.error.proof_foreign.title",
+            "web.error.oidc_foreign.text",
         )
     error = request.query.get("error")
     if error == "access_denied":
         return await _failed(
             request,
             403,
-            "Sign-in cancelled",
-            f"{name} did not sign you in, so nothing changed. You can try again or use a "
-            "hashcart account instead.",
+            "web.error.proof_cancelled.title",
+            "web.error.oidc_cancelled.text",
+            provider=name,
         )
     code = request.query.get("code")
     if error or not code:
         log.warning("oidc: the provider answered error %r", error)
         return await _failed(
-            request, 502, "Sign-in failed", f"{name} could not sign you in. Try again."
+            request, 502, "web.error.proof_failed.title", "web.error.oidc_error", provider=name
         )
     hashcart = hashcart_of(request)
     try:
@@ -162,8 +171,9 @@ async def callback(request: web.Request) -> web.Response:
         return await _failed(
             request,
             502 if isinstance(exc, ProviderError) else 401,
-            "Sign-in failed",
-            f"We could not confirm your sign-in with {name}, so you are not signed in. Try again.",
+            "web.error.proof_failed.title",
+            "web.error.oidc_failed.text",
+            provider=name,
         )
     try:
         account_id, version, created = await account_for(request, provider.issuer, claims)
@@ -172,8 +182,8 @@ async def callback(request: web.Request) -> web.Response:
         return await _failed(
             request,
             503,
-            "Sign-in is not available",
-            "We could not finish signing you in just now. Try again in a minute.",
+            "web.error.oidc_down.title",
+            "web.error.oidc_unfinished",
         )
     session_of(request).sign_in(account_id, version)
     next_path = flow.next_path

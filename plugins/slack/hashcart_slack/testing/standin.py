@@ -1,7 +1,7 @@
 """A local Slack: the Web API, `response_url` endpoints, and signed deliveries to an app.
 
-Tests, the playground and plugin authors use it instead of slack.com. It speaks the wire format of
-`platforms.md` §2 closely enough that the real `slack_sdk` client and a real Bolt app accept it:
+Tests, the playground and plugin authors use it instead of slack.com. It speaks Slack's wire format
+(docs/wire-formats.md) closely enough that the real `slack_sdk` client and Bolt app accept it:
 JSON bodies with `{"ok": ...}`, 429 with an integer `Retry-After`, v0 request signatures.
 
     async with SlackStandin() as slack:

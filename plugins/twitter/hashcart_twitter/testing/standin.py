@@ -1,10 +1,10 @@
 """A local X: the v2 API the bot calls, the filtered stream, and signed webhook deliveries.
 
-Tests, the playground and plugin authors use it instead of api.x.com. It follows `platforms.md`
-§1: OAuth 1.0a user-context signatures are verified with oauthlib's own server-side endpoint,
-the stream speaks newline-delimited JSON with blank keep-alive lines, errors are Problem JSON,
-a repeated post is refused with X's 403 "duplicate content", and webhook deliveries are signed
-exactly as X signs them.
+Tests, the playground and plugin authors use it instead of api.x.com. It follows X's wire format
+(docs/wire-formats.md): OAuth 1.0a user-context signatures are verified with oauthlib's own
+server-side endpoint, the stream speaks newline-delimited JSON with blank keep-alive lines,
+errors are Problem JSON, a repeated post is refused with X's 403 "duplicate content", and webhook
+deliveries are signed exactly as X signs them.
 
     async with XStandin() as x:
         env = x.env()                               # HASHCART_TWITTER_* pointing here

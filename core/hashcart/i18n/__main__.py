@@ -1,0 +1,3 @@
+from hashcart.i18n.catalogs import main
+
+main()
