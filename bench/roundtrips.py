@@ -34,10 +34,14 @@ class Counts:
     def __init__(self) -> None:
         self.events: Counter[str] = Counter()
         self.round_trips: Counter[str] = Counter()
+        self.texts: Counter[str] = Counter()
+        self.prepared: Counter[str] = Counter()
 
     def reset(self) -> None:
         self.events.clear()
         self.round_trips.clear()
+        self.texts.clear()
+        self.prepared.clear()
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -47,6 +51,8 @@ class Counts:
             "rollbacks": self.events["rollback"],
             "round_trips": sum(self.round_trips.values()),
             "round_trips_by_call": dict(self.round_trips),
+            "top_statements": dict(self.texts.most_common(12)),
+            "top_prepared": dict(self.prepared.most_common(8)),
         }
 
 
@@ -65,6 +71,8 @@ class CountingProtocol:
 
             def counted(*args: Any, **kwargs: Any) -> Any:
                 COUNTER.round_trips[name] += 1
+                if name == "prepare" and len(args) > 1 and isinstance(args[1], str):
+                    COUNTER.prepared[" ".join(args[1].split())[:90]] += 1
                 return value(*args, **kwargs)
 
             return counted
@@ -79,8 +87,9 @@ def install() -> None:
     from sqlalchemy.engine import Engine
     from sqlalchemy.pool import Pool
 
-    def on_statement(*_: Any) -> None:
+    def on_statement(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
         COUNTER.events["statement"] += 1
+        COUNTER.texts[" ".join(statement.split())[:90]] += 1
 
     def on(kind: str) -> Any:
         def count(*_: Any) -> None:

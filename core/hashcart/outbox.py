@@ -24,7 +24,7 @@ from hashcart.logs import current_event
 from hashcart.platform import OutgoingReply, Platform, ReplyContent, SendError
 from hashcart.retry import next_delay, too_old
 from hashcart.scrub import scrub
-from hashcart.store import is_postgres
+from hashcart.store import is_postgres, one_of
 from hashcart.store.schema import outbox
 
 if TYPE_CHECKING:
@@ -127,17 +127,20 @@ class ReplySender:
         )
         if is_postgres(self._engine):
             due = due.with_for_update(skip_locked=True)
+        postgres = is_postgres(self._engine)
         async with self._hashcart.writing(), self._engine.begin() as conn:
             candidates = list(await conn.execute(due))
             if not candidates:
                 return []
+            # `one_of`: the lists' lengths vary from one claim to the next.
             unsent = await conn.execute(
                 sa.select(outbox.c.id, outbox.c.platform, outbox.c.recipient).where(
                     outbox.c.status == "pending",
                     outbox.c.platform.in_(platforms),
-                    outbox.c.recipient.in_({row.recipient for row in candidates}),
+                    one_of(outbox.c.recipient, "recipients", postgres),
                     outbox.c.id <= max(row.id for row in candidates),
-                )
+                ),
+                {"recipients": sorted({row.recipient for row in candidates})},
             )
             allowed = _in_order({row.id for row in candidates}, unsent)
             if not allowed:
@@ -145,7 +148,7 @@ class ReplySender:
             rows = list(
                 await conn.execute(
                     sa.update(outbox)
-                    .where(outbox.c.id.in_(allowed))
+                    .where(one_of(outbox.c.id, "allowed", postgres))
                     .values(lease_until=now + LEASE_SECONDS, attempts=outbox.c.attempts + 1)
                     .returning(
                         outbox.c.id,
@@ -159,7 +162,8 @@ class ReplySender:
                         outbox.c.attempts,
                         outbox.c.created_at,
                         outbox.c.last_error,
-                    )
+                    ),
+                    {"allowed": sorted(allowed)},
                 )
             )
         rows.sort(key=lambda row: row.id)
@@ -214,12 +218,18 @@ class ReplySender:
         now = self.clock()
         sent = [reply_id for reply_id, _, _, error in results if error is None]
         give_up_minutes = self._hashcart.settings.retry_give_up_minutes
-        async with self._hashcart.writing(), self._engine.begin() as conn:
+        async with self._hashcart.writing(), self._engine.connect() as conn:
+            if len(sent) == len(results):
+                # Everything went out: one UPDATE, atomic on its own, so autocommit spares the
+                # BEGIN and COMMIT round trips on PostgreSQL (`begin()` below sends nothing).
+                await conn.execution_options(isolation_level="AUTOCOMMIT")
+            await conn.begin()
             if sent:
                 await conn.execute(
                     sa.update(outbox)
-                    .where(outbox.c.id.in_(sent))
-                    .values(status="sent", sent_at=now, lease_until=None)
+                    .where(one_of(outbox.c.id, "sent", is_postgres(self._engine)))
+                    .values(status="sent", sent_at=now, lease_until=None),
+                    {"sent": sent},
                 )
             for reply_id, attempts, created_at, error in results:
                 if error is None:
@@ -237,6 +247,7 @@ class ReplySender:
                 await conn.execute(
                     sa.update(outbox).where(outbox.c.id == reply_id).values(**values)
                 )
+            await conn.commit()
         self._hashcart.metrics.replies_sent.inc(len(sent))
 
 

@@ -215,7 +215,13 @@ class Applier:
                 for key, item in firsts.items()
             ]
             claimed = (
-                set((await conn.execute(statements.claim_events, claims)).scalars())
+                set(
+                    (
+                        await conn.execute(
+                            statements.claim_events, statements.claim_parameters(claims)
+                        )
+                    ).scalars()
+                )
                 if claims
                 else set()
             )

@@ -5,8 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import ARRAY
 
 from hashcart.states import set_absent_statement, set_present_statement
+from hashcart.store import one_of
 from hashcart.store.counters import PEEK, hit_statement
 from hashcart.store.schema import (
     accounts,
@@ -28,7 +30,7 @@ class Statements:
         self.count_hit = hit_statement(insert)
         self.peek_hits = PEEK
         self.recorded = sa.select(events.c.event_key).where(
-            events.c.event_key.in_(sa.bindparam("keys", expanding=True))
+            one_of(events.c.event_key, "keys", postgres)
         )
         self.accounts = (
             sa.select(
@@ -40,16 +42,14 @@ class Statements:
                 accounts.c.language,
             )
             .join(accounts, accounts.c.id == identities.c.account_id)
-            .where(identities.c.user_id.in_(sa.bindparam("user_ids", expanding=True)))
+            .where(one_of(identities.c.user_id, "user_ids", postgres))
             .order_by(accounts.c.id)
         )
         if postgres:
             # Concurrent groups (several workers, several nodes) lock the accounts they touch,
             # in one order (rows are locked as they leave the sort), so they cannot deadlock.
             self.accounts = self.accounts.with_for_update(of=accounts)
-        self.carts = sa.select(cart_items).where(
-            cart_items.c.account_id.in_(sa.bindparam("ids", expanding=True))
-        )
+        self.carts = sa.select(cart_items).where(one_of(cart_items.c.account_id, "ids", postgres))
         same_line = sa.and_(
             cart_items.c.account_id == sa.bindparam("b_account_id"),
             cart_items.c.product_id == sa.bindparam("b_product_id"),
@@ -93,6 +93,24 @@ class Statements:
         self.pending = sa.insert(pending_commands)
         self.record_events = sa.insert(events)
         claim = insert(events)
+        if postgres:
+            # From arrays: one statement for any number of events, where a list of rows with
+            # RETURNING is written as one VALUES row per event, a statement to prepare per count.
+            columns = ("event_key", "platform", "action")
+            rows = (
+                sa.func.unnest(*(sa.bindparam(name, type_=ARRAY(sa.String())) for name in columns))
+                .table_valued(*columns)
+                .render_derived()
+            )
+            claim = claim.from_select(
+                [*columns, "outcome", "created_at"],
+                sa.select(
+                    *(rows.c[name] for name in columns),
+                    sa.bindparam("outcome", type_=sa.String()),
+                    sa.bindparam("created_at", type_=sa.Float()),
+                ),
+            )
+        self._claim_from_arrays = postgres
         self.claim_events = claim.on_conflict_do_nothing(
             index_elements=[events.c.event_key]
         ).returning(events.c.event_key)
@@ -110,3 +128,15 @@ class Statements:
         self.queue_replies = sa.insert(outbox)
         self.set_present = set_present_statement(insert)
         self.set_absent = set_absent_statement()
+
+    def claim_parameters(self, claims: list[dict[str, Any]]) -> Any:
+        """`claim_events`' parameters for rows that share their outcome and time."""
+        if not self._claim_from_arrays:
+            return claims
+        return {
+            "event_key": [row["event_key"] for row in claims],
+            "platform": [row["platform"] for row in claims],
+            "action": [row["action"] for row in claims],
+            "outcome": claims[0]["outcome"],
+            "created_at": claims[0]["created_at"],
+        }

@@ -76,6 +76,18 @@ def is_postgres(engine: AsyncEngine) -> bool:
     return engine.dialect.name == "postgresql"
 
 
+def one_of(column: sa.Column[Any], name: str, postgres: bool) -> sa.ColumnElement[bool]:
+    """`column IN (...)` for a list bound at execution time as `name`.
+
+    SQLAlchemy writes an expanding `IN` with one placeholder per value, so every list length is
+    a statement of its own, which asyncpg prepares (one more round trip) on every connection for
+    every length it meets; `= ANY($1)` with an array is one statement for all lengths.
+    """
+    if postgres:
+        return column == sa.any_(sa.bindparam(name, type_=postgresql.ARRAY(column.type)))
+    return column.in_(sa.bindparam(name, expanding=True))
+
+
 def dialect_insert(engine: AsyncEngine, table: sa.Table) -> Any:
     """An INSERT that supports `on_conflict_do_nothing/update` on both SQLite and PostgreSQL."""
     if is_postgres(engine):

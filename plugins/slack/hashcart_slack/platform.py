@@ -17,7 +17,8 @@ from slack_sdk.web.async_client import AsyncWebClient
 from hashcart import Action, Host, OutgoingReply, RetryLater, SendRefused, TrackedTasks
 from hashcart_slack import envelope, replies
 from hashcart_slack.bolt import build_app
-from hashcart_slack.oauth import KvInstallationStore
+from hashcart_slack.kv_cache import CachedKeyValue
+from hashcart_slack.oauth import BOTS, INSTALLATIONS, KvInstallationStore
 from hashcart_slack.parse import COMMANDS
 from hashcart_slack.settings import SlackSettings
 
@@ -49,7 +50,9 @@ class SlackPlatform:
             base_url=settings.api_url,
             timeout=self._timeout_seconds,
         )
-        self.installations = KvInstallationStore(hashcart.kv) if settings.oauth else None
+        # Tokens and revocations are read on every request and every answer; see `kv_cache`.
+        self.kv = CachedKeyValue(hashcart.kv, frozenset({INSTALLATIONS, BOTS, REVOKED_TOKENS}))
+        self.installations = KvInstallationStore(self.kv) if settings.oauth else None
         self._token_digest = hashlib.sha256(token.encode()).hexdigest() if token else None
         self.bolt: AsyncApp = build_app(self)
 
@@ -114,14 +117,14 @@ class SlackPlatform:
         every node) instead of deleted; configuring the new token of a reinstall undoes it.
         """
         if self._token_digest is not None:
-            await self.hashcart.kv.put(REVOKED_TOKENS, self._token_digest, True)
+            await self.kv.put(REVOKED_TOKENS, self._token_digest, True)
 
     async def workspace_gone(self, team_id: str | None, enterprise_id: str | None = None) -> bool:
         """Whether the workspace uninstalled the app: nothing is sent there any more."""
         if self.installations is None:
             if self._token_digest is None:
                 return False
-            return await self.hashcart.kv.get(REVOKED_TOKENS, self._token_digest) is not None
+            return await self.kv.get(REVOKED_TOKENS, self._token_digest) is not None
         bot = await self.installations.async_find_bot(
             enterprise_id=enterprise_id or None, team_id=team_id or None
         )
