@@ -15,7 +15,6 @@ so however many nodes finish the call, the order is settled and answered once.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Callable
@@ -32,6 +31,7 @@ from hashcart.platform import SendError
 from hashcart.retry import next_delay, too_old
 from hashcart.store import dialect_insert, is_outage, is_postgres
 from hashcart.store.schema import accounts, cart_items, events, orders, outbox
+from hashcart.worker import DrainingWorker
 
 if TYPE_CHECKING:
     from hashcart.app import Hashcart
@@ -46,7 +46,7 @@ SHOP_TIMEOUT = 15.0
 PENDING, PLACED, REFUSED = "pending", "placed", "refused"
 
 
-class OrderPlacer:
+class OrderPlacer(DrainingWorker):
     def __init__(
         self,
         hashcart: Hashcart,
@@ -58,10 +58,7 @@ class OrderPlacer:
         self._hashcart = hashcart
         self._engine = hashcart.engine
         self._batch_size = batch_size
-        self._poll = poll_seconds
-        self._wake = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
-        self._stopping = False
+        super().__init__(poll_seconds)
         #: The time the placer goes by (due orders, the give-up age); tests move it forward.
         self.clock = clock
         insert = dialect_insert(self._engine, cart_items)
@@ -74,38 +71,7 @@ class OrderPlacer:
             },
         )
 
-    def wake(self) -> None:
-        self._wake.set()
-
-    def start(self) -> None:
-        if self._task is None:
-            self._stopping = False
-            self._task = asyncio.create_task(self._run(), name="hashcart-order-placer")
-
-    async def stop(self, grace: float = 5.0) -> None:
-        """Finish the shop calls in progress (up to `grace` seconds); the rest stay pending."""
-        self._stopping = True
-        self._wake.set()
-        if self._task is not None:
-            try:
-                await asyncio.wait_for(self._task, grace)
-            except TimeoutError:
-                self._task.cancel()
-                await asyncio.gather(self._task, return_exceptions=True)
-            self._task = None
-
-    async def _run(self) -> None:
-        while not self._stopping:
-            try:
-                handled = await self.drain_once()
-            except Exception as exc:
-                log.warning("order placer: %s", exc)
-                handled = 0
-            if handled and not self._stopping:
-                continue
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self._poll)
-            self._wake.clear()
+    worker_name = "order-placer"
 
     async def drain_once(self) -> int:
         """Claim due pending orders and ask the shop for each; returns how many were tried."""

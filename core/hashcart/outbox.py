@@ -10,7 +10,6 @@ backoff, until it has been tried for `HASHCART_RETRY_GIVE_UP_MINUTES`.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections import defaultdict
@@ -26,6 +25,7 @@ from hashcart.retry import next_delay, too_old
 from hashcart.scrub import scrub
 from hashcart.store import is_postgres, one_of
 from hashcart.store.schema import outbox
+from hashcart.worker import DrainingWorker
 
 if TYPE_CHECKING:
     from hashcart.app import Hashcart
@@ -39,7 +39,7 @@ LEASE_SECONDS = 10.0
 SEND_TIMEOUT = LEASE_SECONDS - 3.0
 
 
-class ReplySender:
+class ReplySender(DrainingWorker):
     def __init__(
         self,
         hashcart: Hashcart,
@@ -55,44 +55,15 @@ class ReplySender:
         self._platforms = platforms
         self._batch_size = batch_size
         self._limit = asyncio.Semaphore(concurrency)
-        self._poll = poll_seconds
-        self._wake = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
-        self._stopping = False
+        super().__init__(poll_seconds)
         #: The time the sender goes by (due replies, the give-up age); tests move it forward.
         self.clock = clock
 
-    def wake(self) -> None:
-        self._wake.set()
+    worker_name = "reply-sender"
 
     def start(self) -> None:
-        if self._platforms and self._task is None:
-            self._task = asyncio.create_task(self._run(), name="hashcart-reply-sender")
-
-    async def stop(self, grace: float = 5.0) -> None:
-        """Finish the sends in progress (up to `grace` seconds); unsent rows stay queued."""
-        self._stopping = True
-        self._wake.set()
-        if self._task is not None:
-            try:
-                await asyncio.wait_for(self._task, grace)
-            except TimeoutError:
-                self._task.cancel()
-                await asyncio.gather(self._task, return_exceptions=True)
-            self._task = None
-
-    async def _run(self) -> None:
-        while not self._stopping:
-            try:
-                sent = await self.drain_once()
-            except Exception as exc:
-                log.warning("reply sender: %s", scrub(str(exc)))
-                sent = 0
-            if sent and not self._stopping:
-                continue
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self._poll)
-            self._wake.clear()
+        if self._platforms:
+            super().start()
 
     async def drain_once(self) -> int:
         """Claim due replies and send them; returns how many rows were handled."""
