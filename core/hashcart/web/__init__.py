@@ -1,6 +1,5 @@
 """The HTTP surface: health, metrics, the admin API, pages, and the routes plugins add."""
 
-from hashcart.web.lifecycle import build_app, serving
-from hashcart.web.server import json_error
+from hashcart.web.lifecycle import serving
 
-__all__ = ["build_app", "json_error", "serving"]
+__all__ = ["serving"]

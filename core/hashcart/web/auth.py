@@ -21,7 +21,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from hashcart.errors import Conflict
-from hashcart.web import oidc
+from hashcart.web.oidc.flow import add_routes as add_oidc_routes
 from hashcart.web.pages import current_account, forbidden, message, page, safe_next, see_other
 from hashcart.web.server import HASHCART_KEY, hashcart_of
 from hashcart.web.session import CODEC_KEY, SETTINGS_KEY, checked_form, session_of, with_session
@@ -62,12 +62,7 @@ def _address(request: web.Request) -> str:
 
 @with_session
 async def signin_page(request: web.Request) -> web.Response:
-    return await page(
-        request,
-        "signin.html",
-        next=safe_next(request.query.get("next")),
-        oidc_name=oidc.button_name(request.app),
-    )
+    return await page(request, "signin.html", next=safe_next(request.query.get("next")))
 
 
 async def _signin_again(
@@ -87,7 +82,6 @@ async def _signin_again(
         error_params=error_params,
         next=next_path,
         name=name,
-        oidc_name=oidc.button_name(request.app),
     )
 
 
@@ -210,4 +204,4 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get("/signup", signin_page)
     app.router.add_post("/signup", signup)
     app.router.add_post("/signout", signout)
-    oidc.add_routes(app)
+    add_oidc_routes(app)

@@ -18,7 +18,7 @@ from hashcart.errors import ConfigError
 from hashcart.web.server import HASHCART_KEY, build_web_app
 
 
-async def hashcart_running(app: web.Application) -> AsyncIterator[None]:
+async def _hashcart_running(app: web.Application) -> AsyncIterator[None]:
     """Database, applier, reply sender and platforms up while the application runs; stopped
     in the reverse order once no request is left (see `Hashcart.stop`)."""
     hashcart = app[HASHCART_KEY]
@@ -27,18 +27,12 @@ async def hashcart_running(app: web.Application) -> AsyncIterator[None]:
     await hashcart.stop()
 
 
-def build_app(hashcart: Hashcart) -> web.Application:
-    """The web application that owns `hashcart`'s life: running it runs the Hashcart."""
-    app = build_web_app(hashcart)
-    app.cleanup_ctx.append(hashcart_running)
-    return app
-
-
 @asynccontextmanager
 async def serving(hashcart: Hashcart, host: str, port: int) -> AsyncIterator[web.Application]:
     """`hashcart` started and listening on `host:port` until the block ends; then no new
     connection is accepted, the requests in flight finish, and the Hashcart stops."""
-    app = build_app(hashcart)
+    app = build_web_app(hashcart)
+    app.cleanup_ctx.append(_hashcart_running)
     runner = web.AppRunner(app, access_log=None, handle_signals=False)
     await runner.setup()
     try:
@@ -51,6 +45,3 @@ async def serving(hashcart: Hashcart, host: str, port: int) -> AsyncIterator[web
         yield app
     finally:
         await runner.cleanup()
-
-
-__all__ = ["build_app", "hashcart_running", "serving"]

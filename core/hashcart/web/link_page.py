@@ -10,6 +10,7 @@ from hashcart.web.pages import (
     current_account,
     forbidden,
     identity_label,
+    linked_elsewhere,
     message,
     page,
     platform_name,
@@ -79,16 +80,8 @@ async def confirm_link(request: web.Request) -> web.Response:
         )
     except Conflict:
         await hashcart.accounts.release_token(token)
-        return await message(
-            request,
-            409,
-            "web.error.linked_elsewhere.title",
-            "web.error.linked_elsewhere.text",
-            {
-                "who": identity_label(claimed.platform, claimed.user_id, claimed.user_name),
-                "platform": platform_name(claimed.platform),
-            },
-        )
+        who = identity_label(claimed.platform, claimed.user_id, claimed.user_name)
+        return await linked_elsewhere(request, who, platform_name(claimed.platform))
     return see_other("/cart?done=linked")
 
 

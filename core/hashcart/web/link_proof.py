@@ -15,53 +15,50 @@ nothing to match.
 
 from __future__ import annotations
 
-import base64
-import hmac
 import json
 import logging
 import secrets
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import quote
 
 import aiohttp
 from aiohttp import web
-from authlib.oauth2.rfc7636 import create_s256_code_challenge
-from itsdangerous import BadSignature, URLSafeTimedSerializer
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 from sqlalchemy.exc import SQLAlchemyError
-from yarl import URL
 
 from hashcart.config import HashcartSettingsBase, load_settings
 from hashcart.errors import Conflict
 from hashcart.signin import ProvenIdentity, SignInProvider
+from hashcart.web.code_flow import (
+    Refusals,
+    authorization_url,
+    state_matches,
+    token_request,
+)
 from hashcart.web.pages import (
     current_account,
     forbidden,
     identity_label,
+    linked_elsewhere,
     message,
     page,
     platform_name,
     see_other,
 )
 from hashcart.web.server import HASHCART_KEY, hashcart_of
-from hashcart.web.session import SETTINGS_KEY, checked_form, with_session
+from hashcart.web.session import CODEC_KEY, SignedCookie, checked_form, with_session
 
 log = logging.getLogger(__name__)
 
 #: A platform name never has the length of a link token (`token_urlsafe(24)`: 32 characters).
 PLATFORM_PATTERN = "[a-z][a-z0-9_]{0,30}"
-FLOW_COOKIE = "hashcart_link_flow"
-PROOF_COOKIE = "hashcart_link_proof"
 #: How long a person may spend at the platform, and then on the confirmation page.
 FLOW_SECONDS = 600
 PROOF_SECONDS = 600
 KV_NAMESPACE = "link-proof-flow"
 #: The window of `HASHCART_LINK_SIGNINS_PER_ADDRESS`.
 STARTS_WINDOW = 600
-#: Longest `code` or `state` accepted from the query; real ones are far shorter.
-MAX_PARAM = 2048
 MAX_USER_ID = 64
 MAX_USER_NAME = 100
 #: Largest token or userinfo answer read from a platform.
@@ -90,13 +87,12 @@ class ProofRejected(Exception):
 
 @dataclass
 class LinkProofState:
-    """The sign-in providers by platform and the cookie signers, built once per application."""
+    """The sign-in providers by platform and the two cookies, built once per application."""
 
     providers: dict[str, SignInProvider]
     settings: LinkProofSettings
-    flow_signer: URLSafeTimedSerializer
-    proof_signer: URLSafeTimedSerializer
-    secure: bool
+    flow: SignedCookie
+    proof: SignedCookie
 
 
 LINK_PROOF_KEY: web.AppKey[LinkProofState] = web.AppKey("hashcart_link_proof", LinkProofState)
@@ -106,30 +102,12 @@ def _provider(request: web.Request) -> SignInProvider | None:
     return request.app[LINK_PROOF_KEY].providers.get(request.match_info["platform"])
 
 
-def _base(platform: str) -> str:
-    return f"/link/{platform}"
+def _base(request: web.Request) -> str:
+    return f"/link/{request.match_info['platform']}"
 
 
 def _redirect_uri(request: web.Request, platform: str) -> str:
     return hashcart_of(request).settings.public_url.rstrip("/") + f"/link/{platform}/callback"
-
-
-def _set_cookie(
-    request: web.Request, response: web.StreamResponse, name: str, value: str, max_age: int
-) -> None:
-    response.set_cookie(
-        name,
-        value,
-        max_age=max_age,
-        path=_base(request.match_info["platform"]),
-        httponly=True,
-        samesite="Lax",
-        secure=request.app[LINK_PROOF_KEY].secure,
-    )
-
-
-def _drop_cookie(request: web.Request, response: web.StreamResponse, name: str) -> None:
-    response.del_cookie(name, path=_base(request.match_info["platform"]))
 
 
 async def _not_offered(request: web.Request) -> web.Response:
@@ -145,24 +123,17 @@ async def _not_offered(request: web.Request) -> web.Response:
 
 
 async def _failed(
-    request: web.Request,
-    status: int,
-    title: str,
-    text: str,
-    *,
-    cookie: str = FLOW_COOKIE,
-    **params: Any,
+    request: web.Request, status: int, title: str, text: str, *, proof: bool = False, **params: Any
 ) -> web.Response:
-    response = await message(
-        request,
-        status,
-        title,
-        text,
-        params,
-        next_step={"url": _base(request.match_info["platform"]), "label": "web.next.start_again"},
-    )
-    _drop_cookie(request, response, cookie)
+    """A failed link's page; it drops the flow cookie, or the proof cookie (`proof`)."""
+    again = {"url": _base(request), "label": "web.next.start_again"}
+    response = await message(request, status, title, text, params, next_step=again)
+    state = request.app[LINK_PROOF_KEY]
+    (state.proof if proof else state.flow).drop(response, _base(request))
     return response
+
+
+REFUSALS = Refusals("proof", _failed)
 
 
 @with_session
@@ -190,35 +161,24 @@ async def start(request: web.Request) -> web.Response:
         return await _failed(
             request, 503, "web.error.proof_down.title", "web.error.proof_down.text"
         )
-    location = URL(provider.authorize_url).update_query(
-        {
-            **provider.authorize_params,
-            "response_type": "code",
-            "client_id": provider.client_id,
-            "redirect_uri": _redirect_uri(request, provider.platform),
-            "scope": provider.scope,
-            "state": state,
-            "code_challenge": create_s256_code_challenge(verifier),
-            "code_challenge_method": "S256",
-        }
+    location = authorization_url(
+        provider.authorize_url,
+        provider.client_id,
+        _redirect_uri(request, provider.platform),
+        provider.scope,
+        state,
+        verifier,
+        provider.authorize_params,
     )
-    response = see_other(str(location))
-    flow = request.app[LINK_PROOF_KEY].flow_signer.dumps(
-        {"p": provider.platform, "s": state, "v": verifier}
-    )
-    _set_cookie(request, response, FLOW_COOKIE, flow, FLOW_SECONDS)
+    response = see_other(location)
+    flow = {"p": provider.platform, "s": state, "v": verifier}
+    request.app[LINK_PROOF_KEY].flow.write(response, flow, _base(request))
     return response
 
 
 def _flow_of(request: web.Request, platform: str) -> tuple[str, str] | None:
     """(state, verifier) of the flow this browser started for `platform`, if still valid."""
-    raw = request.cookies.get(FLOW_COOKIE)
-    if not raw:
-        return None
-    try:
-        data = request.app[LINK_PROOF_KEY].flow_signer.loads(raw, max_age=FLOW_SECONDS)
-    except BadSignature:
-        return None
+    data = request.app[LINK_PROOF_KEY].flow.read(request)
     if not isinstance(data, dict) or data.get("p") != platform:
         return None
     state, verifier = data.get("s"), data.get("v")
@@ -233,18 +193,11 @@ async def callback(request: web.Request) -> web.Response:
     provider = _provider(request)
     if provider is None:
         return await _not_offered(request)
-    name = provider.name
     flow = _flow_of(request, provider.platform)
-    given = request.query.get("state", "")[:MAX_PARAM]
-    hashcart = hashcart_of(request)
-    if flow is None or not hmac.compare_digest(given.encode(), flow[0].encode()):
-        return await _failed(
-            request,
-            400,
-            "web.error.proof_foreign.title",
-            "web.error.proof_foreign.text",
-        )
+    if flow is None or not state_matches(request, flow[0]):
+        return await REFUSALS.foreign(request)
     state, verifier = flow
+    hashcart = hashcart_of(request)
     try:
         fresh = await hashcart.kv.delete(KV_NAMESPACE, state)
     except (SQLAlchemyError, OSError) as exc:
@@ -254,44 +207,23 @@ async def callback(request: web.Request) -> web.Response:
         )
     if not fresh:
         return await _failed(
-            request,
-            400,
-            "web.error.proof_used.title",
-            "web.error.proof_used.text",
+            request, 400, "web.error.proof_used.title", "web.error.proof_used.text"
         )
-    error = request.query.get("error")
-    if error == "access_denied":
-        return await _failed(
-            request,
-            403,
-            "web.error.proof_cancelled.title",
-            "web.error.proof_cancelled.text",
-            provider=name,
-        )
-    code = request.query.get("code", "")
-    if error or not code or len(code) > MAX_PARAM:
-        log.warning("link-proof: %s answered error %r", provider.platform, error)
-        return await _failed(
-            request, 502, "web.error.proof_failed.title", "web.error.proof_error", provider=name
-        )
+    code = await REFUSALS.code(request, provider.name)
+    if not isinstance(code, str):
+        return code
     try:
         proven = await _who_signed_in(request, provider, code, verifier)
     except (PlatformError, ProofRejected) as exc:
         log.warning("link-proof: %s sign-in refused: %s", provider.platform, exc)
         hashcart.count_platform_error(provider.platform, f"signin_{type(exc).__name__}")
-        return await _failed(
-            request,
-            502 if isinstance(exc, PlatformError) else 401,
-            "web.error.proof_failed.title",
-            "web.error.proof_failed.text",
-            provider=name,
-        )
+        reached = isinstance(exc, ProofRejected)
+        return await REFUSALS.refused(request, provider.name, reached=reached)
     response = see_other(f"/link/{provider.platform}/confirm")
-    _drop_cookie(request, response, FLOW_COOKIE)
-    proof = request.app[LINK_PROOF_KEY].proof_signer.dumps(
-        {"p": provider.platform, "u": proven.user_id, "n": proven.user_name}
-    )
-    _set_cookie(request, response, PROOF_COOKIE, proof, PROOF_SECONDS)
+    cookies = request.app[LINK_PROOF_KEY]
+    cookies.flow.drop(response, _base(request))
+    proof = {"p": provider.platform, "u": proven.user_id, "n": proven.user_name}
+    cookies.proof.write(response, proof, _base(request))
     return response
 
 
@@ -299,19 +231,14 @@ async def _who_signed_in(
     request: web.Request, provider: SignInProvider, code: str, verifier: str
 ) -> ProvenIdentity:
     """Trade the code for an access token, then ask the platform whose it is."""
-    form = {
-        "grant_type": "authorization_code",
-        "code": code,
-        "redirect_uri": _redirect_uri(request, provider.platform),
-        "code_verifier": verifier,
-    }
-    headers = {"Accept": "application/json"}
-    if provider.client_auth == "client_secret_basic":
-        # RFC 6749 §2.3.1: both parts are form-encoded before they go into Basic.
-        pair = f"{quote(provider.client_id, safe='')}:{quote(provider.client_secret, safe='')}"
-        headers["Authorization"] = "Basic " + base64.b64encode(pair.encode()).decode()
-    else:
-        form.update(client_id=provider.client_id, client_secret=provider.client_secret)
+    form, headers = token_request(
+        code,
+        verifier,
+        _redirect_uri(request, provider.platform),
+        provider.client_id,
+        provider.client_secret,
+        basic=provider.client_auth == "client_secret_basic",
+    )
     timeout = hashcart_of(request).http_timeout
     async with aiohttp.ClientSession(timeout=timeout) as client:
         status, tokens = await _call(client, "POST", provider.token_url, data=form, headers=headers)
@@ -358,13 +285,7 @@ async def _call(
 
 
 def _proof_of(request: web.Request, platform: str) -> ProvenIdentity | None:
-    raw = request.cookies.get(PROOF_COOKIE)
-    if not raw:
-        return None
-    try:
-        data = request.app[LINK_PROOF_KEY].proof_signer.loads(raw, max_age=PROOF_SECONDS)
-    except BadSignature:
-        return None
+    data = request.app[LINK_PROOF_KEY].proof.read(request)
     if not isinstance(data, dict) or data.get("p") != platform:
         return None
     user_id, user_name = data.get("u"), data.get("n")
@@ -380,7 +301,7 @@ async def _no_proof(request: web.Request) -> web.Response:
         "web.error.no_proof.title",
         "web.error.no_proof.text",
         minutes=PROOF_SECONDS // 60,
-        cookie=PROOF_COOKIE,
+        proof=True,
     )
 
 
@@ -427,18 +348,10 @@ async def confirm(request: web.Request) -> web.Response:
             account["id"], provider.platform, proven.user_id, proven.user_name
         )
     except Conflict:
-        return await message(
-            request,
-            409,
-            "web.error.linked_elsewhere.title",
-            "web.error.linked_elsewhere.text",
-            {
-                "who": identity_label(provider.platform, proven.user_id, proven.user_name),
-                "platform": provider.name,
-            },
-        )
+        who = identity_label(provider.platform, proven.user_id, proven.user_name)
+        return await linked_elsewhere(request, who, provider.name)
     response = see_other("/cart?done=linked")
-    _drop_cookie(request, response, PROOF_COOKIE)
+    request.app[LINK_PROOF_KEY].proof.drop(response, _base(request))
     return response
 
 
@@ -457,20 +370,15 @@ def _providers(app: web.Application) -> dict[str, SignInProvider]:
 
 def add_routes(app: web.Application) -> None:
     """Register before `/link/{token}`: the platform pattern never matches a token."""
-    secret = app[SETTINGS_KEY].session_secret
-    key = secret.get_secret_value() if secret else secrets.token_urlsafe(32)
+    codec = app[CODEC_KEY]
     app[LINK_PROOF_KEY] = LinkProofState(
         providers=_providers(app),
         settings=load_settings(LinkProofSettings),
-        flow_signer=URLSafeTimedSerializer(key, salt="hashcart-link-proof-flow"),
-        proof_signer=URLSafeTimedSerializer(key, salt="hashcart-link-proof-identity"),
-        secure=app[HASHCART_KEY].settings.public_url.startswith("https://"),
+        flow=codec.cookie("hashcart_link_flow", "hashcart-link-proof-flow", FLOW_SECONDS),
+        proof=codec.cookie("hashcart_link_proof", "hashcart-link-proof-identity", PROOF_SECONDS),
     )
     base = "/link/{platform:" + PLATFORM_PATTERN + "}"
     app.router.add_get(base, start)
     app.router.add_get(base + "/callback", callback)
     app.router.add_get(base + "/confirm", confirm_page)
     app.router.add_post(base + "/confirm", confirm)
-
-
-__all__ = ["LINK_PROOF_KEY", "add_routes"]

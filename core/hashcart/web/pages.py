@@ -1,5 +1,5 @@
 """Rendering the server-side pages: the one Jinja environment, `page` and the helpers every
-page's handlers share. The routes live in `hashcart.web.routes`.
+page's handlers share.
 
 Every page is plain HTML from Jinja2 templates and works without JavaScript; forms post with a
 CSRF token and answer with a redirect (post/redirect/get), so a reload never posts twice.
@@ -127,6 +127,13 @@ async def message(
     )
 
 
+async def linked_elsewhere(request: web.Request, who: str, platform: str) -> web.Response:
+    """The identity is another account's, and linking never takes it away from that account."""
+    params = {"who": who, "platform": platform}
+    title, text = "web.error.linked_elsewhere.title", "web.error.linked_elsewhere.text"
+    return await message(request, 409, title, text, params)
+
+
 async def forbidden(request: web.Request) -> web.Response:
     return await message(
         request,
@@ -163,16 +170,3 @@ def safe_next(value: object, default: str = "/cart") -> str:
 
 def see_other(location: str) -> web.Response:
     return web.Response(status=303, headers={"Location": location})
-
-
-__all__ = [
-    "current_account",
-    "forbidden",
-    "identity_label",
-    "message",
-    "page",
-    "platform_name",
-    "render",
-    "safe_next",
-    "see_other",
-]

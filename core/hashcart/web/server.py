@@ -6,6 +6,7 @@ import json
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 
 import sqlalchemy as sa
 from aiohttp import web
@@ -32,6 +33,10 @@ def json_error(status: int, code: str, message: str, **headers: str) -> web.Resp
         headers=headers,
     )
 
+
+STATIC = Path(__file__).parent / "static"
+STATIC_PREFIX = "/static/"
+STATIC_CACHE = "public, max-age=300"
 
 #: Pages for people: their errors stay HTML.
 HTML_PAGES = ("/link/", "/cart", "/signin", "/signup", "/signout", "/playground")
@@ -109,8 +114,13 @@ async def metrics(request: web.Request) -> web.Response:
     return response
 
 
+async def _cache_static(request: web.Request, response: web.StreamResponse) -> None:
+    if request.path.startswith(STATIC_PREFIX) and response.status == 200:
+        response.headers["Cache-Control"] = STATIC_CACHE
+
+
 def build_web_app(hashcart: Hashcart) -> web.Application:
-    from hashcart.web import admin, routes
+    from hashcart.web import admin, auth, cart_page, link_page, link_proof, session
     from hashcart.web.client_address import TrustedProxies
 
     try:
@@ -125,13 +135,17 @@ def build_web_app(hashcart: Hashcart) -> web.Application:
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/metrics", metrics)
     admin.add_routes(app)
-    routes.add_routes(app)
+    # The people's pages; proof links before `/link/{token}`, which their pattern never matches.
+    session.install(app, hashcart.settings.public_url)
+    app.router.add_static(STATIC_PREFIX, STATIC)
+    app.on_response_prepare.append(_cache_static)
+    link_proof.add_routes(app)
+    link_page.add_routes(app)
+    auth.add_routes(app)
+    cart_page.add_routes(app)
     hashcart.add_web_routes(app)
     return app
 
 
 def hashcart_of(request: web.Request) -> Hashcart:
     return request.app[HASHCART_KEY]
-
-
-__all__ = ["HASHCART_KEY", "build_web_app", "hashcart_of", "json_error"]

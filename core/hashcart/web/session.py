@@ -97,8 +97,42 @@ class Session:
         return isinstance(given, str) and hmac.compare_digest(given.encode(), self.csrf.encode())
 
 
+@dataclass(frozen=True)
+class SignedCookie:
+    """An HttpOnly, SameSite=Lax cookie the server signed and dated: a forged, altered or
+    expired one reads as absent."""
+
+    name: str
+    signer: URLSafeTimedSerializer
+    max_age: int
+    secure: bool
+
+    def read(self, request: web.Request) -> Any:
+        raw = request.cookies.get(self.name)
+        if not raw:
+            return None
+        try:
+            return self.signer.loads(raw, max_age=self.max_age)
+        except BadSignature:
+            return None
+
+    def write(self, response: web.StreamResponse, value: Any, path: str) -> None:
+        response.set_cookie(
+            self.name,
+            self.signer.dumps(value),
+            max_age=self.max_age,
+            path=path,
+            httponly=True,
+            samesite="Lax",
+            secure=self.secure,
+        )
+
+    def drop(self, response: web.StreamResponse, path: str) -> None:
+        response.del_cookie(self.name, path=path)
+
+
 class SessionCodec:
-    """Reads and writes the session cookie."""
+    """Reads and writes the session cookie, and makes the other signed cookies."""
 
     def __init__(self, settings: WebSettings, *, secure: bool) -> None:
         secret = settings.session_secret.get_secret_value() if settings.session_secret else None
@@ -108,74 +142,47 @@ class SessionCodec:
                 "when the server restarts and differ between nodes"
             )
             secret = secrets.token_urlsafe(32)
-        self._serializer = URLSafeTimedSerializer(secret, salt="hashcart-session")
-        self._devices = URLSafeTimedSerializer(secret, salt="hashcart-device")
-        self.max_age = settings.session_days * 24 * 3600
+        self._secret = secret
         self.secure = secure
+        self._session = self.cookie(COOKIE, "hashcart-session", settings.session_days * 86400)
+        self._device = self.cookie(DEVICE_COOKIE, "hashcart-device", DEVICE_DAYS * 86400)
+
+    def cookie(self, name: str, salt: str, max_age: int) -> SignedCookie:
+        """A cookie signed with the session secret under a salt of its own, so no cookie's
+        value is ever accepted as another's."""
+        signer = URLSafeTimedSerializer(self._secret, salt=salt)
+        return SignedCookie(name, signer, max_age, self.secure)
 
     def remember_device(self, response: web.StreamResponse, name: str) -> None:
         """Mark this browser as one that signed in as `name`: its own sign-ins are then counted
         apart from a stranger's guesses at the name, so those cannot slow its owner down."""
-        value = self._devices.dumps({"n": name.lower(), "d": secrets.token_urlsafe(16)})
-        response.set_cookie(
-            DEVICE_COOKIE,
-            value,
-            max_age=DEVICE_DAYS * 24 * 3600,
-            path="/signin",
-            httponly=True,
-            samesite="Lax",
-            secure=self.secure,
-        )
+        self._device.write(response, {"n": name.lower(), "d": secrets.token_urlsafe(16)}, "/signin")
 
     def device_of(self, request: web.Request, name: str) -> str | None:
         """This browser's device id when it signed in as `name` before, else None."""
-        raw = request.cookies.get(DEVICE_COOKIE)
-        if not raw:
-            return None
-        try:
-            data = self._devices.loads(raw, max_age=DEVICE_DAYS * 24 * 3600)
-        except BadSignature:
-            return None
+        data = self._device.read(request)
         if isinstance(data, dict) and data.get("n") == name.lower():
             device = data.get("d")
             return device if isinstance(device, str) else None
         return None
 
     def load(self, request: web.Request) -> Session:
-        raw = request.cookies.get(COOKIE)
-        if raw:
-            try:
-                data = self._serializer.loads(raw, max_age=self.max_age)
-            except BadSignature:
-                data = None
-            if isinstance(data, dict) and isinstance(data.get("c"), str):
-                account = data.get("a")
-                version = data.get("v")
-                if isinstance(account, str) and isinstance(version, int):
-                    return Session(
-                        account, data["c"], version=version, via_shop=bool(data.get("h"))
-                    )
-                return Session(None, data["c"])
+        data = self._session.read(request)
+        if isinstance(data, dict) and isinstance(data.get("c"), str):
+            account, version = data.get("a"), data.get("v")
+            if isinstance(account, str) and isinstance(version, int):
+                return Session(account, data["c"], version=version, via_shop=bool(data.get("h")))
+            return Session(None, data["c"])
         return Session(dirty=True)
 
     def store(self, response: web.StreamResponse, session: Session) -> None:
-        value = self._serializer.dumps(
-            {
-                "a": session.account_id,
-                "c": session.csrf,
-                "v": session.version,
-                "h": session.via_shop,
-            }
-        )
-        response.set_cookie(
-            COOKIE,
-            value,
-            max_age=self.max_age,
-            path="/",
-            httponly=True,
-            samesite="Lax",
-            secure=self.secure,
-        )
+        value = {
+            "a": session.account_id,
+            "c": session.csrf,
+            "v": session.version,
+            "h": session.via_shop,
+        }
+        self._session.write(response, value, "/")
 
 
 CODEC_KEY: web.AppKey[SessionCodec] = web.AppKey("hashcart_session_codec", SessionCodec)

@@ -1,17 +1,13 @@
-"""The admin JSON API (`/api/v1`): validated input, one error shape, an OpenAPI document.
-
-Each route is declared once in `routes.ROUTES` with its models; the OpenAPI document is built
-from the same table, so it cannot describe a route the server does not have.
-"""
+"""The admin JSON API (`/api/v1`): validated input, one error shape, an OpenAPI document."""
 
 from __future__ import annotations
 
 from aiohttp import web
 
+from hashcart.web.admin.handlers import ROUTES
 from hashcart.web.admin.models import PRODUCT_ID, ProductIn
 from hashcart.web.admin.openapi import openapi, openapi_document
 from hashcart.web.admin.requests import guarded
-from hashcart.web.admin.routes import ROUTES
 
 
 def add_routes(app: web.Application) -> None:

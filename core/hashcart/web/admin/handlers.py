@@ -1,12 +1,18 @@
-"""The admin API's handlers: accounts and identities, carts and orders, products, the event
-log, the policy lists."""
+"""The admin API's handlers, each with its route: accounts and identities, carts and orders,
+products, the event log, the policy lists.
+
+`ROUTES` is filled as the handlers are declared; the server and the OpenAPI document both read
+it, so the document cannot describe a route the server does not have.
+"""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 
 from aiohttp import web
+from pydantic import BaseModel
 
 from hashcart.catalog import CatalogEntry
 from hashcart.handoff import cart_lines, handoffs
@@ -17,6 +23,7 @@ from hashcart.web.admin.models import (
     AccountIn,
     AccountList,
     Cart,
+    Error,
     Event,
     EventList,
     IdentityIn,
@@ -28,17 +35,49 @@ from hashcart.web.admin.models import (
     ProductIn,
     StoreHandoff,
 )
-from hashcart.web.admin.requests import Reject, as_json, read_body
+from hashcart.web.admin.requests import HandlerFn, Reject, Route, as_json, read_body
 from hashcart.web.server import hashcart_of
 
+ACCOUNTS = "/api/v1/accounts"
+ACCOUNT = ACCOUNTS + "/{account_id}"
+POLICY_ENTRY = "/api/v1/policy/{list}/{kind}/{value}"
+ROUTES: list[Route] = []
 
+
+def _route(
+    method: str,
+    path: str,
+    summary: str,
+    answers: dict[int, type[BaseModel] | None],
+    *errors: int,
+    body: type[BaseModel] | None = None,
+    query: tuple[tuple[str, str], ...] = (),
+) -> Callable[[HandlerFn], HandlerFn]:
+    """Declare the handler's route: `answers` on success, the `errors` answered as `Error`."""
+
+    def declare(handler: HandlerFn) -> HandlerFn:
+        responses = {**answers, **dict.fromkeys(errors, Error)}
+        ROUTES.append(Route(method, path, summary, handler, responses, body, query))
+        return handler
+
+    return declare
+
+
+@_route("POST", ACCOUNTS, "Create an account", {201: AccountCreated}, 409, 422, body=AccountIn)
 async def create_account(request: web.Request) -> web.Response:
     body = await read_body(request, AccountIn)
-    assert isinstance(body, AccountIn)
     created = await hashcart_of(request).accounts.create(body.name)
     return as_json(AccountCreated(**created), 201)
 
 
+@_route(
+    "GET",
+    ACCOUNTS,
+    "Find an account by name or by linked identity",
+    {200: AccountList},
+    400,
+    query=(("name", "account name"), ("platform", "platform"), ("user_id", "platform user id")),
+)
 async def find_accounts(request: web.Request) -> web.Response:
     query = request.query
     accounts = hashcart_of(request).accounts
@@ -51,19 +90,30 @@ async def find_accounts(request: web.Request) -> web.Response:
     return as_json(AccountList(accounts=[Account(**a) for a in found]))
 
 
+@_route("GET", ACCOUNT, "An account with its linked identities", {200: Account}, 404)
 async def get_account(request: web.Request) -> web.Response:
     found = await hashcart_of(request).accounts.get(request.match_info["account_id"])
     return as_json(Account(**found))
 
 
+@_route("DELETE", ACCOUNT, "Delete an account and its personal data", {204: None}, 404)
 async def delete_account(request: web.Request) -> web.Response:
     await hashcart_of(request).accounts.delete(request.match_info["account_id"])
     return web.Response(status=204)
 
 
+@_route(
+    "POST",
+    ACCOUNT + "/identities",
+    "Link a platform identity; applies its pending adds",
+    {201: LinkResult},
+    404,
+    409,
+    422,
+    body=IdentityIn,
+)
 async def link_identity(request: web.Request) -> web.Response:
     body = await read_body(request, IdentityIn)
-    assert isinstance(body, IdentityIn)
     hashcart = hashcart_of(request)
     account_id = request.match_info["account_id"]
     applied = await hashcart.link_identity(account_id, body.platform, body.user_id, body.user_name)
@@ -71,6 +121,13 @@ async def link_identity(request: web.Request) -> web.Response:
     return as_json(LinkResult(account=account, pending_applied=len(applied)), 201)
 
 
+@_route(
+    "DELETE",
+    ACCOUNT + "/identities/{platform}/{user_id}",
+    "Unlink a platform identity",
+    {204: None},
+    404,
+)
 async def unlink_identity(request: web.Request) -> web.Response:
     info = request.match_info
     await hashcart_of(request).accounts.unlink(
@@ -79,6 +136,7 @@ async def unlink_identity(request: web.Request) -> web.Response:
     return web.Response(status=204)
 
 
+@_route("GET", ACCOUNT + "/cart", "The account's cart", {200: Cart}, 404)
 async def get_cart(request: web.Request) -> web.Response:
     hashcart = hashcart_of(request)
     cart = await hashcart.accounts.cart(request.match_info["account_id"])
@@ -89,17 +147,31 @@ async def get_cart(request: web.Request) -> web.Response:
     return web.Response(text=body.model_dump_json(exclude=unset), content_type="application/json")
 
 
+@_route(
+    "GET",
+    ACCOUNT + "/orders",
+    "Orders placed through confirmed checkout, newest first",
+    {200: OrderList},
+    404,
+)
 async def get_orders(request: web.Request) -> web.Response:
     found = await hashcart_of(request).accounts.orders(request.match_info["account_id"])
     return as_json(OrderList(orders=[OrderOut(**order) for order in found]))
 
 
+@_route(
+    "PUT",
+    "/api/v1/products/{product_id}",
+    "Create or update a product in the local catalog",
+    {200: Product, 201: Product},
+    422,
+    body=ProductIn,
+)
 async def put_product(request: web.Request) -> web.Response:
     product_id = request.match_info["product_id"]
     if not _matches(PRODUCT_ID, product_id):
         raise Reject(422, "invalid", "product_id: must look like store:sku")
     body = await read_body(request, ProductIn)
-    assert isinstance(body, ProductIn)
     entry = CatalogEntry(
         product_id, body.title, body.price_cents, body.currency, body.available, body.barcode
     )
@@ -107,6 +179,14 @@ async def put_product(request: web.Request) -> web.Response:
     return as_json(Product(product_id=product_id, **body.model_dump()), 201 if created else 200)
 
 
+@_route(
+    "GET",
+    "/api/v1/events",
+    "The latest processed commands with their outcome",
+    {200: EventList},
+    400,
+    query=(("limit", "1 to 1000, default 50"), ("outcome", "only this outcome code")),
+)
 async def list_events(request: web.Request) -> web.Response:
     try:
         limit = int(request.query.get("limit", "50"))
@@ -137,17 +217,27 @@ def _policy_entry(request: web.Request) -> tuple[Any, Any, str]:
     return name, kind, value
 
 
+@_route("GET", "/api/v1/policy", "The deny and allow lists of identities and stores", {200: Policy})
 async def get_policy(request: web.Request) -> web.Response:
     listing = await hashcart_of(request).policy_rules.listing()
     return as_json(Policy.model_validate(listing))
 
 
+@_route(
+    "PUT",
+    POLICY_ENTRY,
+    "Put an identity (platform:user_id) or a store on the deny or allow list",
+    {201: Policy},
+    404,
+    422,
+)
 async def put_policy_entry(request: web.Request) -> web.Response:
     name, kind, value = _policy_entry(request)
     await hashcart_of(request).policy_rules.add(name, kind, value)
     return as_json(Policy.model_validate(await hashcart_of(request).policy_rules.listing()), 201)
 
 
+@_route("DELETE", POLICY_ENTRY, "Take an entry off a list", {204: None}, 404, 422)
 async def delete_policy_entry(request: web.Request) -> web.Response:
     name, kind, value = _policy_entry(request)
     if not await hashcart_of(request).policy_rules.remove(name, kind, value):

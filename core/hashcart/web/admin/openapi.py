@@ -1,5 +1,4 @@
-"""The OpenAPI document of the admin API, built from its route table, so it cannot describe a
-route the server does not have."""
+"""The OpenAPI document of the admin API, built from its route table."""
 
 from __future__ import annotations
 
@@ -10,8 +9,8 @@ from aiohttp import web
 from pydantic import BaseModel
 
 from hashcart.version import __version__
+from hashcart.web.admin.handlers import ROUTES
 from hashcart.web.admin.models import Error
-from hashcart.web.admin.routes import ROUTES
 
 
 async def openapi(request: web.Request) -> web.Response:

@@ -7,6 +7,7 @@ import hmac
 import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 from aiohttp import web
 from pydantic import BaseModel, ValidationError
@@ -14,6 +15,7 @@ from pydantic import BaseModel, ValidationError
 from hashcart.errors import Conflict, NotFound
 from hashcart.web.server import hashcart_of, json_error
 
+Model = TypeVar("Model", bound=BaseModel)
 HandlerFn = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
@@ -44,7 +46,7 @@ def refusal(request: web.Request) -> web.Response | None:
     return None
 
 
-async def read_body(request: web.Request, model: type[BaseModel]) -> BaseModel:
+async def read_body(request: web.Request, model: type[Model]) -> Model:
     if request.content_type != "application/json":
         raise Reject(415, "unsupported_media_type", "send the body as application/json")
     raw = await request.read()

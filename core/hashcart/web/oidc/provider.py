@@ -1,5 +1,5 @@
 """The OpenID Connect provider as a client sees it: its settings, its discovered endpoints and
-keys, the authorization URL and the checked ID token.
+keys, and the checked ID token.
 
 The ID token is checked with authlib's OpenID claims rules over joserfc (the JOSE library authlib
 itself builds on): signature against the provider's JWKS, `iss`, `aud`, `exp`, `iat`, `nonce`,
@@ -8,23 +8,20 @@ itself builds on): signature against the provider's JWKS, `iss`, `aud`, `exp`, `
 
 from __future__ import annotations
 
-import base64
 import time
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import quote
 
 import aiohttp
-from authlib.oauth2.rfc7636 import create_s256_code_challenge
 from authlib.oidc.core import CodeIDToken
 from joserfc import jwt
 from joserfc.errors import InvalidKeyIdError, JoseError
 from joserfc.jwk import KeySet
 from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
-from yarl import URL
 
 from hashcart.config import HashcartSettingsBase
+from hashcart.web.code_flow import token_request
 
 #: Seconds of clock difference tolerated between the provider and us.
 LEEWAY = 60
@@ -134,45 +131,23 @@ class Provider:
                 raise ProviderError(f"unusable JWKS: {exc!r}") from exc
         return self._keys
 
-    async def authorization_url(self, flow: Flow, redirect_uri: str) -> str:
-        metadata = await self.metadata()
-        url = URL(metadata["authorization_endpoint"]).update_query(
-            response_type="code",
-            client_id=self.client_id,
-            redirect_uri=redirect_uri,
-            scope=self.scope,
-            state=flow.state,
-            nonce=flow.nonce,
-            code_challenge=create_s256_code_challenge(flow.verifier),
-            code_challenge_method="S256",
-        )
-        return str(url)
-
     async def exchange(self, code: str, flow: Flow, redirect_uri: str) -> dict[str, Any]:
         """Trade the code for tokens, authenticating as the client the way the provider asks."""
         metadata = await self.metadata()
-        form = {
-            "grant_type": "authorization_code",
-            "code": code,
-            "redirect_uri": redirect_uri,
-            "code_verifier": flow.verifier,
-        }
         methods = metadata.get("token_endpoint_auth_methods_supported") or ["client_secret_basic"]
-        headers = {"Accept": "application/json"}
-        if "client_secret_basic" in methods:
-            # RFC 6749 §2.3.1: both parts are form-encoded before they go into Basic.
-            pair = f"{quote(self.client_id, safe='')}:{quote(self.client_secret, safe='')}"
-            headers["Authorization"] = "Basic " + base64.b64encode(pair.encode()).decode()
-        else:
-            form.update(client_id=self.client_id, client_secret=self.client_secret)
+        form, headers = token_request(
+            code,
+            flow.verifier,
+            redirect_uri,
+            self.client_id,
+            self.client_secret,
+            basic="client_secret_basic" in methods,
+        )
+        url = metadata["token_endpoint"]
         try:
             async with (
                 aiohttp.ClientSession(timeout=self.timeout) as client,
-                client.post(
-                    metadata["token_endpoint"],
-                    data=form,
-                    headers=headers,
-                ) as response,
+                client.post(url, data=form, headers=headers) as response,
             ):
                 body = await response.json(content_type=None)
                 status = response.status
