@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from hashcart.accounts.carts import Carts
-from hashcart.accounts.erasure import erase_account, forget_signin_attempts, signin_name_key
+from hashcart.accounts.erasure import erase_account, signin_name_key
 from hashcart.accounts.identities import Identities
-from hashcart.accounts.link_tokens import LinkToken, LinkTokens
+from hashcart.accounts.link_tokens import LinkTokens
 from hashcart.accounts.logins import WebLogins
 
 
@@ -13,4 +13,4 @@ class Accounts(Carts, Identities, LinkTokens, WebLogins):
     """One object for the account tables, built from one part per concern."""
 
 
-__all__ = ["Accounts", "LinkToken", "erase_account", "forget_signin_attempts", "signin_name_key"]
+__all__ = ["Accounts", "erase_account", "signin_name_key"]

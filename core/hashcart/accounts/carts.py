@@ -13,15 +13,13 @@ from typing import Any
 import sqlalchemy as sa
 
 from hashcart.accounts.records import AccountRecords
-from hashcart.errors import NotFound
 from hashcart.store.schema import accounts, cart_items, identities
 
 
 class Carts(AccountRecords):
     async def cart(self, account_id: str) -> dict[str, Any]:
         async with self._engine.connect() as conn:
-            if not await self._exists(conn, account_id):
-                raise NotFound(f"no account {account_id!r}")
+            await self._must_exist(conn, account_id)
             rows = await conn.execute(
                 sa.select(
                     cart_items.c.product_id,
@@ -62,7 +60,7 @@ class Carts(AccountRecords):
     async def set_quantity(self, account_id: str, product_id: str, quantity: int) -> bool:
         """Set a cart line's quantity (0 removes it); False when the line is not in the cart."""
         async with self._engine.begin() as conn:
-            await self._lock(conn, account_id)
+            await self._must_exist(conn, account_id, lock=True)
             line = sa.and_(
                 cart_items.c.account_id == account_id, cart_items.c.product_id == product_id
             )
@@ -78,7 +76,7 @@ class Carts(AccountRecords):
 
     async def set_dm_only(self, account_id: str, dm_only: bool) -> None:
         async with self._engine.begin() as conn:
-            await self._lock(conn, account_id)
+            await self._must_exist(conn, account_id, lock=True)
             await conn.execute(
                 sa.update(accounts).where(accounts.c.id == account_id).values(dm_only=dm_only)
             )

@@ -60,16 +60,10 @@ async def erase_account(conn: AsyncConnection, account_id: str) -> None:
     await conn.execute(sa.delete(cart_items).where(cart_items.c.account_id == account_id))
     await conn.execute(sa.delete(identities).where(identities.c.account_id == account_id))
     name = await conn.scalar(sa.select(accounts.c.name).where(accounts.c.id == account_id))
-    if name is not None:
-        await forget_signin_attempts(conn, name)
+    if name is not None:  # the name someone typed at sign-in is personal data too
+        key = signin_name_key(name)
+        await conn.execute(sa.delete(web_signin_limits).where(web_signin_limits.c.key == key))
     await conn.execute(sa.delete(accounts).where(accounts.c.id == account_id))
-
-
-async def forget_signin_attempts(conn: AsyncConnection, name: str) -> None:
-    """Erase the web sign-in attempts counted against an account name: the name someone typed
-    is personal data of the account being forgotten."""
-    key = signin_name_key(name)
-    await conn.execute(sa.delete(web_signin_limits).where(web_signin_limits.c.key == key))
 
 
 def signin_name_key(name: str) -> str:

@@ -8,7 +8,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from hashcart.accounts.base import AccountStore
+from hashcart.accounts.records import AccountStore
 from hashcart.commands import CartCommand
 from hashcart.errors import Conflict, NotFound
 from hashcart.store.schema import identities, pending_commands
@@ -22,8 +22,7 @@ class Identities(AccountStore):
         now = time.time()
         try:
             async with self._engine.begin() as conn:
-                if not await self._exists(conn, account_id):
-                    raise NotFound(f"no account {account_id!r}")
+                await self._must_exist(conn, account_id)
                 owner = (
                     await conn.execute(
                         sa.select(identities.c.account_id).where(

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import sqlalchemy as sa
 
-from hashcart.accounts.base import AccountStore
+from hashcart.accounts.records import AccountStore
 from hashcart.store.schema import link_tokens, pending_commands
 
 
@@ -25,17 +25,15 @@ class LinkToken:
         return self.used_at is None and self.expires_at > time.time()
 
 
+_COLUMNS = [link_tokens.c[field.name] for field in fields(LinkToken)]
+
+
 class LinkTokens(AccountStore):
     async def token(self, token: str) -> LinkToken | None:
+        query = sa.select(*_COLUMNS).where(link_tokens.c.token == token)
         async with self._engine.connect() as conn:
-            row = (
-                await conn.execute(sa.select(link_tokens).where(link_tokens.c.token == token))
-            ).first()
-        if row is None:
-            return None
-        return LinkToken(
-            row.token, row.platform, row.user_id, row.user_name, row.expires_at, row.used_at
-        )
+            row = (await conn.execute(query)).first()
+        return None if row is None else LinkToken(*row)
 
     async def claim_token(self, token: str) -> LinkToken | None:
         """Mark a usable link token used; None when it is unknown, used or expired.
@@ -43,24 +41,16 @@ class LinkTokens(AccountStore):
         One UPDATE decides, so two confirmations racing for one token cannot both win.
         """
         now = time.time()
-        async with self._engine.begin() as conn:
-            result = await conn.execute(
-                sa.update(link_tokens)
-                .where(
-                    link_tokens.c.token == token,
-                    link_tokens.c.used_at.is_(None),
-                    link_tokens.c.expires_at > now,
-                )
-                .values(used_at=now)
-            )
-            if result.rowcount != 1:
-                return None
-            row = (
-                await conn.execute(sa.select(link_tokens).where(link_tokens.c.token == token))
-            ).one()
-        return LinkToken(
-            row.token, row.platform, row.user_id, row.user_name, row.expires_at, row.used_at
+        usable = sa.and_(link_tokens.c.used_at.is_(None), link_tokens.c.expires_at > now)
+        claim = (
+            sa.update(link_tokens)
+            .where(link_tokens.c.token == token, usable)
+            .values(used_at=now)
+            .returning(*_COLUMNS)
         )
+        async with self._engine.begin() as conn:
+            row = (await conn.execute(claim)).first()
+        return None if row is None else LinkToken(*row)
 
     async def pending_count(self, platform: str, user_id: str) -> int:
         """How many adds this identity made before it was linked (and that have not expired)."""

@@ -3,40 +3,14 @@
 from __future__ import annotations
 
 import time
-import uuid
-from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.exc import IntegrityError
 
-from hashcart.accounts.base import AccountStore
-from hashcart.errors import Conflict, NotFound
-from hashcart.store import dialect_insert
+from hashcart.accounts.records import AccountStore
 from hashcart.store.schema import accounts, web_logins
 
 
 class WebLogins(AccountStore):
-    async def create_with_password(self, name: str, password_hash: str) -> dict[str, Any]:
-        """A new account that can sign in on the web; `Conflict` when the name is taken."""
-        account_id = uuid.uuid4().hex
-        now = time.time()
-        try:
-            async with self._engine.begin() as conn:
-                await conn.execute(
-                    sa.insert(accounts).values(id=account_id, name=name, created_at=now)
-                )
-                await conn.execute(
-                    sa.insert(web_logins).values(
-                        account_id=account_id,
-                        password_hash=password_hash,
-                        created_at=now,
-                        updated_at=now,
-                    )
-                )
-        except IntegrityError:
-            raise Conflict(f"an account named {name!r} exists already") from None
-        return {"id": account_id, "name": name}
-
     async def set_password(
         self, account_id: str, password_hash: str, *, end_sessions: bool = True
     ) -> None:
@@ -47,19 +21,10 @@ class WebLogins(AccountStore):
         """
         now = time.time()
         async with self._engine.begin() as conn:
-            if not await self._exists(conn, account_id):
-                raise NotFound(f"no account {account_id!r}")
+            await self._must_exist(conn, account_id)
             if end_sessions:
                 await conn.execute(self._next_session_version(account_id))
-            insert = dialect_insert(self._engine, web_logins).values(
-                account_id=account_id, password_hash=password_hash, created_at=now, updated_at=now
-            )
-            await conn.execute(
-                insert.on_conflict_do_update(
-                    index_elements=[web_logins.c.account_id],
-                    set_={"password_hash": password_hash, "updated_at": now},
-                )
-            )
+            await conn.execute(self._password(account_id, password_hash, now))
 
     async def session_version(self, account_id: str) -> int | None:
         """The account's web session version (None: no such account); cookies carry it."""

@@ -1,4 +1,5 @@
-"""Accounts as operators see them: create, find, read, delete, their events and orders."""
+"""Accounts as operators see them: create, find, read, delete, their events and orders; and
+`AccountStore`, what every part of `Accounts` shares."""
 
 from __future__ import annotations
 
@@ -8,21 +9,49 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from hashcart.accounts.base import AccountStore
 from hashcart.accounts.erasure import erase_account
 from hashcart.errors import Conflict, NotFound
-from hashcart.store.schema import accounts, events, identities, orders
+from hashcart.store import dialect_insert
+from hashcart.store.schema import accounts, events, identities, orders, web_logins
+
+
+class AccountStore:
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+
+    @staticmethod
+    async def _must_exist(conn: AsyncConnection, account_id: str, *, lock: bool = False) -> None:
+        """`lock`: hold the account's row, as the applier does, until the transaction ends."""
+        query = sa.select(accounts.c.id).where(accounts.c.id == account_id)
+        found = await conn.execute(query.with_for_update() if lock else query)
+        if found.first() is None:
+            raise NotFound(f"no account {account_id!r}")
+
+    def _password(self, account_id: str, password_hash: str, now: float) -> sa.Insert:
+        """The statement that gives an account its web password, or a new one."""
+        insert = dialect_insert(self._engine, web_logins).values(
+            account_id=account_id, password_hash=password_hash, created_at=now, updated_at=now
+        )
+        upsert: sa.Insert = insert.on_conflict_do_update(
+            index_elements=[web_logins.c.account_id],
+            set_={"password_hash": password_hash, "updated_at": now},
+        )
+        return upsert
 
 
 class AccountRecords(AccountStore):
-    async def create(self, name: str) -> dict[str, Any]:
-        account_id = uuid.uuid4().hex
+    async def create(self, name: str, password_hash: str | None = None) -> dict[str, Any]:
+        """A new account, one that can sign in on the web when given `password_hash`."""
+        account_id, now = uuid.uuid4().hex, time.time()
         try:
             async with self._engine.begin() as conn:
                 await conn.execute(
-                    sa.insert(accounts).values(id=account_id, name=name, created_at=time.time())
+                    sa.insert(accounts).values(id=account_id, name=name, created_at=now)
                 )
+                if password_hash is not None:
+                    await conn.execute(self._password(account_id, password_hash, now))
         except IntegrityError:
             raise Conflict(f"an account named {name!r} exists already") from None
         return {"id": account_id, "name": name}
@@ -67,8 +96,7 @@ class AccountRecords(AccountStore):
     async def delete(self, account_id: str) -> None:
         """Delete the account, its identities, cart and pending adds; keep anonymous event ids."""
         async with self._engine.begin() as conn:
-            if not await self._exists(conn, account_id):
-                raise NotFound(f"no account {account_id!r}")
+            await self._must_exist(conn, account_id)
             await erase_account(conn, account_id)
 
     async def events(self, limit: int = 50, outcome: str | None = None) -> list[dict[str, Any]]:
@@ -81,8 +109,7 @@ class AccountRecords(AccountStore):
 
     async def orders(self, account_id: str) -> list[dict[str, Any]]:
         async with self._engine.connect() as conn:
-            if not await self._exists(conn, account_id):
-                raise NotFound(f"no account {account_id!r}")
+            await self._must_exist(conn, account_id)
             rows = await conn.execute(
                 sa.select(
                     orders.c.id,

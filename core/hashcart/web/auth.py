@@ -20,12 +20,13 @@ from aiohttp import web
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
+from hashcart.accounts import signin_name_key
 from hashcart.errors import Conflict
 from hashcart.web.oidc.flow import add_routes as add_oidc_routes
-from hashcart.web.pages import current_account, forbidden, message, page, safe_next, see_other
+from hashcart.web.pages import current_account, form_handler, message, page, safe_next, see_other
 from hashcart.web.server import HASHCART_KEY, hashcart_of
-from hashcart.web.session import CODEC_KEY, SETTINGS_KEY, checked_form, session_of, with_session
-from hashcart.web.signin_limits import SignInLimits, address_key, name_key
+from hashcart.web.session import CODEC_KEY, SETTINGS_KEY, session_of, with_session
+from hashcart.web.signin_limits import SignInLimits, Verdict, address_key
 
 LIMITS_KEY: web.AppKey[SignInLimits] = web.AppKey("hashcart_signin_limits", SignInLimits)
 
@@ -66,38 +67,23 @@ async def signin_page(request: web.Request) -> web.Response:
 
 
 async def _signin_again(
-    request: web.Request,
-    status: int,
-    error: str,
-    next_path: str,
-    name: str = "",
-    **error_params: Any,
+    request: web.Request, status: int, error: str, next_path: str, name: str = "", **params: Any
 ) -> web.Response:
-    """The sign-in page again with `error`, a catalog id filled in with `error_params`."""
-    return await page(
-        request,
-        "signin.html",
-        status,
-        error=error,
-        error_params=error_params,
-        next=next_path,
-        name=name,
-    )
+    """The sign-in page again with `error`, a catalog id filled in with `params`."""
+    context = {"error": error, "error_params": params, "next": next_path, "name": name}
+    return await page(request, "signin.html", status, **context)
 
 
 async def _too_many(
-    request: web.Request, retry_after: float, text: str, next_path: str, name: str, **params: Any
+    request: web.Request, wait: Verdict, text: str, next_path: str, name: str, **params: Any
 ) -> web.Response:
     response = await _signin_again(request, 429, text, next_path, name, **params)
-    response.headers["Retry-After"] = str(max(1, math.ceil(retry_after)))
+    response.headers["Retry-After"] = str(max(1, math.ceil(wait.retry_after)))
     return response
 
 
-@with_session
-async def signin(request: web.Request) -> web.Response:
-    form = await checked_form(request)
-    if form is None:
-        return await forbidden(request)
+@form_handler
+async def signin(request: web.Request, form: dict[str, Any]) -> web.Response:
     next_path = safe_next(form.get("next"))
     name = form.get("name", "").strip()[:MAX_NAME_TYPED]
     password = form.get("password", "")
@@ -106,33 +92,27 @@ async def signin(request: web.Request) -> web.Response:
     limits = request.app[LIMITS_KEY]
     window = settings.signin_window_minutes * 60
     # Counted before the password is checked: parallel guesses cannot all slip past the limit.
-    by_address = await limits.admit(
-        address_key(_address(request)),
-        settings.signin_attempts_per_address,
-        window,
-        slow_down=False,
-    )
+    address, allowance = address_key(_address(request)), settings.signin_attempts_per_address
+    by_address = await limits.admit(address, allowance, window, slow_down=False)
     if not by_address.admitted:
         minutes = math.ceil(by_address.retry_after / 60)
         text = "web.error.signins_by_address"
-        return await _too_many(
-            request, by_address.retry_after, text, next_path, name, minutes=minutes
-        )
+        return await _too_many(request, by_address, text, next_path, name, minutes=minutes)
     # A browser that signed in as this name before has an allowance of its own.
     device = request.app[CODEC_KEY].device_of(request, name)
-    limit_key = f"device:{device}" if device else name_key(name)
+    limit_key = f"device:{device}" if device else signin_name_key(name)
     by_name = await limits.admit(limit_key, settings.signin_attempts, window, slow_down=True)
     if not by_name.admitted:
         seconds = math.ceil(by_name.retry_after)
         text = "web.error.signins_by_name"
-        return await _too_many(request, by_name.retry_after, text, next_path, name, n=seconds)
+        return await _too_many(request, by_name, text, next_path, name, n=seconds)
     login = await accounts.login_of(name) if NAME.match(name) else None
     valid = await verify_password(login[1] if login else _DUMMY_HASH, password[:MAX_PASSWORD])
     if login is None or not valid:
         return await _signin_again(request, 401, SIGNIN_FAILED, next_path, name)
     account_id, stored = login
     await limits.clear(limit_key)
-    await limits.refund(address_key(_address(request)))
+    await limits.refund(address)
     if _hasher.check_needs_rehash(stored):
         await accounts.set_password(account_id, await hash_password(password), end_sessions=False)
     version = await accounts.session_version(account_id)
@@ -144,21 +124,13 @@ async def signin(request: web.Request) -> web.Response:
     return response
 
 
-@with_session
-async def signup(request: web.Request) -> web.Response:
-    form = await checked_form(request)
-    if form is None:
-        return await forbidden(request)
+@form_handler
+async def signup(request: web.Request, form: dict[str, Any]) -> web.Response:
     next_path = safe_next(form.get("next"))
     name = form.get("name", "").strip()
     password = form.get("password", "")
     if not NAME.match(name):
-        return await _signin_again(
-            request,
-            422,
-            "web.error.bad_name",
-            next_path,
-        )
+        return await _signin_again(request, 422, "web.error.bad_name", next_path)
     if not MIN_PASSWORD <= len(password) <= MAX_PASSWORD:
         return await _signin_again(
             request, 422, "web.error.short_password", next_path, count=MIN_PASSWORD
@@ -172,7 +144,7 @@ async def signup(request: web.Request) -> web.Response:
             request, 429, "web.error.signups.title", "web.error.signups.text", next_step=None
         )
     try:
-        created = await accounts.create_with_password(name, await hash_password(password))
+        created = await accounts.create(name, await hash_password(password))
     except Conflict:
         return await _signin_again(request, 409, "web.error.name_taken", next_path)
     session_of(request).sign_in(created["id"], 0)
@@ -181,11 +153,8 @@ async def signup(request: web.Request) -> web.Response:
     return response
 
 
-@with_session
-async def signout(request: web.Request) -> web.Response:
-    form = await checked_form(request)
-    if form is None:
-        return await forbidden(request)
+@form_handler
+async def signout(request: web.Request, form: dict[str, Any]) -> web.Response:
     # Only a session that still holds may end the others (not a cookie ended before).
     account = await current_account(request) if form.get("everywhere") == "yes" else None
     if account is not None:

@@ -25,14 +25,14 @@ from hashcart.handoff import Handoff, cart_lines, handoffs
 from hashcart.i18n import money
 from hashcart.web.pages import (
     current_account,
-    forbidden,
+    form_handler,
     identity_label,
     page,
     platform_name,
     see_other,
 )
 from hashcart.web.server import HASHCART_KEY, hashcart_of, json_error
-from hashcart.web.session import SETTINGS_KEY, checked_form, session_of, with_session
+from hashcart.web.session import SETTINGS_KEY, Handler, session_of, with_session
 from hashcart.web.templating import page_locale
 
 #: How often an idle stream says it is still there (so proxies keep it), and how long one
@@ -170,18 +170,17 @@ def _language_notice(request: web.Request, account: dict[str, Any]) -> str | Non
     return hashcart.translate(locale, "web.language_saved", language_name=name)
 
 
-OwnerHandler = Callable[[web.Request, dict[str, Any], dict[str, Any]], Awaitable[web.Response]]
+Form = dict[str, Any]
+Account = dict[str, Any]
+OwnerHandler = Callable[[web.Request, Form, Account], Awaitable[web.Response]]
 
 
-def owner_form(handler: OwnerHandler) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+def owner_form(handler: OwnerHandler) -> Handler:
     """A cart form handler: runs with the posted form and the signed-in account, after the
     CSRF check; a refused post gets 403, a signed-out one goes to sign-in."""
 
-    @with_session
-    async def checked(request: web.Request) -> web.Response:
-        form = await checked_form(request)
-        if form is None:
-            return await forbidden(request)
+    @form_handler
+    async def checked(request: web.Request, form: Form) -> web.Response:
         account = await current_account(request)
         if account is None:
             return see_other("/signin?next=/cart")
@@ -191,9 +190,7 @@ def owner_form(handler: OwnerHandler) -> Callable[[web.Request], Awaitable[web.S
 
 
 @owner_form
-async def set_quantity(
-    request: web.Request, form: dict[str, Any], account: dict[str, Any]
-) -> web.Response:
+async def set_quantity(request: web.Request, form: Form, account: Account) -> web.Response:
     try:
         quantity = int(form.get("quantity", ""))
     except ValueError:
@@ -208,18 +205,14 @@ async def set_quantity(
 
 
 @owner_form
-async def remove_item(
-    request: web.Request, form: dict[str, Any], account: dict[str, Any]
-) -> web.Response:
+async def remove_item(request: web.Request, form: Form, account: Account) -> web.Response:
     await hashcart_of(request).accounts.set_quantity(account["id"], form.get("product_id", ""), 0)
     _changed(request, account)
     return see_other("/cart?done=removed")
 
 
 @owner_form
-async def unlink(
-    request: web.Request, form: dict[str, Any], account: dict[str, Any]
-) -> web.Response:
+async def unlink(request: web.Request, form: Form, account: Account) -> web.Response:
     with contextlib.suppress(NotFound):  # already unlinked, or someone else's: nothing to do
         await hashcart_of(request).accounts.unlink(
             account["id"], form.get("platform", ""), form.get("user_id", "")
@@ -229,9 +222,7 @@ async def unlink(
 
 
 @owner_form
-async def privacy(
-    request: web.Request, form: dict[str, Any], account: dict[str, Any]
-) -> web.Response:
+async def privacy(request: web.Request, form: Form, account: Account) -> web.Response:
     wanted = form.get("dm_only", "")
     if wanted in ("on", "off"):
         await hashcart_of(request).accounts.set_dm_only(account["id"], wanted == "on")
@@ -240,9 +231,7 @@ async def privacy(
 
 
 @owner_form
-async def language(
-    request: web.Request, form: dict[str, Any], account: dict[str, Any]
-) -> web.Response:
+async def language(request: web.Request, form: Form, account: Account) -> web.Response:
     chosen = chosen_language(form.get("language", ""))
     if chosen is None:
         return see_other("/cart")

@@ -3,12 +3,14 @@ the identity into their cart."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from aiohttp import web
 
 from hashcart.errors import Conflict
 from hashcart.web.pages import (
     current_account,
-    forbidden,
+    form_handler,
     identity_label,
     linked_elsewhere,
     message,
@@ -17,7 +19,7 @@ from hashcart.web.pages import (
     see_other,
 )
 from hashcart.web.server import hashcart_of
-from hashcart.web.session import checked_form, with_session
+from hashcart.web.session import with_session
 
 
 async def _token_problem(request: web.Request, token: str) -> web.Response | None:
@@ -60,12 +62,9 @@ async def link_page(request: web.Request) -> web.Response:
     )
 
 
-@with_session
-async def confirm_link(request: web.Request) -> web.Response:
+@form_handler
+async def confirm_link(request: web.Request, form: dict[str, Any]) -> web.Response:
     token = request.match_info["token"]
-    form = await checked_form(request)
-    if form is None:
-        return await forbidden(request)
     account = await current_account(request)
     if account is None:
         return see_other(f"/link/{token}")

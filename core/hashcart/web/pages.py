@@ -8,6 +8,7 @@ CSRF token and answer with a redirect (post/redirect/get), so a reload never pos
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -17,7 +18,7 @@ from aiohttp import web
 from hashcart.errors import NotFound
 from hashcart.i18n import translate
 from hashcart.web.server import hashcart_of
-from hashcart.web.session import session_of
+from hashcart.web.session import Handler, checked_form, session_of, with_session
 from hashcart.web.templating import environment, page_locale
 
 HERE = Path(__file__).parent
@@ -141,6 +142,22 @@ async def forbidden(request: web.Request) -> web.Response:
         "web.error.form_expired.title",
         "web.error.form_expired.text",
     )
+
+
+FormHandler = Callable[[web.Request, dict[str, Any]], Awaitable[web.Response]]
+
+
+def form_handler(handler: FormHandler) -> Handler:
+    """A form's POST handler, run only when the form carries this browser's CSRF token."""
+
+    @with_session
+    async def checked(request: web.Request) -> web.Response:
+        form = await checked_form(request)
+        if form is None:
+            return await forbidden(request)
+        return await handler(request, form)
+
+    return checked
 
 
 #: Longer `next` values are no path of this site.

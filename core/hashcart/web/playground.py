@@ -29,8 +29,8 @@ from hashcart.errors import Conflict
 from hashcart.i18n import money
 from hashcart.testing.standins import load_standins
 from hashcart.web.cart_page import SHUTDOWN_KEY
-from hashcart.web.pages import forbidden, page, platform_name, see_other
-from hashcart.web.session import checked_form, session_of, with_session
+from hashcart.web.pages import form_handler, page, platform_name, see_other
+from hashcart.web.session import session_of, with_session
 
 if TYPE_CHECKING:
     from hashcart.app import Hashcart
@@ -171,12 +171,12 @@ class Playground:
         self.hashcart = hashcart
         app.router.add_get("/playground", with_session(self._page))
         app.router.add_get("/playground/events", self._events)
-        app.router.add_post("/playground/x/tweet", with_session(self._x_tweet))
-        app.router.add_post("/playground/x/reply", with_session(self._x_reply))
-        app.router.add_post("/playground/slack/command", with_session(self._slack_command))
-        app.router.add_post("/playground/discord/message", with_session(self._discord_message))
-        app.router.add_post("/playground/discord/react", with_session(self._discord_react))
-        app.router.add_post("/playground/signin", with_session(self._signin))
+        app.router.add_post("/playground/x/tweet", form_handler(self._x_tweet))
+        app.router.add_post("/playground/x/reply", form_handler(self._x_reply))
+        app.router.add_post("/playground/slack/command", form_handler(self._slack_command))
+        app.router.add_post("/playground/discord/message", form_handler(self._discord_message))
+        app.router.add_post("/playground/discord/react", form_handler(self._discord_react))
+        app.router.add_post("/playground/signin", form_handler(self._signin))
 
     def _app(self) -> Hashcart:
         assert self.hashcart is not None, "the playground's routes are not installed"
@@ -351,18 +351,12 @@ class Playground:
         known = {p.product_id: p.url for p in self.products}
         return str(known.get(chosen, chosen.strip()))
 
-    async def _x_tweet(self, request: web.Request) -> web.Response:
-        form = await checked_form(request)
-        if form is None:
-            return await forbidden(request)
+    async def _x_tweet(self, request: web.Request, form: dict[str, Any]) -> web.Response:
         text = form.get("text", "").strip()[:200] or "Look at this"
         self.x.add_tweet(self.x.tweet(text, user=self.x_bob, urls=[self._product_url(form)]))
         return see_other("/playground#x")
 
-    async def _x_reply(self, request: web.Request) -> web.Response:
-        form = await checked_form(request)
-        if form is None:
-            return await forbidden(request)
+    async def _x_reply(self, request: web.Request, form: dict[str, Any]) -> web.Response:
         parent = self.x.tweets.get(form.get("tweet_id", ""))
         if parent is None:
             return see_other("/playground#x")
@@ -372,10 +366,7 @@ class Playground:
         await self.x.deliver(f"{self.base_url}/twitter/webhook", [reply])
         return see_other("/playground#x")
 
-    async def _slack_command(self, request: web.Request) -> web.Response:
-        form = await checked_form(request)
-        if form is None:
-            return await forbidden(request)
+    async def _slack_command(self, request: web.Request, form: dict[str, Any]) -> web.Response:
         text = _without_slash_command(form.get("text", "").strip()[:300])
         await self.demo_account()
         response_url = self.slack.new_response_url()
@@ -389,20 +380,14 @@ class Playground:
         )
         return see_other("/playground#slack")
 
-    async def _discord_message(self, request: web.Request) -> web.Response:
-        form = await checked_form(request)
-        if form is None:
-            return await forbidden(request)
+    async def _discord_message(self, request: web.Request, form: dict[str, Any]) -> web.Response:
         text = form.get("text", "").strip()[:200] or "Deal of the day:"
         self.discord.post_message(
             self.discord_channel, self.discord_bob, f"{text} {self._product_url(form)}"
         )
         return see_other("/playground#discord")
 
-    async def _discord_react(self, request: web.Request) -> web.Response:
-        form = await checked_form(request)
-        if form is None:
-            return await forbidden(request)
+    async def _discord_react(self, request: web.Request, form: dict[str, Any]) -> web.Response:
         try:
             message = self.discord.messages.get(int(form.get("message_id", "")))
         except ValueError:
@@ -413,10 +398,7 @@ class Playground:
             await self.discord.react(self.discord_demo, message, CART_EMOJI, remove=reacted)
         return see_other("/playground#discord")
 
-    async def _signin(self, request: web.Request) -> web.Response:
-        form = await checked_form(request)
-        if form is None:
-            return await forbidden(request)
+    async def _signin(self, request: web.Request, form: dict[str, Any]) -> web.Response:
         account_id = await self.demo_account()
         version = await self._app().accounts.session_version(account_id)
         session_of(request).sign_in(account_id, version or 0)

@@ -15,16 +15,12 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from hashcart.accounts import signin_name_key as name_key
 from hashcart.store import dialect_insert
 from hashcart.store.schema import web_signin_limits
 
 #: The first attempt past a name's allowance waits this long, the next twice as long, …
 DELAY_STEP_SECONDS = 2.0
 MAX_DELAY_SECONDS = 60.0
-
-
-__all__ = ["SignInLimits", "Verdict", "address_key", "name_key"]
 
 
 def address_key(address: str) -> str:
