@@ -21,7 +21,7 @@ import hashcart_slack
 import hashcart_twitter
 from hashcart import ProvenIdentity
 from hashcart.testing import RunningHashcart, eventually, running_hashcart
-from hashcart.web.link_proof import LINK_PROOF_KEY
+from hashcart.web.linking import LINK_PROOF_KEY
 from hashcart_discord.testing import DiscordStandin
 from hashcart_mastodon.testing import MastodonStandin
 from hashcart_slack.testing import SlackStandin

@@ -4,12 +4,10 @@ from __future__ import annotations
 
 from hashcart.accounts.carts import Carts
 from hashcart.accounts.erasure import erase_account, signin_name_key
-from hashcart.accounts.identities import Identities
-from hashcart.accounts.link_tokens import LinkTokens
-from hashcart.accounts.logins import WebLogins
+from hashcart.accounts.identities import Identities, LinkTokens
 
 
-class Accounts(Carts, Identities, LinkTokens, WebLogins):
+class Accounts(Carts, Identities, LinkTokens):
     """One object for the account tables, built from one part per concern."""
 
 

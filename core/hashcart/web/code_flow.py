@@ -1,6 +1,6 @@
 """The authorization-code flow with PKCE (RFC 7636) as both sign-ins run it: with an OpenID
 Connect provider (`hashcart.web.oidc`) and with a platform whose identity is linked by proof
-(`hashcart.web.link_proof`).
+(`hashcart.web.linking`).
 
 The state and the PKCE verifier ride in a signed cookie of the browser that started the flow, so
 a callback is believed only when its `state` matches that cookie's: one from another browser,

@@ -63,10 +63,9 @@ class SampleProduct:
 
 @dataclass(frozen=True)
 class SlackLine:
-    """One line of the Slack pane: what the demo person typed, and where its answer arrives."""
+    """One line of the Slack pane: what the demo person typed, and when."""
 
     text: str
-    response_url: str | None
     at: float
 
 
@@ -127,10 +126,8 @@ class Playground:
     # -- life cycle -------------------------------------------------------------------------------
 
     async def start(self) -> None:
-        await self.x.start()
-        await self.slack.start()
-        await self.discord.start()
-        await self.shop.start()
+        for standin in (self.x, self.slack, self.discord, self.shop):
+            await standin.start()
         for item in self.shop.items.values():
             if item.image is not None:
                 item.image = self.shop.url + item.image
@@ -159,10 +156,8 @@ class Playground:
 
     def env(self) -> dict[str, str]:
         """The settings that point the real platform plugins at the stand-ins."""
-        env: dict[str, str] = {}
-        for standin in (self.x, self.slack, self.discord, self.shop):
-            env.update(standin.plugin_env())
-        return env
+        standins = (self.x, self.slack, self.discord, self.shop)
+        return {key: value for standin in standins for key, value in standin.plugin_env().items()}
 
     # -- the plugin side --------------------------------------------------------------------------
 
@@ -370,7 +365,7 @@ class Playground:
         text = _without_slash_command(form.get("text", "").strip()[:300])
         await self.demo_account()
         response_url = self.slack.new_response_url()
-        self.slack_lines.append(SlackLine(text, response_url, time.time()))
+        self.slack_lines.append(SlackLine(text, time.time()))
         await self.slack.slash_command(
             f"{self.base_url}/slack/events",
             _slack_links(text),

@@ -120,7 +120,7 @@ async def _cache_static(request: web.Request, response: web.StreamResponse) -> N
 
 
 def build_web_app(hashcart: Hashcart) -> web.Application:
-    from hashcart.web import admin, auth, cart_page, link_page, link_proof, session
+    from hashcart.web import admin, auth, cart_page, linking, session
     from hashcart.web.client_address import TrustedProxies
 
     try:
@@ -135,12 +135,10 @@ def build_web_app(hashcart: Hashcart) -> web.Application:
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/metrics", metrics)
     admin.add_routes(app)
-    # The people's pages; proof links before `/link/{token}`, which their pattern never matches.
     session.install(app, hashcart.settings.public_url)
     app.router.add_static(STATIC_PREFIX, STATIC)
     app.on_response_prepare.append(_cache_static)
-    link_proof.add_routes(app)
-    link_page.add_routes(app)
+    linking.add_routes(app)
     auth.add_routes(app)
     cart_page.add_routes(app)
     hashcart.add_web_routes(app)

@@ -78,20 +78,14 @@ class Session:
     version: int = 0
     via_shop: bool = False
 
-    def sign_in(self, account_id: str, version: int, *, via_shop: bool = False) -> None:
-        """A new identity gets a new CSRF token, so a token seen before sign-in is worthless."""
-        self.account_id = account_id
-        self.version = version
-        self.via_shop = via_shop
+    def sign_in(self, account_id: str | None, version: int, *, via_shop: bool = False) -> None:
+        """A new identity (or none) gets a new CSRF token, so a token seen before is worthless."""
+        self.account_id, self.version, self.via_shop = account_id, version, via_shop
         self.csrf = secrets.token_urlsafe(24)
         self.dirty = True
 
     def sign_out(self) -> None:
-        self.account_id = None
-        self.version = 0
-        self.via_shop = False
-        self.csrf = secrets.token_urlsafe(24)
-        self.dirty = True
+        self.sign_in(None, 0)
 
     def csrf_ok(self, given: object) -> bool:
         return isinstance(given, str) and hmac.compare_digest(given.encode(), self.csrf.encode())

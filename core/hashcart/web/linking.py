@@ -1,10 +1,11 @@
-"""Linking by proof: `/link/{platform}` links the identity a person proves by signing in there.
+"""Linking a platform identity to the signed-in account on the web.
 
-A one-time link token goes only into private answers; a public answer points here instead, so a
-reader of the thread gains nothing from it. The person signs in with the platform (OAuth 2.0
-authorization code with PKCE, the endpoints declared by the platform's plugin through
-`hashcart_signin_provider`), the platform says who they are, and a page names that identity and
-asks the signed-in hashcart account to confirm with a POST carrying the CSRF token.
+`/link/{token}` is where a bot's private link reply points: its one-time token names the
+identity. A public answer points at `/link/{platform}` instead, so a reader of the thread gains
+nothing from it: there the person signs in with the platform (OAuth 2.0 authorization code with
+PKCE, the endpoints declared by the platform's plugin through `hashcart_signin_provider`), the
+platform says who they are, and a page names that identity and asks the signed-in hashcart
+account to confirm with a POST carrying the CSRF token.
 
 Two short-lived cookies, signed with the session secret, HttpOnly and scoped to
 `/link/{platform}`, carry the state: the flow (state and PKCE verifier) until the callback, then
@@ -30,15 +31,11 @@ from sqlalchemy.exc import SQLAlchemyError
 from hashcart.config import HashcartSettingsBase, load_settings
 from hashcart.errors import Conflict
 from hashcart.signin import ProvenIdentity, SignInProvider
-from hashcart.web.code_flow import (
-    Refusals,
-    authorization_url,
-    state_matches,
-    token_request,
-)
+from hashcart.web.code_flow import Refusals, authorization_url, state_matches, token_request
 from hashcart.web.pages import (
     current_account,
     forbidden,
+    form_handler,
     identity_label,
     linked_elsewhere,
     message,
@@ -355,6 +352,68 @@ async def confirm(request: web.Request) -> web.Response:
     return response
 
 
+async def _token_problem(request: web.Request, token: str) -> web.Response | None:
+    found = await hashcart_of(request).accounts.token(token)
+    if found is None:
+        return await message(
+            request,
+            404,
+            "web.error.link_unknown.title",
+            "web.error.link_unknown.text",
+        )
+    if not found.usable:
+        return await message(
+            request,
+            410,
+            "web.error.link_expired.title",
+            "web.error.link_expired.text",
+            {"minutes": hashcart_of(request).settings.link_token_minutes},
+        )
+    return None
+
+
+@with_session
+async def link_page(request: web.Request) -> web.Response:
+    token = request.match_info["token"]
+    problem = await _token_problem(request, token)
+    if problem is not None:
+        return problem
+    hashcart = hashcart_of(request)
+    found = await hashcart.accounts.token(token)
+    assert found is not None
+    return await page(
+        request,
+        "link.html",
+        who=identity_label(found.platform, found.user_id, found.user_name),
+        platform=platform_name(found.platform),
+        token=token,
+        next=f"/link/{token}",
+        pending=await hashcart.accounts.pending_count(found.platform, found.user_id),
+    )
+
+
+@form_handler
+async def confirm_link(request: web.Request, form: dict[str, Any]) -> web.Response:
+    token = request.match_info["token"]
+    account = await current_account(request)
+    if account is None:
+        return see_other(f"/link/{token}")
+    hashcart = hashcart_of(request)
+    claimed = await hashcart.accounts.claim_token(token)
+    if claimed is None:
+        problem = await _token_problem(request, token)
+        return problem or see_other(f"/link/{token}")
+    try:
+        await hashcart.link_identity(
+            account["id"], claimed.platform, claimed.user_id, claimed.user_name
+        )
+    except Conflict:
+        await hashcart.accounts.release_token(token)
+        who = identity_label(claimed.platform, claimed.user_id, claimed.user_name)
+        return await linked_elsewhere(request, who, platform_name(claimed.platform))
+    return see_other("/cart?done=linked")
+
+
 def _providers(app: web.Application) -> dict[str, SignInProvider]:
     hashcart = app[HASHCART_KEY]
     found: dict[str, SignInProvider] = {}
@@ -369,7 +428,7 @@ def _providers(app: web.Application) -> dict[str, SignInProvider]:
 
 
 def add_routes(app: web.Application) -> None:
-    """Register before `/link/{token}`: the platform pattern never matches a token."""
+    """Linking by proof first: its platform pattern never matches a link token."""
     codec = app[CODEC_KEY]
     app[LINK_PROOF_KEY] = LinkProofState(
         providers=_providers(app),
@@ -382,3 +441,5 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get(base + "/callback", callback)
     app.router.add_get(base + "/confirm", confirm_page)
     app.router.add_post(base + "/confirm", confirm)
+    app.router.add_get("/link/{token}", link_page)
+    app.router.add_post("/link/{token}", confirm_link)
