@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from hashcart.retention import prune
 from hashcart.store.schema import rate_counters, web_signin_limits
 from hashcart.testing import RunningHashcart, running_hashcart
-from hashcart.web import auth, signin_limits
+from hashcart.web import auth
 from tests.web.visitor import Visitor
 
 LIMIT = 5
@@ -38,7 +38,7 @@ async def site(database_url: str) -> AsyncIterator[RunningHashcart]:
 @pytest.fixture
 def slow_steps(monkeypatch: pytest.MonkeyPatch) -> None:
     """Past the allowance, a wait longer than any burst here takes, so counts are exact."""
-    monkeypatch.setattr(signin_limits, "DELAY_STEP_SECONDS", 30.0)
+    monkeypatch.setattr(auth, "DELAY_STEP_SECONDS", 30.0)
 
 
 @pytest.fixture
@@ -89,7 +89,7 @@ async def test_an_attacker_cannot_lock_the_owner_out_of_a_name(
         if owner.status != 429:
             break
         wait = int(owner.headers["Retry-After"])
-        assert wait <= 4 * signin_limits.DELAY_STEP_SECONDS
+        assert wait <= 4 * auth.DELAY_STEP_SECONDS
         waited += wait
         await asyncio.sleep(wait)
     assert (owner.status, owner.headers["Location"]) == (303, "/cart")

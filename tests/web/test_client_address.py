@@ -9,7 +9,7 @@ from aiohttp.test_utils import make_mocked_request
 
 from hashcart.errors import ConfigError
 from hashcart.testing import running_hashcart
-from hashcart.web.client_address import TrustedProxies
+from hashcart.web.server import TrustedProxies
 
 
 def _request(peer: str, **headers: str) -> object:

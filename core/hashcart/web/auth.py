@@ -4,7 +4,7 @@ Passwords are hashed with Argon2id (argon2-cffi) in a worker thread, so a sign-i
 the event loop. A failed sign-in reads the same whether the name exists or not, and an unknown
 name still costs one hash check, so neither the words nor the timing tell which names exist.
 Attempts are counted per account name and per client address in the database before the password
-is checked (`signin_limits`), so the limits hold across parallel requests, restarts and nodes; a
+is checked (`SignInLimits`), so the limits hold across parallel requests, restarts and nodes; a
 name under attack slows down rather than locking its owner out, and a browser that signed in as
 the name before (a signed device cookie) is counted on its own, so strangers do not slow it.
 """
@@ -14,19 +14,109 @@ from __future__ import annotations
 import asyncio
 import math
 import re
+import time
+from dataclasses import dataclass
 from typing import Any
 
+import sqlalchemy as sa
 from aiohttp import web
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from hashcart.accounts import signin_name_key
 from hashcart.errors import Conflict
+from hashcart.store import dialect_insert
+from hashcart.store.schema import web_signin_limits
 from hashcart.web.oidc.flow import add_routes as add_oidc_routes
 from hashcart.web.pages import current_account, form_handler, message, page, safe_next, see_other
 from hashcart.web.server import HASHCART_KEY, hashcart_of
 from hashcart.web.session import CODEC_KEY, SETTINGS_KEY, session_of, with_session
-from hashcart.web.signin_limits import SignInLimits, Verdict, address_key
+
+#: The first attempt past a name's allowance waits this long, the next twice as long, …
+DELAY_STEP_SECONDS = 2.0
+MAX_DELAY_SECONDS = 60.0
+
+
+def address_key(address: str) -> str:
+    return f"addr:{address[:150]}"
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """Whether an attempt may check its password; if not, how long to wait."""
+
+    admitted: bool
+    retry_after: float = 0.0
+
+
+class SignInLimits:
+    """Sign-in attempts per key, admitted before the password hash is checked.
+
+    One upsert per key both counts an attempt and decides whether it may go ahead, so however
+    many guesses arrive at once (on however many nodes), at most the window's allowance reach
+    the password check. Past its allowance a name is not locked (anyone could then lock its owner
+    out): each further attempt waits longer than the one before, up to `MAX_DELAY_SECONDS`; an
+    address past its allowance waits for the window to end.
+    """
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+
+    async def admit(
+        self, key: str, allowance: int, window_seconds: int, *, slow_down: bool
+    ) -> Verdict:
+        """Count one attempt against `key` unless it must wait.
+
+        `slow_down`: past the allowance, admit one attempt per growing delay (account names);
+        otherwise admit none until the window ends (addresses).
+        """
+        now = time.time()
+        start = int(now // window_seconds) * window_seconds
+        table = web_signin_limits
+        # `next_at` 0: the next attempt may come at once. (Not `now`: a request that read the
+        # clock earlier but commits later would find itself in the future and be refused.)
+        insert = dialect_insert(self._engine, table).values(
+            key=key, window_start=start, count=1, next_at=0.0
+        )
+        new_window = table.c.window_start != insert.excluded.window_start
+        counted = sa.case((new_window, 1), else_=table.c.count + 1)
+        past = counted - allowance
+        if slow_down:
+            # 1, 2, 4, … seconds: the doubling is a CASE ladder so both databases can run it.
+            ladder = [(past <= n, DELAY_STEP_SECONDS * 2**n) for n in range(5)]
+            delay = sa.case(*ladder, else_=MAX_DELAY_SECONDS)
+            next_at = sa.case((past < 0, 0.0), else_=now + delay)
+        else:
+            next_at = sa.case((past < 0, 0.0), else_=float(start + window_seconds))
+        statement = insert.on_conflict_do_update(
+            index_elements=[table.c.key],
+            set_={"count": counted, "window_start": start, "next_at": next_at},
+            where=sa.or_(new_window, table.c.next_at <= now),
+        ).returning(table.c.count)
+        async with self._engine.begin() as conn:
+            admitted = (await conn.execute(statement)).first()
+            if admitted is not None:
+                return Verdict(True)
+            wait = await conn.scalar(sa.select(table.c.next_at).where(table.c.key == key))
+        return Verdict(False, max(1.0, float(wait or now) - now))
+
+    async def refund(self, key: str) -> None:
+        """Take back one counted attempt (it succeeded): many people signing in from one
+        address (an office, a school) use up nothing."""
+        table = web_signin_limits
+        async with self._engine.begin() as conn:
+            await conn.execute(
+                sa.update(table)
+                .where(table.c.key == key, table.c.count > 0)
+                .values(count=table.c.count - 1, next_at=0.0)
+            )
+
+    async def clear(self, key: str) -> None:
+        """A successful sign-in: the name's earlier failures no longer slow its owner down."""
+        async with self._engine.begin() as conn:
+            await conn.execute(sa.delete(web_signin_limits).where(web_signin_limits.c.key == key))
+
 
 LIMITS_KEY: web.AppKey[SignInLimits] = web.AppKey("hashcart_signin_limits", SignInLimits)
 

@@ -1,4 +1,13 @@
-"""The aiohttp application: middlewares, health, metrics, and the routes plugins contribute."""
+"""The aiohttp application: middlewares, health, metrics, and the routes plugins contribute.
+
+Behind a reverse proxy every request comes from the proxy's address; per-address limits keyed on
+it would treat all visitors as one. The proxy names the client in `X-Forwarded-For` (or
+`Forwarded`), but so can anybody who reaches hashcart directly, so those headers are only read
+when the connection comes from an address in `HASHCART_FORWARDED_ALLOW_IPS` (the convention of
+uvicorn and gunicorn). The list a header carries is read from the right, the hops nearest to us
+first; the first address that is not one of our proxies is the client. Parsing and matching
+come from aiohttp-remotes.
+"""
 
 from __future__ import annotations
 
@@ -6,10 +15,14 @@ import json
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from ipaddress import ip_address
 from pathlib import Path
 
 import sqlalchemy as sa
-from aiohttp import web
+from aiohttp import hdrs, web
+from aiohttp_remotes.exceptions import IPAddress, IPNetwork, RemoteError, UntrustedIP
+from aiohttp_remotes.utils import check_ip, parse_trusted_element
+from aiohttp_remotes.x_forwarded import XForwardedBase
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from hashcart.app import Hashcart
@@ -121,7 +134,6 @@ async def _cache_static(request: web.Request, response: web.StreamResponse) -> N
 
 def build_web_app(hashcart: Hashcart) -> web.Application:
     from hashcart.web import admin, auth, cart_page, linking, session
-    from hashcart.web.client_address import TrustedProxies
 
     try:
         proxies = TrustedProxies(hashcart.settings.forwarded_allow_ips)
@@ -143,6 +155,67 @@ def build_web_app(hashcart: Hashcart) -> web.Application:
     cart_page.add_routes(app)
     hashcart.add_web_routes(app)
     return app
+
+
+#: A `for=` that is no address (`unknown`, an obfuscated `_name`) is kept, up to this length.
+MAX_OPAQUE = 64
+
+
+class TrustedProxies(XForwardedBase):
+    """Sets `request.remote` to the client's address when a configured proxy forwarded it."""
+
+    def __init__(self, allowed: str) -> None:
+        """`allowed`: the proxies, `*` for any; raises ValueError naming a bad entry."""
+        entries = [part.strip() for part in allowed.split(",") if part.strip()]
+        self._allowed: list[IPAddress | IPNetwork] | None = (
+            None if "*" in entries else parse_trusted_element(entries)
+        )
+
+    def believed(self, address: str | None) -> bool:
+        if self._allowed is None:
+            return True
+        try:
+            check_ip(self._allowed, ip_address(address or ""))
+        except (ValueError, UntrustedIP):
+            return False
+        return True
+
+    def _hops(self, request: web.Request) -> list[str]:
+        """The addresses the proxies reported, farthest first."""
+        if hdrs.X_FORWARDED_FOR in request.headers:
+            return [str(hop) for hop in self.get_forwarded_for(request.headers)]
+        return [_without_port(hop["for"]) for hop in request.forwarded if hop.get("for")]
+
+    def client_of(self, request: web.Request) -> str | None:
+        if not self.believed(request.remote):
+            return None
+        client = None
+        for hop in reversed(self._hops(request)):
+            client = hop
+            if not self.believed(hop):
+                break
+        return client[:MAX_OPAQUE] if client else None
+
+    @web.middleware
+    async def middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        try:
+            client = self.client_of(request)
+        except web.HTTPBadRequest:
+            return json_error(400, "bad_request", "X-Forwarded-For is not a list of addresses")
+        except RemoteError:  # the header came more than once
+            return json_error(400, "bad_request", "X-Forwarded-For came more than once")
+        if client is not None:
+            request = request.clone(remote=client)
+        return await handler(request)
+
+
+def _without_port(value: str) -> str:
+    """`[2001:db8::1]:4711` → `2001:db8::1`, `192.0.2.43:47011` → `192.0.2.43`."""
+    if value.startswith("["):
+        return value[1:].partition("]")[0]
+    if value.count(":") == 1:
+        return value.partition(":")[0]
+    return value
 
 
 def hashcart_of(request: web.Request) -> Hashcart:
