@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from hashcart.testing import RunningHashcart, running_hashcart
-from hashcart.web.templating import environment, page_locale, preferred_locale
+from hashcart.web.pages import environment, page_locale, preferred_locale
 from tests.core.fakes import FakePlatform, FakePlatformPlugin
 from tests.web.visitor import Visitor, link_token
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from hashcart.accounts.carts import Carts
 from hashcart.accounts.erasure import erase_account, signin_name_key
 from hashcart.accounts.identities import Identities, LinkTokens
+from hashcart.accounts.records import Carts
 
 
 class Accounts(Carts, Identities, LinkTokens):

@@ -28,12 +28,12 @@ from hashcart.web.pages import (
     form_handler,
     identity_label,
     page,
+    page_locale,
     platform_name,
     see_other,
 )
 from hashcart.web.server import HASHCART_KEY, hashcart_of, json_error
 from hashcart.web.session import SETTINGS_KEY, Handler, session_of, with_session
-from hashcart.web.templating import page_locale
 
 #: How often an idle stream says it is still there (so proxies keep it), and how long one
 #: stream lives before the browser reconnects (EventSource does so by itself), so no stream

@@ -10,9 +10,8 @@ from aiohttp import web
 from pydantic import BaseModel
 
 from hashcart.version import __version__
-from hashcart.web.admin.handlers import ROUTES
+from hashcart.web.admin.handlers import ROUTES, guarded
 from hashcart.web.admin.models import PRODUCT_ID, Error, ProductIn
-from hashcart.web.admin.requests import guarded
 
 
 def add_routes(app: web.Application) -> None:
