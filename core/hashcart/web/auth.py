@@ -28,7 +28,7 @@ from hashcart.accounts import signin_name_key
 from hashcart.errors import Conflict
 from hashcart.store import dialect_insert
 from hashcart.store.schema import web_signin_limits
-from hashcart.web.oidc.flow import add_routes as add_oidc_routes
+from hashcart.web.oidc import add_routes as add_oidc_routes
 from hashcart.web.pages import current_account, form_handler, message, page, safe_next, see_other
 from hashcart.web.server import HASHCART_KEY, hashcart_of
 from hashcart.web.session import CODEC_KEY, SETTINGS_KEY, session_of, with_session

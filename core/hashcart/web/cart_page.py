@@ -49,26 +49,19 @@ MAX_QUANTITY = 999
 SHUTDOWN_KEY: web.AppKey[asyncio.Event] = web.AppKey("hashcart_pages_shutdown", asyncio.Event)
 
 
-class OpenStreams:
-    """How many event streams this node has open, per account and in all."""
-
-    def __init__(self) -> None:
-        self.per_account: Counter[str] = Counter()
-
-    @property
-    def total(self) -> int:
-        return sum(self.per_account.values())
+class OpenStreams(Counter[str]):
+    """How many event streams this node has open per account (and in all: `total()`)."""
 
     def open(self, account_id: str, per_account: int, per_node: int) -> bool:
-        if self.per_account[account_id] >= per_account or self.total >= per_node:
+        if self[account_id] >= per_account or self.total() >= per_node:
             return False
-        self.per_account[account_id] += 1
+        self[account_id] += 1
         return True
 
     def close(self, account_id: str) -> None:
-        self.per_account[account_id] -= 1
-        if self.per_account[account_id] <= 0:
-            del self.per_account[account_id]
+        self[account_id] -= 1
+        if self[account_id] <= 0:
+            del self[account_id]
 
 
 STREAMS_KEY: web.AppKey[OpenStreams] = web.AppKey("hashcart_open_streams", OpenStreams)

@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import logging
 import secrets
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,6 +29,7 @@ from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 from sqlalchemy.exc import SQLAlchemyError
 
+from hashcart.accounts.identities import LinkToken
 from hashcart.config import HashcartSettingsBase, load_settings
 from hashcart.errors import Conflict
 from hashcart.signin import ProvenIdentity, SignInProvider
@@ -44,7 +46,7 @@ from hashcart.web.pages import (
     see_other,
 )
 from hashcart.web.server import HASHCART_KEY, hashcart_of
-from hashcart.web.session import CODEC_KEY, SignedCookie, checked_form, with_session
+from hashcart.web.session import CODEC_KEY, Handler, SignedCookie, checked_form, with_session
 
 log = logging.getLogger(__name__)
 
@@ -93,10 +95,7 @@ class LinkProofState:
 
 
 LINK_PROOF_KEY: web.AppKey[LinkProofState] = web.AppKey("hashcart_link_proof", LinkProofState)
-
-
-def _provider(request: web.Request) -> SignInProvider | None:
-    return request.app[LINK_PROOF_KEY].providers.get(request.match_info["platform"])
+ProviderHandler = Callable[[web.Request, SignInProvider], Awaitable[web.Response]]
 
 
 def _base(request: web.Request) -> str:
@@ -107,16 +106,20 @@ def _redirect_uri(request: web.Request, platform: str) -> str:
     return hashcart_of(request).settings.public_url.rstrip("/") + f"/link/{platform}/callback"
 
 
-async def _not_offered(request: web.Request) -> web.Response:
-    platform = platform_name(request.match_info["platform"])
-    return await message(
-        request,
-        404,
-        "web.error.not_found",
-        "web.error.proof_not_offered",
-        {"platform": platform},
-        next_step={"url": "/cart", "label": "web.next.cart"},
-    )
+def _for_platform(handler: ProviderHandler) -> Handler:
+    """A `/link/{platform}` handler, run with the platform's sign-in; a 404 without one."""
+
+    @with_session
+    async def found(request: web.Request) -> web.Response:
+        provider = request.app[LINK_PROOF_KEY].providers.get(request.match_info["platform"])
+        if provider is not None:
+            return await handler(request, provider)
+        params = {"platform": platform_name(request.match_info["platform"])}
+        cart = {"url": "/cart", "label": "web.next.cart"}
+        text = "web.error.proof_not_offered"
+        return await message(request, 404, "web.error.not_found", text, params, next_step=cart)
+
+    return found
 
 
 async def _failed(
@@ -133,12 +136,9 @@ async def _failed(
 REFUSALS = Refusals("proof", _failed)
 
 
-@with_session
-async def start(request: web.Request) -> web.Response:
+@_for_platform
+async def start(request: web.Request, provider: SignInProvider) -> web.Response:
     """Send the browser to the platform's sign-in, remembering the state and PKCE verifier."""
-    provider = _provider(request)
-    if provider is None:
-        return await _not_offered(request)
     state = secrets.token_urlsafe(32)
     verifier = secrets.token_urlsafe(64)
     hashcart = hashcart_of(request)
@@ -184,12 +184,9 @@ def _flow_of(request: web.Request, platform: str) -> tuple[str, str] | None:
     return state, verifier
 
 
-@with_session
-async def callback(request: web.Request) -> web.Response:
+@_for_platform
+async def callback(request: web.Request, provider: SignInProvider) -> web.Response:
     """The platform sends the browser back: check the state, learn who signed in, keep it."""
-    provider = _provider(request)
-    if provider is None:
-        return await _not_offered(request)
     flow = _flow_of(request, provider.platform)
     if flow is None or not state_matches(request, flow[0]):
         return await REFUSALS.foreign(request)
@@ -302,12 +299,9 @@ async def _no_proof(request: web.Request) -> web.Response:
     )
 
 
-@with_session
-async def confirm_page(request: web.Request) -> web.Response:
+@_for_platform
+async def confirm_page(request: web.Request, provider: SignInProvider) -> web.Response:
     """Name the proven identity and ask the signed-in account to confirm the link."""
-    provider = _provider(request)
-    if provider is None:
-        return await _not_offered(request)
     proven = _proof_of(request, provider.platform)
     if proven is None:
         return await _no_proof(request)
@@ -325,12 +319,9 @@ async def confirm_page(request: web.Request) -> web.Response:
     )
 
 
-@with_session
-async def confirm(request: web.Request) -> web.Response:
+@_for_platform
+async def confirm(request: web.Request, provider: SignInProvider) -> web.Response:
     """Link the proven identity to the signed-in account; what it added before comes along."""
-    provider = _provider(request)
-    if provider is None:
-        return await _not_offered(request)
     form = await checked_form(request)
     if form is None:
         return await forbidden(request)
@@ -352,35 +343,26 @@ async def confirm(request: web.Request) -> web.Response:
     return response
 
 
-async def _token_problem(request: web.Request, token: str) -> web.Response | None:
+async def _usable_token(request: web.Request, token: str) -> LinkToken | web.Response:
+    """The link token, or the page that says why it cannot be used."""
     found = await hashcart_of(request).accounts.token(token)
     if found is None:
-        return await message(
-            request,
-            404,
-            "web.error.link_unknown.title",
-            "web.error.link_unknown.text",
-        )
+        unknown = ("web.error.link_unknown.title", "web.error.link_unknown.text")
+        return await message(request, 404, *unknown)
     if not found.usable:
-        return await message(
-            request,
-            410,
-            "web.error.link_expired.title",
-            "web.error.link_expired.text",
-            {"minutes": hashcart_of(request).settings.link_token_minutes},
-        )
-    return None
+        minutes = hashcart_of(request).settings.link_token_minutes
+        expired = ("web.error.link_expired.title", "web.error.link_expired.text")
+        return await message(request, 410, *expired, {"minutes": minutes})
+    return found
 
 
 @with_session
 async def link_page(request: web.Request) -> web.Response:
     token = request.match_info["token"]
-    problem = await _token_problem(request, token)
-    if problem is not None:
-        return problem
+    found = await _usable_token(request, token)
+    if isinstance(found, web.Response):
+        return found
     hashcart = hashcart_of(request)
-    found = await hashcart.accounts.token(token)
-    assert found is not None
     return await page(
         request,
         "link.html",
@@ -401,8 +383,8 @@ async def confirm_link(request: web.Request, form: dict[str, Any]) -> web.Respon
     hashcart = hashcart_of(request)
     claimed = await hashcart.accounts.claim_token(token)
     if claimed is None:
-        problem = await _token_problem(request, token)
-        return problem or see_other(f"/link/{token}")
+        found = await _usable_token(request, token)
+        return found if isinstance(found, web.Response) else see_other(f"/link/{token}")
     try:
         await hashcart.link_identity(
             account["id"], claimed.platform, claimed.user_id, claimed.user_name
@@ -417,13 +399,9 @@ async def confirm_link(request: web.Request, form: dict[str, Any]) -> web.Respon
 def _providers(app: web.Application) -> dict[str, SignInProvider]:
     hashcart = app[HASHCART_KEY]
     found: dict[str, SignInProvider] = {}
-    for provider in hashcart.plugins.hook.hashcart_signin_provider(hashcart=hashcart):
-        if provider is None:
-            continue
-        if provider.platform in found:
+    for provider in filter(None, hashcart.plugins.hook.hashcart_signin_provider(hashcart=hashcart)):
+        if found.setdefault(provider.platform, provider) is not provider:
             log.warning("link-proof: a second sign-in for %s is ignored", provider.platform)
-            continue
-        found[provider.platform] = provider
     return found
 
 

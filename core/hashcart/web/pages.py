@@ -113,18 +113,6 @@ def identity_label(platform: str, user_id: str, user_name: str | None) -> str:
     return f"user {user_id}"
 
 
-def render(
-    template: str, status: int = 200, locale: str | None = None, **context: Any
-) -> web.Response:
-    html = environment(locale).get_template(template).render(**context)
-    return web.Response(
-        text=html,
-        status=status,
-        content_type="text/html",
-        headers={"Cache-Control": "no-store", "X-Frame-Options": "DENY"},
-    )
-
-
 #: The name on the sign-in button of the configured OpenID Connect provider, set by the routes
 #: that serve it; pages show no such button without it.
 SIGNIN_BUTTON_KEY: web.AppKey[str] = web.AppKey("hashcart_signin_button", str)
@@ -181,7 +169,9 @@ async def page(
         context["notice"] = translate(locale, f"web.notice.{done}")
     context.setdefault("link_minutes", hashcart_of(request).settings.link_token_minutes)
     context.setdefault("oidc_name", request.app.get(SIGNIN_BUTTON_KEY))
-    return render(template, status, locale, **context)
+    html = environment(locale).get_template(template).render(**context)
+    headers = {"Cache-Control": "no-store", "X-Frame-Options": "DENY"}
+    return web.Response(text=html, status=status, content_type="text/html", headers=headers)
 
 
 async def message(
@@ -207,10 +197,7 @@ async def linked_elsewhere(request: web.Request, who: str, platform: str) -> web
 
 async def forbidden(request: web.Request) -> web.Response:
     return await message(
-        request,
-        403,
-        "web.error.form_expired.title",
-        "web.error.form_expired.text",
+        request, 403, "web.error.form_expired.title", "web.error.form_expired.text"
     )
 
 

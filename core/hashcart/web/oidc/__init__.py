@@ -1,1 +1,0 @@
-"""Sign-in through an OpenID Connect provider, configured by `HASHCART_OIDC_*`."""
