@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections import Counter
 from typing import Any
 
 import sqlalchemy as sa
@@ -202,12 +203,10 @@ class Carts(AccountRecords):
             items = [dict(row._mapping) for row in rows]
         # Prices in two currencies are never added: one total per currency, and `total_cents`
         # only when there is a single currency (0 for an empty cart).
-        sums: dict[str, int] = {}
+        sums: Counter[str] = Counter()
         for item in items:
             item["store"] = item["product_id"].partition(":")[0]
-            sums[item["currency"]] = sums.get(item["currency"], 0) + (
-                item["price_cents"] * item["quantity"]
-            )
+            sums[item["currency"]] += item["price_cents"] * item["quantity"]
         cart: dict[str, Any] = {
             "items": items,
             "totals": [{"currency": currency, "cents": cents} for currency, cents in sums.items()],

@@ -91,12 +91,10 @@ class Flow:
     def load(cls, data: object) -> Flow | None:
         if not isinstance(data, dict):
             return None
-        values = [data.get(key) for key in ("s", "n", "v", "x")]
-        strings = [value for value in values if isinstance(value, str) and value]
-        if len(strings) != len(values):
+        values: list[Any] = [data.get(key) for key in ("s", "n", "v", "x")]
+        if not all(isinstance(value, str) and value for value in values):
             return None
-        state, nonce, verifier, next_path = strings
-        return cls(state, nonce, verifier, next_path)
+        return cls(*values)
 
 
 class Provider:

@@ -417,9 +417,7 @@ def _without_slash_command(text: str) -> str:
 
 def _slack_links(text: str) -> str:
     """Slack wraps pasted links as <url|label> in command text; do the same for typed ones."""
-    words = []
-    for word in text.split(" "):
-        if word.startswith(("http://", "https://")):
-            word = f"<{word}|{word.split('://', 1)[1]}>"
-        words.append(word)
-    return " ".join(words)
+    return " ".join(
+        f"<{word}|{word.split('://', 1)[1]}>" if word.startswith(("http://", "https://")) else word
+        for word in text.split(" ")
+    )

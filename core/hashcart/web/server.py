@@ -79,7 +79,8 @@ async def errors_as_json(request: web.Request, handler: Handler) -> web.StreamRe
             raise
         code = _REASON_CODES.get(exc.status, "error")
         message = exc.reason if exc.status != 413 else "request body is too large"
-        return json_error(exc.status, code, message, **_passed_headers(exc))
+        passed = {k: v for k, v in exc.headers.items() if k.lower() in ("allow", "retry-after")}
+        return json_error(exc.status, code, message, **passed)
     except Unavailable as exc:
         # A route let `submit`'s refusal through: nothing was recorded, so the caller may retry.
         log.warning("%s %s not recorded: %s", request.method, request.path, scrub(str(exc)))
@@ -87,10 +88,6 @@ async def errors_as_json(request: web.Request, handler: Handler) -> web.StreamRe
     except Exception:
         log.exception("unhandled error on %s %s", request.method, request.path)
         return json_error(500, "internal", "internal error; the request was not applied")
-
-
-def _passed_headers(exc: web.HTTPException) -> dict[str, str]:
-    return {k: v for k, v in exc.headers.items() if k.lower() in ("allow", "retry-after")}
 
 
 async def healthz(request: web.Request) -> web.Response:

@@ -11,6 +11,7 @@ such, so the shop is asked again on every request and its answer changing ends i
 
 from __future__ import annotations
 
+import functools
 import hmac
 import json
 import logging
@@ -205,6 +206,7 @@ def session_of(request: web.Request) -> Session:
 def with_session(handler: Handler) -> Handler:
     """Load the session before the handler and write the cookie back if it changed."""
 
+    @functools.wraps(handler)
     async def wrapped(request: web.Request) -> web.StreamResponse:
         session = session_of(request)
         response = await handler(request)
@@ -212,8 +214,6 @@ def with_session(handler: Handler) -> Handler:
             request.app[CODEC_KEY].store(response, session)
         return response
 
-    wrapped.__name__ = handler.__name__
-    wrapped.__doc__ = handler.__doc__
     return wrapped
 
 

@@ -54,7 +54,7 @@ def openapi_document() -> dict[str, Any]:
         }
         parameters = [
             {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
-            for name in _path_params(route.path)
+            for name in re.findall(r"{(\w+)}", route.path)
         ] + [
             {
                 "name": name,
@@ -90,10 +90,6 @@ def openapi_document() -> dict[str, Any]:
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
         },
     }
-
-
-def _path_params(path: str) -> list[str]:
-    return re.findall(r"{(\w+)}", path)
 
 
 __all__ = ["PRODUCT_ID", "ProductIn", "add_routes", "openapi_document"]

@@ -64,12 +64,8 @@ def refusal(request: web.Request) -> web.Response | None:
     given = request.headers.get("Authorization", "")
     scheme, _, value = given.partition(" ")
     if scheme.lower() != "bearer" or not hmac.compare_digest(value.encode(), token.encode()):
-        return json_error(
-            401,
-            "unauthorized",
-            "a valid bearer token is required",
-            **{"WWW-Authenticate": "Bearer"},
-        )
+        challenge = {"WWW-Authenticate": "Bearer"}
+        return json_error(401, "unauthorized", "a valid bearer token is required", **challenge)
     return None
 
 
@@ -129,7 +125,7 @@ def _route(
     path: str,
     summary: str,
     answers: dict[int, type[BaseModel] | None],
-    *errors: int,
+    errors: tuple[int, ...] = (),
     body: type[BaseModel] | None = None,
     query: tuple[tuple[str, str], ...] = (),
 ) -> Callable[[HandlerFn], HandlerFn]:
@@ -143,7 +139,7 @@ def _route(
     return declare
 
 
-@_route("POST", ACCOUNTS, "Create an account", {201: AccountCreated}, 409, 422, body=AccountIn)
+@_route("POST", ACCOUNTS, "Create an account", {201: AccountCreated}, (409, 422), body=AccountIn)
 async def create_account(request: web.Request) -> web.Response:
     body = await read_body(request, AccountIn)
     created = await hashcart_of(request).accounts.create(body.name)
@@ -155,7 +151,7 @@ async def create_account(request: web.Request) -> web.Response:
     ACCOUNTS,
     "Find an account by name or by linked identity",
     {200: AccountList},
-    400,
+    (400,),
     query=(("name", "account name"), ("platform", "platform"), ("user_id", "platform user id")),
 )
 async def find_accounts(request: web.Request) -> web.Response:
@@ -170,13 +166,13 @@ async def find_accounts(request: web.Request) -> web.Response:
     return as_json(AccountList(accounts=[Account(**a) for a in found]))
 
 
-@_route("GET", ACCOUNT, "An account with its linked identities", {200: Account}, 404)
+@_route("GET", ACCOUNT, "An account with its linked identities", {200: Account}, (404,))
 async def get_account(request: web.Request) -> web.Response:
     found = await hashcart_of(request).accounts.get(request.match_info["account_id"])
     return as_json(Account(**found))
 
 
-@_route("DELETE", ACCOUNT, "Delete an account and its personal data", {204: None}, 404)
+@_route("DELETE", ACCOUNT, "Delete an account and its personal data", {204: None}, (404,))
 async def delete_account(request: web.Request) -> web.Response:
     await hashcart_of(request).accounts.delete(request.match_info["account_id"])
     return web.Response(status=204)
@@ -187,9 +183,7 @@ async def delete_account(request: web.Request) -> web.Response:
     ACCOUNT + "/identities",
     "Link a platform identity; applies its pending adds",
     {201: LinkResult},
-    404,
-    409,
-    422,
+    (404, 409, 422),
     body=IdentityIn,
 )
 async def link_identity(request: web.Request) -> web.Response:
@@ -206,7 +200,7 @@ async def link_identity(request: web.Request) -> web.Response:
     ACCOUNT + "/identities/{platform}/{user_id}",
     "Unlink a platform identity",
     {204: None},
-    404,
+    (404,),
 )
 async def unlink_identity(request: web.Request) -> web.Response:
     info = request.match_info
@@ -216,7 +210,7 @@ async def unlink_identity(request: web.Request) -> web.Response:
     return web.Response(status=204)
 
 
-@_route("GET", ACCOUNT + "/cart", "The account's cart", {200: Cart}, 404)
+@_route("GET", ACCOUNT + "/cart", "The account's cart", {200: Cart}, (404,))
 async def get_cart(request: web.Request) -> web.Response:
     hashcart = hashcart_of(request)
     cart = await hashcart.accounts.cart(request.match_info["account_id"])
@@ -232,7 +226,7 @@ async def get_cart(request: web.Request) -> web.Response:
     ACCOUNT + "/orders",
     "Orders placed through confirmed checkout, newest first",
     {200: OrderList},
-    404,
+    (404,),
 )
 async def get_orders(request: web.Request) -> web.Response:
     found = await hashcart_of(request).accounts.orders(request.match_info["account_id"])
@@ -244,12 +238,12 @@ async def get_orders(request: web.Request) -> web.Response:
     "/api/v1/products/{product_id}",
     "Create or update a product in the local catalog",
     {200: Product, 201: Product},
-    422,
+    (422,),
     body=ProductIn,
 )
 async def put_product(request: web.Request) -> web.Response:
     product_id = request.match_info["product_id"]
-    if not _matches(PRODUCT_ID, product_id):
+    if not re.fullmatch(PRODUCT_ID, product_id):
         raise Reject(422, "invalid", "product_id: must look like store:sku")
     body = await read_body(request, ProductIn)
     entry = CatalogEntry(
@@ -264,7 +258,7 @@ async def put_product(request: web.Request) -> web.Response:
     "/api/v1/events",
     "The latest processed commands with their outcome",
     {200: EventList},
-    400,
+    (400,),
     query=(("limit", "1 to 1000, default 50"), ("outcome", "only this outcome code")),
 )
 async def list_events(request: web.Request) -> web.Response:
@@ -291,7 +285,7 @@ def _policy_entry(request: web.Request) -> tuple[Any, Any, str]:
         raise Reject(404, "not_found", "the lists are deny and allow")
     if kind not in _POLICY_VALUES:
         raise Reject(404, "not_found", "entries are of kind identity or store")
-    if not _matches(_POLICY_VALUES[kind], value):
+    if not re.fullmatch(_POLICY_VALUES[kind], value):
         shape = "platform:user_id" if kind == "identity" else "a store name such as amazon"
         raise Reject(422, "invalid", f"value: an {kind} entry looks like {shape}")
     return name, kind, value
@@ -308,8 +302,7 @@ async def get_policy(request: web.Request) -> web.Response:
     POLICY_ENTRY,
     "Put an identity (platform:user_id) or a store on the deny or allow list",
     {201: Policy},
-    404,
-    422,
+    (404, 422),
 )
 async def put_policy_entry(request: web.Request) -> web.Response:
     name, kind, value = _policy_entry(request)
@@ -317,13 +310,9 @@ async def put_policy_entry(request: web.Request) -> web.Response:
     return as_json(Policy.model_validate(await hashcart_of(request).policy_rules.listing()), 201)
 
 
-@_route("DELETE", POLICY_ENTRY, "Take an entry off a list", {204: None}, 404, 422)
+@_route("DELETE", POLICY_ENTRY, "Take an entry off a list", {204: None}, (404, 422))
 async def delete_policy_entry(request: web.Request) -> web.Response:
     name, kind, value = _policy_entry(request)
     if not await hashcart_of(request).policy_rules.remove(name, kind, value):
         raise Reject(404, "not_found", f"{value!r} is not on the {name} list of {kind} entries")
     return web.Response(status=204)
-
-
-def _matches(pattern: str, value: str) -> bool:
-    return re.fullmatch(pattern, value) is not None
