@@ -1,5 +1,5 @@
 """The HTTP surface: health, metrics, the admin API, pages, and the routes plugins add."""
 
-from hashcart.web.lifecycle import serving
+from hashcart.web.server import serving
 
 __all__ = ["serving"]

@@ -86,32 +86,28 @@ class Refusals:
     texts: str
     failed: Failed
 
+    async def _page(
+        self, request: web.Request, status: int, title: str, text: str, **params: str
+    ) -> web.Response:
+        title, text = f"web.error.proof_{title}.title", f"web.error.{self.texts}_{text}"
+        return await self.failed(request, status, title, text, **params)
+
     async def foreign(self, request: web.Request) -> web.Response:
         """A callback this browser's flow did not start (see `state_matches`)."""
-        foreign = f"web.error.{self.texts}_foreign.text"
-        return await self.failed(request, 400, "web.error.proof_foreign.title", foreign)
+        return await self._page(request, 400, "foreign", "foreign.text")
 
     async def code(self, request: web.Request, provider: str) -> str | web.Response:
         """The code the provider sent back, or the page saying why there is none."""
         error = request.query.get("error")
         if error == "access_denied":
-            cancelled = f"web.error.{self.texts}_cancelled.text"
-            return await self.failed(
-                request, 403, "web.error.proof_cancelled.title", cancelled, provider=provider
-            )
+            return await self._page(request, 403, "cancelled", "cancelled.text", provider=provider)
         code = request.query.get("code", "")
         if error or not code or len(code) > MAX_PARAM:
             log.warning("sign-in with %s: the provider answered error %r", provider, error)
-            failed = f"web.error.{self.texts}_error"
-            return await self.failed(
-                request, 502, "web.error.proof_failed.title", failed, provider=provider
-            )
+            return await self._page(request, 502, "failed", "error", provider=provider)
         return code
 
     async def refused(self, request: web.Request, provider: str, *, reached: bool) -> web.Response:
         """The provider was unreachable (502), or it answered and its answer proves nobody."""
-        text = f"web.error.{self.texts}_failed.text"
         status = 401 if reached else 502
-        return await self.failed(
-            request, status, "web.error.proof_failed.title", text, provider=provider
-        )
+        return await self._page(request, status, "failed", "failed.text", provider=provider)

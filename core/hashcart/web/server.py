@@ -14,7 +14,8 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from ipaddress import ip_address
 from pathlib import Path
 
@@ -213,6 +214,41 @@ def _without_port(value: str) -> str:
     if value.count(":") == 1:
         return value.partition(":")[0]
     return value
+
+
+async def _hashcart_running(app: web.Application) -> AsyncIterator[None]:
+    """Database, applier, reply sender and platforms up while the application runs; stopped
+    in the reverse order once no request is left (see `Hashcart.stop`)."""
+    hashcart = app[HASHCART_KEY]
+    await hashcart.start()
+    yield
+    await hashcart.stop()
+
+
+@asynccontextmanager
+async def serving(hashcart: Hashcart, host: str, port: int) -> AsyncIterator[web.Application]:
+    """`hashcart` started and listening on `host:port` until the block ends; then no new
+    connection is accepted, the requests in flight finish, and the Hashcart stops: the one
+    start-up and shutdown order for `serve`, the playground and the test kit alike.
+
+    The Hashcart runs inside the web application's `cleanup_ctx`: it starts before the socket
+    listens and stops after the server has finished the requests in flight. A request waiting on
+    the applier therefore gets its answer before the applier stops, so a 200 means recorded.
+    """
+    app = build_web_app(hashcart)
+    app.cleanup_ctx.append(_hashcart_running)
+    runner = web.AppRunner(app, access_log=None, handle_signals=False)
+    await runner.setup()
+    try:
+        try:
+            await web.TCPSite(runner, host, port, reuse_address=True).start()
+        except OSError as exc:
+            raise ConfigError(
+                f"HASHCART_PORT: cannot listen on {host}:{port}: {exc.strerror}"
+            ) from None
+        yield app
+    finally:
+        await runner.cleanup()
 
 
 def hashcart_of(request: web.Request) -> Hashcart:

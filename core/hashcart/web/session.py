@@ -226,12 +226,8 @@ async def checked_form(request: web.Request) -> dict[str, Any] | None:
     try:
         form = await request.post()
     except ValueError:  # UnicodeDecodeError included
-        raise web.HTTPBadRequest(
-            text=json.dumps(
-                {"error": {"code": "bad_form", "message": "the form could not be read"}}
-            ),
-            content_type="application/json",
-        ) from None
+        error = {"error": {"code": "bad_form", "message": "the form could not be read"}}
+        raise web.HTTPBadRequest(text=json.dumps(error), content_type="application/json") from None
     if not session_of(request).csrf_ok(form.get(CSRF_FIELD)):
         return None
     return {key: value for key, value in form.items() if isinstance(value, str)}
