@@ -8,7 +8,6 @@ from dataclasses import dataclass, fields
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hashcart.accounts.records import AccountStore
 from hashcart.commands import CartCommand
@@ -44,24 +43,20 @@ class Identities(AccountStore):
                             created_at=now,
                         )
                     )
-                return await self._take_pending(conn, platform, user_id, now)
+                # The adds this identity made before it was linked come along, once.
+                where = sa.and_(
+                    pending_commands.c.platform == platform, pending_commands.c.user_id == user_id
+                )
+                rows = await conn.execute(
+                    sa.select(pending_commands.c.command, pending_commands.c.expires_at)
+                    .where(where)
+                    .order_by(pending_commands.c.id)
+                )
+                waiting = [CartCommand.from_json(r.command) for r in rows if r.expires_at > now]
+                await conn.execute(sa.delete(pending_commands).where(where))
+                return waiting
         except IntegrityError:
             raise Conflict(f"{platform} user {user_id} is linked to another account") from None
-
-    async def _take_pending(
-        self, conn: AsyncConnection, platform: str, user_id: str, now: float
-    ) -> list[CartCommand]:
-        where = sa.and_(
-            pending_commands.c.platform == platform, pending_commands.c.user_id == user_id
-        )
-        rows = await conn.execute(
-            sa.select(pending_commands.c.command, pending_commands.c.expires_at)
-            .where(where)
-            .order_by(pending_commands.c.id)
-        )
-        waiting = [CartCommand.from_json(r.command) for r in rows if r.expires_at > now]
-        await conn.execute(sa.delete(pending_commands).where(where))
-        return waiting
 
     async def unlink(self, account_id: str, platform: str, user_id: str) -> None:
         async with self._engine.begin() as conn:

@@ -18,6 +18,9 @@ from hashcart.errors import Conflict, NotFound
 from hashcart.store import dialect_insert
 from hashcart.store.schema import accounts, cart_items, events, identities, orders, web_logins
 
+#: What an order says, as the admin API and the cart page show it.
+ORDER = ("id", "items", "total_cents", "currency", "store_reference", "created_at", "status")
+
 
 class AccountStore:
     def __init__(self, engine: AsyncEngine) -> None:
@@ -113,15 +116,7 @@ class AccountRecords(AccountStore):
         async with self._engine.connect() as conn:
             await self._must_exist(conn, account_id)
             rows = await conn.execute(
-                sa.select(
-                    orders.c.id,
-                    orders.c["items"],
-                    orders.c.total_cents,
-                    orders.c.currency,
-                    orders.c.store_reference,
-                    orders.c.created_at,
-                    orders.c.status,
-                )
+                sa.select(*(orders.c[name] for name in ORDER))
                 .where(orders.c.account_id == account_id)
                 .order_by(orders.c.created_at.desc())
             )
@@ -245,24 +240,13 @@ class Carts(AccountRecords):
 
     async def cart_version(self, account_id: str) -> tuple[Any, ...]:
         """A value that changes whenever the cart page of this account would show something new."""
+        quantities = sa.func.coalesce(sa.func.sum(cart_items.c.quantity), 0)
+        items = sa.select(sa.func.count(), quantities, sa.func.max(cart_items.c.updated_at))
+        linked = sa.select(sa.func.count(), sa.func.max(identities.c.created_at))
         async with self._engine.connect() as conn:
-            items = (
-                await conn.execute(
-                    sa.select(
-                        sa.func.count(),
-                        sa.func.coalesce(sa.func.sum(cart_items.c.quantity), 0),
-                        sa.func.max(cart_items.c.updated_at),
-                    ).where(cart_items.c.account_id == account_id)
-                )
-            ).one()
-            linked = (
-                await conn.execute(
-                    sa.select(sa.func.count(), sa.func.max(identities.c.created_at)).where(
-                        identities.c.account_id == account_id
-                    )
-                )
-            ).one()
-            dm_only = (
-                await conn.execute(sa.select(accounts.c.dm_only).where(accounts.c.id == account_id))
-            ).scalar()
-        return (*items, *linked, dm_only)
+            lines = (await conn.execute(items.where(cart_items.c.account_id == account_id))).one()
+            links = (await conn.execute(linked.where(identities.c.account_id == account_id))).one()
+            dm_only = await conn.scalar(
+                sa.select(accounts.c.dm_only).where(accounts.c.id == account_id)
+            )
+        return (*lines, *links, dm_only)

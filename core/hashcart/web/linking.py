@@ -176,12 +176,11 @@ async def start(request: web.Request, provider: SignInProvider) -> web.Response:
 def _flow_of(request: web.Request, platform: str) -> tuple[str, str] | None:
     """(state, verifier) of the flow this browser started for `platform`, if still valid."""
     data = request.app[LINK_PROOF_KEY].flow.read(request)
-    if not isinstance(data, dict) or data.get("p") != platform:
-        return None
-    state, verifier = data.get("s"), data.get("v")
-    if not isinstance(state, str) or not isinstance(verifier, str) or not state or not verifier:
-        return None
-    return state, verifier
+    found = data if isinstance(data, dict) and data.get("p") == platform else {}
+    state, verifier = found.get("s"), found.get("v")
+    if isinstance(state, str) and isinstance(verifier, str) and state and verifier:
+        return state, verifier
+    return None
 
 
 @_for_platform
@@ -240,12 +239,8 @@ async def _who_signed_in(
         if not isinstance(access_token, str) or not access_token:
             error = tokens.get("error") if isinstance(tokens, dict) else None
             raise ProofRejected(f"token endpoint answered {status} without a token ({error})")
-        status, answer = await _call(
-            client,
-            "GET",
-            provider.userinfo_url,
-            headers={"Accept": "application/json", "Authorization": f"Bearer {access_token}"},
-        )
+        bearer = {"Accept": "application/json", "Authorization": f"Bearer {access_token}"}
+        status, answer = await _call(client, "GET", provider.userinfo_url, headers=bearer)
     if status != 200 or not isinstance(answer, dict):
         raise ProofRejected(f"userinfo answered {status}")
     try:
@@ -278,33 +273,23 @@ async def _call(
         return status, None
 
 
-def _proof_of(request: web.Request, platform: str) -> ProvenIdentity | None:
+async def _proven(request: web.Request, platform: str) -> ProvenIdentity | web.Response:
+    """The identity this browser proved on `platform`, or the page asking to prove it again."""
     data = request.app[LINK_PROOF_KEY].proof.read(request)
-    if not isinstance(data, dict) or data.get("p") != platform:
-        return None
-    user_id, user_name = data.get("u"), data.get("n")
-    if not isinstance(user_id, str) or not user_id:
-        return None
-    return ProvenIdentity(user_id, user_name if isinstance(user_name, str) else None)
-
-
-async def _no_proof(request: web.Request) -> web.Response:
-    return await _failed(
-        request,
-        410,
-        "web.error.no_proof.title",
-        "web.error.no_proof.text",
-        minutes=PROOF_SECONDS // 60,
-        proof=True,
-    )
+    found = data if isinstance(data, dict) and data.get("p") == platform else {}
+    user_id, user_name = found.get("u"), found.get("n")
+    if isinstance(user_id, str) and user_id:
+        return ProvenIdentity(user_id, user_name if isinstance(user_name, str) else None)
+    gone = ("web.error.no_proof.title", "web.error.no_proof.text")
+    return await _failed(request, 410, *gone, minutes=PROOF_SECONDS // 60, proof=True)
 
 
 @_for_platform
 async def confirm_page(request: web.Request, provider: SignInProvider) -> web.Response:
     """Name the proven identity and ask the signed-in account to confirm the link."""
-    proven = _proof_of(request, provider.platform)
-    if proven is None:
-        return await _no_proof(request)
+    proven = await _proven(request, provider.platform)
+    if isinstance(proven, web.Response):
+        return proven
     hashcart = hashcart_of(request)
     return await page(
         request,
@@ -325,9 +310,9 @@ async def confirm(request: web.Request, provider: SignInProvider) -> web.Respons
     form = await checked_form(request)
     if form is None:
         return await forbidden(request)
-    proven = _proof_of(request, provider.platform)
-    if proven is None:
-        return await _no_proof(request)
+    proven = await _proven(request, provider.platform)
+    if isinstance(proven, web.Response):
+        return proven
     account = await current_account(request)
     if account is None:
         return see_other(f"/link/{provider.platform}/confirm")

@@ -106,14 +106,9 @@ async def healthz(request: web.Request) -> web.Response:
 async def metrics(request: web.Request) -> web.Response:
     hashcart = request.app[HASHCART_KEY]
     try:
+        pending = sa.select(sa.func.count(), sa.func.min(outbox.c.created_at))
         async with hashcart.engine.connect() as conn:
-            row = (
-                await conn.execute(
-                    sa.select(sa.func.count(), sa.func.min(outbox.c.created_at)).where(
-                        outbox.c.status == "pending"
-                    )
-                )
-            ).one()
+            row = (await conn.execute(pending.where(outbox.c.status == "pending"))).one()
         hashcart.metrics.outbox_depth.set(row[0])
         hashcart.metrics.outbox_oldest_age.set(time.time() - row[1] if row[1] else 0)
     except Exception as exc:
