@@ -225,16 +225,14 @@ async def signup(request: web.Request, form: dict[str, Any]) -> web.Response:
         return await _signin_again(
             request, 422, "web.error.short_password", next_path, count=MIN_PASSWORD
         )
-    settings = request.app[SETTINGS_KEY]
-    accounts = hashcart_of(request).accounts
-    counters = hashcart_of(request).counters
-    tries = await counters.hit(f"web-signup:addr:{_address(request)}", 3600)
-    if tries > settings.signups_per_address_per_hour:
+    hashcart = hashcart_of(request)
+    tries = await hashcart.counters.hit(f"web-signup:addr:{_address(request)}", 3600)
+    if tries > request.app[SETTINGS_KEY].signups_per_address_per_hour:
         return await message(
             request, 429, "web.error.signups.title", "web.error.signups.text", next_step=None
         )
     try:
-        created = await accounts.create(name, await hash_password(password))
+        created = await hashcart.accounts.create(name, await hash_password(password))
     except Conflict:
         return await _signin_again(request, 409, "web.error.name_taken", next_path)
     session_of(request).sign_in(created["id"], 0)

@@ -244,12 +244,9 @@ async def cart_events(request: web.Request) -> web.StreamResponse:
     if not streams.open(
         account_id, settings.live_streams_per_account, settings.live_streams_per_node
     ):
-        return json_error(
-            429,
-            "too_many_streams",
-            "too many live-update streams are open; close other tabs of the cart page",
-            **{"Retry-After": str(STREAM_RETRY_SECONDS)},
-        )
+        text = "too many live-update streams are open; close other tabs of the cart page"
+        retry = {"Retry-After": str(STREAM_RETRY_SECONDS)}
+        return json_error(429, "too_many_streams", text, **retry)
     try:
         with hashcart_of(request).cart_changes.watch(account_id) as woken:
             return await _stream(request, woken, account_id)

@@ -56,6 +56,7 @@ PLATFORM_PATTERN = "[a-z][a-z0-9_]{0,30}"
 FLOW_SECONDS = 600
 PROOF_SECONDS = 600
 KV_NAMESPACE = "link-proof-flow"
+DOWN = ("web.error.proof_down.title", "web.error.proof_down.text")
 #: The window of `HASHCART_LINK_SIGNINS_PER_ADDRESS`.
 STARTS_WINDOW = 600
 MAX_USER_ID = 64
@@ -155,9 +156,7 @@ async def start(request: web.Request, provider: SignInProvider) -> web.Response:
         await hashcart.kv.put(KV_NAMESPACE, state, provider.platform, ttl=FLOW_SECONDS)
     except (SQLAlchemyError, OSError) as exc:
         log.warning("link-proof: cannot start a sign-in: %s", exc)
-        return await _failed(
-            request, 503, "web.error.proof_down.title", "web.error.proof_down.text"
-        )
+        return await _failed(request, 503, *DOWN)
     location = authorization_url(
         provider.authorize_url,
         provider.client_id,
@@ -195,9 +194,7 @@ async def callback(request: web.Request, provider: SignInProvider) -> web.Respon
         fresh = await hashcart.kv.delete(KV_NAMESPACE, state)
     except (SQLAlchemyError, OSError) as exc:
         log.warning("link-proof: cannot check the flow: %s", exc)
-        return await _failed(
-            request, 503, "web.error.proof_down.title", "web.error.proof_down.text"
-        )
+        return await _failed(request, 503, *DOWN)
     if not fresh:
         return await _failed(
             request, 400, "web.error.proof_used.title", "web.error.proof_used.text"

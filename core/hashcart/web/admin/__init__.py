@@ -27,59 +27,43 @@ async def openapi(request: web.Request) -> web.Response:
 def openapi_document() -> dict[str, Any]:
     schemas: dict[str, Any] = {}
 
-    def ref(model: type[BaseModel]) -> dict[str, str]:
+    def json_of(model: type[BaseModel]) -> dict[str, Any]:
+        """A JSON body of `model`, whose schema goes into the document's components."""
         schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
-        for name, definition in schema.pop("$defs", {}).items():
-            schemas[name] = definition
+        schemas.update(schema.pop("$defs", {}))
         schemas[model.__name__] = schema
-        return {"$ref": f"#/components/schemas/{model.__name__}"}
+        return {"application/json": {"schema": {"$ref": f"#/components/schemas/{model.__name__}"}}}
 
+    def answer(model: type[BaseModel] | None) -> dict[str, Any]:
+        if model is None:
+            return {"description": "no content"}
+        return {"description": model.__name__, "content": json_of(model)}
+
+    string = {"type": "string"}
     paths: dict[str, Any] = {}
     for route in ROUTES:
+        responses = {str(status): answer(model) for status, model in route.responses.items()}
         operation: dict[str, Any] = {
             "summary": route.summary,
             "operationId": route.handler.__name__,
             "security": [{"bearer": []}],
-            "responses": {
-                str(status): (
-                    {"description": "no content"}
-                    if model is None
-                    else {
-                        "description": model.__name__,
-                        "content": {"application/json": {"schema": ref(model)}},
-                    }
-                )
-                for status, model in route.responses.items()
-            },
+            "responses": responses,
         }
         parameters = [
-            {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+            {"name": name, "in": "path", "required": True, "schema": string}
             for name in re.findall(r"{(\w+)}", route.path)
         ] + [
-            {
-                "name": name,
-                "in": "query",
-                "required": False,
-                "description": text,
-                "schema": {"type": "string"},
-            }
+            {"name": name, "in": "query", "required": False, "description": text, "schema": string}
             for name, text in route.query
         ]
         if parameters:
             operation["parameters"] = parameters
         if route.body is not None:
-            operation["requestBody"] = {
-                "required": True,
-                "content": {"application/json": {"schema": ref(route.body)}},
-            }
+            operation["requestBody"] = {"required": True, "content": json_of(route.body)}
         # Every route can refuse the caller; a route with a body also refuses one that is not
         # JSON (400) or not sent as JSON (415), before its own validation (422).
         refusals = ["401"] + (["400", "415"] if route.body is not None else [])
-        for status in refusals:
-            operation["responses"][status] = {
-                "description": "Error",
-                "content": {"application/json": {"schema": ref(Error)}},
-            }
+        responses.update({status: answer(Error) for status in refusals})
         paths.setdefault(route.path, {})[route.method.lower()] = operation
     return {
         "openapi": "3.1.0",
