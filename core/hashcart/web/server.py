@@ -97,9 +97,8 @@ async def healthz(request: web.Request) -> web.Response:
         async with hashcart.engine.connect() as conn:
             await conn.execute(sa.text("SELECT 1"))
     except Exception as exc:
-        return web.json_response(
-            {"status": "unavailable", "reason": type(exc).__name__}, status=503
-        )
+        down = {"status": "unavailable", "reason": type(exc).__name__}
+        return web.json_response(down, status=503)
     return web.json_response({"status": "ok"})
 
 

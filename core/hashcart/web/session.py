@@ -186,11 +186,9 @@ SETTINGS_KEY: web.AppKey[WebSettings] = web.AppKey("hashcart_web_settings", WebS
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
-def install(app: web.Application, public_url: str) -> WebSettings:
-    settings = load_settings(WebSettings)
-    app[SETTINGS_KEY] = settings
+def install(app: web.Application, public_url: str) -> None:
+    settings = app[SETTINGS_KEY] = load_settings(WebSettings)
     app[CODEC_KEY] = SessionCodec(settings, secure=public_url.startswith("https://"))
-    return settings
 
 
 SESSION_KEY: web.RequestKey[Session] = web.RequestKey("hashcart_session", Session)
