@@ -87,10 +87,10 @@ class Refusals:
     failed: Failed
 
     async def _page(
-        self, request: web.Request, status: int, title: str, text: str, **params: str
+        self, request: web.Request, status: int, kind: str, text: str, **params: str
     ) -> web.Response:
-        title, text = f"web.error.proof_{title}.title", f"web.error.{self.texts}_{text}"
-        return await self.failed(request, status, title, text, **params)
+        title, own_text = f"web.error.proof_{kind}.title", f"web.error.{self.texts}_{text}"
+        return await self.failed(request, status, title, own_text, **params)
 
     async def foreign(self, request: web.Request) -> web.Response:
         """A callback this browser's flow did not start (see `state_matches`)."""
