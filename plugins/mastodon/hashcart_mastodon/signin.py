@@ -22,13 +22,13 @@ SCOPE = "read:accounts"
 
 
 def signin_provider(settings: MastodonSettings) -> SignInProvider | None:
-    if not settings.api_url or not settings.client_id or settings.client_secret is None:
+    if not settings.api_url:
         return None
-    return SignInProvider(
+    return SignInProvider.configured(
+        settings.client_id,
+        settings.client_secret,
         platform=PLATFORM,
         name="Mastodon",
-        client_id=settings.client_id,
-        client_secret=settings.client_secret.get_secret_value(),
         authorize_url=f"{settings.api_url}/oauth/authorize",
         token_url=f"{settings.api_url}/oauth/token",
         userinfo_url=f"{settings.api_url}/api/v1/accounts/verify_credentials",
@@ -40,7 +40,4 @@ def signin_provider(settings: MastodonSettings) -> SignInProvider | None:
 
 def identity_of(answer: Mapping[str, Any]) -> ProvenIdentity | None:
     """A Mastodon account: its id on this instance and its `acct` (the handle without @)."""
-    account_id, acct = answer.get("id"), answer.get("acct")
-    if not isinstance(account_id, str) or not account_id:
-        return None
-    return ProvenIdentity(account_id, acct if isinstance(acct, str) and acct else None)
+    return ProvenIdentity.read(answer.get("id"), answer.get("acct"))

@@ -122,11 +122,6 @@ class Rules:
     bot_user_id: str | None = None
 
 
-# ---------------------------------------------------------------------------------------------
-# v1.1 (Account Activity API)
-# ---------------------------------------------------------------------------------------------
-
-
 def trigger_from_v1(tweet: Json, rules: Rules) -> Trigger | None:
     """The trigger in one `tweet_create_events` entry, or None when it asks for nothing.
 
@@ -229,11 +224,6 @@ def _v1_has_hashtag(tweet: Json, hashtag: str) -> bool:
             if isinstance(entry, Mapping) and str(entry.get("text", "")).casefold() == wanted:
                 return True
     return has_hashtag(v1_text(tweet), hashtag)
-
-
-# ---------------------------------------------------------------------------------------------
-# v2 (filtered stream, tweet lookup)
-# ---------------------------------------------------------------------------------------------
 
 
 def trigger_from_v2(envelope: Json, rules: Rules) -> Trigger | None:
@@ -367,11 +357,6 @@ def _v2_has_hashtag(data: Json, hashtag: str) -> bool:
     return has_hashtag(_v2_text(data), hashtag)
 
 
-# ---------------------------------------------------------------------------------------------
-# Direct messages (Account Activity API)
-# ---------------------------------------------------------------------------------------------
-
-
 def trigger_from_dm(
     event: Json, users: Json, rules: Rules, for_user_id: str | None
 ) -> Trigger | None:
@@ -430,11 +415,6 @@ def _dm_has_hashtag(text: str, entities: Json, hashtag: str) -> bool:
         if isinstance(entry, Mapping) and str(entry.get("text", "")).casefold() == wanted:
             return True
     return has_hashtag(text, hashtag)
-
-
-# ---------------------------------------------------------------------------------------------
-# Small readers shared by both shapes
-# ---------------------------------------------------------------------------------------------
 
 
 def locale_from(lang: object) -> str | None:

@@ -19,19 +19,16 @@ SCOPE = "users.read tweet.read"
 
 
 def signin_provider(settings: TwitterSettings) -> SignInProvider | None:
-    if not settings.client_id or settings.client_secret is None:
-        return None
-    return SignInProvider(
+    return SignInProvider.configured(
+        settings.client_id,
+        settings.client_secret,
         platform=PLATFORM,
         name="X",
-        client_id=settings.client_id,
-        client_secret=settings.client_secret.get_secret_value(),
         authorize_url=settings.authorize_url,
         token_url=f"{settings.api_url}/2/oauth2/token",
         userinfo_url=f"{settings.api_url}/2/users/me",
         scope=SCOPE,
         identity=identity_of,
-        client_auth="client_secret_basic",
     )
 
 
@@ -40,7 +37,4 @@ def identity_of(answer: Mapping[str, Any]) -> ProvenIdentity | None:
     data = answer.get("data")
     if not isinstance(data, Mapping):
         return None
-    user_id, username = data.get("id"), data.get("username")
-    if not isinstance(user_id, str) or not user_id.isdigit():
-        return None
-    return ProvenIdentity(user_id, username if isinstance(username, str) else None)
+    return ProvenIdentity.read(data.get("id"), data.get("username"), digits=True)

@@ -9,21 +9,11 @@ from aiohttp import web
 
 from hashcart.testing.standins.oauth2 import OAuthError
 from hashcart_twitter.testing.base import XStandinBase
-from hashcart_twitter.testing.payloads import (
-    _reply_fields,
-    _v2_user,
-    new_tweet_id,
-    to_v2,
-    tweet,
-)
+from hashcart_twitter.testing.payloads import _reply_fields, _v2_user, new_tweet_id, to_v2, tweet
 from hashcart_twitter.testing.records import PostedDM, PostedTweet, _csv, _json_body, _weight
 
 
 class _RestApi(XStandinBase):
-    """The X stand-in's REST endpoints: tweet lookup, posting, DMs, OAuth 2.0 and `me`."""
-
-    # -- REST ---------------------------------------------------------------------------------
-
     async def _lookup(self, request: web.Request) -> web.Response:
         auth = self._auth(request, allow_bearer=True)
         if auth is None:
@@ -75,34 +65,19 @@ class _RestApi(XStandinBase):
         payload = await _json_body(request)
         text = payload.get("text") if isinstance(payload, dict) else None
         if not isinstance(text, str) or not text.strip() or _weight(text) > 280:
-            return self._problem(
-                request,
-                400,
-                "Invalid Request",
-                "text must be 1 to 280 characters",
-                "invalid-request",
-            )
+            return self._invalid(request, "text must be 1 to 280 characters")
         assert isinstance(payload, dict)
         reply_to = (payload.get("reply") or {}).get("in_reply_to_tweet_id")
         if reply_to is not None and str(reply_to) not in self.tweets:
-            return self._problem(
-                request,
-                400,
-                "Invalid Request",
-                "Your Tweet cannot be a reply to a Tweet that does not exist.",
-                "invalid-request",
+            return self._invalid(
+                request, "Your Tweet cannot be a reply to a Tweet that does not exist."
             )
         now = time.time()
         author = self.bot["id_str"]
         seen = self._recent.get((author, text))
         if seen is not None and now - seen < self.duplicate_window:
-            body = {
-                "detail": "You are not allowed to create a Tweet with duplicate content.",
-                "type": "about:blank",
-                "title": "Forbidden",
-                "status": 403,
-            }
-            return self._json(request, 403, body, auth, record_body=payload)
+            detail = "You are not allowed to create a Tweet with duplicate content."
+            return self._forbidden(request, detail, auth, payload)
         self._recent[(author, text)] = now
         tid = new_tweet_id()
         stored = tweet(text, user=self.bot, tweet_id=tid)
@@ -126,18 +101,11 @@ class _RestApi(XStandinBase):
             and len(payload["text"]) >= 1
         )
         if not valid or not participant.isdigit():
-            return self._problem(
-                request, 400, "Invalid Request", "a DM needs a text", "invalid-request"
-            )
+            return self._invalid(request, "a DM needs a text")
         assert isinstance(payload, dict)
         if participant in self.closed_dms:
-            body = {
-                "detail": "You are not permitted to send Direct Messages to this user.",
-                "type": "about:blank",
-                "title": "Forbidden",
-                "status": 403,
-            }
-            return self._json(request, 403, body, auth, record_body=payload)
+            detail = "You are not permitted to send Direct Messages to this user."
+            return self._forbidden(request, detail, auth, payload)
         event_id = new_tweet_id()
         pair = sorted([participant, self.bot["id_str"]], key=int)
         self.dms.append(PostedDM(event_id, participant, payload["text"], time.time()))
@@ -167,3 +135,9 @@ class _RestApi(XStandinBase):
         if auth is None:
             return self._unauthorized(request)
         return self._json(request, 200, {"data": _v2_user(self.bot)}, auth)
+
+    def _forbidden(
+        self, request: web.Request, detail: str, auth: str, payload: object
+    ) -> web.Response:
+        body = {"detail": detail, "type": "about:blank", "title": "Forbidden", "status": 403}
+        return self._json(request, 403, body, auth, record_body=payload)

@@ -38,41 +38,29 @@ from hashcart_twitter.testing.records import (
     _Validator,
 )
 
-DEFAULT_CONSUMER_KEY = "standinconsumerkey"
-DEFAULT_CONSUMER_SECRET = "standin-consumer-secret"
-DEFAULT_ACCESS_TOKEN = "2244994945-standinaccesstoken"
-DEFAULT_ACCESS_TOKEN_SECRET = "standin-access-token-secret"
-DEFAULT_BEARER_TOKEN = "standin-bearer-token"
-DEFAULT_OAUTH2_CLIENT_ID = "standin-oauth2-client-id"
-DEFAULT_OAUTH2_CLIENT_SECRET = "standin-oauth2-client-secret"
-
 
 class XStandinBase:
     """What every part of the X stand-in shares."""
 
+    consumer_key = "standinconsumerkey"
+    access_token = "2244994945-standinaccesstoken"
+    access_token_secret = "standin-access-token-secret"
+    bearer_token = "standin-bearer-token"
+    #: How long X refuses a post that repeats one of the same account's texts.
+    duplicate_window = 24 * 3600.0
+
     def __init__(
         self,
         *,
-        consumer_key: str = DEFAULT_CONSUMER_KEY,
-        consumer_secret: str = DEFAULT_CONSUMER_SECRET,
-        access_token: str = DEFAULT_ACCESS_TOKEN,
-        access_token_secret: str = DEFAULT_ACCESS_TOKEN_SECRET,
-        bearer_token: str = DEFAULT_BEARER_TOKEN,
-        bot: Mapping[str, Any] | None = None,
+        consumer_secret: str = "standin-consumer-secret",
         keepalive_seconds: float = 20.0,
         max_stream_connections: int = 1,
-        duplicate_window: float = 24 * 3600,
         verify_oauth: bool = True,
     ) -> None:
-        self.consumer_key = consumer_key
         self.consumer_secret = consumer_secret
-        self.access_token = access_token
-        self.access_token_secret = access_token_secret
-        self.bearer_token = bearer_token
-        self.bot = dict(bot or user(BOT_SCREEN_NAME, BOT_USER_ID, name="hashcart"))
+        self.bot = user(BOT_SCREEN_NAME, BOT_USER_ID, name="hashcart")
         self.keepalive_seconds = keepalive_seconds
         self.max_stream_connections = max_stream_connections
-        self.duplicate_window = duplicate_window
         self.verify_oauth = verify_oauth
         self.calls: list[ApiCall] = []
         self.posted: list[PostedTweet] = []
@@ -101,14 +89,12 @@ class XStandinBase:
         self._rule_ids = itertools.count(1_500_000_000_000_000_000)
         #: "Sign in with X" (OAuth 2.0 + PKCE); `signin_as(user)` says who is signed in at x.com.
         self.oauth2: AuthorizationServer[dict[str, Any]] = AuthorizationServer(
-            client_id=DEFAULT_OAUTH2_CLIENT_ID,
-            client_secret=DEFAULT_OAUTH2_CLIENT_SECRET,
+            client_id="standin-oauth2-client-id",
+            client_secret="standin-oauth2-client-secret",
             required_scopes=("users.read", "tweet.read"),
             client_auth=("client_secret_basic",),
         )
         self.app = self.make_app()
-
-    # -- lifecycle --------------------------------------------------------------------------
 
     def make_app(self) -> web.Application:
         """The aiohttp application: `XStandin` adds the endpoints built on this base."""
@@ -172,8 +158,6 @@ class XStandinBase:
         """Who the next "Sign in with X" authorizes (None: nobody, the person refuses)."""
         self.oauth2.user = dict(v1_user) if v1_user is not None else None
 
-    # -- faults -------------------------------------------------------------------------------
-
     def fail_next(
         self, times: int = 1, *, status: int = 429, reset_in: float = 1.0, path: str | None = None
     ) -> None:
@@ -212,8 +196,6 @@ class XStandinBase:
             self._site = web.TCPSite(self._runner, self._host, self._port)
             await self._site.start()
 
-    # -- timeline -----------------------------------------------------------------------------
-
     def add_tweet(self, v1: Mapping[str, Any]) -> dict[str, Any]:
         """Publish a tweet so lookups (and replies to it) find it; returns it for chaining."""
         stored = dict(v1)
@@ -251,8 +233,6 @@ class XStandinBase:
     def calls_to(self, method: str, path_prefix: str) -> list[ApiCall]:
         return [c for c in self.calls if c.method == method and c.path.startswith(path_prefix)]
 
-    # -- webhook sender -----------------------------------------------------------------------
-
     async def deliver(
         self,
         target_url: str,
@@ -262,35 +242,23 @@ class XStandinBase:
         body: bytes | None = None,
         secret: str | None = None,
         signature: str | None = None,
-        for_user_id: str | None = None,
-        retries: int = 0,
-        retry_delay: float = 0.0,
     ) -> Delivery:
         """POST one signed Account Activity delivery to the app, as X does.
 
         Give `tweets` (wrapped in `tweet_create_events`, and published to the timeline), a whole
         `payload`, or raw `body` bytes. `signature` replaces the real one ("" sends none).
-        With `retries`, a non-200 answer is delivered again, as X's Enterprise tier does.
         """
         if body is None:
             if payload is None:
-                events = [self.add_tweet(t) for t in tweets or ()]
-                payload = delivery(events, for_user_id=for_user_id or self.bot["id_str"])
+                payload = delivery([self.add_tweet(t) for t in tweets or ()])
             body = json.dumps(payload).encode()
         headers = {"Content-Type": "application/json"}
         real = sign_delivery(secret or self.consumer_secret, body)
         chosen = real if signature is None else signature
         if chosen:
             headers[SIGNATURE_HEADER] = chosen
-        session = self._client_session()
-        attempt = 0
-        while True:
-            attempt += 1
-            async with session.post(target_url, data=body, headers=headers) as resp:
-                result = Delivery(resp.status, await resp.text(), dict(resp.headers), body, attempt)
-            if result.status == 200 or attempt > retries:
-                return result
-            await asyncio.sleep(retry_delay)
+        async with self._client_session().post(target_url, data=body, headers=headers) as resp:
+            return Delivery(resp.status, await resp.text(), dict(resp.headers))
 
     async def check_crc(self, target_url: str, *, crc_token: str | None = None) -> bool:
         """Run X's challenge-response check against the app; True when it answers correctly."""
@@ -310,8 +278,6 @@ class XStandinBase:
             self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30))
         return self._session
 
-    # -- plumbing -----------------------------------------------------------------------------
-
     @web.middleware
     async def _middleware(self, request: web.Request, handler: Any) -> web.StreamResponse:
         now = time.time()
@@ -328,26 +294,19 @@ class XStandinBase:
         return response
 
     def _fault_response(self, request: web.Request, fault: _Fault, now: float) -> web.Response:
+        headers = {}
         if fault.status == 429:
+            title = detail = "Too Many Requests"
             headers = {
                 "x-rate-limit-limit": "100",
                 "x-rate-limit-remaining": "0",
                 "x-rate-limit-reset": str(int(now + fault.reset_in)),
             }
-            body = {
-                "title": "Too Many Requests",
-                "detail": "Too Many Requests",
-                "type": "about:blank",
-                "status": 429,
-            }
+        elif fault.status == 503:
+            title = detail = "Service Unavailable"
         else:
-            headers = {}
-            body = {
-                "title": "Service Unavailable" if fault.status == 503 else "Internal Server Error",
-                "detail": "Service Unavailable" if fault.status == 503 else "Internal Error",
-                "type": "about:blank",
-                "status": fault.status,
-            }
+            title, detail = "Internal Server Error", "Internal Error"
+        body = {"title": title, "detail": detail, "type": "about:blank", "status": fault.status}
         self._record(request, None, "none", fault.status)
         return web.json_response(body, status=fault.status, headers=headers)
 
@@ -375,6 +334,9 @@ class XStandinBase:
 
     def _unauthorized(self, request: web.Request) -> web.Response:
         return self._problem(request, 401, "Unauthorized", "Unauthorized", "unauthorized")
+
+    def _invalid(self, request: web.Request, detail: str) -> web.Response:
+        return self._problem(request, 400, "Invalid Request", detail, "invalid-request")
 
     def _problem(
         self, request: web.Request, status: int, title: str, detail: str, kind: str

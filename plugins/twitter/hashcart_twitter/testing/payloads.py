@@ -26,11 +26,6 @@ _MENTION = re.compile(r"(?<![\w@])@(\w{1,15})")
 _URL = re.compile(r"https?://\S+")
 
 
-# ---------------------------------------------------------------------------------------------
-# Signing: what X does to every delivery and CRC check
-# ---------------------------------------------------------------------------------------------
-
-
 def sign_delivery(secret: str, body: bytes) -> str:
     """The `x-twitter-webhooks-signature` X puts on a delivery of exactly these bytes."""
     digest = hmac.new(secret.encode(), body, hashlib.sha256).digest()
@@ -40,11 +35,6 @@ def sign_delivery(secret: str, body: bytes) -> str:
 def crc_response(secret: str, crc_token: str) -> dict[str, str]:
     """The body X expects back from `GET <webhook>?crc_token=...`."""
     return {"response_token": sign_delivery(secret, crc_token.encode())}
-
-
-# ---------------------------------------------------------------------------------------------
-# Builders: realistic v1.1 payloads (Account Activity API) and their v2 forms
-# ---------------------------------------------------------------------------------------------
 
 
 def new_tweet_id() -> str:

@@ -14,10 +14,7 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 from oauthlib.oauth1 import RequestValidator
 
-from hashcart_twitter.testing.payloads import (
-    _HASHTAG,
-    _URL,
-)
+from hashcart_twitter.testing.payloads import _HASHTAG, _URL
 
 if TYPE_CHECKING:
     from hashcart_twitter.testing.base import XStandinBase
@@ -25,11 +22,6 @@ if TYPE_CHECKING:
 
 #: The most minutes of missed tweets a filtered-stream connection may ask for.
 _MAX_BACKFILL = 5
-
-
-# ---------------------------------------------------------------------------------------------
-# Records
-# ---------------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,8 +61,6 @@ class Delivery:
     status: int
     body: str
     headers: Mapping[str, str]
-    payload: bytes = b""
-    attempts: int = 1
 
     def json(self) -> Any:
         return json.loads(self.body)
@@ -149,11 +139,6 @@ class _Validator(RequestValidator):  # type: ignore[misc]
             return False
         self._nonces[key] = now
         return True
-
-
-# ---------------------------------------------------------------------------------------------
-# Small helpers
-# ---------------------------------------------------------------------------------------------
 
 
 async def _json_body(request: web.Request) -> Any:

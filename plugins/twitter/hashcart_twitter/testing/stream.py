@@ -12,9 +12,7 @@ from typing import Any
 from aiohttp import web
 
 from hashcart_twitter.testing.base import XStandinBase
-from hashcart_twitter.testing.payloads import (
-    stream_message,
-)
+from hashcart_twitter.testing.payloads import stream_message
 from hashcart_twitter.testing.records import (
     _MAX_BACKFILL,
     _csv,
@@ -26,10 +24,6 @@ from hashcart_twitter.testing.records import (
 
 
 class _FilteredStream(XStandinBase):
-    """The v2 filtered stream and its rules, as the X stand-in serves them."""
-
-    # -- stream -------------------------------------------------------------------------------
-
     async def stream_tweet(self, v1: Mapping[str, Any]) -> int:
         """Publish a tweet and send it down every open stream whose rules match; returns count.
 
@@ -68,18 +62,13 @@ class _FilteredStream(XStandinBase):
 
     async def _stream(self, request: web.Request) -> web.StreamResponse:
         if not self._bearer_ok(request):
-            return self._problem(request, 401, "Unauthorized", "Unauthorized", "unauthorized")
+            return self._unauthorized(request)
         backfill = request.query.get("backfill_minutes")
         if backfill is not None and (
             not backfill.isdigit() or not 0 <= int(backfill) <= _MAX_BACKFILL
         ):
-            return self._problem(
-                request,
-                400,
-                "Invalid Request",
-                "The `backfill_minutes` query parameter value must be between 0 and 5",
-                "invalid-request",
-            )
+            detail = "The `backfill_minutes` query parameter value must be between 0 and 5"
+            return self._invalid(request, detail)
         minutes = int(backfill or 0)
         if minutes and not self.backfill_allowed:
             return self._problem(
@@ -137,14 +126,14 @@ class _FilteredStream(XStandinBase):
     async def wait_for_stream(self, within: float = 5.0) -> None:
         """Wait until a client holds the stream open."""
         deadline = time.monotonic() + within
-        while not [s for s in self._streams if not s.closed]:
+        while not self.open_streams:
             if time.monotonic() > deadline:
                 raise TimeoutError("no client connected to the filtered stream")
             await asyncio.sleep(0.01)
 
     async def _get_rules(self, request: web.Request) -> web.Response:
         if not self._bearer_ok(request):
-            return self._problem(request, 401, "Unauthorized", "Unauthorized", "unauthorized")
+            return self._unauthorized(request)
         meta = {"sent": _iso_now(), "result_count": len(self.rules)}
         body: dict[str, Any] = {"meta": meta}
         if self.rules:
@@ -153,53 +142,33 @@ class _FilteredStream(XStandinBase):
 
     async def _post_rules(self, request: web.Request) -> web.Response:
         if not self._bearer_ok(request):
-            return self._problem(request, 401, "Unauthorized", "Unauthorized", "unauthorized")
+            return self._unauthorized(request)
         payload = await _json_body(request)
-        if not isinstance(payload, dict) or not ({"add", "delete"} & payload.keys()):
-            return self._problem(
-                request, 400, "Invalid Request", "add or delete", "invalid-request"
-            )
-        dry_run = request.query.get("dry_run") == "true"
-        now = _iso_now()
-        if "delete" in payload:
-            ids = [str(i) for i in (payload["delete"] or {}).get("ids", [])]
-            gone = [i for i in ids if i in self.rules]
-            if not dry_run:
-                for rule_id in gone:
-                    del self.rules[rule_id]
-            summary = {"deleted": len(gone), "not_deleted": len(ids) - len(gone)}
-            return self._json(request, 200, {"meta": {"sent": now, "summary": summary}}, "bearer")
+        if not isinstance(payload, dict) or "add" not in payload:
+            return self._invalid(request, "add rules")
         created: list[dict[str, str]] = []
         errors = []
         existing = {rule["value"] for rule in self.rules.values()}
         for rule in payload.get("add") or []:
             value = str(rule.get("value", "")).strip()
             if not value or value in existing:
-                errors.append(
-                    {
-                        "value": value,
-                        "id": next(
-                            (r["id"] for r in self.rules.values() if r["value"] == value), ""
-                        ),
-                        "title": "DuplicateRule",
-                        "type": "https://api.x.com/2/problems/duplicate-rules",
-                    }
-                )
+                same = next((r["id"] for r in self.rules.values() if r["value"] == value), "")
+                kind = "https://api.x.com/2/problems/duplicate-rules"
+                errors.append({"value": value, "id": same, "title": "DuplicateRule", "type": kind})
                 continue
             new = {"id": str(next(self._rule_ids)), "value": value}
             if rule.get("tag"):
                 new["tag"] = str(rule["tag"])
             created.append(new)
             existing.add(value)
-        if not dry_run:
-            self.rules.update({rule["id"]: rule for rule in created})
+        self.rules.update({rule["id"]: rule for rule in created})
         summary = {
             "created": len(created),
             "not_created": len(errors),
             "valid": len(created),
             "invalid": len(errors),
         }
-        body: dict[str, Any] = {"meta": {"sent": now, "summary": summary}}
+        body: dict[str, Any] = {"meta": {"sent": _iso_now(), "summary": summary}}
         if created:
             body["data"] = created
         if errors:
