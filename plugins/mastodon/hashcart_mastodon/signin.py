@@ -1,12 +1,8 @@
 """Sign in with the bot's Mastodon instance, so its accounts can link by proof.
 
-A public status gets a public answer, and a link token there would let any reader link the
-asker's identity to their own cart; the answer points to `/link/mastodon` instead. Mastodon's
-OAuth (authorization code, PKCE, scope `read:accounts`) on the bot's own instance proves who a
-local account is; `verify_credentials` gives the id the plugin keys identities by. Accounts of
-other instances have other ids there, so they get their token through a direct mention instead.
-Register the application on the instance (`POST /api/v1/apps` with the redirect URI
-`{PUBLIC_URL}/link/mastodon/callback`) for the client id and secret.
+Only the bot's own instance can vouch for the account ids the plugin keys identities by: accounts
+of other instances get their token through a direct mention instead. Register the application
+there (`POST /api/v1/apps`, redirect URI `{PUBLIC_URL}/link/mastodon/callback`).
 """
 
 from __future__ import annotations

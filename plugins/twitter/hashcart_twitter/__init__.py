@@ -1,8 +1,5 @@
 """X/Twitter for hashcart: a reply holding `#amazoncart` puts the product in reach into a cart.
 
-The same hashtag takes a barcode instead of a link, and `forget` / `privacy on|off` after it;
-`#checkout` then `#confirm`, addressed to the bot (or sent to it by DM), place an order (see
-`normalize.py`).
 Tweets arrive through the Account Activity webhook (`/twitter/webhook`) or, without webhooks,
 the v2 filtered stream (`HASHCART_TWITTER_MODE=stream`). The bot answers with a reply tweet, or
 a DM when the answer must be private.

@@ -19,7 +19,7 @@ from hashcart_twitter.client import ErrorKind, XClient, XError
 from hashcart_twitter.ingest import Ingest
 from hashcart_twitter.normalize import PLATFORM, Rules
 from hashcart_twitter.settings import Mode, TwitterSettings
-from hashcart_twitter.stream import Backoff, StreamConsumer
+from hashcart_twitter.stream import StreamConsumer
 from hashcart_twitter.verbs import COMMANDS
 from hashcart_twitter.webhook import WebhookReceiver
 
@@ -79,11 +79,8 @@ class TwitterPlatform:
                 ingest=self.ingest,
                 submit=self.hashcart.submit,
                 hashtag=self.hashcart.settings.hashtag,
-                backoff=Backoff(scale=self.settings.stream_backoff_scale),
-                stall_seconds=self.settings.stream_stall_seconds,
+                settings=self.settings,
                 count_error=self.count_error,
-                bot_screen_name=self.settings.bot_screen_name,
-                backfill_minutes=self.settings.stream_backfill_minutes,
             )
             # X allows one stream connection per app: one node holds it, another takes over
             # within a lease period when that node dies.

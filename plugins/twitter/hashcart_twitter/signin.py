@@ -1,10 +1,6 @@
-"""Sign in with X: the OAuth 2.0 app that lets a person prove which X account is theirs.
-
-Linking through `/link/twitter` needs it; X's OAuth 2.0 authorization code flow with PKCE is
-what X offers confidential clients (client id and secret from the developer portal, Basic
-authentication at the token endpoint). `users.read` (with the `tweet.read` it requires) is all
-it asks: the link page only needs the account's id and handle from `/2/users/me`.
-"""
+"""Sign in with X (OAuth 2.0 with PKCE, Basic authentication at the token endpoint), so a person
+proves which X account is theirs; `users.read` with the `tweet.read` it requires is the least
+scope that reads the account's id and handle."""
 
 from __future__ import annotations
 

@@ -34,6 +34,7 @@ from hashcart import (
 )
 from hashcart_twitter.client import ErrorKind, XClient, XError
 from hashcart_twitter.ingest import Ingest, LookupFailed
+from hashcart_twitter.settings import TwitterSettings
 
 log = logging.getLogger(__name__)
 
@@ -48,8 +49,6 @@ STREAM_PARAMS = {
     "user.fields": "username,protected",
 }
 Submit = Callable[[CartCommand], Awaitable[Any]]
-#: X's limit for `backfill_minutes`.
-MAX_BACKFILL_MINUTES = 5
 #: How many finished tweet ids are remembered, so that a backfill skips them.
 _REMEMBERED = 10_000
 
@@ -101,14 +100,13 @@ class StreamConsumer:
         ingest: Ingest,
         submit: Submit,
         hashtag: str,
-        backoff: Backoff,
-        stall_seconds: float,
+        settings: TwitterSettings,
         count_error: Callable[[str], None],
-        bot_screen_name: str | None = None,
-        backfill_minutes: int = 0,
     ) -> None:
-        self._bot = bot_screen_name
-        self._backfill = max(0, min(backfill_minutes, MAX_BACKFILL_MINUTES))
+        self._bot = settings.bot_screen_name
+        self._backfill = settings.stream_backfill_minutes
+        self._backoff = Backoff(scale=settings.stream_backoff_scale)
+        self._stall = settings.stream_stall_seconds
         # Tweet ids being recorded, and those finished (recorded, or not commands), oldest first.
         self._in_flight: set[str] = set()
         self._finished: dict[str, None] = {}
@@ -116,31 +114,21 @@ class StreamConsumer:
         self._ingest = ingest
         self._submit = submit
         self._hashtag = hashtag
-        self._backoff = backoff
-        self._stall = stall_seconds
         self._count_error = count_error
         self._stop = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
         self._handlers = TrackedTasks()
         self._failures: dict[str, int] = {}  # consecutive failures of each kind
         self._rule_ready = False
-        self.connected = asyncio.Event()
-
-    def start(self) -> None:
-        self._stop.clear()
-        self._task = asyncio.create_task(self._run(), name="hashcart-twitter-stream")
 
     async def run(self) -> None:
         """Read the stream until cancelled (when this node loses the stream's lease)."""
         self._stop.clear()
-        await self._run()
+        self._failures = {}
+        self._rule_ready = False
+        await reconnecting(self._read, stop=self._stop, delay=self._delay)
 
     async def stop(self, grace: float = 5.0) -> None:
         self._stop.set()
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
-            self._task = None
         # Let commands already read finish being recorded; X will not send them again.
         await self._handlers.drain(grace)
 
@@ -153,26 +141,17 @@ class StreamConsumer:
         await self._client.add_stream_rules([{"value": v, "tag": RULE_TAG} for v in missing])
         log.info("added filtered-stream rules %r", missing)
 
-    async def _run(self) -> None:
-        self._failures = {}
-        self._rule_ready = False
-        await reconnecting(self._read, stop=self._stop, delay=self._delay)
-
     async def _read(self, connected: Callable[[], None]) -> None:
-        try:
-            if not self._rule_ready:
-                await self.ensure_rule()
-                self._rule_ready = True
-            async with self._client.stream(self._params(), stall_seconds=self._stall) as resp:
-                self.connected.set()
-                self._failures.clear()
-                connected()
-                log.info("filtered stream connected")
-                async for line in resp.content:
-                    self._line(line)
-            log.info("filtered stream closed by X; reconnecting")
-        finally:
-            self.connected.clear()
+        if not self._rule_ready:
+            await self.ensure_rule()
+            self._rule_ready = True
+        async with self._client.stream(self._params(), stall_seconds=self._stall) as resp:
+            self._failures.clear()
+            connected()
+            log.info("filtered stream connected")
+            async for line in resp.content:
+                self._line(line)
+        log.info("filtered stream closed by X; reconnecting")
 
     def _delay(self, error: Exception | None, _in_a_row: int) -> float:
         """X's documented schedule, counted per kind of failure; anything else ends the loop."""

@@ -8,7 +8,7 @@ import itertools
 import re
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -205,9 +205,7 @@ class _Fault:
     reset_seconds: float
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class ApiCall:
     method: str
     path: str
-    query: dict[str, list[str]]
-    form: dict[str, Any] = field(default_factory=dict)

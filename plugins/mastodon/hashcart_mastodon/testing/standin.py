@@ -3,9 +3,8 @@
 Tests, the playground and plugin authors use it instead of a real instance. It follows the
 Mastodon API as documented: bearer tokens (401 `{"error": ...}` otherwise), statuses whose
 `content` is HTML with mention, hashtag and shortened-link markup, notifications paged newest
-first with `max_id`/`since_id`/`min_id` and a `Link` header, `Idempotency-Key` on posting,
-the 500-character limit (422), rate limiting with `X-RateLimit-*` headers (429), and
-server-sent events on `/api/v1/streaming/...` with `:thump` heartbeats.
+first with `min_id`, `Idempotency-Key` on posting, the 500-character limit (422), rate limiting
+with `X-RateLimit-*` headers (429), and server-sent events with `:thump` heartbeats.
 
     async with MastodonStandin() as mastodon:
         env = mastodon.env()                          # HASHCART_MASTODON_* pointing here
@@ -21,10 +20,9 @@ import asyncio
 import contextlib
 import json
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from urllib.parse import urlencode
 
 from aiohttp import web
 
@@ -41,8 +39,6 @@ from hashcart_mastodon.testing.models import (
     _now,
     _status_id,
 )
-
-__all__ = ["MastodonStandin"]
 
 DEFAULT_TOKEN = "standin-mastodon-token"
 DEFAULT_DOMAIN = "social.example"
@@ -132,7 +128,6 @@ class MastodonStandin:
         app.router.add_post("/api/v1/statuses", self._post_status)
         app.router.add_get("/api/v1/notifications", self._get_notifications)
         app.router.add_get("/api/v1/streaming/health", self._health)
-        app.router.add_get("/api/v1/streaming/user", self._stream)
         app.router.add_get("/api/v1/streaming/user/notification", self._stream)
         return app
 
@@ -221,7 +216,9 @@ class MastodonStandin:
             created_at=status.created_at,
         )
         self.notifications.append(notification)
-        self._broadcast("notification", notification.to_json())
+        message = f"event: notification\ndata: {json.dumps(notification.to_json())}\n\n"
+        for queue in self._streams:
+            queue.put_nowait(message)
         return notification
 
     def _account_for(self, username: str, domain: str | None) -> Account | None:
@@ -272,9 +269,7 @@ class MastodonStandin:
         if request.method == "POST" and request.can_read_body:
             form = await _read_params(request)
         request[_FORM] = form
-        self.calls.append(
-            ApiCall(request.method, request.path, _multi(request.query.items()), form)
-        )
+        self.calls.append(ApiCall(request.method, request.path))
         sent = request.headers.get("Authorization", "")
         token = sent.removeprefix("Bearer ") if sent.startswith("Bearer ") else None
         token = token or request.query.get("access_token")
@@ -371,22 +366,12 @@ class MastodonStandin:
         return web.json_response(status.to_json())
 
     async def _get_notifications(self, request: web.Request) -> web.Response:
-        query = _multi(request.query.items())
-        types = set(query.get("types[]", [])) or None
-        excluded = set(query.get("exclude_types[]", []))
+        types = set(request.query.getall("types[]", [])) or None
         try:
             limit = max(1, min(int(request.query.get("limit", "40")), 80))
         except ValueError:
             return _error(422, "limit must be a number")
-        found = [
-            n
-            for n in self.notifications
-            if (types is None or n.type in types) and n.type not in excluded
-        ]
-        if "max_id" in request.query:
-            found = [n for n in found if _id_key(n.id) < _id_key(request.query["max_id"])]
-        if "since_id" in request.query:
-            found = [n for n in found if _id_key(n.id) > _id_key(request.query["since_id"])]
+        found = [n for n in self.notifications if types is None or n.type in types]
         found.sort(key=lambda n: _id_key(n.id))
         if "min_id" in request.query:
             # min_id pages forward: the `limit` notifications just after it, still newest first.
@@ -394,21 +379,13 @@ class MastodonStandin:
             page = found[:limit]
         else:
             page = found[-limit:]
-        page.reverse()
-        response = web.json_response([n.to_json() for n in page])
-        if page:
-            base = f"{self.url}/api/v1/notifications"
-            older = urlencode({"max_id": page[-1].id})
-            newer = urlencode({"min_id": page[0].id})
-            response.headers["Link"] = f'<{base}?{older}>; rel="next", <{base}?{newer}>; rel="prev"'
-        return response
+        return web.json_response([n.to_json() for n in reversed(page)])
 
     async def _health(self, request: web.Request) -> web.Response:
         return web.Response(text="OK")
 
     async def _stream(self, request: web.Request) -> web.StreamResponse:
         """Server-sent events: `:)` on connect, `:thump` heartbeats, one event per message."""
-        only_notifications = request.path.endswith("/notification")
         response = web.StreamResponse(
             headers={"Content-Type": "text/event-stream", "Cache-Control": "no-store"}
         )
@@ -426,8 +403,6 @@ class MastodonStandin:
                     continue
                 if item is None:
                     break
-                if only_notifications and not item.startswith("event: notification\n"):
-                    continue
                 await response.write(item.encode())
         except (ConnectionResetError, asyncio.CancelledError):
             pass
@@ -437,22 +412,10 @@ class MastodonStandin:
             await response.write_eof()
         return response
 
-    def _broadcast(self, event: str, payload: Mapping[str, Any]) -> None:
-        message = f"event: {event}\ndata: {json.dumps(payload)}\n\n"
-        for queue in self._streams:
-            queue.put_nowait(message)
-
 
 def _id_key(value: str) -> tuple[int, str]:
     """Mastodon ids are numbers in strings: compare by length, then text."""
     return (len(value), value)
-
-
-def _multi(items: Iterable[tuple[str, str]]) -> dict[str, list[str]]:
-    found: dict[str, list[str]] = {}
-    for key, value in items:
-        found.setdefault(key, []).append(value)
-    return found
 
 
 async def _read_params(request: web.Request) -> dict[str, Any]:

@@ -41,12 +41,8 @@ from hashcart_twitter.testing.stream import _FilteredStream
 
 
 class XStandin(_FilteredStream, _RestApi):
-    """X on 127.0.0.1: API v2 at `url`, a filtered stream, and a webhook sender.
-
-    Faults: `fail_next(n, status=429)` refuses the next n calls (a 429 carries
-    `x-rate-limit-reset`), `fail_for(seconds, status=503)` refuses everything for a while, and
-    `go_down()` / `come_back()` close and reopen the listening socket on the same port.
-    """
+    """X on 127.0.0.1: API v2 at `url`, a filtered stream, a webhook sender, and the faults of
+    `fail_next`, `fail_for`, `answer_late` and `go_down` / `come_back`."""
 
     platform = "twitter"
     #: The payload builders, for code that gets the stand-in through `hashcart_standins`.

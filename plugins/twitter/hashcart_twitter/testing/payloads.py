@@ -330,36 +330,24 @@ def dm_delivery(
     }
 
 
+#: v1.1 entity kinds as v2 names them, and which v2 field takes which v1.1 one.
+_V2_ENTITIES = {
+    "hashtags": ("hashtags", {"tag": "text"}),
+    "urls": ("urls", {"url": "url", "expanded_url": "expanded_url", "display_url": "display_url"}),
+    "user_mentions": ("mentions", {"username": "screen_name", "id": "id_str"}),
+}
+
+
 def _v2_entities(v1: Mapping[str, Any]) -> dict[str, Any]:
     source = v1.get("extended_tweet", {}).get("entities") or v1.get("entities") or {}
-    out: dict[str, Any] = {}
-    if source.get("hashtags"):
-        out["hashtags"] = [
-            {"start": h["indices"][0], "end": h["indices"][1], "tag": h["text"]}
-            for h in source["hashtags"]
+    return {
+        v2_kind: [
+            {"start": e["indices"][0], "end": e["indices"][1], **{k: e[v] for k, v in keys.items()}}
+            for e in source[v1_kind]
         ]
-    if source.get("urls"):
-        out["urls"] = [
-            {
-                "start": u["indices"][0],
-                "end": u["indices"][1],
-                "url": u["url"],
-                "expanded_url": u["expanded_url"],
-                "display_url": u["display_url"],
-            }
-            for u in source["urls"]
-        ]
-    if source.get("user_mentions"):
-        out["mentions"] = [
-            {
-                "start": m["indices"][0],
-                "end": m["indices"][1],
-                "username": m["screen_name"],
-                "id": m["id_str"],
-            }
-            for m in source["user_mentions"]
-        ]
-    return out
+        for v1_kind, (v2_kind, keys) in _V2_ENTITIES.items()
+        if source.get(v1_kind)
+    }
 
 
 def to_v2(v1: Mapping[str, Any], *, fields: Iterable[str] | None = None) -> dict[str, Any]:
