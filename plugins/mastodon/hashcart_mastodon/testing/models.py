@@ -36,7 +36,6 @@ class Account:
     domain: str
     local: bool
     bot: bool = False
-    locked: bool = False
 
     @property
     def acct(self) -> str:
@@ -53,7 +52,7 @@ class Account:
             "username": self.username,
             "acct": self.acct,
             "display_name": self.username.capitalize(),
-            "locked": self.locked,
+            "locked": False,
             "bot": self.bot,
             "discoverable": True,
             "group": False,

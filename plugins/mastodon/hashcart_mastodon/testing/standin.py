@@ -40,9 +40,6 @@ from hashcart_mastodon.testing.models import (
     _status_id,
 )
 
-DEFAULT_TOKEN = "standin-mastodon-token"
-DEFAULT_DOMAIN = "social.example"
-BOT_USERNAME = "hashcart"
 CHARACTER_LIMIT = 500
 VISIBILITIES = ("public", "unlisted", "private", "direct")
 
@@ -53,22 +50,16 @@ class MastodonStandin:
     """One Mastodon instance whose only app token belongs to the bot account `@hashcart`."""
 
     platform = "mastodon"
+    token = "standin-mastodon-token"
+    domain = "social.example"
 
-    def __init__(
-        self,
-        *,
-        token: str = DEFAULT_TOKEN,
-        domain: str = DEFAULT_DOMAIN,
-        heartbeat_seconds: float = 10.0,
-    ) -> None:
-        self.token = token
-        self.domain = domain
+    def __init__(self, *, heartbeat_seconds: float = 10.0) -> None:
         self.heartbeat_seconds = heartbeat_seconds
         self.accounts: dict[str, Account] = {}
         self.statuses: dict[str, Status] = {}
         self.notifications: list[Notification] = []
         self.calls: list[ApiCall] = []
-        self.bot = self.add_account(BOT_USERNAME, bot=True)
+        self.bot = self.add_account("hashcart", bot=True)
         self._by_key: dict[str, Status] = {}
         self._faults: list[_Fault] = []
         self._streams: set[asyncio.Queue[str | None]] = set()
@@ -82,8 +73,6 @@ class MastodonStandin:
             required_scopes=("read:accounts",),
             require_pkce=False,
         )
-
-    # -- life cycle -------------------------------------------------------------------------------
 
     async def __aenter__(self) -> MastodonStandin:
         await self.start()
@@ -131,10 +120,8 @@ class MastodonStandin:
         app.router.add_get("/api/v1/streaming/user/notification", self._stream)
         return app
 
-    # -- building the world ---------------------------------------------------------------------
-
     def add_account(
-        self, username: str, *, domain: str | None = None, bot: bool = False, locked: bool = False
+        self, username: str, *, domain: str | None = None, bot: bool = False
     ) -> Account:
         """A local account, or a remote one when `domain` names another instance."""
         account = Account(
@@ -143,7 +130,6 @@ class MastodonStandin:
             domain=domain or self.domain,
             local=domain is None or domain == self.domain,
             bot=bot,
-            locked=locked,
         )
         self.accounts[account.acct.lower()] = account
         return account
@@ -162,7 +148,6 @@ class MastodonStandin:
         urls: Iterable[str] = (),
         in_reply_to: Status | None = None,
         visibility: str = "public",
-        language: str | None = "en",
     ) -> Status:
         """Publish a status as `author`; mentioning the bot notifies it (REST and stream)."""
         full = " ".join([text, *urls]).strip()
@@ -170,7 +155,7 @@ class MastodonStandin:
             handle = f"@{in_reply_to.account.acct}"
             if handle.lower() not in full.lower():
                 full = f"{handle} {full}"
-        return self._publish(author, full, in_reply_to, visibility, language)
+        return self._publish(author, full, in_reply_to, visibility, "en")
 
     def _publish(
         self,
@@ -227,8 +212,6 @@ class MastodonStandin:
             key = username.lower()
         return self.accounts.get(key)
 
-    # -- what the bot did -----------------------------------------------------------------------
-
     @property
     def posted(self) -> list[Status]:
         """Statuses the bot posted, oldest first."""
@@ -239,8 +222,6 @@ class MastodonStandin:
 
     def calls_to(self, method: str, path: str) -> list[ApiCall]:
         return [c for c in self.calls if c.method == method and c.path == path]
-
-    # -- breaking things ------------------------------------------------------------------------
 
     def fail_next(
         self, method: str, path: str, status: int, *, times: int = 1, reset_seconds: float = 1.0
@@ -260,8 +241,6 @@ class MastodonStandin:
     @property
     def open_streams(self) -> int:
         return len(self._streams)
-
-    # -- HTTP -----------------------------------------------------------------------------------
 
     @web.middleware
     async def _middleware(self, request: web.Request, handler: Any) -> web.StreamResponse:

@@ -100,7 +100,8 @@ class XStandinBase:
         """The aiohttp application: `XStandin` adds the endpoints built on this base."""
         raise NotImplementedError
 
-    def _close_streams(self) -> None:
+    def drop_streams(self) -> None:
+        """End every open stream, as X does on an operational disconnect."""
         for stream in self._streams:
             stream.queue.put_nowait(None)
 
@@ -115,7 +116,7 @@ class XStandinBase:
         return self.url
 
     async def stop(self) -> None:
-        self._close_streams()
+        self.drop_streams()
         if self._session is not None:
             await self._session.close()
             self._session = None
@@ -182,7 +183,7 @@ class XStandinBase:
 
     async def go_down(self) -> None:
         """Stop listening and cut every open connection: clients see refused connections."""
-        self._close_streams()
+        self.drop_streams()
         if self._site is not None:
             await self._site.stop()
             self._site = None
@@ -207,11 +208,11 @@ class XStandinBase:
 
     def follow(self, user_or_id: Mapping[str, Any] | str) -> None:
         """The bot follows this account: its lookups (user context) now see protected tweets."""
-        self.bot_follows.add(user_or_id if isinstance(user_or_id, str) else user_or_id["id_str"])
+        self.bot_follows.add(_id_of(user_or_id))
 
     def close_dms(self, user_or_id: Mapping[str, Any] | str) -> None:
         """This account takes no DMs from the bot (X's "allow messages from: nobody/followed")."""
-        self.closed_dms.add(user_or_id if isinstance(user_or_id, str) else user_or_id["id_str"])
+        self.closed_dms.add(_id_of(user_or_id))
 
     def _visible(self, v1: Mapping[str, Any], auth: str) -> bool:
         """Whether a caller may read the tweet: protected ones only as a follower, in user
@@ -223,12 +224,10 @@ class XStandinBase:
 
     def replies_to(self, v1_or_id: Mapping[str, Any] | str) -> list[PostedTweet]:
         """The bot's reply tweets to one tweet, oldest first."""
-        tid = v1_or_id if isinstance(v1_or_id, str) else v1_or_id["id_str"]
-        return [p for p in self.posted if p.in_reply_to == tid]
+        return [p for p in self.posted if p.in_reply_to == _id_of(v1_or_id)]
 
     def dms_to(self, user_or_id: Mapping[str, Any] | str) -> list[PostedDM]:
-        uid = user_or_id if isinstance(user_or_id, str) else user_or_id["id_str"]
-        return [d for d in self.dms if d.recipient_id == uid]
+        return [d for d in self.dms if d.recipient_id == _id_of(user_or_id)]
 
     def calls_to(self, method: str, path_prefix: str) -> list[ApiCall]:
         return [c for c in self.calls if c.method == method and c.path.startswith(path_prefix)]
@@ -377,3 +376,7 @@ class XStandinBase:
             "x-rate-limit-reset": str(reset),
             "date": format_datetime(datetime.now(UTC), usegmt=True),
         }
+
+
+def _id_of(obj_or_id: Mapping[str, Any] | str) -> str:
+    return obj_or_id if isinstance(obj_or_id, str) else str(obj_or_id["id_str"])

@@ -56,10 +56,6 @@ class _FilteredStream(XStandinBase):
         )
         return json.dumps(message).encode() + b"\r\n"
 
-    def drop_streams(self) -> None:
-        """End every open stream, as X does on an operational disconnect."""
-        self._close_streams()
-
     async def _stream(self, request: web.Request) -> web.StreamResponse:
         if not self._bearer_ok(request):
             return self._unauthorized(request)
