@@ -32,6 +32,9 @@ class ErrorKind(enum.StrEnum):
     REFUSED = "refused"
 
 
+_KINDS = {404: ErrorKind.NOT_FOUND, 401: ErrorKind.UNAUTHORIZED, 403: ErrorKind.UNAUTHORIZED}
+
+
 class MastodonError(Exception):
     def __init__(
         self,
@@ -63,8 +66,7 @@ class MastodonClient:
     def open(self) -> None:
         if self._session is None or self._session.closed:
             self._session = aiohttp.ClientSession(
-                timeout=self._timeout,
-                headers={"Authorization": f"Bearer {self._settings.token}"},
+                timeout=self._timeout, headers={"Authorization": f"Bearer {self._settings.token}"}
             )
 
     async def close(self) -> None:
@@ -82,8 +84,7 @@ class MastodonClient:
 
     async def verify_credentials(self) -> Json:
         """The bot's own account: its id (to ignore its own posts) and `acct`."""
-        found = await self._json("GET", "/api/v1/accounts/verify_credentials")
-        return dict(found)
+        return dict(await self._json("GET", "/api/v1/accounts/verify_credentials"))
 
     async def get_status(self, status_id: str) -> Json | None:
         """A status by id, or None when it is gone or not visible to the bot."""
@@ -120,10 +121,8 @@ class MastodonClient:
             body["in_reply_to_id"] = in_reply_to_id
         if language:
             body["language"] = language
-        found = await self._json(
-            "POST", "/api/v1/statuses", json=body, headers={"Idempotency-Key": idempotency_key}
-        )
-        return dict(found)
+        headers = {"Idempotency-Key": idempotency_key}
+        return dict(await self._json("POST", "/api/v1/statuses", json=body, headers=headers))
 
     async def stream_health(self) -> bool:
         try:
@@ -174,16 +173,10 @@ async def _error(response: aiohttp.ClientResponse) -> MastodonError:
     reason = f"{response.method} {response.url.path}: {response.status} {message}".strip()
     status = response.status
     if status == 429:
-        return MastodonError(
-            ErrorKind.RATE_LIMITED, reason, status=status, retry_after=retry_after(response.headers)
-        )
-    if status >= 500:
-        return MastodonError(ErrorKind.UNAVAILABLE, reason, status=status)
-    if status == 404:
-        return MastodonError(ErrorKind.NOT_FOUND, reason, status=status)
-    if status in (401, 403):
-        return MastodonError(ErrorKind.UNAUTHORIZED, reason, status=status)
-    return MastodonError(ErrorKind.REFUSED, reason, status=status)
+        wait = retry_after(response.headers)
+        return MastodonError(ErrorKind.RATE_LIMITED, reason, status=status, retry_after=wait)
+    kind = _KINDS.get(status, ErrorKind.UNAVAILABLE if status >= 500 else ErrorKind.REFUSED)
+    return MastodonError(kind, reason, status=status)
 
 
 def retry_after(headers: Mapping[str, str], now: datetime | None = None) -> float:

@@ -21,16 +21,7 @@ class MastodonPlatform:
         self.hashcart = hashcart
         self.settings = settings
         self.client = MastodonClient(settings, hashcart.http_timeout)
-        self.listener = Listener(
-            client=self.client,
-            kv=hashcart.kv,
-            cursor_key=f"cursor {settings.api_url}",
-            hashtag=lambda: hashcart.settings.hashtag,
-            resolve=hashcart.resolve_reference,
-            submit=hashcart.submit,
-            reconnect_seconds=settings.reconnect_seconds,
-            count_error=self.count_error,
-        )
+        self.listener = Listener(self.client, hashcart, settings)
 
     def count_error(self, kind: str) -> None:
         self.hashcart.count_platform_error(PLATFORM, kind)

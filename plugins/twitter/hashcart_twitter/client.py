@@ -217,38 +217,24 @@ async def _error_from(response: aiohttp.ClientResponse) -> XError:
     except (aiohttp.ClientError, TimeoutError, UnicodeDecodeError):
         text = ""
     detail = _problem_detail(text) or response.reason or str(status)
-    where = f"{response.method} {response.url.path}"
+    reason = f"{response.method} {response.url.path}: {status} {detail}"
     if status == 429:
         wait = rate_limit_wait(response.headers.get("x-rate-limit-reset"))
-        return XError(
-            ErrorKind.RATE_LIMITED, f"{where}: 429 {detail}", status=429, retry_after=wait
-        )
+        return XError(ErrorKind.RATE_LIMITED, reason, status=status, retry_after=wait)
     if status >= 500:
-        retry_after = hashcart.retry_after(response.headers)
-        return XError(
-            ErrorKind.UNAVAILABLE,
-            f"{where}: {status} {detail}",
-            status=status,
-            retry_after=retry_after,
-        )
-    if status == 403 and "duplicate" in text.lower():
-        return XError(ErrorKind.DUPLICATE, f"{where}: 403 {detail}", status=403)
-    return XError(ErrorKind.REFUSED, f"{where}: {status} {detail}", status=status)
+        asked = hashcart.retry_after(response.headers)
+        return XError(ErrorKind.UNAVAILABLE, reason, status=status, retry_after=asked)
+    duplicate = status == 403 and "duplicate" in text.lower()
+    return XError(ErrorKind.DUPLICATE if duplicate else ErrorKind.REFUSED, reason, status=status)
 
 
 def rate_limit_wait(reset_header: str | None, *, now: float | None = None) -> float:
     """Seconds until `x-rate-limit-reset` (Unix epoch seconds), at least one second."""
-    reset = _seconds(reset_header)
-    if reset is None:
+    try:
+        reset = float(reset_header or "")
+    except ValueError:
         return DEFAULT_RATE_LIMIT_WAIT
     return max(1.0, reset - (time.time() if now is None else now))
-
-
-def _seconds(value: str | None) -> float | None:
-    try:
-        return float(value) if value is not None else None
-    except ValueError:
-        return None
 
 
 def _problem_detail(text: str) -> str:

@@ -66,11 +66,7 @@ class Ingest:
     """Shared by the webhook receiver and the stream consumer."""
 
     def __init__(
-        self,
-        *,
-        rules: Callable[[], Rules],
-        resolve: Resolve,
-        client: Callable[[], XClient | None],
+        self, *, rules: Callable[[], Rules], resolve: Resolve, client: Callable[[], XClient | None]
     ) -> None:
         self._rules = rules
         self._resolve = resolve

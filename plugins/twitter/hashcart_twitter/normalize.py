@@ -68,11 +68,8 @@ class Trigger:
         *,
         from_private_tweet: bool = False,
     ) -> CartCommand:
-        """The command this tweet stands for; the tweet id makes redeliveries harmless.
-
-        `from_private_tweet`: the reference came from a tweet not everyone may read, so the
-        answer, which names it, must be private.
-        """
+        """The command this tweet stands for (its id makes redeliveries harmless); a reference
+        `from_private_tweet` not everyone may read makes the answer, which names it, private."""
         extra = {"screen_name": self.screen_name} if self.screen_name else {}
         # A DM has no thread to reply in; its event id gets a prefix to say what kind of id it is.
         event_id = f"dm-{self.tweet_id}" if self.direct_message else self.tweet_id
@@ -109,10 +106,8 @@ class Rules:
 
 
 def trigger_from_v1(tweet: Json, rules: Rules) -> Trigger | None:
-    """The trigger in one `tweet_create_events` entry, or None when it asks for nothing.
-
-    Raises `ValueError` for a tweet too malformed to read (no id or no author).
-    """
+    """The trigger in one `tweet_create_events` entry, or None when it asks for nothing; a
+    `ValueError` for a tweet too malformed to read (no id or no author)."""
     tweet_id = _id(tweet)
     user = tweet.get("user")
     if not isinstance(user, Mapping):
@@ -192,11 +187,9 @@ def _v1_to_bot(tweet: Json, bot_user_id: str | None) -> bool:
 
 
 def trigger_from_v2(envelope: Json, rules: Rules) -> Trigger | None:
-    """The trigger in one v2 `{"data", "includes"}` object (a stream line), or None.
-
-    Referenced tweets found in `includes.tweets` are used directly; missing ones are looked up.
-    Raises `ValueError` when the object holds no readable tweet.
-    """
+    """The trigger in one v2 `{"data", "includes"}` object (a stream line), or None; a
+    `ValueError` when it holds no readable tweet. Referenced tweets missing from
+    `includes.tweets` are looked up later."""
     data = envelope.get("data")
     if not isinstance(data, Mapping):
         raise ValueError("a v2 tweet object needs 'data'")
@@ -263,11 +256,8 @@ def _v2_users(includes: Json) -> dict[str, Json]:
 
 
 def _v2_public(data: Json, users: Mapping[str, Json]) -> bool:
-    """Whether everyone may read the tweet: its author is in `includes.users`, not protected.
-
-    A referenced tweet's author is there only with the `referenced_tweets.id.author_id`
-    expansion; without it the tweet counts as private.
-    """
+    """Whether everyone may read the tweet: its author is in `includes.users` (for a referenced
+    tweet only with the `referenced_tweets.id.author_id` expansion) and not protected."""
     return _falsy(_map(users.get(_str(data.get("author_id")) or "")).get("protected"))
 
 
@@ -301,11 +291,8 @@ def _v2_to_bot(data: Json, bot_user_id: str | None) -> bool:
 def trigger_from_dm(
     event: Json, users: Json, rules: Rules, for_user_id: str | None
 ) -> Trigger | None:
-    """The trigger in one `direct_message_events` entry, or None when it asks for nothing.
-
-    The bot's own DMs arrive too (sender is `for_user_id`) and are never commands. Raises
-    `ValueError` for an event too malformed to read.
-    """
+    """The trigger in one `direct_message_events` entry, or None (the bot's own DMs arrive too,
+    sent by `for_user_id`); a `ValueError` for an event too malformed to read."""
     if event.get("type") != "message_create":
         return None
     event_id = _id(event)

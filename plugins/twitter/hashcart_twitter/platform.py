@@ -126,8 +126,8 @@ class TwitterPlatform:
         try:
             await self.client.send_dm(target.user, text)
         except XError as exc:
-            if not _dm_refused(exc):
-                raise
+            if exc.kind is not ErrorKind.REFUSED or exc.status != 403:
+                raise  # 403: the person takes no messages from the bot (or blocks it)
             self.count_error("send_dm_refused")
             if not target.channel:
                 raise  # a command sent by DM: there is no thread to answer in
@@ -184,20 +184,12 @@ _REWORDED_AT_END = re.compile(rf"; {REWORDED} (\d+)$")
 
 
 def _reworded_as(last_error: str | None) -> int:
-    """The variation an earlier attempt's duplicate refusal asked for; 0 when there was none.
-
-    A reply postponed behind another one records "waiting for an earlier reply: <its error>";
-    that is the other reply's wording, not this one's.
-    """
+    """The variation an earlier attempt's duplicate refusal asked for, else 0 ("waiting for an
+    earlier reply: <its error>" speaks of the other reply's wording, not this one's)."""
     if not last_error or last_error.startswith("waiting for"):
         return 0
     found = _REWORDED_AT_END.search(last_error)
     return int(found.group(1)) if found else 0
-
-
-def _dm_refused(exc: XError) -> bool:
-    """X's 403 to a DM: the person takes no messages from the bot (or blocks it)."""
-    return exc.kind is ErrorKind.REFUSED and exc.status == 403
 
 
 _URL = re.compile(r"https?://\S+")

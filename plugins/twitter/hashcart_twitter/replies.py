@@ -73,11 +73,8 @@ def dm_text(text: str, *, seed: int = 0, variation: int = 0) -> str:
 
 
 def variant(seed: int, n: int) -> str:
-    """The n-th (1-based) short marker for a reply; distinct for every n with the same seed.
-
-    The seed (the reply id) spreads different replies over different markers, so a third
-    identical answer rarely collides with the second one's variation.
-    """
+    """The n-th (1-based) short marker for a reply, distinct for every n; the seed (the reply id)
+    spreads replies over the markers, so a third answer rarely collides with the second's."""
     symbol = _VARIATIONS[(seed + n - 1) % len(_VARIATIONS)]
     round_ = (n - 1) // len(_VARIATIONS)
     return symbol if round_ == 0 else f"{symbol}{round_ + 1}"

@@ -1,9 +1,7 @@
 """Ingestion without webhooks: the v2 filtered stream, kept open for as long as hashcart runs.
 
-X documents how a client must reconnect, and cuts off clients that hammer it: back off linearly
-(250 ms steps up to 16 s) after network errors, exponentially from 5 s up to 320 s after HTTP
-errors, and exponentially from a minute after a 429. A connection is treated as dead after a
-stretch of silence, since X sends a blank keep-alive line every 20 seconds.
+X cuts off clients that reconnect too eagerly, so `Backoff` follows its documented schedule. A
+connection is treated as dead after a stretch of silence: X sends a keep-alive every 20 seconds.
 
 The stream has no cursor and X never sends a tweet twice on its own, so a tweet read but not yet
 recorded when the connection or the node dies would be lost. Every connection therefore asks X
@@ -160,8 +158,7 @@ class StreamConsumer:
             if self._backfill and self._rule_ready and error.status in (400, 403):
                 # Not every access level may ask for a backfill: go on without one.
                 log.warning(
-                    "filtered stream refused backfill_minutes (%s); not asking again",
-                    error.reason,
+                    "filtered stream refused backfill_minutes (%s); not asking again", error.reason
                 )
                 self._count_error("stream_backfill_refused")
                 self._backfill = 0

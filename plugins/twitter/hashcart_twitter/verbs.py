@@ -61,11 +61,8 @@ ADD = Verb(Action.ADD)
 def choose_verb(
     text: str, hashtag: str, *, has_tag: Callable[[str], bool], to_bot: bool
 ) -> Verb | None:
-    """The verb of a tweet, or None when it asks hashcart for nothing.
-
-    `has_tag(tag)` says whether the tweet carries `#tag` (entities or text); `to_bot` whether it
-    replies to or mentions the bot.
-    """
+    """The verb of a tweet, or None; `has_tag(tag)` says whether it carries `#tag` (entities or
+    text), `to_bot` whether it replies to or mentions the bot."""
     if to_bot and has_tag(CHECKOUT_TAG):
         return Verb(Action.CHECKOUT)
     if to_bot and has_tag(CONFIRM_TAG):

@@ -81,7 +81,6 @@ class Status:
     language: str | None
     created_at: str
     local_domain: str
-    idempotency_key: str | None = None
 
     @property
     def content(self) -> str:

@@ -100,11 +100,7 @@ class MastodonStandin:
 
     def env(self, **overrides: str) -> dict[str, str]:
         """`HASHCART_MASTODON_*` for a bot on this instance; `overrides` use the short names."""
-        values = {
-            "api_url": self.url,
-            "access_token": self.token,
-            "reconnect_seconds": "0.05",
-        }
+        values = {"api_url": self.url, "access_token": self.token, "reconnect_seconds": "0.05"}
         values.update(overrides)
         return {f"HASHCART_MASTODON_{key.upper()}": value for key, value in values.items()}
 
@@ -164,7 +160,6 @@ class MastodonStandin:
         in_reply_to: Status | None,
         visibility: str,
         language: str | None,
-        idempotency_key: str | None = None,
     ) -> Status:
         mentions = tuple(
             dict.fromkeys(
@@ -184,7 +179,6 @@ class MastodonStandin:
             language=language,
             created_at=_now(),
             local_domain=self.domain,
-            idempotency_key=idempotency_key,
         )
         self.statuses[status.id] = status
         if self.bot in mentions and author != self.bot:
@@ -207,10 +201,8 @@ class MastodonStandin:
         return notification
 
     def _account_for(self, username: str, domain: str | None) -> Account | None:
-        key = username.lower() if domain is None else f"{username}@{domain}".lower()
-        if domain is not None and domain.lower() == self.domain:
-            key = username.lower()
-        return self.accounts.get(key)
+        here = domain is None or domain.lower() == self.domain
+        return self.accounts.get(username.lower() if here else f"{username}@{domain}".lower())
 
     @property
     def posted(self) -> list[Status]:
@@ -339,7 +331,7 @@ class MastodonStandin:
             if parent is None:
                 return _error(404, "Record not found")
         language = str(params["language"]) if params.get("language") else None
-        status = self._publish(self.bot, text, parent, visibility, language, key)
+        status = self._publish(self.bot, text, parent, visibility, language)
         if key:
             self._by_key[key] = status
         return web.json_response(status.to_json())

@@ -1,5 +1,5 @@
 """The X stand-in's state: life cycle, faults, timeline, webhook sender and request plumbing;
-its endpoints (`stream.py`, `api.py`) build on it."""
+its endpoints (`standin.py`) build on it."""
 
 from __future__ import annotations
 
@@ -40,8 +40,6 @@ from hashcart_twitter.testing.records import (
 
 
 class XStandinBase:
-    """What every part of the X stand-in shares."""
-
     consumer_key = "standinconsumerkey"
     access_token = "2244994945-standinaccesstoken"
     access_token_secret = "standin-access-token-secret"
@@ -170,15 +168,11 @@ class XStandinBase:
         self._faults.append(_Fault(status, path, None, time.time() + seconds, 1.0))
 
     def answer_late(self, seconds: float, *, times: int = 1, path: str | None = None) -> None:
-        """Carry out the next `times` calls but answer each only after `seconds`.
-
-        With a client timeout shorter than `seconds` this is the awkward case: the post exists
-        while the client believes it failed.
-        """
+        """Carry out the next `times` calls but answer each only after `seconds`: with a shorter
+        client timeout, the post exists while the client believes it failed."""
         self._faults.append(_Fault(200, path, times, None, 1.0, delay=seconds))
 
     def heal(self) -> None:
-        """Drop every pending fault."""
         self._faults.clear()
 
     async def go_down(self) -> None:
@@ -192,7 +186,6 @@ class XStandinBase:
                 handler.force_close()
 
     async def come_back(self) -> None:
-        """Listen again on the same port."""
         if self._runner is not None and self._site is None:
             self._site = web.TCPSite(self._runner, self._host, self._port)
             await self._site.start()

@@ -10,7 +10,7 @@ import itertools
 import re
 import secrets
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -131,11 +131,8 @@ def tweet(
     tweet_id: str | None = None,
     lang: str = "en",
 ) -> dict[str, Any]:
-    """A v1.1 tweet as `tweet_create_events` carries it.
-
-    `urls` are appended as t.co links with their expanded form in `entities.urls`. A reply to
-    `in_reply_to` starts with `@author` and carries the `in_reply_to_*` fields.
-    """
+    """A v1.1 tweet as `tweet_create_events` carries it: `urls` appended as t.co links (expanded
+    in `entities.urls`); a reply to `in_reply_to` starts with `@author`."""
     tid = tweet_id or new_tweet_id()
     if in_reply_to is not None:
         parent_author = in_reply_to["user"]["screen_name"]
@@ -190,21 +187,14 @@ def _reply_fields(parent: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def long_tweet(
-    text: str,
-    *,
-    user: Mapping[str, Any],
-    urls: Sequence[str] = (),
-    in_reply_to: Mapping[str, Any] | None = None,
-    tweet_id: str | None = None,
-    lang: str = "en",
-) -> dict[str, Any]:
-    """A post over 140 characters: `text` is cut with `…`, the whole lives in `extended_tweet`.
+def long_tweet(text: str, *, user: Mapping[str, Any], **fields: Any) -> dict[str, Any]:
+    """A post over 140 characters (`fields` as for `tweet`): `text` is cut with `…`, the whole
+    lives in `extended_tweet`.
 
     Entities at the top level only cover the cut text, as X sends it, so a hashtag or link near
     the end is visible only in `extended_tweet.entities`.
     """
-    whole = tweet(text, user=user, urls=urls, in_reply_to=in_reply_to, tweet_id=tweet_id, lang=lang)
+    whole = tweet(text, user=user, **fields)
     full_text = whole["text"]
     if len(full_text) <= 140:
         return whole
@@ -397,6 +387,45 @@ def _v2_user(v1_user: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
+def v2_envelope(
+    v1: Mapping[str, Any],
+    *,
+    known: Mapping[str, Mapping[str, Any]] | None = None,
+    expansions: Iterable[str] | None = None,
+    fields: Iterable[str] | None = None,
+    visible: Callable[[Mapping[str, Any]], bool] = lambda _: True,
+) -> dict[str, Any]:
+    """A tweet as v2 sends it: `data`, and `includes` with what the expansions ask for.
+
+    Referenced tweets are included when embedded in `v1` or present in `known` (id -> v1 tweet)
+    and `visible` to the reader. `expansions` (None: every one) bring the author with
+    `author_id`, the referenced tweets with `referenced_tweets.id`, their authors with
+    `referenced_tweets.id.author_id`.
+    """
+    wanted = set(expansions) if expansions is not None else {
+        "author_id", "referenced_tweets.id", "referenced_tweets.id.author_id",
+    }  # fmt: skip
+    users: dict[str, dict[str, Any]] = {}
+    if "author_id" in wanted:
+        users[v1["user"]["id_str"]] = _v2_user(v1["user"])
+    included = []
+    embedded = {}
+    if v1.get("quoted_status"):
+        embedded[v1["quoted_status"]["id_str"]] = v1["quoted_status"]
+    references = to_v2(v1).get("referenced_tweets", [])
+    for ref in references if {"referenced_tweets.id", "referenced_posts.id"} & wanted else ():
+        ref_tweet = embedded.get(ref["id"]) or (known or {}).get(ref["id"])
+        if ref_tweet is None or not visible(ref_tweet):
+            continue
+        included.append(to_v2(ref_tweet, fields=fields))
+        if "referenced_tweets.id.author_id" in wanted:
+            users.setdefault(ref_tweet["user"]["id_str"], _v2_user(ref_tweet["user"]))
+    includes: dict[str, Any] = {"users": list(users.values())} if users else {}
+    if included:
+        includes["tweets"] = included
+    return {"data": to_v2(v1, fields=fields), "includes": includes}
+
+
 def stream_message(
     v1: Mapping[str, Any],
     *,
@@ -405,37 +434,13 @@ def stream_message(
     expansions: Iterable[str] | None = None,
     app_only: bool = False,
 ) -> dict[str, Any]:
-    """One filtered-stream object: `data`, `includes` (author, referenced tweets), rules matched.
-
-    Referenced tweets are included when embedded in `v1` or present in `known` (id -> v1 tweet).
-    `expansions` are the stream request's (None: every one): the author comes with `author_id`,
-    the referenced tweets with `referenced_tweets.id`, their authors with
-    `referenced_tweets.id.author_id`. An `app_only` reader (the stream's bearer token) does not
-    see protected tweets, so X leaves those out of `includes`.
-    """
-    wanted = set(expansions) if expansions is not None else {
-        "author_id", "referenced_tweets.id", "referenced_tweets.id.author_id",
-    }  # fmt: skip
-    data = to_v2(v1)
-    users: dict[str, dict[str, Any]] = {}
-    if "author_id" in wanted:
-        users[v1["user"]["id_str"]] = _v2_user(v1["user"])
-    included = []
-    embedded = {}
-    if v1.get("quoted_status"):
-        embedded[v1["quoted_status"]["id_str"]] = v1["quoted_status"]
-    for ref in data.get("referenced_tweets", []) if "referenced_tweets.id" in wanted else ():
-        ref_tweet = embedded.get(ref["id"]) or (known or {}).get(ref["id"])
-        if ref_tweet is None or (app_only and ref_tweet["user"].get("protected")):
-            continue
-        included.append(to_v2(ref_tweet))
-        if "referenced_tweets.id.author_id" in wanted:
-            users.setdefault(ref_tweet["user"]["id_str"], _v2_user(ref_tweet["user"]))
-    includes: dict[str, Any] = {"users": list(users.values())} if users else {}
-    if included:
-        includes["tweets"] = included
-    return {
-        "data": data,
-        "includes": includes,
-        "matching_rules": [{"id": r["id"], "tag": r.get("tag", "")} for r in matching_rules],
-    }
+    """One filtered-stream object: the `v2_envelope` and the rules matched. An `app_only` reader
+    (the stream's bearer token) does not see protected tweets, so X leaves those out."""
+    envelope = v2_envelope(
+        v1,
+        known=known,
+        expansions=expansions,
+        visible=lambda t: not (app_only and t["user"].get("protected")),
+    )
+    rules = [{"id": r["id"], "tag": r.get("tag", "")} for r in matching_rules]
+    return {**envelope, "matching_rules": rules}
