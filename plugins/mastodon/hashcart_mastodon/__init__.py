@@ -1,8 +1,6 @@
 """Mastodon for hashcart: reply `@bot #amazoncart` to a post with a product link to add it.
 
-A separate distribution built only on hashcart's public API. The bot follows its mention
-notifications over the streaming API (catching up through the notifications API after every
-reconnect) and answers with a reply, or with a direct mention when the conversation is private.
+A separate distribution built only on hashcart's public API, as a stranger would write one.
 """
 
 from __future__ import annotations

@@ -1,9 +1,5 @@
-"""The few Mastodon API calls the bot makes, over aiohttp, each with a timeout.
-
-Errors are sorted into what the caller does next: wait and retry (`RATE_LIMITED`, with the
-delay Mastodon's `X-RateLimit-Reset` gives; `UNAVAILABLE` for 5xx, timeouts, refused
-connections), treat as absent (`NOT_FOUND`) or give up (`REFUSED`, `UNAUTHORIZED`).
-"""
+"""The few Mastodon API calls the bot makes, over aiohttp, each with a timeout; errors are
+sorted into what the caller does next: wait and retry, treat as absent, or give up."""
 
 from __future__ import annotations
 

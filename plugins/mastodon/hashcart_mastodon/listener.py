@@ -52,7 +52,8 @@ class Listener:
 
     def start(self) -> None:
         self._stop.clear()
-        self._task = asyncio.create_task(self._run(), name="hashcart-mastodon-listener")
+        listening = reconnecting(self._listen, stop=self._stop, delay=self._delay)
+        self._task = asyncio.create_task(listening, name="hashcart-mastodon-listener")
 
     async def stop(self) -> None:
         self._stop.set()
@@ -61,9 +62,6 @@ class Listener:
             await asyncio.gather(self._task, return_exceptions=True)
             self._task = None
         self.connected.clear()
-
-    async def _run(self) -> None:
-        await reconnecting(self._listen, stop=self._stop, delay=self._delay)
 
     async def _listen(self, connected: Callable[[], None]) -> None:
         try:

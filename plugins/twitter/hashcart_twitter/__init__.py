@@ -49,8 +49,7 @@ def hashcart_web_routes(
     # A node reading the stream has no webhook: nothing signs or accepts deliveries there.
     if settings.mode is Mode.WEBHOOK:
         # Without the reply credentials there is no platform, but deliveries are still taken.
-        receiver = (platform or TwitterPlatform(hashcart, settings)).receiver
-        receiver.add_routes(app)
+        (platform or TwitterPlatform(hashcart, settings)).receiver.add_routes(app)
 
 
 @hookimpl

@@ -373,12 +373,9 @@ def _id(obj: Json) -> str:
 
 
 def _str(value: object) -> str | None:
-    if value is None or isinstance(value, bool):
+    if isinstance(value, bool) or not isinstance(value, int | str):
         return None
-    if isinstance(value, int | str):
-        text = str(value).strip()
-        return text or None
-    return None
+    return str(value).strip() or None
 
 
 def _truthy(value: object) -> bool:

@@ -62,11 +62,8 @@ class TwitterPlatform:
         self._maybe_posted: dict[int, int] = {}
 
     def rules(self) -> Rules:
-        return Rules(
-            hashtag=self.hashcart.settings.hashtag,
-            ignores=self.settings.ignores,
-            bot_user_id=self.settings.bot_user_id,
-        )
+        settings = self.settings
+        return Rules(self.hashcart.settings.hashtag, settings.ignores, settings.bot_user_id)
 
     def count_error(self, kind: str) -> None:
         self.hashcart.count_platform_error(PLATFORM, kind)
@@ -74,14 +71,7 @@ class TwitterPlatform:
     async def start(self) -> None:
         self.client.open()
         if self.settings.mode is Mode.STREAM:
-            self.stream = StreamConsumer(
-                client=self.client,
-                ingest=self.ingest,
-                submit=self.hashcart.submit,
-                hashtag=self.hashcart.settings.hashtag,
-                settings=self.settings,
-                count_error=self.count_error,
-            )
+            self.stream = StreamConsumer(self.client, self.ingest, self.hashcart, self.settings)
             # X allows one stream connection per app: one node holds it, another takes over
             # within a lease period when that node dies.
             self._lease_stop = asyncio.Event()

@@ -17,21 +17,14 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from hashcart import (
-    CartCommand,
-    TrackedTasks,
-    Unavailable,
-    doubling,
-    fault_point,
-    reconnecting,
-    retrying,
-)
+from hashcart import Host, TrackedTasks, Unavailable, doubling, fault_point, reconnecting, retrying
 from hashcart_twitter.client import ErrorKind, XClient, XError
 from hashcart_twitter.ingest import Ingest, LookupFailed
+from hashcart_twitter.normalize import PLATFORM
 from hashcart_twitter.settings import TwitterSettings
 
 log = logging.getLogger(__name__)
@@ -46,7 +39,6 @@ STREAM_PARAMS = {
     "expansions": "author_id,referenced_tweets.id,referenced_tweets.id.author_id",
     "user.fields": "username,protected",
 }
-Submit = Callable[[CartCommand], Awaitable[Any]]
 #: How many finished tweet ids are remembered, so that a backfill skips them.
 _REMEMBERED = 10_000
 
@@ -92,15 +84,9 @@ class StreamConsumer:
     """Owns the stream task; each tweet is handled in its own task so reading never stalls."""
 
     def __init__(
-        self,
-        *,
-        client: XClient,
-        ingest: Ingest,
-        submit: Submit,
-        hashtag: str,
-        settings: TwitterSettings,
-        count_error: Callable[[str], None],
+        self, client: XClient, ingest: Ingest, hashcart: Host, settings: TwitterSettings
     ) -> None:
+        self._hashcart = hashcart
         self._bot = settings.bot_screen_name
         self._backfill = settings.stream_backfill_minutes
         self._backoff = Backoff(scale=settings.stream_backoff_scale)
@@ -110,9 +96,6 @@ class StreamConsumer:
         self._finished: dict[str, None] = {}
         self._client = client
         self._ingest = ingest
-        self._submit = submit
-        self._hashtag = hashtag
-        self._count_error = count_error
         self._stop = asyncio.Event()
         self._handlers = TrackedTasks()
         self._failures: dict[str, int] = {}  # consecutive failures of each kind
@@ -133,7 +116,9 @@ class StreamConsumer:
     async def ensure_rule(self) -> None:
         """Add the rules that are missing, in one call, so restarts add nothing."""
         present = {rule.get("value") for rule in await self._client.stream_rules()}
-        missing = [v for v in rule_values(self._hashtag, self._bot) if v not in present]
+        missing = [
+            v for v in rule_values(self._hashcart.settings.hashtag, self._bot) if v not in present
+        ]
         if not missing:
             return
         await self._client.add_stream_rules([{"value": v, "tag": RULE_TAG} for v in missing])
@@ -160,7 +145,7 @@ class StreamConsumer:
                 log.warning(
                     "filtered stream refused backfill_minutes (%s); not asking again", error.reason
                 )
-                self._count_error("stream_backfill_refused")
+                self._hashcart.count_platform_error(PLATFORM, "stream_backfill_refused")
                 self._backfill = 0
                 return 0.0
             if error.kind is ErrorKind.RATE_LIMITED:
@@ -168,10 +153,10 @@ class StreamConsumer:
             elif error.status is not None:
                 kind = "http"
             log.warning("filtered stream: %s", error.reason)
-            self._count_error(f"stream_{kind}")
+            self._hashcart.count_platform_error(PLATFORM, f"stream_{kind}")
         elif isinstance(error, OSError | TimeoutError | ValueError):
             log.warning("filtered stream dropped: %r", error)
-            self._count_error("stream_network")
+            self._hashcart.count_platform_error(PLATFORM, "stream_network")
         elif error is not None:
             raise error
         self._failures[kind] = self._failures.get(kind, 0) + 1
@@ -190,7 +175,7 @@ class StreamConsumer:
             message = json.loads(line)
         except ValueError:
             log.warning("filtered stream sent a line that is not JSON")
-            self._count_error("bad_event")
+            self._hashcart.count_platform_error(PLATFORM, "bad_event")
             return
         if not isinstance(message, dict) or "data" not in message:
             if isinstance(message, dict) and message.get("errors"):
@@ -225,23 +210,23 @@ class StreamConsumer:
             return True
         except (ValueError, TypeError, KeyError) as exc:
             log.warning("malformed streamed tweet skipped: %s", exc)
-            self._count_error("bad_event")
+            self._hashcart.count_platform_error(PLATFORM, "bad_event")
             return True
         except Exception:
             log.exception("streamed tweet failed")
-            self._count_error("event_failed")
+            self._hashcart.count_platform_error(PLATFORM, "event_failed")
             return False
 
     async def _record_once(self, message: dict[str, Any]) -> None:
         command = await self._ingest.from_v2(message)
         if command is not None:
-            await self._submit(command)
+            await self._hashcart.submit(command)
             # Recorded, and not yet finished: a crash test kills the node here.
             await fault_point("twitter.stream.recorded")
 
     def _not_yet(self, exc: Exception) -> None:
         log.warning("streamed tweet not recorded yet: %s", exc)
-        self._count_error("unavailable")
+        self._hashcart.count_platform_error(PLATFORM, "unavailable")
 
     async def _retry_pause(self, seconds: float) -> None:
         if self._stop.is_set():

@@ -1,9 +1,6 @@
 """What a tweet asks for, read from its hashtags and words; the product is chosen elsewhere.
 
-A tweet has no command line, so the words are kept few and close to the hashtag:
-`#amazoncart forget`, `#amazoncart forget confirm`, `#amazoncart privacy on|off`,
-`#amazoncart language de|auto`, `#amazoncart help`. Any other tweet with the trigger hashtag asks
-to add what it points at.
+A tweet has no command line, so the words are kept few and close to the hashtag (`COMMANDS`).
 `#checkout` and `#confirm` stand on their own (as in Pay by Tweet) but count only when addressed
 to the bot; when one tweet holds both, it is a checkout, so nothing is ever ordered without a
 second, separate tweet.

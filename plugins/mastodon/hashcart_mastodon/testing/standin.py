@@ -27,6 +27,7 @@ from typing import Any
 from aiohttp import web
 
 from hashcart.testing.standins.oauth2 import AuthorizationServer, OAuthError
+from hashcart_mastodon.client import id_key
 from hashcart_mastodon.testing.models import (
     _HASHTAG,
     _MENTION,
@@ -243,7 +244,6 @@ class MastodonStandin:
         self.calls.append(ApiCall(request.method, request.path))
         sent = request.headers.get("Authorization", "")
         token = sent.removeprefix("Bearer ") if sent.startswith("Bearer ") else None
-        token = token or request.query.get("access_token")
         signing_in = request.path in ("/oauth/authorize", "/oauth/token") or (
             request.path == "/api/v1/accounts/verify_credentials"
             and self.oauth2.bearer_user(request) is not None
@@ -306,9 +306,7 @@ class MastodonStandin:
         return web.json_response(status.to_json())
 
     def _visible_to_bot(self, status: Status) -> bool:
-        if status.visibility == "direct":
-            return status.account == self.bot or self.bot in status.mentions
-        return True
+        return status.visibility != "direct" or self.bot in (status.account, *status.mentions)
 
     async def _post_status(self, request: web.Request) -> web.Response:
         params: dict[str, Any] = request[_FORM]
@@ -343,10 +341,10 @@ class MastodonStandin:
         except ValueError:
             return _error(422, "limit must be a number")
         found = [n for n in self.notifications if types is None or n.type in types]
-        found.sort(key=lambda n: _id_key(n.id))
+        found.sort(key=lambda n: id_key(n.id))
         if "min_id" in request.query:
             # min_id pages forward: the `limit` notifications just after it, still newest first.
-            found = [n for n in found if _id_key(n.id) > _id_key(request.query["min_id"])]
+            found = [n for n in found if id_key(n.id) > id_key(request.query["min_id"])]
             page = found[:limit]
         else:
             page = found[-limit:]
@@ -382,11 +380,6 @@ class MastodonStandin:
         with contextlib.suppress(ConnectionResetError):
             await response.write_eof()
         return response
-
-
-def _id_key(value: str) -> tuple[int, str]:
-    """Mastodon ids are numbers in strings: compare by length, then text."""
-    return (len(value), value)
 
 
 async def _read_params(request: web.Request) -> dict[str, Any]:

@@ -333,12 +333,8 @@ class XStandinBase:
     def _problem(
         self, request: web.Request, status: int, title: str, detail: str, kind: str
     ) -> web.Response:
-        body = {
-            "title": title,
-            "detail": detail,
-            "type": f"https://api.x.com/2/problems/{kind}",
-            "status": status,
-        }
+        problem = f"https://api.x.com/2/problems/{kind}"
+        body = {"title": title, "detail": detail, "type": problem, "status": status}
         return self._json(request, status, body, "none")
 
     def _json(

@@ -56,7 +56,6 @@ def user(
     *,
     name: str | None = None,
     protected: bool = False,
-    verified: bool = False,
 ) -> dict[str, Any]:
     """A v1.1 user object; the id is derived from the handle unless given."""
     uid = user_id or _user_id_for(screen_name)
@@ -66,7 +65,7 @@ def user(
         "name": name or screen_name.capitalize(),
         "screen_name": screen_name,
         "protected": protected,
-        "verified": verified,
+        "verified": False,
         "followers_count": 42,
         "friends_count": 17,
         "statuses_count": 1234,
@@ -220,16 +219,10 @@ def long_tweet(text: str, *, user: Mapping[str, Any], **fields: Any) -> dict[str
 
 
 def quote_tweet(
-    text: str,
-    *,
-    user: Mapping[str, Any],
-    quoted: Mapping[str, Any],
-    urls: Sequence[str] = (),
-    tweet_id: str | None = None,
-    embed: bool = True,
+    text: str, *, user: Mapping[str, Any], quoted: Mapping[str, Any], embed: bool = True
 ) -> dict[str, Any]:
     """A quote post of `quoted`; with `embed=False` only its id travels (X does that too)."""
-    body = tweet(text, user=user, urls=urls, tweet_id=tweet_id)
+    body = tweet(text, user=user)
     handle = quoted["user"]["screen_name"]
     permalink = f"https://twitter.com/{handle}/status/{quoted['id_str']}"
     body.update(
@@ -256,12 +249,10 @@ def retweet(original: Mapping[str, Any], *, user: Mapping[str, Any]) -> dict[str
     return body
 
 
-def delivery(
-    tweets: Iterable[Mapping[str, Any]], *, for_user_id: str = BOT_USER_ID
-) -> dict[str, Any]:
+def delivery(tweets: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
     """The Account Activity envelope around `tweet_create_events`."""
     return {
-        "for_user_id": for_user_id,
+        "for_user_id": BOT_USER_ID,
         "user_has_blocked": "false",
         "tweet_create_events": [dict(t) for t in tweets],
     }
@@ -273,10 +264,9 @@ def direct_message(
     sender: Mapping[str, Any],
     recipient_id: str = BOT_USER_ID,
     urls: Sequence[str] = (),
-    event_id: str | None = None,
 ) -> dict[str, Any]:
     """One `direct_message_events` entry (`message_create`), links wrapped in t.co as in tweets."""
-    eid = event_id or new_tweet_id()
+    eid = new_tweet_id()
     full, wrapped = _with_links(text, urls)
     entities = _entities(full, wrapped)
     return {
@@ -293,14 +283,11 @@ def direct_message(
 
 
 def dm_delivery(
-    messages: Iterable[Mapping[str, Any]],
-    *,
-    users: Iterable[Mapping[str, Any]],
-    for_user_id: str = BOT_USER_ID,
+    messages: Iterable[Mapping[str, Any]], *, users: Iterable[Mapping[str, Any]]
 ) -> dict[str, Any]:
     """The Account Activity envelope around `direct_message_events`, with the `users` map."""
     return {
-        "for_user_id": for_user_id,
+        "for_user_id": BOT_USER_ID,
         "direct_message_events": [dict(m) for m in messages],
         "apps": {"268278": {"id": "268278", "name": "Twitter Web App"}},
         "users": {

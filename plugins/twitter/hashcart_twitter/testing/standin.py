@@ -109,21 +109,13 @@ class XStandin(XStandinBase):
             return self._invalid(request, detail)
         minutes = int(backfill or 0)
         if minutes and not self.backfill_allowed:
-            return self._problem(
-                request,
-                403,
-                "Client Forbidden",
-                "backfill_minutes is not available at your access level",
-                "client-forbidden",
-            )
+            detail = "backfill_minutes is not available at your access level"
+            return self._problem(request, 403, "Client Forbidden", detail, "client-forbidden")
         self._streams = [s for s in self._streams if not s.closed]
         if len(self._streams) >= self.max_stream_connections:
+            detail = "This stream is currently at the maximum allowed connection limit."
             return self._problem(
-                request,
-                429,
-                "ConnectionException",
-                "This stream is currently at the maximum allowed connection limit.",
-                "streaming-connection",
+                request, 429, "ConnectionException", detail, "streaming-connection"
             )
         response = web.StreamResponse(status=200)
         response.content_type = "application/json"
