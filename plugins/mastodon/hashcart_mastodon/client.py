@@ -7,6 +7,7 @@ import contextlib
 import enum
 import json
 from collections.abc import AsyncIterator, Mapping
+from dataclasses import KW_ONLY, dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -31,20 +32,16 @@ class ErrorKind(enum.StrEnum):
 _KINDS = {404: ErrorKind.NOT_FOUND, 401: ErrorKind.UNAUTHORIZED, 403: ErrorKind.UNAUTHORIZED}
 
 
+@dataclass(eq=False)
 class MastodonError(Exception):
-    def __init__(
-        self,
-        kind: ErrorKind,
-        reason: str,
-        *,
-        status: int | None = None,
-        retry_after: float | None = None,
-    ) -> None:
-        super().__init__(reason)
-        self.kind = kind
-        self.reason = reason
-        self.status = status
-        self.retry_after = retry_after
+    kind: ErrorKind
+    reason: str
+    _: KW_ONLY
+    status: int | None = None
+    retry_after: float | None = None
+
+    def __post_init__(self) -> None:
+        super().__init__(self.reason)
 
     @property
     def transient(self) -> bool:

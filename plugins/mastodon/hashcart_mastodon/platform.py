@@ -23,9 +23,6 @@ class MastodonPlatform:
         self.client = MastodonClient(settings, hashcart.http_timeout)
         self.listener = Listener(self.client, hashcart, settings)
 
-    def count_error(self, kind: str) -> None:
-        self.hashcart.count_platform_error(PLATFORM, kind)
-
     async def start(self) -> None:
         self.client.open()
         self.listener.start()
@@ -54,7 +51,7 @@ class MastodonPlatform:
                 idempotency_key=f"hashcart-{key}",
             )
         except MastodonError as exc:
-            self.count_error(f"send_{exc.kind.value}")
+            self.hashcart.count_platform_error(PLATFORM, f"send_{exc.kind.value}")
             if exc.kind is ErrorKind.NOT_FOUND and in_reply_to:
                 raise _ParentGone(exc.reason) from exc
             if exc.transient:

@@ -12,6 +12,7 @@ import logging
 import time
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
+from dataclasses import KW_ONLY, dataclass
 from typing import Any
 from urllib.parse import quote, urlencode
 
@@ -43,24 +44,19 @@ class ErrorKind(enum.StrEnum):
     REFUSED = "refused"  # any other 4xx: trying again will not help
 
 
+@dataclass(eq=False)
 class XError(Exception):
-    def __init__(
-        self,
-        kind: ErrorKind,
-        reason: str,
-        *,
-        status: int | None = None,
-        retry_after: float | None = None,
-        sent: bool = True,
-    ) -> None:
-        super().__init__(reason)
-        self.kind = kind
-        self.reason = reason
-        self.status = status
-        self.retry_after = retry_after
-        # False only when the request certainly never reached X (connection refused): a retry
-        # after anything else may find the first attempt already posted.
-        self.sent = sent
+    kind: ErrorKind
+    reason: str
+    _: KW_ONLY
+    status: int | None = None
+    retry_after: float | None = None
+    # False only when the request certainly never reached X (connection refused): a retry
+    # after anything else may find the first attempt already posted.
+    sent: bool = True
+
+    def __post_init__(self) -> None:
+        super().__init__(self.reason)
 
 
 class XClient:
@@ -69,7 +65,6 @@ class XClient:
     def __init__(self, settings: TwitterSettings, timeout: aiohttp.ClientTimeout) -> None:
         self._settings = settings
         self._timeout = timeout
-        self._base = settings.api_url
         self._session: aiohttp.ClientSession | None = None
         self._signer: UrlSigner | None = None
         self.closed = False
@@ -184,7 +179,7 @@ class XClient:
         # Encode the query ourselves and tell yarl not to touch it: the bytes on the wire must
         # be the bytes oauthlib signed.
         query = urlencode(dict(params or {}), quote_via=quote, safe="")
-        return URL(f"{self._base}{path}" + (f"?{query}" if query else ""), encoded=True)
+        return URL(f"{self._settings.api_url}{path}" + (f"?{query}" if query else ""), encoded=True)
 
     def _oauth_headers(self, method: str, url: URL) -> dict[str, str]:
         settings = self._settings

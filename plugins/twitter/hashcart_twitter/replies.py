@@ -17,12 +17,7 @@ _VARIATIONS = ("✓", "✔", "👍", "🛒", "✅", "👌", "🙂", "★")
 
 
 def weight(text: str) -> int:
-    total = 0
-    position = 0
-    for match in _URL.finditer(text):
-        total += _chars_weight(text[position : match.start()]) + URL_WEIGHT
-        position = match.end()
-    return total + _chars_weight(text[position:])
+    return URL_WEIGHT * len(_URL.findall(text)) + _chars_weight(_URL.sub("", text))
 
 
 def _chars_weight(text: str) -> int:

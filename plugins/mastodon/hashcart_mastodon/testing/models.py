@@ -202,6 +202,9 @@ class _Fault:
     remaining: int
     reset_seconds: float
 
+    def matches(self, method: str, path: str) -> bool:
+        return method == self.method and path.startswith(self.path)
+
 
 @dataclass(frozen=True, slots=True)
 class ApiCall:

@@ -251,11 +251,7 @@ class MastodonStandin:
         if request.path != "/api/v1/streaming/health" and not signing_in and token != self.token:
             return _error(401, "The access token is invalid")
         for fault in self._faults:
-            if (
-                fault.remaining > 0
-                and request.method == fault.method
-                and request.path.startswith(fault.path)
-            ):
+            if fault.remaining > 0 and fault.matches(request.method, request.path):
                 fault.remaining -= 1
                 return self._fault_response(fault)
         response: web.StreamResponse = await handler(request)
@@ -317,9 +313,8 @@ class MastodonStandin:
         if not text.strip():
             return _error(422, "Validation failed: Text can't be blank")
         if len(text) > CHARACTER_LIMIT:
-            return _error(
-                422, f"Validation failed: Text character limit of {CHARACTER_LIMIT} exceeded"
-            )
+            exceeded = f"Validation failed: Text character limit of {CHARACTER_LIMIT} exceeded"
+            return _error(422, exceeded)
         visibility = str(params.get("visibility") or "public")
         if visibility not in VISIBILITIES:
             return _error(422, "Validation failed: Visibility is not included in the list")

@@ -123,13 +123,7 @@ class _Validator(RequestValidator):  # type: ignore[misc]
         return bool(client_key == self._x.consumer_key)
 
     def validate_timestamp_and_nonce(
-        self,
-        client_key: str,
-        timestamp: str,
-        nonce: str,
-        request: Any,
-        request_token: str | None = None,
-        access_token: str | None = None,
+        self, client_key: str, timestamp: str, nonce: str, *_: Any, **__: Any
     ) -> bool:
         now = time.time()
         if len(self._nonces) > 50_000:

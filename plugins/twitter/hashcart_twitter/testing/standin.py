@@ -190,12 +190,8 @@ class XStandin(XStandinBase):
             created.append(new)
             existing.add(value)
         self.rules.update({rule["id"]: rule for rule in created})
-        summary = {
-            "created": len(created),
-            "not_created": len(errors),
-            "valid": len(created),
-            "invalid": len(errors),
-        }
+        made, refused = len(created), len(errors)
+        summary = {"created": made, "not_created": refused, "valid": made, "invalid": refused}
         body: dict[str, Any] = {"meta": {"sent": _iso_now(), "summary": summary}}
         if created:
             body["data"] = created
