@@ -13,6 +13,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from pydantic import SecretStr
+
 #: How the client authenticates at the token endpoint (RFC 6749 §2.3.1).
 ClientAuth = Literal["client_secret_basic", "client_secret_post"]
 
@@ -24,6 +26,16 @@ class ProvenIdentity:
 
     user_id: str
     user_name: str | None = None
+
+    @classmethod
+    def read(
+        cls, user_id: object, user_name: object, *, digits: bool = False
+    ) -> ProvenIdentity | None:
+        """From a platform's untrusted JSON: nobody unless the id is a non-empty string (of
+        digits only, where the platform's ids are numbers); a name that is no text is dropped."""
+        if not isinstance(user_id, str) or not user_id or (digits and not user_id.isdigit()):
+            return None
+        return cls(user_id, user_name if isinstance(user_name, str) and user_name else None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,5 +59,11 @@ class SignInProvider:
     client_auth: ClientAuth = "client_secret_basic"
     authorize_params: Mapping[str, str] = field(default_factory=dict)
 
-
-__all__ = ["ClientAuth", "ProvenIdentity", "SignInProvider"]
+    @classmethod
+    def configured(
+        cls, client_id: str | None, client_secret: SecretStr | None, **declared: Any
+    ) -> SignInProvider | None:
+        """The provider once a plugin's settings hold its app's client id and secret, else None."""
+        if not client_id or client_secret is None:
+            return None
+        return cls(client_id=client_id, client_secret=client_secret.get_secret_value(), **declared)

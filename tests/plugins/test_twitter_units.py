@@ -22,8 +22,8 @@ from hashcart import (
     RetryLater,
     SendRefused,
 )
+from hashcart_twitter import doctor_rows
 from hashcart_twitter.client import ErrorKind, XClient, XError, rate_limit_wait
-from hashcart_twitter.doctor import doctor_rows
 from hashcart_twitter.ingest import choose_command
 from hashcart_twitter.normalize import Rules, Trigger, trigger_from_v1, trigger_from_v2
 from hashcart_twitter.platform import TwitterPlatform

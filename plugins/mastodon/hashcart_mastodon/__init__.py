@@ -1,11 +1,11 @@
 """Mastodon for hashcart: reply `@bot #amazoncart` to a post with a product link to add it.
 
-A separate distribution built only on hashcart's public API. The bot follows its mention
-notifications over the streaming API (catching up through the notifications API after every
-reconnect) and answers with a reply, or with a direct mention when the conversation is private.
+A separate distribution built only on hashcart's public API, as a stranger would write one.
 """
 
 from __future__ import annotations
+
+import aiohttp
 
 from hashcart import (
     CartCommand,
@@ -18,14 +18,14 @@ from hashcart import (
     for_platform,
     hookimpl,
 )
-from hashcart_mastodon.doctor import doctor_rows
+from hashcart_mastodon.client import MastodonClient, MastodonError
 from hashcart_mastodon.platform import MastodonPlatform
 from hashcart_mastodon.settings import MastodonSettings
 from hashcart_mastodon.signin import signin_provider
 from hashcart_mastodon.statuses import PLATFORM
 
 __version__ = "0.1.0"
-__all__ = ["MastodonPlatform", "MastodonSettings"]
+__all__ = ["MastodonPlatform", "MastodonSettings", "doctor_rows"]
 
 
 @hookimpl
@@ -60,3 +60,27 @@ def hashcart_signin_provider(hashcart: Host) -> SignInProvider | None:
 @hookimpl
 async def hashcart_doctor(hashcart: Host) -> list[tuple[str, bool, str]]:
     return await doctor_rows(hashcart.settings_for(MastodonSettings), hashcart.http_timeout)
+
+
+async def doctor_rows(
+    settings: MastodonSettings, http_timeout: aiohttp.ClientTimeout
+) -> list[tuple[str, bool, str]]:
+    if not settings.enabled:
+        missing = "set HASHCART_MASTODON_API_URL and HASHCART_MASTODON_ACCESS_TOKEN"
+        return [("mastodon configuration", False, missing)]
+    rows = [("mastodon configuration", True, f"instance {settings.api_url}")]
+    client = MastodonClient(settings, http_timeout)
+    client.open()
+    try:
+        try:
+            bot = await client.verify_credentials()
+            rows.append(("mastodon token", True, f"signed in as @{bot.get('acct')}"))
+        except MastodonError as exc:
+            rows.append(("mastodon token", False, exc.reason))
+        healthy = await client.stream_health()
+        rows.append(
+            ("mastodon streaming API", healthy, "answers" if healthy else "does not answer")
+        )
+    finally:
+        await client.close()
+    return rows

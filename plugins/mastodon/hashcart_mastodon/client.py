@@ -1,9 +1,5 @@
-"""The few Mastodon API calls the bot makes, over aiohttp, each with a timeout.
-
-Errors are sorted into what the caller does next: wait and retry (`RATE_LIMITED`, with the
-delay Mastodon's `X-RateLimit-Reset` gives; `UNAVAILABLE` for 5xx, timeouts, refused
-connections), treat as absent (`NOT_FOUND`) or give up (`REFUSED`, `UNAUTHORIZED`).
-"""
+"""The few Mastodon API calls the bot makes, over aiohttp, each with a timeout; errors are
+sorted into what the caller does next: wait and retry, treat as absent, or give up."""
 
 from __future__ import annotations
 
@@ -11,6 +7,7 @@ import contextlib
 import enum
 import json
 from collections.abc import AsyncIterator, Mapping
+from dataclasses import KW_ONLY, dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -32,20 +29,19 @@ class ErrorKind(enum.StrEnum):
     REFUSED = "refused"
 
 
+_KINDS = {404: ErrorKind.NOT_FOUND, 401: ErrorKind.UNAUTHORIZED, 403: ErrorKind.UNAUTHORIZED}
+
+
+@dataclass(eq=False)
 class MastodonError(Exception):
-    def __init__(
-        self,
-        kind: ErrorKind,
-        reason: str,
-        *,
-        status: int | None = None,
-        retry_after: float | None = None,
-    ) -> None:
-        super().__init__(reason)
-        self.kind = kind
-        self.reason = reason
-        self.status = status
-        self.retry_after = retry_after
+    kind: ErrorKind
+    reason: str
+    _: KW_ONLY
+    status: int | None = None
+    retry_after: float | None = None
+
+    def __post_init__(self) -> None:
+        super().__init__(self.reason)
 
     @property
     def transient(self) -> bool:
@@ -63,8 +59,7 @@ class MastodonClient:
     def open(self) -> None:
         if self._session is None or self._session.closed:
             self._session = aiohttp.ClientSession(
-                timeout=self._timeout,
-                headers={"Authorization": f"Bearer {self._settings.token}"},
+                timeout=self._timeout, headers={"Authorization": f"Bearer {self._settings.token}"}
             )
 
     async def close(self) -> None:
@@ -82,8 +77,7 @@ class MastodonClient:
 
     async def verify_credentials(self) -> Json:
         """The bot's own account: its id (to ignore its own posts) and `acct`."""
-        found = await self._json("GET", "/api/v1/accounts/verify_credentials")
-        return dict(found)
+        return dict(await self._json("GET", "/api/v1/accounts/verify_credentials"))
 
     async def get_status(self, status_id: str) -> Json | None:
         """A status by id, or None when it is gone or not visible to the bot."""
@@ -120,10 +114,8 @@ class MastodonClient:
             body["in_reply_to_id"] = in_reply_to_id
         if language:
             body["language"] = language
-        found = await self._json(
-            "POST", "/api/v1/statuses", json=body, headers={"Idempotency-Key": idempotency_key}
-        )
-        return dict(found)
+        headers = {"Idempotency-Key": idempotency_key}
+        return dict(await self._json("POST", "/api/v1/statuses", json=body, headers=headers))
 
     async def stream_health(self) -> bool:
         try:
@@ -174,16 +166,10 @@ async def _error(response: aiohttp.ClientResponse) -> MastodonError:
     reason = f"{response.method} {response.url.path}: {response.status} {message}".strip()
     status = response.status
     if status == 429:
-        return MastodonError(
-            ErrorKind.RATE_LIMITED, reason, status=status, retry_after=retry_after(response.headers)
-        )
-    if status >= 500:
-        return MastodonError(ErrorKind.UNAVAILABLE, reason, status=status)
-    if status == 404:
-        return MastodonError(ErrorKind.NOT_FOUND, reason, status=status)
-    if status in (401, 403):
-        return MastodonError(ErrorKind.UNAUTHORIZED, reason, status=status)
-    return MastodonError(ErrorKind.REFUSED, reason, status=status)
+        wait = retry_after(response.headers)
+        return MastodonError(ErrorKind.RATE_LIMITED, reason, status=status, retry_after=wait)
+    kind = _KINDS.get(status, ErrorKind.UNAVAILABLE if status >= 500 else ErrorKind.REFUSED)
+    return MastodonError(kind, reason, status=status)
 
 
 def retry_after(headers: Mapping[str, str], now: datetime | None = None) -> float:

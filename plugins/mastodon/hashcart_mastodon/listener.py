@@ -13,13 +13,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable
-from typing import Any
+from collections.abc import Callable
 
 from hashcart import (
     Action,
     CartCommand,
-    KeyValue,
+    Host,
     Unavailable,
     backoff_delay,
     doubling,
@@ -27,47 +26,24 @@ from hashcart import (
     reconnecting,
     retrying,
 )
-from hashcart_mastodon.client import (
-    Json,
-    MastodonClient,
-    MastodonError,
-    decode,
-    id_key,
-    sse_events,
-)
-from hashcart_mastodon.statuses import status_links, trigger_from
+from hashcart_mastodon.client import Json, MastodonClient, MastodonError, decode, id_key, sse_events
+from hashcart_mastodon.settings import MastodonSettings
+from hashcart_mastodon.statuses import PLATFORM, status_links, trigger_from
 
 log = logging.getLogger(__name__)
 
 NAMESPACE = "mastodon"
 MAX_DELAY = 60.0
-Resolve = Callable[[str], Awaitable[Any]]
-Submit = Callable[[CartCommand], Awaitable[Any]]
 
 
 class Listener:
     """Owns the task that keeps the bot listening for as long as hashcart runs."""
 
-    def __init__(
-        self,
-        *,
-        client: MastodonClient,
-        kv: KeyValue,
-        cursor_key: str,
-        hashtag: Callable[[], str],
-        resolve: Resolve,
-        submit: Submit,
-        reconnect_seconds: float,
-        count_error: Callable[[str], None],
-    ) -> None:
+    def __init__(self, client: MastodonClient, hashcart: Host, settings: MastodonSettings) -> None:
         self._client = client
-        self._kv = kv
-        self._cursor_key = cursor_key
-        self._hashtag = hashtag
-        self._resolve = resolve
-        self._submit = submit
-        self._first_delay = reconnect_seconds
-        self._count_error = count_error
+        self._hashcart = hashcart
+        self._cursor_key = f"cursor {settings.api_url}"
+        self._first_delay = settings.reconnect_seconds
         self._stop = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._cursor: str | None = None
@@ -76,7 +52,8 @@ class Listener:
 
     def start(self) -> None:
         self._stop.clear()
-        self._task = asyncio.create_task(self._run(), name="hashcart-mastodon-listener")
+        listening = reconnecting(self._listen, stop=self._stop, delay=self._delay)
+        self._task = asyncio.create_task(listening, name="hashcart-mastodon-listener")
 
     async def stop(self) -> None:
         self._stop.set()
@@ -85,9 +62,6 @@ class Listener:
             await asyncio.gather(self._task, return_exceptions=True)
             self._task = None
         self.connected.clear()
-
-    async def _run(self) -> None:
-        await reconnecting(self._listen, stop=self._stop, delay=self._delay)
 
     async def _listen(self, connected: Callable[[], None]) -> None:
         try:
@@ -109,14 +83,14 @@ class Listener:
         retry_after = None
         if isinstance(error, MastodonError):
             log.warning("mastodon: %s", error.reason)
-            self._count_error(f"stream_{error.kind.value}")
+            self._hashcart.count_platform_error(PLATFORM, f"stream_{error.kind.value}")
             retry_after = error.retry_after
         elif isinstance(error, OSError | TimeoutError | ValueError):
             log.warning("mastodon: stream dropped: %r", error)
-            self._count_error("stream_network")
+            self._hashcart.count_platform_error(PLATFORM, "stream_network")
         elif error is not None:
             log.error("mastodon: the listener failed; reconnecting", exc_info=error)
-            self._count_error("listener_failed")
+            self._hashcart.count_platform_error(PLATFORM, "listener_failed")
         delay = backoff_delay(failures, first=self._first_delay, cap=MAX_DELAY)
         return max(delay, retry_after or 0.0)
 
@@ -125,11 +99,11 @@ class Listener:
         if self.bot_id is None:
             self.bot_id = str((await self._client.verify_credentials())["id"])
         if self._cursor is None:
-            stored = await self._kv.get(NAMESPACE, self._cursor_key)
+            stored = await self._hashcart.kv.get(NAMESPACE, self._cursor_key)
             if stored is None:
                 newest = await self._client.mentions(limit=1)
                 stored = newest[-1]["id"] if newest else "0"
-                await self._kv.put(NAMESPACE, self._cursor_key, stored)
+                await self._hashcart.kv.put(NAMESPACE, self._cursor_key, stored)
             self._cursor = str(stored)
 
     async def _catch_up(self) -> None:
@@ -144,7 +118,7 @@ class Listener:
         notification = decode(data)
         if notification is None or "id" not in notification:
             log.warning("mastodon: the stream sent a notification that is not JSON")
-            self._count_error("bad_event")
+            self._hashcart.count_platform_error(PLATFORM, "bad_event")
             return
         await self._handle(notification)
 
@@ -154,15 +128,15 @@ class Listener:
             # Received, not yet recorded: a node that dies here leaves the cursor
             # behind this notification, so the next listener reads it again.
             await fault_point("mastodon.received")
-            await self._submit(command)
+            await self._hashcart.submit(command)
 
     def _not_yet(self, notification_id: str, exc: Exception) -> None:
         if isinstance(exc, MastodonError):
             log.warning("mastodon: notification %s waits for Mastodon: %s", notification_id, exc)
-            self._count_error(f"lookup_{exc.kind.value}")
+            self._hashcart.count_platform_error(PLATFORM, f"lookup_{exc.kind.value}")
         else:
             log.warning("mastodon: notification %s not recorded yet: %s", notification_id, exc)
-            self._count_error("unavailable")
+            self._hashcart.count_platform_error(PLATFORM, "unavailable")
 
     async def _handle(self, notification: Json) -> None:
         """Record one notification's command, retrying while the database or Mastodon is away."""
@@ -184,28 +158,30 @@ class Listener:
             return  # stopped before it was recorded: the next start catches up from the cursor
         except (ValueError, TypeError, KeyError) as exc:
             log.warning("mastodon: malformed notification %s skipped: %s", notification_id, exc)
-            self._count_error("bad_event")
+            self._hashcart.count_platform_error(PLATFORM, "bad_event")
         self._cursor = notification_id
         try:
-            await self._kv.put(NAMESPACE, self._cursor_key, notification_id)
+            await self._hashcart.kv.put(NAMESPACE, self._cursor_key, notification_id)
         except Exception as exc:
             # The command is recorded; only the stored cursor lags. The next notification
             # stores it, and until then a restart reads a few recorded ones again, harmlessly.
             log.warning("mastodon: cursor %s not stored yet: %s", notification_id, exc)
-            self._count_error("cursor_not_stored")
+            self._hashcart.count_platform_error(PLATFORM, "cursor_not_stored")
 
     async def _command_for(self, notification: Json) -> CartCommand | None:
         """Links in the asking status win; then those in the status it replies to."""
-        trigger = trigger_from(notification, hashtag=self._hashtag(), bot_id=self.bot_id)
+        trigger = trigger_from(
+            notification, hashtag=self._hashcart.settings.hashtag, bot_id=self.bot_id
+        )
         if trigger is None:
             return None
         if trigger.verb is not Action.ADD:
-            return trigger.command(None, action=trigger.verb)
+            return trigger.command(None)
         first_link: str | None = None
         for links in (trigger.links, await self._parent_links(trigger.parent_id)):
             for url in links:
                 first_link = first_link or url
-                ref = await self._resolve(url)
+                ref = await self._hashcart.resolve_reference(url)
                 if ref is not None:
                     return trigger.command(url, ref)
         return trigger.command(first_link) if first_link else None

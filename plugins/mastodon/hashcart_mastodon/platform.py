@@ -21,19 +21,7 @@ class MastodonPlatform:
         self.hashcart = hashcart
         self.settings = settings
         self.client = MastodonClient(settings, hashcart.http_timeout)
-        self.listener = Listener(
-            client=self.client,
-            kv=hashcart.kv,
-            cursor_key=f"cursor {settings.api_url}",
-            hashtag=lambda: hashcart.settings.hashtag,
-            resolve=hashcart.resolve_reference,
-            submit=hashcart.submit,
-            reconnect_seconds=settings.reconnect_seconds,
-            count_error=self.count_error,
-        )
-
-    def count_error(self, kind: str) -> None:
-        self.hashcart.count_platform_error(PLATFORM, kind)
+        self.listener = Listener(self.client, hashcart, settings)
 
     async def start(self) -> None:
         self.client.open()
@@ -63,7 +51,7 @@ class MastodonPlatform:
                 idempotency_key=f"hashcart-{key}",
             )
         except MastodonError as exc:
-            self.count_error(f"send_{exc.kind.value}")
+            self.hashcart.count_platform_error(PLATFORM, f"send_{exc.kind.value}")
             if exc.kind is ErrorKind.NOT_FOUND and in_reply_to:
                 raise _ParentGone(exc.reason) from exc
             if exc.transient:

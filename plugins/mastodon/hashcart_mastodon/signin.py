@@ -1,12 +1,8 @@
 """Sign in with the bot's Mastodon instance, so its accounts can link by proof.
 
-A public status gets a public answer, and a link token there would let any reader link the
-asker's identity to their own cart; the answer points to `/link/mastodon` instead. Mastodon's
-OAuth (authorization code, PKCE, scope `read:accounts`) on the bot's own instance proves who a
-local account is; `verify_credentials` gives the id the plugin keys identities by. Accounts of
-other instances have other ids there, so they get their token through a direct mention instead.
-Register the application on the instance (`POST /api/v1/apps` with the redirect URI
-`{PUBLIC_URL}/link/mastodon/callback`) for the client id and secret.
+Only the bot's own instance can vouch for the account ids the plugin keys identities by: accounts
+of other instances get their token through a direct mention instead. Register the application
+there (`POST /api/v1/apps`, redirect URI `{PUBLIC_URL}/link/mastodon/callback`).
 """
 
 from __future__ import annotations
@@ -22,13 +18,13 @@ SCOPE = "read:accounts"
 
 
 def signin_provider(settings: MastodonSettings) -> SignInProvider | None:
-    if not settings.api_url or not settings.client_id or settings.client_secret is None:
+    if not settings.api_url:
         return None
-    return SignInProvider(
+    return SignInProvider.configured(
+        settings.client_id,
+        settings.client_secret,
         platform=PLATFORM,
         name="Mastodon",
-        client_id=settings.client_id,
-        client_secret=settings.client_secret.get_secret_value(),
         authorize_url=f"{settings.api_url}/oauth/authorize",
         token_url=f"{settings.api_url}/oauth/token",
         userinfo_url=f"{settings.api_url}/api/v1/accounts/verify_credentials",
@@ -40,7 +36,4 @@ def signin_provider(settings: MastodonSettings) -> SignInProvider | None:
 
 def identity_of(answer: Mapping[str, Any]) -> ProvenIdentity | None:
     """A Mastodon account: its id on this instance and its `acct` (the handle without @)."""
-    account_id, acct = answer.get("id"), answer.get("acct")
-    if not isinstance(account_id, str) or not account_id:
-        return None
-    return ProvenIdentity(account_id, acct if isinstance(acct, str) and acct else None)
+    return ProvenIdentity.read(answer.get("id"), answer.get("acct"))

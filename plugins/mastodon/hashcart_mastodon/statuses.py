@@ -91,21 +91,15 @@ class Trigger:
     verb: Action = Action.ADD
     argument: str | None = None
 
-    def command(
-        self,
-        reference: str | None,
-        product: ProductRef | None = None,
-        action: Action = Action.ADD,
-    ) -> CartCommand:
-        """The `add` (or another verb) this status stands for; the status id makes redeliveries
-        harmless."""
+    def command(self, reference: str | None, product: ProductRef | None = None) -> CartCommand:
+        """The command this status stands for; the status id makes redeliveries harmless."""
         extra = {"acct": self.acct, "visibility": self.visibility}
         if self.locale:
             extra["language"] = self.locale
         return CartCommand(
             platform=PLATFORM,
             user_id=self.account_id,
-            action=action,
+            action=self.verb,
             event_id=self.status_id,
             reply_to=ReplyTarget(
                 platform=PLATFORM,
@@ -124,11 +118,8 @@ class Trigger:
 
 
 def trigger_from(notification: Json, *, hashtag: str, bot_id: str | None) -> Trigger | None:
-    """The trigger in a notification, or None when it asks for nothing.
-
-    Only mentions count (the bot hears nothing else); the bot's own statuses, boosts and
-    statuses without the hashtag are ignored. Raises `ValueError` for an unreadable payload.
-    """
+    """The trigger in a mention notification, or None for the bot's own statuses, boosts and
+    statuses without the hashtag; a `ValueError` for an unreadable payload."""
     if notification.get("type") != "mention":
         return None
     status = notification.get("status")

@@ -13,8 +13,8 @@ import pytest
 
 import hashcart_mastodon
 from hashcart.testing import RunningHashcart, eventually, running_hashcart
+from hashcart_mastodon import doctor_rows
 from hashcart_mastodon.client import retry_after
-from hashcart_mastodon.doctor import doctor_rows
 from hashcart_mastodon.settings import MastodonSettings
 from hashcart_mastodon.statuses import read_content, reply_text
 from hashcart_mastodon.testing import Account, MastodonStandin, Status

@@ -21,13 +21,11 @@ TEAM_CLAIM = "https://slack.com/team_id"
 
 
 def signin_provider(settings: SlackSettings) -> SignInProvider | None:
-    if not settings.client_id or settings.client_secret is None:
-        return None
-    return SignInProvider(
+    return SignInProvider.configured(
+        settings.client_id,
+        settings.client_secret,
         platform=PLATFORM,
         name="Slack",
-        client_id=settings.client_id,
-        client_secret=settings.client_secret.get_secret_value(),
         authorize_url=settings.authorize_url,
         token_url=f"{settings.api_url}openid.connect.token",
         userinfo_url=f"{settings.api_url}openid.connect.userInfo",
@@ -44,5 +42,4 @@ def identity_of(answer: Mapping[str, Any]) -> ProvenIdentity | None:
     team, user = answer.get(TEAM_CLAIM), answer.get(USER_CLAIM)
     if not isinstance(team, str) or not isinstance(user, str) or not team or not user:
         return None
-    name = answer.get("name")
-    return ProvenIdentity(f"{team}:{user}", name if isinstance(name, str) and name else None)
+    return ProvenIdentity.read(f"{team}:{user}", answer.get("name"))

@@ -12,6 +12,7 @@ import logging
 import time
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
+from dataclasses import KW_ONLY, dataclass
 from typing import Any
 from urllib.parse import quote, urlencode
 
@@ -43,24 +44,19 @@ class ErrorKind(enum.StrEnum):
     REFUSED = "refused"  # any other 4xx: trying again will not help
 
 
+@dataclass(eq=False)
 class XError(Exception):
-    def __init__(
-        self,
-        kind: ErrorKind,
-        reason: str,
-        *,
-        status: int | None = None,
-        retry_after: float | None = None,
-        sent: bool = True,
-    ) -> None:
-        super().__init__(reason)
-        self.kind = kind
-        self.reason = reason
-        self.status = status
-        self.retry_after = retry_after
-        # False only when the request certainly never reached X (connection refused): a retry
-        # after anything else may find the first attempt already posted.
-        self.sent = sent
+    kind: ErrorKind
+    reason: str
+    _: KW_ONLY
+    status: int | None = None
+    retry_after: float | None = None
+    # False only when the request certainly never reached X (connection refused): a retry
+    # after anything else may find the first attempt already posted.
+    sent: bool = True
+
+    def __post_init__(self) -> None:
+        super().__init__(self.reason)
 
 
 class XClient:
@@ -69,7 +65,6 @@ class XClient:
     def __init__(self, settings: TwitterSettings, timeout: aiohttp.ClientTimeout) -> None:
         self._settings = settings
         self._timeout = timeout
-        self._base = settings.api_url
         self._session: aiohttp.ClientSession | None = None
         self._signer: UrlSigner | None = None
         self.closed = False
@@ -184,7 +179,7 @@ class XClient:
         # Encode the query ourselves and tell yarl not to touch it: the bytes on the wire must
         # be the bytes oauthlib signed.
         query = urlencode(dict(params or {}), quote_via=quote, safe="")
-        return URL(f"{self._base}{path}" + (f"?{query}" if query else ""), encoded=True)
+        return URL(f"{self._settings.api_url}{path}" + (f"?{query}" if query else ""), encoded=True)
 
     def _oauth_headers(self, method: str, url: URL) -> dict[str, str]:
         settings = self._settings
@@ -217,38 +212,24 @@ async def _error_from(response: aiohttp.ClientResponse) -> XError:
     except (aiohttp.ClientError, TimeoutError, UnicodeDecodeError):
         text = ""
     detail = _problem_detail(text) or response.reason or str(status)
-    where = f"{response.method} {response.url.path}"
+    reason = f"{response.method} {response.url.path}: {status} {detail}"
     if status == 429:
         wait = rate_limit_wait(response.headers.get("x-rate-limit-reset"))
-        return XError(
-            ErrorKind.RATE_LIMITED, f"{where}: 429 {detail}", status=429, retry_after=wait
-        )
+        return XError(ErrorKind.RATE_LIMITED, reason, status=status, retry_after=wait)
     if status >= 500:
-        retry_after = hashcart.retry_after(response.headers)
-        return XError(
-            ErrorKind.UNAVAILABLE,
-            f"{where}: {status} {detail}",
-            status=status,
-            retry_after=retry_after,
-        )
-    if status == 403 and "duplicate" in text.lower():
-        return XError(ErrorKind.DUPLICATE, f"{where}: 403 {detail}", status=403)
-    return XError(ErrorKind.REFUSED, f"{where}: {status} {detail}", status=status)
+        asked = hashcart.retry_after(response.headers)
+        return XError(ErrorKind.UNAVAILABLE, reason, status=status, retry_after=asked)
+    duplicate = status == 403 and "duplicate" in text.lower()
+    return XError(ErrorKind.DUPLICATE if duplicate else ErrorKind.REFUSED, reason, status=status)
 
 
 def rate_limit_wait(reset_header: str | None, *, now: float | None = None) -> float:
     """Seconds until `x-rate-limit-reset` (Unix epoch seconds), at least one second."""
-    reset = _seconds(reset_header)
-    if reset is None:
+    try:
+        reset = float(reset_header or "")
+    except ValueError:
         return DEFAULT_RATE_LIMIT_WAIT
     return max(1.0, reset - (time.time() if now is None else now))
-
-
-def _seconds(value: str | None) -> float | None:
-    try:
-        return float(value) if value is not None else None
-    except ValueError:
-        return None
 
 
 def _problem_detail(text: str) -> str:

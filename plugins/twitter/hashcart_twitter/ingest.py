@@ -1,14 +1,10 @@
 """Turn a tweet (from a webhook delivery or the stream) into the one command hashcart records.
 
-The payload says who asked; this module picks the product link in reach. Links are tried in the
-order a reader would: the reply itself, the quoted tweet, then the tweet replied to (looked up
-only when needed). The first link that names a product wins; if none does, a barcode in the
-tweet's own words is next (the core validates and resolves it, and answers a wrong check digit);
-then the first link found still makes a command so the user hears "that is not a product link";
-nothing at all is silence. Verbs other than `add` need no product and no lookup.
-
-The answer names what was chosen, so a link taken from a tweet not everyone may read (a
-protected author's) makes the answer private.
+Links are tried in the order a reader would: the reply itself, the quoted tweet, then the tweet
+replied to (looked up only when needed). The first link that names a product wins; if none does,
+a barcode in the tweet's own words is next; then the first link found still makes a command so
+the user hears "that is not a product link". A link taken from a tweet not everyone may read (a
+protected author's) makes the answer private, since the answer names it.
 """
 
 from __future__ import annotations
@@ -70,11 +66,7 @@ class Ingest:
     """Shared by the webhook receiver and the stream consumer."""
 
     def __init__(
-        self,
-        *,
-        rules: Callable[[], Rules],
-        resolve: Resolve,
-        client: Callable[[], XClient | None],
+        self, *, rules: Callable[[], Rules], resolve: Resolve, client: Callable[[], XClient | None]
     ) -> None:
         self._rules = rules
         self._resolve = resolve

@@ -1,28 +1,14 @@
 """Read X tweet payloads into `Trigger`s and `CartCommand`s, with no I/O.
 
-Account Activity deliveries carry v1.1 tweet objects; the filtered stream and tweet lookup speak
-v2. Both shapes end up as one `Trigger` so that choosing the product (see `ingest.py`) and
+Account Activity deliveries carry v1.1 tweet objects and DMs; the filtered stream and tweet
+lookup speak v2. All end up as one `Trigger` so that choosing the product (see `ingest.py`) and
 building the command are written once. Anything that is not a request from a person - the bot's
-own posts, retweets, tweets without the hashtag, ignored accounts - yields `None`.
-
-What a tweet asks for (see `verbs.py`):
-
-- `#amazoncart` with a product link in reach, or a barcode in the tweet's own words: add it.
-- `#amazoncart forget [confirm]`, `#amazoncart privacy on|off`: the words right after the
-  trigger hashtag.
-- `#checkout` and `#confirm` (Pay-by-Tweet style) only when the tweet is directed at the bot: a
-  reply to one of its tweets or an @mention of it. They are common words on X, so a tweet that
-  merely carries the hashtag must not place an order; without `HASHCART_TWITTER_BOT_USER_ID`
-  the bot cannot tell and ignores them.
-
-A direct message to the bot (Account Activity `direct_message_events`) is read the same way and
-is always addressed to the bot, so `#confirm` can answer the DM that asked for it. Its answer goes
-back by DM.
+own posts, retweets, tweets without the hashtag, ignored accounts - yields `None`. A DM is always
+addressed to the bot, so `#confirm` can answer the DM that asked for it.
 
 A product taken from a quoted or replied-to tweet that not everyone may read (its author is
 protected, or the payload does not say who wrote it) is never named in public: the answer goes
-by DM, as for a protected asker. Only a tweet known to be public lends its product to a public
-reply.
+by DM, as for a protected asker.
 """
 
 from __future__ import annotations
@@ -82,11 +68,8 @@ class Trigger:
         *,
         from_private_tweet: bool = False,
     ) -> CartCommand:
-        """The command this tweet stands for; the tweet id makes redeliveries harmless.
-
-        `from_private_tweet`: the reference came from a tweet not everyone may read, so the
-        answer, which names it, must be private.
-        """
+        """The command this tweet stands for (its id makes redeliveries harmless); a reference
+        `from_private_tweet` not everyone may read makes the answer, which names it, private."""
         extra = {"screen_name": self.screen_name} if self.screen_name else {}
         # A DM has no thread to reply in; its event id gets a prefix to say what kind of id it is.
         event_id = f"dm-{self.tweet_id}" if self.direct_message else self.tweet_id
@@ -122,16 +105,9 @@ class Rules:
     bot_user_id: str | None = None
 
 
-# ---------------------------------------------------------------------------------------------
-# v1.1 (Account Activity API)
-# ---------------------------------------------------------------------------------------------
-
-
 def trigger_from_v1(tweet: Json, rules: Rules) -> Trigger | None:
-    """The trigger in one `tweet_create_events` entry, or None when it asks for nothing.
-
-    Raises `ValueError` for a tweet too malformed to read (no id or no author).
-    """
+    """The trigger in one `tweet_create_events` entry, or None when it asks for nothing; a
+    `ValueError` for a tweet too malformed to read (no id or no author)."""
     tweet_id = _id(tweet)
     user = tweet.get("user")
     if not isinstance(user, Mapping):
@@ -140,10 +116,11 @@ def trigger_from_v1(tweet: Json, rules: Rules) -> Trigger | None:
     if rules.ignores(user_id) or tweet.get("retweeted_status") is not None:
         return None
     text = v1_text(tweet)
+    hashtags = _v1_entries(tweet, "hashtags")
     verb = choose_verb(
         text,
         rules.hashtag,
-        has_tag=lambda tag: _v1_has_hashtag(tweet, tag),
+        has_tag=lambda tag: _has_tag(hashtags, "text", text, tag),
         to_bot=_v1_to_bot(tweet, rules.bot_user_id),
     )
     if verb is None:
@@ -172,41 +149,29 @@ def trigger_from_v1(tweet: Json, rules: Rules) -> Trigger | None:
 
 def _v1_public(tweet: Json) -> bool:
     """Whether everyone may read the tweet: its author is known and not protected."""
-    author = tweet.get("user")
-    return isinstance(author, Mapping) and _falsy(author.get("protected"))
+    return _falsy(_map(tweet.get("user")).get("protected"))
 
 
 def v1_text(tweet: Json) -> str:
     """The whole text: long posts keep it in `extended_tweet.full_text`, REST in `full_text`."""
-    extended = tweet.get("extended_tweet")
-    if isinstance(extended, Mapping) and isinstance(extended.get("full_text"), str):
-        return str(extended["full_text"])
-    for key in ("full_text", "text"):
-        if isinstance(tweet.get(key), str):
-            return str(tweet[key])
+    extended = _map(tweet.get("extended_tweet"))
+    for text in (extended.get("full_text"), tweet.get("full_text"), tweet.get("text")):
+        if isinstance(text, str):
+            return text
     return ""
 
 
 def v1_links(tweet: Json) -> tuple[str, ...]:
     """Links a person put in the tweet, unwrapped from t.co, in order."""
-    urls: list[str] = []
-    for entities in _v1_entities(tweet):
-        for entry in _list(entities.get("urls")):
-            if isinstance(entry, Mapping):
-                urls.append(str(entry.get("expanded_url") or entry.get("url") or ""))
-    if not urls:
-        urls = extract_urls(v1_text(tweet))
+    urls = _expanded(_v1_entries(tweet, "urls"), "expanded_url", "url")
+    urls = urls or extract_urls(v1_text(tweet))
     return _product_candidates(urls)
 
 
-def _v1_entities(tweet: Json) -> list[Json]:
-    found: list[Json] = []
-    extended = tweet.get("extended_tweet")
-    if isinstance(extended, Mapping) and isinstance(extended.get("entities"), Mapping):
-        found.append(extended["entities"])
-    if isinstance(tweet.get("entities"), Mapping):
-        found.append(tweet["entities"])
-    return found
+def _v1_entries(tweet: Json, kind: str) -> list[Any]:
+    """One kind of entity, from `extended_tweet` (long posts) and the top level alike."""
+    found = (_map(tweet.get("extended_tweet")).get("entities"), tweet.get("entities"))
+    return [entry for entities in found for entry in _list(_map(entities).get(kind))]
 
 
 def _v1_to_bot(tweet: Json, bot_user_id: str | None) -> bool:
@@ -217,31 +182,14 @@ def _v1_to_bot(tweet: Json, bot_user_id: str | None) -> bool:
         return True
     return any(
         isinstance(entry, Mapping) and _str(entry.get("id_str") or entry.get("id")) == bot_user_id
-        for entities in _v1_entities(tweet)
-        for entry in _list(entities.get("user_mentions"))
+        for entry in _v1_entries(tweet, "user_mentions")
     )
 
 
-def _v1_has_hashtag(tweet: Json, hashtag: str) -> bool:
-    wanted = hashtag.casefold()
-    for entities in _v1_entities(tweet):
-        for entry in _list(entities.get("hashtags")):
-            if isinstance(entry, Mapping) and str(entry.get("text", "")).casefold() == wanted:
-                return True
-    return has_hashtag(v1_text(tweet), hashtag)
-
-
-# ---------------------------------------------------------------------------------------------
-# v2 (filtered stream, tweet lookup)
-# ---------------------------------------------------------------------------------------------
-
-
 def trigger_from_v2(envelope: Json, rules: Rules) -> Trigger | None:
-    """The trigger in one v2 `{"data", "includes"}` object (a stream line), or None.
-
-    Referenced tweets found in `includes.tweets` are used directly; missing ones are looked up.
-    Raises `ValueError` when the object holds no readable tweet.
-    """
+    """The trigger in one v2 `{"data", "includes"}` object (a stream line), or None; a
+    `ValueError` when it holds no readable tweet. Referenced tweets missing from
+    `includes.tweets` are looked up later."""
     data = envelope.get("data")
     if not isinstance(data, Mapping):
         raise ValueError("a v2 tweet object needs 'data'")
@@ -249,8 +197,7 @@ def trigger_from_v2(envelope: Json, rules: Rules) -> Trigger | None:
     user_id = _str(data.get("author_id"))
     if user_id is None:
         raise ValueError(f"tweet {tweet_id} has no author_id")
-    includes = envelope.get("includes")
-    includes = includes if isinstance(includes, Mapping) else {}
+    includes = _map(envelope.get("includes"))
     references = {
         str(ref.get("type")): _str(ref.get("id"))
         for ref in _list(data.get("referenced_tweets"))
@@ -259,10 +206,11 @@ def trigger_from_v2(envelope: Json, rules: Rules) -> Trigger | None:
     if rules.ignores(user_id) or "retweeted" in references:
         return None
     text = _v2_text(data)
+    hashtags = _list(_map(data.get("entities")).get("hashtags"))
     verb = choose_verb(
         text,
         rules.hashtag,
-        has_tag=lambda tag: _v2_has_hashtag(data, tag),
+        has_tag=lambda tag: _has_tag(hashtags, "tag", text, tag),
         to_bot=_v2_to_bot(data, rules.bot_user_id),
     )
     if verb is None:
@@ -299,8 +247,7 @@ def v2_referenced(envelope: Json) -> tuple[tuple[str, ...], bool]:
     data = envelope.get("data")
     if not isinstance(data, Mapping):
         return (), False
-    includes = envelope.get("includes")
-    users = _v2_users(includes if isinstance(includes, Mapping) else {})
+    users = _v2_users(_map(envelope.get("includes")))
     return v2_links(data), _v2_public(data, users)
 
 
@@ -309,30 +256,15 @@ def _v2_users(includes: Json) -> dict[str, Json]:
 
 
 def _v2_public(data: Json, users: Mapping[str, Json]) -> bool:
-    """Whether everyone may read the tweet: its author is in `includes.users`, not protected.
-
-    A referenced tweet's author is there only with the `referenced_tweets.id.author_id`
-    expansion; without it the tweet counts as private.
-    """
-    author = users.get(_str(data.get("author_id")) or "")
-    return author is not None and _falsy(author.get("protected"))
+    """Whether everyone may read the tweet: its author is in `includes.users` (for a referenced
+    tweet only with the `referenced_tweets.id.author_id` expansion) and not protected."""
+    return _falsy(_map(users.get(_str(data.get("author_id")) or "")).get("protected"))
 
 
 def v2_links(data: Json) -> tuple[str, ...]:
     """Links in a v2 tweet's entities (`unwound_url` when X followed a redirect already)."""
-    urls: list[str] = []
-    entities = data.get("entities")
-    if isinstance(entities, Mapping):
-        for entry in _list(entities.get("urls")):
-            if isinstance(entry, Mapping):
-                urls.append(
-                    str(
-                        entry.get("unwound_url")
-                        or entry.get("expanded_url")
-                        or entry.get("url")
-                        or ""
-                    )
-                )
+    entries = _list(_map(data.get("entities")).get("urls"))
+    urls = _expanded(entries, "unwound_url", "expanded_url", "url")
     if not urls and isinstance(data.get("text"), str):
         urls = extract_urls(str(data["text"]))
     return _product_candidates(urls)
@@ -352,34 +284,15 @@ def _v2_to_bot(data: Json, bot_user_id: str | None) -> bool:
         return False
     if _str(data.get("in_reply_to_user_id")) == bot_user_id:
         return True
-    entities = data.get("entities")
-    mentions = _list(entities.get("mentions")) if isinstance(entities, Mapping) else ()
+    mentions = _list(_map(data.get("entities")).get("mentions"))
     return any(isinstance(m, Mapping) and _str(m.get("id")) == bot_user_id for m in mentions)
-
-
-def _v2_has_hashtag(data: Json, hashtag: str) -> bool:
-    wanted = hashtag.casefold()
-    entities = data.get("entities")
-    if isinstance(entities, Mapping):
-        for entry in _list(entities.get("hashtags")):
-            if isinstance(entry, Mapping) and str(entry.get("tag", "")).casefold() == wanted:
-                return True
-    return has_hashtag(_v2_text(data), hashtag)
-
-
-# ---------------------------------------------------------------------------------------------
-# Direct messages (Account Activity API)
-# ---------------------------------------------------------------------------------------------
 
 
 def trigger_from_dm(
     event: Json, users: Json, rules: Rules, for_user_id: str | None
 ) -> Trigger | None:
-    """The trigger in one `direct_message_events` entry, or None when it asks for nothing.
-
-    The bot's own DMs arrive too (sender is `for_user_id`) and are never commands. Raises
-    `ValueError` for an event too malformed to read.
-    """
+    """The trigger in one `direct_message_events` entry, or None (the bot's own DMs arrive too,
+    sent by `for_user_id`); a `ValueError` for an event too malformed to read."""
     if event.get("type") != "message_create":
         return None
     event_id = _id(event)
@@ -391,26 +304,17 @@ def trigger_from_dm(
         raise ValueError(f"direct message {event_id} has no sender_id")
     if sender == for_user_id or rules.ignores(sender):
         return None
-    data = create.get("message_data")
-    data = data if isinstance(data, Mapping) else {}
+    data = _map(create.get("message_data"))
     text = str(data.get("text") or "")
-    entities = data.get("entities")
-    entities = entities if isinstance(entities, Mapping) else {}
+    entities = _map(data.get("entities"))
+    hashtags = _list(entities.get("hashtags"))
     verb = choose_verb(
-        text,
-        rules.hashtag,
-        has_tag=lambda tag: _dm_has_hashtag(text, entities, tag),
-        to_bot=True,
+        text, rules.hashtag, has_tag=lambda tag: _has_tag(hashtags, "text", text, tag), to_bot=True
     )
     if verb is None:
         return None
-    urls = [
-        str(entry.get("expanded_url") or entry.get("url") or "")
-        for entry in _list(entities.get("urls"))
-        if isinstance(entry, Mapping)
-    ]
-    author = users.get(sender)
-    author = author if isinstance(author, Mapping) else {}
+    urls = _expanded(_list(entities.get("urls")), "expanded_url", "url")
+    author = _map(users.get(sender))
     return Trigger(
         tweet_id=event_id,
         user_id=sender,
@@ -424,24 +328,29 @@ def trigger_from_dm(
     )
 
 
-def _dm_has_hashtag(text: str, entities: Json, hashtag: str) -> bool:
-    wanted = hashtag.casefold()
-    for entry in _list(entities.get("hashtags")):
-        if isinstance(entry, Mapping) and str(entry.get("text", "")).casefold() == wanted:
-            return True
-    return has_hashtag(text, hashtag)
-
-
-# ---------------------------------------------------------------------------------------------
-# Small readers shared by both shapes
-# ---------------------------------------------------------------------------------------------
-
-
 def locale_from(lang: object) -> str | None:
     """X's BCP 47 `lang`, or None for its not-a-language codes (`und`, `qme`, ...)."""
     if not isinstance(lang, str) or lang in _NOT_LANGUAGES or not _LANG.match(lang):
         return None
     return lang
+
+
+def _has_tag(entries: Sequence[Any], key: str, text: str, hashtag: str) -> bool:
+    """In the hashtag entities X parsed (`key` names the tag's field), else in the text."""
+    wanted = hashtag.casefold()
+    return any(
+        isinstance(entry, Mapping) and str(entry.get(key, "")).casefold() == wanted
+        for entry in entries
+    ) or has_hashtag(text, hashtag)
+
+
+def _expanded(entries: Sequence[Any], *keys: str) -> list[str]:
+    """The link of each URL entity: its first of `keys` that is set."""
+    return [
+        str(next((entry[key] for key in keys if entry.get(key)), ""))
+        for entry in entries
+        if isinstance(entry, Mapping)
+    ]
 
 
 def _product_candidates(urls: Iterable[str]) -> tuple[str, ...]:
@@ -464,12 +373,9 @@ def _id(obj: Json) -> str:
 
 
 def _str(value: object) -> str | None:
-    if value is None or isinstance(value, bool):
+    if isinstance(value, bool) or not isinstance(value, int | str):
         return None
-    if isinstance(value, int | str):
-        text = str(value).strip()
-        return text or None
-    return None
+    return str(value).strip() or None
 
 
 def _truthy(value: object) -> bool:
@@ -484,3 +390,7 @@ def _falsy(value: object) -> bool:
 
 def _list(value: object) -> Sequence[Any]:
     return value if isinstance(value, list) else ()
+
+
+def _map(value: object) -> Json:
+    return value if isinstance(value, Mapping) else {}

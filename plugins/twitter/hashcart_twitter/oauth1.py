@@ -17,8 +17,6 @@ from oauthlib.oauth1.rfc5849 import parameters, signature
 
 
 class UrlSigner:
-    """Signs requests for one consumer and one access token."""
-
     def __init__(
         self, consumer_key: str, consumer_secret: str, token: str, token_secret: str
     ) -> None:

@@ -19,7 +19,7 @@ from hashcart_twitter.client import ErrorKind, XClient, XError
 from hashcart_twitter.ingest import Ingest
 from hashcart_twitter.normalize import PLATFORM, Rules
 from hashcart_twitter.settings import Mode, TwitterSettings
-from hashcart_twitter.stream import Backoff, StreamConsumer
+from hashcart_twitter.stream import StreamConsumer
 from hashcart_twitter.verbs import COMMANDS
 from hashcart_twitter.webhook import WebhookReceiver
 
@@ -62,11 +62,8 @@ class TwitterPlatform:
         self._maybe_posted: dict[int, int] = {}
 
     def rules(self) -> Rules:
-        return Rules(
-            hashtag=self.hashcart.settings.hashtag,
-            ignores=self.settings.ignores,
-            bot_user_id=self.settings.bot_user_id,
-        )
+        settings = self.settings
+        return Rules(self.hashcart.settings.hashtag, settings.ignores, settings.bot_user_id)
 
     def count_error(self, kind: str) -> None:
         self.hashcart.count_platform_error(PLATFORM, kind)
@@ -74,17 +71,7 @@ class TwitterPlatform:
     async def start(self) -> None:
         self.client.open()
         if self.settings.mode is Mode.STREAM:
-            self.stream = StreamConsumer(
-                client=self.client,
-                ingest=self.ingest,
-                submit=self.hashcart.submit,
-                hashtag=self.hashcart.settings.hashtag,
-                backoff=Backoff(scale=self.settings.stream_backoff_scale),
-                stall_seconds=self.settings.stream_stall_seconds,
-                count_error=self.count_error,
-                bot_screen_name=self.settings.bot_screen_name,
-                backfill_minutes=self.settings.stream_backfill_minutes,
-            )
+            self.stream = StreamConsumer(self.client, self.ingest, self.hashcart, self.settings)
             # X allows one stream connection per app: one node holds it, another takes over
             # within a lease period when that node dies.
             self._lease_stop = asyncio.Event()
@@ -129,8 +116,8 @@ class TwitterPlatform:
         try:
             await self.client.send_dm(target.user, text)
         except XError as exc:
-            if not _dm_refused(exc):
-                raise
+            if exc.kind is not ErrorKind.REFUSED or exc.status != 403:
+                raise  # 403: the person takes no messages from the bot (or blocks it)
             self.count_error("send_dm_refused")
             if not target.channel:
                 raise  # a command sent by DM: there is no thread to answer in
@@ -187,20 +174,12 @@ _REWORDED_AT_END = re.compile(rf"; {REWORDED} (\d+)$")
 
 
 def _reworded_as(last_error: str | None) -> int:
-    """The variation an earlier attempt's duplicate refusal asked for; 0 when there was none.
-
-    A reply postponed behind another one records "waiting for an earlier reply: <its error>";
-    that is the other reply's wording, not this one's.
-    """
+    """The variation an earlier attempt's duplicate refusal asked for, else 0 ("waiting for an
+    earlier reply: <its error>" speaks of the other reply's wording, not this one's)."""
     if not last_error or last_error.startswith("waiting for"):
         return 0
     found = _REWORDED_AT_END.search(last_error)
     return int(found.group(1)) if found else 0
-
-
-def _dm_refused(exc: XError) -> bool:
-    """X's 403 to a DM: the person takes no messages from the bot (or blocks it)."""
-    return exc.kind is ErrorKind.REFUSED and exc.status == 403
 
 
 _URL = re.compile(r"https?://\S+")

@@ -17,12 +17,7 @@ _VARIATIONS = ("✓", "✔", "👍", "🛒", "✅", "👌", "🙂", "★")
 
 
 def weight(text: str) -> int:
-    total = 0
-    position = 0
-    for match in _URL.finditer(text):
-        total += _chars_weight(text[position : match.start()]) + URL_WEIGHT
-        position = match.end()
-    return total + _chars_weight(text[position:])
+    return URL_WEIGHT * len(_URL.findall(text)) + _chars_weight(_URL.sub("", text))
 
 
 def _chars_weight(text: str) -> int:
@@ -73,11 +68,8 @@ def dm_text(text: str, *, seed: int = 0, variation: int = 0) -> str:
 
 
 def variant(seed: int, n: int) -> str:
-    """The n-th (1-based) short marker for a reply; distinct for every n with the same seed.
-
-    The seed (the reply id) spreads different replies over different markers, so a third
-    identical answer rarely collides with the second one's variation.
-    """
+    """The n-th (1-based) short marker for a reply, distinct for every n; the seed (the reply id)
+    spreads replies over the markers, so a third answer rarely collides with the second's."""
     symbol = _VARIATIONS[(seed + n - 1) % len(_VARIATIONS)]
     round_ = (n - 1) // len(_VARIATIONS)
     return symbol if round_ == 0 else f"{symbol}{round_ + 1}"

@@ -89,18 +89,12 @@ class TwitterSettings(BaseSettings):
     @property
     def enabled(self) -> bool:
         """Posting replies needs user context, so the platform runs only with all four secrets."""
-        return bool(
-            self.consumer_key
-            and self.consumer_secret
-            and self.access_token
-            and self.access_token_secret
-        )
+        return all(getattr(self, name) for name in USER_CONTEXT)
 
     @property
     def webhook_secret(self) -> bytes | None:
-        if self.consumer_secret is None:
-            return None
-        return self.consumer_secret.get_secret_value().encode()
+        secret = self.consumer_secret
+        return secret.get_secret_value().encode() if secret is not None else None
 
     def ignores(self, user_id: str) -> bool:
         return user_id in self.ignored_user_ids or (

@@ -1,10 +1,6 @@
-"""Sign in with X: the OAuth 2.0 app that lets a person prove which X account is theirs.
-
-Linking through `/link/twitter` needs it; X's OAuth 2.0 authorization code flow with PKCE is
-what X offers confidential clients (client id and secret from the developer portal, Basic
-authentication at the token endpoint). `users.read` (with the `tweet.read` it requires) is all
-it asks: the link page only needs the account's id and handle from `/2/users/me`.
-"""
+"""Sign in with X (OAuth 2.0 with PKCE, Basic authentication at the token endpoint), so a person
+proves which X account is theirs; `users.read` with the `tweet.read` it requires is the least
+scope that reads the account's id and handle."""
 
 from __future__ import annotations
 
@@ -19,19 +15,16 @@ SCOPE = "users.read tweet.read"
 
 
 def signin_provider(settings: TwitterSettings) -> SignInProvider | None:
-    if not settings.client_id or settings.client_secret is None:
-        return None
-    return SignInProvider(
+    return SignInProvider.configured(
+        settings.client_id,
+        settings.client_secret,
         platform=PLATFORM,
         name="X",
-        client_id=settings.client_id,
-        client_secret=settings.client_secret.get_secret_value(),
         authorize_url=settings.authorize_url,
         token_url=f"{settings.api_url}/2/oauth2/token",
         userinfo_url=f"{settings.api_url}/2/users/me",
         scope=SCOPE,
         identity=identity_of,
-        client_auth="client_secret_basic",
     )
 
 
@@ -40,7 +33,4 @@ def identity_of(answer: Mapping[str, Any]) -> ProvenIdentity | None:
     data = answer.get("data")
     if not isinstance(data, Mapping):
         return None
-    user_id, username = data.get("id"), data.get("username")
-    if not isinstance(user_id, str) or not user_id.isdigit():
-        return None
-    return ProvenIdentity(user_id, username if isinstance(username, str) else None)
+    return ProvenIdentity.read(data.get("id"), data.get("username"), digits=True)

@@ -1,9 +1,7 @@
 """Ingestion without webhooks: the v2 filtered stream, kept open for as long as hashcart runs.
 
-X documents how a client must reconnect, and cuts off clients that hammer it: back off linearly
-(250 ms steps up to 16 s) after network errors, exponentially from 5 s up to 320 s after HTTP
-errors, and exponentially from a minute after a 429. A connection is treated as dead after a
-stretch of silence, since X sends a blank keep-alive line every 20 seconds.
+X cuts off clients that reconnect too eagerly, so `Backoff` follows its documented schedule. A
+connection is treated as dead after a stretch of silence: X sends a keep-alive every 20 seconds.
 
 The stream has no cursor and X never sends a tweet twice on its own, so a tweet read but not yet
 recorded when the connection or the node dies would be lost. Every connection therefore asks X
@@ -19,21 +17,15 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from hashcart import (
-    CartCommand,
-    TrackedTasks,
-    Unavailable,
-    doubling,
-    fault_point,
-    reconnecting,
-    retrying,
-)
+from hashcart import Host, TrackedTasks, Unavailable, doubling, fault_point, reconnecting, retrying
 from hashcart_twitter.client import ErrorKind, XClient, XError
 from hashcart_twitter.ingest import Ingest, LookupFailed
+from hashcart_twitter.normalize import PLATFORM
+from hashcart_twitter.settings import TwitterSettings
 
 log = logging.getLogger(__name__)
 
@@ -47,9 +39,6 @@ STREAM_PARAMS = {
     "expansions": "author_id,referenced_tweets.id,referenced_tweets.id.author_id",
     "user.fields": "username,protected",
 }
-Submit = Callable[[CartCommand], Awaitable[Any]]
-#: X's limit for `backfill_minutes`.
-MAX_BACKFILL_MINUTES = 5
 #: How many finished tweet ids are remembered, so that a backfill skips them.
 _REMEMBERED = 10_000
 
@@ -95,84 +84,57 @@ class StreamConsumer:
     """Owns the stream task; each tweet is handled in its own task so reading never stalls."""
 
     def __init__(
-        self,
-        *,
-        client: XClient,
-        ingest: Ingest,
-        submit: Submit,
-        hashtag: str,
-        backoff: Backoff,
-        stall_seconds: float,
-        count_error: Callable[[str], None],
-        bot_screen_name: str | None = None,
-        backfill_minutes: int = 0,
+        self, client: XClient, ingest: Ingest, hashcart: Host, settings: TwitterSettings
     ) -> None:
-        self._bot = bot_screen_name
-        self._backfill = max(0, min(backfill_minutes, MAX_BACKFILL_MINUTES))
+        self._hashcart = hashcart
+        self._bot = settings.bot_screen_name
+        self._backfill = settings.stream_backfill_minutes
+        self._backoff = Backoff(scale=settings.stream_backoff_scale)
+        self._stall = settings.stream_stall_seconds
         # Tweet ids being recorded, and those finished (recorded, or not commands), oldest first.
         self._in_flight: set[str] = set()
         self._finished: dict[str, None] = {}
         self._client = client
         self._ingest = ingest
-        self._submit = submit
-        self._hashtag = hashtag
-        self._backoff = backoff
-        self._stall = stall_seconds
-        self._count_error = count_error
         self._stop = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
         self._handlers = TrackedTasks()
         self._failures: dict[str, int] = {}  # consecutive failures of each kind
         self._rule_ready = False
-        self.connected = asyncio.Event()
-
-    def start(self) -> None:
-        self._stop.clear()
-        self._task = asyncio.create_task(self._run(), name="hashcart-twitter-stream")
 
     async def run(self) -> None:
         """Read the stream until cancelled (when this node loses the stream's lease)."""
         self._stop.clear()
-        await self._run()
+        self._failures = {}
+        self._rule_ready = False
+        await reconnecting(self._read, stop=self._stop, delay=self._delay)
 
     async def stop(self, grace: float = 5.0) -> None:
         self._stop.set()
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
-            self._task = None
         # Let commands already read finish being recorded; X will not send them again.
         await self._handlers.drain(grace)
 
     async def ensure_rule(self) -> None:
         """Add the rules that are missing, in one call, so restarts add nothing."""
         present = {rule.get("value") for rule in await self._client.stream_rules()}
-        missing = [v for v in rule_values(self._hashtag, self._bot) if v not in present]
+        missing = [
+            v for v in rule_values(self._hashcart.settings.hashtag, self._bot) if v not in present
+        ]
         if not missing:
             return
         await self._client.add_stream_rules([{"value": v, "tag": RULE_TAG} for v in missing])
         log.info("added filtered-stream rules %r", missing)
 
-    async def _run(self) -> None:
-        self._failures = {}
-        self._rule_ready = False
-        await reconnecting(self._read, stop=self._stop, delay=self._delay)
-
     async def _read(self, connected: Callable[[], None]) -> None:
-        try:
-            if not self._rule_ready:
-                await self.ensure_rule()
-                self._rule_ready = True
-            async with self._client.stream(self._params(), stall_seconds=self._stall) as resp:
-                self.connected.set()
-                self._failures.clear()
-                connected()
-                log.info("filtered stream connected")
-                async for line in resp.content:
-                    self._line(line)
-            log.info("filtered stream closed by X; reconnecting")
-        finally:
-            self.connected.clear()
+        if not self._rule_ready:
+            await self.ensure_rule()
+            self._rule_ready = True
+        async with self._client.stream(self._params(), stall_seconds=self._stall) as resp:
+            self._failures.clear()
+            connected()
+            log.info("filtered stream connected")
+            async for line in resp.content:
+                self._line(line)
+        log.info("filtered stream closed by X; reconnecting")
 
     def _delay(self, error: Exception | None, _in_a_row: int) -> float:
         """X's documented schedule, counted per kind of failure; anything else ends the loop."""
@@ -181,10 +143,9 @@ class StreamConsumer:
             if self._backfill and self._rule_ready and error.status in (400, 403):
                 # Not every access level may ask for a backfill: go on without one.
                 log.warning(
-                    "filtered stream refused backfill_minutes (%s); not asking again",
-                    error.reason,
+                    "filtered stream refused backfill_minutes (%s); not asking again", error.reason
                 )
-                self._count_error("stream_backfill_refused")
+                self._hashcart.count_platform_error(PLATFORM, "stream_backfill_refused")
                 self._backfill = 0
                 return 0.0
             if error.kind is ErrorKind.RATE_LIMITED:
@@ -192,10 +153,10 @@ class StreamConsumer:
             elif error.status is not None:
                 kind = "http"
             log.warning("filtered stream: %s", error.reason)
-            self._count_error(f"stream_{kind}")
+            self._hashcart.count_platform_error(PLATFORM, f"stream_{kind}")
         elif isinstance(error, OSError | TimeoutError | ValueError):
             log.warning("filtered stream dropped: %r", error)
-            self._count_error("stream_network")
+            self._hashcart.count_platform_error(PLATFORM, "stream_network")
         elif error is not None:
             raise error
         self._failures[kind] = self._failures.get(kind, 0) + 1
@@ -214,7 +175,7 @@ class StreamConsumer:
             message = json.loads(line)
         except ValueError:
             log.warning("filtered stream sent a line that is not JSON")
-            self._count_error("bad_event")
+            self._hashcart.count_platform_error(PLATFORM, "bad_event")
             return
         if not isinstance(message, dict) or "data" not in message:
             if isinstance(message, dict) and message.get("errors"):
@@ -249,23 +210,23 @@ class StreamConsumer:
             return True
         except (ValueError, TypeError, KeyError) as exc:
             log.warning("malformed streamed tweet skipped: %s", exc)
-            self._count_error("bad_event")
+            self._hashcart.count_platform_error(PLATFORM, "bad_event")
             return True
         except Exception:
             log.exception("streamed tweet failed")
-            self._count_error("event_failed")
+            self._hashcart.count_platform_error(PLATFORM, "event_failed")
             return False
 
     async def _record_once(self, message: dict[str, Any]) -> None:
         command = await self._ingest.from_v2(message)
         if command is not None:
-            await self._submit(command)
+            await self._hashcart.submit(command)
             # Recorded, and not yet finished: a crash test kills the node here.
             await fault_point("twitter.stream.recorded")
 
     def _not_yet(self, exc: Exception) -> None:
         log.warning("streamed tweet not recorded yet: %s", exc)
-        self._count_error("unavailable")
+        self._hashcart.count_platform_error(PLATFORM, "unavailable")
 
     async def _retry_pause(self, seconds: float) -> None:
         if self._stop.is_set():

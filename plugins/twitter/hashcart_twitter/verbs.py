@@ -1,9 +1,6 @@
 """What a tweet asks for, read from its hashtags and words; the product is chosen elsewhere.
 
-A tweet has no command line, so the words are kept few and close to the hashtag:
-`#amazoncart forget`, `#amazoncart forget confirm`, `#amazoncart privacy on|off`,
-`#amazoncart language de|auto`, `#amazoncart help`. Any other tweet with the trigger hashtag asks
-to add what it points at.
+A tweet has no command line, so the words are kept few and close to the hashtag (`COMMANDS`).
 `#checkout` and `#confirm` stand on their own (as in Pay by Tweet) but count only when addressed
 to the bot; when one tweet holds both, it is a checkout, so nothing is ever ordered without a
 second, separate tweet.
@@ -61,11 +58,8 @@ ADD = Verb(Action.ADD)
 def choose_verb(
     text: str, hashtag: str, *, has_tag: Callable[[str], bool], to_bot: bool
 ) -> Verb | None:
-    """The verb of a tweet, or None when it asks hashcart for nothing.
-
-    `has_tag(tag)` says whether the tweet carries `#tag` (entities or text); `to_bot` whether it
-    replies to or mentions the bot.
-    """
+    """The verb of a tweet, or None; `has_tag(tag)` says whether it carries `#tag` (entities or
+    text), `to_bot` whether it replies to or mentions the bot."""
     if to_bot and has_tag(CHECKOUT_TAG):
         return Verb(Action.CHECKOUT)
     if to_bot and has_tag(CONFIRM_TAG):

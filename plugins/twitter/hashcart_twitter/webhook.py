@@ -111,8 +111,7 @@ class WebhookReceiver:
                 return error(400, "bad_delivery", f"{name} must be a list")
             found[name] = events or []
         tweets, messages = found["tweet_create_events"], found["direct_message_events"]
-        users = payload.get("users")
-        users = users if isinstance(users, Mapping) else {}
+        users = payload["users"] if isinstance(payload.get("users"), Mapping) else {}
         for_user_id = payload.get("for_user_id")
         for_user_id = str(for_user_id) if isinstance(for_user_id, str | int) else None
         reads = [self._tweet(tweet) for tweet in tweets]

@@ -24,11 +24,7 @@ _ASKS = frozenset(
 
 
 def format_reply(
-    command: CartCommand,
-    outcome: Outcome,
-    locale: str,
-    hashcart: Host,
-    bot_screen_name: str | None,
+    command: CartCommand, outcome: Outcome, locale: str, hashcart: Host, bot_screen_name: str | None
 ) -> ReplyContent | None:
     hashtag = hashcart.settings.hashtag
     if outcome.code is OutcomeCode.HELP:

@@ -3,15 +3,8 @@
 from __future__ import annotations
 
 from hashcart import hookimpl
-from hashcart_mastodon.testing.models import Account, ApiCall, Notification, Status, status_html
-from hashcart_mastodon.testing.standin import (
-    BOT_USERNAME,
-    CHARACTER_LIMIT,
-    DEFAULT_DOMAIN,
-    DEFAULT_TOKEN,
-    VISIBILITIES,
-    MastodonStandin,
-)
+from hashcart_mastodon.testing.models import Account, Status
+from hashcart_mastodon.testing.standin import MastodonStandin
 
 
 @hookimpl
@@ -19,16 +12,4 @@ def hashcart_standins() -> MastodonStandin:
     return MastodonStandin()
 
 
-__all__ = [
-    "BOT_USERNAME",
-    "CHARACTER_LIMIT",
-    "DEFAULT_DOMAIN",
-    "DEFAULT_TOKEN",
-    "VISIBILITIES",
-    "Account",
-    "ApiCall",
-    "MastodonStandin",
-    "Notification",
-    "Status",
-    "status_html",
-]
+__all__ = ["Account", "MastodonStandin", "Status"]

@@ -8,7 +8,7 @@ import itertools
 import re
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -36,7 +36,6 @@ class Account:
     domain: str
     local: bool
     bot: bool = False
-    locked: bool = False
 
     @property
     def acct(self) -> str:
@@ -53,7 +52,7 @@ class Account:
             "username": self.username,
             "acct": self.acct,
             "display_name": self.username.capitalize(),
-            "locked": self.locked,
+            "locked": False,
             "bot": self.bot,
             "discoverable": True,
             "group": False,
@@ -82,7 +81,6 @@ class Status:
     language: str | None
     created_at: str
     local_domain: str
-    idempotency_key: str | None = None
 
     @property
     def content(self) -> str:
@@ -204,10 +202,11 @@ class _Fault:
     remaining: int
     reset_seconds: float
 
+    def matches(self, method: str, path: str) -> bool:
+        return method == self.method and path.startswith(self.path)
 
-@dataclass(slots=True)
+
+@dataclass(frozen=True, slots=True)
 class ApiCall:
     method: str
     path: str
-    query: dict[str, list[str]]
-    form: dict[str, Any] = field(default_factory=dict)

@@ -3,9 +3,8 @@
 Tests, the playground and plugin authors use it instead of a real instance. It follows the
 Mastodon API as documented: bearer tokens (401 `{"error": ...}` otherwise), statuses whose
 `content` is HTML with mention, hashtag and shortened-link markup, notifications paged newest
-first with `max_id`/`since_id`/`min_id` and a `Link` header, `Idempotency-Key` on posting,
-the 500-character limit (422), rate limiting with `X-RateLimit-*` headers (429), and
-server-sent events on `/api/v1/streaming/...` with `:thump` heartbeats.
+first with `min_id`, `Idempotency-Key` on posting, the 500-character limit (422), rate limiting
+with `X-RateLimit-*` headers (429), and server-sent events with `:thump` heartbeats.
 
     async with MastodonStandin() as mastodon:
         env = mastodon.env()                          # HASHCART_MASTODON_* pointing here
@@ -21,14 +20,14 @@ import asyncio
 import contextlib
 import json
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from urllib.parse import urlencode
 
 from aiohttp import web
 
 from hashcart.testing.standins.oauth2 import AuthorizationServer, OAuthError
+from hashcart_mastodon.client import id_key
 from hashcart_mastodon.testing.models import (
     _HASHTAG,
     _MENTION,
@@ -42,11 +41,6 @@ from hashcart_mastodon.testing.models import (
     _status_id,
 )
 
-__all__ = ["MastodonStandin"]
-
-DEFAULT_TOKEN = "standin-mastodon-token"
-DEFAULT_DOMAIN = "social.example"
-BOT_USERNAME = "hashcart"
 CHARACTER_LIMIT = 500
 VISIBILITIES = ("public", "unlisted", "private", "direct")
 
@@ -57,22 +51,16 @@ class MastodonStandin:
     """One Mastodon instance whose only app token belongs to the bot account `@hashcart`."""
 
     platform = "mastodon"
+    token = "standin-mastodon-token"
+    domain = "social.example"
 
-    def __init__(
-        self,
-        *,
-        token: str = DEFAULT_TOKEN,
-        domain: str = DEFAULT_DOMAIN,
-        heartbeat_seconds: float = 10.0,
-    ) -> None:
-        self.token = token
-        self.domain = domain
+    def __init__(self, *, heartbeat_seconds: float = 10.0) -> None:
         self.heartbeat_seconds = heartbeat_seconds
         self.accounts: dict[str, Account] = {}
         self.statuses: dict[str, Status] = {}
         self.notifications: list[Notification] = []
         self.calls: list[ApiCall] = []
-        self.bot = self.add_account(BOT_USERNAME, bot=True)
+        self.bot = self.add_account("hashcart", bot=True)
         self._by_key: dict[str, Status] = {}
         self._faults: list[_Fault] = []
         self._streams: set[asyncio.Queue[str | None]] = set()
@@ -86,8 +74,6 @@ class MastodonStandin:
             required_scopes=("read:accounts",),
             require_pkce=False,
         )
-
-    # -- life cycle -------------------------------------------------------------------------------
 
     async def __aenter__(self) -> MastodonStandin:
         await self.start()
@@ -115,11 +101,7 @@ class MastodonStandin:
 
     def env(self, **overrides: str) -> dict[str, str]:
         """`HASHCART_MASTODON_*` for a bot on this instance; `overrides` use the short names."""
-        values = {
-            "api_url": self.url,
-            "access_token": self.token,
-            "reconnect_seconds": "0.05",
-        }
+        values = {"api_url": self.url, "access_token": self.token, "reconnect_seconds": "0.05"}
         values.update(overrides)
         return {f"HASHCART_MASTODON_{key.upper()}": value for key, value in values.items()}
 
@@ -132,14 +114,11 @@ class MastodonStandin:
         app.router.add_post("/api/v1/statuses", self._post_status)
         app.router.add_get("/api/v1/notifications", self._get_notifications)
         app.router.add_get("/api/v1/streaming/health", self._health)
-        app.router.add_get("/api/v1/streaming/user", self._stream)
         app.router.add_get("/api/v1/streaming/user/notification", self._stream)
         return app
 
-    # -- building the world ---------------------------------------------------------------------
-
     def add_account(
-        self, username: str, *, domain: str | None = None, bot: bool = False, locked: bool = False
+        self, username: str, *, domain: str | None = None, bot: bool = False
     ) -> Account:
         """A local account, or a remote one when `domain` names another instance."""
         account = Account(
@@ -148,7 +127,6 @@ class MastodonStandin:
             domain=domain or self.domain,
             local=domain is None or domain == self.domain,
             bot=bot,
-            locked=locked,
         )
         self.accounts[account.acct.lower()] = account
         return account
@@ -167,7 +145,6 @@ class MastodonStandin:
         urls: Iterable[str] = (),
         in_reply_to: Status | None = None,
         visibility: str = "public",
-        language: str | None = "en",
     ) -> Status:
         """Publish a status as `author`; mentioning the bot notifies it (REST and stream)."""
         full = " ".join([text, *urls]).strip()
@@ -175,7 +152,7 @@ class MastodonStandin:
             handle = f"@{in_reply_to.account.acct}"
             if handle.lower() not in full.lower():
                 full = f"{handle} {full}"
-        return self._publish(author, full, in_reply_to, visibility, language)
+        return self._publish(author, full, in_reply_to, visibility, "en")
 
     def _publish(
         self,
@@ -184,7 +161,6 @@ class MastodonStandin:
         in_reply_to: Status | None,
         visibility: str,
         language: str | None,
-        idempotency_key: str | None = None,
     ) -> Status:
         mentions = tuple(
             dict.fromkeys(
@@ -204,7 +180,6 @@ class MastodonStandin:
             language=language,
             created_at=_now(),
             local_domain=self.domain,
-            idempotency_key=idempotency_key,
         )
         self.statuses[status.id] = status
         if self.bot in mentions and author != self.bot:
@@ -221,16 +196,14 @@ class MastodonStandin:
             created_at=status.created_at,
         )
         self.notifications.append(notification)
-        self._broadcast("notification", notification.to_json())
+        message = f"event: notification\ndata: {json.dumps(notification.to_json())}\n\n"
+        for queue in self._streams:
+            queue.put_nowait(message)
         return notification
 
     def _account_for(self, username: str, domain: str | None) -> Account | None:
-        key = username.lower() if domain is None else f"{username}@{domain}".lower()
-        if domain is not None and domain.lower() == self.domain:
-            key = username.lower()
-        return self.accounts.get(key)
-
-    # -- what the bot did -----------------------------------------------------------------------
+        here = domain is None or domain.lower() == self.domain
+        return self.accounts.get(username.lower() if here else f"{username}@{domain}".lower())
 
     @property
     def posted(self) -> list[Status]:
@@ -242,8 +215,6 @@ class MastodonStandin:
 
     def calls_to(self, method: str, path: str) -> list[ApiCall]:
         return [c for c in self.calls if c.method == method and c.path == path]
-
-    # -- breaking things ------------------------------------------------------------------------
 
     def fail_next(
         self, method: str, path: str, status: int, *, times: int = 1, reset_seconds: float = 1.0
@@ -264,20 +235,15 @@ class MastodonStandin:
     def open_streams(self) -> int:
         return len(self._streams)
 
-    # -- HTTP -----------------------------------------------------------------------------------
-
     @web.middleware
     async def _middleware(self, request: web.Request, handler: Any) -> web.StreamResponse:
         form: dict[str, Any] = {}
         if request.method == "POST" and request.can_read_body:
             form = await _read_params(request)
         request[_FORM] = form
-        self.calls.append(
-            ApiCall(request.method, request.path, _multi(request.query.items()), form)
-        )
+        self.calls.append(ApiCall(request.method, request.path))
         sent = request.headers.get("Authorization", "")
         token = sent.removeprefix("Bearer ") if sent.startswith("Bearer ") else None
-        token = token or request.query.get("access_token")
         signing_in = request.path in ("/oauth/authorize", "/oauth/token") or (
             request.path == "/api/v1/accounts/verify_credentials"
             and self.oauth2.bearer_user(request) is not None
@@ -285,11 +251,7 @@ class MastodonStandin:
         if request.path != "/api/v1/streaming/health" and not signing_in and token != self.token:
             return _error(401, "The access token is invalid")
         for fault in self._faults:
-            if (
-                fault.remaining > 0
-                and request.method == fault.method
-                and request.path.startswith(fault.path)
-            ):
+            if fault.remaining > 0 and fault.matches(request.method, request.path):
                 fault.remaining -= 1
                 return self._fault_response(fault)
         response: web.StreamResponse = await handler(request)
@@ -340,9 +302,7 @@ class MastodonStandin:
         return web.json_response(status.to_json())
 
     def _visible_to_bot(self, status: Status) -> bool:
-        if status.visibility == "direct":
-            return status.account == self.bot or self.bot in status.mentions
-        return True
+        return status.visibility != "direct" or self.bot in (status.account, *status.mentions)
 
     async def _post_status(self, request: web.Request) -> web.Response:
         params: dict[str, Any] = request[_FORM]
@@ -353,9 +313,8 @@ class MastodonStandin:
         if not text.strip():
             return _error(422, "Validation failed: Text can't be blank")
         if len(text) > CHARACTER_LIMIT:
-            return _error(
-                422, f"Validation failed: Text character limit of {CHARACTER_LIMIT} exceeded"
-            )
+            exceeded = f"Validation failed: Text character limit of {CHARACTER_LIMIT} exceeded"
+            return _error(422, exceeded)
         visibility = str(params.get("visibility") or "public")
         if visibility not in VISIBILITIES:
             return _error(422, "Validation failed: Visibility is not included in the list")
@@ -365,50 +324,32 @@ class MastodonStandin:
             if parent is None:
                 return _error(404, "Record not found")
         language = str(params["language"]) if params.get("language") else None
-        status = self._publish(self.bot, text, parent, visibility, language, key)
+        status = self._publish(self.bot, text, parent, visibility, language)
         if key:
             self._by_key[key] = status
         return web.json_response(status.to_json())
 
     async def _get_notifications(self, request: web.Request) -> web.Response:
-        query = _multi(request.query.items())
-        types = set(query.get("types[]", [])) or None
-        excluded = set(query.get("exclude_types[]", []))
+        types = set(request.query.getall("types[]", [])) or None
         try:
             limit = max(1, min(int(request.query.get("limit", "40")), 80))
         except ValueError:
             return _error(422, "limit must be a number")
-        found = [
-            n
-            for n in self.notifications
-            if (types is None or n.type in types) and n.type not in excluded
-        ]
-        if "max_id" in request.query:
-            found = [n for n in found if _id_key(n.id) < _id_key(request.query["max_id"])]
-        if "since_id" in request.query:
-            found = [n for n in found if _id_key(n.id) > _id_key(request.query["since_id"])]
-        found.sort(key=lambda n: _id_key(n.id))
+        found = [n for n in self.notifications if types is None or n.type in types]
+        found.sort(key=lambda n: id_key(n.id))
         if "min_id" in request.query:
             # min_id pages forward: the `limit` notifications just after it, still newest first.
-            found = [n for n in found if _id_key(n.id) > _id_key(request.query["min_id"])]
+            found = [n for n in found if id_key(n.id) > id_key(request.query["min_id"])]
             page = found[:limit]
         else:
             page = found[-limit:]
-        page.reverse()
-        response = web.json_response([n.to_json() for n in page])
-        if page:
-            base = f"{self.url}/api/v1/notifications"
-            older = urlencode({"max_id": page[-1].id})
-            newer = urlencode({"min_id": page[0].id})
-            response.headers["Link"] = f'<{base}?{older}>; rel="next", <{base}?{newer}>; rel="prev"'
-        return response
+        return web.json_response([n.to_json() for n in reversed(page)])
 
     async def _health(self, request: web.Request) -> web.Response:
         return web.Response(text="OK")
 
     async def _stream(self, request: web.Request) -> web.StreamResponse:
         """Server-sent events: `:)` on connect, `:thump` heartbeats, one event per message."""
-        only_notifications = request.path.endswith("/notification")
         response = web.StreamResponse(
             headers={"Content-Type": "text/event-stream", "Cache-Control": "no-store"}
         )
@@ -426,8 +367,6 @@ class MastodonStandin:
                     continue
                 if item is None:
                     break
-                if only_notifications and not item.startswith("event: notification\n"):
-                    continue
                 await response.write(item.encode())
         except (ConnectionResetError, asyncio.CancelledError):
             pass
@@ -436,23 +375,6 @@ class MastodonStandin:
         with contextlib.suppress(ConnectionResetError):
             await response.write_eof()
         return response
-
-    def _broadcast(self, event: str, payload: Mapping[str, Any]) -> None:
-        message = f"event: {event}\ndata: {json.dumps(payload)}\n\n"
-        for queue in self._streams:
-            queue.put_nowait(message)
-
-
-def _id_key(value: str) -> tuple[int, str]:
-    """Mastodon ids are numbers in strings: compare by length, then text."""
-    return (len(value), value)
-
-
-def _multi(items: Iterable[tuple[str, str]]) -> dict[str, list[str]]:
-    found: dict[str, list[str]] = {}
-    for key, value in items:
-        found.setdefault(key, []).append(value)
-    return found
 
 
 async def _read_params(request: web.Request) -> dict[str, Any]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from hashcart import hookimpl
 from hashcart_twitter.testing.payloads import (
-    BOT_SCREEN_NAME,
     BOT_USER_ID,
     SIGNATURE_HEADER,
     crc_response,
@@ -12,7 +11,6 @@ from hashcart_twitter.testing.payloads import (
     direct_message,
     dm_delivery,
     long_tweet,
-    new_tweet_id,
     quote_tweet,
     retweet,
     sign_delivery,
@@ -21,20 +19,8 @@ from hashcart_twitter.testing.payloads import (
     tweet,
     user,
 )
-from hashcart_twitter.testing.standin import (
-    DEFAULT_ACCESS_TOKEN,
-    DEFAULT_ACCESS_TOKEN_SECRET,
-    DEFAULT_BEARER_TOKEN,
-    DEFAULT_CONSUMER_KEY,
-    DEFAULT_CONSUMER_SECRET,
-    DEFAULT_OAUTH2_CLIENT_ID,
-    DEFAULT_OAUTH2_CLIENT_SECRET,
-    ApiCall,
-    Delivery,
-    PostedDM,
-    PostedTweet,
-    XStandin,
-)
+from hashcart_twitter.testing.records import PostedTweet
+from hashcart_twitter.testing.standin import XStandin
 
 
 @hookimpl
@@ -43,19 +29,8 @@ def hashcart_standins() -> XStandin:
 
 
 __all__ = [
-    "BOT_SCREEN_NAME",
     "BOT_USER_ID",
-    "DEFAULT_ACCESS_TOKEN",
-    "DEFAULT_ACCESS_TOKEN_SECRET",
-    "DEFAULT_BEARER_TOKEN",
-    "DEFAULT_CONSUMER_KEY",
-    "DEFAULT_CONSUMER_SECRET",
-    "DEFAULT_OAUTH2_CLIENT_ID",
-    "DEFAULT_OAUTH2_CLIENT_SECRET",
     "SIGNATURE_HEADER",
-    "ApiCall",
-    "Delivery",
-    "PostedDM",
     "PostedTweet",
     "XStandin",
     "crc_response",
@@ -63,7 +38,6 @@ __all__ = [
     "direct_message",
     "dm_delivery",
     "long_tweet",
-    "new_tweet_id",
     "quote_tweet",
     "retweet",
     "sign_delivery",

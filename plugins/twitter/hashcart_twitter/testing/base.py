@@ -1,5 +1,5 @@
 """The X stand-in's state: life cycle, faults, timeline, webhook sender and request plumbing;
-its endpoints (`stream.py`, `api.py`) build on it."""
+its endpoints (`standin.py`) build on it."""
 
 from __future__ import annotations
 
@@ -38,41 +38,27 @@ from hashcart_twitter.testing.records import (
     _Validator,
 )
 
-DEFAULT_CONSUMER_KEY = "standinconsumerkey"
-DEFAULT_CONSUMER_SECRET = "standin-consumer-secret"
-DEFAULT_ACCESS_TOKEN = "2244994945-standinaccesstoken"
-DEFAULT_ACCESS_TOKEN_SECRET = "standin-access-token-secret"
-DEFAULT_BEARER_TOKEN = "standin-bearer-token"
-DEFAULT_OAUTH2_CLIENT_ID = "standin-oauth2-client-id"
-DEFAULT_OAUTH2_CLIENT_SECRET = "standin-oauth2-client-secret"
-
 
 class XStandinBase:
-    """What every part of the X stand-in shares."""
+    consumer_key = "standinconsumerkey"
+    access_token = "2244994945-standinaccesstoken"
+    access_token_secret = "standin-access-token-secret"
+    bearer_token = "standin-bearer-token"
+    #: How long X refuses a post that repeats one of the same account's texts.
+    duplicate_window = 24 * 3600.0
 
     def __init__(
         self,
         *,
-        consumer_key: str = DEFAULT_CONSUMER_KEY,
-        consumer_secret: str = DEFAULT_CONSUMER_SECRET,
-        access_token: str = DEFAULT_ACCESS_TOKEN,
-        access_token_secret: str = DEFAULT_ACCESS_TOKEN_SECRET,
-        bearer_token: str = DEFAULT_BEARER_TOKEN,
-        bot: Mapping[str, Any] | None = None,
+        consumer_secret: str = "standin-consumer-secret",
         keepalive_seconds: float = 20.0,
         max_stream_connections: int = 1,
-        duplicate_window: float = 24 * 3600,
         verify_oauth: bool = True,
     ) -> None:
-        self.consumer_key = consumer_key
         self.consumer_secret = consumer_secret
-        self.access_token = access_token
-        self.access_token_secret = access_token_secret
-        self.bearer_token = bearer_token
-        self.bot = dict(bot or user(BOT_SCREEN_NAME, BOT_USER_ID, name="hashcart"))
+        self.bot = user(BOT_SCREEN_NAME, BOT_USER_ID, name="hashcart")
         self.keepalive_seconds = keepalive_seconds
         self.max_stream_connections = max_stream_connections
-        self.duplicate_window = duplicate_window
         self.verify_oauth = verify_oauth
         self.calls: list[ApiCall] = []
         self.posted: list[PostedTweet] = []
@@ -101,20 +87,19 @@ class XStandinBase:
         self._rule_ids = itertools.count(1_500_000_000_000_000_000)
         #: "Sign in with X" (OAuth 2.0 + PKCE); `signin_as(user)` says who is signed in at x.com.
         self.oauth2: AuthorizationServer[dict[str, Any]] = AuthorizationServer(
-            client_id=DEFAULT_OAUTH2_CLIENT_ID,
-            client_secret=DEFAULT_OAUTH2_CLIENT_SECRET,
+            client_id="standin-oauth2-client-id",
+            client_secret="standin-oauth2-client-secret",
             required_scopes=("users.read", "tweet.read"),
             client_auth=("client_secret_basic",),
         )
         self.app = self.make_app()
 
-    # -- lifecycle --------------------------------------------------------------------------
-
     def make_app(self) -> web.Application:
         """The aiohttp application: `XStandin` adds the endpoints built on this base."""
         raise NotImplementedError
 
-    def _close_streams(self) -> None:
+    def drop_streams(self) -> None:
+        """End every open stream, as X does on an operational disconnect."""
         for stream in self._streams:
             stream.queue.put_nowait(None)
 
@@ -129,7 +114,7 @@ class XStandinBase:
         return self.url
 
     async def stop(self) -> None:
-        self._close_streams()
+        self.drop_streams()
         if self._session is not None:
             await self._session.close()
             self._session = None
@@ -172,8 +157,6 @@ class XStandinBase:
         """Who the next "Sign in with X" authorizes (None: nobody, the person refuses)."""
         self.oauth2.user = dict(v1_user) if v1_user is not None else None
 
-    # -- faults -------------------------------------------------------------------------------
-
     def fail_next(
         self, times: int = 1, *, status: int = 429, reset_in: float = 1.0, path: str | None = None
     ) -> None:
@@ -185,20 +168,16 @@ class XStandinBase:
         self._faults.append(_Fault(status, path, None, time.time() + seconds, 1.0))
 
     def answer_late(self, seconds: float, *, times: int = 1, path: str | None = None) -> None:
-        """Carry out the next `times` calls but answer each only after `seconds`.
-
-        With a client timeout shorter than `seconds` this is the awkward case: the post exists
-        while the client believes it failed.
-        """
+        """Carry out the next `times` calls but answer each only after `seconds`: with a shorter
+        client timeout, the post exists while the client believes it failed."""
         self._faults.append(_Fault(200, path, times, None, 1.0, delay=seconds))
 
     def heal(self) -> None:
-        """Drop every pending fault."""
         self._faults.clear()
 
     async def go_down(self) -> None:
         """Stop listening and cut every open connection: clients see refused connections."""
-        self._close_streams()
+        self.drop_streams()
         if self._site is not None:
             await self._site.stop()
             self._site = None
@@ -207,12 +186,9 @@ class XStandinBase:
                 handler.force_close()
 
     async def come_back(self) -> None:
-        """Listen again on the same port."""
         if self._runner is not None and self._site is None:
             self._site = web.TCPSite(self._runner, self._host, self._port)
             await self._site.start()
-
-    # -- timeline -----------------------------------------------------------------------------
 
     def add_tweet(self, v1: Mapping[str, Any]) -> dict[str, Any]:
         """Publish a tweet so lookups (and replies to it) find it; returns it for chaining."""
@@ -225,11 +201,11 @@ class XStandinBase:
 
     def follow(self, user_or_id: Mapping[str, Any] | str) -> None:
         """The bot follows this account: its lookups (user context) now see protected tweets."""
-        self.bot_follows.add(user_or_id if isinstance(user_or_id, str) else user_or_id["id_str"])
+        self.bot_follows.add(_id_of(user_or_id))
 
     def close_dms(self, user_or_id: Mapping[str, Any] | str) -> None:
         """This account takes no DMs from the bot (X's "allow messages from: nobody/followed")."""
-        self.closed_dms.add(user_or_id if isinstance(user_or_id, str) else user_or_id["id_str"])
+        self.closed_dms.add(_id_of(user_or_id))
 
     def _visible(self, v1: Mapping[str, Any], auth: str) -> bool:
         """Whether a caller may read the tweet: protected ones only as a follower, in user
@@ -241,17 +217,13 @@ class XStandinBase:
 
     def replies_to(self, v1_or_id: Mapping[str, Any] | str) -> list[PostedTweet]:
         """The bot's reply tweets to one tweet, oldest first."""
-        tid = v1_or_id if isinstance(v1_or_id, str) else v1_or_id["id_str"]
-        return [p for p in self.posted if p.in_reply_to == tid]
+        return [p for p in self.posted if p.in_reply_to == _id_of(v1_or_id)]
 
     def dms_to(self, user_or_id: Mapping[str, Any] | str) -> list[PostedDM]:
-        uid = user_or_id if isinstance(user_or_id, str) else user_or_id["id_str"]
-        return [d for d in self.dms if d.recipient_id == uid]
+        return [d for d in self.dms if d.recipient_id == _id_of(user_or_id)]
 
     def calls_to(self, method: str, path_prefix: str) -> list[ApiCall]:
         return [c for c in self.calls if c.method == method and c.path.startswith(path_prefix)]
-
-    # -- webhook sender -----------------------------------------------------------------------
 
     async def deliver(
         self,
@@ -262,35 +234,23 @@ class XStandinBase:
         body: bytes | None = None,
         secret: str | None = None,
         signature: str | None = None,
-        for_user_id: str | None = None,
-        retries: int = 0,
-        retry_delay: float = 0.0,
     ) -> Delivery:
         """POST one signed Account Activity delivery to the app, as X does.
 
         Give `tweets` (wrapped in `tweet_create_events`, and published to the timeline), a whole
         `payload`, or raw `body` bytes. `signature` replaces the real one ("" sends none).
-        With `retries`, a non-200 answer is delivered again, as X's Enterprise tier does.
         """
         if body is None:
             if payload is None:
-                events = [self.add_tweet(t) for t in tweets or ()]
-                payload = delivery(events, for_user_id=for_user_id or self.bot["id_str"])
+                payload = delivery([self.add_tweet(t) for t in tweets or ()])
             body = json.dumps(payload).encode()
         headers = {"Content-Type": "application/json"}
         real = sign_delivery(secret or self.consumer_secret, body)
         chosen = real if signature is None else signature
         if chosen:
             headers[SIGNATURE_HEADER] = chosen
-        session = self._client_session()
-        attempt = 0
-        while True:
-            attempt += 1
-            async with session.post(target_url, data=body, headers=headers) as resp:
-                result = Delivery(resp.status, await resp.text(), dict(resp.headers), body, attempt)
-            if result.status == 200 or attempt > retries:
-                return result
-            await asyncio.sleep(retry_delay)
+        async with self._client_session().post(target_url, data=body, headers=headers) as resp:
+            return Delivery(resp.status, await resp.text(), dict(resp.headers))
 
     async def check_crc(self, target_url: str, *, crc_token: str | None = None) -> bool:
         """Run X's challenge-response check against the app; True when it answers correctly."""
@@ -310,8 +270,6 @@ class XStandinBase:
             self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30))
         return self._session
 
-    # -- plumbing -----------------------------------------------------------------------------
-
     @web.middleware
     async def _middleware(self, request: web.Request, handler: Any) -> web.StreamResponse:
         now = time.time()
@@ -328,26 +286,19 @@ class XStandinBase:
         return response
 
     def _fault_response(self, request: web.Request, fault: _Fault, now: float) -> web.Response:
+        headers = {}
         if fault.status == 429:
+            title = detail = "Too Many Requests"
             headers = {
                 "x-rate-limit-limit": "100",
                 "x-rate-limit-remaining": "0",
                 "x-rate-limit-reset": str(int(now + fault.reset_in)),
             }
-            body = {
-                "title": "Too Many Requests",
-                "detail": "Too Many Requests",
-                "type": "about:blank",
-                "status": 429,
-            }
+        elif fault.status == 503:
+            title = detail = "Service Unavailable"
         else:
-            headers = {}
-            body = {
-                "title": "Service Unavailable" if fault.status == 503 else "Internal Server Error",
-                "detail": "Service Unavailable" if fault.status == 503 else "Internal Error",
-                "type": "about:blank",
-                "status": fault.status,
-            }
+            title, detail = "Internal Server Error", "Internal Error"
+        body = {"title": title, "detail": detail, "type": "about:blank", "status": fault.status}
         self._record(request, None, "none", fault.status)
         return web.json_response(body, status=fault.status, headers=headers)
 
@@ -376,15 +327,14 @@ class XStandinBase:
     def _unauthorized(self, request: web.Request) -> web.Response:
         return self._problem(request, 401, "Unauthorized", "Unauthorized", "unauthorized")
 
+    def _invalid(self, request: web.Request, detail: str) -> web.Response:
+        return self._problem(request, 400, "Invalid Request", detail, "invalid-request")
+
     def _problem(
         self, request: web.Request, status: int, title: str, detail: str, kind: str
     ) -> web.Response:
-        body = {
-            "title": title,
-            "detail": detail,
-            "type": f"https://api.x.com/2/problems/{kind}",
-            "status": status,
-        }
+        problem = f"https://api.x.com/2/problems/{kind}"
+        body = {"title": title, "detail": detail, "type": problem, "status": status}
         return self._json(request, status, body, "none")
 
     def _json(
@@ -415,3 +365,7 @@ class XStandinBase:
             "x-rate-limit-reset": str(reset),
             "date": format_datetime(datetime.now(UTC), usegmt=True),
         }
+
+
+def _id_of(obj_or_id: Mapping[str, Any] | str) -> str:
+    return obj_or_id if isinstance(obj_or_id, str) else str(obj_or_id["id_str"])

@@ -10,7 +10,7 @@ import itertools
 import re
 import secrets
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -26,11 +26,6 @@ _MENTION = re.compile(r"(?<![\w@])@(\w{1,15})")
 _URL = re.compile(r"https?://\S+")
 
 
-# ---------------------------------------------------------------------------------------------
-# Signing: what X does to every delivery and CRC check
-# ---------------------------------------------------------------------------------------------
-
-
 def sign_delivery(secret: str, body: bytes) -> str:
     """The `x-twitter-webhooks-signature` X puts on a delivery of exactly these bytes."""
     digest = hmac.new(secret.encode(), body, hashlib.sha256).digest()
@@ -40,11 +35,6 @@ def sign_delivery(secret: str, body: bytes) -> str:
 def crc_response(secret: str, crc_token: str) -> dict[str, str]:
     """The body X expects back from `GET <webhook>?crc_token=...`."""
     return {"response_token": sign_delivery(secret, crc_token.encode())}
-
-
-# ---------------------------------------------------------------------------------------------
-# Builders: realistic v1.1 payloads (Account Activity API) and their v2 forms
-# ---------------------------------------------------------------------------------------------
 
 
 def new_tweet_id() -> str:
@@ -66,7 +56,6 @@ def user(
     *,
     name: str | None = None,
     protected: bool = False,
-    verified: bool = False,
 ) -> dict[str, Any]:
     """A v1.1 user object; the id is derived from the handle unless given."""
     uid = user_id or _user_id_for(screen_name)
@@ -76,7 +65,7 @@ def user(
         "name": name or screen_name.capitalize(),
         "screen_name": screen_name,
         "protected": protected,
-        "verified": verified,
+        "verified": False,
         "followers_count": 42,
         "friends_count": 17,
         "statuses_count": 1234,
@@ -141,11 +130,8 @@ def tweet(
     tweet_id: str | None = None,
     lang: str = "en",
 ) -> dict[str, Any]:
-    """A v1.1 tweet as `tweet_create_events` carries it.
-
-    `urls` are appended as t.co links with their expanded form in `entities.urls`. A reply to
-    `in_reply_to` starts with `@author` and carries the `in_reply_to_*` fields.
-    """
+    """A v1.1 tweet as `tweet_create_events` carries it: `urls` appended as t.co links (expanded
+    in `entities.urls`); a reply to `in_reply_to` starts with `@author`."""
     tid = tweet_id or new_tweet_id()
     if in_reply_to is not None:
         parent_author = in_reply_to["user"]["screen_name"]
@@ -200,21 +186,14 @@ def _reply_fields(parent: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def long_tweet(
-    text: str,
-    *,
-    user: Mapping[str, Any],
-    urls: Sequence[str] = (),
-    in_reply_to: Mapping[str, Any] | None = None,
-    tweet_id: str | None = None,
-    lang: str = "en",
-) -> dict[str, Any]:
-    """A post over 140 characters: `text` is cut with `…`, the whole lives in `extended_tweet`.
+def long_tweet(text: str, *, user: Mapping[str, Any], **fields: Any) -> dict[str, Any]:
+    """A post over 140 characters (`fields` as for `tweet`): `text` is cut with `…`, the whole
+    lives in `extended_tweet`.
 
     Entities at the top level only cover the cut text, as X sends it, so a hashtag or link near
     the end is visible only in `extended_tweet.entities`.
     """
-    whole = tweet(text, user=user, urls=urls, in_reply_to=in_reply_to, tweet_id=tweet_id, lang=lang)
+    whole = tweet(text, user=user, **fields)
     full_text = whole["text"]
     if len(full_text) <= 140:
         return whole
@@ -240,16 +219,10 @@ def long_tweet(
 
 
 def quote_tweet(
-    text: str,
-    *,
-    user: Mapping[str, Any],
-    quoted: Mapping[str, Any],
-    urls: Sequence[str] = (),
-    tweet_id: str | None = None,
-    embed: bool = True,
+    text: str, *, user: Mapping[str, Any], quoted: Mapping[str, Any], embed: bool = True
 ) -> dict[str, Any]:
     """A quote post of `quoted`; with `embed=False` only its id travels (X does that too)."""
-    body = tweet(text, user=user, urls=urls, tweet_id=tweet_id)
+    body = tweet(text, user=user)
     handle = quoted["user"]["screen_name"]
     permalink = f"https://twitter.com/{handle}/status/{quoted['id_str']}"
     body.update(
@@ -276,12 +249,10 @@ def retweet(original: Mapping[str, Any], *, user: Mapping[str, Any]) -> dict[str
     return body
 
 
-def delivery(
-    tweets: Iterable[Mapping[str, Any]], *, for_user_id: str = BOT_USER_ID
-) -> dict[str, Any]:
+def delivery(tweets: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
     """The Account Activity envelope around `tweet_create_events`."""
     return {
-        "for_user_id": for_user_id,
+        "for_user_id": BOT_USER_ID,
         "user_has_blocked": "false",
         "tweet_create_events": [dict(t) for t in tweets],
     }
@@ -293,10 +264,9 @@ def direct_message(
     sender: Mapping[str, Any],
     recipient_id: str = BOT_USER_ID,
     urls: Sequence[str] = (),
-    event_id: str | None = None,
 ) -> dict[str, Any]:
     """One `direct_message_events` entry (`message_create`), links wrapped in t.co as in tweets."""
-    eid = event_id or new_tweet_id()
+    eid = new_tweet_id()
     full, wrapped = _with_links(text, urls)
     entities = _entities(full, wrapped)
     return {
@@ -313,14 +283,11 @@ def direct_message(
 
 
 def dm_delivery(
-    messages: Iterable[Mapping[str, Any]],
-    *,
-    users: Iterable[Mapping[str, Any]],
-    for_user_id: str = BOT_USER_ID,
+    messages: Iterable[Mapping[str, Any]], *, users: Iterable[Mapping[str, Any]]
 ) -> dict[str, Any]:
     """The Account Activity envelope around `direct_message_events`, with the `users` map."""
     return {
-        "for_user_id": for_user_id,
+        "for_user_id": BOT_USER_ID,
         "direct_message_events": [dict(m) for m in messages],
         "apps": {"268278": {"id": "268278", "name": "Twitter Web App"}},
         "users": {
@@ -340,36 +307,24 @@ def dm_delivery(
     }
 
 
+#: v1.1 entity kinds as v2 names them, and which v2 field takes which v1.1 one.
+_V2_ENTITIES = {
+    "hashtags": ("hashtags", {"tag": "text"}),
+    "urls": ("urls", {"url": "url", "expanded_url": "expanded_url", "display_url": "display_url"}),
+    "user_mentions": ("mentions", {"username": "screen_name", "id": "id_str"}),
+}
+
+
 def _v2_entities(v1: Mapping[str, Any]) -> dict[str, Any]:
     source = v1.get("extended_tweet", {}).get("entities") or v1.get("entities") or {}
-    out: dict[str, Any] = {}
-    if source.get("hashtags"):
-        out["hashtags"] = [
-            {"start": h["indices"][0], "end": h["indices"][1], "tag": h["text"]}
-            for h in source["hashtags"]
+    return {
+        v2_kind: [
+            {"start": e["indices"][0], "end": e["indices"][1], **{k: e[v] for k, v in keys.items()}}
+            for e in source[v1_kind]
         ]
-    if source.get("urls"):
-        out["urls"] = [
-            {
-                "start": u["indices"][0],
-                "end": u["indices"][1],
-                "url": u["url"],
-                "expanded_url": u["expanded_url"],
-                "display_url": u["display_url"],
-            }
-            for u in source["urls"]
-        ]
-    if source.get("user_mentions"):
-        out["mentions"] = [
-            {
-                "start": m["indices"][0],
-                "end": m["indices"][1],
-                "username": m["screen_name"],
-                "id": m["id_str"],
-            }
-            for m in source["user_mentions"]
-        ]
-    return out
+        for v1_kind, (v2_kind, keys) in _V2_ENTITIES.items()
+        if source.get(v1_kind)
+    }
 
 
 def to_v2(v1: Mapping[str, Any], *, fields: Iterable[str] | None = None) -> dict[str, Any]:
@@ -419,6 +374,45 @@ def _v2_user(v1_user: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
+def v2_envelope(
+    v1: Mapping[str, Any],
+    *,
+    known: Mapping[str, Mapping[str, Any]] | None = None,
+    expansions: Iterable[str] | None = None,
+    fields: Iterable[str] | None = None,
+    visible: Callable[[Mapping[str, Any]], bool] = lambda _: True,
+) -> dict[str, Any]:
+    """A tweet as v2 sends it: `data`, and `includes` with what the expansions ask for.
+
+    Referenced tweets are included when embedded in `v1` or present in `known` (id -> v1 tweet)
+    and `visible` to the reader. `expansions` (None: every one) bring the author with
+    `author_id`, the referenced tweets with `referenced_tweets.id`, their authors with
+    `referenced_tweets.id.author_id`.
+    """
+    wanted = set(expansions) if expansions is not None else {
+        "author_id", "referenced_tweets.id", "referenced_tweets.id.author_id",
+    }  # fmt: skip
+    users: dict[str, dict[str, Any]] = {}
+    if "author_id" in wanted:
+        users[v1["user"]["id_str"]] = _v2_user(v1["user"])
+    included = []
+    embedded = {}
+    if v1.get("quoted_status"):
+        embedded[v1["quoted_status"]["id_str"]] = v1["quoted_status"]
+    references = to_v2(v1).get("referenced_tweets", [])
+    for ref in references if {"referenced_tweets.id", "referenced_posts.id"} & wanted else ():
+        ref_tweet = embedded.get(ref["id"]) or (known or {}).get(ref["id"])
+        if ref_tweet is None or not visible(ref_tweet):
+            continue
+        included.append(to_v2(ref_tweet, fields=fields))
+        if "referenced_tweets.id.author_id" in wanted:
+            users.setdefault(ref_tweet["user"]["id_str"], _v2_user(ref_tweet["user"]))
+    includes: dict[str, Any] = {"users": list(users.values())} if users else {}
+    if included:
+        includes["tweets"] = included
+    return {"data": to_v2(v1, fields=fields), "includes": includes}
+
+
 def stream_message(
     v1: Mapping[str, Any],
     *,
@@ -427,37 +421,13 @@ def stream_message(
     expansions: Iterable[str] | None = None,
     app_only: bool = False,
 ) -> dict[str, Any]:
-    """One filtered-stream object: `data`, `includes` (author, referenced tweets), rules matched.
-
-    Referenced tweets are included when embedded in `v1` or present in `known` (id -> v1 tweet).
-    `expansions` are the stream request's (None: every one): the author comes with `author_id`,
-    the referenced tweets with `referenced_tweets.id`, their authors with
-    `referenced_tweets.id.author_id`. An `app_only` reader (the stream's bearer token) does not
-    see protected tweets, so X leaves those out of `includes`.
-    """
-    wanted = set(expansions) if expansions is not None else {
-        "author_id", "referenced_tweets.id", "referenced_tweets.id.author_id",
-    }  # fmt: skip
-    data = to_v2(v1)
-    users: dict[str, dict[str, Any]] = {}
-    if "author_id" in wanted:
-        users[v1["user"]["id_str"]] = _v2_user(v1["user"])
-    included = []
-    embedded = {}
-    if v1.get("quoted_status"):
-        embedded[v1["quoted_status"]["id_str"]] = v1["quoted_status"]
-    for ref in data.get("referenced_tweets", []) if "referenced_tweets.id" in wanted else ():
-        ref_tweet = embedded.get(ref["id"]) or (known or {}).get(ref["id"])
-        if ref_tweet is None or (app_only and ref_tweet["user"].get("protected")):
-            continue
-        included.append(to_v2(ref_tweet))
-        if "referenced_tweets.id.author_id" in wanted:
-            users.setdefault(ref_tweet["user"]["id_str"], _v2_user(ref_tweet["user"]))
-    includes: dict[str, Any] = {"users": list(users.values())} if users else {}
-    if included:
-        includes["tweets"] = included
-    return {
-        "data": data,
-        "includes": includes,
-        "matching_rules": [{"id": r["id"], "tag": r.get("tag", "")} for r in matching_rules],
-    }
+    """One filtered-stream object: the `v2_envelope` and the rules matched. An `app_only` reader
+    (the stream's bearer token) does not see protected tweets, so X leaves those out."""
+    envelope = v2_envelope(
+        v1,
+        known=known,
+        expansions=expansions,
+        visible=lambda t: not (app_only and t["user"].get("protected")),
+    )
+    rules = [{"id": r["id"], "tag": r.get("tag", "")} for r in matching_rules]
+    return {**envelope, "matching_rules": rules}

@@ -14,10 +14,7 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 from oauthlib.oauth1 import RequestValidator
 
-from hashcart_twitter.testing.payloads import (
-    _HASHTAG,
-    _URL,
-)
+from hashcart_twitter.testing.payloads import _HASHTAG, _URL
 
 if TYPE_CHECKING:
     from hashcart_twitter.testing.base import XStandinBase
@@ -25,11 +22,6 @@ if TYPE_CHECKING:
 
 #: The most minutes of missed tweets a filtered-stream connection may ask for.
 _MAX_BACKFILL = 5
-
-
-# ---------------------------------------------------------------------------------------------
-# Records
-# ---------------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,8 +61,6 @@ class Delivery:
     status: int
     body: str
     headers: Mapping[str, str]
-    payload: bytes = b""
-    attempts: int = 1
 
     def json(self) -> Any:
         return json.loads(self.body)
@@ -133,13 +123,7 @@ class _Validator(RequestValidator):  # type: ignore[misc]
         return bool(client_key == self._x.consumer_key)
 
     def validate_timestamp_and_nonce(
-        self,
-        client_key: str,
-        timestamp: str,
-        nonce: str,
-        request: Any,
-        request_token: str | None = None,
-        access_token: str | None = None,
+        self, client_key: str, timestamp: str, nonce: str, *_: Any, **__: Any
     ) -> bool:
         now = time.time()
         if len(self._nonces) > 50_000:
@@ -149,11 +133,6 @@ class _Validator(RequestValidator):  # type: ignore[misc]
             return False
         self._nonces[key] = now
         return True
-
-
-# ---------------------------------------------------------------------------------------------
-# Small helpers
-# ---------------------------------------------------------------------------------------------
 
 
 async def _json_body(request: web.Request) -> Any:
@@ -173,12 +152,8 @@ def _iso_now() -> str:
 
 def _weight(text: str) -> int:
     """X's weighted length, roughly: a URL counts 23, characters past U+10FF count 2."""
-    total = 0
-    rest = text
-    for url in _URL.findall(text):
-        total += 23
-        rest = rest.replace(url, "", 1)
-    return total + sum(1 if ord(ch) <= 0x10FF else 2 for ch in rest)
+    rest = _URL.sub("", text)
+    return 23 * len(_URL.findall(text)) + sum(1 if ord(ch) <= 0x10FF else 2 for ch in rest)
 
 
 def _matches(rule: str, v1: Mapping[str, Any]) -> bool:
