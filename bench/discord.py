@@ -1,9 +1,10 @@
 """Discord reactions under load: gateway events in, one message fetch and one DM out, each.
 
 hashcart (with the Discord plugin and its real discord.py client) runs in a child process on
-SQLite; this process plays Discord with the stand-in, whose gateway pushes reactions as fast as
-the client reads them. Every reaction is on a message of its own holding a product of its own,
-so each costs a REST fetch, a transaction and a DM, and each DM names the reaction it answers.
+SQLite (or the database `--db` names); this process plays Discord with the stand-in, whose
+gateway pushes reactions as fast as the client reads them. Every reaction is on a message of its
+own holding a product of its own, so each costs a REST fetch, a transaction and a DM, and each
+DM names the reaction it answers.
 
 * reactions/s — `--reactions` reactions dispatched back to back; from the first dispatch to the
   last DM received, counting only reactions answered by exactly one DM;
@@ -70,7 +71,7 @@ async def serve(db: str, products: int, user_ids: list[str]) -> None:
 
 @contextlib.asynccontextmanager
 async def bot_process(
-    standin: DiscordStandin, products: int, users: list[User]
+    standin: DiscordStandin, products: int, users: list[User], db: str | None
 ) -> AsyncIterator[None]:
     with tempfile.TemporaryDirectory(prefix="hashcart-bench-") as folder:
         env = {
@@ -79,7 +80,7 @@ async def bot_process(
             "HASHCART_LOG_LEVEL": "WARNING",
             "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
         }
-        db = f"sqlite+aiosqlite:///{Path(folder) / 'bench.db'}"
+        db = db or f"sqlite+aiosqlite:///{Path(folder) / 'bench.db'}"
         ids = ",".join(str(user.id) for user in users)
         # -P: without it the script's folder shadows the `discord` package with this file.
         child = await asyncio.create_subprocess_exec(
@@ -211,7 +212,7 @@ async def main(args: argparse.Namespace) -> None:
         dms = DmLog()
         standin.on_sent = dms
         print(f"starting the bot: {total} products, {len(users)} linked users …", flush=True)
-        async with bot_process(standin, total, users):
+        async with bot_process(standin, total, users, args.db):
             await standin.wait_connected(within=30)
             warm = await burst(standin, dms, messages[:50], users, 0)  # connections, caches
             assert warm["complete"], "warm-up reactions were not answered"
@@ -247,6 +248,7 @@ def parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--rate", type=float, default=200.0, help="steady reactions per second")
     parser.add_argument("--duration", type=float, default=10.0, help="steady phase, seconds")
     parser.add_argument("--users", type=int, default=200, help="linked Discord users")
+    parser.add_argument("--db", help="a migrated database's URL (default: a new SQLite file)")
     return parser.parse_args(argv)
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import secrets
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -72,7 +73,13 @@ class SeenMessage:
 class SeenMessages:
     """The messages seen with a cart reaction in the last `minutes`, kept in the database so a
     new process knows them. Written at most once per message every third of the window, so a
-    popular message costs a write now and then, not one per reaction."""
+    popular message costs a write now and then, not one per reaction.
+
+    Every reaction waits until its message is written (catching up relies on it), but writes
+    are grouped: the messages that arrive while one write is in flight go out together in the
+    next, as one key listing them. A burst of reactions on new messages then costs a handful
+    of transactions instead of one each, which on SQLite queued behind the applier's.
+    """
 
     def __init__(self, host: Host, minutes: int) -> None:
         self._host = host
@@ -80,6 +87,9 @@ class SeenMessages:
         self._written: AsyncLru[str, bool] = AsyncLru(
             self._never_loaded, size=4096, ttl=max(minutes * 60.0 / 3, 1.0)
         )
+        self._next: set[str] = set()
+        self._next_written: asyncio.Future[None] | None = None
+        self._writer: asyncio.Task[None] | None = None
 
     @staticmethod
     async def _never_loaded(key: str) -> bool:
@@ -88,17 +98,45 @@ class SeenMessages:
     async def remember(self, seen: SeenMessage) -> None:
         if self._ttl <= 0 or self._written.peek(seen.key):
             return
+        if self._next_written is None:
+            self._next_written = asyncio.get_running_loop().create_future()
+        written = self._next_written
+        self._next.add(seen.key)
+        if self._writer is None:
+            self._writer = self._host.spawn(self._write())
         try:
-            await self._host.kv.put(KV_REACTED, seen.key, 1, ttl=self._ttl)
+            await asyncio.shield(written)
         except Exception as exc:  # the reaction itself still goes through; only catching up suffers
             self._host.count_platform_error(PLATFORM, "remember")
             log.warning("discord: could not remember message %s: %s", seen.message_id, exc)
             return
         self._written.put(seen.key, True)
 
+    async def _write(self) -> None:
+        """Write batches until none waits; a write cut short fails its waiters, not hangs them."""
+        written: asyncio.Future[None] | None = None
+        try:
+            while self._next_written is not None:
+                keys, written = sorted(self._next), self._next_written
+                self._next, self._next_written = set(), None
+                try:
+                    await self._host.kv.put(KV_REACTED, secrets.token_hex(8), keys, ttl=self._ttl)
+                except Exception as exc:
+                    written.set_exception(exc)
+                else:
+                    written.set_result(None)
+        finally:
+            self._writer = None
+            if written is not None and not written.done():
+                written.set_exception(RuntimeError("stopped while writing"))
+
     async def recent(self) -> list[SeenMessage]:
         """Newest message first (snowflakes grow with time)."""
-        found = (SeenMessage.parse(key) for key in await self._host.kv.keys(KV_REACTED))
+        keys: set[str] = set()
+        for batch in await self._host.kv.keys(KV_REACTED):
+            listed = await self._host.kv.get(KV_REACTED, batch)
+            keys.update(listed if isinstance(listed, list) else [])
+        found = (SeenMessage.parse(key) for key in keys)
         return sorted((s for s in found if s is not None), key=lambda s: -s.message_id)
 
 
