@@ -301,7 +301,8 @@ def main() -> None:
     started = time.monotonic()
     rows = [] if args.only_discord else run_table(args)
     discord_figures = discord(args) if args.discord else None
-    print_table(rows)
+    if rows:
+        print_table(rows)
     print_targets(rows, discord_figures)
     if args.profile:
         print(f"\nprofiles (py-spy, the closed loop of each hashcart run) in {args.profile}/")

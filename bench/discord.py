@@ -72,7 +72,8 @@ async def serve(db: str, products: int, user_ids: list[str]) -> None:
 @contextlib.asynccontextmanager
 async def bot_process(
     standin: DiscordStandin, products: int, users: list[User], db: str | None
-) -> AsyncIterator[None]:
+) -> AsyncIterator[int]:
+    """Yields the bot's process id."""
     with tempfile.TemporaryDirectory(prefix="hashcart-bench-") as folder:
         env = {
             **os.environ,
@@ -100,7 +101,7 @@ async def bot_process(
         if line.strip() != b"READY":
             raise RuntimeError(f"the bot did not start: {line!r}")
         try:
-            yield
+            yield child.pid
         finally:
             child.stdin.close()
             try:
@@ -141,10 +142,22 @@ class DmLog:
         return True
 
 
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU time of a process, from /proc (Linux)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 async def burst(
-    standin: DiscordStandin, dms: DmLog, messages: list[Message], users: list[User], first: int
+    standin: DiscordStandin,
+    dms: DmLog,
+    messages: list[Message],
+    users: list[User],
+    first: int,
+    bot: int,
 ) -> dict[str, float]:
     indices = range(first, first + len(messages))
+    cpu_before = cpu_seconds(bot), time.process_time()
     started = time.perf_counter()
     for offset, message in enumerate(messages):
         await standin.react(users[offset % len(users)], message)
@@ -152,7 +165,10 @@ async def burst(
     complete = await dms.wait_for(indices, within=120)
     once = [i for i in indices if len(dms.arrivals.get(i, ())) == 1]
     last = max((dms.arrivals[i][0] for i in indices if i in dms.arrivals), default=math.inf)
+    bot_cpu, standin_cpu = cpu_seconds(bot) - cpu_before[0], time.process_time() - cpu_before[1]
     return {
+        "bot_cpu_ms": 1000 * bot_cpu / len(messages),
+        "standin_cpu_ms": 1000 * standin_cpu / len(messages),
         "reactions": len(messages),
         "complete": float(complete),
         "exactly_one_dm": len(once),
@@ -212,12 +228,12 @@ async def main(args: argparse.Namespace) -> None:
         dms = DmLog()
         standin.on_sent = dms
         print(f"starting the bot: {total} products, {len(users)} linked users …", flush=True)
-        async with bot_process(standin, total, users, args.db):
+        async with bot_process(standin, total, users, args.db) as bot:
             await standin.wait_connected(within=30)
-            warm = await burst(standin, dms, messages[:50], users, 0)  # connections, caches
+            warm = await burst(standin, dms, messages[:50], users, 0, bot)  # connections, caches
             assert warm["complete"], "warm-up reactions were not answered"
             first = 50
-            load = await burst(standin, dms, messages[first : args.reactions], users, first)
+            load = await burst(standin, dms, messages[first : args.reactions], users, first, bot)
             paced = await steady(
                 standin, dms, messages[args.reactions :], users, args.reactions, args.rate
             )
@@ -230,7 +246,8 @@ def print_results(
     print(
         f"burst:  {int(load['reactions'])} reactions, {int(load['exactly_one_dm'])} with exactly "
         f"one DM, dispatched in {load['dispatch_s']:.2f} s, last DM after "
-        f"{load['elapsed_s']:.2f} s -> {load['reactions_per_s']:.0f} reactions/s applied"
+        f"{load['elapsed_s']:.2f} s -> {load['reactions_per_s']:.0f} reactions/s applied; CPU "
+        f"per reaction: bot {load['bot_cpu_ms']:.2f} ms, stand-in {load['standin_cpu_ms']:.2f} ms"
     )
     print(
         f"steady: {int(paced['reactions'])} reactions at {paced['rate_achieved']:.0f}/s "
