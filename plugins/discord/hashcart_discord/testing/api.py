@@ -13,23 +13,12 @@ from aiohttp import web
 from hashcart.testing.standins.oauth2 import OAuthError
 from hashcart_discord.testing.base import DiscordStandinBase
 from hashcart_discord.testing.commands import _form_error, command_problems
-from hashcart_discord.testing.models import (
-    Channel,
-    Interaction,
-    Message,
-    SentMessage,
-)
-from hashcart_discord.testing.wire import (
-    APP_FLAG_GATEWAY_MESSAGE_CONTENT,
-    _error,
-    _json,
-)
+from hashcart_discord.testing.models import Channel, Interaction, Message, SentMessage
+from hashcart_discord.testing.wire import APP_FLAG_GATEWAY_MESSAGE_CONTENT, _error, _json
 
 
 class _RestApi(DiscordStandinBase):
     """The Discord stand-in's REST API under `/api/v10`, as discord.py calls it."""
-
-    # -- REST handlers --------------------------------------------------------------------------
 
     @web.middleware
     async def _middleware(

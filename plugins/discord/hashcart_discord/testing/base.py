@@ -27,14 +27,7 @@ from hashcart_discord.testing.models import (
     _Fault,
     _Session,
 )
-from hashcart_discord.testing.wire import (
-    DISCORD_EPOCH_MS,
-    shard_for,
-)
-
-# ---------------------------------------------------------------------------------------------
-# The stand-in
-# ---------------------------------------------------------------------------------------------
+from hashcart_discord.testing.wire import DISCORD_EPOCH_MS, shard_for
 
 
 class DiscordStandinBase:
@@ -80,7 +73,6 @@ class DiscordStandinBase:
         self._sessions: dict[str, _Session] = {}
         self._faults: list[_Fault] = []
         self._runner: web.AppRunner | None = None
-        self._base_url: str | None = None
         self._delays: list[tuple[str, re.Pattern[str], float, list[int]]] = []
         self._buckets: list[_Bucket] = []
         #: Discord's OAuth2 (`identify`); `signin_as(user)` says who is signed in at discord.com.
@@ -114,14 +106,9 @@ class DiscordStandinBase:
             await self._runner.cleanup()
             self._runner = None
 
-    def mount(self, base_url: str) -> None:
-        """Serve `make_app()` elsewhere (a sub-application of the playground at `base_url`)
-        instead of calling `start()`: the URLs handed to bots then point there."""
-        self._base_url = base_url.rstrip("/")
-
     @property
     def url(self) -> str:
-        return self._base_url or f"http://{self.host}:{self.port}"
+        return f"http://{self.host}:{self.port}"
 
     @property
     def api_url(self) -> str:
@@ -219,9 +206,6 @@ class DiscordStandinBase:
     def close_dms(self, user: User) -> None:
         """The user turns off DMs from server members: sends to them fail with 50007."""
         user.dms_open = False
-
-    def open_dms(self, user: User) -> None:
-        user.dms_open = True
 
     # -- REST faults ----------------------------------------------------------------------------
 

@@ -17,10 +17,6 @@ from aiohttp import web
 
 from hashcart_discord.testing.wire import OP_DISPATCH, _error, _json, _timestamp, shard_for
 
-# ---------------------------------------------------------------------------------------------
-# The world: users, guilds, channels, messages
-# ---------------------------------------------------------------------------------------------
-
 
 @dataclass(slots=True)
 class User:
@@ -41,6 +37,17 @@ class User:
         if self.bot:
             data["bot"] = True
         return data
+
+    def member_json(self) -> dict[str, Any]:
+        """The user as a guild member, as reaction and interaction events carry it."""
+        return {
+            "user": self.to_json(),
+            "roles": [],
+            "joined_at": "2024-01-01T00:00:00+00:00",
+            "deaf": False,
+            "mute": False,
+            "flags": 0,
+        }
 
 
 @dataclass(slots=True)
@@ -181,10 +188,6 @@ class SentMessage:
     body: Mapping[str, Any]
     received_at: float  # time.perf_counter() when it arrived
 
-    @property
-    def is_dm(self) -> bool:
-        return self.recipient_id is not None
-
 
 @dataclass(slots=True)
 class Interaction:
@@ -200,11 +203,6 @@ class Interaction:
     response_type: int | None = None  # 4 = message, 5 = deferred ("thinking")
     ephemeral: bool = False
     answers: list[str] = field(default_factory=list)  # the shown text, each edit or follow-up
-
-
-# ---------------------------------------------------------------------------------------------
-# Fault injection
-# ---------------------------------------------------------------------------------------------
 
 
 @dataclass(slots=True)
@@ -289,11 +287,6 @@ class _Bucket:
         }
         body = {"message": "You are being rate limited.", "retry_after": after, "global": False}
         return _json(body, status=429, headers=refused)
-
-
-# ---------------------------------------------------------------------------------------------
-# Gateway sessions
-# ---------------------------------------------------------------------------------------------
 
 
 @dataclass(slots=True)

@@ -25,8 +25,6 @@ from aiohttp import web
 from hashcart_discord.testing.api import _RestApi
 from hashcart_discord.testing.gateway import _Gateway
 
-__all__ = ["DiscordStandin"]
-
 
 class DiscordStandin(_Gateway, _RestApi):
     """Discord's REST API under `/api/v10` and its gateway at `/`, on one local port.
@@ -40,7 +38,6 @@ class DiscordStandin(_Gateway, _RestApi):
     platform = "discord"
 
     def make_app(self) -> web.Application:
-        """The aiohttp application, for mounting the stand-in inside another server."""
         app = web.Application(middlewares=[self._middleware])
         api = "/api/v10"
         app.router.add_get("/", self._gateway)
