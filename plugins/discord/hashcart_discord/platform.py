@@ -31,7 +31,7 @@ from hashcart import (
     fault_point,
     retrying,
 )
-from hashcart_discord.cache import AsyncLru
+from hashcart_discord.cache import AsyncLru, Lru
 from hashcart_discord.gateway import CartClient, point_at
 from hashcart_discord.links import MessageReferences, message_references
 from hashcart_discord.reactions import PLATFORM, Reaction, reaction_commands
@@ -81,9 +81,7 @@ class DiscordPlatform:
         self._stopping = False
         # When the last live reaction event for (message, user) arrived: catching up must not
         # undo what a newer live event did.
-        self._last_live: AsyncLru[tuple[int, int], float] = AsyncLru(
-            self._no_live_event, size=16_384, ttl=3600
-        )
+        self._last_live: Lru[tuple[int, int], float] = Lru(size=16_384, ttl=3600)
         self._seen = SeenMessages(host, settings.reconcile_minutes)
         self._reconciler = Reconciler(
             host, self._emoji, self._seen, self._apply_state, self._last_live_at
@@ -125,11 +123,6 @@ class DiscordPlatform:
         if self._sender is None or self._session is None or self._session.closed:
             raise RetryLater("the Discord platform is not running", 5.0)  # stays queued
         await self._sender.send(reply)
-
-    @property
-    def client(self) -> CartClient | None:
-        """The discord.py client, for `hashcart doctor` and tests."""
-        return self._client
 
     async def _run(self) -> None:
         """Keep a client connected; discord.py resumes dropped sockets, this covers the rest
@@ -352,10 +345,6 @@ class DiscordPlatform:
 
     def _last_live_at(self, message_id: int, user_id: int) -> float:
         return self._last_live.peek((message_id, user_id)) or 0.0
-
-    @staticmethod
-    async def _no_live_event(key: tuple[int, int]) -> float:
-        return 0.0
 
     def _locale(self, guild_id: int | None) -> str | None:
         guild = self._client.get_guild(guild_id) if self._client and guild_id else None

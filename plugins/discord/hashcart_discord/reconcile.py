@@ -25,7 +25,7 @@ from typing import Any
 import discord
 
 from hashcart import Host
-from hashcart_discord.cache import AsyncLru
+from hashcart_discord.cache import Lru
 from hashcart_discord.reactions import PLATFORM, message_state_prefix, parse_state_key
 from hashcart_discord.settings import EmojiSpec
 
@@ -84,16 +84,10 @@ class SeenMessages:
     def __init__(self, host: Host, minutes: int) -> None:
         self._host = host
         self._ttl = minutes * 60.0 * 4 / 3  # refreshed every third: always covers `minutes`
-        self._written: AsyncLru[str, bool] = AsyncLru(
-            self._never_loaded, size=4096, ttl=max(minutes * 60.0 / 3, 1.0)
-        )
+        self._written: Lru[str, bool] = Lru(size=4096, ttl=max(minutes * 60.0 / 3, 1.0))
         self._next: set[str] = set()
         self._next_written: asyncio.Future[None] | None = None
         self._writer: asyncio.Task[None] | None = None
-
-    @staticmethod
-    async def _never_loaded(key: str) -> bool:
-        return False
 
     async def remember(self, seen: SeenMessage) -> None:
         if self._ttl <= 0 or self._written.peek(seen.key):

@@ -81,13 +81,7 @@ class _RestApi(DiscordStandinBase):
 
     async def _get_gateway_bot(self, request: web.Request) -> web.Response:
         limit = {"total": 1000, "remaining": 999, "reset_after": 86_400_000, "max_concurrency": 1}
-        return _json(
-            {
-                "url": self.gateway_url,
-                "shards": self.recommended_shards,
-                "session_start_limit": limit,
-            }
-        )
+        return _json({"url": self.gateway_url, "shards": 1, "session_start_limit": limit})
 
     async def _get_me(self, request: web.Request) -> web.Response:
         signed_in = self.oauth2.bearer_user(request)

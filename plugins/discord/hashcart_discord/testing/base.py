@@ -37,25 +37,13 @@ class DiscordStandinBase:
         """The aiohttp application: `DiscordStandin` adds the endpoints built on this base."""
         raise NotImplementedError
 
-    def __init__(
-        self,
-        *,
-        token: str = "standin-bot-token",
-        bot_name: str = "hashcart",
-        message_content: bool = True,
-        heartbeat_interval_ms: int = 41_250,
-        recommended_shards: int = 1,
-        host: str = "127.0.0.1",
-    ) -> None:
-        self.token = token
+    def __init__(self, *, message_content: bool = True) -> None:
+        self.token = "standin-bot-token"
         self.message_content = message_content
-        self.heartbeat_interval_ms = heartbeat_interval_ms
-        self.recommended_shards = recommended_shards
-        self.host = host
         self.port = 0
         self._ids = itertools.count(1)
         self._id_base_ms = int(time.time() * 1000) - DISCORD_EPOCH_MS
-        self.bot = User(self.new_id(), bot_name, bot=True)
+        self.bot = User(self.new_id(), "hashcart", bot=True)
         self.users: dict[int, User] = {self.bot.id: self.bot}
         self.guilds: dict[int, Guild] = {}
         self.channels: dict[int, Channel] = {}
@@ -94,7 +82,7 @@ class DiscordStandinBase:
     async def start(self, port: int = 0) -> None:
         self._runner = web.AppRunner(self.make_app(), handle_signals=False)
         await self._runner.setup()
-        await web.TCPSite(self._runner, self.host, port).start()
+        await web.TCPSite(self._runner, "127.0.0.1", port).start()
         self.port = int(self._runner.addresses[0][1])
 
     async def stop(self) -> None:
@@ -108,7 +96,7 @@ class DiscordStandinBase:
 
     @property
     def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
+        return f"http://127.0.0.1:{self.port}"
 
     @property
     def api_url(self) -> str:
@@ -136,8 +124,6 @@ class DiscordStandinBase:
         """A fresh snowflake; consecutive ids fall into consecutive shards."""
         return (self._id_base_ms + next(self._ids)) << 22
 
-    shard_for = staticmethod(shard_for)
-
     def add_user(
         self, username: str, *, bot: bool = False, dms_open: bool = True, id: int | None = None
     ) -> User:
@@ -150,7 +136,7 @@ class DiscordStandinBase:
     ) -> Guild:
         """A guild the bot is in; `shard=(id, count)` picks an id that lands on that shard."""
         guild_id = self.new_id()
-        while shard is not None and self.shard_for(guild_id, shard[1]) != shard[0]:
+        while shard is not None and shard_for(guild_id, shard[1]) != shard[0]:
             guild_id = self.new_id()
         guild = Guild(guild_id, name, preferred_locale=locale)
         guild.members[self.bot.id] = self.bot

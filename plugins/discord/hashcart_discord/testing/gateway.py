@@ -29,12 +29,7 @@ class _Gateway(DiscordStandinBase):
     """The Discord stand-in's gateway: sessions, dispatched events, resumes, commands used."""
 
     async def react(
-        self,
-        user: User,
-        message: Message,
-        emoji: str | CustomEmoji = "🛒",
-        *,
-        remove: bool = False,
+        self, user: User, message: Message, emoji: str | CustomEmoji = "🛒", *, remove: bool = False
     ) -> bool:
         """The user adds (or removes) a reaction; False when that changes nothing on Discord."""
         key = str(emoji.id) if isinstance(emoji, CustomEmoji) else emoji
@@ -195,9 +190,7 @@ class _Gateway(DiscordStandinBase):
     async def _gateway(self, request: web.Request) -> web.StreamResponse:
         socket = web.WebSocketResponse(max_msg_size=4 * 1024 * 1024)
         await socket.prepare(request)
-        await socket.send_json(
-            {"op": wire.OP_HELLO, "d": {"heartbeat_interval": self.heartbeat_interval_ms}}
-        )
+        await socket.send_json({"op": wire.OP_HELLO, "d": {"heartbeat_interval": 41_250}})
         session: _Session | None = None
         try:
             async for frame in socket:
