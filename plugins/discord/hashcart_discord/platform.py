@@ -84,9 +84,9 @@ class DiscordPlatform:
         self._last_live: Lru[tuple[int, int], float] = Lru(size=16_384, ttl=3600)
         self._seen = SeenMessages(host, settings.reconcile_minutes)
         self._reconciler = Reconciler(
-            host, self._emoji, self._seen, self._apply_state, self._last_live_at
+            host, self._emoji, self._seen, self._apply_state, self._last_live
         )
-        self._catching_up: set[asyncio.Task[None]] = set()
+        self._catching_up = TrackedTasks()
 
     # -- life cycle -----------------------------------------------------------------------------
 
@@ -99,10 +99,7 @@ class DiscordPlatform:
 
     async def stop(self) -> None:
         self._stopping = True
-        catching_up = list(self._catching_up)
-        for task in catching_up:
-            task.cancel()
-        await asyncio.gather(*catching_up, return_exceptions=True)
+        await self._catching_up.drain(0)
         client = self._client
         if client is not None:
             with contextlib.suppress(Exception):
@@ -239,17 +236,9 @@ class DiscordPlatform:
                 member = payload.member
                 if member is not None:
                     self._bots.put(payload.user_id, member.bot)
-                reaction = Reaction(
-                    message_id=payload.message_id,
-                    channel_id=payload.channel_id,
-                    user_id=payload.user_id,
-                    emoji_key=self._emoji.key,
-                    removed=payload.event_type == "REACTION_REMOVE",
-                    guild_id=payload.guild_id,
-                    user_name=member.display_name if member is not None else None,
-                    locale=self._locale(payload.guild_id),
-                )
-                await self._apply(reaction)
+                removed = payload.event_type == "REACTION_REMOVE"
+                name = member.display_name if member is not None else None
+                await self._apply(seen, payload.user_id, removed, name)
         except Unavailable as exc:
             self._host.count_platform_error(PLATFORM, "lost")
             log.error("discord: reaction on message %s lost: %s", payload.message_id, exc)
@@ -257,18 +246,30 @@ class DiscordPlatform:
             self._host.count_platform_error(PLATFORM, "reaction")
             log.exception("discord: reaction on message %s was not handled", payload.message_id)
 
-    async def _apply(self, reaction: Reaction) -> None:
+    async def _apply(
+        self, seen: SeenMessage, user_id: int, removed: bool, user_name: str | None = None
+    ) -> None:
         """One reaction added or taken back, live or found while catching up: its commands."""
-        if await self._bots.get(reaction.user_id):
+        if await self._bots.get(user_id):
             return
         try:
-            found = await self._messages.get((reaction.channel_id, reaction.message_id))
+            found = await self._messages.get((seen.channel_id, seen.message_id))
         except discord.NotFound:
             return  # deleted before we looked: nothing to add
         except discord.Forbidden:
             self._host.count_platform_error(PLATFORM, "message_forbidden")
-            log.warning("discord: no access to message %s", reaction.message_id)
+            log.warning("discord: no access to message %s", seen.message_id)
             return
+        reaction = Reaction(
+            message_id=seen.message_id,
+            channel_id=seen.channel_id,
+            user_id=user_id,
+            emoji_key=self._emoji.key,
+            removed=removed,
+            guild_id=seen.guild_id,
+            user_name=user_name,
+            locale=self._locale(seen.guild_id),
+        )
         products = await self._products(found.links)
         barcodes = await self._barcodes(found.barcodes) if not products else []
         # Submitted together, the commands of one reaction are applied in one group, so their
@@ -307,12 +308,10 @@ class DiscordPlatform:
         if self._settings.reconcile_minutes <= 0 or client is None or self._stopping:
             return
         shard_count = client.shard_count or 1
-        task = asyncio.create_task(
+        self._catching_up.spawn(
             self._catch_up(client, shard_id, shard_count),
             name=f"hashcart-discord-catch-up-{shard_id}",
         )
-        self._catching_up.add(task)
-        task.add_done_callback(self._catching_up.discard)
 
     async def _catch_up(self, client: CartClient, shard_id: int, shard_count: int) -> None:
         try:
@@ -324,27 +323,11 @@ class DiscordPlatform:
             log.exception("discord: catching up on shard %s failed", shard_id)
 
     async def _apply_state(self, seen: SeenMessage, user_id: int, removed: bool) -> None:
-        """What catching up found: the reaction's state as Discord has it now, in order with
-        the user's live reactions on that message.
-
-        Catching up hands over people only (the reactors it reads leave bots out, and only
-        people's reactions ever stood), so no REST lookup is spent asking whether each is a bot.
-        """
+        """What catching up found, in order with the user's live reactions on that message;
+        it hands over people only, so no REST lookup asks whether each is a bot."""
         self._bots.put(user_id, False)
         async with self._in_order((seen.message_id, user_id)):
-            reaction = Reaction(
-                message_id=seen.message_id,
-                channel_id=seen.channel_id,
-                user_id=user_id,
-                emoji_key=self._emoji.key,
-                removed=removed,
-                guild_id=seen.guild_id,
-                locale=self._locale(seen.guild_id),
-            )
-            await self._apply(reaction)
-
-    def _last_live_at(self, message_id: int, user_id: int) -> float:
-        return self._last_live.peek((message_id, user_id)) or 0.0
+            await self._apply(seen, user_id, removed)
 
     def _locale(self, guild_id: int | None) -> str | None:
         guild = self._client.get_guild(guild_id) if self._client and guild_id else None

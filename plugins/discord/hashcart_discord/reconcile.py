@@ -1,15 +1,8 @@
 """Catching up after a crash: Discord does not replay gateway events to a new session.
 
-A process that dies takes the reactions it had received but not applied with it, and a fresh
-IDENTIFY starts a session that never hears of them, nor of reactions added or taken back while
-no process was connected. So the plugin remembers, in the database, the messages it has seen a
-cart reaction on; after each fresh IDENTIFY it reads who stands behind the cart reaction on each
-of them over REST and compares that with the reaction states the core holds: a reactor with no
-standing state is added, a standing state with no reactor is taken back. Reaction states make
-this idempotent: applying what is already so changes nothing.
-
-What it cannot cover: a message whose first cart reaction arrived while no process was running,
-or was lost before it was remembered, is unknown here.
+So the plugin remembers the messages it saw a cart reaction on and, after each fresh IDENTIFY,
+compares who reacts on them (over REST) with the standing reaction states, which make applying
+the difference idempotent. docs/guarantees.md says what this covers and what it cannot.
 """
 
 from __future__ import annotations
@@ -72,13 +65,11 @@ class SeenMessage:
 
 class SeenMessages:
     """The messages seen with a cart reaction in the last `minutes`, kept in the database so a
-    new process knows them. Written at most once per message every third of the window, so a
-    popular message costs a write now and then, not one per reaction.
+    new process knows them; a popular message is written once every third of the window.
 
-    Every reaction waits until its message is written (catching up relies on it), but writes
-    are grouped: the messages that arrive while one write is in flight go out together in the
-    next, as one key listing them. A burst of reactions on new messages then costs a handful
-    of transactions instead of one each, which on SQLite queued behind the applier's.
+    A reaction waits until its message is written, but the messages that arrive while one write
+    is in flight go out together in the next, as one key listing them: a burst costs a handful
+    of transactions instead of one per reaction (on SQLite these queued behind the applier's).
     """
 
     def __init__(self, host: Host, minutes: int) -> None:
@@ -136,8 +127,6 @@ class SeenMessages:
 
 #: Apply one reaction state for (message, user, removed); the platform's own reaction path.
 ApplyState = Callable[[SeenMessage, int, bool], Awaitable[None]]
-#: The monotonic time of the last live event for (message, user), 0.0 if none.
-LastLive = Callable[[int, int], float]
 
 
 class Reconciler:
@@ -147,7 +136,7 @@ class Reconciler:
         emoji: EmojiSpec,
         seen: SeenMessages,
         apply: ApplyState,
-        last_live: LastLive,
+        last_live: Lru[tuple[int, int], float],
     ) -> None:
         self._host = host
         self._emoji = emoji
@@ -189,7 +178,7 @@ class Reconciler:
         changes = [(user, False) for user in sorted(reactors - standing)]
         changes += [(user, True) for user in sorted(standing - reactors)]
         for user, removed in changes:
-            if self._last_live(seen.message_id, user) > began:
+            if (self._last_live.peek((seen.message_id, user)) or 0.0) > began:
                 continue  # a live event since the snapshot is newer than it
             await self._apply(seen, user, removed)
             kind = "reconcile_removed" if removed else "reconcile_added"

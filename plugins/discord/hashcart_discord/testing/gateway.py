@@ -99,8 +99,6 @@ class _Gateway(DiscordStandinBase):
             token=hashlib.sha1(str(self.new_id()).encode()).hexdigest(),
             user=user,
             channel=channel,
-            command=" ".join(filter(None, (command, subcommand))),
-            options=dict(options),
         )
         self.interactions[interaction.id] = interaction
         typed = [
