@@ -88,8 +88,6 @@ class DiscordPlatform:
         )
         self._catching_up = TrackedTasks()
 
-    # -- life cycle -----------------------------------------------------------------------------
-
     async def start(self) -> None:
         point_at(self._settings.api_url, self._settings.gateway_url)
         self._session = aiohttp.ClientSession(timeout=self._host.http_timeout)
@@ -164,8 +162,6 @@ class DiscordPlatform:
         self._host.count_platform_error(PLATFORM, "fatal")
         log.error("discord: %s; the Discord platform is off", message)
 
-    # -- /cart ----------------------------------------------------------------------------------
-
     async def _sync_commands(self, client: CartClient) -> None:
         """Register `/cart` with Discord when its definition changed since the last sync."""
         digest = commands_digest(client.tree)
@@ -216,8 +212,6 @@ class DiscordPlatform:
         except Exception:
             self._host.count_platform_error(PLATFORM, "interaction")
             log.exception("discord: /cart from %s was not handled", interaction.user.id)
-
-    # -- reactions ------------------------------------------------------------------------------
 
     async def _on_reaction(self, payload: discord.RawReactionActionEvent) -> None:
         if not self._emoji.matches(payload.emoji.name, payload.emoji.id):
@@ -270,36 +264,25 @@ class DiscordPlatform:
             user_name=user_name,
             locale=self._locale(seen.guild_id),
         )
-        products = await self._products(found.links)
-        barcodes = await self._barcodes(found.barcodes) if not products else []
+        products = [(url, ref) for url, ref in await self._resolve(found.links) if ref is not None]
+        barcodes = await self._resolve(found.barcodes) if not products else []
         # Submitted together, the commands of one reaction are applied in one group, so their
         # answers (one `reply_group`) go out as one DM listing every product.
         commands = reaction_commands(reaction, products, found.links, barcodes)
         await asyncio.gather(*(self._submit(command) for command in commands))
 
-    async def _products(self, links: Sequence[str]) -> list[tuple[str, ProductRef]]:
-        found: dict[str, tuple[str, ProductRef]] = {}
-        for url in links:
-            ref = await self._host.resolve_reference(url)
-            if ref is not None and ref.product_id not in found:
-                found[ref.product_id] = (url, ref)
-        return list(found.values())
-
-    async def _barcodes(self, codes: tuple[str, ...]) -> list[tuple[str, ProductRef | None]]:
-        """Each barcode with its product, None when it names none; two codes of one product
-        (its UPC-A and its EAN-13) count once."""
+    async def _resolve(self, references: Sequence[str]) -> list[tuple[str, ProductRef | None]]:
+        """Each reference with its product, None when it names none; two references to one
+        product (two links, or a UPC-A and its EAN-13) count once."""
         found: list[tuple[str, ProductRef | None]] = []
         seen: set[str] = set()
-        for code in codes:
-            ref = await self._host.resolve_reference(code)
+        for reference in references:
+            ref = await self._host.resolve_reference(reference)
+            if ref is None or ref.product_id not in seen:
+                found.append((reference, ref))
             if ref is not None:
-                if ref.product_id in seen:
-                    continue
                 seen.add(ref.product_id)
-            found.append((code, ref))
         return found
-
-    # -- catching up after a fresh IDENTIFY -----------------------------------------------------
 
     def _on_identified(self, shard_id: int) -> None:
         """A shard identified afresh (not resumed): Discord replays nothing to it, so compare

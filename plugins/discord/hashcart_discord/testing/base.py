@@ -70,8 +70,6 @@ class DiscordStandinBase:
             required_scopes=("identify",),
         )
 
-    # -- lifecycle ------------------------------------------------------------------------------
-
     async def __aenter__(self) -> Self:
         await self.start()
         return self
@@ -117,8 +115,6 @@ class DiscordStandinBase:
 
     def plugin_env(self) -> dict[str, str]:
         return self.env
-
-    # -- building the world ---------------------------------------------------------------------
 
     def new_id(self) -> int:
         """A fresh snowflake; consecutive ids fall into consecutive shards."""
@@ -193,8 +189,6 @@ class DiscordStandinBase:
         """The user turns off DMs from server members: sends to them fail with 50007."""
         user.dms_open = False
 
-    # -- REST faults ----------------------------------------------------------------------------
-
     def fail_next(
         self,
         method: str,
@@ -230,8 +224,6 @@ class DiscordStandinBase:
     def delay_next(self, method: str, path: str, seconds: float, *, times: int = 1) -> None:
         """Hold the next `times` matching requests for `seconds` before answering them."""
         self._delays.append((method.upper(), re.compile(path), seconds, [times]))
-
-    # -- observation ----------------------------------------------------------------------------
 
     def dms_to(self, user: User) -> list[str]:
         """The text of every DM the bot sent this user, oldest first."""

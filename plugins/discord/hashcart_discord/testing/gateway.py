@@ -183,8 +183,6 @@ class _Gateway(DiscordStandinBase):
         for session in self._sessions.values():
             session.invalid = True
 
-    # -- the gateway ----------------------------------------------------------------------------
-
     async def _gateway(self, request: web.Request) -> web.StreamResponse:
         socket = web.WebSocketResponse(max_msg_size=4 * 1024 * 1024)
         await socket.prepare(request)
