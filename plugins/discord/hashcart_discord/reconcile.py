@@ -112,8 +112,10 @@ class SeenMessages:
                     written.set_result(None)
         finally:
             self._writer = None
-            if written is not None and not written.done():
-                written.set_exception(RuntimeError("stopped while writing"))
+            for waiting in (written, self._next_written):
+                if waiting is not None and not waiting.done():
+                    waiting.set_exception(RuntimeError("stopped while writing"))
+            self._next, self._next_written = set(), None
 
     async def recent(self) -> list[SeenMessage]:
         """Newest message first (snowflakes grow with time)."""
