@@ -88,3 +88,11 @@ async def test_nothing_is_written_when_catching_up_is_off() -> None:
     host = FakeHost()
     await SeenMessages(cast(Host, host), minutes=0).remember(message(1))
     assert host.kv.writes == 0
+
+
+async def test_a_message_remembered_one_key_each_before_is_still_known() -> None:
+    host = FakeHost()
+    host.kv.values["1:2:999"] = 1  # written by the version that kept one key per message
+    seen = SeenMessages(cast(Host, host), minutes=5)
+    await seen.remember(message(1))
+    assert [s.message_id for s in await seen.recent()] == [1001, 999]

@@ -122,7 +122,7 @@ class SeenMessages:
         keys: set[str] = set()
         for batch in await self._host.kv.keys(KV_REACTED):
             listed = await self._host.kv.get(KV_REACTED, batch)
-            keys.update(listed if isinstance(listed, list) else [])
+            keys.update(listed if isinstance(listed, list) else [batch])  # older: one key a message
         found = (SeenMessage.parse(key) for key in keys)
         return sorted((s for s in found if s is not None), key=lambda s: -s.message_id)
 
