@@ -6,7 +6,7 @@ Slack bare / plain Bolt / hashcart, then X bare / hashcart, each in a child proc
 (`slack.py`, `twitter.py`): a closed loop at c = 32 with every twentieth request a redelivery,
 5,000 linked users and 1,000 products, then a steady 250/s open loop; every request is a real
 write, checked against the database and the replies after the run. Then Discord (`discord.py`,
-SQLite): a burst and a steady 200/s.
+each database): a burst and a steady 200/s.
 
 Statements and PostgreSQL round trips are counted in every server (`roundtrips.py`; the
 references too, so the comparison stays fair) and reported per applied command, with the
@@ -16,6 +16,7 @@ PostgreSQL backends' CPU per command and the projection it gives of nodes per da
     .venv/bin/python bench/all.py --quick          # shorter phases, ~5 minutes
     .venv/bin/python bench/all.py --profile out/   # also py-spy top entries of each hashcart run
     .venv/bin/python bench/all.py --minutes 10     # memory growth of a node under steady load
+    .venv/bin/python bench/all.py --only-discord   # Discord alone (`--db` as for the table)
 """
 
 from __future__ import annotations
@@ -58,6 +59,7 @@ def parse() -> argparse.Namespace:
     )
     parser.add_argument("--no-count", dest="count", action="store_false", default=True)
     parser.add_argument("--no-discord", dest="discord", action="store_false", default=True)
+    parser.add_argument("--only-discord", action="store_true", help="skip Slack and X")
     parser.add_argument(
         "--minutes", type=float, help="instead of the table: X at 100/s this long, memory growth"
     )
@@ -106,23 +108,30 @@ def one_line(f: serve.Figures) -> str:
     )
 
 
-def discord(args: argparse.Namespace) -> dict[str, float]:
-    """Runs discord.py (SQLite) and reads its two figures from what it prints."""
+def discord(args: argparse.Namespace) -> dict[str, dict[str, float]]:
+    """Runs discord.py on each database and reads its figures from what it prints."""
     reactions, duration = (1500, 5) if args.quick else (3000, 10)
-    out = subprocess.run(
-        [sys.executable, "-P", str(BENCH / "discord.py"), "--reactions", str(reactions),
-         "--rate", "200", "--duration", str(duration)],
-        capture_output=True, text=True, timeout=600,
-    )  # fmt: skip
-    print(out.stdout.rstrip() or out.stderr[-2000:])
-    burst = re.search(r"-> (\d+) reactions/s applied", out.stdout)
-    p99 = re.search(r"dispatch->DM p50 [\d.]+ ms, p99 ([\d.]+) ms", out.stdout)
-    duplicates = re.search(r"reactions with >1 DM: (\d+)", out.stdout)
-    return {
-        "burst": float(burst.group(1)) if burst else math.nan,
-        "p99": float(p99.group(1)) if p99 else math.nan,
-        "duplicates": float(duplicates.group(1)) if duplicates else math.nan,
-    }
+    figures = {}
+    for kind in ["sqlite", "postgresql"] if args.db == "both" else [args.db]:
+        with (
+            tempfile.TemporaryDirectory(prefix="hashcart-bench-") as tmp,
+            serve.fresh_database(kind, Path(tmp), "discord") as db,
+        ):
+            out = subprocess.run(
+                [sys.executable, "-P", str(BENCH / "discord.py"), "--reactions", str(reactions),
+                 "--rate", "200", "--duration", str(duration), "--db", db],
+                capture_output=True, text=True, timeout=600,
+            )  # fmt: skip
+        print(f"Discord on {kind}:\n{out.stdout.rstrip() or out.stderr[-2000:]}", flush=True)
+        burst = re.search(r"-> (\d+) reactions/s applied", out.stdout)
+        p99 = re.search(r"dispatch->DM p50 [\d.]+ ms, p99 ([\d.]+) ms", out.stdout)
+        duplicates = re.search(r"reactions with >1 DM: (\d+)", out.stdout)
+        figures[kind] = {
+            "burst": float(burst.group(1)) if burst else math.nan,
+            "p99": float(p99.group(1)) if p99 else math.nan,
+            "duplicates": float(duplicates.group(1)) if duplicates else math.nan,
+        }
+    return figures
 
 
 # ---------------------------------------------------------------------------------------------
@@ -165,7 +174,9 @@ def verdict(met: bool) -> str:
     return "met" if met else "NOT MET"
 
 
-def print_targets(rows: list[serve.Figures], discord_figures: dict[str, float] | None) -> None:
+def print_targets(
+    rows: list[serve.Figures], discord_figures: dict[str, dict[str, float]] | None
+) -> None:
     find = {(f.path, f.server, f.db): f for f in rows}
     print()
     print("targets:")
@@ -204,10 +215,11 @@ def print_targets(rows: list[serve.Figures], discord_figures: dict[str, float] |
                         f"  postgresql: {f.path} round trips per applied command {trips:.2f} "
                         f"(≤ 1): {verdict(trips <= 1)}; {projection(f)}"
                     )
-    if discord_figures:
-        burst, p99 = discord_figures["burst"], discord_figures["p99"]
-        print(f"  Discord burst {burst:.0f} reactions/s (≥ 1,000): {verdict(burst >= 1000)}")
-        print(f"  Discord dispatch → DM p99 at 200/s {p99:.0f} ms (< 100): {verdict(p99 < 100)}")
+    for db, figures in (discord_figures or {}).items():
+        burst, p99 = figures["burst"], figures["p99"]
+        print(f"  {db}: Discord burst {burst:.0f} reactions/s (≥ 1,000): {verdict(burst >= 1000)}")
+        print(f"  {db}: Discord dispatch → DM p99 at 200/s {p99:.0f} ms (< 100): ", end="")
+        print(verdict(p99 < 100))
     for f in rows:
         if f.server == "hashcart":
             print(
@@ -287,9 +299,10 @@ def main() -> None:
         flush=True,
     )
     started = time.monotonic()
-    rows = run_table(args)
+    rows = [] if args.only_discord else run_table(args)
     discord_figures = discord(args) if args.discord else None
-    print_table(rows)
+    if rows:
+        print_table(rows)
     print_targets(rows, discord_figures)
     if args.profile:
         print(f"\nprofiles (py-spy, the closed loop of each hashcart run) in {args.profile}/")

@@ -1,9 +1,10 @@
 """Discord reactions under load: gateway events in, one message fetch and one DM out, each.
 
 hashcart (with the Discord plugin and its real discord.py client) runs in a child process on
-SQLite; this process plays Discord with the stand-in, whose gateway pushes reactions as fast as
-the client reads them. Every reaction is on a message of its own holding a product of its own,
-so each costs a REST fetch, a transaction and a DM, and each DM names the reaction it answers.
+SQLite (or the database `--db` names); this process plays Discord with the stand-in, whose
+gateway pushes reactions as fast as the client reads them. Every reaction is on a message of its
+own holding a product of its own, so each costs a REST fetch, a transaction and a DM, and each
+DM names the reaction it answers.
 
 * reactions/s — `--reactions` reactions dispatched back to back; from the first dispatch to the
   last DM received, counting only reactions answered by exactly one DM;
@@ -70,8 +71,9 @@ async def serve(db: str, products: int, user_ids: list[str]) -> None:
 
 @contextlib.asynccontextmanager
 async def bot_process(
-    standin: DiscordStandin, products: int, users: list[User]
-) -> AsyncIterator[None]:
+    standin: DiscordStandin, products: int, users: list[User], db: str | None
+) -> AsyncIterator[int]:
+    """Yields the bot's process id."""
     with tempfile.TemporaryDirectory(prefix="hashcart-bench-") as folder:
         env = {
             **os.environ,
@@ -79,7 +81,7 @@ async def bot_process(
             "HASHCART_LOG_LEVEL": "WARNING",
             "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
         }
-        db = f"sqlite+aiosqlite:///{Path(folder) / 'bench.db'}"
+        db = db or f"sqlite+aiosqlite:///{Path(folder) / 'bench.db'}"
         ids = ",".join(str(user.id) for user in users)
         # -P: without it the script's folder shadows the `discord` package with this file.
         child = await asyncio.create_subprocess_exec(
@@ -99,7 +101,7 @@ async def bot_process(
         if line.strip() != b"READY":
             raise RuntimeError(f"the bot did not start: {line!r}")
         try:
-            yield
+            yield child.pid
         finally:
             child.stdin.close()
             try:
@@ -140,10 +142,22 @@ class DmLog:
         return True
 
 
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU time of a process, from /proc (Linux)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 async def burst(
-    standin: DiscordStandin, dms: DmLog, messages: list[Message], users: list[User], first: int
+    standin: DiscordStandin,
+    dms: DmLog,
+    messages: list[Message],
+    users: list[User],
+    first: int,
+    bot: int,
 ) -> dict[str, float]:
     indices = range(first, first + len(messages))
+    cpu_before = cpu_seconds(bot), time.process_time()
     started = time.perf_counter()
     for offset, message in enumerate(messages):
         await standin.react(users[offset % len(users)], message)
@@ -151,7 +165,10 @@ async def burst(
     complete = await dms.wait_for(indices, within=120)
     once = [i for i in indices if len(dms.arrivals.get(i, ())) == 1]
     last = max((dms.arrivals[i][0] for i in indices if i in dms.arrivals), default=math.inf)
+    bot_cpu, standin_cpu = cpu_seconds(bot) - cpu_before[0], time.process_time() - cpu_before[1]
     return {
+        "bot_cpu_ms": 1000 * bot_cpu / len(messages),
+        "standin_cpu_ms": 1000 * standin_cpu / len(messages),
         "reactions": len(messages),
         "complete": float(complete),
         "exactly_one_dm": len(once),
@@ -211,12 +228,12 @@ async def main(args: argparse.Namespace) -> None:
         dms = DmLog()
         standin.on_sent = dms
         print(f"starting the bot: {total} products, {len(users)} linked users …", flush=True)
-        async with bot_process(standin, total, users):
+        async with bot_process(standin, total, users, args.db) as bot:
             await standin.wait_connected(within=30)
-            warm = await burst(standin, dms, messages[:50], users, 0)  # connections, caches
+            warm = await burst(standin, dms, messages[:50], users, 0, bot)  # connections, caches
             assert warm["complete"], "warm-up reactions were not answered"
             first = 50
-            load = await burst(standin, dms, messages[first : args.reactions], users, first)
+            load = await burst(standin, dms, messages[first : args.reactions], users, first, bot)
             paced = await steady(
                 standin, dms, messages[args.reactions :], users, args.reactions, args.rate
             )
@@ -229,7 +246,8 @@ def print_results(
     print(
         f"burst:  {int(load['reactions'])} reactions, {int(load['exactly_one_dm'])} with exactly "
         f"one DM, dispatched in {load['dispatch_s']:.2f} s, last DM after "
-        f"{load['elapsed_s']:.2f} s -> {load['reactions_per_s']:.0f} reactions/s applied"
+        f"{load['elapsed_s']:.2f} s -> {load['reactions_per_s']:.0f} reactions/s applied; CPU "
+        f"per reaction: bot {load['bot_cpu_ms']:.2f} ms, stand-in {load['standin_cpu_ms']:.2f} ms"
     )
     print(
         f"steady: {int(paced['reactions'])} reactions at {paced['rate_achieved']:.0f}/s "
@@ -247,6 +265,7 @@ def parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--rate", type=float, default=200.0, help="steady reactions per second")
     parser.add_argument("--duration", type=float, default=10.0, help="steady phase, seconds")
     parser.add_argument("--users", type=int, default=200, help="linked Discord users")
+    parser.add_argument("--db", help="a migrated database's URL (default: a new SQLite file)")
     return parser.parse_args(argv)
 
 

@@ -15,14 +15,29 @@ K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
 
 
-class AsyncLru(Generic[K, V]):
-    def __init__(
-        self, load: Callable[[K], Awaitable[V]], *, size: int = 512, ttl: float = 300.0
-    ) -> None:
-        self._load = load
+class Lru(Generic[K, V]):
+    def __init__(self, *, size: int = 512, ttl: float = 300.0) -> None:
         self._size = size
         self._ttl = ttl
         self._items: OrderedDict[K, tuple[float, V]] = OrderedDict()
+
+    def put(self, key: K, value: V) -> None:
+        self._items[key] = (time.monotonic() + self._ttl, value)
+        self._items.move_to_end(key)
+        while len(self._items) > self._size:
+            self._items.popitem(last=False)
+
+    def peek(self, key: K) -> V | None:
+        found = self._items.get(key)
+        return found[1] if found is not None and found[0] > time.monotonic() else None
+
+
+class AsyncLru(Lru[K, V]):
+    def __init__(
+        self, load: Callable[[K], Awaitable[V]], *, size: int = 512, ttl: float = 300.0
+    ) -> None:
+        super().__init__(size=size, ttl=ttl)
+        self._load = load
         self._loading: dict[K, asyncio.Future[V]] = {}
 
     async def get(self, key: K) -> V:
@@ -50,13 +65,3 @@ class AsyncLru(Generic[K, V]):
             return value
         finally:
             del self._loading[key]
-
-    def put(self, key: K, value: V) -> None:
-        self._items[key] = (time.monotonic() + self._ttl, value)
-        self._items.move_to_end(key)
-        while len(self._items) > self._size:
-            self._items.popitem(last=False)
-
-    def peek(self, key: K) -> V | None:
-        found = self._items.get(key)
-        return found[1] if found is not None and found[0] > time.monotonic() else None

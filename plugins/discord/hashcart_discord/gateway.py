@@ -87,11 +87,8 @@ class CartClient(discord.AutoShardedClient):
         await self._on_reaction(payload)
 
     async def open(self, token: str) -> None:
-        """Log in and connect; without a shard plan, ask Discord how many shards to run.
-
-        Asking up front (rather than letting discord.py do it) keeps the configured gateway
-        URL in use instead of the one `/gateway/bot` names.
-        """
+        """Log in and connect; without a shard plan, ask Discord how many shards to run up front,
+        so the configured gateway URL stays in use rather than the one `/gateway/bot` names."""
         await self.login(token)
         if self.shard_count is None:
             count, _url, _limits = await self.http.get_bot_gateway()

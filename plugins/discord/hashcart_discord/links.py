@@ -32,11 +32,7 @@ def message_links(message: Mapping[str, Any]) -> list[str]:
     Link previews put the product page in `embed.url`; bots that share deals often put it in a
     description or a field instead.
     """
-    texts = [str(message.get("content") or "")]
-    for embed in _embeds(message):
-        texts.append(str(embed.get("url") or ""))
-        texts.extend(_embed_texts(embed))
-    return extract_urls("\n".join(texts))
+    return extract_urls(_text(message, "url"))
 
 
 def message_barcodes(message: Mapping[str, Any]) -> list[str]:
@@ -46,25 +42,18 @@ def message_barcodes(message: Mapping[str, Any]) -> list[str]:
     the person hears that the barcode is wrong rather than nothing at all. Numbers inside links,
     mentions (`<@…>`, snowflakes are longer) and timestamps (`<t:…>`) are not barcodes.
     """
-    texts = [str(message.get("content") or "")]
-    for embed in _embeds(message):
-        texts.append(str(embed.get("title") or ""))
-        texts.extend(_embed_texts(embed))
-    return extract_barcodes(_URL_LIKE.sub(" ", "\n".join(texts)))
+    return extract_barcodes(_URL_LIKE.sub(" ", _text(message, "title")))
 
 
-def _embeds(message: Mapping[str, Any]) -> list[Mapping[str, Any]]:
-    return [embed for embed in _list(message.get("embeds")) if isinstance(embed, Mapping)]
+def _text(message: Mapping[str, Any], embed_key: str) -> str:
+    """The message's text, then each embed's `embed_key`, description and field values."""
+    texts = [message.get("content")]
+    for embed in _objects(message.get("embeds")):
+        texts += [embed.get(embed_key), embed.get("description")]
+        texts += [embed_field.get("value") for embed_field in _objects(embed.get("fields"))]
+    return "\n".join(str(text or "") for text in texts)
 
 
-def _embed_texts(embed: Mapping[str, Any]) -> list[str]:
-    texts = [str(embed.get("description") or "")]
-    for embed_field in _list(embed.get("fields")):
-        if isinstance(embed_field, Mapping):
-            texts.append(str(embed_field.get("value") or ""))
-    return texts
-
-
-def _list(value: object) -> list[Any]:
-    """A JSON array, or nothing: a field of the wrong type holds no text."""
-    return value if isinstance(value, list) else []
+def _objects(value: object) -> list[Mapping[str, Any]]:
+    """The objects of a JSON array: a field of the wrong type holds no text."""
+    return [item for item in value if isinstance(item, Mapping)] if isinstance(value, list) else []

@@ -31,7 +31,7 @@ from hashcart import (
     fault_point,
     retrying,
 )
-from hashcart_discord.cache import AsyncLru
+from hashcart_discord.cache import AsyncLru, Lru
 from hashcart_discord.gateway import CartClient, point_at
 from hashcart_discord.links import MessageReferences, message_references
 from hashcart_discord.reactions import PLATFORM, Reaction, reaction_commands
@@ -81,16 +81,12 @@ class DiscordPlatform:
         self._stopping = False
         # When the last live reaction event for (message, user) arrived: catching up must not
         # undo what a newer live event did.
-        self._last_live: AsyncLru[tuple[int, int], float] = AsyncLru(
-            self._no_live_event, size=16_384, ttl=3600
-        )
+        self._last_live: Lru[tuple[int, int], float] = Lru(size=16_384, ttl=3600)
         self._seen = SeenMessages(host, settings.reconcile_minutes)
         self._reconciler = Reconciler(
-            host, self._emoji, self._seen, self._apply_state, self._last_live_at
+            host, self._emoji, self._seen, self._apply_state, self._last_live
         )
-        self._catching_up: set[asyncio.Task[None]] = set()
-
-    # -- life cycle -----------------------------------------------------------------------------
+        self._catching_up = TrackedTasks()
 
     async def start(self) -> None:
         point_at(self._settings.api_url, self._settings.gateway_url)
@@ -101,10 +97,7 @@ class DiscordPlatform:
 
     async def stop(self) -> None:
         self._stopping = True
-        catching_up = list(self._catching_up)
-        for task in catching_up:
-            task.cancel()
-        await asyncio.gather(*catching_up, return_exceptions=True)
+        await self._catching_up.drain(0)
         client = self._client
         if client is not None:
             with contextlib.suppress(Exception):
@@ -125,11 +118,6 @@ class DiscordPlatform:
         if self._sender is None or self._session is None or self._session.closed:
             raise RetryLater("the Discord platform is not running", 5.0)  # stays queued
         await self._sender.send(reply)
-
-    @property
-    def client(self) -> CartClient | None:
-        """The discord.py client, for `hashcart doctor` and tests."""
-        return self._client
 
     async def _run(self) -> None:
         """Keep a client connected; discord.py resumes dropped sockets, this covers the rest
@@ -173,8 +161,6 @@ class DiscordPlatform:
         """Retrying cannot fix this; say so once and leave the rest of hashcart running."""
         self._host.count_platform_error(PLATFORM, "fatal")
         log.error("discord: %s; the Discord platform is off", message)
-
-    # -- /cart ----------------------------------------------------------------------------------
 
     async def _sync_commands(self, client: CartClient) -> None:
         """Register `/cart` with Discord when its definition changed since the last sync."""
@@ -227,8 +213,6 @@ class DiscordPlatform:
             self._host.count_platform_error(PLATFORM, "interaction")
             log.exception("discord: /cart from %s was not handled", interaction.user.id)
 
-    # -- reactions ------------------------------------------------------------------------------
-
     async def _on_reaction(self, payload: discord.RawReactionActionEvent) -> None:
         if not self._emoji.matches(payload.emoji.name, payload.emoji.id):
             return
@@ -246,17 +230,9 @@ class DiscordPlatform:
                 member = payload.member
                 if member is not None:
                     self._bots.put(payload.user_id, member.bot)
-                reaction = Reaction(
-                    message_id=payload.message_id,
-                    channel_id=payload.channel_id,
-                    user_id=payload.user_id,
-                    emoji_key=self._emoji.key,
-                    removed=payload.event_type == "REACTION_REMOVE",
-                    guild_id=payload.guild_id,
-                    user_name=member.display_name if member is not None else None,
-                    locale=self._locale(payload.guild_id),
-                )
-                await self._apply(reaction)
+                removed = payload.event_type == "REACTION_REMOVE"
+                name = member.display_name if member is not None else None
+                await self._apply(seen, payload.user_id, removed, name)
         except Unavailable as exc:
             self._host.count_platform_error(PLATFORM, "lost")
             log.error("discord: reaction on message %s lost: %s", payload.message_id, exc)
@@ -264,48 +240,49 @@ class DiscordPlatform:
             self._host.count_platform_error(PLATFORM, "reaction")
             log.exception("discord: reaction on message %s was not handled", payload.message_id)
 
-    async def _apply(self, reaction: Reaction) -> None:
+    async def _apply(
+        self, seen: SeenMessage, user_id: int, removed: bool, user_name: str | None = None
+    ) -> None:
         """One reaction added or taken back, live or found while catching up: its commands."""
-        if await self._bots.get(reaction.user_id):
+        if await self._bots.get(user_id):
             return
         try:
-            found = await self._messages.get((reaction.channel_id, reaction.message_id))
+            found = await self._messages.get((seen.channel_id, seen.message_id))
         except discord.NotFound:
             return  # deleted before we looked: nothing to add
         except discord.Forbidden:
             self._host.count_platform_error(PLATFORM, "message_forbidden")
-            log.warning("discord: no access to message %s", reaction.message_id)
+            log.warning("discord: no access to message %s", seen.message_id)
             return
-        products = await self._products(found.links)
-        barcodes = await self._barcodes(found.barcodes) if not products else []
+        reaction = Reaction(
+            message_id=seen.message_id,
+            channel_id=seen.channel_id,
+            user_id=user_id,
+            emoji_key=self._emoji.key,
+            removed=removed,
+            guild_id=seen.guild_id,
+            user_name=user_name,
+            locale=self._locale(seen.guild_id),
+        )
+        products = [(url, ref) for url, ref in await self._resolve(found.links) if ref is not None]
+        barcodes = await self._resolve(found.barcodes) if not products else []
         # Submitted together, the commands of one reaction are applied in one group, so their
         # answers (one `reply_group`) go out as one DM listing every product.
         commands = reaction_commands(reaction, products, found.links, barcodes)
         await asyncio.gather(*(self._submit(command) for command in commands))
 
-    async def _products(self, links: Sequence[str]) -> list[tuple[str, ProductRef]]:
-        found: dict[str, tuple[str, ProductRef]] = {}
-        for url in links:
-            ref = await self._host.resolve_reference(url)
-            if ref is not None and ref.product_id not in found:
-                found[ref.product_id] = (url, ref)
-        return list(found.values())
-
-    async def _barcodes(self, codes: tuple[str, ...]) -> list[tuple[str, ProductRef | None]]:
-        """Each barcode with its product, None when it names none; two codes of one product
-        (its UPC-A and its EAN-13) count once."""
+    async def _resolve(self, references: Sequence[str]) -> list[tuple[str, ProductRef | None]]:
+        """Each reference with its product, None when it names none; two references to one
+        product (two links, or a UPC-A and its EAN-13) count once."""
         found: list[tuple[str, ProductRef | None]] = []
         seen: set[str] = set()
-        for code in codes:
-            ref = await self._host.resolve_reference(code)
+        for reference in references:
+            ref = await self._host.resolve_reference(reference)
+            if ref is None or ref.product_id not in seen:
+                found.append((reference, ref))
             if ref is not None:
-                if ref.product_id in seen:
-                    continue
                 seen.add(ref.product_id)
-            found.append((code, ref))
         return found
-
-    # -- catching up after a fresh IDENTIFY -----------------------------------------------------
 
     def _on_identified(self, shard_id: int) -> None:
         """A shard identified afresh (not resumed): Discord replays nothing to it, so compare
@@ -314,12 +291,10 @@ class DiscordPlatform:
         if self._settings.reconcile_minutes <= 0 or client is None or self._stopping:
             return
         shard_count = client.shard_count or 1
-        task = asyncio.create_task(
+        self._catching_up.spawn(
             self._catch_up(client, shard_id, shard_count),
             name=f"hashcart-discord-catch-up-{shard_id}",
         )
-        self._catching_up.add(task)
-        task.add_done_callback(self._catching_up.discard)
 
     async def _catch_up(self, client: CartClient, shard_id: int, shard_count: int) -> None:
         try:
@@ -331,31 +306,11 @@ class DiscordPlatform:
             log.exception("discord: catching up on shard %s failed", shard_id)
 
     async def _apply_state(self, seen: SeenMessage, user_id: int, removed: bool) -> None:
-        """What catching up found: the reaction's state as Discord has it now, in order with
-        the user's live reactions on that message.
-
-        Catching up hands over people only (the reactors it reads leave bots out, and only
-        people's reactions ever stood), so no REST lookup is spent asking whether each is a bot.
-        """
+        """What catching up found, in order with the user's live reactions on that message;
+        it hands over people only, so no REST lookup asks whether each is a bot."""
         self._bots.put(user_id, False)
         async with self._in_order((seen.message_id, user_id)):
-            reaction = Reaction(
-                message_id=seen.message_id,
-                channel_id=seen.channel_id,
-                user_id=user_id,
-                emoji_key=self._emoji.key,
-                removed=removed,
-                guild_id=seen.guild_id,
-                locale=self._locale(seen.guild_id),
-            )
-            await self._apply(reaction)
-
-    def _last_live_at(self, message_id: int, user_id: int) -> float:
-        return self._last_live.peek((message_id, user_id)) or 0.0
-
-    @staticmethod
-    async def _no_live_event(key: tuple[int, int]) -> float:
-        return 0.0
+            await self._apply(seen, user_id, removed)
 
     def _locale(self, guild_id: int | None) -> str | None:
         guild = self._client.get_guild(guild_id) if self._client and guild_id else None

@@ -1,21 +1,15 @@
 """Catching up after a crash: Discord does not replay gateway events to a new session.
 
-A process that dies takes the reactions it had received but not applied with it, and a fresh
-IDENTIFY starts a session that never hears of them, nor of reactions added or taken back while
-no process was connected. So the plugin remembers, in the database, the messages it has seen a
-cart reaction on; after each fresh IDENTIFY it reads who stands behind the cart reaction on each
-of them over REST and compares that with the reaction states the core holds: a reactor with no
-standing state is added, a standing state with no reactor is taken back. Reaction states make
-this idempotent: applying what is already so changes nothing.
-
-What it cannot cover: a message whose first cart reaction arrived while no process was running,
-or was lost before it was remembered, is unknown here.
+So the plugin remembers the messages it saw a cart reaction on and, after each fresh IDENTIFY,
+compares who reacts on them (over REST) with the standing reaction states, which make applying
+the difference idempotent. docs/guarantees.md says what this covers and what it cannot.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import secrets
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -24,7 +18,7 @@ from typing import Any
 import discord
 
 from hashcart import Host
-from hashcart_discord.cache import AsyncLru
+from hashcart_discord.cache import Lru
 from hashcart_discord.reactions import PLATFORM, message_state_prefix, parse_state_key
 from hashcart_discord.settings import EmojiSpec
 
@@ -71,41 +65,70 @@ class SeenMessage:
 
 class SeenMessages:
     """The messages seen with a cart reaction in the last `minutes`, kept in the database so a
-    new process knows them. Written at most once per message every third of the window, so a
-    popular message costs a write now and then, not one per reaction."""
+    new process knows them; a popular message is written once every third of the window.
+
+    A reaction waits until its message is written, but the messages that arrive while one write
+    is in flight go out together in the next, as one key listing them: a burst costs a handful
+    of transactions instead of one per reaction (on SQLite these queued behind the applier's).
+    """
 
     def __init__(self, host: Host, minutes: int) -> None:
         self._host = host
         self._ttl = minutes * 60.0 * 4 / 3  # refreshed every third: always covers `minutes`
-        self._written: AsyncLru[str, bool] = AsyncLru(
-            self._never_loaded, size=4096, ttl=max(minutes * 60.0 / 3, 1.0)
-        )
-
-    @staticmethod
-    async def _never_loaded(key: str) -> bool:
-        return False
+        self._written: Lru[str, bool] = Lru(size=4096, ttl=max(minutes * 60.0 / 3, 1.0))
+        self._next: set[str] = set()
+        self._next_written: asyncio.Future[None] | None = None
+        self._writer: asyncio.Task[None] | None = None
 
     async def remember(self, seen: SeenMessage) -> None:
         if self._ttl <= 0 or self._written.peek(seen.key):
             return
+        if self._next_written is None:
+            self._next_written = asyncio.get_running_loop().create_future()
+        written = self._next_written
+        self._next.add(seen.key)
+        if self._writer is None:
+            self._writer = self._host.spawn(self._write())
         try:
-            await self._host.kv.put(KV_REACTED, seen.key, 1, ttl=self._ttl)
+            await asyncio.shield(written)
         except Exception as exc:  # the reaction itself still goes through; only catching up suffers
             self._host.count_platform_error(PLATFORM, "remember")
             log.warning("discord: could not remember message %s: %s", seen.message_id, exc)
             return
         self._written.put(seen.key, True)
 
+    async def _write(self) -> None:
+        """Write batches until none waits; a write cut short fails its waiters, not hangs them."""
+        written: asyncio.Future[None] | None = None
+        try:
+            while self._next_written is not None:
+                keys, written = sorted(self._next), self._next_written
+                self._next, self._next_written = set(), None
+                try:
+                    await self._host.kv.put(KV_REACTED, secrets.token_hex(8), keys, ttl=self._ttl)
+                except Exception as exc:
+                    written.set_exception(exc)
+                else:
+                    written.set_result(None)
+        finally:
+            self._writer = None
+            for waiting in (written, self._next_written):
+                if waiting is not None and not waiting.done():
+                    waiting.set_exception(RuntimeError("stopped while writing"))
+            self._next, self._next_written = set(), None
+
     async def recent(self) -> list[SeenMessage]:
         """Newest message first (snowflakes grow with time)."""
-        found = (SeenMessage.parse(key) for key in await self._host.kv.keys(KV_REACTED))
+        keys: set[str] = set()
+        for batch in await self._host.kv.keys(KV_REACTED):
+            listed = await self._host.kv.get(KV_REACTED, batch)
+            keys.update(listed if isinstance(listed, list) else [batch])  # older: one key a message
+        found = (SeenMessage.parse(key) for key in keys)
         return sorted((s for s in found if s is not None), key=lambda s: -s.message_id)
 
 
 #: Apply one reaction state for (message, user, removed); the platform's own reaction path.
 ApplyState = Callable[[SeenMessage, int, bool], Awaitable[None]]
-#: The monotonic time of the last live event for (message, user), 0.0 if none.
-LastLive = Callable[[int, int], float]
 
 
 class Reconciler:
@@ -115,7 +138,7 @@ class Reconciler:
         emoji: EmojiSpec,
         seen: SeenMessages,
         apply: ApplyState,
-        last_live: LastLive,
+        last_live: Lru[tuple[int, int], float],
     ) -> None:
         self._host = host
         self._emoji = emoji
@@ -157,7 +180,7 @@ class Reconciler:
         changes = [(user, False) for user in sorted(reactors - standing)]
         changes += [(user, True) for user in sorted(standing - reactors)]
         for user, removed in changes:
-            if self._last_live(seen.message_id, user) > began:
+            if (self._last_live.peek((seen.message_id, user)) or 0.0) > began:
                 continue  # a live event since the snapshot is newer than it
             await self._apply(seen, user, removed)
             kind = "reconcile_removed" if removed else "reconcile_added"

@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 from typing import Self
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from hashcart import require_complete
@@ -137,16 +137,10 @@ class DiscordSettings(BaseSettings):
         require_complete(self, ("client_id", "client_secret"))
         return self
 
-    @field_validator("emoji")
+    @field_validator("emoji", "shards")
     @classmethod
-    def _emoji(cls, value: str) -> str:
-        EmojiSpec.parse(value)
-        return value
-
-    @field_validator("shards")
-    @classmethod
-    def _shards(cls, value: str) -> str:
-        ShardPlan.parse(value)
+    def _parses(cls, value: str, info: ValidationInfo) -> str:
+        (EmojiSpec if info.field_name == "emoji" else ShardPlan).parse(value)
         return value
 
     @property

@@ -13,23 +13,12 @@ from aiohttp import web
 from hashcart.testing.standins.oauth2 import OAuthError
 from hashcart_discord.testing.base import DiscordStandinBase
 from hashcart_discord.testing.commands import _form_error, command_problems
-from hashcart_discord.testing.models import (
-    Channel,
-    Interaction,
-    Message,
-    SentMessage,
-)
-from hashcart_discord.testing.wire import (
-    APP_FLAG_GATEWAY_MESSAGE_CONTENT,
-    _error,
-    _json,
-)
+from hashcart_discord.testing.models import Channel, Interaction, Message, SentMessage
+from hashcart_discord.testing.wire import APP_FLAG_GATEWAY_MESSAGE_CONTENT, _error, _json
 
 
 class _RestApi(DiscordStandinBase):
     """The Discord stand-in's REST API under `/api/v10`, as discord.py calls it."""
-
-    # -- REST handlers --------------------------------------------------------------------------
 
     @web.middleware
     async def _middleware(
@@ -92,13 +81,7 @@ class _RestApi(DiscordStandinBase):
 
     async def _get_gateway_bot(self, request: web.Request) -> web.Response:
         limit = {"total": 1000, "remaining": 999, "reset_after": 86_400_000, "max_concurrency": 1}
-        return _json(
-            {
-                "url": self.gateway_url,
-                "shards": self.recommended_shards,
-                "session_start_limit": limit,
-            }
-        )
+        return _json({"url": self.gateway_url, "shards": 1, "session_start_limit": limit})
 
     async def _get_me(self, request: web.Request) -> web.Response:
         signed_in = self.oauth2.bearer_user(request)

@@ -27,14 +27,7 @@ from hashcart_discord.testing.models import (
     _Fault,
     _Session,
 )
-from hashcart_discord.testing.wire import (
-    DISCORD_EPOCH_MS,
-    shard_for,
-)
-
-# ---------------------------------------------------------------------------------------------
-# The stand-in
-# ---------------------------------------------------------------------------------------------
+from hashcart_discord.testing.wire import DISCORD_EPOCH_MS, shard_for
 
 
 class DiscordStandinBase:
@@ -44,25 +37,13 @@ class DiscordStandinBase:
         """The aiohttp application: `DiscordStandin` adds the endpoints built on this base."""
         raise NotImplementedError
 
-    def __init__(
-        self,
-        *,
-        token: str = "standin-bot-token",
-        bot_name: str = "hashcart",
-        message_content: bool = True,
-        heartbeat_interval_ms: int = 41_250,
-        recommended_shards: int = 1,
-        host: str = "127.0.0.1",
-    ) -> None:
-        self.token = token
+    def __init__(self, *, message_content: bool = True) -> None:
+        self.token = "standin-bot-token"
         self.message_content = message_content
-        self.heartbeat_interval_ms = heartbeat_interval_ms
-        self.recommended_shards = recommended_shards
-        self.host = host
         self.port = 0
         self._ids = itertools.count(1)
         self._id_base_ms = int(time.time() * 1000) - DISCORD_EPOCH_MS
-        self.bot = User(self.new_id(), bot_name, bot=True)
+        self.bot = User(self.new_id(), "hashcart", bot=True)
         self.users: dict[int, User] = {self.bot.id: self.bot}
         self.guilds: dict[int, Guild] = {}
         self.channels: dict[int, Channel] = {}
@@ -80,7 +61,6 @@ class DiscordStandinBase:
         self._sessions: dict[str, _Session] = {}
         self._faults: list[_Fault] = []
         self._runner: web.AppRunner | None = None
-        self._base_url: str | None = None
         self._delays: list[tuple[str, re.Pattern[str], float, list[int]]] = []
         self._buckets: list[_Bucket] = []
         #: Discord's OAuth2 (`identify`); `signin_as(user)` says who is signed in at discord.com.
@@ -89,8 +69,6 @@ class DiscordStandinBase:
             client_secret="standin-discord-client-secret",
             required_scopes=("identify",),
         )
-
-    # -- lifecycle ------------------------------------------------------------------------------
 
     async def __aenter__(self) -> Self:
         await self.start()
@@ -102,7 +80,7 @@ class DiscordStandinBase:
     async def start(self, port: int = 0) -> None:
         self._runner = web.AppRunner(self.make_app(), handle_signals=False)
         await self._runner.setup()
-        await web.TCPSite(self._runner, self.host, port).start()
+        await web.TCPSite(self._runner, "127.0.0.1", port).start()
         self.port = int(self._runner.addresses[0][1])
 
     async def stop(self) -> None:
@@ -114,14 +92,9 @@ class DiscordStandinBase:
             await self._runner.cleanup()
             self._runner = None
 
-    def mount(self, base_url: str) -> None:
-        """Serve `make_app()` elsewhere (a sub-application of the playground at `base_url`)
-        instead of calling `start()`: the URLs handed to bots then point there."""
-        self._base_url = base_url.rstrip("/")
-
     @property
     def url(self) -> str:
-        return self._base_url or f"http://{self.host}:{self.port}"
+        return f"http://127.0.0.1:{self.port}"
 
     @property
     def api_url(self) -> str:
@@ -143,13 +116,9 @@ class DiscordStandinBase:
     def plugin_env(self) -> dict[str, str]:
         return self.env
 
-    # -- building the world ---------------------------------------------------------------------
-
     def new_id(self) -> int:
         """A fresh snowflake; consecutive ids fall into consecutive shards."""
         return (self._id_base_ms + next(self._ids)) << 22
-
-    shard_for = staticmethod(shard_for)
 
     def add_user(
         self, username: str, *, bot: bool = False, dms_open: bool = True, id: int | None = None
@@ -163,7 +132,7 @@ class DiscordStandinBase:
     ) -> Guild:
         """A guild the bot is in; `shard=(id, count)` picks an id that lands on that shard."""
         guild_id = self.new_id()
-        while shard is not None and self.shard_for(guild_id, shard[1]) != shard[0]:
+        while shard is not None and shard_for(guild_id, shard[1]) != shard[0]:
             guild_id = self.new_id()
         guild = Guild(guild_id, name, preferred_locale=locale)
         guild.members[self.bot.id] = self.bot
@@ -220,11 +189,6 @@ class DiscordStandinBase:
         """The user turns off DMs from server members: sends to them fail with 50007."""
         user.dms_open = False
 
-    def open_dms(self, user: User) -> None:
-        user.dms_open = True
-
-    # -- REST faults ----------------------------------------------------------------------------
-
     def fail_next(
         self,
         method: str,
@@ -260,8 +224,6 @@ class DiscordStandinBase:
     def delay_next(self, method: str, path: str, seconds: float, *, times: int = 1) -> None:
         """Hold the next `times` matching requests for `seconds` before answering them."""
         self._delays.append((method.upper(), re.compile(path), seconds, [times]))
-
-    # -- observation ----------------------------------------------------------------------------
 
     def dms_to(self, user: User) -> list[str]:
         """The text of every DM the bot sent this user, oldest first."""

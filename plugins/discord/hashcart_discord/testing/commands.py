@@ -10,10 +10,6 @@ from aiohttp import web
 
 from hashcart_discord.testing.wire import _json
 
-# ---------------------------------------------------------------------------------------------
-# Application command definitions: the limits Discord checks on a bulk overwrite
-# ---------------------------------------------------------------------------------------------
-
 OPTION_SUB_COMMAND, OPTION_SUB_COMMAND_GROUP = 1, 2
 OPTION_STRING, OPTION_INTEGER, OPTION_BOOLEAN, OPTION_NUMBER = 3, 4, 5, 10
 _OPTION_TYPES = range(1, 12)

@@ -12,6 +12,7 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 
+from hashcart_discord.testing import wire
 from hashcart_discord.testing.base import DiscordStandinBase
 from hashcart_discord.testing.commands import check_command_use
 from hashcart_discord.testing.models import (
@@ -22,34 +23,13 @@ from hashcart_discord.testing.models import (
     User,
     _Session,
 )
-from hashcart_discord.testing.wire import (
-    APP_FLAG_GATEWAY_MESSAGE_CONTENT,
-    CLOSE_AUTHENTICATION_FAILED,
-    CLOSE_DISALLOWED_INTENTS,
-    CLOSE_INVALID_SHARD,
-    INTENT_MESSAGE_CONTENT,
-    OP_HEARTBEAT,
-    OP_HEARTBEAT_ACK,
-    OP_HELLO,
-    OP_IDENTIFY,
-    OP_INVALID_SESSION,
-    OP_RESUME,
-    PRIVILEGED_INTENTS,
-)
 
 
 class _Gateway(DiscordStandinBase):
     """The Discord stand-in's gateway: sessions, dispatched events, resumes, commands used."""
 
-    # -- gateway events -------------------------------------------------------------------------
-
     async def react(
-        self,
-        user: User,
-        message: Message,
-        emoji: str | CustomEmoji = "🛒",
-        *,
-        remove: bool = False,
+        self, user: User, message: Message, emoji: str | CustomEmoji = "🛒", *, remove: bool = False
     ) -> bool:
         """The user adds (or removes) a reaction; False when that changes nothing on Discord."""
         key = str(emoji.id) if isinstance(emoji, CustomEmoji) else emoji
@@ -88,14 +68,7 @@ class _Gateway(DiscordStandinBase):
             data["message_author_id"] = str(message.author.id)
             data["burst_colors"] = []
             if guild_id is not None:
-                data["member"] = {
-                    "user": user.to_json(),
-                    "roles": [],
-                    "joined_at": "2024-01-01T00:00:00+00:00",
-                    "deaf": False,
-                    "mute": False,
-                    "flags": 0,
-                }
+                data["member"] = user.member_json()
         event = "MESSAGE_REACTION_REMOVE" if remove else "MESSAGE_REACTION_ADD"
         await self.dispatch(event, data, guild_id=guild_id)
 
@@ -126,8 +99,6 @@ class _Gateway(DiscordStandinBase):
             token=hashlib.sha1(str(self.new_id()).encode()).hexdigest(),
             user=user,
             channel=channel,
-            command=" ".join(filter(None, (command, subcommand))),
-            options=dict(options),
         )
         self.interactions[interaction.id] = interaction
         typed = [
@@ -165,15 +136,7 @@ class _Gateway(DiscordStandinBase):
                 guild_locale=guild.preferred_locale,
                 context=0,
                 authorizing_integration_owners={"0": str(guild.id)},
-                member={
-                    "user": user.to_json(),
-                    "roles": [],
-                    "joined_at": "2024-01-01T00:00:00+00:00",
-                    "deaf": False,
-                    "mute": False,
-                    "flags": 0,
-                    "permissions": "0",
-                },
+                member={**user.member_json(), "permissions": "0"},
             )
         else:
             data.update(user=user.to_json(), context=1)
@@ -220,14 +183,10 @@ class _Gateway(DiscordStandinBase):
         for session in self._sessions.values():
             session.invalid = True
 
-    # -- the gateway ----------------------------------------------------------------------------
-
     async def _gateway(self, request: web.Request) -> web.StreamResponse:
         socket = web.WebSocketResponse(max_msg_size=4 * 1024 * 1024)
         await socket.prepare(request)
-        await socket.send_json(
-            {"op": OP_HELLO, "d": {"heartbeat_interval": self.heartbeat_interval_ms}}
-        )
+        await socket.send_json({"op": wire.OP_HELLO, "d": {"heartbeat_interval": 41_250}})
         session: _Session | None = None
         try:
             async for frame in socket:
@@ -239,11 +198,11 @@ class _Gateway(DiscordStandinBase):
                 except (ValueError, KeyError, TypeError):
                     await socket.close(code=4002, message=b"Decode error")
                     break
-                if op == OP_HEARTBEAT:
-                    await socket.send_json({"op": OP_HEARTBEAT_ACK})
-                elif op == OP_IDENTIFY and session is None:
+                if op == wire.OP_HEARTBEAT:
+                    await socket.send_json({"op": wire.OP_HEARTBEAT_ACK})
+                elif op == wire.OP_IDENTIFY and session is None:
                     session = await self._identify(socket, payload.get("d") or {})
-                elif op == OP_RESUME and session is None:
+                elif op == wire.OP_RESUME and session is None:
                     session = await self._resume(socket, payload.get("d") or {})
         finally:
             if session is not None and session.socket is socket:
@@ -260,14 +219,16 @@ class _Gateway(DiscordStandinBase):
         shard = (int(shard_data[0]), int(shard_data[1])) if shard_data else None
         self.identifies.append({"shard": shard, "intents": intents, "at": time.monotonic()})
         if data.get("token") != self.token:
-            await socket.close(code=CLOSE_AUTHENTICATION_FAILED, message=b"Authentication failed.")
+            await socket.close(
+                code=wire.CLOSE_AUTHENTICATION_FAILED, message=b"Authentication failed."
+            )
             return None
         if shard is not None and not 0 <= shard[0] < shard[1]:
-            await socket.close(code=CLOSE_INVALID_SHARD, message=b"Invalid shard.")
+            await socket.close(code=wire.CLOSE_INVALID_SHARD, message=b"Invalid shard.")
             return None
-        granted = INTENT_MESSAGE_CONTENT if self.message_content else 0
-        if intents & PRIVILEGED_INTENTS & ~granted:
-            await socket.close(code=CLOSE_DISALLOWED_INTENTS, message=b"Disallowed intent(s).")
+        granted = wire.INTENT_MESSAGE_CONTENT if self.message_content else 0
+        if intents & wire.PRIVILEGED_INTENTS & ~granted:
+            await socket.close(code=wire.CLOSE_DISALLOWED_INTENTS, message=b"Disallowed intent(s).")
             return None
         for old in self._sessions.values():
             if old.shard == shard:
@@ -286,7 +247,7 @@ class _Gateway(DiscordStandinBase):
             "resume_gateway_url": self.gateway_url,
             "application": {
                 "id": str(self.bot.id),
-                "flags": APP_FLAG_GATEWAY_MESSAGE_CONTENT if self.message_content else 0,
+                "flags": wire.APP_FLAG_GATEWAY_MESSAGE_CONTENT if self.message_content else 0,
             },
             "private_channels": [],
             "relationships": [],
@@ -306,7 +267,9 @@ class _Gateway(DiscordStandinBase):
         record: dict[str, Any] = {"session_id": data.get("session_id"), "seq": client_seq}
         self.resumes.append(record)
         if data.get("token") != self.token:
-            await socket.close(code=CLOSE_AUTHENTICATION_FAILED, message=b"Authentication failed.")
+            await socket.close(
+                code=wire.CLOSE_AUTHENTICATION_FAILED, message=b"Authentication failed."
+            )
             return None
         oldest = session.log[0][0] if session is not None and session.log else 0
         if (
@@ -315,7 +278,7 @@ class _Gateway(DiscordStandinBase):
             or not isinstance(client_seq, int)
             or client_seq < oldest - 1
         ):
-            await socket.send_json({"op": OP_INVALID_SESSION, "d": False})
+            await socket.send_json({"op": wire.OP_INVALID_SESSION, "d": False})
             return None
         record["replayed"] = await session.resume(socket, client_seq)
         return session

@@ -17,10 +17,6 @@ from aiohttp import web
 
 from hashcart_discord.testing.wire import OP_DISPATCH, _error, _json, _timestamp, shard_for
 
-# ---------------------------------------------------------------------------------------------
-# The world: users, guilds, channels, messages
-# ---------------------------------------------------------------------------------------------
-
 
 @dataclass(slots=True)
 class User:
@@ -41,6 +37,17 @@ class User:
         if self.bot:
             data["bot"] = True
         return data
+
+    def member_json(self) -> dict[str, Any]:
+        """The user as a guild member, as reaction and interaction events carry it."""
+        return {
+            "user": self.to_json(),
+            "roles": [],
+            "joined_at": "2024-01-01T00:00:00+00:00",
+            "deaf": False,
+            "mute": False,
+            "flags": 0,
+        }
 
 
 @dataclass(slots=True)
@@ -181,10 +188,6 @@ class SentMessage:
     body: Mapping[str, Any]
     received_at: float  # time.perf_counter() when it arrived
 
-    @property
-    def is_dm(self) -> bool:
-        return self.recipient_id is not None
-
 
 @dataclass(slots=True)
 class Interaction:
@@ -194,17 +197,10 @@ class Interaction:
     token: str
     user: User
     channel: Channel
-    command: str
-    options: dict[str, Any]
     created_at: float = field(default_factory=time.monotonic)
     response_type: int | None = None  # 4 = message, 5 = deferred ("thinking")
     ephemeral: bool = False
     answers: list[str] = field(default_factory=list)  # the shown text, each edit or follow-up
-
-
-# ---------------------------------------------------------------------------------------------
-# Fault injection
-# ---------------------------------------------------------------------------------------------
 
 
 @dataclass(slots=True)
@@ -223,25 +219,17 @@ class _Fault:
     def response(self) -> web.Response:
         if self.status != 429:
             return _error(self.status, self.code, f"{self.status}: injected by the stand-in")
-        reset = time.time() + self.retry_after
         headers = {
-            "Via": "1.1 standin",
             "Retry-After": str(math.ceil(self.retry_after)),
             "X-RateLimit-Limit": "5",
             "X-RateLimit-Remaining": "0",
-            "X-RateLimit-Reset": f"{reset:.3f}",
+            "X-RateLimit-Reset": f"{time.time() + self.retry_after:.3f}",
             "X-RateLimit-Reset-After": f"{self.retry_after:.3f}",
             "X-RateLimit-Bucket": "standin-limited",
-            "X-RateLimit-Scope": "global" if self.is_global else "user",
         }
         if self.is_global:
             headers["X-RateLimit-Global"] = "true"
-        body = {
-            "message": "You are being rate limited.",
-            "retry_after": self.retry_after,
-            "global": self.is_global,
-        }
-        return _json(body, status=429, headers=headers)
+        return _rate_limited(self.retry_after, headers, is_global=self.is_global)
 
 
 @dataclass(slots=True)
@@ -281,19 +269,20 @@ class _Bucket:
 
     def refusal(self, headers: Mapping[str, str], after: float) -> web.Response:
         self.refused += 1
-        refused = {
-            **headers,
-            "Via": "1.1 standin",
-            "Retry-After": str(max(math.ceil(after), 1)),
-            "X-RateLimit-Scope": "user",
-        }
-        body = {"message": "You are being rate limited.", "retry_after": after, "global": False}
-        return _json(body, status=429, headers=refused)
+        return _rate_limited(after, {**headers, "Retry-After": str(max(math.ceil(after), 1))})
 
 
-# ---------------------------------------------------------------------------------------------
-# Gateway sessions
-# ---------------------------------------------------------------------------------------------
+def _rate_limited(
+    retry_after: float, headers: Mapping[str, str], *, is_global: bool = False
+) -> web.Response:
+    """Discord's 429: `Via` and `retry_after` in the body are what discord.py takes for one."""
+    scope = {"Via": "1.1 standin", "X-RateLimit-Scope": "global" if is_global else "user"}
+    body = {
+        "message": "You are being rate limited.",
+        "retry_after": retry_after,
+        "global": is_global,
+    }
+    return _json(body, status=429, headers={**headers, **scope})
 
 
 @dataclass(slots=True)

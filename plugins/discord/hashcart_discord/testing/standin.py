@@ -1,13 +1,9 @@
 """A local Discord: REST API and gateway websocket, as the real discord.py client expects them.
 
-Tests, the playground and plugin authors point a bot at it instead of discord.com. It keeps the
-rules a bot depends on — JSON without a charset (discord.py compares the content type exactly),
-429s that carry `Via` and `retry_after`, gateway sequence numbers, sessions that survive a dropped
-socket and replay what was missed on RESUME (and nothing to a new session after a fresh IDENTIFY),
-shards that each see only their own guilds, who reacted (paged, behind real rate limits), DMs that
-a user can close, the message-content gate — and gives tests handles to build a world, fire
-reactions and break things. The wire formats are those of Discord API v10 as discord.py 2.7 uses
-them.
+It keeps the rules a bot depends on (Discord API v10 as discord.py 2.7 uses it): bare JSON
+content types, 429s with `Via` and `retry_after`, sessions that replay what a dropped socket
+missed on RESUME and nothing after a fresh IDENTIFY, shards, paged reactors behind rate limits,
+closable DMs, the message-content gate.
 
     async with DiscordStandin() as discord:
         alice = discord.add_user("alice")
@@ -25,8 +21,6 @@ from aiohttp import web
 from hashcart_discord.testing.api import _RestApi
 from hashcart_discord.testing.gateway import _Gateway
 
-__all__ = ["DiscordStandin"]
-
 
 class DiscordStandin(_Gateway, _RestApi):
     """Discord's REST API under `/api/v10` and its gateway at `/`, on one local port.
@@ -40,7 +34,6 @@ class DiscordStandin(_Gateway, _RestApi):
     platform = "discord"
 
     def make_app(self) -> web.Application:
-        """The aiohttp application, for mounting the stand-in inside another server."""
         app = web.Application(middlewares=[self._middleware])
         api = "/api/v10"
         app.router.add_get("/", self._gateway)
