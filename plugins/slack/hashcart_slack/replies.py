@@ -7,7 +7,7 @@ errors) means `RetryLater`, honouring Slack's `Retry-After`; anything else is a 
 
 from __future__ import annotations
 
-import logging
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 import aiohttp
@@ -19,18 +19,13 @@ from hashcart_slack.commands import DIRECT, EPHEMERAL
 if TYPE_CHECKING:
     from hashcart_slack.platform import SlackPlatform
 
-log = logging.getLogger(__name__)
-
 
 async def send(platform: SlackPlatform, reply: OutgoingReply) -> None:
     target = reply.target
     blocks = reply.content.extra.get("blocks")
     mode = target.extra.get("mode")
-    if mode == EPHEMERAL:
-        await _post_ephemeral(platform, reply, blocks)
-        return
-    if mode == DIRECT:
-        await _post_direct(platform, reply, blocks)
+    if mode in (EPHEMERAL, DIRECT):
+        await _post(platform, reply, {"blocks": blocks} if blocks else {})
         return
     team_id, enterprise_id = target.extra.get("team_id"), target.extra.get("enterprise_id")
     if await platform.workspace_gone(team_id, enterprise_id):  # the others ask for its token
@@ -43,45 +38,30 @@ async def send(platform: SlackPlatform, reply: OutgoingReply) -> None:
     await platform.post_response(target.channel, body, raise_errors=True)
 
 
-async def _post_ephemeral(platform: SlackPlatform, reply: OutgoingReply, blocks: Any) -> None:
+async def _post(platform: SlackPlatform, reply: OutgoingReply, kwargs: dict[str, Any]) -> None:
+    """An ephemeral message in the channel, or a plain one in the direct-message conversation
+    a command came from."""
     target = reply.target
     if not target.channel:
         raise SendRefused("no channel to answer in")
     client = await platform.client_for(
         target.extra.get("team_id"), target.extra.get("enterprise_id")
     )
-    kwargs: dict[str, Any] = {}
-    if blocks:
-        kwargs["blocks"] = blocks
-    if target.extra.get("thread_ts"):
-        kwargs["thread_ts"] = target.extra["thread_ts"]
+    post: Callable[..., Awaitable[Any]]
+    if target.extra.get("mode") == DIRECT:
+        method, post = "chat.postMessage", client.chat_postMessage
+    else:
+        method, post = "chat.postEphemeral", client.chat_postEphemeral
+        kwargs["user"] = target.user
+        if target.extra.get("thread_ts"):
+            kwargs["thread_ts"] = target.extra["thread_ts"]
     try:
-        await client.chat_postEphemeral(
-            channel=target.channel, user=target.user, text=reply.content.text, **kwargs
-        )
+        await post(channel=target.channel, text=reply.content.text, **kwargs)
     except SlackApiError as exc:
         response = exc.response
         raise classify(response.status_code, response.headers, response.get("error")) from exc
     except (aiohttp.ClientError, TimeoutError) as exc:
-        raise RetryLater(f"chat.postEphemeral: {type(exc).__name__}", 0.0) from exc
-
-
-async def _post_direct(platform: SlackPlatform, reply: OutgoingReply, blocks: Any) -> None:
-    """A command sent to the bot by direct message is answered in that conversation."""
-    target = reply.target
-    if not target.channel:
-        raise SendRefused("no conversation to answer in")
-    client = await platform.client_for(
-        target.extra.get("team_id"), target.extra.get("enterprise_id")
-    )
-    kwargs: dict[str, Any] = {"blocks": blocks} if blocks else {}
-    try:
-        await client.chat_postMessage(channel=target.channel, text=reply.content.text, **kwargs)
-    except SlackApiError as exc:
-        response = exc.response
-        raise classify(response.status_code, response.headers, response.get("error")) from exc
-    except (aiohttp.ClientError, TimeoutError) as exc:
-        raise RetryLater(f"chat.postMessage: {type(exc).__name__}", 0.0) from exc
+        raise RetryLater(f"{method}: {type(exc).__name__}", 0.0) from exc
 
 
 def classify(status: int, headers: Any, error: object) -> RetryLater | SendRefused:

@@ -1,5 +1,5 @@
 """The Slack stand-in's state: life cycle, the workspace (messages, response URLs, faults) and
-the deliveries it signs and sends to an app; its Web API (`api.py`) builds on it."""
+the deliveries it signs and sends to an app; `SlackStandin` adds its Web API."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ import aiohttp
 from aiohttp import web
 
 from hashcart.testing.standins.oauth2 import AuthorizationServer
+from hashcart_slack.settings import BOT_SCOPES
 from hashcart_slack.testing.payloads import (
     _ids,
     app_uninstalled_event,
@@ -32,11 +33,6 @@ DEFAULT_BOT_TOKEN = "xoxb-standin-token"
 #: Slack lets a response_url be used this many times, for this long.
 RESPONSE_URL_USES = 5
 RESPONSE_URL_TTL = 30 * 60
-
-
-# ---------------------------------------------------------------------------------------------
-# Records of what the app did
-# ---------------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,17 +95,11 @@ class _Channel:
     messages: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
-# ---------------------------------------------------------------------------------------------
-# The stand-in server
-# ---------------------------------------------------------------------------------------------
-
-
 class SlackStandinBase:
     """What every part of the stand-in shares."""
 
     def make_app(self) -> web.Application:
-        """The aiohttp application: `SlackStandin` adds the endpoints built on this base."""
-        raise NotImplementedError
+        raise NotImplementedError  # `SlackStandin` serves the Web API built on this base
 
     def __init__(
         self,
@@ -119,23 +109,14 @@ class SlackStandinBase:
         team_id: str = "T0001",
         bot_user_id: str = "U0BOT",
         bot_id: str = "B0BOT",
-        check_token: bool = True,
     ) -> None:
         self.signing_secret = signing_secret
         self.bot_token = bot_token
         self.team_id = team_id
         self.bot_user_id = bot_user_id
         self.bot_id = bot_id
-        self.check_token = check_token
         #: Scopes auth.test reports in `X-OAuth-Scopes`, as Slack does for the token's grant.
-        self.scopes: list[str] = [
-            "commands",
-            "chat:write",
-            "channels:history",
-            "groups:history",
-            "im:history",
-            "reactions:read",
-        ]
+        self.scopes: list[str] = list(BOT_SCOPES)
         self.calls: list[ApiCall] = []
         self.responses: list[ResponsePost] = []
         self.users: dict[str, dict[str, Any]] = {}

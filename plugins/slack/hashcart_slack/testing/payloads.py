@@ -15,10 +15,6 @@ from urllib.parse import urlencode
 
 _ids = itertools.count(1)
 
-# ---------------------------------------------------------------------------------------------
-# Signing and payload builders: what Slack sends to an app
-# ---------------------------------------------------------------------------------------------
-
 
 def sign(secret: str, timestamp: int | str, body: bytes | str) -> str:
     """The `X-Slack-Signature` value (v0) for a body sent at `timestamp`."""
@@ -34,7 +30,6 @@ def signed_headers(
     content_type: str,
     timestamp: int | None = None,
     retry_num: int | None = None,
-    retry_reason: str = "http_timeout",
 ) -> dict[str, str]:
     """Headers Slack sends with a delivery; a retry adds `X-Slack-Retry-Num` and a fresh stamp."""
     ts = int(time.time()) if timestamp is None else timestamp
@@ -45,7 +40,7 @@ def signed_headers(
     }
     if retry_num is not None:
         headers["X-Slack-Retry-Num"] = str(retry_num)
-        headers["X-Slack-Retry-Reason"] = retry_reason
+        headers["X-Slack-Retry-Reason"] = "http_timeout"
     return headers
 
 
@@ -154,16 +149,9 @@ def app_uninstalled_event() -> dict[str, Any]:
     return {"type": "app_uninstalled", "event_ts": new_ts()}
 
 
-def tokens_revoked_event(
-    *, bot: list[str] | None = None, oauth: list[str] | None = None
-) -> dict[str, Any]:
-    """`tokens_revoked`: the user ids whose bot and user (`oauth`) tokens were revoked."""
-    tokens: dict[str, list[str]] = {}
-    if oauth:
-        tokens["oauth"] = list(oauth)
-    if bot:
-        tokens["bot"] = list(bot)
-    return {"type": "tokens_revoked", "tokens": tokens, "event_ts": new_ts()}
+def tokens_revoked_event(*, bot: list[str]) -> dict[str, Any]:
+    """`tokens_revoked`: the user ids whose bot tokens were revoked."""
+    return {"type": "tokens_revoked", "tokens": {"bot": list(bot)}, "event_ts": new_ts()}
 
 
 def reaction_event(
@@ -173,19 +161,16 @@ def reaction_event(
     user: str = "U0ALICE",
     reaction: str = "shopping_trolley",
     removed: bool = False,
-    item_user: str | None = "U0BOB",
 ) -> dict[str, Any]:
     """A `reaction_added` (or `reaction_removed`) event on the message at `channel`/`ts`."""
-    event: dict[str, Any] = {
+    return {
         "type": "reaction_removed" if removed else "reaction_added",
         "user": user,
         "reaction": reaction,
         "item": {"type": "message", "channel": channel, "ts": ts},
+        "item_user": "U0BOB",
         "event_ts": new_ts(),
     }
-    if item_user is not None:
-        event["item_user"] = item_user
-    return event
 
 
 def event_callback(
