@@ -10,19 +10,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlencode
 
 from hashcart import CartLine
-from hashcart_amazon.urls import STORE, marketplace_of, valid_asin
+from hashcart_amazon.urls import STORE, marketplace_of_url, valid_asin
 
 log = logging.getLogger(__name__)
-
-DEFAULT_MARKETPLACE = "amazon.com"
-
-
-def marketplace_of_line(line: CartLine) -> str:
-    host = urlsplit(line.url).hostname if line.url else None
-    return marketplace_of(host or "") or DEFAULT_MARKETPLACE
 
 
 def cart_add_urls(lines: Sequence[CartLine], partner_tag: str | None) -> dict[str, str]:
@@ -33,7 +26,7 @@ def cart_add_urls(lines: Sequence[CartLine], partner_tag: str | None) -> dict[st
         asin = valid_asin(sku) if store == STORE else None
         if asin is None or line.quantity < 1:
             continue
-        by_marketplace.setdefault(marketplace_of_line(line), []).append((asin, line.quantity))
+        by_marketplace.setdefault(marketplace_of_url(line.url), []).append((asin, line.quantity))
     urls = {}
     for marketplace, items in by_marketplace.items():
         query: list[tuple[str, str]] = [("AssociateTag", partner_tag)] if partner_tag else []

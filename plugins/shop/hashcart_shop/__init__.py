@@ -21,17 +21,6 @@ from hashcart_shop.settings import ShopList, ShopSettings
 from hashcart_shop.shopify import cart_permalink
 from hashcart_shop.source import ShopSource
 
-__all__ = [
-    "ShopSettings",
-    "ShopSource",
-    "hashcart_doctor",
-    "hashcart_product_from_url",
-    "hashcart_product_sources",
-    "hashcart_settings",
-    "hashcart_store_cart_url",
-    "hashcart_web_routes",
-]
-
 
 class _Configured:
     """The shops of the running server; `hashcart_product_from_url` has no server to ask."""

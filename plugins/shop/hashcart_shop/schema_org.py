@@ -30,8 +30,6 @@ class PageProduct:
     price_cents: int
     currency: str
     available: bool
-    sku: str | None = None
-    gtin: str | None = None
     image_url: str | None = None
 
 
@@ -195,21 +193,11 @@ def _from_schema(node: dict[str, Any], url: str) -> PageProduct | None:
         priced = _offer_price(offer)
         if priced is None:
             continue
-        gtin = next(
-            (
-                _text(node[key], 14)
-                for key in ("gtin13", "gtin", "gtin12", "gtin14", "gtin8")
-                if node.get(key)
-            ),
-            None,
-        )
         return PageProduct(
             title=title,
             price_cents=priced[0],
             currency=priced[1],
             available=_available(offer.get("availability")),
-            sku=_text(node.get("sku"), 100),
-            gtin=gtin,
             image_url=_image(node.get("image"), url),
         )
     return None
@@ -229,6 +217,5 @@ def _from_opengraph(graph: dict[str, Any], url: str) -> PageProduct | None:
         price_cents=price,
         currency=currency,
         available=_available(graph.get("product:availability") or graph.get("og:availability")),
-        sku=_text(graph.get("product:retailer_item_id"), 100),
         image_url=_image(graph.get("og:image"), url),
     )

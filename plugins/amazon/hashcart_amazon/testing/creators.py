@@ -21,7 +21,6 @@ kit's own tests to check that this stand-in reads what the SDK sends and sends w
 from __future__ import annotations
 
 import asyncio
-import base64
 import json
 import re
 import secrets
@@ -30,9 +29,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+import aiohttp
 from aiohttp import web
-
-__all__ = ["CreatorsStandin", "StandinItem"]
 
 DEFAULT_CREDENTIAL_ID = "standin-credential"
 DEFAULT_CREDENTIAL_SECRET = "standin-credential-secret"
@@ -40,45 +38,27 @@ DEFAULT_PARTNER_TAG = "hashcart-21"
 TOKEN_SECONDS = 3600
 MAX_ITEM_IDS = 10
 
-#: The `getItems` resources the API knows (those a shopping cart needs are marked by use below).
+#: The `getItems` resources the API knows, one family a line.
 KNOWN_RESOURCES = frozenset(
     {
-        "browseNodeInfo.browseNodes",
-        "browseNodeInfo.browseNodes.ancestor",
-        "browseNodeInfo.browseNodes.salesRank",
-        "browseNodeInfo.websiteSalesRank",
-        "customerReviews.count",
-        "customerReviews.starRating",
-        "images.primary.small",
-        "images.primary.medium",
-        "images.primary.large",
+        "browseNodeInfo.browseNodes", "browseNodeInfo.browseNodes.ancestor",
+        "browseNodeInfo.browseNodes.salesRank", "browseNodeInfo.websiteSalesRank",
+        "customerReviews.count", "customerReviews.starRating",
+        "images.primary.small", "images.primary.medium", "images.primary.large",
         "images.primary.highRes",
-        "images.variants.small",
-        "images.variants.medium",
-        "images.variants.large",
+        "images.variants.small", "images.variants.medium", "images.variants.large",
         "images.variants.highRes",
-        "itemInfo.byLineInfo",
-        "itemInfo.contentInfo",
-        "itemInfo.contentRating",
-        "itemInfo.classifications",
-        "itemInfo.externalIds",
-        "itemInfo.features",
-        "itemInfo.manufactureInfo",
-        "itemInfo.productInfo",
-        "itemInfo.technicalInfo",
-        "itemInfo.title",
-        "itemInfo.tradeInInfo",
+        "itemInfo.byLineInfo", "itemInfo.contentInfo", "itemInfo.contentRating",
+        "itemInfo.classifications", "itemInfo.externalIds", "itemInfo.features",
+        "itemInfo.manufactureInfo", "itemInfo.productInfo", "itemInfo.technicalInfo",
+        "itemInfo.title", "itemInfo.tradeInInfo",
         "parentASIN",
-        "offersV2.listings.availability",
-        "offersV2.listings.condition",
-        "offersV2.listings.dealDetails",
-        "offersV2.listings.isBuyBoxWinner",
-        "offersV2.listings.loyaltyPoints",
-        "offersV2.listings.merchantInfo",
-        "offersV2.listings.price",
-        "offersV2.listings.type",
+        "offersV2.listings.availability", "offersV2.listings.condition",
+        "offersV2.listings.dealDetails", "offersV2.listings.isBuyBoxWinner",
+        "offersV2.listings.loyaltyPoints", "offersV2.listings.merchantInfo",
+        "offersV2.listings.price", "offersV2.listings.type",
     }
-)
+)  # fmt: skip
 
 _ASIN = re.compile(r"B[0-9A-Z]{9}|[0-9]{9}[0-9X]")
 _LOCALES = {"www.amazon.de": "de_DE", "www.amazon.co.uk": "en_GB", "www.amazon.fr": "fr_FR"}
@@ -207,10 +187,10 @@ class CreatorsStandin:
         if not lwa and client_id is None and request.headers.get("Authorization"):
             # Cognito also takes client_secret_basic.
             try:
-                auth = _basic(request.headers["Authorization"])
+                basic = aiohttp.BasicAuth.decode(request.headers["Authorization"], "utf-8")
             except ValueError:
                 return _oauth_error("invalid_client", 401)
-            client_id, client_secret = auth
+            client_id, client_secret = basic.login, basic.password
         if not (
             secrets.compare_digest(str(client_id or ""), self.credential_id)
             and secrets.compare_digest(str(client_secret or ""), self.credential_secret)
@@ -317,28 +297,15 @@ class CreatorsStandin:
         errors: list[dict[str, str]] = []
         for asin in body["itemIds"]:
             if not _ASIN.fullmatch(asin):
-                errors.append(
-                    {
-                        "code": "InvalidParameterValue",
-                        "message": f"The ItemId {asin} provided in the request is invalid.",
-                    }
-                )
+                code, problem = "InvalidParameterValue", "provided in the request is invalid"
             elif asin in self.not_accessible:
-                errors.append(
-                    {
-                        "code": "ItemNotAccessible",
-                        "message": f"The ItemId {asin} is not accessible through the Creators API.",
-                    }
-                )
+                code, problem = "ItemNotAccessible", "is not accessible through the Creators API"
             elif (item := self.items.get((marketplace, asin))) is None:
-                errors.append(
-                    {
-                        "code": "ItemNotFound",
-                        "message": f"The ItemId {asin} provided in the request is not valid.",
-                    }
-                )
+                code, problem = "ItemNotFound", "provided in the request is not valid"
             else:
                 items.append(_item(marketplace, asin, item, resources, body["partnerTag"]))
+                continue
+            errors.append({"code": code, "message": f"The ItemId {asin} {problem}."})
         answer: dict[str, Any] = {}
         if items:
             answer["itemsResult"] = {"items": items}
@@ -397,13 +364,3 @@ def _validation(message: str, reason: str) -> web.Response:
 
 def _oauth_error(error: str, status: int) -> web.Response:
     return web.json_response({"error": error}, status=status)
-
-
-def _basic(header: str) -> tuple[str, str]:
-    scheme, _, value = header.partition(" ")
-    if scheme.lower() != "basic":
-        raise ValueError("not basic")
-    client_id, sep, secret = base64.b64decode(value).decode().partition(":")
-    if not sep:
-        raise ValueError("no colon")
-    return client_id, secret
