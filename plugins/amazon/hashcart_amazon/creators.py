@@ -101,8 +101,6 @@ class CreatorsApiSource:
                         )
         return found
 
-    # -- one getItems call ------------------------------------------------------------------------
-
     async def _get_items(
         self,
         session: aiohttp.ClientSession,
@@ -179,8 +177,6 @@ class CreatorsApiSource:
             raise SourceUnavailable(f"Creators API answered {status} without JSON") from exc
         return status, answer, retry_after
 
-    # -- OAuth 2.0 --------------------------------------------------------------------------------
-
     async def check_credentials(self) -> None:
         """Ask for a token now (for `hashcart doctor`); raises `SourceUnavailable` if refused."""
         async with aiohttp.ClientSession(
@@ -223,9 +219,6 @@ class CreatorsApiSource:
             log.error("Creators API token request refused (%d): %s", status, error)
             raise SourceUnavailable(f"Creators API token request answered {status}: {error}")
         return OAuth2Token.from_dict(answer)
-
-
-# -- reading an item ------------------------------------------------------------------------------
 
 
 def product_of(item: Mapping[str, Any], asin: str, marketplace: str) -> Product:

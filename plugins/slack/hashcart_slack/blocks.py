@@ -55,7 +55,7 @@ def format_reply(
     link_url = outcome.params.get("link_url")
     if outcome.code in (OutcomeCode.LINK_NEEDED, OutcomeCode.LINK_SENT) and link_url:
         label = hashcart.translate(locale, "slack.link_account")
-        blocks = [_section(_mrkdwn_escape(text)), _button(label, str(link_url), "link")]
+        blocks = [_section(_mrkdwn_escape(text)), _actions(_button(label, str(link_url), "link"))]
         return ReplyContent(text, {"blocks": blocks})
     return ReplyContent(text) if outcome.code in _ASKS else None
 
@@ -106,7 +106,7 @@ def cart_blocks(
         _section("\n".join(rows)),
         {"type": "divider"},
         _section(hashcart.translate(locale, "slack.total", count=count, totals=totals)),
-        _button(hashcart.translate(locale, "slack.view_cart"), cart_url, "view_cart"),
+        _actions(_button(hashcart.translate(locale, "slack.view_cart"), cart_url, "view_cart")),
     ]
 
 
@@ -132,19 +132,15 @@ def handoff_blocks(handoffs: list[dict[str, str]], locale: str | None, hashcart:
     Slack takes at most 25 buttons in a block, 75 characters per label and 3000 per URL.
     """
     buttons = [
-        {
-            "type": "button",
-            "text": {
-                "type": "plain_text",
-                "text": hashcart.translate(locale, "slack.continue_at", label=store["label"])[:75],
-            },
-            "url": store["url"],
-            "action_id": f"handoff_{index}",
-        }
+        _button(
+            hashcart.translate(locale, "slack.continue_at", label=store["label"])[:75],
+            store["url"],
+            f"handoff_{index}",
+        )
         for index, store in enumerate(handoffs[:25])
         if len(store.get("url", "")) <= 3000
     ]
-    return [{"type": "actions", "elements": buttons}] if buttons else []
+    return [_actions(*buttons)] if buttons else []
 
 
 def _store(line: CartLine) -> str:
@@ -157,18 +153,13 @@ def _section(text: str) -> dict[str, Any]:
     return {"type": "section", "text": {"type": "mrkdwn", "text": text[:3000]}}
 
 
+def _actions(*buttons: dict[str, Any]) -> dict[str, Any]:
+    return {"type": "actions", "elements": list(buttons)}
+
+
 def _button(label: str, url: str, action_id: str) -> dict[str, Any]:
-    return {
-        "type": "actions",
-        "elements": [
-            {
-                "type": "button",
-                "text": {"type": "plain_text", "text": label},
-                "url": url,
-                "action_id": action_id,
-            }
-        ],
-    }
+    text = {"type": "plain_text", "text": label}
+    return {"type": "button", "text": text, "url": url, "action_id": action_id}
 
 
 def _mrkdwn_escape(text: str) -> str:

@@ -58,8 +58,6 @@ class Listeners:
         self._platform = platform
         self._core = platform.hashcart
 
-    # -- slash command ------------------------------------------------------------------------
-
     async def on_command(self, ack: Any, command: dict[str, Any]) -> BoltResponse | None:
         received = time.monotonic()
         cart_command = from_slash_command(command)
@@ -80,16 +78,13 @@ class Listeners:
     async def on_link_button(self, ack: Any) -> None:
         await ack()
 
-    # -- the app taken away (single-workspace mode; Bolt handles OAuth installations) ----------
-
     async def on_uninstalled(self) -> None:
+        """The app taken away in single-workspace mode; Bolt handles OAuth installations."""
         await self._platform.forget_token()
 
     async def on_tokens_revoked(self, event: dict[str, Any]) -> None:
         if (event.get("tokens") or {}).get("bot"):
             await self._platform.forget_token()
-
-    # -- Events API ---------------------------------------------------------------------------
 
     async def on_message(self, body: dict[str, Any], event: dict[str, Any]) -> BoltResponse | None:
         return await self._within_budget(self._apply_message(body, event))

@@ -56,8 +56,6 @@ class SlackPlatform:
         self._token_digest = hashlib.sha256(token.encode()).hexdigest() if token else None
         self.bolt: AsyncApp = build_app(self)
 
-    # -- lifecycle ----------------------------------------------------------------------------
-
     async def start(self) -> None:
         self._http()
 
@@ -77,8 +75,6 @@ class SlackPlatform:
             self._session = aiohttp.ClientSession(timeout=self.hashcart.http_timeout)
             self.client.session = self._session
         return self._session
-
-    # -- inbound ------------------------------------------------------------------------------
 
     async def handle(self, request: web.Request) -> web.Response:
         """Slack → Bolt: signature, url_verification and ack are Bolt's; listeners are ours."""
@@ -104,8 +100,6 @@ class SlackPlatform:
             raise web.HTTPNotFound()
         self._http()
         return await to_aiohttp_response(await flow.handle_callback(await to_bolt_request(request)))
-
-    # -- outbound -----------------------------------------------------------------------------
 
     async def send_reply(self, reply: OutgoingReply) -> None:
         await replies.send(self, reply)

@@ -105,8 +105,6 @@ class CreatorsStandin:
     _second: tuple[int, int] = (0, 0)
     _runner: web.AppRunner | None = None
 
-    # -- life cycle -------------------------------------------------------------------------------
-
     async def __aenter__(self) -> CreatorsStandin:
         await self.start()
         return self
@@ -168,8 +166,6 @@ class CreatorsStandin:
         """Make every token issued so far expired, as an hour later."""
         self._tokens = {token: 0.0 for token in self._tokens}
 
-    # -- OAuth 2.0 --------------------------------------------------------------------------------
-
     async def _token(self, request: web.Request) -> web.Response:
         lwa = self.version.startswith("3.")
         if lwa:
@@ -219,8 +215,6 @@ class CreatorsStandin:
         if expires <= time.time():
             return "TokenExpired"
         return None
-
-    # -- getItems ---------------------------------------------------------------------------------
 
     async def _get_items(self, request: web.Request) -> web.Response:
         authorization = request.headers.get("Authorization", "")

@@ -7,7 +7,7 @@ import json
 import secrets
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Self
 
 import aiohttp
@@ -26,9 +26,6 @@ from hashcart_slack.testing.payloads import (
     slash_command_form,
     tokens_revoked_event,
 )
-
-DEFAULT_SIGNING_SECRET = "standin-signing-secret"
-DEFAULT_BOT_TOKEN = "xoxb-standin-token"
 
 #: Slack lets a response_url be used this many times, for this long.
 RESPONSE_URL_USES = 5
@@ -101,20 +98,12 @@ class SlackStandinBase:
     def make_app(self) -> web.Application:
         raise NotImplementedError  # `SlackStandin` serves the Web API built on this base
 
-    def __init__(
-        self,
-        *,
-        signing_secret: str = DEFAULT_SIGNING_SECRET,
-        bot_token: str = DEFAULT_BOT_TOKEN,
-        team_id: str = "T0001",
-        bot_user_id: str = "U0BOT",
-        bot_id: str = "B0BOT",
-    ) -> None:
-        self.signing_secret = signing_secret
-        self.bot_token = bot_token
+    def __init__(self, *, team_id: str = "T0001") -> None:
+        self.signing_secret = "standin-signing-secret"
+        self.bot_token = "xoxb-standin-token"
         self.team_id = team_id
-        self.bot_user_id = bot_user_id
-        self.bot_id = bot_id
+        self.bot_user_id = "U0BOT"
+        self.bot_id = "B0BOT"
         #: Scopes auth.test reports in `X-OAuth-Scopes`, as Slack does for the token's grant.
         self.scopes: list[str] = list(BOT_SCOPES)
         self.calls: list[ApiCall] = []
@@ -126,7 +115,7 @@ class SlackStandinBase:
         self.client_id = "standin-client-id"
         self.client_secret = "standin-client-secret"
         #: Valid bot tokens and the workspace each belongs to; OAuth installs add more.
-        self.tokens: dict[str, str] = {bot_token: team_id}
+        self.tokens: dict[str, str] = {self.bot_token: team_id}
         self._oauth_codes: dict[str, tuple[str, str, str]] = {}
         #: "Sign in with Slack" (OpenID Connect); `signin_as(...)` says who is signed in.
         self.openid: AuthorizationServer[dict[str, str]] = AuthorizationServer(
@@ -139,8 +128,6 @@ class SlackStandinBase:
         self._session: aiohttp.ClientSession | None = None
         self.url = ""
         self.app = self.make_app()
-
-    # -- lifecycle --------------------------------------------------------------------------
 
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
         self._runner = web.AppRunner(self.app, access_log=None)
@@ -178,8 +165,6 @@ class SlackStandinBase:
     def api_url(self) -> str:
         """The value for `HASHCART_SLACK_API_URL` (slack_sdk appends the method name)."""
         return f"{self.url}/api/"
-
-    # -- workspace state ----------------------------------------------------------------------
 
     def add_message(
         self,
@@ -248,8 +233,6 @@ class SlackStandinBase:
     def responses_to(self, response_url: str | None) -> list[ResponsePost]:
         return [r for r in self.responses if r.response_url == response_url]
 
-    # -- delivering to the app ----------------------------------------------------------------
-
     async def deliver(
         self,
         target_url: str,
@@ -311,9 +294,7 @@ class SlackStandinBase:
             timestamp=timestamp,
             secret=secret,
         )
-        return Delivery(
-            delivery.status, delivery.body, delivery.headers, url, trigger, payload=body
-        )
+        return replace(delivery, response_url=url, trigger_id=trigger)
 
     async def send_event(
         self,
@@ -322,8 +303,6 @@ class SlackStandinBase:
         *,
         event_id: str | None = None,
         retry_num: int | None = None,
-        timestamp: int | None = None,
-        secret: str | None = None,
         team_id: str | None = None,
     ) -> Delivery:
         """Deliver one Events API `event_callback`; reuse `event_id` to play a retry."""
@@ -336,33 +315,26 @@ class SlackStandinBase:
             event, event_id=eid, team_id=team_id or self.team_id, bot_user_id=self.bot_user_id
         )
         delivery = await self.deliver(
-            target_url,
-            body,
-            content_type="application/json",
-            retry_num=retry_num,
-            timestamp=timestamp,
-            secret=secret,
+            target_url, body, content_type="application/json", retry_num=retry_num
         )
-        return Delivery(
-            delivery.status, delivery.body, delivery.headers, event_id=eid, payload=body
-        )
+        return replace(delivery, event_id=eid)
 
     async def uninstall(self, target_url: str, team_id: str | None = None) -> Delivery:
         """A workspace removes the app: its bot tokens stop working, then `app_uninstalled`."""
-        team = team_id or self.team_id
-        self._revoke(team)
-        return await self.send_event(target_url, app_uninstalled_event(), team_id=team)
+        return await self._take_away(target_url, team_id, app_uninstalled_event())
 
     async def revoke_bot_token(self, target_url: str, team_id: str | None = None) -> Delivery:
         """A workspace admin revokes the bot's token: it stops working, then `tokens_revoked`."""
-        team = team_id or self.team_id
-        self._revoke(team)
         event = tokens_revoked_event(bot=[self.bot_user_id])
-        return await self.send_event(target_url, event, team_id=team)
+        return await self._take_away(target_url, team_id, event)
 
-    def _revoke(self, team_id: str) -> None:
-        for token in [t for t, team in self.tokens.items() if team == team_id]:
+    async def _take_away(
+        self, target_url: str, team_id: str | None, event: dict[str, Any]
+    ) -> Delivery:
+        team = team_id or self.team_id
+        for token in [t for t, owner in self.tokens.items() if owner == team]:
             del self.tokens[token]
+        return await self.send_event(target_url, event, team_id=team)
 
     def _client_session(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:

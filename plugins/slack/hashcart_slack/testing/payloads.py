@@ -70,10 +70,8 @@ def slash_command_form(
     user_name: str = "alice",
     team_id: str = "T0001",
     channel_id: str = "C0GENERAL",
-    channel_name: str = "general",
     command: str = "/cart",
     trigger_id: str | None = None,
-    api_app_id: str = "A0HASHCART",
 ) -> bytes:
     """The form-encoded body of a slash command, field for field as Slack sends it."""
     fields = {
@@ -81,12 +79,12 @@ def slash_command_form(
         "team_id": team_id,
         "team_domain": "standin",
         "channel_id": channel_id,
-        "channel_name": channel_name,
+        "channel_name": "general",
         "user_id": user_id,
         "user_name": user_name,
         "command": command,
         "text": text,
-        "api_app_id": api_app_id,
+        "api_app_id": "A0HASHCART",
         "is_enterprise_install": "false",
         "response_url": response_url,
         "trigger_id": trigger_id or new_trigger_id(),
@@ -105,15 +103,13 @@ def message_event(
     *,
     user: str | None = "U0ALICE",
     channel: str = "C0GENERAL",
-    ts: str | None = None,
-    team: str = "T0001",
     bot_id: str | None = None,
     subtype: str | None = None,
     thread_ts: str | None = None,
     channel_type: str = "channel",
 ) -> dict[str, Any]:
     """A `message` event as a user (or, with `bot_id`/`subtype`, a bot) posts it in a channel."""
-    stamp = ts or new_ts()
+    stamp = new_ts()
     event: dict[str, Any] = {
         "type": "message",
         "channel": channel,
@@ -121,7 +117,7 @@ def message_event(
         "ts": stamp,
         "event_ts": stamp,
         "channel_type": channel_type,
-        "team": team,
+        "team": "T0001",
     }
     if user is not None:
         event["user"] = user
@@ -178,14 +174,13 @@ def event_callback(
     *,
     event_id: str | None = None,
     team_id: str = "T0001",
-    api_app_id: str = "A0HASHCART",
     bot_user_id: str = "U0BOT",
 ) -> bytes:
     """The Events API envelope around one event, as JSON bytes ready to sign."""
     envelope = {
         "token": "standin-verification-token",
         "team_id": team_id,
-        "api_app_id": api_app_id,
+        "api_app_id": "A0HASHCART",
         "event": dict(event),
         "type": "event_callback",
         "event_id": event_id or new_event_id(),
