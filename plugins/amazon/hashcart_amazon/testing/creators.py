@@ -32,6 +32,8 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
+from hashcart.testing.standins.served import Served
+
 DEFAULT_CREDENTIAL_ID = "standin-credential"
 DEFAULT_CREDENTIAL_SECRET = "standin-credential-secret"
 DEFAULT_PARTNER_TAG = "hashcart-21"
@@ -84,7 +86,7 @@ class GetItemsCall:
 
 
 @dataclass
-class CreatorsStandin:
+class CreatorsStandin(Served):
     credential_id: str = DEFAULT_CREDENTIAL_ID
     credential_secret: str = DEFAULT_CREDENTIAL_SECRET
     version: str = "2.1"
@@ -100,31 +102,10 @@ class CreatorsStandin:
     not_accessible: set[str] = field(default_factory=set)
     calls: list[GetItemsCall] = field(default_factory=list)
     tokens_issued: int = 0
-    url: str = ""
     _tokens: dict[str, float] = field(default_factory=dict)
     _second: tuple[int, int] = (0, 0)
-    _runner: web.AppRunner | None = None
 
-    async def __aenter__(self) -> CreatorsStandin:
-        await self.start()
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.stop()
-
-    async def start(self, host: str = "127.0.0.1", port: int = 0) -> None:
-        self._runner = web.AppRunner(self.app(), access_log=None)
-        await self._runner.setup()
-        await web.TCPSite(self._runner, host, port).start()
-        bound = self._runner.addresses[0]
-        self.url = f"http://{bound[0]}:{bound[1]}"
-
-    async def stop(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-
-    def app(self) -> web.Application:
+    def make_app(self) -> web.Application:
         app = web.Application()
         app.router.add_post("/auth/o2/token", self._token)
         app.router.add_post("/catalog/v1/getItems", self._get_items)

@@ -8,12 +8,12 @@ import secrets
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any, Self
+from typing import Any
 
 import aiohttp
-from aiohttp import web
 
 from hashcart.testing.standins.oauth2 import AuthorizationServer
+from hashcart.testing.standins.served import Served
 from hashcart_slack.settings import BOT_SCOPES
 from hashcart_slack.testing.payloads import (
     _ids,
@@ -92,11 +92,8 @@ class _Channel:
     messages: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
-class SlackStandinBase:
+class SlackStandinBase(Served):
     """What every part of the stand-in shares."""
-
-    def make_app(self) -> web.Application:
-        raise NotImplementedError  # `SlackStandin` serves the Web API built on this base
 
     def __init__(self, *, team_id: str = "T0001") -> None:
         self.signing_secret = "standin-signing-secret"
@@ -124,27 +121,14 @@ class SlackStandinBase:
             required_scopes=("openid",),
             require_pkce=False,
         )
-        self._runner: web.AppRunner | None = None
         self._session: aiohttp.ClientSession | None = None
-        self.url = ""
         self.app = self.make_app()
-
-    async def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
-        self._runner = web.AppRunner(self.app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, host, port)
-        await site.start()
-        bound_port = int(self._runner.addresses[0][1])
-        self.url = f"http://{host}:{bound_port}"
-        return self.url
 
     async def stop(self) -> None:
         if self._session is not None:
             await self._session.close()
             self._session = None
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
+        await super().stop()
 
     def plugin_env(self) -> dict[str, str]:
         """The settings that point the Slack plugin here."""
@@ -153,13 +137,6 @@ class SlackStandinBase:
             "HASHCART_SLACK_BOT_TOKEN": self.bot_token,
             "HASHCART_SLACK_API_URL": self.api_url,
         }
-
-    async def __aenter__(self) -> Self:
-        await self.start()
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.stop()
 
     @property
     def api_url(self) -> str:
