@@ -34,9 +34,7 @@ def _from_environment(hosts: str) -> ShopList:
 
 
 def _shops() -> ShopList:
-    if _Configured.shops is not None:
-        return _Configured.shops
-    return _from_environment(os.environ.get("HASHCART_SHOP_HOSTS", ""))
+    return _Configured.shops or _from_environment(os.environ.get("HASHCART_SHOP_HOSTS", ""))
 
 
 def _configure(hashcart: Any) -> ShopList:

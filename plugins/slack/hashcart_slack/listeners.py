@@ -194,16 +194,15 @@ async def fetch_message(client: AsyncWebClient, channel: str, ts: str) -> Mappin
     history = await client.conversations_history(
         channel=channel, latest=ts, inclusive=True, limit=1
     )
-    for message in history.get("messages") or ():
-        if message.get("ts") == ts:
-            return dict(message)
+    if (message := _message_at(history, ts)) is not None:
+        return message
     try:
-        thread = await client.conversations_replies(channel=channel, ts=ts)
+        return _message_at(await client.conversations_replies(channel=channel, ts=ts), ts)
     except SlackApiError as exc:
         if exc.response.get("error") == "thread_not_found":
             return None
         raise
-    for message in thread.get("messages") or ():
-        if message.get("ts") == ts:
-            return dict(message)
-    return None
+
+
+def _message_at(answer: Any, ts: str) -> dict[str, Any] | None:
+    return next((dict(m) for m in answer.get("messages") or () if m.get("ts") == ts), None)

@@ -145,10 +145,8 @@ class SlackPlatform:
             session=self._http(),
         )
 
-    async def post_response(
-        self, response_url: str, body: Mapping[str, Any], *, raise_errors: bool = False
-    ) -> None:
-        """POST a message to a `response_url`; with `raise_errors`, sort failures for the sender."""
+    async def post_response(self, response_url: str, body: Mapping[str, Any]) -> None:
+        """POST a message to a `response_url`, failures sorted for the reply sender."""
         try:
             async with self._http().post(
                 response_url, json=dict(body), timeout=self.hashcart.http_timeout
@@ -156,9 +154,6 @@ class SlackPlatform:
                 if resp.status < 300:
                     return
                 detail = (await resp.text())[:200]
-                verdict = replies.classify(resp.status, resp.headers, detail)
         except (aiohttp.ClientError, TimeoutError) as exc:
-            verdict = RetryLater(f"response_url: {type(exc).__name__}", 0.0)
-        if raise_errors:
-            raise verdict
-        log.warning("slack: response_url refused a message: %s", verdict.reason)
+            raise RetryLater(f"response_url: {type(exc).__name__}", 0.0) from exc
+        raise replies.classify(resp.status, resp.headers, detail)

@@ -35,7 +35,7 @@ async def send(platform: SlackPlatform, reply: OutgoingReply) -> None:
     body: dict[str, Any] = {"response_type": "ephemeral", "text": reply.content.text}
     if blocks:
         body["blocks"] = blocks
-    await platform.post_response(target.channel, body, raise_errors=True)
+    await platform.post_response(target.channel, body)
 
 
 async def _post(platform: SlackPlatform, reply: OutgoingReply, kwargs: dict[str, Any]) -> None:

@@ -1,17 +1,10 @@
 """A local Amazon Creators API: the OAuth 2.0 token endpoint and `getItems`, in its wire format.
 
-The Creators API is Amazon's successor to the Product Advertising API 5.0. A client trades its
-credential id and secret for a bearer token (client credentials grant): credentials of version 2.x
-post a form to a Cognito token endpoint with scope `creatorsapi/default`, version 3.x post JSON to
-Login with Amazon with scope `creatorsapi::default`. It then calls `POST /catalog/v1/getItems`
-with `Authorization: Bearer <token>, Version <version>` (3.x: without the version), the
-marketplace in `x-marketplace` (`www.amazon.de`) and a camelCase JSON body: `partnerTag`, 1–10
-`itemIds`, `resources` such as `itemInfo.title`, `images.primary.medium`,
-`offersV2.listings.price` and `offersV2.listings.availability`. The answer has
-`itemsResult.items` and, for items it cannot give, partial `errors` (`InvalidParameterValue` for
-an id that is not an ASIN, `ItemNotFound`, `ItemNotAccessible`); throttling is a 429 with a
-`ThrottleException` body. The official SDK (`amazon-creatorsapi-python-sdk`) is used by the test
-kit's own tests to check that this stand-in reads what the SDK sends and sends what it reads.
+A client trades its credential for a bearer token (client credentials: a form to Cognito for
+version 2.x, JSON to Login with Amazon for 3.x), then posts `getItems` with the marketplace in
+`x-marketplace` and a camelCase JSON body; items the API cannot give come back as partial
+`errors`, throttling as a 429. The kit's own tests hold this stand-in against the official SDK
+(`amazon-creatorsapi-python-sdk`): it reads what the SDK sends and sends what the SDK reads.
 
     async with CreatorsStandin() as api:
         api.add_item("www.amazon.de", "B00X4WHP5E", "Echo Dot", "19.99", "EUR")

@@ -7,7 +7,7 @@ import json
 import secrets
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 import aiohttp
@@ -67,7 +67,6 @@ class Delivery:
     response_url: str | None = None
     trigger_id: str | None = None
     event_id: str | None = None
-    payload: bytes = b""
 
     def json(self) -> Any:
         return json.loads(self.body)
@@ -87,11 +86,6 @@ class _ResponseUrl:
     uses: int = 0
 
 
-@dataclass(slots=True)
-class _Channel:
-    messages: dict[str, dict[str, Any]] = field(default_factory=dict)
-
-
 class SlackStandinBase(Served):
     """What every part of the stand-in shares."""
 
@@ -106,7 +100,8 @@ class SlackStandinBase(Served):
         self.calls: list[ApiCall] = []
         self.responses: list[ResponsePost] = []
         self.users: dict[str, dict[str, Any]] = {}
-        self._channels: dict[str, _Channel] = {}
+        #: Each channel's messages by `ts`.
+        self._channels: dict[str, dict[str, dict[str, Any]]] = {}
         self._response_urls: dict[str, _ResponseUrl] = {}
         self._faults: dict[str, list[_Fault]] = {}
         self.client_id = "standin-client-id"
@@ -158,7 +153,7 @@ class SlackStandinBase(Served):
         if thread_ts is not None and thread_ts != stamp:
             message["thread_ts"] = thread_ts
             message["parent_user_id"] = user
-        self._channels.setdefault(channel, _Channel()).messages[stamp] = message
+        self._channels.setdefault(channel, {})[stamp] = message
         return message
 
     def oauth_code(
@@ -234,7 +229,7 @@ class SlackStandinBase(Served):
         session = self._client_session()
         async with session.post(target_url, data=body, headers=headers) as resp:
             text = await resp.text()
-            return Delivery(resp.status, text, dict(resp.headers), payload=body)
+            return Delivery(resp.status, text, dict(resp.headers))
 
     async def slash_command(
         self,
@@ -287,7 +282,7 @@ class SlackStandinBase(Served):
         if event.get("type") == "message" and "ts" in event and not event.get("subtype"):
             channel = str(event.get("channel", ""))
             stored = {k: v for k, v in event.items() if k not in ("channel", "event_ts")}
-            self._channels.setdefault(channel, _Channel()).messages[str(event["ts"])] = stored
+            self._channels.setdefault(channel, {})[str(event["ts"])] = stored
         body = event_callback(
             event, event_id=eid, team_id=team_id or self.team_id, bot_user_id=self.bot_user_id
         )

@@ -1,14 +1,4 @@
-"""A local Slack: the Web API, `response_url` endpoints, and signed deliveries to an app.
-
-Tests, the playground and plugin authors use it instead of slack.com. It speaks Slack's wire format
-(docs/wire-formats.md) closely enough that the real `slack_sdk` client and Bolt app accept it:
-JSON bodies with `{"ok": ...}`, 429 with an integer `Retry-After`, v0 request signatures.
-
-    async with SlackStandin() as slack:
-        settings = {"HASHCART_SLACK_API_URL": slack.api_url, ...}
-        delivery = await slack.slash_command(f"{app_url}/slack/events", "add <https://...>")
-        await eventually(lambda: slack.responses_to(delivery.response_url))
-"""
+"""A local Slack: the Web API, `response_url` endpoints, and signed deliveries to an app."""
 
 from __future__ import annotations
 
@@ -34,14 +24,21 @@ from hashcart_slack.testing.payloads import message_event, new_event_id, new_tri
 
 
 class SlackStandin(SlackStandinBase):
-    """A Slack workspace on 127.0.0.1: Web API at `api_url`, response URLs, signed deliveries.
+    """A Slack workspace on 127.0.0.1 for tests, the playground and plugin authors.
 
-    Faults are injected per Web API method (or `"response_url"`) with `fail(...)` and are used up
-    one call at a time, so a test can check that a 429 is retried and that the retry succeeds.
+    It speaks Slack's wire format (docs/wire-formats.md) closely enough that the real `slack_sdk`
+    client and Bolt app accept it: JSON bodies with `{"ok": ...}`, 429 with an integer
+    `Retry-After`, v0 request signatures. Faults are injected per Web API method (or
+    `"response_url"`) with `fail(...)` and are used up one call at a time, so a test can check
+    that a 429 is retried and that the retry succeeds.
 
     `start()` serves it on a port of its own. To mount `app` inside another server instead (the
     playground does), set `url` to the base URL it is reachable at, so `api_url` and new
     response URLs point there.
+
+        async with SlackStandin() as slack:
+            delivery = await slack.slash_command(f"{app_url}/slack/events", "add <https://...>")
+            await eventually(lambda: slack.responses_to(delivery.response_url))
     """
 
     platform = "slack"
@@ -212,9 +209,7 @@ class SlackStandin(SlackStandinBase):
         inclusive = str(params.get("inclusive", "0")) in ("1", "true")
         limit = int(params.get("limit") or 100)
         top_level = [
-            m
-            for m in channel.messages.values()
-            if "thread_ts" not in m or m["thread_ts"] == m["ts"]
+            m for m in channel.values() if "thread_ts" not in m or m["thread_ts"] == m["ts"]
         ]
         if latest is not None:
             bound = float(latest)
@@ -237,13 +232,11 @@ class SlackStandin(SlackStandinBase):
         ts = str(params.get("ts") or "")
         if channel is None:
             return {"ok": False, "error": "channel_not_found"}
-        message = channel.messages.get(ts)
+        message = channel.get(ts)
         if message is None:
             return {"ok": False, "error": "thread_not_found"}
         root = str(message.get("thread_ts") or ts)
-        thread = [
-            m for m in channel.messages.values() if m.get("thread_ts") == root or m["ts"] == root
-        ]
+        thread = [m for m in channel.values() if m.get("thread_ts") == root or m["ts"] == root]
         thread.sort(key=lambda m: float(m["ts"]))
         return {"ok": True, "messages": thread, "has_more": False}
 
