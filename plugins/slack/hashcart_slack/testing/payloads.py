@@ -119,17 +119,13 @@ def message_event(
         "channel_type": channel_type,
         "team": "T0001",
     }
-    if user is not None:
-        event["user"] = user
-    if bot_id is None and subtype is None:
-        event["client_msg_id"] = secrets.token_hex(8)
+    optional = {"user": user, "subtype": subtype, "thread_ts": thread_ts}
+    event.update({name: value for name, value in optional.items() if value is not None})
     if bot_id is not None:
         event["bot_id"] = bot_id
         event["app_id"] = "A0OTHERAPP"
-    if subtype is not None:
-        event["subtype"] = subtype
-    if thread_ts is not None:
-        event["thread_ts"] = thread_ts
+    elif subtype is None:
+        event["client_msg_id"] = secrets.token_hex(8)
     return event
 
 
