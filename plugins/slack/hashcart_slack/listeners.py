@@ -24,7 +24,7 @@ from slack_bolt.response import BoltResponse
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from hashcart import Action, CartCommand, ProductRef, Unavailable, fault_point, has_hashtag
+from hashcart import Action, CartCommand, Unavailable, fault_point, has_hashtag
 from hashcart_slack.commands import (
     PLATFORM,
     from_direct_message,
@@ -116,20 +116,7 @@ class Listeners:
         text = str(event.get("text") or "")
         if not has_hashtag(unwrap(text), self._core.settings.hashtag):
             return Result.DONE
-        urls = urls_in(text)
-        if not urls:
-            return Result.DONE
-        reference, product = await self._pick_product(urls)
-        command = from_event(
-            body,
-            action=Action.ADD,
-            user_id=str(event["user"]),
-            channel=str(event["channel"]),
-            reference=reference,
-            product=product,
-            thread_ts=event.get("thread_ts"),
-        )
-        return await self._submit(command)
+        return await self._product_in(body, event, Action.ADD, str(event["channel"]), event)
 
     async def _apply_reaction(
         self, body: Mapping[str, Any], event: Mapping[str, Any], client: AsyncWebClient
@@ -145,31 +132,39 @@ class Listeners:
             log.warning("slack: could not fetch message %s/%s: %s", channel, ts, exc)
             self._core.count_platform_error(PLATFORM, "fetch")
             return Result.RETRY
-        urls = urls_in(str((message or {}).get("text") or ""))
+        action = Action.REMOVE if event.get("type") == "reaction_removed" else Action.ADD
+        return await self._product_in(body, event, action, channel, message or {})
+
+    async def _product_in(
+        self,
+        body: Mapping[str, Any],
+        event: Mapping[str, Any],
+        action: Action,
+        channel: str,
+        message: Mapping[str, Any],
+    ) -> Result:
+        """The event's author adds (or removes) the first link in `message` that is a product;
+        failing that its first link, for the core to refuse."""
+        urls = urls_in(str(message.get("text") or ""))
         if not urls:
             return Result.DONE
-        reference, product = await self._pick_product(urls)
-        removed = event.get("type") == "reaction_removed"
-        if removed and product is None:
+        reference, product = urls[0], None
+        for url in urls:
+            if (product := await self._core.resolve_reference(url)) is not None:
+                reference = url
+                break
+        if action is Action.REMOVE and product is None:
             return Result.DONE  # adding already said why; no second "not a product".
         command = from_event(
             body,
-            action=Action.REMOVE if removed else Action.ADD,
+            action=action,
             user_id=str(event["user"]),
             channel=channel,
             reference=reference,
             product=product,
-            thread_ts=(message or {}).get("thread_ts"),
+            thread_ts=message.get("thread_ts"),
         )
         return await self._submit(command)
-
-    async def _pick_product(self, urls: list[str]) -> tuple[str, ProductRef | None]:
-        """The first link that is a product; failing that the first link, for the core to refuse."""
-        for url in urls:
-            ref = await self._core.resolve_reference(url)
-            if ref is not None:
-                return url, ref
-        return urls[0], None
 
     async def _submit(self, command: CartCommand) -> Result:
         await fault_point("slack.event.received")
