@@ -35,12 +35,23 @@ _ASKS = frozenset(
 def format_reply(
     command: CartCommand, outcome: Outcome, locale: str | None, hashcart: Host
 ) -> ReplyContent | None:
+    settings = hashcart.settings_for(SlackSettings)
+    hashtag = hashcart.settings.hashtag
+    # The catalog's command placeholders as this app's slash command spells them.
+    commands = {
+        "command": settings.command,
+        "confirm_command": f"{settings.command} confirm",
+        "forget_confirm_command": f"{settings.command} forget confirm",
+    }
+    if outcome.code is OutcomeCode.HELP:  # every way Slack has to use hashcart
+        return ReplyContent(
+            hashcart.translate(
+                locale, "reply.help_slack", hashtag=hashtag, reaction=settings.reaction, **commands
+            )
+        )
     cart_url = f"{hashcart.settings.public_url}/cart"
-    params = {"cart_url": cart_url, "hashtag": hashcart.settings.hashtag, "platform": "slack"}
-    params.update(outcome.params)
-    params.update(slack_commands(hashcart))
-    if outcome.code is OutcomeCode.HELP:
-        return ReplyContent(help_text(locale, hashcart))
+    params = {"cart_url": cart_url, "hashtag": hashtag, "platform": "slack", **outcome.params}
+    params.update(commands)
     text = hashcart.translate(locale, f"reply.{outcome.code.value}", **params)
     if outcome.cart:
         # The listing itself, and answers that show the cart (checkout, an order placed).
@@ -58,28 +69,6 @@ def format_reply(
         blocks = [_section(_mrkdwn_escape(text)), _actions(_button(label, str(link_url), "link"))]
         return ReplyContent(text, {"blocks": blocks})
     return ReplyContent(text) if outcome.code in _ASKS else None
-
-
-def slack_commands(hashcart: Host) -> dict[str, str]:
-    """The catalog's command placeholders as this app's slash command spells them."""
-    command = hashcart.settings_for(SlackSettings).command
-    return {
-        "command": command,
-        "confirm_command": f"{command} confirm",
-        "forget_confirm_command": f"{command} forget confirm",
-    }
-
-
-def help_text(locale: str | None, hashcart: Host) -> str:
-    """Every way Slack has to use hashcart; the command is named as this app configured it."""
-    settings = hashcart.settings_for(SlackSettings)
-    return hashcart.translate(
-        locale,
-        "reply.help_slack",
-        hashtag=hashcart.settings.hashtag,
-        reaction=settings.reaction,
-        **slack_commands(hashcart),
-    )
 
 
 def cart_blocks(

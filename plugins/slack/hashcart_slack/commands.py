@@ -145,10 +145,6 @@ def _asks_help(text: str) -> bool:
     return bool(words) and words[0].lower() == "help"
 
 
-def is_direct_message(event: Mapping[str, Any]) -> bool:
-    return event.get("channel_type") == "im"
-
-
 def is_from_bot(event: Mapping[str, Any]) -> bool:
     """Bots, integrations and edits/joins (any subtype) never count as someone asking."""
     return bool(event.get("bot_id") or event.get("subtype") or not event.get("user"))

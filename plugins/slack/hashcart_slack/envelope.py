@@ -20,8 +20,6 @@ from urllib.parse import parse_qsl
 
 from aiohttp import web
 
-JSON_TYPE = "application/json"
-
 _TIMESTAMP = re.compile(r"[0-9]{1,12}")
 _SIGNATURE = re.compile(r"v0=[0-9a-f]{64}")
 #: Slack's own replay window, the one Bolt applies too.
@@ -70,7 +68,7 @@ def read_body(raw: bytes, content_type: str) -> dict[str, Any]:
     if not text:
         return {}
     try:
-        if content_type == JSON_TYPE or text.startswith("{"):
+        if content_type == "application/json" or text.startswith("{"):
             body = json.loads(text)
         else:
             form = dict(parse_qsl(text, keep_blank_values=True))

@@ -30,7 +30,6 @@ from hashcart_slack.commands import (
     from_direct_message,
     from_event,
     from_slash_command,
-    is_direct_message,
     is_from_bot,
 )
 from hashcart_slack.parse import unwrap, urls_in
@@ -66,11 +65,15 @@ class Listeners:
         try:
             await self._core.submit(cart_command, within=max(0.0, left))
         except Unavailable as exc:
-            # Nothing was recorded and nothing will be: Slack tells the user the command failed.
+            # Nothing was recorded and nothing will be: a 503 (a 200 would promise the command)
+            # makes Slack tell the user that it failed.
             log.warning("slack: could not record %s: %s", cart_command.event_key, exc)
             self._core.count_platform_error(PLATFORM, "unavailable")
             text = self._core.translate(cart_command.locale, "reply.failed")
-            return not_recorded(text)
+            body = {"error": {"code": "not_recorded", "message": text}}
+            return BoltResponse(
+                status=503, body=json.dumps(body), headers={"content-type": "application/json"}
+            )
         await fault_point("slack.slash.recorded")
         await ack()
         return None
@@ -110,7 +113,7 @@ class Listeners:
     async def _apply_message(self, body: Mapping[str, Any], event: Mapping[str, Any]) -> Result:
         if is_from_bot(event):
             return Result.DONE
-        if is_direct_message(event):
+        if event.get("channel_type") == "im":  # a direct message to the bot
             command = from_direct_message(body, event, self._platform.settings.command)
             return await self._submit(command)
         text = str(event.get("text") or "")
@@ -174,14 +177,6 @@ class Listeners:
             self._core.count_platform_error(PLATFORM, "unavailable")
             return Result.RETRY
         return Result.DONE
-
-
-def not_recorded(text: str) -> BoltResponse:
-    """The answer to a slash command that was not recorded: not a 200, which would promise it."""
-    body = {"error": {"code": "not_recorded", "message": text}}
-    return BoltResponse(
-        status=503, body=json.dumps(body), headers={"content-type": "application/json"}
-    )
 
 
 async def fetch_message(client: AsyncWebClient, channel: str, ts: str) -> Mapping[str, Any] | None:
