@@ -87,9 +87,7 @@ class CreatorsApiSource:
         found: dict[str, Product | None] = {}
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self._settings.max_wait_seconds
-        async with aiohttp.ClientSession(
-            timeout=CALL_TIMEOUT, headers={"User-Agent": _USER_AGENT}
-        ) as session:
+        async with _session() as session:
             for marketplace, group in by_marketplace.items():
                 for start in range(0, len(group), MAX_ITEM_IDS):
                     chunk = group[start : start + MAX_ITEM_IDS]
@@ -179,9 +177,7 @@ class CreatorsApiSource:
 
     async def check_credentials(self) -> None:
         """Ask for a token now (for `hashcart doctor`); raises `SourceUnavailable` if refused."""
-        async with aiohttp.ClientSession(
-            timeout=CALL_TIMEOUT, headers={"User-Agent": _USER_AGENT}
-        ) as session:
+        async with _session() as session:
             self._token = None
             await self._access_token(session)
 
@@ -219,6 +215,10 @@ class CreatorsApiSource:
             log.error("Creators API token request refused (%d): %s", status, error)
             raise SourceUnavailable(f"Creators API token request answered {status}: {error}")
         return OAuth2Token.from_dict(answer)
+
+
+def _session() -> aiohttp.ClientSession:
+    return aiohttp.ClientSession(timeout=CALL_TIMEOUT, headers={"User-Agent": _USER_AGENT})
 
 
 def product_of(item: Mapping[str, Any], asin: str, marketplace: str) -> Product:

@@ -1,10 +1,6 @@
-"""Hand a cart over to Amazon's own cart: the Associates "add to cart" form, one per marketplace.
-
-`https://www.<marketplace>/gp/aws/cart/add.html?AssociateTag=<tag>&ASIN.1=<asin>&Quantity.1=<n>…`
-opens Amazon's cart page with the items ready to be added; the partner tag credits the purchase
-to the operator's Associates account. A cart holding products linked on amazon.com and
-amazon.de gets two such links, because a marketplace only sells its own offers.
-"""
+"""Hand a cart over to Amazon's own cart: the Associates "add to cart" form, one per marketplace
+(a marketplace only sells its own offers); the partner tag credits the purchase to the operator's
+Associates account."""
 
 from __future__ import annotations
 

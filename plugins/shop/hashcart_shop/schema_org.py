@@ -11,6 +11,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
+from itertools import chain
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
@@ -47,16 +48,13 @@ def read_product(html: str | bytes, url: str) -> PageProduct | None:
         *_walk(data.get("microdata") or []),
         *_walk(_rdfa_nodes(data.get("rdfa") or [])),
     ]
-    for node in nodes:
-        if _is_type(node, "Product") or _is_type(node, "ProductGroup"):
-            found = _from_schema(node, url)
-            if found is not None:
-                return found
-    for graph in data.get("opengraph") or []:
-        found = _from_opengraph(graph, url)
-        if found is not None:
-            return found
-    return None
+    products = (
+        _from_schema(node, url)
+        for node in nodes
+        if _is_type(node, "Product") or _is_type(node, "ProductGroup")
+    )
+    graphs = (_from_opengraph(graph, url) for graph in data.get("opengraph") or [])
+    return next((found for found in chain(products, graphs) if found is not None), None)
 
 
 def _walk(value: Any, depth: int = 0) -> Iterator[dict[str, Any]]:
@@ -75,10 +73,10 @@ def _walk(value: Any, depth: int = 0) -> Iterator[dict[str, Any]]:
 
 def _is_type(node: dict[str, Any], name: str) -> bool:
     kinds = node.get("@type")
-    for kind in kinds if isinstance(kinds, list) else [kinds]:
-        if isinstance(kind, str) and kind.removeprefix(_SCHEMA[0]).removeprefix(_SCHEMA[1]) == name:
-            return True
-    return False
+    return any(
+        isinstance(kind, str) and kind.removeprefix(_SCHEMA[0]).removeprefix(_SCHEMA[1]) == name
+        for kind in (kinds if isinstance(kinds, list) else [kinds])
+    )
 
 
 def _rdfa_nodes(expanded: list[Any]) -> list[dict[str, Any]]:

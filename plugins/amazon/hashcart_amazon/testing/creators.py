@@ -179,9 +179,7 @@ class CreatorsStandin(Served):
         if expected is None:
             return "MissingCredential"
         token, version = expected.groups()
-        if (version is None) != self.version.startswith("3.") or (
-            version is not None and version != self.version
-        ):
+        if version != (None if self.version.startswith("3.") else self.version):
             return "InvalidClient"
         expires = self._tokens.get(token)
         if expires is None:
