@@ -1,10 +1,7 @@
 """Block Kit wording for Slack: the cart as a small table with a total and a "View cart" button.
 
-Only the cart listing and the linking answers gain structure, help lists Slack's own ways and
-the answers that ask for a command name it as this app configured it; every other answer keeps
-the core's one sentence. Every label comes from the catalog in the user's language. `text`
-always carries that sentence too: Slack shows it in notifications and to clients that cannot
-render blocks.
+Every label comes from the catalog in the user's language, and `text` always carries the core's
+sentence too: Slack shows it in notifications and to clients that cannot render blocks.
 """
 
 from __future__ import annotations

@@ -55,9 +55,7 @@ def unwrap(text: str) -> str:
 
     def plain(match: re.Match[str]) -> str:
         inner = match.group(1)
-        if inner.startswith(("@", "#", "!")):
-            return " "
-        return inner
+        return " " if inner.startswith(("@", "#", "!")) else inner
 
     unwrapped = _ANGLED.sub(plain, text or "")
     return unwrapped.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")

@@ -128,10 +128,9 @@ class CreatorsStandin(Served):
         amount: str,
         currency: str,
         availability: str = "IN_STOCK",
-        image: str | None = None,
     ) -> None:
         """Offer `asin` on `marketplace` (`www.amazon.com`, `www.amazon.de`, …)."""
-        image = image or f"https://m.media-amazon.com/images/I/{asin}._SL160_.jpg"
+        image = f"https://m.media-amazon.com/images/I/{asin}._SL160_.jpg"
         self.items[(marketplace, asin)] = StandinItem(
             title, Decimal(amount), currency, availability, image
         )

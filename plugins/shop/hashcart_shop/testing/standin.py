@@ -1,11 +1,7 @@
-"""A small shop with schema.org product pages, as any web shop serves them.
-
-Each product page carries its data as JSON-LD (`Product` with an `Offer`: price, currency,
-availability, image), the way shop systems embed it for search engines; a product with a Shopify
-variant also answers `/products/<handle>.js` with Shopify's shape (prices in cents). The shop
-records every path it was asked for, so a test can show that something was never fetched. The
-playground serves one so that a non-Amazon link can be tried without any network.
-"""
+"""A small shop whose product pages carry schema.org JSON-LD, as shop systems embed it for search
+engines (Shopify variants also answer `/products/<handle>.js`). It records every path it was
+asked for, so a test can show that something was never fetched; the playground serves one so
+that a non-Amazon link can be tried without any network."""
 
 from __future__ import annotations
 

@@ -108,7 +108,8 @@ class SlackStandinBase(Served):
         self.client_secret = "standin-client-secret"
         #: Valid bot tokens and the workspace each belongs to; OAuth installs add more.
         self.tokens: dict[str, str] = {self.bot_token: team_id}
-        self._oauth_codes: dict[str, tuple[str, str, str]] = {}
+        #: One-time install codes and the workspace each installs into.
+        self._oauth_codes: dict[str, str] = {}
         #: "Sign in with Slack" (OpenID Connect); `signin_as(...)` says who is signed in.
         self.openid: AuthorizationServer[dict[str, str]] = AuthorizationServer(
             client_id=self.client_id,
@@ -156,20 +157,16 @@ class SlackStandinBase(Served):
         self._channels.setdefault(channel, {})[stamp] = message
         return message
 
-    def oauth_code(
-        self, team_id: str, *, team_name: str = "Other team", installer: str = "U0INSTALLER"
-    ) -> str:
+    def oauth_code(self, team_id: str) -> str:
         """A one-time code, as Slack hands to the app's redirect URL when a workspace installs."""
         code = secrets.token_hex(10)
-        self._oauth_codes[code] = (team_id, team_name, installer)
+        self._oauth_codes[code] = team_id
         return code
 
     def signin_as(self, user_id: str | None, *, name: str | None = None) -> None:
         """Who the next "Sign in with Slack" authorizes, in this workspace (None: nobody)."""
-        if user_id is None:
-            self.openid.user = None
-            return
-        self.openid.user = {"user_id": user_id, "name": name or user_id.lower()}
+        person = None if user_id is None else {"user_id": user_id, "name": name or user_id.lower()}
+        self.openid.user = person
 
     def new_response_url(self) -> str:
         token = f"T{next(_ids)}/{secrets.token_hex(8)}"

@@ -140,21 +140,20 @@ class SlackStandin(SlackStandinBase):
             client_id, client_secret = basic.login, basic.password
         if (client_id, client_secret) != (self.client_id, self.client_secret):
             return {"ok": False, "error": "invalid_client_id"}
-        grant = self._oauth_codes.pop(str(params.get("code") or ""), None)
-        if grant is None:
+        team_id = self._oauth_codes.pop(str(params.get("code") or ""), None)
+        if team_id is None:
             return {"ok": False, "error": "invalid_code"}
-        team_id, team_name, installer = grant
         token = f"xoxb-{team_id.lower()}-{secrets.token_hex(8)}"
         self.tokens[token] = team_id
         return {
             "ok": True,
             "app_id": "A0HASHCART",
-            "authed_user": {"id": installer},
+            "authed_user": {"id": "U0INSTALLER"},
             "scope": ",".join(self.scopes),
             "token_type": "bot",
             "access_token": token,
             "bot_user_id": self.bot_user_id,
-            "team": {"id": team_id, "name": team_name},
+            "team": {"id": team_id, "name": "Other team"},
             "enterprise": None,
             "is_enterprise_install": False,
         }
