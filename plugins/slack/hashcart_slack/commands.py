@@ -89,7 +89,8 @@ def from_direct_message(
     text = strip_command_word(str(event.get("text") or ""), command)
     parsed = parse_command(text)
     links = urls_in(text)
-    if parsed.action is Action.HELP and parsed.argument is None and links and not _asks_help(text):
+    asks_help = text.lower().split()[:1] == ["help"]
+    if parsed.action is Action.HELP and parsed.argument is None and links and not asks_help:
         parsed = Parsed(Action.ADD, links[0])  # a pasted link on its own means "add this"
     return _command(
         body,
@@ -138,11 +139,6 @@ def strip_command_word(text: str, command: str = "/cart") -> str:
     if words and words[0].lower().lstrip("/") == command.lower().lstrip("/"):
         return words[1] if len(words) > 1 else ""
     return text
-
-
-def _asks_help(text: str) -> bool:
-    words = text.split(maxsplit=1)
-    return bool(words) and words[0].lower() == "help"
 
 
 def is_from_bot(event: Mapping[str, Any]) -> bool:

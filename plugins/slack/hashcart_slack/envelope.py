@@ -71,8 +71,7 @@ def read_body(raw: bytes, content_type: str) -> dict[str, Any]:
         if content_type == "application/json" or text.startswith("{"):
             body = json.loads(text)
         else:
-            form = dict(parse_qsl(text, keep_blank_values=True))
-            body = form
+            body = form = dict(parse_qsl(text, keep_blank_values=True))
             if "payload" in text:  # Bolt's test: then the body is the payload, or nothing
                 body = json.loads(form["payload"]) if "payload" in form else {}
     except (ValueError, RecursionError):  # RecursionError: nested too deep for the parser

@@ -207,9 +207,7 @@ class SlackStandin(SlackStandinBase):
         latest = params.get("latest")
         inclusive = str(params.get("inclusive", "0")) in ("1", "true")
         limit = int(params.get("limit") or 100)
-        top_level = [
-            m for m in channel.values() if "thread_ts" not in m or m["thread_ts"] == m["ts"]
-        ]
+        top_level = [m for m in channel.values() if m.get("thread_ts", m["ts"]) == m["ts"]]
         if latest is not None:
             bound = float(latest)
             top_level = [
