@@ -27,16 +27,6 @@ from hashcart_amazon.settings import AmazonSettings
 from hashcart_amazon.shortlinks import CACHE, expand_short_link, is_short_link
 from hashcart_amazon.urls import STORE, product_from_url
 
-__all__ = [
-    "hashcart_doctor",
-    "hashcart_product_from_barcode",
-    "hashcart_product_from_url",
-    "hashcart_product_sources",
-    "hashcart_resolve_redirect",
-    "hashcart_settings",
-    "hashcart_store_cart_url",
-]
-
 
 @hookimpl
 def hashcart_settings() -> type[BaseSettings]:

@@ -17,7 +17,7 @@ import logging
 from collections.abc import Mapping, Sequence
 from decimal import Decimal, InvalidOperation
 from typing import Any, Protocol
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl
 
 import aiohttp
 from authlib.oauth2.auth import ClientAuth
@@ -27,7 +27,7 @@ from authlib.oauth2.rfc6749.parameters import prepare_token_request
 import hashcart
 from hashcart import Product, ProductRef, SourceUnavailable, __version__
 from hashcart_amazon.settings import AmazonSettings
-from hashcart_amazon.urls import STORE, canonical_url, marketplace_of
+from hashcart_amazon.urls import CURRENCIES, STORE, canonical_url, marketplace_of_url
 
 log = logging.getLogger(__name__)
 
@@ -42,33 +42,6 @@ RESOURCES = (
 )
 #: Offer availability types under which an item can be put into the cart now.
 BUYABLE = frozenset({"IN_STOCK", "IN_STOCK_SCARCE", "LEADTIME", "AVAILABLE_DATE", "PREORDER"})
-#: The currency of a marketplace, for an item with no offer (and so no price) at all.
-CURRENCIES = {
-    "amazon.com": "USD",
-    "amazon.ca": "CAD",
-    "amazon.com.mx": "MXN",
-    "amazon.com.br": "BRL",
-    "amazon.co.uk": "GBP",
-    "amazon.de": "EUR",
-    "amazon.fr": "EUR",
-    "amazon.it": "EUR",
-    "amazon.es": "EUR",
-    "amazon.nl": "EUR",
-    "amazon.com.be": "EUR",
-    "amazon.ie": "EUR",
-    "amazon.co.jp": "JPY",
-    "amazon.com.au": "AUD",
-    "amazon.se": "SEK",
-    "amazon.pl": "PLN",
-    "amazon.com.tr": "TRY",
-    "amazon.eg": "EGP",
-    "amazon.sa": "SAR",
-    "amazon.ae": "AED",
-    "amazon.in": "INR",
-    "amazon.sg": "SGD",
-    "amazon.co.za": "ZAR",
-}
-DEFAULT_MARKETPLACE = "amazon.com"
 #: One call, the token request included, never takes longer than this.
 CALL_TIMEOUT = aiohttp.ClientTimeout(total=5, connect=3)
 #: A 429 without a Retry-After is tried again after this long (the quota is per second).
@@ -83,12 +56,6 @@ class Quota(Protocol):
     async def wait_for_slot(
         self, key: str, per_window: int, window_seconds: int, max_wait: float
     ) -> float | None: ...
-
-
-def marketplace_for(ref: ProductRef) -> str:
-    """The storefront domain a product was linked on (amazon.com when the link did not say)."""
-    host = urlsplit(ref.url).hostname if ref.url else None
-    return marketplace_of(host or "") or DEFAULT_MARKETPLACE
 
 
 class CreatorsApiSource:
@@ -116,13 +83,11 @@ class CreatorsApiSource:
     async def fetch(self, refs: Sequence[ProductRef]) -> Mapping[str, Product | None]:
         by_marketplace: dict[str, list[ProductRef]] = {}
         for ref in refs:
-            by_marketplace.setdefault(marketplace_for(ref), []).append(ref)
+            by_marketplace.setdefault(marketplace_of_url(ref.url), []).append(ref)
         found: dict[str, Product | None] = {}
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self._settings.max_wait_seconds
-        async with aiohttp.ClientSession(
-            timeout=CALL_TIMEOUT, headers={"User-Agent": _USER_AGENT}
-        ) as session:
+        async with _session() as session:
             for marketplace, group in by_marketplace.items():
                 for start in range(0, len(group), MAX_ITEM_IDS):
                     chunk = group[start : start + MAX_ITEM_IDS]
@@ -133,8 +98,6 @@ class CreatorsApiSource:
                             None if item is None else product_of(item, ref.sku, marketplace)
                         )
         return found
-
-    # -- one getItems call ------------------------------------------------------------------------
 
     async def _get_items(
         self,
@@ -212,13 +175,9 @@ class CreatorsApiSource:
             raise SourceUnavailable(f"Creators API answered {status} without JSON") from exc
         return status, answer, retry_after
 
-    # -- OAuth 2.0 --------------------------------------------------------------------------------
-
     async def check_credentials(self) -> None:
         """Ask for a token now (for `hashcart doctor`); raises `SourceUnavailable` if refused."""
-        async with aiohttp.ClientSession(
-            timeout=CALL_TIMEOUT, headers={"User-Agent": _USER_AGENT}
-        ) as session:
+        async with _session() as session:
             self._token = None
             await self._access_token(session)
 
@@ -258,7 +217,8 @@ class CreatorsApiSource:
         return OAuth2Token.from_dict(answer)
 
 
-# -- reading an item ------------------------------------------------------------------------------
+def _session() -> aiohttp.ClientSession:
+    return aiohttp.ClientSession(timeout=CALL_TIMEOUT, headers={"User-Agent": _USER_AGENT})
 
 
 def product_of(item: Mapping[str, Any], asin: str, marketplace: str) -> Product:

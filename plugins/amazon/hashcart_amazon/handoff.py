@@ -1,28 +1,17 @@
-"""Hand a cart over to Amazon's own cart: the Associates "add to cart" form, one per marketplace.
-
-`https://www.<marketplace>/gp/aws/cart/add.html?AssociateTag=<tag>&ASIN.1=<asin>&Quantity.1=<n>…`
-opens Amazon's cart page with the items ready to be added; the partner tag credits the purchase
-to the operator's Associates account. A cart holding products linked on amazon.com and
-amazon.de gets two such links, because a marketplace only sells its own offers.
-"""
+"""Hand a cart over to Amazon's own cart: the Associates "add to cart" form, one per marketplace
+(a marketplace only sells its own offers); the partner tag credits the purchase to the operator's
+Associates account."""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlencode
 
 from hashcart import CartLine
-from hashcart_amazon.urls import STORE, marketplace_of, valid_asin
+from hashcart_amazon.urls import STORE, marketplace_of_url, valid_asin
 
 log = logging.getLogger(__name__)
-
-DEFAULT_MARKETPLACE = "amazon.com"
-
-
-def marketplace_of_line(line: CartLine) -> str:
-    host = urlsplit(line.url).hostname if line.url else None
-    return marketplace_of(host or "") or DEFAULT_MARKETPLACE
 
 
 def cart_add_urls(lines: Sequence[CartLine], partner_tag: str | None) -> dict[str, str]:
@@ -33,7 +22,7 @@ def cart_add_urls(lines: Sequence[CartLine], partner_tag: str | None) -> dict[st
         asin = valid_asin(sku) if store == STORE else None
         if asin is None or line.quantity < 1:
             continue
-        by_marketplace.setdefault(marketplace_of_line(line), []).append((asin, line.quantity))
+        by_marketplace.setdefault(marketplace_of_url(line.url), []).append((asin, line.quantity))
     urls = {}
     for marketplace, items in by_marketplace.items():
         query: list[tuple[str, str]] = [("AssociateTag", partner_tag)] if partner_tag else []

@@ -53,11 +53,7 @@ class AmazonSettings(PluginSettings):
     @property
     def live(self) -> bool:
         """Whether Amazon products not in the local catalog are looked up live."""
-        return bool(
-            self.credential_id
-            and self.credential_secret
-            and self.credential_secret.get_secret_value()
-        )
+        return bool(self.credential_id and self.credential_secret)  # an empty secret is falsy
 
     @property
     def token_url(self) -> str:

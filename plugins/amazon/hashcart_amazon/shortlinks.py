@@ -81,28 +81,25 @@ class TTLCache:
 CACHE = TTLCache()
 
 
-def is_short_link(url: str, hosts: frozenset[str] = SHORT_LINK_HOSTS) -> bool:
-    """Whether `url` is a safe http(s) link on one of the shortener hosts."""
-    return is_safe_url(url) and (urlsplit(url).hostname or "") in hosts
+def is_short_link(url: str) -> bool:
+    return is_safe_url(url) and (urlsplit(url).hostname or "") in SHORT_LINK_HOSTS
 
 
 async def expand_short_link(
     url: str,
     session: aiohttp.ClientSession | None = None,
     *,
-    hosts: frozenset[str] = SHORT_LINK_HOSTS,
     resolve_host: HostResolver | None = None,
     cache: TTLCache | None = None,
-    max_hops: int = MAX_HOPS,
     total_seconds: float = TIMEOUT_SECONDS,
 ) -> str | None:
     """The first Amazon storefront URL the short link redirects to, or None.
 
     None for a URL that is not a short link, a chain that leaves Amazon, loops, runs past
-    `max_hops`, points at a non-http(s) target, or does not finish within `total_seconds`.
+    `MAX_HOPS`, points at a non-http(s) target, or does not finish within `total_seconds`.
     Without a `session` one is opened for this call only.
     """
-    if not is_short_link(url, hosts):
+    if not is_short_link(url):
         return None
     if cache is not None and (hit := cache.get(url)) is not None:
         return hit or None  # FAILED: asked a moment ago, in vain
@@ -110,9 +107,9 @@ async def expand_short_link(
         async with asyncio.timeout(total_seconds):
             if session is None:
                 async with aiohttp.ClientSession(headers={"User-Agent": _USER_AGENT}) as own:
-                    final = await _follow(url, own, hosts, resolve_host, max_hops, total_seconds)
+                    final = await _follow(url, own, resolve_host, total_seconds)
             else:
-                final = await _follow(url, session, hosts, resolve_host, max_hops, total_seconds)
+                final = await _follow(url, session, resolve_host, total_seconds)
     except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
         log.debug("could not expand short link %s: %r", url, exc)
         if cache is not None:
@@ -126,15 +123,13 @@ async def expand_short_link(
 async def _follow(
     url: str,
     session: aiohttp.ClientSession,
-    hosts: frozenset[str],
     resolve_host: HostResolver | None,
-    max_hops: int,
     total_seconds: float,
 ) -> str | None:
     request_timeout = aiohttp.ClientTimeout(total=total_seconds)
     seen = {url}
     current = url
-    for _ in range(max_hops):
+    for _ in range(MAX_HOPS):
         location = await _location(session, _contact(current, resolve_host), request_timeout)
         if location is None:
             log.debug("short link %s answered without a redirect", current)
@@ -146,12 +141,12 @@ async def _follow(
         host = urlsplit(target).hostname or ""
         if marketplace_of(host) is not None:
             return target
-        if host not in hosts or target in seen:
+        if host not in SHORT_LINK_HOSTS or target in seen:
             log.debug("short link %s leaves Amazon or loops at %s", url, target)
             return None
         seen.add(target)
         current = target
-    log.debug("short link %s needs more than %d hops", url, max_hops)
+    log.debug("short link %s needs more than %d hops", url, MAX_HOPS)
     return None
 
 

@@ -15,35 +15,36 @@ from hashcart import ProductRef, is_safe_url
 
 STORE = "amazon"
 
-#: Storefront domains. `amazon.ie` and `amazon.co.za` are the storefronts of
-#: the Irish and South African marketplaces; `amazon.com.sa` is only Saudi seller central.
-MARKETPLACES = frozenset(
-    {
-        "amazon.com",
-        "amazon.ca",
-        "amazon.com.mx",
-        "amazon.com.br",
-        "amazon.co.uk",
-        "amazon.de",
-        "amazon.fr",
-        "amazon.it",
-        "amazon.es",
-        "amazon.co.jp",
-        "amazon.com.au",
-        "amazon.nl",
-        "amazon.se",
-        "amazon.pl",
-        "amazon.com.be",
-        "amazon.com.tr",
-        "amazon.eg",
-        "amazon.sa",
-        "amazon.ae",
-        "amazon.in",
-        "amazon.sg",
-        "amazon.ie",
-        "amazon.co.za",
-    }
-)
+#: Storefront domains and the currency each sells in (for an item with no offer, so no price).
+#: `amazon.ie` and `amazon.co.za` are the storefronts of the Irish and South African
+#: marketplaces; `amazon.com.sa` is only Saudi seller central.
+CURRENCIES = {
+    "amazon.com": "USD",
+    "amazon.ca": "CAD",
+    "amazon.com.mx": "MXN",
+    "amazon.com.br": "BRL",
+    "amazon.co.uk": "GBP",
+    "amazon.de": "EUR",
+    "amazon.fr": "EUR",
+    "amazon.it": "EUR",
+    "amazon.es": "EUR",
+    "amazon.nl": "EUR",
+    "amazon.com.be": "EUR",
+    "amazon.ie": "EUR",
+    "amazon.co.jp": "JPY",
+    "amazon.com.au": "AUD",
+    "amazon.se": "SEK",
+    "amazon.pl": "PLN",
+    "amazon.com.tr": "TRY",
+    "amazon.eg": "EGP",
+    "amazon.sa": "SAR",
+    "amazon.ae": "AED",
+    "amazon.in": "INR",
+    "amazon.sg": "SGD",
+    "amazon.co.za": "ZAR",
+}
+MARKETPLACES = frozenset(CURRENCIES)
+DEFAULT_MARKETPLACE = "amazon.com"
 
 #: Sub-domains that serve the storefront. Other sub-domains (aws., developer., sellercentral.)
 #: are not shops, so they are refused rather than matched by suffix.
@@ -77,6 +78,12 @@ def marketplace_of(host: str) -> str | None:
         if host.startswith(prefix) and host[len(prefix) :] in MARKETPLACES:
             return host[len(prefix) :]
     return None
+
+
+def marketplace_of_url(url: str | None) -> str:
+    """The storefront domain a product was linked on (amazon.com when the link did not say)."""
+    host = urlsplit(url).hostname if url else None
+    return marketplace_of(host or "") or DEFAULT_MARKETPLACE
 
 
 def valid_asin(candidate: str) -> str | None:

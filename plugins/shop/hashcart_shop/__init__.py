@@ -21,17 +21,6 @@ from hashcart_shop.settings import ShopList, ShopSettings
 from hashcart_shop.shopify import cart_permalink
 from hashcart_shop.source import ShopSource
 
-__all__ = [
-    "ShopSettings",
-    "ShopSource",
-    "hashcart_doctor",
-    "hashcart_product_from_url",
-    "hashcart_product_sources",
-    "hashcart_settings",
-    "hashcart_store_cart_url",
-    "hashcart_web_routes",
-]
-
 
 class _Configured:
     """The shops of the running server; `hashcart_product_from_url` has no server to ask."""
@@ -45,9 +34,7 @@ def _from_environment(hosts: str) -> ShopList:
 
 
 def _shops() -> ShopList:
-    if _Configured.shops is not None:
-        return _Configured.shops
-    return _from_environment(os.environ.get("HASHCART_SHOP_HOSTS", ""))
+    return _Configured.shops or _from_environment(os.environ.get("HASHCART_SHOP_HOSTS", ""))
 
 
 def _configure(hashcart: Any) -> ShopList:

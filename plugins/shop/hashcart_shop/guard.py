@@ -34,7 +34,6 @@ class Refused(Exception):
 @dataclass(frozen=True, slots=True)
 class Fetched:
     url: str
-    content_type: str
     body: bytes
 
 
@@ -168,4 +167,4 @@ class GuardedClient:
             body.extend(chunk)
             if len(body) > MAX_BYTES:
                 raise Refused(f"the page is larger than {MAX_BYTES} bytes")
-        return Fetched(url, response.content_type or "", bytes(body))
+        return Fetched(url, bytes(body))

@@ -11,6 +11,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
+from itertools import chain
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
@@ -30,8 +31,6 @@ class PageProduct:
     price_cents: int
     currency: str
     available: bool
-    sku: str | None = None
-    gtin: str | None = None
     image_url: str | None = None
 
 
@@ -49,16 +48,13 @@ def read_product(html: str | bytes, url: str) -> PageProduct | None:
         *_walk(data.get("microdata") or []),
         *_walk(_rdfa_nodes(data.get("rdfa") or [])),
     ]
-    for node in nodes:
-        if _is_type(node, "Product") or _is_type(node, "ProductGroup"):
-            found = _from_schema(node, url)
-            if found is not None:
-                return found
-    for graph in data.get("opengraph") or []:
-        found = _from_opengraph(graph, url)
-        if found is not None:
-            return found
-    return None
+    products = (
+        _from_schema(node, url)
+        for node in nodes
+        if _is_type(node, "Product") or _is_type(node, "ProductGroup")
+    )
+    graphs = (_from_opengraph(graph, url) for graph in data.get("opengraph") or [])
+    return next((found for found in chain(products, graphs) if found is not None), None)
 
 
 def _walk(value: Any, depth: int = 0) -> Iterator[dict[str, Any]]:
@@ -77,10 +73,10 @@ def _walk(value: Any, depth: int = 0) -> Iterator[dict[str, Any]]:
 
 def _is_type(node: dict[str, Any], name: str) -> bool:
     kinds = node.get("@type")
-    for kind in kinds if isinstance(kinds, list) else [kinds]:
-        if isinstance(kind, str) and kind.removeprefix(_SCHEMA[0]).removeprefix(_SCHEMA[1]) == name:
-            return True
-    return False
+    return any(
+        isinstance(kind, str) and kind.removeprefix(_SCHEMA[0]).removeprefix(_SCHEMA[1]) == name
+        for kind in (kinds if isinstance(kinds, list) else [kinds])
+    )
 
 
 def _rdfa_nodes(expanded: list[Any]) -> list[dict[str, Any]]:
@@ -195,21 +191,11 @@ def _from_schema(node: dict[str, Any], url: str) -> PageProduct | None:
         priced = _offer_price(offer)
         if priced is None:
             continue
-        gtin = next(
-            (
-                _text(node[key], 14)
-                for key in ("gtin13", "gtin", "gtin12", "gtin14", "gtin8")
-                if node.get(key)
-            ),
-            None,
-        )
         return PageProduct(
             title=title,
             price_cents=priced[0],
             currency=priced[1],
             available=_available(offer.get("availability")),
-            sku=_text(node.get("sku"), 100),
-            gtin=gtin,
             image_url=_image(node.get("image"), url),
         )
     return None
@@ -229,6 +215,5 @@ def _from_opengraph(graph: dict[str, Any], url: str) -> PageProduct | None:
         price_cents=price,
         currency=currency,
         available=_available(graph.get("product:availability") or graph.get("og:availability")),
-        sku=_text(graph.get("product:retailer_item_id"), 100),
         image_url=_image(graph.get("og:image"), url),
     )

@@ -19,11 +19,9 @@ _PRODUCT_PATH = re.compile(r"^/products/([A-Za-z0-9][A-Za-z0-9_%.-]{0,200})$")
 
 @dataclass(frozen=True, slots=True)
 class Variant:
-    id: str
     title: str
     price_cents: int
     available: bool
-    sku: str | None
     image_url: str | None
 
 
@@ -55,11 +53,9 @@ def read_variant(body: bytes, wanted: str) -> Variant | None:
     if isinstance(image_url, str) and image_url.startswith("//"):
         image_url = "https:" + image_url
     return Variant(
-        id=str(chosen.get("id")),
         title=title,
         price_cents=chosen["price"],
         available=bool(chosen.get("available")),
-        sku=str(chosen["sku"])[:100] if chosen.get("sku") else None,
         image_url=image_url if isinstance(image_url, str) and len(image_url) <= 1000 else None,
     )
 

@@ -12,7 +12,6 @@ from pydantic_settings import BaseSettings
 
 from hashcart import (
     CartCommand,
-    ConfigError,
     Host,
     Outcome,
     ReplyContent,
@@ -26,8 +25,6 @@ from hashcart_slack.platform import SlackPlatform
 from hashcart_slack.settings import SlackSettings
 from hashcart_slack.signin import signin_provider
 
-__all__ = ["SlackPlatform", "SlackSettings"]
-
 
 @hookimpl
 def hashcart_settings() -> type[BaseSettings]:
@@ -37,12 +34,7 @@ def hashcart_settings() -> type[BaseSettings]:
 @hookimpl
 def hashcart_platform(hashcart: Host) -> SlackPlatform | None:
     settings = hashcart.settings_for(SlackSettings)
-    if not settings.enabled:
-        return None
-    problem = settings.problem()
-    if problem is not None:
-        raise ConfigError(problem)
-    return SlackPlatform(hashcart, settings)
+    return SlackPlatform(hashcart, settings) if settings.enabled else None
 
 
 @hookimpl

@@ -1,10 +1,7 @@
 """Block Kit wording for Slack: the cart as a small table with a total and a "View cart" button.
 
-Only the cart listing and the linking answers gain structure, help lists Slack's own ways and
-the answers that ask for a command name it as this app configured it; every other answer keeps
-the core's one sentence. Every label comes from the catalog in the user's language. `text`
-always carries that sentence too: Slack shows it in notifications and to clients that cannot
-render blocks.
+Every label comes from the catalog in the user's language, and `text` always carries the core's
+sentence too: Slack shows it in notifications and to clients that cannot render blocks.
 """
 
 from __future__ import annotations
@@ -35,12 +32,23 @@ _ASKS = frozenset(
 def format_reply(
     command: CartCommand, outcome: Outcome, locale: str | None, hashcart: Host
 ) -> ReplyContent | None:
+    settings = hashcart.settings_for(SlackSettings)
+    hashtag = hashcart.settings.hashtag
+    # The catalog's command placeholders as this app's slash command spells them.
+    commands = {
+        "command": settings.command,
+        "confirm_command": f"{settings.command} confirm",
+        "forget_confirm_command": f"{settings.command} forget confirm",
+    }
+    if outcome.code is OutcomeCode.HELP:  # every way Slack has to use hashcart
+        return ReplyContent(
+            hashcart.translate(
+                locale, "reply.help_slack", hashtag=hashtag, reaction=settings.reaction, **commands
+            )
+        )
     cart_url = f"{hashcart.settings.public_url}/cart"
-    params = {"cart_url": cart_url, "hashtag": hashcart.settings.hashtag, "platform": "slack"}
-    params.update(outcome.params)
-    params.update(slack_commands(hashcart))
-    if outcome.code is OutcomeCode.HELP:
-        return ReplyContent(help_text(locale, hashcart))
+    params = {"cart_url": cart_url, "hashtag": hashtag, "platform": "slack", **outcome.params}
+    params.update(commands)
     text = hashcart.translate(locale, f"reply.{outcome.code.value}", **params)
     if outcome.cart:
         # The listing itself, and answers that show the cart (checkout, an order placed).
@@ -55,31 +63,9 @@ def format_reply(
     link_url = outcome.params.get("link_url")
     if outcome.code in (OutcomeCode.LINK_NEEDED, OutcomeCode.LINK_SENT) and link_url:
         label = hashcart.translate(locale, "slack.link_account")
-        blocks = [_section(_mrkdwn_escape(text)), _button(label, str(link_url), "link")]
+        blocks = [_section(_mrkdwn_escape(text)), _actions(_button(label, str(link_url), "link"))]
         return ReplyContent(text, {"blocks": blocks})
     return ReplyContent(text) if outcome.code in _ASKS else None
-
-
-def slack_commands(hashcart: Host) -> dict[str, str]:
-    """The catalog's command placeholders as this app's slash command spells them."""
-    command = hashcart.settings_for(SlackSettings).command
-    return {
-        "command": command,
-        "confirm_command": f"{command} confirm",
-        "forget_confirm_command": f"{command} forget confirm",
-    }
-
-
-def help_text(locale: str | None, hashcart: Host) -> str:
-    """Every way Slack has to use hashcart; the command is named as this app configured it."""
-    settings = hashcart.settings_for(SlackSettings)
-    return hashcart.translate(
-        locale,
-        "reply.help_slack",
-        hashtag=hashcart.settings.hashtag,
-        reaction=settings.reaction,
-        **slack_commands(hashcart),
-    )
 
 
 def cart_blocks(
@@ -106,7 +92,7 @@ def cart_blocks(
         _section("\n".join(rows)),
         {"type": "divider"},
         _section(hashcart.translate(locale, "slack.total", count=count, totals=totals)),
-        _button(hashcart.translate(locale, "slack.view_cart"), cart_url, "view_cart"),
+        _actions(_button(hashcart.translate(locale, "slack.view_cart"), cart_url, "view_cart")),
     ]
 
 
@@ -132,19 +118,15 @@ def handoff_blocks(handoffs: list[dict[str, str]], locale: str | None, hashcart:
     Slack takes at most 25 buttons in a block, 75 characters per label and 3000 per URL.
     """
     buttons = [
-        {
-            "type": "button",
-            "text": {
-                "type": "plain_text",
-                "text": hashcart.translate(locale, "slack.continue_at", label=store["label"])[:75],
-            },
-            "url": store["url"],
-            "action_id": f"handoff_{index}",
-        }
+        _button(
+            hashcart.translate(locale, "slack.continue_at", label=store["label"])[:75],
+            store["url"],
+            f"handoff_{index}",
+        )
         for index, store in enumerate(handoffs[:25])
         if len(store.get("url", "")) <= 3000
     ]
-    return [{"type": "actions", "elements": buttons}] if buttons else []
+    return [_actions(*buttons)] if buttons else []
 
 
 def _store(line: CartLine) -> str:
@@ -157,18 +139,13 @@ def _section(text: str) -> dict[str, Any]:
     return {"type": "section", "text": {"type": "mrkdwn", "text": text[:3000]}}
 
 
+def _actions(*buttons: dict[str, Any]) -> dict[str, Any]:
+    return {"type": "actions", "elements": list(buttons)}
+
+
 def _button(label: str, url: str, action_id: str) -> dict[str, Any]:
-    return {
-        "type": "actions",
-        "elements": [
-            {
-                "type": "button",
-                "text": {"type": "plain_text", "text": label},
-                "url": url,
-                "action_id": action_id,
-            }
-        ],
-    }
+    text = {"type": "plain_text", "text": label}
+    return {"type": "button", "text": text, "url": url, "action_id": action_id}
 
 
 def _mrkdwn_escape(text: str) -> str:

@@ -7,6 +7,7 @@ delivery by its envelope's `event_id` (the same on every retry, which is what ma
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import asdict
 from typing import Any
 
 from hashcart import Action, CartCommand, ProductRef, ReplyTarget
@@ -38,33 +39,17 @@ def from_slash_command(payload: Mapping[str, Any]) -> CartCommand:
     required = ("user_id", "trigger_id", "response_url")
     if not all(isinstance(payload.get(name), str) and payload[name] for name in required):
         raise ValueError(f"a slash command needs {', '.join(required)}")
-    parsed = parse_command(str(payload.get("text") or ""))
-    user_id = str(payload["user_id"])
-    team_id = str(payload.get("team_id") or "")
-    extra = {
-        "team_id": team_id,
-        "channel_id": str(payload.get("channel_id") or ""),
-        # Each slash command has a response_url of its own: its answer need not queue behind
-        # the user's other answers.
-        "order_key": str(payload["response_url"]),
-    }
-    if payload.get("enterprise_id"):
-        extra["enterprise_id"] = str(payload["enterprise_id"])
-    return CartCommand(
-        platform=PLATFORM,
-        user_id=slack_identity(team_id, user_id),
-        action=parsed.action,
-        event_id=str(payload["trigger_id"]),
-        reply_to=ReplyTarget(
-            platform=PLATFORM,
-            user=user_id,
-            channel=str(payload["response_url"]),
-            private=True,
-            extra=extra,
-        ),
-        reference=parsed.reference,
-        quantity=parsed.quantity,
-        argument=parsed.argument,
+    response_url = str(payload["response_url"])
+    # Each slash command has a response_url of its own: its answer need not queue behind the
+    # user's other answers.
+    extra = {"channel_id": str(payload.get("channel_id") or ""), "order_key": response_url}
+    return _command(
+        payload,
+        str(payload["trigger_id"]),
+        str(payload["user_id"]),
+        response_url,
+        extra,
+        **asdict(parse_command(str(payload.get("text") or ""))),
         user_name=str(payload.get("user_name") or "") or None,
     )
 
@@ -83,22 +68,14 @@ def from_event(
 
     Raises `ValueError` for an envelope without its `event_id` (the command's identity).
     """
-    if not isinstance(body.get("event_id"), str) or not body["event_id"]:
-        raise ValueError("an Events API delivery needs its event_id")
-    team_id = str(body.get("team_id") or "")
-    extra = {"mode": EPHEMERAL, "team_id": team_id}
-    if thread_ts:
-        extra["thread_ts"] = thread_ts
-    if body.get("enterprise_id"):
-        extra["enterprise_id"] = str(body["enterprise_id"])
-    return CartCommand(
-        platform=PLATFORM,
-        user_id=slack_identity(team_id, user_id),
+    extra = {"mode": EPHEMERAL, "thread_ts": thread_ts} if thread_ts else {"mode": EPHEMERAL}
+    return _command(
+        body,
+        _event_id(body),
+        user_id,
+        channel,
+        extra,
         action=action,
-        event_id=str(body["event_id"]),
-        reply_to=ReplyTarget(
-            platform=PLATFORM, user=user_id, channel=channel, private=True, extra=extra
-        ),
         product=product,
         reference=reference,
     )
@@ -112,30 +89,47 @@ def from_direct_message(
     text = strip_command_word(str(event.get("text") or ""), command)
     parsed = parse_command(text)
     links = urls_in(text)
-    if parsed.action is Action.HELP and parsed.argument is None and links and not _asks_help(text):
+    asks_help = text.lower().split()[:1] == ["help"]
+    if parsed.action is Action.HELP and parsed.argument is None and links and not asks_help:
         parsed = Parsed(Action.ADD, links[0])  # a pasted link on its own means "add this"
-    if not isinstance(body.get("event_id"), str) or not body["event_id"]:
+    return _command(
+        body,
+        _event_id(body),
+        str(event["user"]),
+        str(event["channel"]),
+        {"mode": DIRECT},
+        **asdict(parsed),
+    )
+
+
+def _event_id(body: Mapping[str, Any]) -> str:
+    event_id = body.get("event_id")
+    if not isinstance(event_id, str) or not event_id:
         raise ValueError("an Events API delivery needs its event_id")
-    user_id = str(event["user"])
+    return event_id
+
+
+def _command(
+    body: Mapping[str, Any],
+    event_id: str,
+    user_id: str,
+    channel: str,
+    extra: dict[str, str],
+    **fields: Any,
+) -> CartCommand:
+    """The answer goes privately to the person who asked, through their workspace's token."""
     team_id = str(body.get("team_id") or "")
-    extra = {"mode": DIRECT, "team_id": team_id}
+    extra["team_id"] = team_id
     if body.get("enterprise_id"):
         extra["enterprise_id"] = str(body["enterprise_id"])
     return CartCommand(
         platform=PLATFORM,
         user_id=slack_identity(team_id, user_id),
-        action=parsed.action,
-        event_id=str(body["event_id"]),
+        event_id=event_id,
         reply_to=ReplyTarget(
-            platform=PLATFORM,
-            user=user_id,
-            channel=str(event["channel"]),
-            private=True,
-            extra=extra,
+            platform=PLATFORM, user=user_id, channel=channel, private=True, extra=extra
         ),
-        reference=parsed.reference,
-        quantity=parsed.quantity,
-        argument=parsed.argument,
+        **fields,
     )
 
 
@@ -145,15 +139,6 @@ def strip_command_word(text: str, command: str = "/cart") -> str:
     if words and words[0].lower().lstrip("/") == command.lower().lstrip("/"):
         return words[1] if len(words) > 1 else ""
     return text
-
-
-def _asks_help(text: str) -> bool:
-    words = text.split(maxsplit=1)
-    return bool(words) and words[0].lower() == "help"
-
-
-def is_direct_message(event: Mapping[str, Any]) -> bool:
-    return event.get("channel_type") == "im"
 
 
 def is_from_bot(event: Mapping[str, Any]) -> bool:

@@ -15,9 +15,6 @@ Check = tuple[str, bool, str]
 async def checks(hashcart: Host, settings: SlackSettings) -> list[Check]:
     if not settings.enabled:
         return [("slack: configuration", True, "disabled (HASHCART_SLACK_SIGNING_SECRET not set)")]
-    problem = settings.problem()
-    if problem is not None:
-        return [("slack: configuration", False, problem)]
     mode = "multi-workspace (OAuth)" if settings.oauth else "single workspace (bot token)"
     rows: list[Check] = [("slack: configuration", True, mode)]
     if settings.oauth or settings.bot_token is None:

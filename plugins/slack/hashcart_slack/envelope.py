@@ -20,59 +20,34 @@ from urllib.parse import parse_qsl
 
 from aiohttp import web
 
-JSON_TYPE = "application/json"
-
 _TIMESTAMP = re.compile(r"[0-9]{1,12}")
 _SIGNATURE = re.compile(r"v0=[0-9a-f]{64}")
 #: Slack's own replay window, the one Bolt applies too.
 _MAX_AGE = 5 * 60  # seconds
 
-_OBJECT, _LIST, _TEXT = dict, list, str
 _TEXT_OR_OBJECT = (str, dict)
 
 #: Types of the top-level fields Bolt or the listeners read, where present.
 _BODY_FIELDS: Mapping[str, type | tuple[type, ...]] = {
-    "type": _TEXT,
-    "token": _TEXT,
-    "challenge": _TEXT,
-    "team_id": _TEXT,
-    "api_app_id": _TEXT,
-    "enterprise_id": _TEXT,
-    "event_id": _TEXT,
-    "user_id": _TEXT,
-    "channel_id": _TEXT,
-    "trigger_id": _TEXT,
-    "response_url": _TEXT,
-    "command": _TEXT,
-    "text": _TEXT,
-    "user_name": _TEXT,
-    "event": _OBJECT,
-    "authorizations": _LIST,
-    "actions": _LIST,
-    "enterprise": _TEXT_OR_OBJECT,
-    "team": _TEXT_OR_OBJECT,
-    "user": _TEXT_OR_OBJECT,
-    "channel": _TEXT_OR_OBJECT,
-    "container": _OBJECT,
-    "message": _OBJECT,
-    "view": _OBJECT,
+    **dict.fromkeys(
+        ("type", "token", "challenge", "team_id", "api_app_id", "enterprise_id", "event_id"), str
+    ),
+    **dict.fromkeys(
+        ("user_id", "channel_id", "trigger_id", "response_url", "command", "text", "user_name"), str
+    ),
+    "event": dict,
+    **dict.fromkeys(("authorizations", "actions"), list),
+    **dict.fromkeys(("enterprise", "team", "user", "channel"), _TEXT_OR_OBJECT),
+    **dict.fromkeys(("container", "message", "view"), dict),
 }
 #: Types of the `event` fields Bolt or the listeners read, where present.
 _EVENT_FIELDS: Mapping[str, type | tuple[type, ...]] = {
-    "type": _TEXT,
-    "subtype": _TEXT,
-    "user": _TEXT_OR_OBJECT,
-    "channel": _TEXT_OR_OBJECT,
-    "channel_type": _TEXT,
-    "text": _TEXT,
-    "ts": _TEXT,
-    "thread_ts": _TEXT,
-    "event_ts": _TEXT,
-    "bot_id": _TEXT,
-    "reaction": _TEXT,
-    "item": _OBJECT,
-    "team": _TEXT,
-    "team_id": _TEXT,
+    **dict.fromkeys(("type", "subtype"), str),
+    **dict.fromkeys(("user", "channel"), _TEXT_OR_OBJECT),
+    **dict.fromkeys(("channel_type", "text", "ts", "thread_ts", "event_ts", "bot_id"), str),
+    "reaction": str,
+    "item": dict,
+    **dict.fromkeys(("team", "team_id"), str),
     "enterprise": _TEXT_OR_OBJECT,
 }
 _REACTIONS = ("reaction_added", "reaction_removed")
@@ -93,11 +68,10 @@ def read_body(raw: bytes, content_type: str) -> dict[str, Any]:
     if not text:
         return {}
     try:
-        if content_type == JSON_TYPE or text.startswith("{"):
+        if content_type == "application/json" or text.startswith("{"):
             body = json.loads(text)
         else:
-            form = dict(parse_qsl(text, keep_blank_values=True))
-            body = form
+            body = form = dict(parse_qsl(text, keep_blank_values=True))
             if "payload" in text:  # Bolt's test: then the body is the payload, or nothing
                 body = json.loads(form["payload"]) if "payload" in form else {}
     except (ValueError, RecursionError):  # RecursionError: nested too deep for the parser
@@ -129,7 +103,7 @@ def check_shape(body: Mapping[str, Any]) -> None:
             raise Malformed("a reaction needs its user")
         item = event.get("item")
         if item is not None:
-            _check_fields(item, {"type": _TEXT, "channel": _TEXT, "ts": _TEXT}, "event.item.")
+            _check_fields(item, dict.fromkeys(("type", "channel", "ts"), str), "event.item.")
     if "command" in body:
         missing = [name for name in _SLASH_COMMAND_FIELDS if not body.get(name)]
         if missing:

@@ -24,13 +24,12 @@ from slack_bolt.response import BoltResponse
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from hashcart import Action, CartCommand, ProductRef, Unavailable, fault_point, has_hashtag
+from hashcart import Action, CartCommand, Unavailable, fault_point, has_hashtag
 from hashcart_slack.commands import (
     PLATFORM,
     from_direct_message,
     from_event,
     from_slash_command,
-    is_direct_message,
     is_from_bot,
 )
 from hashcart_slack.parse import unwrap, urls_in
@@ -58,8 +57,6 @@ class Listeners:
         self._platform = platform
         self._core = platform.hashcart
 
-    # -- slash command ------------------------------------------------------------------------
-
     async def on_command(self, ack: Any, command: dict[str, Any]) -> BoltResponse | None:
         received = time.monotonic()
         cart_command = from_slash_command(command)
@@ -68,11 +65,15 @@ class Listeners:
         try:
             await self._core.submit(cart_command, within=max(0.0, left))
         except Unavailable as exc:
-            # Nothing was recorded and nothing will be: Slack tells the user the command failed.
+            # Nothing was recorded and nothing will be: a 503 (a 200 would promise the command)
+            # makes Slack tell the user that it failed.
             log.warning("slack: could not record %s: %s", cart_command.event_key, exc)
             self._core.count_platform_error(PLATFORM, "unavailable")
             text = self._core.translate(cart_command.locale, "reply.failed")
-            return not_recorded(text)
+            body = {"error": {"code": "not_recorded", "message": text}}
+            return BoltResponse(
+                status=503, body=json.dumps(body), headers={"content-type": "application/json"}
+            )
         await fault_point("slack.slash.recorded")
         await ack()
         return None
@@ -80,16 +81,13 @@ class Listeners:
     async def on_link_button(self, ack: Any) -> None:
         await ack()
 
-    # -- the app taken away (single-workspace mode; Bolt handles OAuth installations) ----------
-
     async def on_uninstalled(self) -> None:
+        """The app taken away in single-workspace mode; Bolt handles OAuth installations."""
         await self._platform.forget_token()
 
     async def on_tokens_revoked(self, event: dict[str, Any]) -> None:
         if (event.get("tokens") or {}).get("bot"):
             await self._platform.forget_token()
-
-    # -- Events API ---------------------------------------------------------------------------
 
     async def on_message(self, body: dict[str, Any], event: dict[str, Any]) -> BoltResponse | None:
         return await self._within_budget(self._apply_message(body, event))
@@ -115,26 +113,13 @@ class Listeners:
     async def _apply_message(self, body: Mapping[str, Any], event: Mapping[str, Any]) -> Result:
         if is_from_bot(event):
             return Result.DONE
-        if is_direct_message(event):
+        if event.get("channel_type") == "im":  # a direct message to the bot
             command = from_direct_message(body, event, self._platform.settings.command)
             return await self._submit(command)
         text = str(event.get("text") or "")
         if not has_hashtag(unwrap(text), self._core.settings.hashtag):
             return Result.DONE
-        urls = urls_in(text)
-        if not urls:
-            return Result.DONE
-        reference, product = await self._pick_product(urls)
-        command = from_event(
-            body,
-            action=Action.ADD,
-            user_id=str(event["user"]),
-            channel=str(event["channel"]),
-            reference=reference,
-            product=product,
-            thread_ts=event.get("thread_ts"),
-        )
-        return await self._submit(command)
+        return await self._product_in(body, event, Action.ADD, str(event["channel"]), event)
 
     async def _apply_reaction(
         self, body: Mapping[str, Any], event: Mapping[str, Any], client: AsyncWebClient
@@ -150,31 +135,39 @@ class Listeners:
             log.warning("slack: could not fetch message %s/%s: %s", channel, ts, exc)
             self._core.count_platform_error(PLATFORM, "fetch")
             return Result.RETRY
-        urls = urls_in(str((message or {}).get("text") or ""))
+        action = Action.REMOVE if event.get("type") == "reaction_removed" else Action.ADD
+        return await self._product_in(body, event, action, channel, message or {})
+
+    async def _product_in(
+        self,
+        body: Mapping[str, Any],
+        event: Mapping[str, Any],
+        action: Action,
+        channel: str,
+        message: Mapping[str, Any],
+    ) -> Result:
+        """The event's author adds (or removes) the first link in `message` that is a product;
+        failing that its first link, for the core to refuse."""
+        urls = urls_in(str(message.get("text") or ""))
         if not urls:
             return Result.DONE
-        reference, product = await self._pick_product(urls)
-        removed = event.get("type") == "reaction_removed"
-        if removed and product is None:
+        reference, product = urls[0], None
+        for url in urls:
+            if (product := await self._core.resolve_reference(url)) is not None:
+                reference = url
+                break
+        if action is Action.REMOVE and product is None:
             return Result.DONE  # adding already said why; no second "not a product".
         command = from_event(
             body,
-            action=Action.REMOVE if removed else Action.ADD,
+            action=action,
             user_id=str(event["user"]),
             channel=channel,
             reference=reference,
             product=product,
-            thread_ts=(message or {}).get("thread_ts"),
+            thread_ts=message.get("thread_ts"),
         )
         return await self._submit(command)
-
-    async def _pick_product(self, urls: list[str]) -> tuple[str, ProductRef | None]:
-        """The first link that is a product; failing that the first link, for the core to refuse."""
-        for url in urls:
-            ref = await self._core.resolve_reference(url)
-            if ref is not None:
-                return url, ref
-        return urls[0], None
 
     async def _submit(self, command: CartCommand) -> Result:
         await fault_point("slack.event.received")
@@ -186,29 +179,20 @@ class Listeners:
         return Result.DONE
 
 
-def not_recorded(text: str) -> BoltResponse:
-    """The answer to a slash command that was not recorded: not a 200, which would promise it."""
-    body = {"error": {"code": "not_recorded", "message": text}}
-    return BoltResponse(
-        status=503, body=json.dumps(body), headers={"content-type": "application/json"}
-    )
-
-
 async def fetch_message(client: AsyncWebClient, channel: str, ts: str) -> Mapping[str, Any] | None:
     """The message at `channel`/`ts`: history holds top-level messages, replies the threads."""
     history = await client.conversations_history(
         channel=channel, latest=ts, inclusive=True, limit=1
     )
-    for message in history.get("messages") or ():
-        if message.get("ts") == ts:
-            return dict(message)
+    if (message := _message_at(history, ts)) is not None:
+        return message
     try:
-        thread = await client.conversations_replies(channel=channel, ts=ts)
+        return _message_at(await client.conversations_replies(channel=channel, ts=ts), ts)
     except SlackApiError as exc:
         if exc.response.get("error") == "thread_not_found":
             return None
         raise
-    for message in thread.get("messages") or ():
-        if message.get("ts") == ts:
-            return dict(message)
-    return None
+
+
+def _message_at(answer: Any, ts: str) -> dict[str, Any] | None:
+    return next((dict(m) for m in answer.get("messages") or () if m.get("ts") == ts), None)

@@ -88,9 +88,7 @@ class KvInstallationStore(AsyncInstallationStore):
     ) -> Installation | None:
         key = _key(enterprise_id, team_id, bool(is_enterprise_install))
         data = await self._kv.get(INSTALLATIONS, key)
-        if not data:
-            return None
-        if user_id is not None and data.get("user_id") != user_id:
+        if not data or (user_id is not None and data.get("user_id") != user_id):
             return None
         return Installation(**data)
 

@@ -15,16 +15,11 @@ from hashcart import Action, extract_urls
 _ANGLED = re.compile(r"<([^<>|]*)(?:\|[^<>]*)?>")
 _MAX_QUANTITY = 999
 
+#: Verbs with nothing or a free-form argument after them: each is its action's own name.
 _SIMPLE_ACTIONS = {
-    "list": Action.LIST,
-    "clear": Action.CLEAR,
-    "link": Action.LINK,
-    "unlink": Action.UNLINK,
-    "help": Action.HELP,
-    "checkout": Action.CHECKOUT,
-    "confirm": Action.CONFIRM,
-    "forget": Action.FORGET,
-    "language": Action.LANGUAGE,
+    action.value: action
+    for action in Action
+    if action not in (Action.ADD, Action.REMOVE, Action.PRIVACY)
 }
 
 #: How a person asks for each action in Slack (`hashcart.Platform.commands`); in a direct
@@ -60,9 +55,7 @@ def unwrap(text: str) -> str:
 
     def plain(match: re.Match[str]) -> str:
         inner = match.group(1)
-        if inner.startswith(("@", "#", "!")):
-            return " "
-        return inner
+        return " " if inner.startswith(("@", "#", "!")) else inner
 
     unwrapped = _ANGLED.sub(plain, text or "")
     return unwrapped.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")

@@ -1,22 +1,39 @@
-"""The Slack platform: a Bolt app behind hashcart's web server, and the way answers go out."""
+"""The Slack platform: a Bolt app behind hashcart's web server, and the way answers go out.
+
+An answer goes to the command's `response_url`, with chat.postEphemeral, or into the
+direct-message conversation a command came from. Failures are sorted for the core's reply
+sender: busy or broken (429, 5xx, timeouts, connection errors) means `RetryLater`, honouring
+Slack's `Retry-After`; anything else is a refusal for good.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import logging
 import math
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, ClassVar
 
 import aiohttp
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.app.async_app import AsyncApp
+from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from hashcart import Action, Host, OutgoingReply, RetryLater, SendRefused, TrackedTasks
-from hashcart_slack import envelope, replies
+from hashcart import (
+    Action,
+    Host,
+    OutgoingReply,
+    RetryLater,
+    SendRefused,
+    TrackedTasks,
+    Verdict,
+    classify_answer,
+)
+from hashcart_slack import envelope
 from hashcart_slack.bolt import build_app
+from hashcart_slack.commands import DIRECT, EPHEMERAL
 from hashcart_slack.kv_cache import CachedKeyValue
 from hashcart_slack.oauth import BOTS, INSTALLATIONS, KvInstallationStore
 from hashcart_slack.parse import COMMANDS
@@ -56,8 +73,6 @@ class SlackPlatform:
         self._token_digest = hashlib.sha256(token.encode()).hexdigest() if token else None
         self.bolt: AsyncApp = build_app(self)
 
-    # -- lifecycle ----------------------------------------------------------------------------
-
     async def start(self) -> None:
         self._http()
 
@@ -77,8 +92,6 @@ class SlackPlatform:
             self._session = aiohttp.ClientSession(timeout=self.hashcart.http_timeout)
             self.client.session = self._session
         return self._session
-
-    # -- inbound ------------------------------------------------------------------------------
 
     async def handle(self, request: web.Request) -> web.Response:
         """Slack → Bolt: signature, url_verification and ack are Bolt's; listeners are ours."""
@@ -105,10 +118,46 @@ class SlackPlatform:
         self._http()
         return await to_aiohttp_response(await flow.handle_callback(await to_bolt_request(request)))
 
-    # -- outbound -----------------------------------------------------------------------------
-
     async def send_reply(self, reply: OutgoingReply) -> None:
-        await replies.send(self, reply)
+        target = reply.target
+        blocks = reply.content.extra.get("blocks")
+        if target.extra.get("mode") in (EPHEMERAL, DIRECT):
+            await self._post(reply, {"blocks": blocks} if blocks else {})
+            return
+        team_id, enterprise_id = target.extra.get("team_id"), target.extra.get("enterprise_id")
+        if await self.workspace_gone(team_id, enterprise_id):  # the others ask for its token
+            raise SendRefused(f"workspace {team_id} uninstalled the app")
+        if not target.channel:
+            raise SendRefused("no response_url to answer to")
+        body: dict[str, Any] = {"response_type": "ephemeral", "text": reply.content.text}
+        if blocks:
+            body["blocks"] = blocks
+        await self._post_response(target.channel, body)
+
+    async def _post(self, reply: OutgoingReply, kwargs: dict[str, Any]) -> None:
+        """An ephemeral message in the channel, or a plain one in the direct-message
+        conversation a command came from."""
+        target = reply.target
+        if not target.channel:
+            raise SendRefused("no channel to answer in")
+        client = await self.client_for(
+            target.extra.get("team_id"), target.extra.get("enterprise_id")
+        )
+        post: Callable[..., Awaitable[Any]]
+        if target.extra.get("mode") == DIRECT:
+            method, post = "chat.postMessage", client.chat_postMessage
+        else:
+            method, post = "chat.postEphemeral", client.chat_postEphemeral
+            kwargs["user"] = target.user
+            if target.extra.get("thread_ts"):
+                kwargs["thread_ts"] = target.extra["thread_ts"]
+        try:
+            await post(channel=target.channel, text=reply.content.text, **kwargs)
+        except SlackApiError as exc:
+            response = exc.response
+            raise classify(response.status_code, response.headers, response.get("error")) from exc
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise RetryLater(f"{method}: {type(exc).__name__}", 0.0) from exc
 
     async def forget_token(self) -> None:
         """Single-workspace mode: the workspace uninstalled the app or revoked its bot token.
@@ -151,10 +200,7 @@ class SlackPlatform:
             session=self._http(),
         )
 
-    async def post_response(
-        self, response_url: str, body: Mapping[str, Any], *, raise_errors: bool = False
-    ) -> None:
-        """POST a message to a `response_url`; with `raise_errors`, sort failures for the sender."""
+    async def _post_response(self, response_url: str, body: Mapping[str, Any]) -> None:
         try:
             async with self._http().post(
                 response_url, json=dict(body), timeout=self.hashcart.http_timeout
@@ -162,9 +208,21 @@ class SlackPlatform:
                 if resp.status < 300:
                     return
                 detail = (await resp.text())[:200]
-                verdict = replies.classify(resp.status, resp.headers, detail)
         except (aiohttp.ClientError, TimeoutError) as exc:
-            verdict = RetryLater(f"response_url: {type(exc).__name__}", 0.0)
-        if raise_errors:
-            raise verdict
-        log.warning("slack: response_url refused a message: %s", verdict.reason)
+            raise RetryLater(f"response_url: {type(exc).__name__}", 0.0) from exc
+        raise classify(resp.status, resp.headers, detail)
+
+
+def classify(status: int, headers: Any, error: object) -> RetryLater | SendRefused:
+    """The reply sender's verdict on a failed Slack call (an `ok: false` 200 is refused too).
+
+    A 429 without a readable `Retry-After` waits one second; a 5xx gets no hint from Slack, so
+    the sender's own backoff applies.
+    """
+    reason = f"slack answered {status}: {error}"
+    answer = classify_answer(status, headers)
+    if answer.verdict is not Verdict.RETRY:
+        return SendRefused(reason)
+    if status == 429:
+        return answer.send_error(reason, default_wait=1.0)
+    return RetryLater(reason, 0.0)

@@ -1,17 +1,10 @@
 """A local Amazon Creators API: the OAuth 2.0 token endpoint and `getItems`, in its wire format.
 
-The Creators API is Amazon's successor to the Product Advertising API 5.0. A client trades its
-credential id and secret for a bearer token (client credentials grant): credentials of version 2.x
-post a form to a Cognito token endpoint with scope `creatorsapi/default`, version 3.x post JSON to
-Login with Amazon with scope `creatorsapi::default`. It then calls `POST /catalog/v1/getItems`
-with `Authorization: Bearer <token>, Version <version>` (3.x: without the version), the
-marketplace in `x-marketplace` (`www.amazon.de`) and a camelCase JSON body: `partnerTag`, 1–10
-`itemIds`, `resources` such as `itemInfo.title`, `images.primary.medium`,
-`offersV2.listings.price` and `offersV2.listings.availability`. The answer has
-`itemsResult.items` and, for items it cannot give, partial `errors` (`InvalidParameterValue` for
-an id that is not an ASIN, `ItemNotFound`, `ItemNotAccessible`); throttling is a 429 with a
-`ThrottleException` body. The official SDK (`amazon-creatorsapi-python-sdk`) is used by the test
-kit's own tests to check that this stand-in reads what the SDK sends and sends what it reads.
+A client trades its credential for a bearer token (client credentials: a form to Cognito for
+version 2.x, JSON to Login with Amazon for 3.x), then posts `getItems` with the marketplace in
+`x-marketplace` and a camelCase JSON body; items the API cannot give come back as partial
+`errors`, throttling as a 429. The kit's own tests hold this stand-in against the official SDK
+(`amazon-creatorsapi-python-sdk`): it reads what the SDK sends and sends what the SDK reads.
 
     async with CreatorsStandin() as api:
         api.add_item("www.amazon.de", "B00X4WHP5E", "Echo Dot", "19.99", "EUR")
@@ -21,7 +14,6 @@ kit's own tests to check that this stand-in reads what the SDK sends and sends w
 from __future__ import annotations
 
 import asyncio
-import base64
 import json
 import re
 import secrets
@@ -30,9 +22,10 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+import aiohttp
 from aiohttp import web
 
-__all__ = ["CreatorsStandin", "StandinItem"]
+from hashcart.testing.standins.served import Served
 
 DEFAULT_CREDENTIAL_ID = "standin-credential"
 DEFAULT_CREDENTIAL_SECRET = "standin-credential-secret"
@@ -40,45 +33,27 @@ DEFAULT_PARTNER_TAG = "hashcart-21"
 TOKEN_SECONDS = 3600
 MAX_ITEM_IDS = 10
 
-#: The `getItems` resources the API knows (those a shopping cart needs are marked by use below).
+#: The `getItems` resources the API knows, one family a line.
 KNOWN_RESOURCES = frozenset(
     {
-        "browseNodeInfo.browseNodes",
-        "browseNodeInfo.browseNodes.ancestor",
-        "browseNodeInfo.browseNodes.salesRank",
-        "browseNodeInfo.websiteSalesRank",
-        "customerReviews.count",
-        "customerReviews.starRating",
-        "images.primary.small",
-        "images.primary.medium",
-        "images.primary.large",
+        "browseNodeInfo.browseNodes", "browseNodeInfo.browseNodes.ancestor",
+        "browseNodeInfo.browseNodes.salesRank", "browseNodeInfo.websiteSalesRank",
+        "customerReviews.count", "customerReviews.starRating",
+        "images.primary.small", "images.primary.medium", "images.primary.large",
         "images.primary.highRes",
-        "images.variants.small",
-        "images.variants.medium",
-        "images.variants.large",
+        "images.variants.small", "images.variants.medium", "images.variants.large",
         "images.variants.highRes",
-        "itemInfo.byLineInfo",
-        "itemInfo.contentInfo",
-        "itemInfo.contentRating",
-        "itemInfo.classifications",
-        "itemInfo.externalIds",
-        "itemInfo.features",
-        "itemInfo.manufactureInfo",
-        "itemInfo.productInfo",
-        "itemInfo.technicalInfo",
-        "itemInfo.title",
-        "itemInfo.tradeInInfo",
+        "itemInfo.byLineInfo", "itemInfo.contentInfo", "itemInfo.contentRating",
+        "itemInfo.classifications", "itemInfo.externalIds", "itemInfo.features",
+        "itemInfo.manufactureInfo", "itemInfo.productInfo", "itemInfo.technicalInfo",
+        "itemInfo.title", "itemInfo.tradeInInfo",
         "parentASIN",
-        "offersV2.listings.availability",
-        "offersV2.listings.condition",
-        "offersV2.listings.dealDetails",
-        "offersV2.listings.isBuyBoxWinner",
-        "offersV2.listings.loyaltyPoints",
-        "offersV2.listings.merchantInfo",
-        "offersV2.listings.price",
-        "offersV2.listings.type",
+        "offersV2.listings.availability", "offersV2.listings.condition",
+        "offersV2.listings.dealDetails", "offersV2.listings.isBuyBoxWinner",
+        "offersV2.listings.loyaltyPoints", "offersV2.listings.merchantInfo",
+        "offersV2.listings.price", "offersV2.listings.type",
     }
-)
+)  # fmt: skip
 
 _ASIN = re.compile(r"B[0-9A-Z]{9}|[0-9]{9}[0-9X]")
 _LOCALES = {"www.amazon.de": "de_DE", "www.amazon.co.uk": "en_GB", "www.amazon.fr": "fr_FR"}
@@ -104,7 +79,7 @@ class GetItemsCall:
 
 
 @dataclass
-class CreatorsStandin:
+class CreatorsStandin(Served):
     credential_id: str = DEFAULT_CREDENTIAL_ID
     credential_secret: str = DEFAULT_CREDENTIAL_SECRET
     version: str = "2.1"
@@ -120,33 +95,10 @@ class CreatorsStandin:
     not_accessible: set[str] = field(default_factory=set)
     calls: list[GetItemsCall] = field(default_factory=list)
     tokens_issued: int = 0
-    url: str = ""
     _tokens: dict[str, float] = field(default_factory=dict)
     _second: tuple[int, int] = (0, 0)
-    _runner: web.AppRunner | None = None
 
-    # -- life cycle -------------------------------------------------------------------------------
-
-    async def __aenter__(self) -> CreatorsStandin:
-        await self.start()
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.stop()
-
-    async def start(self, host: str = "127.0.0.1", port: int = 0) -> None:
-        self._runner = web.AppRunner(self.app(), access_log=None)
-        await self._runner.setup()
-        await web.TCPSite(self._runner, host, port).start()
-        bound = self._runner.addresses[0]
-        self.url = f"http://{bound[0]}:{bound[1]}"
-
-    async def stop(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-
-    def app(self) -> web.Application:
+    def make_app(self) -> web.Application:
         app = web.Application()
         app.router.add_post("/auth/o2/token", self._token)
         app.router.add_post("/catalog/v1/getItems", self._get_items)
@@ -176,10 +128,9 @@ class CreatorsStandin:
         amount: str,
         currency: str,
         availability: str = "IN_STOCK",
-        image: str | None = None,
     ) -> None:
         """Offer `asin` on `marketplace` (`www.amazon.com`, `www.amazon.de`, …)."""
-        image = image or f"https://m.media-amazon.com/images/I/{asin}._SL160_.jpg"
+        image = f"https://m.media-amazon.com/images/I/{asin}._SL160_.jpg"
         self.items[(marketplace, asin)] = StandinItem(
             title, Decimal(amount), currency, availability, image
         )
@@ -187,8 +138,6 @@ class CreatorsStandin:
     def expire_tokens(self) -> None:
         """Make every token issued so far expired, as an hour later."""
         self._tokens = {token: 0.0 for token in self._tokens}
-
-    # -- OAuth 2.0 --------------------------------------------------------------------------------
 
     async def _token(self, request: web.Request) -> web.Response:
         lwa = self.version.startswith("3.")
@@ -207,10 +156,10 @@ class CreatorsStandin:
         if not lwa and client_id is None and request.headers.get("Authorization"):
             # Cognito also takes client_secret_basic.
             try:
-                auth = _basic(request.headers["Authorization"])
+                basic = aiohttp.BasicAuth.decode(request.headers["Authorization"], "utf-8")
             except ValueError:
                 return _oauth_error("invalid_client", 401)
-            client_id, client_secret = auth
+            client_id, client_secret = basic.login, basic.password
         if not (
             secrets.compare_digest(str(client_id or ""), self.credential_id)
             and secrets.compare_digest(str(client_secret or ""), self.credential_secret)
@@ -229,9 +178,7 @@ class CreatorsStandin:
         if expected is None:
             return "MissingCredential"
         token, version = expected.groups()
-        if (version is None) != self.version.startswith("3.") or (
-            version is not None and version != self.version
-        ):
+        if version != (None if self.version.startswith("3.") else self.version):
             return "InvalidClient"
         expires = self._tokens.get(token)
         if expires is None:
@@ -239,8 +186,6 @@ class CreatorsStandin:
         if expires <= time.time():
             return "TokenExpired"
         return None
-
-    # -- getItems ---------------------------------------------------------------------------------
 
     async def _get_items(self, request: web.Request) -> web.Response:
         authorization = request.headers.get("Authorization", "")
@@ -317,28 +262,15 @@ class CreatorsStandin:
         errors: list[dict[str, str]] = []
         for asin in body["itemIds"]:
             if not _ASIN.fullmatch(asin):
-                errors.append(
-                    {
-                        "code": "InvalidParameterValue",
-                        "message": f"The ItemId {asin} provided in the request is invalid.",
-                    }
-                )
+                code, problem = "InvalidParameterValue", "provided in the request is invalid"
             elif asin in self.not_accessible:
-                errors.append(
-                    {
-                        "code": "ItemNotAccessible",
-                        "message": f"The ItemId {asin} is not accessible through the Creators API.",
-                    }
-                )
+                code, problem = "ItemNotAccessible", "is not accessible through the Creators API"
             elif (item := self.items.get((marketplace, asin))) is None:
-                errors.append(
-                    {
-                        "code": "ItemNotFound",
-                        "message": f"The ItemId {asin} provided in the request is not valid.",
-                    }
-                )
+                code, problem = "ItemNotFound", "provided in the request is not valid"
             else:
                 items.append(_item(marketplace, asin, item, resources, body["partnerTag"]))
+                continue
+            errors.append({"code": code, "message": f"The ItemId {asin} {problem}."})
         answer: dict[str, Any] = {}
         if items:
             answer["itemsResult"] = {"items": items}
@@ -397,13 +329,3 @@ def _validation(message: str, reason: str) -> web.Response:
 
 def _oauth_error(error: str, status: int) -> web.Response:
     return web.json_response({"error": error}, status=status)
-
-
-def _basic(header: str) -> tuple[str, str]:
-    scheme, _, value = header.partition(" ")
-    if scheme.lower() != "basic":
-        raise ValueError("not basic")
-    client_id, sep, secret = base64.b64decode(value).decode().partition(":")
-    if not sep:
-        raise ValueError("no colon")
-    return client_id, secret

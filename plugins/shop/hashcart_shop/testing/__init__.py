@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 from hashcart import hookimpl
-from hashcart_shop.testing.standin import ShopItem, ShopStandin
+from hashcart_shop.testing.standin import ShopStandin as ShopStandin
 
 
 @hookimpl
 def hashcart_standins() -> ShopStandin:
     return ShopStandin()
-
-
-__all__ = ["ShopItem", "ShopStandin"]

@@ -1,11 +1,7 @@
-"""A small shop with schema.org product pages, as any web shop serves them.
-
-Each product page carries its data as JSON-LD (`Product` with an `Offer`: price, currency,
-availability, image), the way shop systems embed it for search engines; a product with a Shopify
-variant also answers `/products/<handle>.js` with Shopify's shape (prices in cents). The shop
-records every path it was asked for, so a test can show that something was never fetched. The
-playground serves one so that a non-Amazon link can be tried without any network.
-"""
+"""A small shop whose product pages carry schema.org JSON-LD, as shop systems embed it for search
+engines (Shopify variants also answer `/products/<handle>.js`). It records every path it was
+asked for, so a test can show that something was never fetched; the playground serves one so
+that a non-Amazon link can be tried without any network."""
 
 from __future__ import annotations
 
@@ -16,6 +12,8 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from aiohttp import web
+
+from hashcart.testing.standins.served import Served
 
 
 @dataclass
@@ -70,7 +68,7 @@ class ShopItem:
 
 
 @dataclass
-class ShopStandin:
+class ShopStandin(Served):
     """The shop's pages; `raw` serves any other answer (a redirect, an error, a plain page)."""
 
     platform: ClassVar[str] = "shop"
@@ -79,8 +77,6 @@ class ShopStandin:
     items: dict[str, ShopItem] = field(default_factory=dict)
     raw: dict[str, tuple[int, str, dict[str, str]]] = field(default_factory=dict)
     seen: list[str] = field(default_factory=list)
-    url: str = ""
-    _runner: web.AppRunner | None = None
 
     def add(self, path: str, title: str, price_cents: int, **details: Any) -> ShopItem:
         item = self.items[path] = ShopItem(path, title, price_cents, **details)
@@ -136,30 +132,11 @@ class ShopStandin:
             f"<body><h1>{html.escape(item.title)}</h1>{image}<p>{price}</p>{stock}</body></html>"
         )
 
-    async def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
-        self._runner = web.AppRunner(self.make_app(), access_log=None)
-        await self._runner.setup()
-        await web.TCPSite(self._runner, host, port).start()
-        self.url = f"http://{host}:{int(self._runner.addresses[0][1])}"
-        return self.url
-
-    async def stop(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-
     def plugin_env(self) -> dict[str, str]:
         """Lists the shop's address (with its port) beside any shops already allowed: a
         loopback address is allowed then."""
         hosts = (os.environ.get("HASHCART_SHOP_HOSTS", ""), self.url)
         return {"HASHCART_SHOP_HOSTS": ",".join(host for host in hosts if host)}
-
-    async def __aenter__(self) -> ShopStandin:
-        await self.start()
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.stop()
 
 
 def _picture(name: str) -> str:

@@ -1,5 +1,5 @@
 """The Slack stand-in's state: life cycle, the workspace (messages, response URLs, faults) and
-the deliveries it signs and sends to an app; its Web API (`api.py`) builds on it."""
+the deliveries it signs and sends to an app; `SlackStandin` adds its Web API."""
 
 from __future__ import annotations
 
@@ -7,13 +7,14 @@ import json
 import secrets
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import Any, Self
+from dataclasses import dataclass, replace
+from typing import Any
 
 import aiohttp
-from aiohttp import web
 
 from hashcart.testing.standins.oauth2 import AuthorizationServer
+from hashcart.testing.standins.served import Served
+from hashcart_slack.settings import BOT_SCOPES
 from hashcart_slack.testing.payloads import (
     _ids,
     app_uninstalled_event,
@@ -26,17 +27,9 @@ from hashcart_slack.testing.payloads import (
     tokens_revoked_event,
 )
 
-DEFAULT_SIGNING_SECRET = "standin-signing-secret"
-DEFAULT_BOT_TOKEN = "xoxb-standin-token"
-
 #: Slack lets a response_url be used this many times, for this long.
 RESPONSE_URL_USES = 5
 RESPONSE_URL_TTL = 30 * 60
-
-
-# ---------------------------------------------------------------------------------------------
-# Records of what the app did
-# ---------------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,7 +67,6 @@ class Delivery:
     response_url: str | None = None
     trigger_id: str | None = None
     event_id: str | None = None
-    payload: bytes = b""
 
     def json(self) -> Any:
         return json.loads(self.body)
@@ -94,59 +86,30 @@ class _ResponseUrl:
     uses: int = 0
 
 
-@dataclass(slots=True)
-class _Channel:
-    messages: dict[str, dict[str, Any]] = field(default_factory=dict)
-
-
-# ---------------------------------------------------------------------------------------------
-# The stand-in server
-# ---------------------------------------------------------------------------------------------
-
-
-class SlackStandinBase:
+class SlackStandinBase(Served):
     """What every part of the stand-in shares."""
 
-    def make_app(self) -> web.Application:
-        """The aiohttp application: `SlackStandin` adds the endpoints built on this base."""
-        raise NotImplementedError
-
-    def __init__(
-        self,
-        *,
-        signing_secret: str = DEFAULT_SIGNING_SECRET,
-        bot_token: str = DEFAULT_BOT_TOKEN,
-        team_id: str = "T0001",
-        bot_user_id: str = "U0BOT",
-        bot_id: str = "B0BOT",
-        check_token: bool = True,
-    ) -> None:
-        self.signing_secret = signing_secret
-        self.bot_token = bot_token
+    def __init__(self, *, team_id: str = "T0001") -> None:
+        self.signing_secret = "standin-signing-secret"
+        self.bot_token = "xoxb-standin-token"
         self.team_id = team_id
-        self.bot_user_id = bot_user_id
-        self.bot_id = bot_id
-        self.check_token = check_token
+        self.bot_user_id = "U0BOT"
+        self.bot_id = "B0BOT"
         #: Scopes auth.test reports in `X-OAuth-Scopes`, as Slack does for the token's grant.
-        self.scopes: list[str] = [
-            "commands",
-            "chat:write",
-            "channels:history",
-            "groups:history",
-            "im:history",
-            "reactions:read",
-        ]
+        self.scopes: list[str] = list(BOT_SCOPES)
         self.calls: list[ApiCall] = []
         self.responses: list[ResponsePost] = []
         self.users: dict[str, dict[str, Any]] = {}
-        self._channels: dict[str, _Channel] = {}
+        #: Each channel's messages by `ts`.
+        self._channels: dict[str, dict[str, dict[str, Any]]] = {}
         self._response_urls: dict[str, _ResponseUrl] = {}
         self._faults: dict[str, list[_Fault]] = {}
         self.client_id = "standin-client-id"
         self.client_secret = "standin-client-secret"
         #: Valid bot tokens and the workspace each belongs to; OAuth installs add more.
-        self.tokens: dict[str, str] = {bot_token: team_id}
-        self._oauth_codes: dict[str, tuple[str, str, str]] = {}
+        self.tokens: dict[str, str] = {self.bot_token: team_id}
+        #: One-time install codes and the workspace each installs into.
+        self._oauth_codes: dict[str, str] = {}
         #: "Sign in with Slack" (OpenID Connect); `signin_as(...)` says who is signed in.
         self.openid: AuthorizationServer[dict[str, str]] = AuthorizationServer(
             client_id=self.client_id,
@@ -154,29 +117,14 @@ class SlackStandinBase:
             required_scopes=("openid",),
             require_pkce=False,
         )
-        self._runner: web.AppRunner | None = None
         self._session: aiohttp.ClientSession | None = None
-        self.url = ""
         self.app = self.make_app()
-
-    # -- lifecycle --------------------------------------------------------------------------
-
-    async def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
-        self._runner = web.AppRunner(self.app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, host, port)
-        await site.start()
-        bound_port = int(self._runner.addresses[0][1])
-        self.url = f"http://{host}:{bound_port}"
-        return self.url
 
     async def stop(self) -> None:
         if self._session is not None:
             await self._session.close()
             self._session = None
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
+        await super().stop()
 
     def plugin_env(self) -> dict[str, str]:
         """The settings that point the Slack plugin here."""
@@ -186,19 +134,10 @@ class SlackStandinBase:
             "HASHCART_SLACK_API_URL": self.api_url,
         }
 
-    async def __aenter__(self) -> Self:
-        await self.start()
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.stop()
-
     @property
     def api_url(self) -> str:
         """The value for `HASHCART_SLACK_API_URL` (slack_sdk appends the method name)."""
         return f"{self.url}/api/"
-
-    # -- workspace state ----------------------------------------------------------------------
 
     def add_message(
         self,
@@ -215,23 +154,19 @@ class SlackStandinBase:
         if thread_ts is not None and thread_ts != stamp:
             message["thread_ts"] = thread_ts
             message["parent_user_id"] = user
-        self._channels.setdefault(channel, _Channel()).messages[stamp] = message
+        self._channels.setdefault(channel, {})[stamp] = message
         return message
 
-    def oauth_code(
-        self, team_id: str, *, team_name: str = "Other team", installer: str = "U0INSTALLER"
-    ) -> str:
+    def oauth_code(self, team_id: str) -> str:
         """A one-time code, as Slack hands to the app's redirect URL when a workspace installs."""
         code = secrets.token_hex(10)
-        self._oauth_codes[code] = (team_id, team_name, installer)
+        self._oauth_codes[code] = team_id
         return code
 
     def signin_as(self, user_id: str | None, *, name: str | None = None) -> None:
         """Who the next "Sign in with Slack" authorizes, in this workspace (None: nobody)."""
-        if user_id is None:
-            self.openid.user = None
-            return
-        self.openid.user = {"user_id": user_id, "name": name or user_id.lower()}
+        person = None if user_id is None else {"user_id": user_id, "name": name or user_id.lower()}
+        self.openid.user = person
 
     def new_response_url(self) -> str:
         token = f"T{next(_ids)}/{secrets.token_hex(8)}"
@@ -267,8 +202,6 @@ class SlackStandinBase:
     def responses_to(self, response_url: str | None) -> list[ResponsePost]:
         return [r for r in self.responses if r.response_url == response_url]
 
-    # -- delivering to the app ----------------------------------------------------------------
-
     async def deliver(
         self,
         target_url: str,
@@ -293,7 +226,7 @@ class SlackStandinBase:
         session = self._client_session()
         async with session.post(target_url, data=body, headers=headers) as resp:
             text = await resp.text()
-            return Delivery(resp.status, text, dict(resp.headers), payload=body)
+            return Delivery(resp.status, text, dict(resp.headers))
 
     async def slash_command(
         self,
@@ -330,9 +263,7 @@ class SlackStandinBase:
             timestamp=timestamp,
             secret=secret,
         )
-        return Delivery(
-            delivery.status, delivery.body, delivery.headers, url, trigger, payload=body
-        )
+        return replace(delivery, response_url=url, trigger_id=trigger)
 
     async def send_event(
         self,
@@ -341,8 +272,6 @@ class SlackStandinBase:
         *,
         event_id: str | None = None,
         retry_num: int | None = None,
-        timestamp: int | None = None,
-        secret: str | None = None,
         team_id: str | None = None,
     ) -> Delivery:
         """Deliver one Events API `event_callback`; reuse `event_id` to play a retry."""
@@ -350,38 +279,31 @@ class SlackStandinBase:
         if event.get("type") == "message" and "ts" in event and not event.get("subtype"):
             channel = str(event.get("channel", ""))
             stored = {k: v for k, v in event.items() if k not in ("channel", "event_ts")}
-            self._channels.setdefault(channel, _Channel()).messages[str(event["ts"])] = stored
+            self._channels.setdefault(channel, {})[str(event["ts"])] = stored
         body = event_callback(
             event, event_id=eid, team_id=team_id or self.team_id, bot_user_id=self.bot_user_id
         )
         delivery = await self.deliver(
-            target_url,
-            body,
-            content_type="application/json",
-            retry_num=retry_num,
-            timestamp=timestamp,
-            secret=secret,
+            target_url, body, content_type="application/json", retry_num=retry_num
         )
-        return Delivery(
-            delivery.status, delivery.body, delivery.headers, event_id=eid, payload=body
-        )
+        return replace(delivery, event_id=eid)
 
     async def uninstall(self, target_url: str, team_id: str | None = None) -> Delivery:
         """A workspace removes the app: its bot tokens stop working, then `app_uninstalled`."""
-        team = team_id or self.team_id
-        self._revoke(team)
-        return await self.send_event(target_url, app_uninstalled_event(), team_id=team)
+        return await self._take_away(target_url, team_id, app_uninstalled_event())
 
     async def revoke_bot_token(self, target_url: str, team_id: str | None = None) -> Delivery:
         """A workspace admin revokes the bot's token: it stops working, then `tokens_revoked`."""
-        team = team_id or self.team_id
-        self._revoke(team)
         event = tokens_revoked_event(bot=[self.bot_user_id])
-        return await self.send_event(target_url, event, team_id=team)
+        return await self._take_away(target_url, team_id, event)
 
-    def _revoke(self, team_id: str) -> None:
-        for token in [t for t, team in self.tokens.items() if team == team_id]:
+    async def _take_away(
+        self, target_url: str, team_id: str | None, event: dict[str, Any]
+    ) -> Delivery:
+        team = team_id or self.team_id
+        for token in [t for t, owner in self.tokens.items() if owner == team]:
             del self.tokens[token]
+        return await self.send_event(target_url, event, team_id=team)
 
     def _client_session(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:

@@ -15,10 +15,6 @@ from urllib.parse import urlencode
 
 _ids = itertools.count(1)
 
-# ---------------------------------------------------------------------------------------------
-# Signing and payload builders: what Slack sends to an app
-# ---------------------------------------------------------------------------------------------
-
 
 def sign(secret: str, timestamp: int | str, body: bytes | str) -> str:
     """The `X-Slack-Signature` value (v0) for a body sent at `timestamp`."""
@@ -34,7 +30,6 @@ def signed_headers(
     content_type: str,
     timestamp: int | None = None,
     retry_num: int | None = None,
-    retry_reason: str = "http_timeout",
 ) -> dict[str, str]:
     """Headers Slack sends with a delivery; a retry adds `X-Slack-Retry-Num` and a fresh stamp."""
     ts = int(time.time()) if timestamp is None else timestamp
@@ -45,7 +40,7 @@ def signed_headers(
     }
     if retry_num is not None:
         headers["X-Slack-Retry-Num"] = str(retry_num)
-        headers["X-Slack-Retry-Reason"] = retry_reason
+        headers["X-Slack-Retry-Reason"] = "http_timeout"
     return headers
 
 
@@ -75,10 +70,8 @@ def slash_command_form(
     user_name: str = "alice",
     team_id: str = "T0001",
     channel_id: str = "C0GENERAL",
-    channel_name: str = "general",
     command: str = "/cart",
     trigger_id: str | None = None,
-    api_app_id: str = "A0HASHCART",
 ) -> bytes:
     """The form-encoded body of a slash command, field for field as Slack sends it."""
     fields = {
@@ -86,12 +79,12 @@ def slash_command_form(
         "team_id": team_id,
         "team_domain": "standin",
         "channel_id": channel_id,
-        "channel_name": channel_name,
+        "channel_name": "general",
         "user_id": user_id,
         "user_name": user_name,
         "command": command,
         "text": text,
-        "api_app_id": api_app_id,
+        "api_app_id": "A0HASHCART",
         "is_enterprise_install": "false",
         "response_url": response_url,
         "trigger_id": trigger_id or new_trigger_id(),
@@ -110,15 +103,13 @@ def message_event(
     *,
     user: str | None = "U0ALICE",
     channel: str = "C0GENERAL",
-    ts: str | None = None,
-    team: str = "T0001",
     bot_id: str | None = None,
     subtype: str | None = None,
     thread_ts: str | None = None,
     channel_type: str = "channel",
 ) -> dict[str, Any]:
     """A `message` event as a user (or, with `bot_id`/`subtype`, a bot) posts it in a channel."""
-    stamp = ts or new_ts()
+    stamp = new_ts()
     event: dict[str, Any] = {
         "type": "message",
         "channel": channel,
@@ -126,19 +117,15 @@ def message_event(
         "ts": stamp,
         "event_ts": stamp,
         "channel_type": channel_type,
-        "team": team,
+        "team": "T0001",
     }
-    if user is not None:
-        event["user"] = user
-    if bot_id is None and subtype is None:
-        event["client_msg_id"] = secrets.token_hex(8)
+    optional = {"user": user, "subtype": subtype, "thread_ts": thread_ts}
+    event.update({name: value for name, value in optional.items() if value is not None})
     if bot_id is not None:
         event["bot_id"] = bot_id
         event["app_id"] = "A0OTHERAPP"
-    if subtype is not None:
-        event["subtype"] = subtype
-    if thread_ts is not None:
-        event["thread_ts"] = thread_ts
+    elif subtype is None:
+        event["client_msg_id"] = secrets.token_hex(8)
     return event
 
 
@@ -154,16 +141,9 @@ def app_uninstalled_event() -> dict[str, Any]:
     return {"type": "app_uninstalled", "event_ts": new_ts()}
 
 
-def tokens_revoked_event(
-    *, bot: list[str] | None = None, oauth: list[str] | None = None
-) -> dict[str, Any]:
-    """`tokens_revoked`: the user ids whose bot and user (`oauth`) tokens were revoked."""
-    tokens: dict[str, list[str]] = {}
-    if oauth:
-        tokens["oauth"] = list(oauth)
-    if bot:
-        tokens["bot"] = list(bot)
-    return {"type": "tokens_revoked", "tokens": tokens, "event_ts": new_ts()}
+def tokens_revoked_event(*, bot: list[str]) -> dict[str, Any]:
+    """`tokens_revoked`: the user ids whose bot tokens were revoked."""
+    return {"type": "tokens_revoked", "tokens": {"bot": list(bot)}, "event_ts": new_ts()}
 
 
 def reaction_event(
@@ -173,19 +153,16 @@ def reaction_event(
     user: str = "U0ALICE",
     reaction: str = "shopping_trolley",
     removed: bool = False,
-    item_user: str | None = "U0BOB",
 ) -> dict[str, Any]:
     """A `reaction_added` (or `reaction_removed`) event on the message at `channel`/`ts`."""
-    event: dict[str, Any] = {
+    return {
         "type": "reaction_removed" if removed else "reaction_added",
         "user": user,
         "reaction": reaction,
         "item": {"type": "message", "channel": channel, "ts": ts},
+        "item_user": "U0BOB",
         "event_ts": new_ts(),
     }
-    if item_user is not None:
-        event["item_user"] = item_user
-    return event
 
 
 def event_callback(
@@ -193,14 +170,13 @@ def event_callback(
     *,
     event_id: str | None = None,
     team_id: str = "T0001",
-    api_app_id: str = "A0HASHCART",
     bot_user_id: str = "U0BOT",
 ) -> bytes:
     """The Events API envelope around one event, as JSON bytes ready to sign."""
     envelope = {
         "token": "standin-verification-token",
         "team_id": team_id,
-        "api_app_id": api_app_id,
+        "api_app_id": "A0HASHCART",
         "event": dict(event),
         "type": "event_callback",
         "event_id": event_id or new_event_id(),
