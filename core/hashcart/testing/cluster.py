@@ -17,16 +17,19 @@ import signal
 import subprocess
 import sys
 import time
+from collections import Counter
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import aiohttp
+import sqlalchemy as sa
 
 from hashcart.accounts import Accounts
 from hashcart.catalog import Catalog, CatalogEntry
 from hashcart.store import create_engine
+from hashcart.store.schema import cart_items, events, identities
 from hashcart.testing.harness import free_port
 from hashcart.testing.standins import load_standins
 
@@ -152,19 +155,14 @@ class Cluster:
             asin = PRODUCTS[self.parents.index(parent)]
             urls = [f"https://www.amazon.com/dp/{asin}"] if with_link else []
             author = rng.choice(self.users)
-            made.append(
-                (
-                    self.standin.tweet("#amazoncart", user=author, in_reply_to=parent, urls=urls),
-                    f"amazon:{asin}",
-                )
-            )
+            reply = self.standin.tweet("#amazoncart", user=author, in_reply_to=parent, urls=urls)
+            made.append((reply, f"amazon:{asin}"))
         return made
 
     async def deliver(self, tweet: Mapping[str, Any], start: int) -> None:
         """Deliver until a node answers 200, moving on to the next live node on failure."""
         for attempt in itertools.count():
-            live = [n for n in self.nodes if n.alive]
-            node = live[(start + attempt) % len(live)]
+            node = self._live(start, attempt)
             try:
                 result = await self.standin.deliver(f"{node.url}/twitter/webhook", [tweet])
                 if result.status == 200:
@@ -214,15 +212,9 @@ class Cluster:
         made = []
         for _ in range(count):
             asin = rng.choice(PRODUCTS)
-            user_id = rng.choice(self.slack_users)
             text = f"#amazoncart <https://www.amazon.com/dp/{asin}>"
-            made.append(
-                SlackMessage(
-                    event=self.slack.message_event(text, user=user_id),
-                    event_id=self.slack.new_event_id(),
-                    product_id=f"amazon:{asin}",
-                )
-            )
+            event = self.slack.message_event(text, user=rng.choice(self.slack_users))
+            made.append(SlackMessage(event, self.slack.new_event_id(), f"amazon:{asin}"))
         return made
 
     def _live(self, start: int, attempt: int) -> Node:
@@ -279,39 +271,30 @@ class Cluster:
 
     async def slack_carts(self) -> dict[tuple[str, str], int]:
         """(Slack user id, product id) → quantity, read straight from the database."""
-        carts = await self._carts_of("slack")
+        carts = await self.carts("slack")
         return {(user.partition(":")[2], product): n for (user, product), n in carts.items()}
 
     async def recorded(self, prefix: str) -> set[str]:
         """The event keys recorded so far that start with `prefix` (`slack:`, say)."""
-        import sqlalchemy as sa
+        rows = await self._read(
+            sa.select(events.c.event_key).where(events.c.event_key.startswith(prefix))
+        )
+        return {row.event_key for row in rows}
 
-        from hashcart.store.schema import events
+    async def carts(self, platform: str = "twitter") -> dict[tuple[str, str], int]:
+        """(user id on `platform`, product id) → quantity, read straight from the database."""
+        rows = await self._read(
+            sa.select(identities.c.user_id, cart_items.c.product_id, cart_items.c.quantity)
+            .join(cart_items, cart_items.c.account_id == identities.c.account_id)
+            .where(identities.c.platform == platform)
+        )
+        return {(r.user_id, r.product_id): r.quantity for r in rows}
 
+    async def _read(self, query: sa.Select[Any]) -> list[sa.Row[Any]]:
         engine = create_engine(self.database_url)
         try:
             async with engine.connect() as conn:
-                keys = await conn.execute(
-                    sa.select(events.c.event_key).where(events.c.event_key.startswith(prefix))
-                )
-                return set(keys.scalars())
-        finally:
-            await engine.dispose()
-
-    async def _carts_of(self, platform: str) -> dict[tuple[str, str], int]:
-        import sqlalchemy as sa
-
-        from hashcart.store.schema import cart_items, identities
-
-        engine = create_engine(self.database_url)
-        try:
-            async with engine.connect() as conn:
-                rows = await conn.execute(
-                    sa.select(identities.c.user_id, cart_items.c.product_id, cart_items.c.quantity)
-                    .join(cart_items, cart_items.c.account_id == identities.c.account_id)
-                    .where(identities.c.platform == platform)
-                )
-                return {(r.user_id, r.product_id): r.quantity for r in rows}
+                return list(await conn.execute(query))
         finally:
             await engine.dispose()
 
@@ -324,24 +307,6 @@ class Cluster:
                 node.process.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 node.kill()
-
-    async def carts(self) -> dict[tuple[str, str], int]:
-        """(X user id, product id) → quantity, read straight from the database."""
-        import sqlalchemy as sa
-
-        from hashcart.store.schema import cart_items, identities
-
-        engine = create_engine(self.database_url)
-        try:
-            async with engine.connect() as conn:
-                rows = await conn.execute(
-                    sa.select(identities.c.user_id, cart_items.c.product_id, cart_items.c.quantity)
-                    .join(cart_items, cart_items.c.account_id == identities.c.account_id)
-                    .where(identities.c.platform == "twitter")
-                )
-                return {(r.user_id, r.product_id): r.quantity for r in rows}
-        finally:
-            await engine.dispose()
 
 
 @contextlib.asynccontextmanager
@@ -423,8 +388,4 @@ def plugin_entry_points(folder: Path, plugins: Mapping[str, str]) -> str:
 
 
 def expected_carts(sent: Sequence[tuple[dict[str, Any], str]]) -> dict[tuple[str, str], int]:
-    totals: dict[tuple[str, str], int] = {}
-    for tweet, product_id in sent:
-        key = (tweet["user"]["id_str"], product_id)
-        totals[key] = totals.get(key, 0) + 1
-    return totals
+    return dict(Counter((tweet["user"]["id_str"], product_id) for tweet, product_id in sent))
