@@ -37,24 +37,14 @@ def postgres_admin_url() -> str:
     return os.environ.get("HASHCART_TEST_POSTGRES_URL", DEFAULT_POSTGRES)
 
 
-async def _create_database(admin_url: str, name: str) -> None:
+async def _outside_transaction(admin_url: str, statement: str) -> None:
+    """CREATE and DROP DATABASE refuse to run inside a transaction."""
     from sqlalchemy.ext.asyncio import create_async_engine
 
     engine = create_async_engine(admin_url, isolation_level="AUTOCOMMIT")
     try:
         async with engine.connect() as conn:
-            await conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    finally:
-        await engine.dispose()
-
-
-async def _drop_database(admin_url: str, name: str) -> None:
-    from sqlalchemy.ext.asyncio import create_async_engine
-
-    engine = create_async_engine(admin_url, isolation_level="AUTOCOMMIT")
-    try:
-        async with engine.connect() as conn:
-            await conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            await conn.execute(sa.text(statement))
     finally:
         await engine.dispose()
 
@@ -65,7 +55,7 @@ def postgres_database() -> Iterator[str]:
     admin = postgres_admin_url()
     name = f"hashcart_test_{secrets.token_hex(4)}"
     try:
-        _in_thread(lambda: asyncio.run(_create_database(admin, name)))
+        _in_thread(lambda: asyncio.run(_outside_transaction(admin, f'CREATE DATABASE "{name}"')))
     except Exception as exc:
         reason = f"PostgreSQL at {admin.split('@')[-1]} is unreachable: {type(exc).__name__}: {exc}"
         if os.environ.get("CI") == "true":
@@ -78,7 +68,8 @@ def postgres_database() -> Iterator[str]:
     try:
         yield url
     finally:
-        _in_thread(lambda: asyncio.run(_drop_database(admin, name)))
+        drop = f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'
+        _in_thread(lambda: asyncio.run(_outside_transaction(admin, drop)))
 
 
 async def _truncate(url: str) -> None:
