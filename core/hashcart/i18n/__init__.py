@@ -19,20 +19,8 @@ from babel import Locale, UnknownLocaleError
 from babel.messages.pofile import read_po
 from babel.numbers import format_currency
 
-from hashcart.i18n.catalogs import CATALOG_DIR, available_locales, load, source
-
-__all__ = [
-    "CATALOG_DIR",
-    "DEFAULT_COMMANDS",
-    "DEFAULT_LOCALE",
-    "available_locales",
-    "message_ids",
-    "minutes",
-    "money",
-    "normalise_locale",
-    "translate",
-    "translations",
-]
+from hashcart.i18n.catalogs import available_locales as available_locales
+from hashcart.i18n.catalogs import load, source
 
 DEFAULT_LOCALE = "en"
 
@@ -65,13 +53,9 @@ def normalise_locale(locale: str | None) -> str:
     return language if language in known else DEFAULT_LOCALE
 
 
-def translations(locale: str | None) -> gettext.NullTranslations:
-    """The catalog of `locale` falling back to English: what `jinja2.ext.i18n` installs too."""
-    return _chain(normalise_locale(locale))
-
-
 @cache
-def _chain(chosen: str) -> gettext.NullTranslations:
+def _catalog(chosen: str) -> gettext.NullTranslations:
+    """The catalog of a normalised locale, falling back to English."""
     english = load(DEFAULT_LOCALE) or gettext.NullTranslations()
     own = load(chosen) if chosen != DEFAULT_LOCALE else None
     if own is None:
@@ -82,7 +66,7 @@ def _chain(chosen: str) -> gettext.NullTranslations:
 
 def translate(locale: str | None, msgid: str, **params: Any) -> str:
     """The message `msgid` in `locale` with `params` filled in."""
-    catalog = translations(locale)
+    catalog = _catalog(normalise_locale(locale))
     count = next((params[key] for key in PLURAL_COUNTS if isinstance(params.get(key), int)), None)
     text = msgid
     if count is not None:

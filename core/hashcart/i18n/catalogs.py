@@ -41,17 +41,13 @@ def compile_po(locale: str) -> bytes:
     return buffer.getvalue()
 
 
-def is_fresh(locale: str) -> bool:
-    mo = compiled(locale)
-    return mo.is_file() and mo.stat().st_mtime >= source(locale).stat().st_mtime
-
-
 def load(locale: str) -> gettext.GNUTranslations | None:
     """A new copy of the catalog of `locale` (no fallback yet), or None when there is none."""
     if not source(locale).is_file():
         return None
-    if is_fresh(locale):
-        with compiled(locale).open("rb") as handle:
+    mo = compiled(locale)
+    if mo.is_file() and mo.stat().st_mtime >= source(locale).stat().st_mtime:
+        with mo.open("rb") as handle:
             return gettext.GNUTranslations(handle)
     return gettext.GNUTranslations(io.BytesIO(compile_po(locale)))
 
