@@ -21,6 +21,7 @@ from authlib.oidc.core.util import create_half_hash
 from joserfc import jwt
 from joserfc.jwk import KeySet, RSAKey
 
+from hashcart.testing.standins import LocalServer
 from hashcart.testing.standins.oauth2 import AuthorizationServer, OAuthError
 
 __all__ = ["OidcStandin", "OidcUser"]
@@ -58,7 +59,7 @@ class Issued:
 
 
 @dataclass
-class OidcStandin:
+class OidcStandin(LocalServer):
     client_id: str = DEFAULT_CLIENT_ID
     client_secret: str = DEFAULT_CLIENT_SECRET
     user: OidcUser = field(default_factory=lambda: OidcUser("248289761001", "jane"))
@@ -75,28 +76,6 @@ class OidcStandin:
         self._server: AuthorizationServer[OidcUser] = AuthorizationServer(
             self.client_id, self.client_secret, required_scopes=("openid",)
         )
-        self._runner: web.AppRunner | None = None
-
-    # -- life cycle -------------------------------------------------------------------------------
-
-    async def __aenter__(self) -> OidcStandin:
-        await self.start()
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.stop()
-
-    async def start(self, host: str = "127.0.0.1", port: int = 0) -> None:
-        self._runner = web.AppRunner(self.app(), access_log=None)
-        await self._runner.setup()
-        await web.TCPSite(self._runner, host, port).start()
-        bound = self._runner.addresses[0]
-        self.url = f"http://{bound[0]}:{bound[1]}"
-
-    async def stop(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
 
     @property
     def issuer(self) -> str:
@@ -112,7 +91,7 @@ class OidcStandin:
         values.update(overrides)
         return {f"HASHCART_OIDC_{key.upper()}": value for key, value in values.items()}
 
-    def app(self) -> web.Application:
+    def make_app(self) -> web.Application:
         app = web.Application()
         app.router.add_get("/.well-known/openid-configuration", self._discovery)
         app.router.add_get("/authorize", self._authorize)

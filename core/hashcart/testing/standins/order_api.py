@@ -24,6 +24,7 @@ import aiohttp
 from aiohttp import web
 
 from hashcart import Order, RetryLater, fault_point, hookimpl
+from hashcart.testing.standins import LocalServer
 
 __all__ = ["OrderApiStandin", "OrderRefused", "ShopOrders", "plugin"]
 
@@ -38,29 +39,18 @@ class ShopCall:
 
 
 @dataclass
-class OrderApiStandin:
+class OrderApiStandin(LocalServer):
     orders: dict[str, dict[str, Any]] = field(default_factory=dict)
     calls: list[ShopCall] = field(default_factory=list)
     url: str = ""
     _failures: list[int] = field(default_factory=list)
     _refusals: int = 0
-    _runner: web.AppRunner | None = None
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
 
-    async def __aenter__(self) -> OrderApiStandin:
+    def make_app(self) -> web.Application:
         app = web.Application()
         app.router.add_post("/api/orders", self._create)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        host, port = self._runner.addresses[0][:2]
-        self.url = f"http://{host}:{port}"
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
+        return app
 
     def env(self) -> dict[str, str]:
         return {URL_VARIABLE: self.url}
