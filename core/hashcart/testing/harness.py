@@ -15,6 +15,7 @@ from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any, TypeVar
 
+import sqlalchemy as sa
 from aiohttp import web
 
 from hashcart.app import Hashcart
@@ -22,6 +23,7 @@ from hashcart.catalog import CatalogEntry
 from hashcart.config import Settings, load_settings
 from hashcart.plugins import ENTRY_POINT_GROUP
 from hashcart.store import upgrade
+from hashcart.store.schema import outbox
 from hashcart.web import serving
 
 T = TypeVar("T")
@@ -107,10 +109,6 @@ class RunningHashcart:
 
     async def outbox(self) -> list[dict[str, Any]]:
         """Every queued reply with its status, oldest first."""
-        import sqlalchemy as sa
-
-        from hashcart.store.schema import outbox
-
         async with self.hashcart.engine.connect() as conn:
             rows = await conn.execute(sa.select(outbox).order_by(outbox.c.id))
             return [dict(row._mapping) for row in rows]

@@ -1,11 +1,8 @@
-"""pytest fixtures of the hashcart test kit.
+"""pytest fixtures of the hashcart test kit (see docs/testing.md).
 
-`hashcart` is a started hashcart on a temporary SQLite database with the plugins of
-`hashcart_plugins` loaded and `hashcart_env` set: a plugin's own tests override those two.
-`database_url` runs a test once on SQLite and once on PostgreSQL. PostgreSQL comes from
-`HASHCART_TEST_POSTGRES_URL` (default `postgresql+asyncpg://postgres@127.0.0.1:5432/test`); each
-test session works in a database of its own, created and dropped here. When PostgreSQL cannot be
-reached the PostgreSQL runs fail under CI (`CI=true`) and are skipped with the reason elsewhere.
+PostgreSQL comes from `HASHCART_TEST_POSTGRES_URL`; each test session works in a database of its
+own, created and dropped here. When PostgreSQL cannot be reached the PostgreSQL runs fail under
+CI (`CI=true`) and are skipped with the reason elsewhere.
 """
 
 from __future__ import annotations
@@ -112,11 +109,7 @@ def hashcart_env() -> Mapping[str, str]:
 async def hashcart(
     hashcart_plugins: Sequence[object], hashcart_env: Mapping[str, str]
 ) -> AsyncIterator[RunningHashcart]:
-    """A started hashcart on a temporary SQLite database with `hashcart_plugins` loaded.
-
-    Like errbot's `testbot` and datasette's test client: a plugin's test asks for `hashcart`
-    and overrides `hashcart_plugins` (and `hashcart_env`) in its module or `conftest.py`.
-    """
+    """A started hashcart on a temporary SQLite database with `hashcart_plugins` loaded."""
     from hashcart.testing.harness import running_hashcart
 
     async with running_hashcart(plugins=hashcart_plugins, env=hashcart_env) as running:
