@@ -1,3 +1,3 @@
-from hashcart.i18n.catalogs import main
+from hashcart.i18n import main
 
 main()
