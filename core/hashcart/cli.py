@@ -8,6 +8,7 @@ import asyncio
 import csv
 import json
 import logging
+import os
 import re
 import signal
 import sys
@@ -187,8 +188,6 @@ async def serve(
 async def _playground(*, migrate: bool) -> int:
     """`serve` with the platform plugins pointed at local stand-ins (set before the Hashcart is
     built, so the real plugins read them as ordinary settings)."""
-    import os
-
     from hashcart.web.playground import Playground
 
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)  # the stand-ins' request logs
@@ -259,8 +258,7 @@ async def _import_catalog(hashcart: Any, path: Path) -> int:
 
 async def _accounts(hashcart: Any, args: argparse.Namespace) -> int:
     if args.accounts_command == "create":
-        created = await hashcart.accounts.create(args.name)
-        print(created["id"])
+        print((await hashcart.accounts.create(args.name))["id"])
         return 0
     found = await hashcart.accounts.find(name=args.name)
     if not found:

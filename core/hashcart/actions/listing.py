@@ -27,10 +27,9 @@ async def listing(ctx: Context, cart: Cart) -> Outcome:
     ]
     locale = ctx.locale
     sums = totals(lines)
-    text = ", ".join(line_texts(lines))
     stores = await handoffs(hashcart, lines)
     params: dict[str, Any] = {
-        "lines": text,
+        "lines": ", ".join(line_texts(lines)),
         "total": money_totals(lines, locale),
         "totals": [{"currency": currency, "cents": cents} for currency, cents in sums],
         "count": sum(line.quantity for line in lines),

@@ -15,7 +15,6 @@ so a catalog is never stale and never missing.
 
 from __future__ import annotations
 
-import argparse
 import gettext
 import io
 from functools import cache
@@ -143,11 +142,3 @@ def load(locale: str) -> gettext.GNUTranslations | None:
         with mo.open("rb") as handle:
             return gettext.GNUTranslations(handle)
     return gettext.GNUTranslations(io.BytesIO(compile_po(locale)))
-
-
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="Compile the reply catalogs (.po to .mo).")
-    parser.add_argument("locales", nargs="*", help="default: every catalog")
-    for locale in parser.parse_args(argv).locales or available_locales():
-        compiled(locale).write_bytes(compile_po(locale))
-        print(f"compiled {compiled(locale).name}")

@@ -1,6 +1,5 @@
 """Real `hashcart serve` processes on one PostgreSQL, fed by the X stand-in (and, with
-`slack_cluster`, the Slack stand-in): the many-nodes and crash tests and `bench/nodes.py` drive
-them.
+`slack_users`, the Slack stand-in), for the many-nodes and crash tests and `bench/nodes.py`.
 
 A test-only plugin reaches a node as an installed one would, through an entry point:
 `plugin_entry_points` writes a `*.dist-info` declaring it into a folder, and `Cluster.plugin_path`
@@ -67,7 +66,7 @@ class Cluster:
     nodes: list[Node] = field(default_factory=list)
     users: list[dict[str, Any]] = field(default_factory=list)
     parents: list[dict[str, Any]] = field(default_factory=list)
-    #: With a Slack stand-in the nodes serve Slack too (see `slack_cluster`).
+    #: With a Slack stand-in the nodes serve Slack too (see `cluster`).
     slack: Any | None = None
     slack_users: list[str] = field(default_factory=list)
     load_plugins: str = "amazon,twitter"
@@ -122,8 +121,9 @@ class Cluster:
                 await asyncio.sleep(0.1)
         raise RuntimeError(f"node on port {port} did not come up")
 
-    async def seed(self, users: int) -> None:
-        """Products, product tweets to reply to, and linked accounts for `users` X users."""
+    async def seed(self, users: int, slack_users: int = 0) -> None:
+        """Products, product tweets to reply to, and linked accounts for `users` X users and
+        `slack_users` Slack people."""
         engine = create_engine(self.database_url)
         try:
             await Catalog(engine).upsert(
@@ -135,6 +135,13 @@ class Cluster:
                 self.users.append(author)
                 created = await accounts.create(f"shopper{index}")
                 await accounts.link(created["id"], "twitter", author["id_str"])
+            for index in range(slack_users):
+                assert self.slack is not None
+                user_id = f"U0SHOPPER{index}"
+                created = await accounts.create(f"slack-shopper{index}")
+                # hashcart keys a Slack person by workspace and user (`<team_id>:<user_id>`).
+                await accounts.link(created["id"], "slack", f"{self.slack.team_id}:{user_id}")
+                self.slack_users.append(user_id)
         finally:
             await engine.dispose()
         seller = self.standin.user("seller")
@@ -163,30 +170,13 @@ class Cluster:
         """Deliver until a node answers 200, moving on to the next live node on failure."""
         for attempt in itertools.count():
             node = self._live(start, attempt)
-            try:
+            with contextlib.suppress(aiohttp.ClientError, OSError):
                 result = await self.standin.deliver(f"{node.url}/twitter/webhook", [tweet])
                 if result.status == 200:
                     return
-            except (aiohttp.ClientError, OSError):
-                pass
             await asyncio.sleep(min(0.05 * (attempt + 1), 0.5))
             if attempt > 200:
                 raise AssertionError(f"tweet {tweet['id_str']} was never accepted")
-
-    async def seed_slack(self, users: int) -> None:
-        """Linked accounts for `users` Slack people (products come from `seed`)."""
-        assert self.slack is not None
-        engine = create_engine(self.database_url)
-        try:
-            accounts = Accounts(engine)
-            for index in range(users):
-                user_id = f"U0SHOPPER{index}"
-                created = await accounts.create(f"slack-shopper{index}")
-                # hashcart keys a Slack person by workspace and user (`<team_id>:<user_id>`).
-                await accounts.link(created["id"], "slack", f"{self.slack.team_id}:{user_id}")
-                self.slack_users.append(user_id)
-        finally:
-            await engine.dispose()
 
     def slash_adds(self, count: int, rng: random.Random) -> list[SlashAdd]:
         """`count` distinct `/cart add <link>` commands, each with its own trigger id and
@@ -255,17 +245,15 @@ class Cluster:
         assert self.slack is not None
         for attempt in range(4):
             node = self._live(start, attempt)
-            try:
+            with contextlib.suppress(aiohttp.ClientError, OSError, TimeoutError):
                 result = await self.slack.send_event(
                     f"{node.url}/slack/events",
                     message.event,
                     event_id=message.event_id,
                     retry_num=attempt or None,
                 )
-            except (aiohttp.ClientError, OSError, TimeoutError):
-                result = None
-            if result is not None and result.status == 200:
-                return True
+                if result.status == 200:
+                    return True
             await asyncio.sleep(0.1)
         return False
 
@@ -311,14 +299,25 @@ class Cluster:
 
 @contextlib.asynccontextmanager
 async def cluster(
-    database_url: str, nodes: int, users: int, **options: Any
+    database_url: str,
+    nodes: int,
+    users: int,
+    *,
+    slack_users: int = 0,
+    node_env: Sequence[Mapping[str, str]] = (),
+    **options: Any,
 ) -> AsyncIterator[Cluster]:
-    """`options` are `Cluster` fields (`load_plugins`, `extra_env`, `plugin_path`)."""
-    async with load_standins(["twitter"])["twitter"] as standin:
-        running = Cluster(database_url, standin, **options)
-        await running.seed(users)
+    """With `slack_users` the nodes serve Slack from its stand-in too; `node_env[i]` adds
+    settings to node i; `options` are `Cluster` fields (`load_plugins`, `extra_env`, ...)."""
+    standins = load_standins(["twitter", "slack"] if slack_users else ["twitter"])
+    async with contextlib.AsyncExitStack() as stack:
+        standin = await stack.enter_async_context(standins["twitter"])
+        slack = await stack.enter_async_context(standins["slack"]) if slack_users else None
+        running = Cluster(database_url, standin, slack=slack, **options)
+        await running.seed(users, slack_users)
         try:
-            await asyncio.gather(*(running.start_node() for _ in range(nodes)))
+            envs = [*node_env, *[{}] * nodes][:nodes]
+            await asyncio.gather(*(running.start_node(env) for env in envs))
             yield running
         finally:
             await running.stop()
@@ -354,24 +353,6 @@ class SlackMessage:
     @property
     def event_key(self) -> str:
         return f"slack:{self.event_id}"
-
-
-@contextlib.asynccontextmanager
-async def slack_cluster(
-    database_url: str, nodes: int, users: int, *, node_env: Sequence[Mapping[str, str]] = ()
-) -> AsyncIterator[Cluster]:
-    """Nodes that serve Slack from the Slack stand-in; `node_env[i]` adds settings to node i."""
-    standins = load_standins(["twitter", "slack"])
-    async with standins["twitter"] as x_standin, standins["slack"] as slack:
-        running = Cluster(database_url, x_standin, slack=slack)
-        await running.seed(0)
-        await running.seed_slack(users)
-        try:
-            extra = list(node_env) + [{}] * (nodes - len(node_env))
-            await asyncio.gather(*(running.start_node(extra[i]) for i in range(nodes)))
-            yield running
-        finally:
-            await running.stop()
 
 
 def plugin_entry_points(folder: Path, plugins: Mapping[str, str]) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib
 import importlib.util
 from collections.abc import Iterable
+from importlib.metadata import entry_points
 from typing import Any, Self
 
 import pluggy
@@ -58,8 +59,6 @@ def load_standins(names: Iterable[str] | None = None) -> dict[str, Any]:
     `names` limits the plugins asked (entry point names); a plugin without a `testing` package
     offers none. The values are typed `Any`: beyond `Standin`, callers use what the one
     platform's stand-in offers (posting a tweet, typing a slash command)."""
-    from importlib.metadata import entry_points
-
     allow = None if names is None else set(names)
     manager = pluggy.PluginManager("hashcart")
     manager.add_hookspecs(hookspecs)

@@ -135,10 +135,8 @@ class AuthorizationServer(Generic[UserT]):
 
     def bearer_user(self, request: web.Request) -> UserT | None:
         """The person an `Authorization: Bearer` access token of this server stands for."""
-        header = request.headers.get("Authorization", "")
-        if not header.startswith("Bearer "):
-            return None
-        return self.tokens.get(header[len("Bearer ") :])
+        scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+        return self.tokens.get(token) if scheme == "Bearer" else None
 
     def _client_ok(self, headers: Mapping[str, str], form: Mapping[str, str]) -> bool:
         header = headers.get("Authorization", "")

@@ -4,16 +4,12 @@ so that tests, the playground and shop integrators need no real identity provide
 ID tokens are RS256 JWTs (joserfc, the JOSE library authlib builds on) carrying `nonce` and
 `at_hash`. To test a relying party's checks, `id_token_overrides` changes claims of the next ID
 tokens and `sign_with_foreign_key` signs them with a key not in the JWKS.
-
-    async with OidcStandin() as provider:
-        env = provider.env()            # HASHCART_OIDC_* pointing here
-        provider.user = OidcUser(sub="248289761001", preferred_username="jane")
 """
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from aiohttp import web
@@ -41,12 +37,8 @@ class OidcUser:
     name: str | None = None
 
     def claims(self) -> dict[str, str]:
-        found = {
-            "preferred_username": self.preferred_username,
-            "email": self.email,
-            "name": self.name,
-        }
-        return {key: value for key, value in found.items() if value is not None}
+        """The profile claims that are set (`sub` is the token's own)."""
+        return {k: v for k, v in asdict(self).items() if k != "sub" and v is not None}
 
 
 @dataclass(slots=True)
@@ -83,13 +75,8 @@ class OidcStandin(LocalServer):
 
     def env(self, **overrides: str) -> dict[str, str]:
         """`HASHCART_OIDC_*` for a relying party of this provider; `overrides` use short names."""
-        values = {
-            "issuer": self.issuer,
-            "client_id": self.client_id,
-            "client_secret": self.client_secret,
-        }
-        values.update(overrides)
-        return {f"HASHCART_OIDC_{key.upper()}": value for key, value in values.items()}
+        own = dict(issuer=self.issuer, client_id=self.client_id, client_secret=self.client_secret)
+        return {f"HASHCART_OIDC_{name.upper()}": v for name, v in {**own, **overrides}.items()}
 
     def make_app(self) -> web.Application:
         app = web.Application()

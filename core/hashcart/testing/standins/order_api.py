@@ -32,16 +32,10 @@ URL_VARIABLE = "HASHCART_TEST_SHOP_URL"
 
 
 @dataclass
-class ShopCall:
-    key: str
-    body: dict[str, Any]
-    status: int
-
-
-@dataclass
 class OrderApiStandin(LocalServer):
     orders: dict[str, dict[str, Any]] = field(default_factory=dict)
-    calls: list[ShopCall] = field(default_factory=list)
+    #: The idempotency key of every call, in order (a retry repeats one).
+    calls: list[str] = field(default_factory=list)
     url: str = ""
     _failures: list[int] = field(default_factory=list)
     _refusals: int = 0
@@ -63,28 +57,24 @@ class OrderApiStandin(LocalServer):
         self._refusals += times
 
     def keys(self) -> list[str]:
-        """The idempotency key of every call, in order (a retry repeats one)."""
-        return [call.key for call in self.calls]
+        return list(self.calls)
 
     async def _create(self, request: web.Request) -> web.Response:
         key = request.headers.get("Idempotency-Key", "")
         body = await request.json()
         if not key or not isinstance(body, dict):
             return web.json_response({"error": "Idempotency-Key and a JSON body"}, status=400)
+        self.calls.append(key)
         if self._failures:
             status = self._failures.pop(0)
-            self.calls.append(ShopCall(key, body, status))
             if status == 0:
                 await asyncio.sleep(30)
             return web.json_response({"error": "unavailable"}, status=status or 504)
         if key in self.orders:
-            self.calls.append(ShopCall(key, body, 200))
             return web.json_response(self.orders[key], status=200)
         if self._refusals:
             self._refusals -= 1
-            self.calls.append(ShopCall(key, body, 422))
             return web.json_response({"error": "out of stock"}, status=422)
-        self.calls.append(ShopCall(key, body, 201))
         self.orders[key] = {"id": f"shop-{next(self._ids)}", "items": body.get("items", [])}
         return web.json_response(self.orders[key], status=201)
 
