@@ -249,8 +249,7 @@ def _read_catalog(path: Path) -> list[dict[str, Any]]:
 async def _import_catalog(hashcart: Any, path: Path) -> int:
     from hashcart.catalog import CatalogEntry
 
-    products = _read_catalog(path)
-    result = await hashcart.catalog.upsert(CatalogEntry(**p) for p in products)
+    result = await hashcart.catalog.upsert(CatalogEntry(**p) for p in _read_catalog(path))
     created = sum(result.values())
     print(f"imported {len(result)} products ({created} new, {len(result) - created} updated)")
     return 0

@@ -1,9 +1,5 @@
-"""The test kit for hashcart and its plugins (a pytest plugin, loaded automatically).
-
-`running_hashcart` starts a real server on a temporary database with the plugins you choose;
-each platform plugin's `testing` package plays its platform
-(`hashcart_twitter.testing.XStandin`, ...); `hashcart.testing.standins` holds the neutral ones.
-"""
+"""The test kit for hashcart and its plugins (a pytest plugin, loaded automatically), as
+docs/testing.md describes it; each platform plugin's `testing` package plays its platform."""
 
 from hashcart import Order, hookimpl
 from hashcart.testing.harness import (
