@@ -8,6 +8,8 @@ import asyncio
 import csv
 import json
 import logging
+import os
+import re
 import signal
 import sys
 from collections.abc import Sequence
@@ -35,33 +37,29 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="hashcart", description="Put products into one cart from chat platforms.")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
-    serve = commands.add_parser("serve", help="run the server, platforms and reply sender")
-    serve.add_argument(
-        "--no-migrate", action="store_true", help="do not migrate the database first"
-    )
+    for name, text in (
+        ("serve", "run the server, platforms and reply sender"),
+        ("playground", "serve with local X, Slack and Discord stand-ins and /playground"),
+    ):
+        serving = commands.add_parser(name, help=text)
+        serving.add_argument(
+            "--no-migrate", action="store_true", help="do not migrate the database first"
+        )
 
-    playground = commands.add_parser(
-        "playground", help="serve with local X, Slack and Discord stand-ins and /playground"
-    )
-    playground.add_argument(
-        "--no-migrate", action="store_true", help="do not migrate the database first"
-    )
+    def group(name: str, text: str) -> Any:
+        """A command with subcommands of its own, named in `args.<name>_command`."""
+        return commands.add_parser(name, help=text).add_subparsers(
+            dest=f"{name}_command", required=True, parser_class=_Parser
+        )
 
-    db = commands.add_parser("db", help="database maintenance")
-    db_commands = db.add_subparsers(dest="db_command", required=True, parser_class=_Parser)
-    db_commands.add_parser("upgrade", help="run migrations to the newest schema")
-
-    catalog = commands.add_parser("catalog", help="the local product catalog")
-    catalog_commands = catalog.add_subparsers(
-        dest="catalog_command", required=True, parser_class=_Parser
+    group("db", "database maintenance").add_parser(
+        "upgrade", help="run migrations to the newest schema"
     )
-    load = catalog_commands.add_parser("import", help="load products from JSON or CSV")
+    load = group("catalog", "the local product catalog").add_parser(
+        "import", help="load products from JSON or CSV"
+    )
     load.add_argument("file", type=Path)
-
-    accounts = commands.add_parser("accounts", help="operator shortcuts for accounts")
-    account_commands = accounts.add_subparsers(
-        dest="accounts_command", required=True, parser_class=_Parser
-    )
+    account_commands = group("accounts", "operator shortcuts for accounts")
     create = account_commands.add_parser("create", help="create an account")
     create.add_argument("name")
     password = account_commands.add_parser(
@@ -190,8 +188,6 @@ async def serve(
 async def _playground(*, migrate: bool) -> int:
     """`serve` with the platform plugins pointed at local stand-ins (set before the Hashcart is
     built, so the real plugins read them as ordinary settings)."""
-    import os
-
     from hashcart.web.playground import Playground
 
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)  # the stand-ins' request logs
@@ -210,7 +206,7 @@ def _read_catalog(path: Path) -> list[dict[str, Any]]:
 
     if not path.is_file():
         raise UsageError(f"{path}: no such file")
-    rows: list[tuple[int, dict[str, Any]]] = []
+    rows: list[tuple[str, dict[str, Any]]] = []
     if path.suffix.lower() == ".csv":
         with path.open(newline="", encoding="utf-8") as handle:
             reader = csv.DictReader(handle)
@@ -221,7 +217,8 @@ def _read_catalog(path: Path) -> list[dict[str, Any]]:
                 available = str(row.get("available", "")).strip().lower()
                 if available not in ("true", "false", "1", "0", "yes", "no"):
                     raise UsageError(f"{path}: line {line}: available must be true or false")
-                rows.append((line, {**row, "available": available in ("true", "1", "yes")}))
+                row["available"] = available in ("true", "1", "yes")
+                rows.append((f"line {line}", row))
     else:
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
@@ -229,12 +226,9 @@ def _read_catalog(path: Path) -> list[dict[str, Any]]:
             raise UsageError(f"{path}: not valid JSON: {exc}") from None
         if not isinstance(data, list):
             raise UsageError(f"{path}: the JSON must be a list of products")
-        rows = [(index, item) for index, item in enumerate(data, start=1)]
-    import re
-
+        rows = [(f"item {index}", item) for index, item in enumerate(data, start=1)]
     products = []
-    for line, row in rows:
-        where = f"line {line}" if path.suffix.lower() == ".csv" else f"item {line}"
+    for where, row in rows:
         if not isinstance(row, dict):
             raise UsageError(f"{path}: {where}: not an object")
         fields = dict(row)
@@ -255,8 +249,7 @@ def _read_catalog(path: Path) -> list[dict[str, Any]]:
 async def _import_catalog(hashcart: Any, path: Path) -> int:
     from hashcart.catalog import CatalogEntry
 
-    products = _read_catalog(path)
-    result = await hashcart.catalog.upsert(CatalogEntry(**p) for p in products)
+    result = await hashcart.catalog.upsert(CatalogEntry(**p) for p in _read_catalog(path))
     created = sum(result.values())
     print(f"imported {len(result)} products ({created} new, {len(result) - created} updated)")
     return 0
@@ -264,8 +257,7 @@ async def _import_catalog(hashcart: Any, path: Path) -> int:
 
 async def _accounts(hashcart: Any, args: argparse.Namespace) -> int:
     if args.accounts_command == "create":
-        created = await hashcart.accounts.create(args.name)
-        print(created["id"])
+        print((await hashcart.accounts.create(args.name))["id"])
         return 0
     found = await hashcart.accounts.find(name=args.name)
     if not found:

@@ -8,7 +8,7 @@ from the docs. The files live in `scaffold_template/` with `${name}`-style place
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from collections.abc import Iterator
 from importlib import resources
 from importlib.resources.abc import Traversable
 from pathlib import Path
@@ -24,61 +24,18 @@ class ScaffoldError(ConfigError):
     """The plugin cannot be written as asked (a bad name, the folder exists): exit status 2."""
 
 
-@dataclass(frozen=True, slots=True)
-class Names:
-    """Every spelling of the plugin's name the templates need."""
-
-    name: str
-
-    @property
-    def dist(self) -> str:
-        return f"hashcart-{self.name.replace('_', '-')}"
-
-    @property
-    def module(self) -> str:
-        return f"hashcart_{self.name}"
-
-    @property
-    def upper(self) -> str:
-        return self.name.upper()
-
-    @property
-    def cls(self) -> str:
-        return "".join(part.capitalize() for part in self.name.split("_"))
-
-    @property
-    def title(self) -> str:
-        return " ".join(part.capitalize() for part in self.name.split("_"))
-
-    def substitutions(self) -> dict[str, str]:
-        return {
-            "name": self.name,
-            "dist": self.dist,
-            "module": self.module,
-            "upper": self.upper,
-            "cls": self.cls,
-            "title": self.title,
-        }
-
-
-def check_name(name: str) -> Names:
+def new_plugin(name: str, parent: Path) -> Path:
+    """Write `parent/hashcart-NAME/` and return it; an existing folder is never overwritten."""
     if not _NAME.match(name):
         raise ScaffoldError(
             f"plugin name {name!r}: 2-31 lower-case letters, digits or _, starting with a letter"
         )
-    return Names(name)
-
-
-def new_plugin(name: str, parent: Path) -> Path:
-    """Write `parent/hashcart-NAME/` and return it; an existing folder is never overwritten."""
-    names = check_name(name)
-    target = parent / names.dist
+    values = _spellings(name)
+    target = parent / values["dist"]
     if target.exists():
         raise ScaffoldError(f"{target} exists already; choose another name or folder")
-    values = names.substitutions()
-    files = list(_templates(resources.files("hashcart.scaffold_template"), ()))
-    for parts, template in files:
-        relative = [names.module if part == "package" else part for part in parts]
+    for parts, template in _templates(resources.files("hashcart.scaffold_template")):
+        relative = [values["module"] if part == "package" else part for part in parts]
         relative[-1] = relative[-1].removesuffix(_SUFFIX)
         destination = target.joinpath(*relative)
         destination.parent.mkdir(parents=True, exist_ok=True)
@@ -87,17 +44,24 @@ def new_plugin(name: str, parent: Path) -> Path:
     return target
 
 
+def _spellings(name: str) -> dict[str, str]:
+    """Every spelling of the plugin's name the templates need."""
+    words = name.split("_")
+    return {
+        "name": name,
+        "dist": f"hashcart-{name.replace('_', '-')}",
+        "module": f"hashcart_{name}",
+        "upper": name.upper(),
+        "cls": "".join(word.capitalize() for word in words),
+        "title": " ".join(word.capitalize() for word in words),
+    }
+
+
 def _templates(
-    folder: Traversable, parts: tuple[str, ...]
-) -> list[tuple[tuple[str, ...], Traversable]]:
-    found: list[tuple[tuple[str, ...], Traversable]] = []
+    folder: Traversable, parts: tuple[str, ...] = ()
+) -> Iterator[tuple[tuple[str, ...], Traversable]]:
     for entry in sorted(folder.iterdir(), key=lambda item: item.name):
-        if entry.is_dir():
-            if entry.name != "__pycache__":
-                found.extend(_templates(entry, (*parts, entry.name)))
+        if entry.is_dir() and entry.name != "__pycache__":
+            yield from _templates(entry, (*parts, entry.name))
         elif entry.name.endswith(_SUFFIX):
-            found.append(((*parts, entry.name), entry))
-    return found
-
-
-__all__ = ["ScaffoldError", "check_name", "new_plugin"]
+            yield (*parts, entry.name), entry

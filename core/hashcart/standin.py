@@ -11,8 +11,6 @@ from typing import Protocol, runtime_checkable
 
 @runtime_checkable
 class Standin(Protocol):
-    """What the playground and the cluster harness need of any platform's stand-in."""
-
     #: The platform it plays (a plugin's `Platform.name`, or the plugin's name).
     platform: str
 

@@ -29,7 +29,7 @@ import sqlalchemy as sa
 
 from hashcart.store import create_engine
 from hashcart.testing import eventually
-from hashcart.testing.cluster import Cluster, Node, SlackMessage, SlashAdd, slack_cluster
+from hashcart.testing.cluster import Cluster, Node, SlackMessage, SlashAdd, cluster
 from hashcart_slack.testing import SlackStandin
 
 
@@ -62,8 +62,8 @@ async def test_slash_commands_survive_a_node_killed_between_recording_and_the_20
     rng = random.Random(14)
     report = tmp_path / "faults"
     point = "slack.slash.recorded"
-    async with slack_cluster(
-        shared_postgres, nodes=3, users=10, node_env=[faulted(point, report)]
+    async with cluster(
+        shared_postgres, nodes=3, users=0, slack_users=10, node_env=[faulted(point, report)]
     ) as running:
         commands = running.slash_adds(150, rng)
         # The issue's load redelivered 20 %: the same trigger id must count once.
@@ -105,7 +105,7 @@ async def test_slash_commands_acknowledged_while_the_database_stalls_are_not_los
     lock held on the events table), a node is killed in that moment. Acknowledging first, the
     node had answered 200 to commands it had not recorded yet, and they were gone."""
     rng = random.Random(15)
-    async with slack_cluster(shared_postgres, nodes=3, users=10) as running:
+    async with cluster(shared_postgres, nodes=3, users=0, slack_users=10) as running:
         commands = running.slash_adds(120, rng)
         results: dict[str, str] = {}
         semaphore = asyncio.Semaphore(12)
@@ -152,8 +152,8 @@ async def test_events_survive_a_node_killed_around_recording(
 ) -> None:
     rng = random.Random(41)
     report = tmp_path / "faults"
-    async with slack_cluster(
-        shared_postgres, nodes=3, users=10, node_env=[faulted(point, report)]
+    async with cluster(
+        shared_postgres, nodes=3, users=0, slack_users=10, node_env=[faulted(point, report)]
     ) as running:
         messages = running.hashtag_messages(120, rng)
         delivered: dict[str, bool] = {}

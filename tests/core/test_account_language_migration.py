@@ -13,7 +13,7 @@ from alembic import command
 
 from hashcart.store import create_engine
 from hashcart.store.migrate import alembic_config, upgrade
-from hashcart.testing.pytest_plugin import _create_database, _drop_database, postgres_admin_url
+from hashcart.testing.pytest_plugin import _outside_transaction, postgres_admin_url
 
 BEFORE = "0010_shop"
 
@@ -27,13 +27,13 @@ async def fresh_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIter
     admin = postgres_admin_url()
     name = f"hashcart_actions_migration_{secrets.token_hex(4)}"
     try:
-        await _create_database(admin, name)
+        await _outside_transaction(admin, f'CREATE DATABASE "{name}"')
     except Exception as exc:
         pytest.skip(f"PostgreSQL unreachable: {exc}")
     try:
         yield admin.rsplit("/", 1)[0] + f"/{name}"
     finally:
-        await _drop_database(admin, name)
+        await _outside_transaction(admin, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 async def _columns(url: str) -> set[str]:

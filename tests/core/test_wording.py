@@ -12,8 +12,7 @@ from babel.messages.mofile import read_mo
 from hashcart import Action, CartCommand, CartLine, Outcome, OutcomeCode, ReplyTarget
 from hashcart.app import Hashcart
 from hashcart.config import Settings
-from hashcart.i18n import available_locales, minutes, translate
-from hashcart.i18n.catalogs import compile_po, compiled, load
+from hashcart.i18n import available_locales, compile_po, compiled, load, minutes, translate
 from hashcart_discord.wording import format_reply as discord_reply
 from hashcart_slack.blocks import format_reply as slack_reply
 from hashcart_twitter.wording import format_reply as x_reply
@@ -72,7 +71,7 @@ def test_compiled_catalogs_are_up_to_date_with_their_sources() -> None:
 def test_a_catalog_without_a_compiled_file_compiles_in_memory(
     tmp_path: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from hashcart.i18n import catalogs
+    import hashcart.i18n as catalogs
 
     (tmp_path / "de.po").write_bytes(catalogs.source("de").read_bytes())
     monkeypatch.setattr(catalogs, "CATALOG_DIR", tmp_path)

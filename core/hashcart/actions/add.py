@@ -70,14 +70,10 @@ def add_line(ctx: Context, cart: Cart, item: Prepared) -> Outcome:
 
 
 def _too_large(ctx: Context) -> bool:
-    settings = ctx.hashcart.settings
-    product = ctx.item.product
+    settings, product, quantity = ctx.hashcart.settings, ctx.item.product, ctx.command.quantity
     assert product is not None
-    quantity = ctx.command.quantity
-    return (
-        quantity > settings.confirm_over_quantity
-        or quantity * product.price_cents > settings.confirm_over_cents
-    )
+    cents = quantity * product.price_cents
+    return quantity > settings.confirm_over_quantity or cents > settings.confirm_over_cents
 
 
 def _ask_first(ctx: Context) -> Outcome:

@@ -1,11 +1,12 @@
-"""`list`: the cart as an answer, also what `checkout` and `confirm` show."""
+"""`list`: the cart as an answer, also what `checkout` and `confirm` show; `checkout`: shows the
+cart and asks for `confirm`, or hands it to the stores' own carts when no plugin places orders."""
 
 from typing import Any
 
 from hashcart.actions.base import Context, handles
 from hashcart.commands import Action, CartLine, Outcome, OutcomeCode
 from hashcart.handoff import handoffs, line_texts, money_totals, totals
-from hashcart.pipeline.carts import Cart
+from hashcart.pipeline.carts import Cart, fingerprint
 
 
 @handles(Action.LIST, OutcomeCode.LISTED, OutcomeCode.CART_EMPTY)
@@ -26,10 +27,9 @@ async def listing(ctx: Context, cart: Cart) -> Outcome:
     ]
     locale = ctx.locale
     sums = totals(lines)
-    text = ", ".join(line_texts(lines))
     stores = await handoffs(hashcart, lines)
     params: dict[str, Any] = {
-        "lines": text,
+        "lines": ", ".join(line_texts(lines)),
         "total": money_totals(lines, locale),
         "totals": [{"currency": currency, "cents": cents} for currency, cents in sums],
         "count": sum(line.quantity for line in lines),
@@ -43,3 +43,20 @@ async def listing(ctx: Context, cart: Cart) -> Outcome:
     if len(sums) == 1:
         params["total_cents"] = sums[0][1]
     return Outcome(OutcomeCode.LISTED, params, cart=tuple(lines))
+
+
+@handles(
+    Action.CHECKOUT,
+    OutcomeCode.CHECKOUT_ASKED, OutcomeCode.CHECKOUT_HANDOFF, OutcomeCode.CART_EMPTY,
+)  # fmt: skip
+async def checkout(ctx: Context) -> Outcome:
+    cart = ctx.cart
+    shown = await listing(ctx, cart)
+    if shown.code is OutcomeCode.CART_EMPTY:
+        return shown
+    if shown.params["handoffs"] and not ctx.hashcart.plugins.implemented("hashcart_place_order"):
+        # No plugin places orders: the stores' own carts are where this cart is paid.
+        return Outcome(OutcomeCode.CHECKOUT_HANDOFF, shown.params, cart=shown.cart)
+    waiting = {"kind": "checkout", "cart": fingerprint(cart)}
+    ctx.group.confirmations[ctx.linked.id] = (waiting, ctx.now + ctx.token_seconds)
+    return Outcome(OutcomeCode.CHECKOUT_ASKED, shown.params, cart=shown.cart)

@@ -1,4 +1,4 @@
-"""`remove <link> [quantity]`: fewer of a product, or none."""
+"""`remove <link> [quantity]`: fewer of a product, or none; `clear`: none of any."""
 
 from hashcart.actions.base import Context, handles
 from hashcart.commands import Action, Outcome, OutcomeCode
@@ -22,3 +22,9 @@ async def remove(ctx: Context) -> Outcome:
         del cart[product_id]
         return Outcome(OutcomeCode.REMOVED, params)
     return Outcome(OutcomeCode.DECREASED, params)
+
+
+@handles(Action.CLEAR, OutcomeCode.CLEARED)
+async def clear(ctx: Context) -> Outcome:
+    ctx.cart.clear()
+    return Outcome(OutcomeCode.CLEARED)

@@ -7,33 +7,26 @@ A message with plural forms (`msgid_plural`) is chosen by a number: the `n` para
 message's own `count` or `minutes`. Commands a text asks the user to send are placeholders
 (`{confirm_command}`, `{forget_confirm_command}`): each platform fills them in
 as its users type them, and `/cart …` is what they say when it does not.
+
+`make install` (and so CI) compiles each `<locale>.mo` with `python -m hashcart.i18n`; a checkout
+or an sdist without them, or with a `.po` edited since, compiles in memory on first use instead,
+so a catalog is never stale and never missing.
 """
 
 from __future__ import annotations
 
 import gettext
+import io
 from functools import cache
+from pathlib import Path
 from typing import Any
 
 from babel import Locale, UnknownLocaleError
+from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.numbers import format_currency
 
-from hashcart.i18n.catalogs import CATALOG_DIR, available_locales, load, source
-
-__all__ = [
-    "CATALOG_DIR",
-    "DEFAULT_COMMANDS",
-    "DEFAULT_LOCALE",
-    "available_locales",
-    "message_ids",
-    "minutes",
-    "money",
-    "normalise_locale",
-    "translate",
-    "translations",
-]
-
+CATALOG_DIR = Path(__file__).parent
 DEFAULT_LOCALE = "en"
 
 #: How a text names a command when the platform says nothing else.
@@ -65,13 +58,9 @@ def normalise_locale(locale: str | None) -> str:
     return language if language in known else DEFAULT_LOCALE
 
 
-def translations(locale: str | None) -> gettext.NullTranslations:
-    """The catalog of `locale` falling back to English: what `jinja2.ext.i18n` installs too."""
-    return _chain(normalise_locale(locale))
-
-
 @cache
-def _chain(chosen: str) -> gettext.NullTranslations:
+def _catalog(chosen: str) -> gettext.NullTranslations:
+    """The catalog of a normalised locale, falling back to English."""
     english = load(DEFAULT_LOCALE) or gettext.NullTranslations()
     own = load(chosen) if chosen != DEFAULT_LOCALE else None
     if own is None:
@@ -82,7 +71,7 @@ def _chain(chosen: str) -> gettext.NullTranslations:
 
 def translate(locale: str | None, msgid: str, **params: Any) -> str:
     """The message `msgid` in `locale` with `params` filled in."""
-    catalog = translations(locale)
+    catalog = _catalog(normalise_locale(locale))
     count = next((params[key] for key in PLURAL_COUNTS if isinstance(params.get(key), int)), None)
     text = msgid
     if count is not None:
@@ -120,3 +109,36 @@ def message_ids(locale: str = DEFAULT_LOCALE) -> frozenset[str]:
         if message.id and all(strings):
             ids.add(str(message.id[0] if isinstance(message.id, (tuple, list)) else message.id))
     return frozenset(ids)
+
+
+def source(locale: str) -> Path:
+    return CATALOG_DIR / f"{locale}.po"
+
+
+def compiled(locale: str) -> Path:
+    return CATALOG_DIR / f"{locale}.mo"
+
+
+@cache
+def available_locales() -> list[str]:
+    return sorted(p.stem for p in CATALOG_DIR.glob("*.po"))
+
+
+def compile_po(locale: str) -> bytes:
+    """The `.mo` bytes of one catalog; untranslated and fuzzy entries are left out."""
+    with source(locale).open("rb") as handle:
+        catalog = read_po(handle, locale=locale)
+    buffer = io.BytesIO()
+    write_mo(buffer, catalog)
+    return buffer.getvalue()
+
+
+def load(locale: str) -> gettext.GNUTranslations | None:
+    """A new copy of the catalog of `locale` (no fallback yet), or None when there is none."""
+    if not source(locale).is_file():
+        return None
+    mo = compiled(locale)
+    if mo.is_file() and mo.stat().st_mtime >= source(locale).stat().st_mtime:
+        with mo.open("rb") as handle:
+            return gettext.GNUTranslations(handle)
+    return gettext.GNUTranslations(io.BytesIO(compile_po(locale)))

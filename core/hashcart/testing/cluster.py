@@ -1,6 +1,5 @@
 """Real `hashcart serve` processes on one PostgreSQL, fed by the X stand-in (and, with
-`slack_cluster`, the Slack stand-in): the many-nodes and crash tests and `bench/nodes.py` drive
-them.
+`slack_users`, the Slack stand-in), for the many-nodes and crash tests and `bench/nodes.py`.
 
 A test-only plugin reaches a node as an installed one would, through an entry point:
 `plugin_entry_points` writes a `*.dist-info` declaring it into a folder, and `Cluster.plugin_path`
@@ -17,16 +16,19 @@ import signal
 import subprocess
 import sys
 import time
+from collections import Counter
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import aiohttp
+import sqlalchemy as sa
 
 from hashcart.accounts import Accounts
 from hashcart.catalog import Catalog, CatalogEntry
 from hashcart.store import create_engine
+from hashcart.store.schema import cart_items, events, identities
 from hashcart.testing.harness import free_port
 from hashcart.testing.standins import load_standins
 
@@ -64,7 +66,7 @@ class Cluster:
     nodes: list[Node] = field(default_factory=list)
     users: list[dict[str, Any]] = field(default_factory=list)
     parents: list[dict[str, Any]] = field(default_factory=list)
-    #: With a Slack stand-in the nodes serve Slack too (see `slack_cluster`).
+    #: With a Slack stand-in the nodes serve Slack too (see `cluster`).
     slack: Any | None = None
     slack_users: list[str] = field(default_factory=list)
     load_plugins: str = "amazon,twitter"
@@ -119,8 +121,9 @@ class Cluster:
                 await asyncio.sleep(0.1)
         raise RuntimeError(f"node on port {port} did not come up")
 
-    async def seed(self, users: int) -> None:
-        """Products, product tweets to reply to, and linked accounts for `users` X users."""
+    async def seed(self, users: int, slack_users: int = 0) -> None:
+        """Products, product tweets to reply to, and linked accounts for `users` X users and
+        `slack_users` Slack people."""
         engine = create_engine(self.database_url)
         try:
             await Catalog(engine).upsert(
@@ -132,6 +135,13 @@ class Cluster:
                 self.users.append(author)
                 created = await accounts.create(f"shopper{index}")
                 await accounts.link(created["id"], "twitter", author["id_str"])
+            for index in range(slack_users):
+                assert self.slack is not None
+                user_id = f"U0SHOPPER{index}"
+                created = await accounts.create(f"slack-shopper{index}")
+                # hashcart keys a Slack person by workspace and user (`<team_id>:<user_id>`).
+                await accounts.link(created["id"], "slack", f"{self.slack.team_id}:{user_id}")
+                self.slack_users.append(user_id)
         finally:
             await engine.dispose()
         seller = self.standin.user("seller")
@@ -152,43 +162,21 @@ class Cluster:
             asin = PRODUCTS[self.parents.index(parent)]
             urls = [f"https://www.amazon.com/dp/{asin}"] if with_link else []
             author = rng.choice(self.users)
-            made.append(
-                (
-                    self.standin.tweet("#amazoncart", user=author, in_reply_to=parent, urls=urls),
-                    f"amazon:{asin}",
-                )
-            )
+            reply = self.standin.tweet("#amazoncart", user=author, in_reply_to=parent, urls=urls)
+            made.append((reply, f"amazon:{asin}"))
         return made
 
     async def deliver(self, tweet: Mapping[str, Any], start: int) -> None:
         """Deliver until a node answers 200, moving on to the next live node on failure."""
         for attempt in itertools.count():
-            live = [n for n in self.nodes if n.alive]
-            node = live[(start + attempt) % len(live)]
-            try:
+            node = self._live(start, attempt)
+            with contextlib.suppress(aiohttp.ClientError, OSError):
                 result = await self.standin.deliver(f"{node.url}/twitter/webhook", [tweet])
                 if result.status == 200:
                     return
-            except (aiohttp.ClientError, OSError):
-                pass
             await asyncio.sleep(min(0.05 * (attempt + 1), 0.5))
             if attempt > 200:
                 raise AssertionError(f"tweet {tweet['id_str']} was never accepted")
-
-    async def seed_slack(self, users: int) -> None:
-        """Linked accounts for `users` Slack people (products come from `seed`)."""
-        assert self.slack is not None
-        engine = create_engine(self.database_url)
-        try:
-            accounts = Accounts(engine)
-            for index in range(users):
-                user_id = f"U0SHOPPER{index}"
-                created = await accounts.create(f"slack-shopper{index}")
-                # hashcart keys a Slack person by workspace and user (`<team_id>:<user_id>`).
-                await accounts.link(created["id"], "slack", f"{self.slack.team_id}:{user_id}")
-                self.slack_users.append(user_id)
-        finally:
-            await engine.dispose()
 
     def slash_adds(self, count: int, rng: random.Random) -> list[SlashAdd]:
         """`count` distinct `/cart add <link>` commands, each with its own trigger id and
@@ -214,15 +202,9 @@ class Cluster:
         made = []
         for _ in range(count):
             asin = rng.choice(PRODUCTS)
-            user_id = rng.choice(self.slack_users)
             text = f"#amazoncart <https://www.amazon.com/dp/{asin}>"
-            made.append(
-                SlackMessage(
-                    event=self.slack.message_event(text, user=user_id),
-                    event_id=self.slack.new_event_id(),
-                    product_id=f"amazon:{asin}",
-                )
-            )
+            event = self.slack.message_event(text, user=rng.choice(self.slack_users))
+            made.append(SlackMessage(event, self.slack.new_event_id(), f"amazon:{asin}"))
         return made
 
     def _live(self, start: int, attempt: int) -> Node:
@@ -263,55 +245,44 @@ class Cluster:
         assert self.slack is not None
         for attempt in range(4):
             node = self._live(start, attempt)
-            try:
+            with contextlib.suppress(aiohttp.ClientError, OSError, TimeoutError):
                 result = await self.slack.send_event(
                     f"{node.url}/slack/events",
                     message.event,
                     event_id=message.event_id,
                     retry_num=attempt or None,
                 )
-            except (aiohttp.ClientError, OSError, TimeoutError):
-                result = None
-            if result is not None and result.status == 200:
-                return True
+                if result.status == 200:
+                    return True
             await asyncio.sleep(0.1)
         return False
 
     async def slack_carts(self) -> dict[tuple[str, str], int]:
         """(Slack user id, product id) → quantity, read straight from the database."""
-        carts = await self._carts_of("slack")
+        carts = await self.carts("slack")
         return {(user.partition(":")[2], product): n for (user, product), n in carts.items()}
 
     async def recorded(self, prefix: str) -> set[str]:
         """The event keys recorded so far that start with `prefix` (`slack:`, say)."""
-        import sqlalchemy as sa
+        rows = await self._read(
+            sa.select(events.c.event_key).where(events.c.event_key.startswith(prefix))
+        )
+        return {row.event_key for row in rows}
 
-        from hashcart.store.schema import events
+    async def carts(self, platform: str = "twitter") -> dict[tuple[str, str], int]:
+        """(user id on `platform`, product id) → quantity, read straight from the database."""
+        rows = await self._read(
+            sa.select(identities.c.user_id, cart_items.c.product_id, cart_items.c.quantity)
+            .join(cart_items, cart_items.c.account_id == identities.c.account_id)
+            .where(identities.c.platform == platform)
+        )
+        return {(r.user_id, r.product_id): r.quantity for r in rows}
 
+    async def _read(self, query: sa.Select[Any]) -> list[sa.Row[Any]]:
         engine = create_engine(self.database_url)
         try:
             async with engine.connect() as conn:
-                keys = await conn.execute(
-                    sa.select(events.c.event_key).where(events.c.event_key.startswith(prefix))
-                )
-                return set(keys.scalars())
-        finally:
-            await engine.dispose()
-
-    async def _carts_of(self, platform: str) -> dict[tuple[str, str], int]:
-        import sqlalchemy as sa
-
-        from hashcart.store.schema import cart_items, identities
-
-        engine = create_engine(self.database_url)
-        try:
-            async with engine.connect() as conn:
-                rows = await conn.execute(
-                    sa.select(identities.c.user_id, cart_items.c.product_id, cart_items.c.quantity)
-                    .join(cart_items, cart_items.c.account_id == identities.c.account_id)
-                    .where(identities.c.platform == platform)
-                )
-                return {(r.user_id, r.product_id): r.quantity for r in rows}
+                return list(await conn.execute(query))
         finally:
             await engine.dispose()
 
@@ -325,35 +296,28 @@ class Cluster:
             except subprocess.TimeoutExpired:
                 node.kill()
 
-    async def carts(self) -> dict[tuple[str, str], int]:
-        """(X user id, product id) → quantity, read straight from the database."""
-        import sqlalchemy as sa
-
-        from hashcart.store.schema import cart_items, identities
-
-        engine = create_engine(self.database_url)
-        try:
-            async with engine.connect() as conn:
-                rows = await conn.execute(
-                    sa.select(identities.c.user_id, cart_items.c.product_id, cart_items.c.quantity)
-                    .join(cart_items, cart_items.c.account_id == identities.c.account_id)
-                    .where(identities.c.platform == "twitter")
-                )
-                return {(r.user_id, r.product_id): r.quantity for r in rows}
-        finally:
-            await engine.dispose()
-
 
 @contextlib.asynccontextmanager
 async def cluster(
-    database_url: str, nodes: int, users: int, **options: Any
+    database_url: str,
+    nodes: int,
+    users: int,
+    *,
+    slack_users: int = 0,
+    node_env: Sequence[Mapping[str, str]] = (),
+    **options: Any,
 ) -> AsyncIterator[Cluster]:
-    """`options` are `Cluster` fields (`load_plugins`, `extra_env`, `plugin_path`)."""
-    async with load_standins(["twitter"])["twitter"] as standin:
-        running = Cluster(database_url, standin, **options)
-        await running.seed(users)
+    """With `slack_users` the nodes serve Slack from its stand-in too; `node_env[i]` adds
+    settings to node i; `options` are `Cluster` fields (`load_plugins`, `extra_env`, ...)."""
+    standins = load_standins(["twitter", "slack"] if slack_users else ["twitter"])
+    async with contextlib.AsyncExitStack() as stack:
+        standin = await stack.enter_async_context(standins["twitter"])
+        slack = await stack.enter_async_context(standins["slack"]) if slack_users else None
+        running = Cluster(database_url, standin, slack=slack, **options)
+        await running.seed(users, slack_users)
         try:
-            await asyncio.gather(*(running.start_node() for _ in range(nodes)))
+            envs = [*node_env, *[{}] * nodes][:nodes]
+            await asyncio.gather(*(running.start_node(env) for env in envs))
             yield running
         finally:
             await running.stop()
@@ -391,24 +355,6 @@ class SlackMessage:
         return f"slack:{self.event_id}"
 
 
-@contextlib.asynccontextmanager
-async def slack_cluster(
-    database_url: str, nodes: int, users: int, *, node_env: Sequence[Mapping[str, str]] = ()
-) -> AsyncIterator[Cluster]:
-    """Nodes that serve Slack from the Slack stand-in; `node_env[i]` adds settings to node i."""
-    standins = load_standins(["twitter", "slack"])
-    async with standins["twitter"] as x_standin, standins["slack"] as slack:
-        running = Cluster(database_url, x_standin, slack=slack)
-        await running.seed(0)
-        await running.seed_slack(users)
-        try:
-            extra = list(node_env) + [{}] * (nodes - len(node_env))
-            await asyncio.gather(*(running.start_node(extra[i]) for i in range(nodes)))
-            yield running
-        finally:
-            await running.stop()
-
-
 def plugin_entry_points(folder: Path, plugins: Mapping[str, str]) -> str:
     """Declare `plugins` (entry point name → `module:attribute`) as hashcart plugins in a
     `*.dist-info` under `folder`; returns the folder for `Cluster.plugin_path`."""
@@ -423,8 +369,4 @@ def plugin_entry_points(folder: Path, plugins: Mapping[str, str]) -> str:
 
 
 def expected_carts(sent: Sequence[tuple[dict[str, Any], str]]) -> dict[tuple[str, str], int]:
-    totals: dict[tuple[str, str], int] = {}
-    for tweet, product_id in sent:
-        key = (tweet["user"]["id_str"], product_id)
-        totals[key] = totals.get(key, 0) + 1
-    return totals
+    return dict(Counter((tweet["user"]["id_str"], product_id) for tweet, product_id in sent))

@@ -10,16 +10,20 @@ import socket
 import tempfile
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
 from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any, TypeVar
 
+import sqlalchemy as sa
 from aiohttp import web
 
 from hashcart.app import Hashcart
 from hashcart.catalog import CatalogEntry
 from hashcart.config import Settings, load_settings
+from hashcart.plugins import ENTRY_POINT_GROUP
 from hashcart.store import upgrade
+from hashcart.store.schema import outbox
 from hashcart.web import serving
 
 T = TypeVar("T")
@@ -53,14 +57,6 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def builtin_plugin(name: str) -> object | None:
-    """Load an installed plugin by entry-point name (the kit may not import plugins directly)."""
-    for ep in entry_points(group="hashcart.plugins", name=name):
-        plugin: object = ep.load()
-        return plugin
-    return None
-
-
 @contextlib.contextmanager
 def patched_env(env: Mapping[str, str]) -> Any:
     saved = {key: os.environ.get(key) for key in env}
@@ -75,13 +71,13 @@ def patched_env(env: Mapping[str, str]) -> Any:
                 os.environ[key] = value
 
 
+@dataclass
 class RunningHashcart:
     """A started hashcart with its HTTP server; helpers read its state the way an operator would."""
 
-    def __init__(self, hashcart: Hashcart, url: str, app: web.Application) -> None:
-        self.hashcart = hashcart
-        self.url = url
-        self.app = app
+    hashcart: Hashcart
+    url: str
+    app: web.Application
 
     async def add_product(
         self,
@@ -113,10 +109,6 @@ class RunningHashcart:
 
     async def outbox(self) -> list[dict[str, Any]]:
         """Every queued reply with its status, oldest first."""
-        import sqlalchemy as sa
-
-        from hashcart.store.schema import outbox
-
         async with self.hashcart.engine.connect() as conn:
             rows = await conn.execute(sa.select(outbox).order_by(outbox.c.id))
             return [dict(row._mapping) for row in rows]
@@ -153,7 +145,9 @@ async def running_hashcart(
         await upgrade(settings.database_url)
         chosen = list(plugins)
         if with_amazon:
-            amazon = builtin_plugin("amazon")
+            # By entry point: the kit may not import a plugin.
+            found = entry_points(group=ENTRY_POINT_GROUP, name="amazon")
+            amazon = next((ep.load() for ep in found), None)
             if amazon is not None and amazon not in chosen:
                 chosen.insert(0, amazon)
         hashcart = Hashcart(settings, plugins=chosen, load_entry_points=False)

@@ -1,11 +1,8 @@
-"""pytest fixtures of the hashcart test kit.
+"""pytest fixtures of the hashcart test kit (see docs/testing.md).
 
-`hashcart` is a started hashcart on a temporary SQLite database with the plugins of
-`hashcart_plugins` loaded and `hashcart_env` set: a plugin's own tests override those two.
-`database_url` runs a test once on SQLite and once on PostgreSQL. PostgreSQL comes from
-`HASHCART_TEST_POSTGRES_URL` (default `postgresql+asyncpg://postgres@127.0.0.1:5432/test`); each
-test session works in a database of its own, created and dropped here. When PostgreSQL cannot be
-reached the PostgreSQL runs fail under CI (`CI=true`) and are skipped with the reason elsewhere.
+PostgreSQL comes from `HASHCART_TEST_POSTGRES_URL`; each test session works in a database of its
+own, created and dropped here. When PostgreSQL cannot be reached the PostgreSQL runs fail under
+CI (`CI=true`) and are skipped with the reason elsewhere.
 """
 
 from __future__ import annotations
@@ -37,24 +34,14 @@ def postgres_admin_url() -> str:
     return os.environ.get("HASHCART_TEST_POSTGRES_URL", DEFAULT_POSTGRES)
 
 
-async def _create_database(admin_url: str, name: str) -> None:
+async def _outside_transaction(admin_url: str, statement: str) -> None:
+    """CREATE and DROP DATABASE refuse to run inside a transaction."""
     from sqlalchemy.ext.asyncio import create_async_engine
 
     engine = create_async_engine(admin_url, isolation_level="AUTOCOMMIT")
     try:
         async with engine.connect() as conn:
-            await conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    finally:
-        await engine.dispose()
-
-
-async def _drop_database(admin_url: str, name: str) -> None:
-    from sqlalchemy.ext.asyncio import create_async_engine
-
-    engine = create_async_engine(admin_url, isolation_level="AUTOCOMMIT")
-    try:
-        async with engine.connect() as conn:
-            await conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            await conn.execute(sa.text(statement))
     finally:
         await engine.dispose()
 
@@ -65,7 +52,7 @@ def postgres_database() -> Iterator[str]:
     admin = postgres_admin_url()
     name = f"hashcart_test_{secrets.token_hex(4)}"
     try:
-        _in_thread(lambda: asyncio.run(_create_database(admin, name)))
+        _in_thread(lambda: asyncio.run(_outside_transaction(admin, f'CREATE DATABASE "{name}"')))
     except Exception as exc:
         reason = f"PostgreSQL at {admin.split('@')[-1]} is unreachable: {type(exc).__name__}: {exc}"
         if os.environ.get("CI") == "true":
@@ -78,7 +65,8 @@ def postgres_database() -> Iterator[str]:
     try:
         yield url
     finally:
-        _in_thread(lambda: asyncio.run(_drop_database(admin, name)))
+        drop = f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'
+        _in_thread(lambda: asyncio.run(_outside_transaction(admin, drop)))
 
 
 async def _truncate(url: str) -> None:
@@ -121,11 +109,7 @@ def hashcart_env() -> Mapping[str, str]:
 async def hashcart(
     hashcart_plugins: Sequence[object], hashcart_env: Mapping[str, str]
 ) -> AsyncIterator[RunningHashcart]:
-    """A started hashcart on a temporary SQLite database with `hashcart_plugins` loaded.
-
-    Like errbot's `testbot` and datasette's test client: a plugin's test asks for `hashcart`
-    and overrides `hashcart_plugins` (and `hashcart_env`) in its module or `conftest.py`.
-    """
+    """A started hashcart on a temporary SQLite database with `hashcart_plugins` loaded."""
     from hashcart.testing.harness import running_hashcart
 
     async with running_hashcart(plugins=hashcart_plugins, env=hashcart_env) as running:

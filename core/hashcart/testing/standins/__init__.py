@@ -1,10 +1,8 @@
 """Local stand-ins: fake servers that real client libraries accept.
 
-The platform-neutral ones live here (OAuth 2.0 and OpenID Connect sign-in, a shop's order API).
-Each platform's stand-in ships with its plugin, in `hashcart_<name>.testing`; the playground and
-the cluster harness get them through the `hashcart_standins` hook, so the core imports no plugin
-and production imports no test code: a plugin's `testing` package is imported only here, when a
-stand-in is asked for.
+The platform-neutral ones live here. Each platform's stand-in ships with its plugin, in
+`hashcart_<name>.testing`, imported only by `load_standins`: the core imports no plugin and
+production imports no test code.
 """
 
 from __future__ import annotations
@@ -12,17 +10,47 @@ from __future__ import annotations
 import importlib
 import importlib.util
 from collections.abc import Iterable
-from typing import Any
+from importlib.metadata import entry_points
+from typing import Any, Self
 
 import pluggy
+from aiohttp import web
 
 from hashcart import hookspecs
 from hashcart.plugins import ENTRY_POINT_GROUP
 from hashcart.standin import Standin
 
-TEST_KIT = "testing"
+__all__ = ["LocalServer", "Standin", "load_standins"]
 
-__all__ = ["TEST_KIT", "Standin", "load_standins"]
+
+class LocalServer:
+    """A stand-in's HTTP server on a loopback port, started and stopped as an async context
+    manager; the stand-in builds its application in `make_app()`."""
+
+    url: str = ""
+    _runner: web.AppRunner | None = None
+
+    def make_app(self) -> web.Application:
+        raise NotImplementedError
+
+    async def __aenter__(self) -> Self:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.stop()
+
+    async def start(self, host: str = "127.0.0.1", port: int = 0) -> None:
+        self._runner = web.AppRunner(self.make_app(), access_log=None)
+        await self._runner.setup()
+        await web.TCPSite(self._runner, host, port).start()
+        bound = self._runner.addresses[0]
+        self.url = f"http://{bound[0]}:{bound[1]}"
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
 
 
 def load_standins(names: Iterable[str] | None = None) -> dict[str, Any]:
@@ -31,15 +59,13 @@ def load_standins(names: Iterable[str] | None = None) -> dict[str, Any]:
     `names` limits the plugins asked (entry point names); a plugin without a `testing` package
     offers none. The values are typed `Any`: beyond `Standin`, callers use what the one
     platform's stand-in offers (posting a tweet, typing a slash command)."""
-    from importlib.metadata import entry_points
-
     allow = None if names is None else set(names)
     manager = pluggy.PluginManager("hashcart")
     manager.add_hookspecs(hookspecs)
     for ep in entry_points(group=ENTRY_POINT_GROUP):
         if allow is not None and ep.name not in allow:
             continue
-        kit = f"{ep.module}.{TEST_KIT}"
+        kit = f"{ep.module}.testing"
         if importlib.util.find_spec(ep.module) is None or importlib.util.find_spec(kit) is None:
             continue
         manager.register(importlib.import_module(kit), name=ep.name)

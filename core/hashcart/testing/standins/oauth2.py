@@ -1,16 +1,9 @@
-"""The authorization-code grant as the platforms run it, shared by the stand-ins' sign-in pages.
-
-X, Slack, Discord and Mastodon each let a person sign in with them through RFC 6749's
-authorization-code grant (with RFC 7636 PKCE); they differ in paths and in how they word
-answers, which each stand-in keeps to itself. This holds what they share and what a client can
-tell apart: `/authorize` redirects only to a registered redirect URI of a known client, requires
-`response_type=code`, the scopes the stand-in is told to require and (where `require_pkce`) an
-S256 challenge, and redirects back with `code` and `state` (or `error=access_denied` when `deny`
-is set). A code works once, within a minute, for the client, redirect URI and verifier it was
-issued for; clients authenticate as `client_auth` allows.
+"""The authorization-code grant (RFC 6749 with RFC 7636 PKCE) as the platforms and the OpenID
+Connect stand-in run it: they differ only in paths and in how they word answers.
 
 There is no sign-in form: whoever `/authorize` sees is `user`, the person signed in at the
-platform in that browser (`None`: nobody, and the request is denied as if they refused).
+platform in that browser (`None`: nobody, and the request is denied as if they refused). A code
+works once, within a minute, for the redirect URI and verifier it was issued for.
 """
 
 from __future__ import annotations
@@ -48,6 +41,8 @@ class Issued(Generic[UserT]):
     access_token: str
     scope: str
     user: UserT
+    #: OpenID Connect's `nonce` from the authorization request, for the ID token.
+    nonce: str | None = None
 
 
 @dataclass(slots=True)
@@ -57,6 +52,7 @@ class _Grant(Generic[UserT]):
     scope: str
     user: UserT
     expires_at: float
+    nonce: str | None
 
 
 @dataclass
@@ -68,11 +64,8 @@ class AuthorizationServer(Generic[UserT]):
     required_scopes: Collection[str] = ()
     require_pkce: bool = True
     client_auth: Collection[str] = ("client_secret_basic", "client_secret_post")
-    #: Registered redirect URIs; empty: any http(s) URI is accepted.
-    redirect_uris: list[str] = field(default_factory=list)
     user: UserT | None = None
     deny: bool = False
-    scope_separator: str = " "
     tokens: dict[str, UserT] = field(default_factory=dict)
     token_requests: list[dict[str, str]] = field(default_factory=list)
     _grants: dict[str, _Grant[UserT]] = field(default_factory=dict)
@@ -81,11 +74,8 @@ class AuthorizationServer(Generic[UserT]):
         """GET the authorization endpoint: consent is implied, the browser goes back at once."""
         query = request.query
         redirect_uri = query.get("redirect_uri", "")
-        known = redirect_uri in self.redirect_uris if self.redirect_uris else True
-        if (
-            query.get("client_id") != self.client_id
-            or not known
-            or not redirect_uri.startswith(("http://", "https://"))
+        if query.get("client_id") != self.client_id or not redirect_uri.startswith(
+            ("http://", "https://")
         ):
             # RFC 6749 §4.1.2.1: never redirect to an unverified client's address.
             return web.Response(status=400, text="unknown client_id or redirect_uri")
@@ -98,9 +88,9 @@ class AuthorizationServer(Generic[UserT]):
         if query.get("response_type") != "code":
             return refuse("unsupported_response_type")
         scope = query.get("scope", "")
-        if not set(self.required_scopes) <= set(scope.split(self.scope_separator)):
+        if not set(self.required_scopes) <= set(scope.split()):
             return refuse("invalid_scope")
-        challenge = query.get("code_challenge")
+        challenge = query.get("code_challenge") or None
         if challenge is not None and query.get("code_challenge_method") != "S256":
             return refuse("invalid_request")
         if challenge is None and self.require_pkce:
@@ -108,8 +98,9 @@ class AuthorizationServer(Generic[UserT]):
         if self.deny or self.user is None:
             return refuse("access_denied")
         code = secrets.token_urlsafe(24)
+        expires_at = time.time() + CODE_SECONDS
         self._grants[code] = _Grant(
-            redirect_uri, challenge, scope, self.user, time.time() + CODE_SECONDS
+            redirect_uri, challenge, scope, self.user, expires_at, query.get("nonce")
         )
         return _found(back.update_query(code=code, **state))
 
@@ -140,14 +131,12 @@ class AuthorizationServer(Generic[UserT]):
                 return OAuthError(400, "invalid_grant")
         access_token = secrets.token_urlsafe(32)
         self.tokens[access_token] = grant.user
-        return Issued(access_token, grant.scope, grant.user)
+        return Issued(access_token, grant.scope, grant.user, grant.nonce)
 
     def bearer_user(self, request: web.Request) -> UserT | None:
         """The person an `Authorization: Bearer` access token of this server stands for."""
-        header = request.headers.get("Authorization", "")
-        if not header.startswith("Bearer "):
-            return None
-        return self.tokens.get(header[len("Bearer ") :])
+        scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+        return self.tokens.get(token) if scheme == "Bearer" else None
 
     def _client_ok(self, headers: Mapping[str, str], form: Mapping[str, str]) -> bool:
         header = headers.get("Authorization", "")

@@ -24,6 +24,7 @@ import aiohttp
 from aiohttp import web
 
 from hashcart import Order, RetryLater, fault_point, hookimpl
+from hashcart.testing.standins import LocalServer
 
 __all__ = ["OrderApiStandin", "OrderRefused", "ShopOrders", "plugin"]
 
@@ -31,36 +32,19 @@ URL_VARIABLE = "HASHCART_TEST_SHOP_URL"
 
 
 @dataclass
-class ShopCall:
-    key: str
-    body: dict[str, Any]
-    status: int
-
-
-@dataclass
-class OrderApiStandin:
+class OrderApiStandin(LocalServer):
     orders: dict[str, dict[str, Any]] = field(default_factory=dict)
-    calls: list[ShopCall] = field(default_factory=list)
+    #: The idempotency key of every call, in order (a retry repeats one).
+    calls: list[str] = field(default_factory=list)
     url: str = ""
     _failures: list[int] = field(default_factory=list)
     _refusals: int = 0
-    _runner: web.AppRunner | None = None
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
 
-    async def __aenter__(self) -> OrderApiStandin:
+    def make_app(self) -> web.Application:
         app = web.Application()
         app.router.add_post("/api/orders", self._create)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        host, port = self._runner.addresses[0][:2]
-        self.url = f"http://{host}:{port}"
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
+        return app
 
     def env(self) -> dict[str, str]:
         return {URL_VARIABLE: self.url}
@@ -73,28 +57,24 @@ class OrderApiStandin:
         self._refusals += times
 
     def keys(self) -> list[str]:
-        """The idempotency key of every call, in order (a retry repeats one)."""
-        return [call.key for call in self.calls]
+        return list(self.calls)
 
     async def _create(self, request: web.Request) -> web.Response:
         key = request.headers.get("Idempotency-Key", "")
         body = await request.json()
         if not key or not isinstance(body, dict):
             return web.json_response({"error": "Idempotency-Key and a JSON body"}, status=400)
+        self.calls.append(key)
         if self._failures:
             status = self._failures.pop(0)
-            self.calls.append(ShopCall(key, body, status))
             if status == 0:
                 await asyncio.sleep(30)
             return web.json_response({"error": "unavailable"}, status=status or 504)
         if key in self.orders:
-            self.calls.append(ShopCall(key, body, 200))
             return web.json_response(self.orders[key], status=200)
         if self._refusals:
             self._refusals -= 1
-            self.calls.append(ShopCall(key, body, 422))
             return web.json_response({"error": "out of stock"}, status=422)
-        self.calls.append(ShopCall(key, body, 201))
         self.orders[key] = {"id": f"shop-{next(self._ids)}", "items": body.get("items", [])}
         return web.json_response(self.orders[key], status=201)
 
