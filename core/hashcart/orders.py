@@ -1,6 +1,6 @@
 """The order placer: calls the shop for each pending order, outside any transaction.
 
-A confirmation records its order as *pending* (see `hashcart.actions.order`). Any node then claims
+A confirmation records its order as *pending* (see `hashcart.actions.confirm`). Any node then claims
 it with a lease (on PostgreSQL with `FOR UPDATE SKIP LOCKED`), calls `hashcart_place_order` with
 the order id as idempotency key, and settles it in one transaction: *placed* or *refused*, the
 confirmation's one answer queued with it. A shop that is away (`hashcart.RetryLater`, a time-out,

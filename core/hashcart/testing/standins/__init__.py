@@ -40,12 +40,13 @@ class LocalServer:
     async def __aexit__(self, *exc_info: object) -> None:
         await self.stop()
 
-    async def start(self, host: str = "127.0.0.1", port: int = 0) -> None:
+    async def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
         self._runner = web.AppRunner(self.make_app(), access_log=None)
         await self._runner.setup()
         await web.TCPSite(self._runner, host, port).start()
         bound = self._runner.addresses[0]
         self.url = f"http://{bound[0]}:{bound[1]}"
+        return self.url
 
     async def stop(self) -> None:
         if self._runner is not None:

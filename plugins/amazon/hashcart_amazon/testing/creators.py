@@ -25,7 +25,7 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
-from hashcart.testing.standins.served import Served
+from hashcart.testing.standins import LocalServer
 
 DEFAULT_CREDENTIAL_ID = "standin-credential"
 DEFAULT_CREDENTIAL_SECRET = "standin-credential-secret"
@@ -79,7 +79,7 @@ class GetItemsCall:
 
 
 @dataclass
-class CreatorsStandin(Served):
+class CreatorsStandin(LocalServer):
     credential_id: str = DEFAULT_CREDENTIAL_ID
     credential_secret: str = DEFAULT_CREDENTIAL_SECRET
     version: str = "2.1"

@@ -13,7 +13,7 @@ from typing import Any, ClassVar
 
 from aiohttp import web
 
-from hashcart.testing.standins.served import Served
+from hashcart.testing.standins import LocalServer
 
 
 @dataclass
@@ -68,7 +68,7 @@ class ShopItem:
 
 
 @dataclass
-class ShopStandin(Served):
+class ShopStandin(LocalServer):
     """The shop's pages; `raw` serves any other answer (a redirect, an error, a plain page)."""
 
     platform: ClassVar[str] = "shop"

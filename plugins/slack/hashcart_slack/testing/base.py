@@ -12,8 +12,8 @@ from typing import Any
 
 import aiohttp
 
+from hashcart.testing.standins import LocalServer
 from hashcart.testing.standins.oauth2 import AuthorizationServer
-from hashcart.testing.standins.served import Served
 from hashcart_slack.settings import BOT_SCOPES
 from hashcart_slack.testing.payloads import (
     _ids,
@@ -86,7 +86,7 @@ class _ResponseUrl:
     uses: int = 0
 
 
-class SlackStandinBase(Served):
+class SlackStandinBase(LocalServer):
     """What every part of the stand-in shares."""
 
     def __init__(self, *, team_id: str = "T0001") -> None:
