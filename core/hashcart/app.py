@@ -60,6 +60,10 @@ T = TypeVar("T")
 MAX_REDIRECT_HOPS = 3
 
 
+class _StoreRefused(Exception):
+    """A product lookup failed for a reason other than an outage."""
+
+
 class Hashcart:
     """One hashcart instance. Create, `await start()`, use, `await stop()`."""
 
@@ -78,17 +82,13 @@ class Hashcart:
         self.metrics = Metrics()
         self.http_timeout = aiohttp.ClientTimeout(total=10, connect=3)
         self._plugin_settings: dict[type[BaseSettings], BaseSettings] = {}
-        self._load_plugin_settings()
+        for model in self.plugins.hook.hashcart_settings():
+            if model is not None:
+                self.settings_for(model)  # a bad value stops start-up here
         self.engine = create_engine(self.settings.database_url)
         self.catalog = Catalog(self.engine)
         self.products = ProductCache(
-            self.catalog,
-            [],
-            self.settings.product_ttl,
-            on_fetch=lambda source, outcome: self.metrics.source_fetches.labels(
-                source, outcome
-            ).inc(),
-            writing=self.writing,
+            self.catalog, self.settings.product_ttl, self.metrics.source_fetches, self.writing
         )
         self.accounts = Accounts(self.engine)
         self.kv = KeyValueStore(self.engine)
@@ -108,16 +108,10 @@ class Hashcart:
         self.sender: ReplySender | None = None
         self.order_placer = OrderPlacer(self)
         self._background: set[asyncio.Task[Any]] = set()
-        self._retention: asyncio.Task[None] | None = None
         self._stopping = asyncio.Event()
         self.started = False
 
     # -- settings -------------------------------------------------------------------------------
-
-    def _load_plugin_settings(self) -> None:
-        for model in self.plugins.hook.hashcart_settings():
-            if model is not None and model not in self._plugin_settings:
-                self._plugin_settings[model] = load_settings(model)
 
     def settings_for(self, model: type[SettingsT]) -> SettingsT:
         """The validated settings instance of a plugin's model (see `hashcart_settings`)."""
@@ -148,10 +142,7 @@ class Hashcart:
         for platform in self.platforms.values():
             await platform.start()
             log.info("platform %s started", platform.name)
-        self._retention = asyncio.create_task(
-            prune_loop(self.engine, self.settings.retention_days, self._stopping),
-            name="hashcart-retention",
-        )
+        self.spawn(prune_loop(self.engine, self.settings.retention_days, self._stopping))
 
     def create_platforms(self) -> None:
         """Ask the plugins for their platforms, once: before the web routes are added, so a
@@ -206,9 +197,7 @@ class Hashcart:
                 log.warning("platform %s did not stop cleanly: %s", platform.name, exc)
         await self.applier.stop()
         await self.products.close()
-        if self._retention is not None:
-            self._stopping.set()
-            await asyncio.gather(self._retention, return_exceptions=True)
+        self._stopping.set()  # ends the retention loop
         if self._background:
             await asyncio.gather(*self._background, return_exceptions=True)
         await self.cart_changes.stop()
@@ -254,84 +243,75 @@ class Hashcart:
             return Prepared(command)
         ref = command.product
         if ref is None:
-            if not command.reference:
-                return Prepared(command, early=Outcome(OutcomeCode.NO_PRODUCT_GIVEN))
-            try:
-                barcode = parse_barcode(command.reference)
-            except InvalidBarcode:
-                return Prepared(
-                    command,
-                    early=Outcome(OutcomeCode.INVALID_BARCODE, {"reference": command.reference}),
-                )
-            if barcode is not None:
-                try:
-                    ref = await self.plugins.first(
-                        "hashcart_product_from_barcode", barcode=barcode, hashcart=self
-                    )
-                except Exception as exc:
-                    if is_outage(exc):
-                        raise Unavailable(f"barcode lookup failed: {type(exc).__name__}") from exc
-                    log.warning("barcode lookup for %s failed: %s", barcode.digits, exc)
-                    return Prepared(command, early=Outcome(OutcomeCode.STORE_REFUSED))
-                if ref is None:
-                    return Prepared(
-                        command,
-                        early=Outcome(OutcomeCode.UNKNOWN_PRODUCT, {"barcode": barcode.digits}),
-                    )
-            else:
-                ref = await self._product_from_url(command.reference.strip())
-                if ref is None:
-                    # Not a product link as it stands: resolving it means asking a shortener
-                    # out there, which a bot, a denied or rate-limited identity may not make us.
-                    refused = await self._refusal_before_lookup(command)
-                    if refused is not None:
-                        return Prepared(command, early=refused)
-                    ref = await self.resolve_reference(command.reference)
-            if ref is None:
-                return Prepared(
-                    command,
-                    early=Outcome(
-                        OutcomeCode.NOT_A_PRODUCT, {"reference": command.reference[:200]}
-                    ),
-                )
+            found = await self._reference(command)
+            if isinstance(found, Outcome):
+                return Prepared(command, early=found)
+            ref = found
             command = replace(command, product=ref)
         if command.action is not Action.ADD:
             return Prepared(command)
         try:
-            product: Product | None = await self.plugins.first(
+            product = await self._look_up(ref)
+        except _StoreRefused:
+            return Prepared(command, early=Outcome(OutcomeCode.STORE_REFUSED))
+        if product is None:
+            params = {"product_id": ref.product_id}
+            return Prepared(command, early=Outcome(OutcomeCode.UNKNOWN_PRODUCT, params))
+        if not product.available:
+            params = {"title": product.title, "product_id": product.product_id}
+            return Prepared(command, early=Outcome(OutcomeCode.UNAVAILABLE, params))
+        return Prepared(command, product=product)
+
+    async def _reference(self, command: CartCommand) -> ProductRef | Outcome:
+        """The product `command.reference` names, or the answer saying why there is none."""
+        reference = command.reference
+        if not reference:
+            return Outcome(OutcomeCode.NO_PRODUCT_GIVEN)
+        try:
+            barcode = parse_barcode(reference)
+        except InvalidBarcode:
+            return Outcome(OutcomeCode.INVALID_BARCODE, {"reference": reference})
+        if barcode is not None:
+            try:
+                ref = await self.plugins.first(
+                    "hashcart_product_from_barcode", barcode=barcode, hashcart=self
+                )
+            except Exception as exc:
+                if is_outage(exc):
+                    raise Unavailable(f"barcode lookup failed: {type(exc).__name__}") from exc
+                log.warning("barcode lookup for %s failed: %s", barcode.digits, exc)
+                return Outcome(OutcomeCode.STORE_REFUSED)
+            return ref or Outcome(OutcomeCode.UNKNOWN_PRODUCT, {"barcode": barcode.digits})
+        ref = await self._product_from_url(reference.strip())
+        if ref is None:
+            # Not a product link as it stands: resolving it means asking a shortener out there,
+            # which a bot, a denied or rate-limited identity may not make us do (see `policy`).
+            try:
+                refused = await refusal_before_lookup(command, self)
+            except Exception as exc:
+                if is_outage(exc):
+                    raise Unavailable(f"policy pre-check failed: {type(exc).__name__}") from exc
+                raise
+            if refused is not None:
+                return refused
+            ref = await self.resolve_reference(reference)
+        return ref or Outcome(OutcomeCode.NOT_A_PRODUCT, {"reference": reference[:200]})
+
+    async def _look_up(self, ref: ProductRef) -> Product | None:
+        """`hashcart_lookup_product`; `Unavailable` while the store's API or the catalog is away
+        (the command is tried again, never "unknown"), `_StoreRefused` for any other failure."""
+        try:
+            found: Product | None = await self.plugins.first(
                 "hashcart_lookup_product", ref=ref, hashcart=self
             )
         except SourceUnavailable as exc:
-            # The store's API is down or throttling: not "unknown", the command is tried again.
             raise Unavailable(f"product source unavailable: {exc.reason}") from exc
         except Exception as exc:
             if is_outage(exc):
-                # The local catalog is unreachable: nothing is recorded, the platform redelivers.
                 raise Unavailable(f"product lookup failed: {type(exc).__name__}") from exc
             log.warning("product lookup for %s failed: %s", ref.product_id, exc)
-            return Prepared(command, early=Outcome(OutcomeCode.STORE_REFUSED))
-        if product is None:
-            return Prepared(
-                command, early=Outcome(OutcomeCode.UNKNOWN_PRODUCT, {"product_id": ref.product_id})
-            )
-        if not product.available:
-            return Prepared(
-                command,
-                early=Outcome(
-                    OutcomeCode.UNAVAILABLE,
-                    {"title": product.title, "product_id": product.product_id},
-                ),
-            )
-        return Prepared(command, product=product)
-
-    async def _refusal_before_lookup(self, command: CartCommand) -> Outcome | None:
-        """The policy's certain refusal, checked before a link is resolved (see `policy`)."""
-        try:
-            return await refusal_before_lookup(command, self)
-        except Exception as exc:
-            if is_outage(exc):
-                raise Unavailable(f"policy pre-check failed: {type(exc).__name__}") from exc
-            raise
+            raise _StoreRefused from exc
+        return found
 
     async def _fresh_cart(self, command: CartCommand) -> dict[str, Product | None] | None:
         """The products of the user's cart looked up again (through the TTL cache), so a
@@ -344,24 +324,15 @@ class Hashcart:
             raise
         if not cart or not cart["items"]:
             return None
-        refs = []
-        for item in cart["items"]:
-            parsed = ProductRef.parse(item["product_id"])
-            refs.append(ProductRef(parsed.store, parsed.sku, item.get("url")))
 
-        async def look_up(ref: ProductRef) -> tuple[str, Product | None] | None:
+        async def look_up(item: dict[str, Any]) -> tuple[str, Product | None] | None:
+            ref = replace(ProductRef.parse(item["product_id"]), url=item.get("url"))
             try:
-                found = await self.plugins.first("hashcart_lookup_product", ref=ref, hashcart=self)
-            except SourceUnavailable as exc:
-                raise Unavailable(f"product source unavailable: {exc.reason}") from exc
-            except Exception as exc:
-                if is_outage(exc):
-                    raise Unavailable(f"product lookup failed: {type(exc).__name__}") from exc
-                log.warning("product lookup for %s failed: %s", ref.product_id, exc)
+                return ref.product_id, await self._look_up(ref)
+            except _StoreRefused:
                 return None  # left as it is in the cart
-            return ref.product_id, found
 
-        answers = await asyncio.gather(*(look_up(ref) for ref in refs))
+        answers = await asyncio.gather(*(look_up(item) for item in cart["items"]))
         return dict(answer for answer in answers if answer is not None)
 
     async def resolve_reference(self, text: str) -> ProductRef | None:

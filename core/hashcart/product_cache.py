@@ -20,9 +20,11 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
+
+from prometheus_client import Counter
 
 from hashcart.catalog import Catalog, CatalogEntry, _product
 from hashcart.commands import Product, ProductRef
@@ -58,21 +60,16 @@ class ProductCache:
     def __init__(
         self,
         catalog: Catalog,
-        sources: Sequence[ProductSource],
         ttl: float,
-        *,
-        gather_seconds: float = GATHER_SECONDS,
-        clock: Callable[[], float] = time.time,
-        on_fetch: Callable[[str, str], None] | None = None,
-        writing: Callable[[], contextlib.AbstractAsyncContextManager[Any]] | None = None,
+        fetches: Counter,
+        writing: Callable[[], contextlib.AbstractAsyncContextManager[Any]],
     ) -> None:
         self._catalog = catalog
-        self.sources = list(sources)
+        self.sources: list[ProductSource] = []
         self.ttl = ttl
-        self._gather_seconds = gather_seconds
-        self._clock = clock
-        self._on_fetch = on_fetch
-        self._writing = writing or contextlib.nullcontext
+        self._fetches = fetches  # by source and outcome
+        self._writing = writing
+        self._clock = time.time
         self._inflight: dict[str, asyncio.Future[Product | None]] = {}
         self._batches: dict[int, _Batch] = {}
         self._tasks: set[asyncio.Task[None]] = set()
@@ -90,13 +87,9 @@ class ProductCache:
     async def lookup(self, ref: ProductRef) -> Product | None:
         """The product, or None when nobody knows it; raises `SourceUnavailable` to retry."""
         entry = await self._catalog.entry(ref)
-        if entry is not None and entry.source is None:
-            return _product(ref, entry)
-        source = self.source_for(ref)
-        if source is None:
-            # A row of a source no longer configured is still better than nothing.
-            return _product(ref, entry)
-        if entry is not None and self._fresh(ref, entry):
+        # The operator's row wins; a row of a source no longer configured beats nothing.
+        source = None if entry is not None and entry.source is None else self.source_for(ref)
+        if source is None or (entry is not None and self._fresh(ref, entry)):
             return _product(ref, entry)
         if self._unknown.get(ref.product_id, 0.0) > self._clock():
             return None
@@ -123,9 +116,7 @@ class ProductCache:
         if len(batch.refs) >= max(1, source.max_batch):
             self._send(source)
         elif batch.timer is None:
-            batch.timer = asyncio.get_running_loop().call_later(
-                self._gather_seconds, self._send, source
-            )
+            batch.timer = asyncio.get_running_loop().call_later(GATHER_SECONDS, self._send, source)
 
     def _send(self, source: ProductSource) -> None:
         batch = self._batches.pop(id(source), None)
@@ -142,24 +133,34 @@ class ProductCache:
             try:
                 found = await source.fetch(list(refs.values()))
             except SourceUnavailable as exc:
-                self._count(source, "unavailable")
+                self._fetches.labels(source.name, "unavailable").inc()
                 log.warning("product source %s unavailable: %s", source.name, exc.reason)
                 self._fail(refs, exc)
                 return
             except Exception as exc:
                 # A bug or an answer the source could not read: not the user's fault, not "unknown".
-                self._count(source, "error")
+                self._fetches.labels(source.name, "error").inc()
                 log.exception("product source %s failed", source.name)
                 self._fail(refs, SourceUnavailable(f"{source.name}: {type(exc).__name__}"))
                 return
-            self._count(source, "ok")
+            self._fetches.labels(source.name, "ok").inc()
             now = self._clock()
             answers: dict[str, Product | None] = {}
             entries: list[CatalogEntry] = []
             for key, ref in refs.items():
                 product = _bounded(ref, found.get(ref.product_id))
                 if product is not None:
-                    entry = _entry(source.name, product, now)
+                    entry = CatalogEntry(
+                        product.product_id,
+                        product.title,
+                        product.price_cents,
+                        product.currency,
+                        product.available,
+                        source=source.name[:64],
+                        fetched_at=now,
+                        image_url=product.image_url,
+                        url=product.ref.url,
+                    )
                     entries.append(entry)
                     product = _product(product.ref, entry)
                 else:
@@ -198,10 +199,6 @@ class ProductCache:
             future = self._inflight.pop(key, None)
             if future is not None and not future.done():
                 future.set_exception(exc)
-
-    def _count(self, source: ProductSource, outcome: str) -> None:
-        if self._on_fetch is not None:
-            self._on_fetch(source.name, outcome)
 
     async def close(self) -> None:
         for batch in self._batches.values():
@@ -245,17 +242,3 @@ def _address(url: str | None) -> str | None:
     if not url or len(url) > MAX_URL or any(ch.isspace() for ch in url):
         return None
     return url if url.lower().startswith(("https://", "http://")) else None
-
-
-def _entry(source: str, product: Product, now: float) -> CatalogEntry:
-    return CatalogEntry(
-        product.product_id,
-        product.title,
-        product.price_cents,
-        product.currency,
-        product.available,
-        source=source[:64],
-        fetched_at=now,
-        image_url=product.image_url,
-        url=product.ref.url,
-    )
