@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 import inspect
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from importlib.metadata import entry_points
 from typing import Any
@@ -105,32 +105,31 @@ class PluginManager:
     def implemented(self, hook_name: str) -> bool:
         return bool(self._implementations(hook_name))
 
+    def _called(self, hook_name: str, kwargs: dict[str, Any]) -> Iterator[tuple[Any, Any]]:
+        """(implementation, what it returned) for each implementation in turn, called only when
+        the one before was consumed; one marked `hashcart.for_platform` answers only its
+        platform's commands."""
+        command = kwargs.get("command")
+        for impl in self._implementations(hook_name):
+            if answers_for(impl.function, command):
+                yield impl, impl.function(**{n: kwargs[n] for n in impl.argnames if n in kwargs})
+
     async def first(self, hook_name: str, **kwargs: Any) -> Any:
         """Call a hook implementation by implementation until one gives a non-None result.
 
         pluggy's own `firstresult` stops at the first non-None *return value*, which for an
         async implementation is its coroutine; so the core walks the implementations itself.
-        An implementation marked `hashcart.for_platform` answers only its platform's commands.
         """
-        command = kwargs.get("command")
-        for impl in self._implementations(hook_name):
-            if not answers_for(impl.function, command):
-                continue
-            args = {name: kwargs[name] for name in impl.argnames if name in kwargs}
-            result = await await_me_maybe(impl.function(**args))
+        for _, returned in self._called(hook_name, kwargs):
+            result = await await_me_maybe(returned)
             if result is not None:
                 return result
         return None
 
     def each(self, hook_name: str, **kwargs: Any) -> list[tuple[object, Any]]:
         """Call every implementation of a synchronous hook: (plugin, result) per non-None one."""
-        results = []
-        for impl in self._implementations(hook_name):
-            args = {name: kwargs[name] for name in impl.argnames if name in kwargs}
-            result = impl.function(**args)
-            if result is not None:
-                results.append((impl.plugin, result))
-        return results
+        called = self._called(hook_name, kwargs)
+        return [(impl.plugin, result) for impl, result in called if result is not None]
 
     def call_each(
         self, hook_name: str, own: Callable[[object], dict[str, Any]], **kwargs: Any
@@ -143,16 +142,8 @@ class PluginManager:
 
     async def collect(self, hook_name: str, **kwargs: Any) -> list[Any]:
         """Call every implementation and await what needs awaiting; None results are dropped."""
-        results = []
-        command = kwargs.get("command")
-        for impl in self._implementations(hook_name):
-            if not answers_for(impl.function, command):
-                continue
-            args = {name: kwargs[name] for name in impl.argnames if name in kwargs}
-            result = await await_me_maybe(impl.function(**args))
-            if result is not None:
-                results.append(result)
-        return results
+        results = [await await_me_maybe(result) for _, result in self._called(hook_name, kwargs)]
+        return [result for result in results if result is not None]
 
 
 def _in_call_order(caller: Any) -> list[Any]:
@@ -160,6 +151,3 @@ def _in_call_order(caller: Any) -> list[Any]:
     return [
         impl for impl in reversed(caller.get_hookimpls()) if not (impl.hookwrapper or impl.wrapper)
     ]
-
-
-__all__ = ["DEFAULT_PLUGINS", "PluginInfo", "PluginManager", "await_me_maybe"]
