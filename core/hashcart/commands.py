@@ -9,7 +9,7 @@ from __future__ import annotations
 import enum
 import hashlib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from types import MappingProxyType
 from typing import Any
 
@@ -366,7 +366,10 @@ class Outcome:
             "code": self.code.value,
             "params": dict(self.params),
             "silent": self.silent,
-            "cart": [_line_json(line) for line in self.cart],
+            "cart": [
+                {name: v for name, v in asdict(line).items() if v is not None or name != "url"}
+                for line in self.cart
+            ],
         }
 
     @classmethod
@@ -377,19 +380,6 @@ class Outcome:
             silent=bool(data.get("silent", False)),
             cart=tuple(CartLine(**line) for line in data.get("cart") or ()),
         )
-
-
-def _line_json(line: CartLine) -> dict[str, Any]:
-    found: dict[str, Any] = {
-        "product_id": line.product_id,
-        "title": line.title,
-        "quantity": line.quantity,
-        "price_cents": line.price_cents,
-        "currency": line.currency,
-    }
-    if line.url is not None:
-        found["url"] = line.url
-    return found
 
 
 @dataclass(frozen=True, slots=True)
