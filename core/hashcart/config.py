@@ -35,14 +35,12 @@ def check_secret(value: str) -> str:
     """Refuse a placeholder or a short secret; the message never repeats the value."""
     folded = "".join(ch for ch in value.lower() if ch.isalnum())
     if folded in _PLACEHOLDERS or "changeme" in folded:
-        raise ValueError(
-            f"is a placeholder; set a random value of at least {MIN_SECRET_LENGTH} characters"
-        )
-    if len(value) < MIN_SECRET_LENGTH:
-        raise ValueError(
-            f"is too short; set a random value of at least {MIN_SECRET_LENGTH} characters"
-        )
-    return value
+        problem = "is a placeholder"
+    elif len(value) < MIN_SECRET_LENGTH:
+        problem = "is too short"
+    else:
+        return value
+    raise ValueError(f"{problem}; set a random value of at least {MIN_SECRET_LENGTH} characters")
 
 
 def _is_set(value: object) -> bool:
@@ -78,14 +76,6 @@ def _variables(prefix: str, names: Iterable[str]) -> str:
     return ", ".join(prefix + name.upper() for name in names)
 
 
-#: Where a `hashcart.toml` is looked for; `HASHCART_CONFIG` names another file.
-DEFAULT_TOML = "hashcart.toml"
-
-
-def toml_path() -> Path:
-    return Path(os.environ.get("HASHCART_CONFIG", DEFAULT_TOML))
-
-
 class HashcartSettingsBase(BaseSettings):
     """Base for every hashcart settings model: environment first, then `hashcart.toml`.
 
@@ -105,7 +95,7 @@ class HashcartSettingsBase(BaseSettings):
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
-        path = toml_path()
+        path = Path(os.environ.get("HASHCART_CONFIG", "hashcart.toml"))
         if path.is_file():
             sources.append(_PrefixedToml(settings_cls, path))
         return tuple(sources)
@@ -118,13 +108,11 @@ class _PrefixedToml(TomlConfigSettingsSource):
         super().__init__(settings_cls, toml_file=path)
         prefix = str(settings_cls.model_config.get("env_prefix", "")).lower()
         stripped = prefix.removeprefix("hashcart_")
-        data: dict[str, Any] = {}
-        for key, value in self.toml_data.items():
-            key = key.lower()
-            if key.startswith(stripped):
-                data[key[len(stripped) :]] = value
-        self.toml_data = data
-        self.init_kwargs = data
+        self.toml_data = self.init_kwargs = {
+            key.lower().removeprefix(stripped): value
+            for key, value in self.toml_data.items()
+            if key.lower().startswith(stripped)
+        }
 
 
 class Settings(HashcartSettingsBase):

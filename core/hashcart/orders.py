@@ -58,6 +58,7 @@ class OrderPlacer(DrainingWorker):
         self._hashcart = hashcart
         self._engine = hashcart.engine
         self._batch_size = batch_size
+        self._settings = hashcart.settings
         super().__init__(poll_seconds)
         #: The time the placer goes by (due orders, the give-up age); tests move it forward.
         self.clock = clock
@@ -109,14 +110,7 @@ class OrderPlacer(DrainingWorker):
     async def _place(self, row: Any) -> None:
         current_event.set(row.event_key)
         lines = tuple(CartLine(**line) for line in row.items)
-        order = Order(
-            order_id=row.id,
-            account_id=row.account_id,
-            lines=lines,
-            total_cents=row.total_cents,
-            currency=row.currency,
-            attempt=row.attempts,
-        )
+        order = Order(row.id, row.account_id, lines, row.total_cents, row.currency, row.attempts)
         try:
             reference = await asyncio.wait_for(
                 self._hashcart.plugins.first(
@@ -130,7 +124,7 @@ class OrderPlacer(DrainingWorker):
             if hint is None:
                 log.warning("the shop refused order %s: %s", row.id, reason)
                 await self._settle_logged(row, REFUSED, None, reason)
-            elif too_old(row.created_at, self.clock(), self._give_up_minutes):
+            elif too_old(row.created_at, self.clock(), self._settings.retry_give_up_minutes):
                 log.warning("order %s given up after %d tries: %s", row.id, row.attempts, reason)
                 await self._settle_logged(row, REFUSED, None, f"shop unreachable: {reason}"[:500])
             else:
@@ -139,10 +133,6 @@ class OrderPlacer(DrainingWorker):
             return
         stored = str(reference)[:200] if reference is not None else None
         await self._settle_logged(row, PLACED, stored, None)
-
-    @property
-    def _give_up_minutes(self) -> int:
-        return self._hashcart.settings.retry_give_up_minutes
 
     async def _later(self, row: Any, reason: str, delay: float) -> None:
         """Try again after `delay`; the lease is released at once so any node can."""
@@ -187,16 +177,10 @@ class OrderPlacer(DrainingWorker):
             )
             if changed.first() is None:
                 return False  # another node settled it first (or the account was erased)
-            found = (
-                await conn.execute(
-                    sa.select(
-                        accounts.c.id, accounts.c.dm_only, accounts.c.locale, accounts.c.language
-                    ).where(accounts.c.id == row.account_id)
-                )
-            ).first()
-            account = (
-                Account(found.id, found.dm_only, found.locale, found.language) if found else None
-            )
+            columns = (accounts.c.id, accounts.c.dm_only, accounts.c.locale, accounts.c.language)
+            query = sa.select(*columns).where(accounts.c.id == row.account_id)
+            found = (await conn.execute(query)).first()
+            account = Account(*found) if found else None
             command = CartCommand.from_json(row.command) if row.command else None
             if status == REFUSED:
                 await conn.execute(
