@@ -65,7 +65,8 @@ class _StoreRefused(Exception):
 
 
 class Hashcart:
-    """One hashcart instance. Create, `await start()`, use, `await stop()`."""
+    """One hashcart instance. Create, `await start()`, use, `await stop()`; what plugins may use
+    of it is `hashcart.Host`, documented there."""
 
     def __init__(
         self,
@@ -114,7 +115,6 @@ class Hashcart:
     # -- settings -------------------------------------------------------------------------------
 
     def settings_for(self, model: type[SettingsT]) -> SettingsT:
-        """The validated settings instance of a plugin's model (see `hashcart_settings`)."""
         try:
             found = self._plugin_settings[model]
         except KeyError:
@@ -207,13 +207,6 @@ class Hashcart:
     # -- commands -------------------------------------------------------------------------------
 
     async def submit(self, command: CartCommand, *, within: float | None = None) -> Outcome:
-        """Apply a command exactly once and queue its answer; see `hashcart.CartCommand`.
-
-        Raises `hashcart.Unavailable` when it could not be recorded, so the caller can ask the
-        platform to deliver it again. With `within` seconds, a command not recorded by then is
-        withdrawn (`Unavailable`, and it is never applied later), for platforms that must answer
-        in time and never deliver again; one already inside a transaction is waited for.
-        """
         return await self._submit(command, within=within)
 
     async def _submit(
@@ -336,7 +329,6 @@ class Hashcart:
         return dict(answer for answer in answers if answer is not None)
 
     async def resolve_reference(self, text: str) -> ProductRef | None:
-        """A URL (short links followed via `hashcart_resolve_redirect`) or a barcode → product."""
         try:
             barcode = parse_barcode(text)
         except InvalidBarcode:
@@ -399,7 +391,6 @@ class Hashcart:
             log.warning("hashcart_command_done failed for %s: %s", command.event_key, exc)
 
     def spawn(self, coro: Coroutine[Any, Any, T]) -> asyncio.Task[T]:
-        """Run `coro` in the background; `stop` waits for it before closing storage."""
         task = asyncio.ensure_future(coro)
         self._background.add(task)
         task.add_done_callback(self._background.discard)
@@ -424,10 +415,7 @@ class Hashcart:
     # -- helpers for plugins ----------------------------------------------------------------------
 
     def translate(self, locale: str | None, msgid: str, **params: Any) -> str:
-        """`msgid` in `locale`; texts that name how long something lasts read it from settings.
-
-        A plural message takes its number from `n=` (or its own `count` / `minutes`).
-        """
+        # Texts that name how long something lasts read it from the settings.
         window = minutes(locale, self.settings.link_token_minutes)
         return translate(
             locale, msgid, **{"link_lifetime": window, "confirm_window": window, **params}
@@ -440,12 +428,9 @@ class Hashcart:
         self.metrics.platform_errors.labels(platform, kind).inc()
 
     def count_platform_event(self, platform: str, kind: str, amount: int = 1) -> None:
-        """Count something a plugin did for `/metrics` (`hashcart_platform_events_total`)."""
         self.metrics.platform_events.labels(platform, kind).inc(amount)
 
     async def standing_states(self, prefix: str) -> list[str]:
-        """The state keys starting with `prefix` that stand now (see `hashcart.StateChange`):
-        what a plugin compares with the platform after missing events."""
         return await standing(self.engine, prefix)
 
 

@@ -45,10 +45,6 @@ def isbn10_check_digit(body: str) -> str:
     return "X" if check == 10 else str(check)
 
 
-def looks_like_barcode(text: str) -> bool:
-    return _SHAPE.match(text.strip()) is not None
-
-
 def parse_barcode(text: str) -> Barcode | None:
     """A `Barcode`, or None when `text` is not shaped like one; raises `InvalidBarcode` when it
     is shaped like one but its check digit is wrong."""
@@ -60,17 +56,14 @@ def parse_barcode(text: str) -> Barcode | None:
             raise InvalidBarcode(f"{digits} is not a valid ISBN-10")
         body = "978" + digits[:9]
         return Barcode("isbn10", digits, body + ean_check_digit(body), digits)
-    if "X" in digits:
-        raise InvalidBarcode(f"{digits} is not a valid barcode")
-    if ean_check_digit(digits[:-1]) != digits[-1]:
+    if "X" in digits or ean_check_digit(digits[:-1]) != digits[-1]:
         raise InvalidBarcode(f"{digits} is not a valid barcode")
     if len(digits) == 12:
         return Barcode("upca", digits, "0" + digits)
-    if digits.startswith(("978", "979")):
-        isbn10 = None
-        if digits.startswith("978"):
-            isbn10 = digits[3:12] + isbn10_check_digit(digits[3:12])
-        return Barcode("isbn13", digits, digits, isbn10)
+    if digits.startswith("978"):
+        return Barcode("isbn13", digits, digits, digits[3:12] + isbn10_check_digit(digits[3:12]))
+    if digits.startswith("979"):
+        return Barcode("isbn13", digits, digits)
     return Barcode("ean13", digits, digits)
 
 

@@ -41,23 +41,17 @@ def store_of(product_id: str) -> str:
     return product_id.partition(":")[0]
 
 
-def _market(line: CartLine) -> str | None:
-    if not line.url:
-        return None
+def _host(url: str | None) -> str | None:
+    """A page's host without `www.` (the marketplace of an Amazon line), None when unreadable."""
     try:
-        return (urlsplit(line.url).hostname or "").removeprefix("www.") or None
+        return (urlsplit(url).hostname or "").removeprefix("www.") or None if url else None
     except ValueError:
         return None
 
 
-def _label(url: str, store: str) -> str:
-    host = urlsplit(url).hostname or store
-    return host.removeprefix("www.")
-
-
 def store_label(line: CartLine) -> str:
     """Where a line is bought, for people: its page's host (`amazon.de`), else its store."""
-    return _market(line) or store_of(line.product_id)
+    return _host(line.url) or store_of(line.product_id)
 
 
 def line_texts(lines: Sequence[CartLine]) -> list[str]:
@@ -73,7 +67,7 @@ def groups(lines: Sequence[CartLine]) -> list[tuple[str, list[CartLine]]]:
     """Lines by store and marketplace (the product page's host), in the cart's order."""
     found: dict[tuple[str, str | None], list[CartLine]] = {}
     for line in lines:
-        found.setdefault((store_of(line.product_id), _market(line)), []).append(line)
+        found.setdefault((store_of(line.product_id), _host(line.url)), []).append(line)
     return [(store, group) for (store, _), group in found.items()]
 
 
@@ -92,7 +86,7 @@ async def handoffs(hashcart: Hashcart, lines: Sequence[CartLine]) -> list[Handof
             continue
         if urlsplit(url).scheme not in ("http", "https"):
             continue
-        answers.append(Handoff(store, url, _label(url, store)))
+        answers.append(Handoff(store, url, _host(url) or store))
     return answers
 
 

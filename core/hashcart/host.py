@@ -104,14 +104,24 @@ class Host(Protocol):
         ...
 
     async def submit(self, command: CartCommand, *, within: float | None = None) -> Outcome:
-        """Apply a command exactly once; `hashcart.Unavailable` when it could not be recorded."""
+        """Apply a command exactly once and queue its answer; see `hashcart.CartCommand`.
+
+        Raises `hashcart.Unavailable` when it could not be recorded, so the caller can ask the
+        platform to deliver it again. With `within` seconds, a command not recorded by then is
+        withdrawn (`Unavailable`, and it is never applied later), for platforms that must answer
+        in time and never deliver again; one already inside a transaction is waited for.
+        """
         ...
 
     async def resolve_reference(self, text: str) -> ProductRef | None:
-        """The product a link, a short link or a barcode names, if any."""
+        """The product a link, a short link (followed via `hashcart_resolve_redirect`) or a
+        barcode names, if any."""
         ...
 
-    def translate(self, locale: str | None, msgid: str, **params: Any) -> str: ...
+    def translate(self, locale: str | None, msgid: str, **params: Any) -> str:
+        """`msgid` in `locale`; a plural message takes its number from `n=` (or its own `count`
+        / `minutes`)."""
+        ...
 
     def money(self, cents: int, currency: str, locale: str | None) -> str:
         """A price for people, written the way `locale` writes prices."""
@@ -119,10 +129,13 @@ class Host(Protocol):
 
     def count_platform_error(self, platform: str, kind: str) -> None: ...
 
-    def count_platform_event(self, platform: str, kind: str, amount: int = 1) -> None: ...
+    def count_platform_event(self, platform: str, kind: str, amount: int = 1) -> None:
+        """Count something a plugin did for `/metrics` (`hashcart_platform_events_total`)."""
+        ...
 
     async def standing_states(self, prefix: str) -> list[str]:
-        """The `hashcart.StateChange` keys starting with `prefix` that stand now."""
+        """The `hashcart.StateChange` keys starting with `prefix` that stand now: what a plugin
+        compares with the platform after missing events."""
         ...
 
     def spawn(self, coro: Coroutine[Any, Any, T]) -> asyncio.Task[T]:

@@ -42,12 +42,10 @@ def is_safe_url(url: str) -> bool:
         port = parts.port
     except ValueError:
         return False
-    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
-        return False
-    if "@" in parts.netloc or port is not None:
-        return False
     host = parts.hostname
-    if not host.isascii() or host.startswith("xn--") or ".xn--" in host:
+    if parts.scheme.lower() not in ("http", "https") or not host or "@" in parts.netloc:
+        return False
+    if port is not None or not host.isascii() or host.startswith("xn--") or ".xn--" in host:
         return False
     try:
         ipaddress.ip_address(host)
