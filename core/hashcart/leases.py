@@ -1,8 +1,7 @@
 """Leases: work that must run on exactly one node at a time (the X filtered stream, say).
 
-A lease is a row with a holder and an expiry. A node takes it when it is free or expired and keeps
-it by renewing well before the expiry; a node that dies stops renewing, and another node takes
-over within one lease period.
+A node takes the lease row when it is free or expired and renews it well before the expiry; a
+node that dies stops renewing, and another takes over within one lease period.
 """
 
 from __future__ import annotations

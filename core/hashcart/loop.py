@@ -1,8 +1,7 @@
 """The event loop a long-running `hashcart` process runs on.
 
-uvloop (installed by default on Linux/macOS CPython) runs the same asyncio code with less CPU
-per request than the standard loop; `HASHCART_EVENT_LOOP=asyncio` turns it off, e.g. to
-compare the two or to rule the loop out while chasing a bug.
+uvloop runs the same asyncio code with less CPU per request; `HASHCART_EVENT_LOOP=asyncio` turns it
+off, to compare the two or to rule the loop out while chasing a bug.
 """
 
 from __future__ import annotations

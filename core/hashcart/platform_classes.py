@@ -1,9 +1,5 @@
-"""The platform classes the installed plugins define, found without creating a platform.
-
-A platform is created only when its credentials are configured, yet what each one declares
-(`hashcart.Platform.commands`) is checked and documented for all of them: so the classes are
-found by shape in the plugins' modules.
-"""
+"""The platform classes the installed plugins define, found by shape without creating a platform
+(that needs credentials), so that what each declares is checked and documented for all of them."""
 
 from __future__ import annotations
 

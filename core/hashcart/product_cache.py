@@ -1,17 +1,10 @@
 """Products from live sources, kept in the products table and reused for `HASHCART_PRODUCT_TTL`.
 
-A lookup reads the products table first (through the catalog's batched reads): the operator's row
-always wins, a source's row fresher than the TTL is reused. Anything else goes to the first source
-whose `handles(ref)` is true. A burst of commands naming the same new products must not turn into
-a burst of calls to a rate-limited API, so:
-
-- concurrent lookups of one product share one fetch (per node);
-- lookups arriving within `gather_seconds` of each other are sent together, at most `max_batch`
-  per call; a full batch leaves at once.
-
-A source that is down or throttling raises `SourceUnavailable`; the caller makes the command "try
-again", never "unknown product". What a source answered is written back with `fetched_at`, so
-other nodes and later commands reuse it.
+The operator's row always wins, a source's row fresher than the TTL is reused, anything else goes
+to the first source whose `handles(ref)` is true. A burst of commands naming the same new products
+must not become a burst of calls to a rate-limited API, so concurrent lookups of one product share
+one fetch, and lookups within `GATHER_SECONDS` of each other go in one call (at most `max_batch`).
+What a source answered is written back, so other nodes and later commands reuse it.
 """
 
 from __future__ import annotations
