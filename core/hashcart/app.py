@@ -402,11 +402,12 @@ class Hashcart:
         """Link an identity to an account and apply the adds it left pending before linking."""
         waiting = await self.accounts.link(account_id, platform, user_id, user_name)
         self.cart_changes.changed([account_id])
-        outcomes = []
-        for command in waiting:
-            linked = replace(command, event_id=f"{command.event_id}:linked")
-            outcomes.append(await self._submit(linked, after_link=True))
-        return outcomes
+        return [
+            await self._submit(
+                replace(command, event_id=f"{command.event_id}:linked"), after_link=True
+            )
+            for command in waiting
+        ]
 
     def writing(self) -> contextlib.AbstractAsyncContextManager[Any]:
         """Hold while writing in the hot paths (applier, reply sender); a no-op on PostgreSQL."""

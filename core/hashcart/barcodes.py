@@ -1,8 +1,7 @@
 """Barcodes as product references: EAN-13, UPC-A, ISBN-13 and ISBN-10, checksums validated.
 
-Like Amazon Dash: a message may name a product by the number printed under its barcode. A number
-of a barcode's shape whose check digit is wrong is answered as "not a valid barcode", never as an
-unknown product, because it is almost always a typo.
+A number of a barcode's shape whose check digit is wrong is answered as "not a valid barcode",
+never as an unknown product: it is almost always a typo.
 """
 
 from __future__ import annotations

@@ -9,7 +9,7 @@ from __future__ import annotations
 import enum
 import hashlib
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from types import MappingProxyType
 from typing import Any
 
@@ -234,17 +234,16 @@ class CartCommand:
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> CartCommand:
-        product = None
-        if data.get("product"):
-            ref = ProductRef.parse(data["product"])
-            product = ProductRef(ref.store, ref.sku, data.get("product_url"))
+        product = data.get("product")
         return cls(
             platform=data["platform"],
             user_id=data["user_id"],
             action=Action(data["action"]),
             event_id=data["event_id"],
             reply_to=ReplyTarget.from_json(data["reply_to"]),
-            product=product,
+            product=replace(ProductRef.parse(product), url=data.get("product_url"))
+            if product
+            else None,
             reference=data.get("reference"),
             quantity=int(data.get("quantity", 1)),
             argument=data.get("argument"),

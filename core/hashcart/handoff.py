@@ -1,9 +1,7 @@
 """Carrying a cart to the stores' own carts, and totals that never add two currencies.
 
-A cart may hold products of several stores (and Amazon products of several marketplaces). Each
-store that can take its lines gets one hand-off URL from `hashcart_store_cart_url`; lines are
-grouped by store and by the host of their product page, so an amazon.de line and an amazon.com
-line go to two carts. A price in USD and one in EUR are never added: totals are per currency.
+Lines are grouped by store and by the host of their product page, so an amazon.de line and an
+amazon.com line go to two carts (one `hashcart_store_cart_url` each).
 """
 
 from __future__ import annotations

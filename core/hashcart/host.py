@@ -1,9 +1,8 @@
 """`hashcart.Host`: everything a plugin may use of the `Hashcart` object its hooks are handed.
 
-Plugins import only the `hashcart` package, and the application class drags in the storage and
-the web server; a protocol names the surface plugins can rely on, keeps them type-checked, and
-lets their tests pass a small fake. `Hashcart` implements it (the core's tests check that with
-mypy), so a member added here is a promise to every plugin.
+The application class drags in the storage and the web server; a protocol keeps plugins
+type-checked against the surface they may rely on and lets their tests pass a small fake. A
+member added here is a promise to every plugin (mypy checks that `Hashcart` keeps it).
 """
 
 from __future__ import annotations

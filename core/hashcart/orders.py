@@ -1,15 +1,9 @@
 """The order placer: calls the shop for each pending order, outside any transaction.
 
-A confirmation records its order as *pending* (see `hashcart.actions.order`). Any node then claims
-it with a lease (on PostgreSQL with `FOR UPDATE SKIP LOCKED`), calls `hashcart_place_order` with
-the order id as idempotency key, and settles it in one transaction: *placed* or *refused*, the
-confirmation's one answer queued with it. A shop that is away (`hashcart.RetryLater`, a time-out,
-a refused connection, a 5xx) is asked again as `hashcart.retry` says; anything else it raises
-refuses the order, and a refused order's lines go back into the cart.
-
-A node that dies during the shop call leaves its lease to expire and another node asks the shop
-again with the same idempotency key; settling is conditional on the order still being pending,
-so however many nodes finish the call, the order is settled and answered once.
+Any node claims a pending order with a lease, calls `hashcart_place_order` (whose contract says
+what is retried and what refuses) and settles the order with its one answer in one transaction.
+A node that dies during the call leaves its lease to expire and another asks the shop again with
+the same idempotency key; settling only a pending order makes it settled and answered once.
 """
 
 from __future__ import annotations

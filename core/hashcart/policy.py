@@ -1,10 +1,9 @@
 """The built-in policy: bots and denied identities are dropped, stores can be limited, every
 identity and account is rate limited, and a run of links that are not products trips a cool-down.
 
-The first refusal in a window is answered with when to try again; later ones in the same window
-are silent, so a bot cannot make hashcart spam a timeline. Counters live in the database (through
-`PolicyContext.hit`), so several nodes share them. Operators replace or extend all of this with
-their own `hashcart_check_command`; this one runs last.
+Only the first refusal in a window is answered, so a bot cannot make hashcart spam a timeline.
+Counters live in the database, shared by every node. An operator's own `hashcart_check_command`
+runs before this one.
 """
 
 from __future__ import annotations
@@ -132,8 +131,8 @@ async def refusal_before_lookup(command: CartCommand, hashcart: Hashcart) -> Out
             limit > 0
             and await hashcart.counters.peek(f"identity:{identity}:{window}", window) >= limit
         ):
-            minutes = max(1, math.ceil(window / 60))
-            return Outcome(OutcomeCode.RATE_LIMITED, {"minutes": minutes, "retry_after": window})
+            # Answered as the first refusal of the window would be.
+            return _refusal(OutcomeCode.RATE_LIMITED, RateDecision(False, limit + 1, limit, window))
     return None
 
 

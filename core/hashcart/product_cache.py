@@ -201,10 +201,7 @@ class ProductCache:
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
-        for future in self._inflight.values():
-            if not future.done():
-                future.set_exception(SourceUnavailable("shutting down"))
-        self._inflight.clear()
+        self._fail(list(self._inflight), SourceUnavailable("shutting down"))
 
 
 def _bounded(asked: ProductRef, product: Product | None) -> Product | None:

@@ -1,12 +1,9 @@
 """When to try again, and the loops that wait it out.
 
-A failure that says when to come back (`Retry-After`, a rate-limit reset) is retried then, not
-earlier. One that does not is retried with exponential backoff and jitter, so a platform that is
-down for minutes is asked a few times a minute rather than every second, and a crowd of waiting
-answers (or of nodes reconnecting a stream) does not come back in one wave. Answers and orders
-are given up by age, not by a count of tries: one still not through after
-`HASHCART_RETRY_GIVE_UP_MINUTES` (30 by default) of trying is given up, which rides out a
-ten-minute outage with room to spare.
+A failure that says when to come back (`Retry-After`) is retried then; one that does not, with
+exponential backoff and jitter, so a platform down for minutes is asked a few times a minute and a
+crowd of waiting answers (or reconnecting nodes) does not come back in one wave. Answers and orders
+are given up by age (`HASHCART_RETRY_GIVE_UP_MINUTES`), which rides out a ten-minute outage.
 """
 
 from __future__ import annotations
