@@ -35,7 +35,6 @@ class ProductSource(Protocol):
 
     def handles(self, ref: ProductRef) -> bool:
         """Whether this source can look `ref` up (by its store, usually)."""
-        ...
 
     async def fetch(self, refs: Sequence[ProductRef]) -> Mapping[str, Product | None]:
         """Look `refs` up; answer by product id, None for a product that does not exist.
@@ -43,4 +42,3 @@ class ProductSource(Protocol):
         Raise `SourceUnavailable` when the source is down or throttling; a product missing from
         the answer is taken as unknown. Every network call carries a timeout.
         """
-        ...
