@@ -112,8 +112,6 @@ class Hashcart:
         self._stopping = asyncio.Event()
         self.started = False
 
-    # -- settings -------------------------------------------------------------------------------
-
     def settings_for(self, model: type[SettingsT]) -> SettingsT:
         try:
             found = self._plugin_settings[model]
@@ -125,8 +123,6 @@ class Hashcart:
     @property
     def cart_url(self) -> str:
         return f"{self.settings.public_url}/cart"
-
-    # -- life cycle -----------------------------------------------------------------------------
 
     async def start(self) -> None:
         if self.started:
@@ -203,8 +199,6 @@ class Hashcart:
         await self.cart_changes.stop()
         await self.engine.dispose()
         self.started = False
-
-    # -- commands -------------------------------------------------------------------------------
 
     async def submit(self, command: CartCommand, *, within: float | None = None) -> Outcome:
         return await self._submit(command, within=within)
@@ -412,8 +406,6 @@ class Hashcart:
     def writing(self) -> contextlib.AbstractAsyncContextManager[Any]:
         """Hold while writing in the hot paths (applier, reply sender); a no-op on PostgreSQL."""
         return self._sqlite_writes or contextlib.nullcontext()
-
-    # -- helpers for plugins ----------------------------------------------------------------------
 
     def translate(self, locale: str | None, msgid: str, **params: Any) -> str:
         # Texts that name how long something lasts read it from the settings.

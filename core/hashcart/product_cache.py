@@ -23,6 +23,7 @@ from hashcart.catalog import Catalog, CatalogEntry, _product
 from hashcart.commands import Product, ProductRef
 from hashcart.sources import ProductSource, SourceUnavailable
 from hashcart.store import is_outage
+from hashcart.tasks import TrackedTasks
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +66,7 @@ class ProductCache:
         self._clock = time.time
         self._inflight: dict[str, asyncio.Future[Product | None]] = {}
         self._batches: dict[int, _Batch] = {}
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks = TrackedTasks()
         self._unknown: dict[str, float] = {}
 
     def source_for(self, ref: ProductRef) -> ProductSource | None:
@@ -100,16 +101,14 @@ class ProductCache:
         shared = self._inflight.get(key)
         if shared is None:
             shared = self._inflight[key] = asyncio.get_running_loop().create_future()
-            self._enqueue(source, key, ref)
+            batch = self._batches.setdefault(id(source), _Batch())
+            batch.refs[key] = ref
+            if len(batch.refs) >= max(1, source.max_batch):
+                self._send(source)
+            elif batch.timer is None:
+                loop = asyncio.get_running_loop()
+                batch.timer = loop.call_later(GATHER_SECONDS, self._send, source)
         return await asyncio.shield(shared)
-
-    def _enqueue(self, source: ProductSource, key: str, ref: ProductRef) -> None:
-        batch = self._batches.setdefault(id(source), _Batch())
-        batch.refs[key] = ref
-        if len(batch.refs) >= max(1, source.max_batch):
-            self._send(source)
-        elif batch.timer is None:
-            batch.timer = asyncio.get_running_loop().call_later(GATHER_SECONDS, self._send, source)
 
     def _send(self, source: ProductSource) -> None:
         batch = self._batches.pop(id(source), None)
@@ -117,9 +116,7 @@ class ProductCache:
             return
         if batch.timer is not None:
             batch.timer.cancel()
-        task = asyncio.ensure_future(self._fetch_batch(source, batch.refs))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self._tasks.spawn(self._fetch_batch(source, batch.refs))
 
     async def _fetch_batch(self, source: ProductSource, refs: Mapping[str, ProductRef]) -> None:
         try:
@@ -198,9 +195,7 @@ class ProductCache:
             if batch.timer is not None:
                 batch.timer.cancel()
         self._batches.clear()
-        for task in list(self._tasks):
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self._tasks.drain(grace=0)
         self._fail(list(self._inflight), SourceUnavailable("shutting down"))
 
 
