@@ -57,11 +57,8 @@ _FIELDS = tuple(entry_field.name for entry_field in fields(CatalogEntry))
 
 
 class Catalog:
-    """Reads and writes the `products` table.
-
-    Lookups are remembered for `ttl` seconds: a burst of adds for one product costs one read,
-    and a change made through this node is seen at once (other nodes see it within `ttl`).
-    """
+    """Reads and writes the `products` table; a lookup is remembered for `ttl` seconds, so a
+    burst of adds for one product costs one read (other nodes see a change within `ttl`)."""
 
     def __init__(self, engine: AsyncEngine, ttl: float = 5.0) -> None:
         self._engine = engine

@@ -52,12 +52,8 @@ def _is_set(value: object) -> bool:
 
 
 def require_complete(settings: BaseSettings, *sets: Sequence[str]) -> None:
-    """Refuse a half-given credential set: each set of fields is all set or all unset.
-
-    A platform whose credentials are incomplete would otherwise start silently switched off;
-    the error names the prefixed variables that are missing, never a value. Call it from a
-    `model_validator(mode="after")` of a plugin's settings model.
-    """
+    """Refuse a half-given credential set, which would otherwise start its platform silently
+    switched off; call it from a plugin settings model's `model_validator(mode="after")`."""
     prefix = str(settings.model_config.get("env_prefix", "")).upper()
     for fields in sets:
         for name in fields:
@@ -77,11 +73,8 @@ def _variables(prefix: str, names: Iterable[str]) -> str:
 
 
 class HashcartSettingsBase(BaseSettings):
-    """Base for every hashcart settings model: environment first, then `hashcart.toml`.
-
-    In the TOML file keys are written without the `HASHCART_` prefix, lower-case
-    (`database_url = "..."`, `slack_signing_secret = "..."`).
-    """
+    """Base for every hashcart settings model: environment first, then `hashcart.toml` (or what
+    `HASHCART_CONFIG` names), keys lower-case without `HASHCART_` (`slack_signing_secret = …`)."""
 
     model_config = SettingsConfigDict(extra="ignore", env_ignore_empty=False)
 
@@ -228,10 +221,8 @@ def _parse_limits(value: str) -> dict[str, tuple[int, int]]:
 
 
 def load_settings(model: type[SettingsT], **overrides: Any) -> SettingsT:
-    """Instantiate a settings model, or raise `ConfigError` naming the variable at fault.
-
-    The rejected value is never shown: it may be a password or a token.
-    """
+    """Instantiate a settings model, or raise `ConfigError` naming the variable at fault (never
+    the value: it may be a password)."""
     try:
         return model(**overrides)
     except ValidationError as exc:

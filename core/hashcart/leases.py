@@ -61,12 +61,8 @@ class Leases:
         ttl: float = 10.0,
         stop: asyncio.Event | None = None,
     ) -> None:
-        """Run `work()` on this node only while it holds the lease `name`; until `stop` is set.
-
-        The lease is renewed every third of `ttl`. When a renewal fails (another node took over,
-        or the database is unreachable for longer than the lease), `work` is cancelled; it starts
-        again when the lease comes back.
-        """
+        """Run `work()` on this node only while it holds the lease `name`, until `stop` is set:
+        renewed every third of `ttl`, cancelled when a renewal fails, started again once back."""
         stop = stop or asyncio.Event()
         task: asyncio.Task[Any] | None = None
         try:

@@ -44,11 +44,8 @@ Rules = Mapping[str, Mapping[str, AbstractSet[str]]]
 
 
 class PolicyRules:
-    """Deny and allow lists of identities (`platform:user_id`) and stores, kept in the database.
-
-    Every command consults them, so a node keeps a copy for `ttl` seconds; a change made through
-    this node is seen at once, other nodes see it within `ttl`.
-    """
+    """Deny and allow lists of identities (`platform:user_id`) and stores, kept in the database;
+    every command reads them, so a node keeps a copy (other nodes see a change within `ttl`)."""
 
     def __init__(self, kv: KeyValueStore, ttl: float = 2.0) -> None:
         self._kv = kv
@@ -138,10 +135,7 @@ async def refusal_before_lookup(command: CartCommand, hashcart: Hashcart) -> Out
 
 async def _cool_down(command: CartCommand, context: PolicyContext, identity: str) -> Outcome | None:
     """Links that keep failing from one identity are spam or a broken bot: stop answering them.
-
-    Only the failing links are counted and refused, so a real product still goes through and
-    an ordinary command costs no extra query.
-    """
+    Only failing links are counted and refused, so a real product still goes through."""
     expected = context.expected
     if command.action not in PRODUCT_ACTIONS or expected is None or expected.code not in REJECTIONS:
         return None

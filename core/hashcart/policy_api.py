@@ -11,11 +11,8 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True, slots=True)
 class RateDecision:
-    """The result of counting one hit in a fixed window.
-
-    `allowed` is False once `count` passes the limit; `first_refusal` is True for exactly one hit
-    per window, the one that deserves an answer. `retry_after` is the seconds to the window's end.
-    """
+    """One hit counted in a fixed window: `allowed` until `count` passes `limit`; `first_refusal`
+    is the one refused hit per window that deserves an answer; `retry_after` ends the window."""
 
     allowed: bool
     count: int

@@ -41,11 +41,8 @@ def backoff_delay(failures: int, *, first: float, cap: float, jitter: float = 0.
 
 
 def next_delay(attempt: int, hint: float | None) -> float:
-    """Seconds until try `attempt + 1`: the other side's hint when it gave one, else backoff.
-
-    A hint of 0 or less means "no hint". A hint is honoured up to a day: a nonsensical
-    `Retry-After` cannot park work for ever, and past the give-up age it is dropped anyway.
-    """
+    """Seconds until try `attempt + 1`: the other side's hint (above 0) when it gave one, up to a
+    day so a nonsensical `Retry-After` cannot park work for ever; else backoff."""
     if hint is not None and hint > 0:
         return min(hint, 86_400.0)
     return backoff_delay(attempt, first=FIRST_DELAY, cap=MAX_DELAY, jitter=0.2)
