@@ -95,7 +95,5 @@ class Leases:
 async def _run(work: Callable[[], Awaitable[Any]]) -> None:
     try:
         await work()
-    except asyncio.CancelledError:
-        raise
-    except Exception:
+    except Exception:  # not a cancellation, which is no Exception
         log.exception("work under a lease failed")
