@@ -46,9 +46,7 @@ def check_secret(value: str) -> str:
 def _is_set(value: object) -> bool:
     if isinstance(value, SecretStr):
         value = value.get_secret_value()
-    if isinstance(value, str):
-        return bool(value.strip())
-    return value is not None
+    return bool(value.strip()) if isinstance(value, str) else value is not None
 
 
 def require_complete(settings: BaseSettings, *sets: Sequence[str]) -> None:
