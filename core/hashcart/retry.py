@@ -62,12 +62,10 @@ async def retrying(
     pause: Callable[[float], Awaitable[object]] = asyncio.sleep,
     stop: asyncio.Event | None = None,
 ) -> T:
-    """`await work()`, again after each of `delays` while it raises one of `retry_on`: for a
-    platform that will not deliver an event again and must keep trying to record it.
+    """`await work()`, again after each of `delays` while it raises one of `retry_on`, for a
+    platform that must keep trying to record an event it will not get again (see docs/host.md).
 
-    `on_retry(error)` logs and counts each failure that will be tried again; `pause(seconds)`
-    waits (one that wakes when the platform stops keeps stopping quick). The last error is
-    raised when the delays run out, or when `stop` is set before the next try.
+    `pause(seconds)` waits: one that wakes when the platform stops keeps stopping quick.
     """
     waits = iter(delays)
     while True:
@@ -92,14 +90,11 @@ async def reconnecting(
     stop: asyncio.Event,
     delay: Callable[[Exception | None, int], float],
 ) -> None:
-    """Keep a long-lived connection (a stream, a gateway) open: run `connect` until `stop` is
-    set, again after each end or failure.
+    """Keep a long-lived connection (a stream, a gateway) open: run `connect(connected)` until
+    `stop` is set, again after each end or failure (see docs/host.md).
 
-    `connect(connected)` holds one connection: it calls `connected()` once it is up and returns
-    when the other side closes it, or raises. `delay(error, failures)` says how many seconds to
-    wait before the next try, given what ended the last one (None: a clean close) and how many
-    tries in a row have ended without, or since, a connection; it logs and counts the failure,
-    and re-raises an error that should end the loop. The wait ends early when `stop` is set.
+    `delay(error, failures)` gets what ended the last try (None: a clean close) and how many tries
+    in a row ended without, or since, a `connected()`; it returns the seconds to wait.
     """
     failures = 0
 
