@@ -9,7 +9,7 @@ from __future__ import annotations
 import enum
 import hashlib
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from types import MappingProxyType
 from typing import Any
 
@@ -125,13 +125,8 @@ class ReplyTarget:
         object.__setattr__(self, "extra", _frozen(self.extra))
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "platform": self.platform,
-            "user": self.user,
-            "channel": self.channel,
-            "private": self.private,
-            "extra": dict(self.extra),
-        }
+        plain = {name: getattr(self, name) for name in (f.name for f in fields(self))}
+        return {**plain, "extra": dict(self.extra)}
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> ReplyTarget:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -103,14 +103,5 @@ def money_totals(lines: Sequence[CartLine], locale: str | None) -> str:
 
 def cart_lines(cart: dict[str, Any]) -> list[CartLine]:
     """The lines of a cart as `Accounts.cart` reads it."""
-    return [
-        CartLine(
-            item["product_id"],
-            item["title"],
-            item["quantity"],
-            item["price_cents"],
-            item["currency"],
-            item.get("url"),
-        )
-        for item in cart["items"]
-    ]
+    names = [line_field.name for line_field in fields(CartLine)]
+    return [CartLine(**{name: item.get(name) for name in names}) for item in cart["items"]]

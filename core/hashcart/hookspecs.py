@@ -191,14 +191,12 @@ def hashcart_command_done(command: CartCommand, outcome: Outcome) -> None:
 def hashcart_place_order(order: Order, hashcart: Hashcart) -> str | None:
     """Pass a confirmed order to the shop; return the shop's order reference, or None.
 
-    *First result wins.* Called after the confirmation is committed, outside any transaction,
-    by whichever node claims the pending order; possibly more than once for one order (a node
-    died during the call, the shop timed out), so send `order.idempotency_key` (the order id) to
-    the shop as its idempotency key and let a repeat find the first order. Finish within 15 s.
-    Raise `hashcart.RetryLater` (or let a time-out or connection error out) while the shop is
-    away: the order is asked again with backoff, or after `retry_after` when you give one, for
-    up to `HASHCART_RETRY_GIVE_UP_MINUTES`. Raise anything else to refuse it: its lines go back
-    into the cart. Either way the user gets one answer, once the order is placed or refused.
+    *First result wins.* Called outside any transaction, possibly more than once for one order (a
+    node died, the shop timed out): send `order.idempotency_key` so a repeat finds the first order,
+    and finish within 15 s. Raise `hashcart.RetryLater` (or let a time-out or connection error out)
+    while the shop is away: the order is asked again, with backoff or after your `retry_after`, for
+    up to `HASHCART_RETRY_GIVE_UP_MINUTES`. Anything else refuses it and puts its lines back into
+    the cart. Either way the user gets one answer.
     """
 
 
@@ -214,13 +212,11 @@ def hashcart_format_reply(
     """Word the answer to a command for its platform.
 
     *First result wins.* The core's default (tried last) takes the sentence for `outcome.code`
-    from the message catalog in `locale`. A platform plugin can return richer content (Slack
-    Block Kit in `ReplyContent.extra`); use `hashcart.translate(locale, msgid, **params)` to stay
-    in the user's language. Texts that ask the user to send a command name it by placeholder
-    (`{confirm_command}`, `{forget_confirm_command}`; `/cart …` when not given): pass how your
-    platform's users type it. A message with plural forms takes its number from `n=` (or its own
-    `count` / `minutes`). Mark a platform's implementation `@hashcart.for_platform(name)`: the
-    core then calls it only for that platform's commands.
+    from the message catalog in `locale`; a platform can return richer content (Slack Block Kit in
+    `ReplyContent.extra`), worded with `hashcart.translate(locale, msgid, **params)`. Texts asking
+    the user to send a command take how your users type it as `{confirm_command}` or
+    `{forget_confirm_command}` (`/cart …` when not given). Mark a platform's implementation
+    `@hashcart.for_platform(name)` to be called only for that platform's commands.
     """
 
 
