@@ -68,7 +68,4 @@ def parse_barcode(text: str) -> Barcode | None:
 
 def extract_barcodes(text: str) -> list[str]:
     """Every stand-alone number in `text` shaped like a barcode (not validated), in order."""
-    seen: dict[str, None] = {}
-    for match in _IN_TEXT.finditer(text or ""):
-        seen.setdefault(match.group(1), None)
-    return list(seen)
+    return list(dict.fromkeys(match.group(1) for match in _IN_TEXT.finditer(text or "")))

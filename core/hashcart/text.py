@@ -15,12 +15,8 @@ MAX_URL_LENGTH = 2048
 
 def extract_urls(text: str) -> list[str]:
     """Every http(s) URL in `text`, in order, without trailing punctuation, duplicates removed."""
-    seen: dict[str, None] = {}
-    for match in _URL.finditer(text or ""):
-        url = match.group(0).rstrip(_TRAILING)
-        if url and url not in seen:
-            seen[url] = None
-    return list(seen)
+    urls = (match.group(0).rstrip(_TRAILING) for match in _URL.finditer(text or ""))
+    return list(dict.fromkeys(url for url in urls if url))
 
 
 def has_hashtag(text: str, tag: str) -> bool:
