@@ -36,26 +36,22 @@ log = logging.getLogger(__name__)
 #: well before (`SHOP_TIMEOUT`), so a slow shop does not make a second node call it too.
 LEASE_SECONDS = 20.0
 SHOP_TIMEOUT = 15.0
+#: Pending orders one node claims at a time.
+BATCH_SIZE = 32
 #: Statuses an order goes through; only a pending one is ever claimed or settled.
 PENDING, PLACED, REFUSED = "pending", "placed", "refused"
 
 
 class OrderPlacer(DrainingWorker):
-    def __init__(
-        self,
-        hashcart: Hashcart,
-        *,
-        batch_size: int = 32,
-        poll_seconds: float = 1.0,
-        clock: Callable[[], float] = time.time,
-    ) -> None:
+    worker_name = "order-placer"
+
+    def __init__(self, hashcart: Hashcart) -> None:
+        super().__init__(poll_seconds=1.0)
         self._hashcart = hashcart
         self._engine = hashcart.engine
-        self._batch_size = batch_size
         self._settings = hashcart.settings
-        super().__init__(poll_seconds)
         #: The time the placer goes by (due orders, the give-up age); tests move it forward.
-        self.clock = clock
+        self.clock: Callable[[], float] = time.time
         insert = dialect_insert(self._engine, cart_items)
         # A refused order's lines go back, added to whatever the cart holds by then.
         self._put_back = insert.on_conflict_do_update(
@@ -65,8 +61,6 @@ class OrderPlacer(DrainingWorker):
                 "updated_at": insert.excluded.updated_at,
             },
         )
-
-    worker_name = "order-placer"
 
     async def drain_once(self) -> int:
         """Claim due pending orders and ask the shop for each; returns how many were tried."""
@@ -85,7 +79,7 @@ class OrderPlacer(DrainingWorker):
                 sa.or_(orders.c.lease_until.is_(None), orders.c.lease_until < now),
             )
             .order_by(orders.c.next_attempt_at)
-            .limit(self._batch_size)
+            .limit(BATCH_SIZE)
         )
         if is_postgres(self._engine):
             due = due.with_for_update(skip_locked=True)
