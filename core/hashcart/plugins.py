@@ -101,7 +101,9 @@ class PluginManager:
     def _implementations(self, hook_name: str) -> list[Any]:
         found = self._order.get(hook_name)
         if found is None:
-            found = self._order[hook_name] = _in_call_order(getattr(self.pm.hook, hook_name))
+            # pluggy keeps them in reverse call order (tryfirst last); wrappers are not ours.
+            impls = reversed(getattr(self.pm.hook, hook_name).get_hookimpls())
+            found = self._order[hook_name] = [i for i in impls if not (i.hookwrapper or i.wrapper)]
         return found
 
     def implemented(self, hook_name: str) -> bool:
@@ -146,13 +148,6 @@ class PluginManager:
         """Call every implementation and await what needs awaiting; None results are dropped."""
         results = [await await_me_maybe(result) for _, result in self._called(hook_name, kwargs)]
         return [result for result in results if result is not None]
-
-
-def _in_call_order(caller: Any) -> list[Any]:
-    # pluggy keeps implementations in reverse call order (tryfirst last); wrappers are not ours.
-    return [
-        impl for impl in reversed(caller.get_hookimpls()) if not (impl.hookwrapper or impl.wrapper)
-    ]
 
 
 _METHODS = ("start", "stop", "send_reply")
