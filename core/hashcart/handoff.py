@@ -80,11 +80,9 @@ async def handoffs(hashcart: Hashcart, lines: Sequence[CartLine]) -> list[Handof
         except Exception as exc:  # a plugin's bug must not cost the user their cart listing
             log.warning("hashcart_store_cart_url failed for %s: %s", store, exc)
             continue
-        if not isinstance(url, str) or len(url) > MAX_HANDOFF_URL:
-            continue
-        if urlsplit(url).scheme not in ("http", "https"):
-            continue
-        answers.append(Handoff(store, url, _host(url) or store))
+        usable = isinstance(url, str) and len(url) <= MAX_HANDOFF_URL
+        if usable and urlsplit(url).scheme in ("http", "https"):
+            answers.append(Handoff(store, url, _host(url) or store))
     return answers
 
 

@@ -215,8 +215,5 @@ def shop_away(exc: BaseException) -> float | None:
         return exc.retry_after if exc.retryable else None
     if isinstance(exc, aiohttp.ClientResponseError):
         return 0.0 if exc.status == 429 or exc.status >= 500 else None
-    if isinstance(exc, aiohttp.ClientConnectionError | aiohttp.ServerTimeoutError):
-        return 0.0
-    if is_outage(exc):  # time-outs, refused connections, the database
-        return 0.0
-    return None
+    unreachable = isinstance(exc, aiohttp.ClientConnectionError | aiohttp.ServerTimeoutError)
+    return 0.0 if unreachable or is_outage(exc) else None  # is_outage: time-outs, the database

@@ -96,9 +96,8 @@ async def hashcart_check_command(
     if cooled is not None:
         return cooled
     per_minute, per_hour = hashcart.settings.rate_limits_for(command.platform)
-    scopes = [f"identity:{identity}"]
-    if context.account_id:
-        scopes.append(f"account:{context.account_id}")
+    account = [f"account:{context.account_id}"] if context.account_id else []
+    scopes = [f"identity:{identity}", *account]
     for scope in scopes:
         for window, limit in ((60, per_minute), (3600, per_hour)):
             if limit <= 0:
@@ -140,9 +139,7 @@ async def _cool_down(command: CartCommand, context: PolicyContext, identity: str
     if command.action not in PRODUCT_ACTIONS or expected is None or expected.code not in REJECTIONS:
         return None
     decision = await context.hit(f"rejects:{identity}", REJECT_LIMIT, REJECT_WINDOW)
-    if not decision.allowed:
-        return _refusal(OutcomeCode.COOLING_DOWN, decision)
-    return None
+    return None if decision.allowed else _refusal(OutcomeCode.COOLING_DOWN, decision)
 
 
 def _store_refused(rules: Rules, store: str) -> bool:
