@@ -107,8 +107,6 @@ class _PrefixedToml(TomlConfigSettingsSource):
 
 
 class Settings(HashcartSettingsBase):
-    """The core's settings."""
-
     model_config = SettingsConfigDict(env_prefix="HASHCART_", extra="ignore")
 
     database_url: str = "sqlite+aiosqlite:///hashcart.db"

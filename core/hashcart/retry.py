@@ -67,7 +67,7 @@ async def retrying(
 
     `pause(seconds)` waits: one that wakes when the platform stops keeps stopping quick.
     """
-    waits = iter(delays)
+    waits, stop = iter(delays), stop or asyncio.Event()
     while True:
         try:
             return await work()
@@ -77,10 +77,10 @@ async def retrying(
                 raise
             if on_retry is not None:
                 on_retry(error)
-            if stop is not None and stop.is_set():
+            if stop.is_set():
                 raise
             await pause(wait)
-            if stop is not None and stop.is_set():
+            if stop.is_set():
                 raise
 
 
