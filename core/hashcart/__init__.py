@@ -30,7 +30,6 @@ from hashcart.config import require_complete
 from hashcart.errors import ConfigError, Conflict, NotFound, Unavailable
 from hashcart.faults import fault_point
 from hashcart.host import Host, KeyValue
-from hashcart.patience import doubling, retrying
 from hashcart.platform import (
     OutgoingReply,
     Platform,
@@ -41,7 +40,7 @@ from hashcart.platform import (
     for_platform,
 )
 from hashcart.policy_api import PolicyContext, RateDecision
-from hashcart.reconnect import backoff_delay, reconnecting
+from hashcart.retry import backoff_delay, doubling, reconnecting, retrying
 from hashcart.signin import ProvenIdentity, SignInProvider
 from hashcart.sources import ProductSource, SourceUnavailable
 from hashcart.tasks import TrackedTasks

@@ -1,8 +1,5 @@
-"""An account's language: the catalogs a person may choose from, and storing the choice.
-
-The choice (`/cart language`, the cart page) wins over the locale a platform reports for the
-person, for every answer to them; no choice lets each platform's locale decide again.
-"""
+"""An account's language (`/cart language`, the cart page): it wins over the locale a platform
+reports, for every answer; no choice lets each platform's locale decide again."""
 
 from __future__ import annotations
 

@@ -44,14 +44,12 @@ class HttpAnswer:
         return RetryLater(reason, wait)
 
 
-def classify_answer(
-    status: int, headers: Mapping[str, Any] | None = None, *, maximum: float = MAX_RETRY_AFTER
-) -> HttpAnswer:
+def classify_answer(status: int, headers: Mapping[str, Any] | None = None) -> HttpAnswer:
     """2xx and 3xx are fine; 429 and 5xx are worth another try; any other status is refused."""
     if status < 400:
         return HttpAnswer(status, Verdict.OK)
     if status == 429 or status >= 500:
-        return HttpAnswer(status, Verdict.RETRY, retry_after(headers, maximum=maximum))
+        return HttpAnswer(status, Verdict.RETRY, retry_after(headers))
     return HttpAnswer(status, Verdict.REFUSED)
 
 

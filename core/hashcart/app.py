@@ -60,8 +60,13 @@ T = TypeVar("T")
 MAX_REDIRECT_HOPS = 3
 
 
+class _StoreRefused(Exception):
+    """A product lookup failed for a reason other than an outage."""
+
+
 class Hashcart:
-    """One hashcart instance. Create, `await start()`, use, `await stop()`."""
+    """One hashcart instance. Create, `await start()`, use, `await stop()`; what plugins may use
+    of it is `hashcart.Host`, documented there."""
 
     def __init__(
         self,
@@ -78,17 +83,13 @@ class Hashcart:
         self.metrics = Metrics()
         self.http_timeout = aiohttp.ClientTimeout(total=10, connect=3)
         self._plugin_settings: dict[type[BaseSettings], BaseSettings] = {}
-        self._load_plugin_settings()
+        for model in self.plugins.hook.hashcart_settings():
+            if model is not None:
+                self.settings_for(model)  # a bad value stops start-up here
         self.engine = create_engine(self.settings.database_url)
         self.catalog = Catalog(self.engine)
         self.products = ProductCache(
-            self.catalog,
-            [],
-            self.settings.product_ttl,
-            on_fetch=lambda source, outcome: self.metrics.source_fetches.labels(
-                source, outcome
-            ).inc(),
-            writing=self.writing,
+            self.catalog, self.settings.product_ttl, self.metrics.source_fetches, self.writing
         )
         self.accounts = Accounts(self.engine)
         self.kv = KeyValueStore(self.engine)
@@ -108,19 +109,10 @@ class Hashcart:
         self.sender: ReplySender | None = None
         self.order_placer = OrderPlacer(self)
         self._background: set[asyncio.Task[Any]] = set()
-        self._retention: asyncio.Task[None] | None = None
         self._stopping = asyncio.Event()
         self.started = False
 
-    # -- settings -------------------------------------------------------------------------------
-
-    def _load_plugin_settings(self) -> None:
-        for model in self.plugins.hook.hashcart_settings():
-            if model is not None and model not in self._plugin_settings:
-                self._plugin_settings[model] = load_settings(model)
-
     def settings_for(self, model: type[SettingsT]) -> SettingsT:
-        """The validated settings instance of a plugin's model (see `hashcart_settings`)."""
         try:
             found = self._plugin_settings[model]
         except KeyError:
@@ -131,8 +123,6 @@ class Hashcart:
     @property
     def cart_url(self) -> str:
         return f"{self.settings.public_url}/cart"
-
-    # -- life cycle -----------------------------------------------------------------------------
 
     async def start(self) -> None:
         if self.started:
@@ -148,10 +138,7 @@ class Hashcart:
         for platform in self.platforms.values():
             await platform.start()
             log.info("platform %s started", platform.name)
-        self._retention = asyncio.create_task(
-            prune_loop(self.engine, self.settings.retention_days, self._stopping),
-            name="hashcart-retention",
-        )
+        self.spawn(prune_loop(self.engine, self.settings.retention_days, self._stopping))
 
     def create_platforms(self) -> None:
         """Ask the plugins for their platforms, once: before the web routes are added, so a
@@ -206,25 +193,14 @@ class Hashcart:
                 log.warning("platform %s did not stop cleanly: %s", platform.name, exc)
         await self.applier.stop()
         await self.products.close()
-        if self._retention is not None:
-            self._stopping.set()
-            await asyncio.gather(self._retention, return_exceptions=True)
+        self._stopping.set()  # ends the retention loop
         if self._background:
             await asyncio.gather(*self._background, return_exceptions=True)
         await self.cart_changes.stop()
         await self.engine.dispose()
         self.started = False
 
-    # -- commands -------------------------------------------------------------------------------
-
     async def submit(self, command: CartCommand, *, within: float | None = None) -> Outcome:
-        """Apply a command exactly once and queue its answer; see `hashcart.CartCommand`.
-
-        Raises `hashcart.Unavailable` when it could not be recorded, so the caller can ask the
-        platform to deliver it again. With `within` seconds, a command not recorded by then is
-        withdrawn (`Unavailable`, and it is never applied later), for platforms that must answer
-        in time and never deliver again; one already inside a transaction is waited for.
-        """
         return await self._submit(command, within=within)
 
     async def _submit(
@@ -254,84 +230,75 @@ class Hashcart:
             return Prepared(command)
         ref = command.product
         if ref is None:
-            if not command.reference:
-                return Prepared(command, early=Outcome(OutcomeCode.NO_PRODUCT_GIVEN))
-            try:
-                barcode = parse_barcode(command.reference)
-            except InvalidBarcode:
-                return Prepared(
-                    command,
-                    early=Outcome(OutcomeCode.INVALID_BARCODE, {"reference": command.reference}),
-                )
-            if barcode is not None:
-                try:
-                    ref = await self.plugins.first(
-                        "hashcart_product_from_barcode", barcode=barcode, hashcart=self
-                    )
-                except Exception as exc:
-                    if is_outage(exc):
-                        raise Unavailable(f"barcode lookup failed: {type(exc).__name__}") from exc
-                    log.warning("barcode lookup for %s failed: %s", barcode.digits, exc)
-                    return Prepared(command, early=Outcome(OutcomeCode.STORE_REFUSED))
-                if ref is None:
-                    return Prepared(
-                        command,
-                        early=Outcome(OutcomeCode.UNKNOWN_PRODUCT, {"barcode": barcode.digits}),
-                    )
-            else:
-                ref = await self._product_from_url(command.reference.strip())
-                if ref is None:
-                    # Not a product link as it stands: resolving it means asking a shortener
-                    # out there, which a bot, a denied or rate-limited identity may not make us.
-                    refused = await self._refusal_before_lookup(command)
-                    if refused is not None:
-                        return Prepared(command, early=refused)
-                    ref = await self.resolve_reference(command.reference)
-            if ref is None:
-                return Prepared(
-                    command,
-                    early=Outcome(
-                        OutcomeCode.NOT_A_PRODUCT, {"reference": command.reference[:200]}
-                    ),
-                )
+            found = await self._reference(command)
+            if isinstance(found, Outcome):
+                return Prepared(command, early=found)
+            ref = found
             command = replace(command, product=ref)
         if command.action is not Action.ADD:
             return Prepared(command)
         try:
-            product: Product | None = await self.plugins.first(
+            product = await self._look_up(ref)
+        except _StoreRefused:
+            return Prepared(command, early=Outcome(OutcomeCode.STORE_REFUSED))
+        if product is None:
+            params = {"product_id": ref.product_id}
+            return Prepared(command, early=Outcome(OutcomeCode.UNKNOWN_PRODUCT, params))
+        if not product.available:
+            params = {"title": product.title, "product_id": product.product_id}
+            return Prepared(command, early=Outcome(OutcomeCode.UNAVAILABLE, params))
+        return Prepared(command, product=product)
+
+    async def _reference(self, command: CartCommand) -> ProductRef | Outcome:
+        """The product `command.reference` names, or the answer saying why there is none."""
+        reference = command.reference
+        if not reference:
+            return Outcome(OutcomeCode.NO_PRODUCT_GIVEN)
+        try:
+            barcode = parse_barcode(reference)
+        except InvalidBarcode:
+            return Outcome(OutcomeCode.INVALID_BARCODE, {"reference": reference})
+        if barcode is not None:
+            try:
+                ref = await self.plugins.first(
+                    "hashcart_product_from_barcode", barcode=barcode, hashcart=self
+                )
+            except Exception as exc:
+                if is_outage(exc):
+                    raise Unavailable(f"barcode lookup failed: {type(exc).__name__}") from exc
+                log.warning("barcode lookup for %s failed: %s", barcode.digits, exc)
+                return Outcome(OutcomeCode.STORE_REFUSED)
+            return ref or Outcome(OutcomeCode.UNKNOWN_PRODUCT, {"barcode": barcode.digits})
+        ref = await self._product_from_url(reference.strip())
+        if ref is None:
+            # Not a product link as it stands: resolving it means asking a shortener out there,
+            # which a bot, a denied or rate-limited identity may not make us do (see `policy`).
+            try:
+                refused = await refusal_before_lookup(command, self)
+            except Exception as exc:
+                if is_outage(exc):
+                    raise Unavailable(f"policy pre-check failed: {type(exc).__name__}") from exc
+                raise
+            if refused is not None:
+                return refused
+            ref = await self.resolve_reference(reference)
+        return ref or Outcome(OutcomeCode.NOT_A_PRODUCT, {"reference": reference[:200]})
+
+    async def _look_up(self, ref: ProductRef) -> Product | None:
+        """`hashcart_lookup_product`; `Unavailable` while the store's API or the catalog is away
+        (the command is tried again, never "unknown"), `_StoreRefused` for any other failure."""
+        try:
+            found: Product | None = await self.plugins.first(
                 "hashcart_lookup_product", ref=ref, hashcart=self
             )
         except SourceUnavailable as exc:
-            # The store's API is down or throttling: not "unknown", the command is tried again.
             raise Unavailable(f"product source unavailable: {exc.reason}") from exc
         except Exception as exc:
             if is_outage(exc):
-                # The local catalog is unreachable: nothing is recorded, the platform redelivers.
                 raise Unavailable(f"product lookup failed: {type(exc).__name__}") from exc
             log.warning("product lookup for %s failed: %s", ref.product_id, exc)
-            return Prepared(command, early=Outcome(OutcomeCode.STORE_REFUSED))
-        if product is None:
-            return Prepared(
-                command, early=Outcome(OutcomeCode.UNKNOWN_PRODUCT, {"product_id": ref.product_id})
-            )
-        if not product.available:
-            return Prepared(
-                command,
-                early=Outcome(
-                    OutcomeCode.UNAVAILABLE,
-                    {"title": product.title, "product_id": product.product_id},
-                ),
-            )
-        return Prepared(command, product=product)
-
-    async def _refusal_before_lookup(self, command: CartCommand) -> Outcome | None:
-        """The policy's certain refusal, checked before a link is resolved (see `policy`)."""
-        try:
-            return await refusal_before_lookup(command, self)
-        except Exception as exc:
-            if is_outage(exc):
-                raise Unavailable(f"policy pre-check failed: {type(exc).__name__}") from exc
-            raise
+            raise _StoreRefused from exc
+        return found
 
     async def _fresh_cart(self, command: CartCommand) -> dict[str, Product | None] | None:
         """The products of the user's cart looked up again (through the TTL cache), so a
@@ -344,28 +311,18 @@ class Hashcart:
             raise
         if not cart or not cart["items"]:
             return None
-        refs = []
-        for item in cart["items"]:
-            parsed = ProductRef.parse(item["product_id"])
-            refs.append(ProductRef(parsed.store, parsed.sku, item.get("url")))
 
-        async def look_up(ref: ProductRef) -> tuple[str, Product | None] | None:
+        async def look_up(item: dict[str, Any]) -> tuple[str, Product | None] | None:
+            ref = replace(ProductRef.parse(item["product_id"]), url=item.get("url"))
             try:
-                found = await self.plugins.first("hashcart_lookup_product", ref=ref, hashcart=self)
-            except SourceUnavailable as exc:
-                raise Unavailable(f"product source unavailable: {exc.reason}") from exc
-            except Exception as exc:
-                if is_outage(exc):
-                    raise Unavailable(f"product lookup failed: {type(exc).__name__}") from exc
-                log.warning("product lookup for %s failed: %s", ref.product_id, exc)
+                return ref.product_id, await self._look_up(ref)
+            except _StoreRefused:
                 return None  # left as it is in the cart
-            return ref.product_id, found
 
-        answers = await asyncio.gather(*(look_up(ref) for ref in refs))
+        answers = await asyncio.gather(*(look_up(item) for item in cart["items"]))
         return dict(answer for answer in answers if answer is not None)
 
     async def resolve_reference(self, text: str) -> ProductRef | None:
-        """A URL (short links followed via `hashcart_resolve_redirect`) or a barcode → product."""
         try:
             barcode = parse_barcode(text)
         except InvalidBarcode:
@@ -428,7 +385,6 @@ class Hashcart:
             log.warning("hashcart_command_done failed for %s: %s", command.event_key, exc)
 
     def spawn(self, coro: Coroutine[Any, Any, T]) -> asyncio.Task[T]:
-        """Run `coro` in the background; `stop` waits for it before closing storage."""
         task = asyncio.ensure_future(coro)
         self._background.add(task)
         task.add_done_callback(self._background.discard)
@@ -440,23 +396,19 @@ class Hashcart:
         """Link an identity to an account and apply the adds it left pending before linking."""
         waiting = await self.accounts.link(account_id, platform, user_id, user_name)
         self.cart_changes.changed([account_id])
-        outcomes = []
-        for command in waiting:
-            linked = replace(command, event_id=f"{command.event_id}:linked")
-            outcomes.append(await self._submit(linked, after_link=True))
-        return outcomes
+        return [
+            await self._submit(
+                replace(command, event_id=f"{command.event_id}:linked"), after_link=True
+            )
+            for command in waiting
+        ]
 
     def writing(self) -> contextlib.AbstractAsyncContextManager[Any]:
         """Hold while writing in the hot paths (applier, reply sender); a no-op on PostgreSQL."""
         return self._sqlite_writes or contextlib.nullcontext()
 
-    # -- helpers for plugins ----------------------------------------------------------------------
-
     def translate(self, locale: str | None, msgid: str, **params: Any) -> str:
-        """`msgid` in `locale`; texts that name how long something lasts read it from settings.
-
-        A plural message takes its number from `n=` (or its own `count` / `minutes`).
-        """
+        # Texts that name how long something lasts read it from the settings.
         window = minutes(locale, self.settings.link_token_minutes)
         return translate(
             locale, msgid, **{"link_lifetime": window, "confirm_window": window, **params}
@@ -469,12 +421,9 @@ class Hashcart:
         self.metrics.platform_errors.labels(platform, kind).inc()
 
     def count_platform_event(self, platform: str, kind: str, amount: int = 1) -> None:
-        """Count something a plugin did for `/metrics` (`hashcart_platform_events_total`)."""
         self.metrics.platform_events.labels(platform, kind).inc(amount)
 
     async def standing_states(self, prefix: str) -> list[str]:
-        """The state keys starting with `prefix` that stand now (see `hashcart.StateChange`):
-        what a plugin compares with the platform after missing events."""
         return await standing(self.engine, prefix)
 
 

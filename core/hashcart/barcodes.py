@@ -1,8 +1,7 @@
 """Barcodes as product references: EAN-13, UPC-A, ISBN-13 and ISBN-10, checksums validated.
 
-Like Amazon Dash: a message may name a product by the number printed under its barcode. A number
-of a barcode's shape whose check digit is wrong is answered as "not a valid barcode", never as an
-unknown product, because it is almost always a typo.
+A number of a barcode's shape whose check digit is wrong is answered as "not a valid barcode",
+never as an unknown product: it is almost always a typo.
 """
 
 from __future__ import annotations
@@ -45,10 +44,6 @@ def isbn10_check_digit(body: str) -> str:
     return "X" if check == 10 else str(check)
 
 
-def looks_like_barcode(text: str) -> bool:
-    return _SHAPE.match(text.strip()) is not None
-
-
 def parse_barcode(text: str) -> Barcode | None:
     """A `Barcode`, or None when `text` is not shaped like one; raises `InvalidBarcode` when it
     is shaped like one but its check digit is wrong."""
@@ -60,23 +55,17 @@ def parse_barcode(text: str) -> Barcode | None:
             raise InvalidBarcode(f"{digits} is not a valid ISBN-10")
         body = "978" + digits[:9]
         return Barcode("isbn10", digits, body + ean_check_digit(body), digits)
-    if "X" in digits:
-        raise InvalidBarcode(f"{digits} is not a valid barcode")
-    if ean_check_digit(digits[:-1]) != digits[-1]:
+    if "X" in digits or ean_check_digit(digits[:-1]) != digits[-1]:
         raise InvalidBarcode(f"{digits} is not a valid barcode")
     if len(digits) == 12:
         return Barcode("upca", digits, "0" + digits)
-    if digits.startswith(("978", "979")):
-        isbn10 = None
-        if digits.startswith("978"):
-            isbn10 = digits[3:12] + isbn10_check_digit(digits[3:12])
-        return Barcode("isbn13", digits, digits, isbn10)
+    if digits.startswith("978"):
+        return Barcode("isbn13", digits, digits, digits[3:12] + isbn10_check_digit(digits[3:12]))
+    if digits.startswith("979"):
+        return Barcode("isbn13", digits, digits)
     return Barcode("ean13", digits, digits)
 
 
 def extract_barcodes(text: str) -> list[str]:
     """Every stand-alone number in `text` shaped like a barcode (not validated), in order."""
-    seen: dict[str, None] = {}
-    for match in _IN_TEXT.finditer(text or ""):
-        seen.setdefault(match.group(1), None)
-    return list(seen)
+    return list(dict.fromkeys(match.group(1) for match in _IN_TEXT.finditer(text or "")))

@@ -9,9 +9,10 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, fields
 from typing import TYPE_CHECKING, Any
 
+import pluggy
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -22,8 +23,6 @@ from hashcart.store.schema import products
 
 if TYPE_CHECKING:
     from hashcart.app import Hashcart
-
-import pluggy
 
 hookimpl = pluggy.HookimplMarker("hashcart")
 
@@ -54,12 +53,12 @@ class CatalogEntry:
     url: str | None = None
 
 
-class Catalog:
-    """Reads and writes the `products` table.
+_FIELDS = tuple(entry_field.name for entry_field in fields(CatalogEntry))
 
-    Lookups are remembered for `ttl` seconds: a burst of adds for one product costs one read,
-    and a change made through this node is seen at once (other nodes see it within `ttl`).
-    """
+
+class Catalog:
+    """Reads and writes the `products` table; a lookup is remembered for `ttl` seconds, so a
+    burst of adds for one product costs one read (other nodes see a change within `ttl`)."""
 
     def __init__(self, engine: AsyncEngine, ttl: float = 5.0) -> None:
         self._engine = engine
@@ -67,21 +66,9 @@ class Catalog:
         self._cache: dict[str, tuple[float, CatalogEntry | None]] = {}
         self._waiting: dict[str, list[asyncio.Future[CatalogEntry | None]]] = {}
         self._scheduled = False
-        self._fetch = sa.select(
-            products.c.product_id,
-            products.c.title,
-            products.c.price_cents,
-            products.c.currency,
-            products.c.available,
-            products.c.barcode,
-            products.c.source,
-            products.c.fetched_at,
-            products.c.image_url,
-            products.c.url,
-        ).where(one_of(products.c.product_id, "ids", is_postgres(engine)))
-
-    async def get(self, ref: ProductRef) -> Product | None:
-        return _product(ref, await self.entry(ref))
+        self._fetch = sa.select(*(products.c[name] for name in _FIELDS)).where(
+            one_of(products.c.product_id, "ids", is_postgres(engine))
+        )
 
     async def entry(self, ref: ProductRef) -> CatalogEntry | None:
         """The row of `ref`'s product (the operator's or a source's), or None."""
@@ -141,100 +128,45 @@ class Catalog:
     async def upsert(self, entries: Iterable[CatalogEntry]) -> dict[str, bool]:
         """Insert or update the operator's products in one transaction; returns product_id →
         created. A row a source had fetched becomes the operator's (it wins from now on)."""
-        rows: list[dict[str, Any]] = [
-            {
-                "product_id": e.product_id,
-                "title": e.title,
-                "price_cents": e.price_cents,
-                "currency": e.currency,
-                "available": e.available,
-                "barcode": e.barcode,
-                "updated_at": time.time(),
-                "source": None,
-                "fetched_at": None,
-                "image_url": e.image_url,
-                "url": e.url,
-            }
-            for e in entries
+        now = time.time()
+        rows = [
+            {**asdict(e), "updated_at": now, "source": None, "fetched_at": None} for e in entries
         ]
         if not rows:
             return {}
-        for row in rows:
-            self._cache.pop(row["product_id"], None)
+        ids = [row["product_id"] for row in rows]
+        for product_id in ids:
+            self._cache.pop(product_id, None)
         async with self._engine.begin() as conn:
-            existing = set(
-                (
-                    await conn.execute(
-                        sa.select(products.c.product_id).where(
-                            products.c.product_id.in_([r["product_id"] for r in rows])
-                        )
-                    )
-                ).scalars()
+            found = await conn.execute(
+                sa.select(products.c.product_id).where(products.c.product_id.in_(ids))
             )
-            insert = dialect_insert(self._engine, products)
-            stmt = insert.on_conflict_do_update(
-                index_elements=[products.c.product_id],
-                set_={
-                    name: insert.excluded[name]
-                    for name in (
-                        "title",
-                        "price_cents",
-                        "currency",
-                        "available",
-                        "barcode",
-                        "updated_at",
-                        "source",
-                        "fetched_at",
-                        "image_url",
-                        "url",
-                    )
-                },
-            )
+            existing = set(found.scalars())
+            stmt = self._overwrite()
             for row in rows:
                 await conn.execute(stmt, row)
-        return {str(r["product_id"]): r["product_id"] not in existing for r in rows}
+        return {product_id: product_id not in existing for product_id in ids}
 
     async def store_fetched(self, entries: Iterable[CatalogEntry]) -> None:
         """Keep what a source answered; never overwrites a row of the operator's."""
-        rows: list[dict[str, Any]] = [
-            {
-                "product_id": e.product_id,
-                "title": e.title,
-                "price_cents": e.price_cents,
-                "currency": e.currency,
-                "available": e.available,
-                "barcode": None,
-                "updated_at": e.fetched_at,
-                "source": e.source,
-                "fetched_at": e.fetched_at,
-                "image_url": e.image_url,
-                "url": e.url,
-            }
-            for e in entries
-        ]
-        if not rows:
-            return
+        rows = [{**asdict(e), "barcode": None, "updated_at": e.fetched_at} for e in entries]
+        if rows:
+            stmt = self._overwrite(keep="barcode", where=products.c.source.is_not(None))
+            async with self._engine.begin() as conn:
+                await conn.execute(stmt, rows)
+
+    def _overwrite(self, keep: str = "product_id", **options: Any) -> Any:
+        """An insert that overwrites every column of a row already there but its key and `keep`."""
         insert = dialect_insert(self._engine, products)
-        stmt = insert.on_conflict_do_update(
+        return insert.on_conflict_do_update(
             index_elements=[products.c.product_id],
             set_={
                 name: insert.excluded[name]
-                for name in (
-                    "title",
-                    "price_cents",
-                    "currency",
-                    "available",
-                    "updated_at",
-                    "source",
-                    "fetched_at",
-                    "image_url",
-                    "url",
-                )
+                for name in (*_FIELDS, "updated_at")
+                if name not in ("product_id", keep)
             },
-            where=products.c.source.is_not(None),
+            **options,
         )
-        async with self._engine.begin() as conn:
-            await conn.execute(stmt, rows)
 
 
 def _product(ref: ProductRef, entry: CatalogEntry | None) -> Product | None:

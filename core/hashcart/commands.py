@@ -9,7 +9,7 @@ from __future__ import annotations
 import enum
 import hashlib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, fields, replace
 from types import MappingProxyType
 from typing import Any
 
@@ -85,9 +85,8 @@ class ProductRef:
 class Product:
     """A product as the catalog knows it; prices are whole cents to keep totals exact.
 
-    `image_url` and `fetched_at` come from live sources: `fetched_at` (epoch seconds) is when the
-    source was asked, so a price older than `HASHCART_PRODUCT_TTL` can be shown as such; products
-    the operator put into the catalog have no `fetched_at`.
+    `fetched_at` (epoch seconds) is when a live source was asked, so an old price can be shown as
+    such; the operator's products have none.
     """
 
     ref: ProductRef
@@ -107,13 +106,11 @@ class Product:
 class ReplyTarget:
     """Where the one answer to a command goes.
 
-    `channel` is the public place (a tweet to reply to, a Slack `response_url`, a Discord channel);
-    `user` is the platform user id, used for a direct message. `private` is set by the plugin when
-    the platform itself demands a private answer (a protected X account); the core also sets it
-    from the account's privacy choice. `extra` carries plugin-specific strings the send hook needs;
-    `extra["order_key"]`, when set, replaces `user` as what answers are kept in order by (a
-    Slack `response_url` needs no order with the user's other answers); answers queued together
-    that share `extra["reply_group"]` are sent as one message, their texts one per line.
+    `channel` is the public place (a tweet, a Slack `response_url`, a Discord channel); `user` the
+    platform user id, for a direct message. `private` is set by a platform that demands a private
+    answer (a protected X account), or by the core from the account's privacy choice. `extra`
+    holds strings the send hook needs: `extra["order_key"]` replaces `user` as what answers are
+    kept in order by, and answers queued together sharing `extra["reply_group"]` go as one message.
     """
 
     platform: str
@@ -128,13 +125,8 @@ class ReplyTarget:
         object.__setattr__(self, "extra", _frozen(self.extra))
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "platform": self.platform,
-            "user": self.user,
-            "channel": self.channel,
-            "private": self.private,
-            "extra": dict(self.extra),
-        }
+        plain = {name: getattr(self, name) for name in (f.name for f in fields(self))}
+        return {**plain, "extra": dict(self.extra)}
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> ReplyTarget:
@@ -153,13 +145,12 @@ MAX_STATE_KEY = 200
 
 @dataclass(frozen=True, slots=True)
 class StateChange:
-    """A standing state a command sets, for platform events that are states, not occurrences.
+    """A standing state a command sets, for platform events that are states (a reaction, whose
+    effect stands while it does), not occurrences.
 
-    A reaction on a message has no event id of its own: while it stands, its effect stands.
-    A command carrying `StateChange(key, present)` is applied only when the state under `key`
-    changes (absent is where every key starts); one that finds it already so is a duplicate,
-    changes nothing and is not answered. So a replayed add or remove does nothing, and taking
-    something back then doing it again counts again.
+    The command is applied only when the state under `key` changes (every key starts absent);
+    otherwise it is an unanswered duplicate. So a replay does nothing, and taking something back
+    then doing it again counts again.
     """
 
     key: str
@@ -174,11 +165,9 @@ class StateChange:
 class CartCommand:
     """One request from one platform user, identified by the platform's own event id.
 
-    `reference` is the raw product reference the user gave (a URL or a barcode); the core resolves
-    it through the `hashcart_product_from_url` hook unless the plugin already set `product`.
-    `argument` carries a sub-argument such as `on`/`off` for `privacy`. `state`, when set, makes
-    the command apply once per change of that state rather than once per event id (the event id
-    then only needs to name the state; the core makes each change's event key unique).
+    `reference` is the raw reference the user gave (a URL or a barcode), resolved by the core
+    unless the plugin set `product`; `argument` is a sub-argument (`on`/`off` for `privacy`).
+    `state` makes the command apply once per change of that state, not once per event id.
     """
 
     platform: str
@@ -234,17 +223,16 @@ class CartCommand:
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> CartCommand:
-        product = None
-        if data.get("product"):
-            ref = ProductRef.parse(data["product"])
-            product = ProductRef(ref.store, ref.sku, data.get("product_url"))
+        product = data.get("product")
         return cls(
             platform=data["platform"],
             user_id=data["user_id"],
             action=Action(data["action"]),
             event_id=data["event_id"],
             reply_to=ReplyTarget.from_json(data["reply_to"]),
-            product=product,
+            product=replace(ProductRef.parse(product), url=data.get("product_url"))
+            if product
+            else None,
             reference=data.get("reference"),
             quantity=int(data.get("quantity", 1)),
             argument=data.get("argument"),
@@ -366,7 +354,10 @@ class Outcome:
             "code": self.code.value,
             "params": dict(self.params),
             "silent": self.silent,
-            "cart": [_line_json(line) for line in self.cart],
+            "cart": [
+                {name: v for name, v in asdict(line).items() if v is not None or name != "url"}
+                for line in self.cart
+            ],
         }
 
     @classmethod
@@ -379,26 +370,12 @@ class Outcome:
         )
 
 
-def _line_json(line: CartLine) -> dict[str, Any]:
-    found: dict[str, Any] = {
-        "product_id": line.product_id,
-        "title": line.title,
-        "quantity": line.quantity,
-        "price_cents": line.price_cents,
-        "currency": line.currency,
-    }
-    if line.url is not None:
-        found["url"] = line.url
-    return found
-
-
 @dataclass(frozen=True, slots=True)
 class Order:
     """A confirmed checkout: the lines and prices as they were when the user confirmed.
 
-    `order_id` stays the same on every try to place the order (`attempt` counts them from 1):
-    pass it to the shop as its idempotency key, so a retry after a crash or a time-out finds
-    the order the first try made instead of making a second one.
+    `order_id` is the same on every try (`attempt` counts from 1): as the shop's idempotency key
+    it makes a retry after a crash or a time-out find the first try's order, not make a second.
     """
 
     order_id: str

@@ -35,31 +35,23 @@ def check_secret(value: str) -> str:
     """Refuse a placeholder or a short secret; the message never repeats the value."""
     folded = "".join(ch for ch in value.lower() if ch.isalnum())
     if folded in _PLACEHOLDERS or "changeme" in folded:
-        raise ValueError(
-            f"is a placeholder; set a random value of at least {MIN_SECRET_LENGTH} characters"
-        )
-    if len(value) < MIN_SECRET_LENGTH:
-        raise ValueError(
-            f"is too short; set a random value of at least {MIN_SECRET_LENGTH} characters"
-        )
-    return value
+        problem = "is a placeholder"
+    elif len(value) < MIN_SECRET_LENGTH:
+        problem = "is too short"
+    else:
+        return value
+    raise ValueError(f"{problem}; set a random value of at least {MIN_SECRET_LENGTH} characters")
 
 
 def _is_set(value: object) -> bool:
     if isinstance(value, SecretStr):
         value = value.get_secret_value()
-    if isinstance(value, str):
-        return bool(value.strip())
-    return value is not None
+    return bool(value.strip()) if isinstance(value, str) else value is not None
 
 
 def require_complete(settings: BaseSettings, *sets: Sequence[str]) -> None:
-    """Refuse a half-given credential set: each set of fields is all set or all unset.
-
-    A platform whose credentials are incomplete would otherwise start silently switched off;
-    the error names the prefixed variables that are missing, never a value. Call it from a
-    `model_validator(mode="after")` of a plugin's settings model.
-    """
+    """Refuse a half-given credential set, which would otherwise start its platform silently
+    switched off; call it from a plugin settings model's `model_validator(mode="after")`."""
     prefix = str(settings.model_config.get("env_prefix", "")).upper()
     for fields in sets:
         for name in fields:
@@ -78,20 +70,9 @@ def _variables(prefix: str, names: Iterable[str]) -> str:
     return ", ".join(prefix + name.upper() for name in names)
 
 
-#: Where a `hashcart.toml` is looked for; `HASHCART_CONFIG` names another file.
-DEFAULT_TOML = "hashcart.toml"
-
-
-def toml_path() -> Path:
-    return Path(os.environ.get("HASHCART_CONFIG", DEFAULT_TOML))
-
-
 class HashcartSettingsBase(BaseSettings):
-    """Base for every hashcart settings model: environment first, then `hashcart.toml`.
-
-    In the TOML file keys are written without the `HASHCART_` prefix, lower-case
-    (`database_url = "..."`, `slack_signing_secret = "..."`).
-    """
+    """Base for every hashcart settings model: environment first, then `hashcart.toml` (or what
+    `HASHCART_CONFIG` names), keys lower-case without `HASHCART_` (`slack_signing_secret = …`)."""
 
     model_config = SettingsConfigDict(extra="ignore", env_ignore_empty=False)
 
@@ -105,7 +86,7 @@ class HashcartSettingsBase(BaseSettings):
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
-        path = toml_path()
+        path = Path(os.environ.get("HASHCART_CONFIG", "hashcart.toml"))
         if path.is_file():
             sources.append(_PrefixedToml(settings_cls, path))
         return tuple(sources)
@@ -118,18 +99,14 @@ class _PrefixedToml(TomlConfigSettingsSource):
         super().__init__(settings_cls, toml_file=path)
         prefix = str(settings_cls.model_config.get("env_prefix", "")).lower()
         stripped = prefix.removeprefix("hashcart_")
-        data: dict[str, Any] = {}
-        for key, value in self.toml_data.items():
-            key = key.lower()
-            if key.startswith(stripped):
-                data[key[len(stripped) :]] = value
-        self.toml_data = data
-        self.init_kwargs = data
+        self.toml_data = self.init_kwargs = {
+            key.lower().removeprefix(stripped): value
+            for key, value in self.toml_data.items()
+            if key.lower().startswith(stripped)
+        }
 
 
 class Settings(HashcartSettingsBase):
-    """The core's settings."""
-
     model_config = SettingsConfigDict(env_prefix="HASHCART_", extra="ignore")
 
     database_url: str = "sqlite+aiosqlite:///hashcart.db"
@@ -240,10 +217,8 @@ def _parse_limits(value: str) -> dict[str, tuple[int, int]]:
 
 
 def load_settings(model: type[SettingsT], **overrides: Any) -> SettingsT:
-    """Instantiate a settings model, or raise `ConfigError` naming the variable at fault.
-
-    The rejected value is never shown: it may be a password or a token.
-    """
+    """Instantiate a settings model, or raise `ConfigError` naming the variable at fault (never
+    the value: it may be a password)."""
     try:
         return model(**overrides)
     except ValidationError as exc:

@@ -6,11 +6,8 @@ class ConfigError(Exception):
 
 
 class Unavailable(Exception):
-    """The command could not be recorded (the database is down, or the live source of its
-    product is down or throttling): nothing was applied.
-
-    A webhook receiver answers this with a retryable status (503) so the platform redelivers.
-    """
+    """The command could not be recorded (the database, or the live source of its product, is
+    down or throttling): nothing was applied, and a webhook answers 503 so it is delivered again."""
 
 
 class NotFound(Exception):

@@ -1,11 +1,9 @@
 """Fault points: named places where a crash test can hold a node still long enough to kill it.
 
-A node started with `HASHCART_FAULTS="slack.recorded=5,orders.before_shop=3"` sleeps that many
-seconds each time it passes the named point, so a test can SIGKILL it deterministically inside a
-window that is otherwise a few microseconds wide (between recording a command and acknowledging
-it, say). With `HASHCART_FAULTS_REPORT=/path/file` each point reached is appended to that file as
-one line, so the test knows when to strike. Neither variable is set in production: a point then
-costs one dictionary lookup.
+`HASHCART_FAULTS="slack.recorded=5,orders.before_shop=3"` makes a node sleep that long at each
+named point, so a test can SIGKILL it inside a window otherwise microseconds wide; each point
+reached is a line in `HASHCART_FAULTS_REPORT`, so the test knows when to strike. Unset in
+production, a point costs one dictionary lookup.
 """
 
 from __future__ import annotations

@@ -1,16 +1,14 @@
 """Carrying a cart to the stores' own carts, and totals that never add two currencies.
 
-A cart may hold products of several stores (and Amazon products of several marketplaces). Each
-store that can take its lines gets one hand-off URL from `hashcart_store_cart_url`; lines are
-grouped by store and by the host of their product page, so an amazon.de line and an amazon.com
-line go to two carts. A price in USD and one in EUR are never added: totals are per currency.
+Lines are grouped by store and by the host of their product page, so an amazon.de line and an
+amazon.com line go to two carts (one `hashcart_store_cart_url` each).
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -41,23 +39,17 @@ def store_of(product_id: str) -> str:
     return product_id.partition(":")[0]
 
 
-def _market(line: CartLine) -> str | None:
-    if not line.url:
-        return None
+def _host(url: str | None) -> str | None:
+    """A page's host without `www.` (the marketplace of an Amazon line), None when unreadable."""
     try:
-        return (urlsplit(line.url).hostname or "").removeprefix("www.") or None
+        return (urlsplit(url).hostname or "").removeprefix("www.") or None if url else None
     except ValueError:
         return None
 
 
-def _label(url: str, store: str) -> str:
-    host = urlsplit(url).hostname or store
-    return host.removeprefix("www.")
-
-
 def store_label(line: CartLine) -> str:
     """Where a line is bought, for people: its page's host (`amazon.de`), else its store."""
-    return _market(line) or store_of(line.product_id)
+    return _host(line.url) or store_of(line.product_id)
 
 
 def line_texts(lines: Sequence[CartLine]) -> list[str]:
@@ -73,7 +65,7 @@ def groups(lines: Sequence[CartLine]) -> list[tuple[str, list[CartLine]]]:
     """Lines by store and marketplace (the product page's host), in the cart's order."""
     found: dict[tuple[str, str | None], list[CartLine]] = {}
     for line in lines:
-        found.setdefault((store_of(line.product_id), _market(line)), []).append(line)
+        found.setdefault((store_of(line.product_id), _host(line.url)), []).append(line)
     return [(store, group) for (store, _), group in found.items()]
 
 
@@ -88,11 +80,9 @@ async def handoffs(hashcart: Hashcart, lines: Sequence[CartLine]) -> list[Handof
         except Exception as exc:  # a plugin's bug must not cost the user their cart listing
             log.warning("hashcart_store_cart_url failed for %s: %s", store, exc)
             continue
-        if not isinstance(url, str) or len(url) > MAX_HANDOFF_URL:
-            continue
-        if urlsplit(url).scheme not in ("http", "https"):
-            continue
-        answers.append(Handoff(store, url, _label(url, store)))
+        usable = isinstance(url, str) and len(url) <= MAX_HANDOFF_URL
+        if usable and urlsplit(url).scheme in ("http", "https"):
+            answers.append(Handoff(store, url, _host(url) or store))
     return answers
 
 
@@ -111,14 +101,5 @@ def money_totals(lines: Sequence[CartLine], locale: str | None) -> str:
 
 def cart_lines(cart: dict[str, Any]) -> list[CartLine]:
     """The lines of a cart as `Accounts.cart` reads it."""
-    return [
-        CartLine(
-            item["product_id"],
-            item["title"],
-            item["quantity"],
-            item["price_cents"],
-            item["currency"],
-            item.get("url"),
-        )
-        for item in cart["items"]
-    ]
+    names = [line_field.name for line_field in fields(CartLine)]
+    return [CartLine(**{name: item.get(name) for name in names}) for item in cart["items"]]

@@ -61,12 +61,9 @@ def hashcart_web_routes(
 ) -> None:
     """Add HTTP routes or sub-applications to the server, e.g. a webhook receiver.
 
-    `platform` is what this plugin returned from `hashcart_platform` (None when it declared
-    none): platforms are created before the routes, so a webhook handler can be the platform's.
-
-    Called once while the aiohttp application is built, before it starts serving. Register
-    routes with `app.router.add_post(...)`; handlers should answer fast and leave slow work
-    to `hashcart.submit`, which returns once the command is durably applied.
+    Called once before the application serves, with what this plugin returned from
+    `hashcart_platform` (or None), so a webhook handler can be the platform's. Handlers should
+    answer fast and leave slow work to `hashcart.submit`, which returns once the command is durable.
     """
 
 
@@ -74,12 +71,10 @@ def hashcart_web_routes(
 async def hashcart_authenticate(request: web.Request, hashcart: Hashcart) -> str | None:
     """Sign a person in through the shop's own system: return their hashcart account id, or None.
 
-    *First result wins.* Called on every request of the web pages (`/cart`, `/link/{token}`,
-    `/signin`); read the shop's session cookie or a header set by a trusted proxy. A returned
-    account id starts a hashcart session; None offers hashcart's own sign-in. A session the hook
-    started lasts only while the hook keeps returning the same account: another answer (the next
-    customer at a shared computer, or None once the shop signed them out) ends it at once. An
-    account id different from that of a hashcart sign-in replaces it.
+    *First result wins.* Called on every request of the web pages; read the shop's session cookie
+    or a header set by a trusted proxy. None offers hashcart's own sign-in. A session the hook
+    started lasts only while it keeps returning the same account: another answer (the next
+    customer at a shared computer, None once the shop signed them out) ends it at once.
     """
 
 
@@ -87,14 +82,11 @@ async def hashcart_authenticate(request: web.Request, hashcart: Hashcart) -> str
 def hashcart_signin_provider(hashcart: Hashcart) -> SignInProvider | None:
     """Offer "Sign in with PLATFORM", so people can link that platform's identity by proving it.
 
-    A link token only ever goes out in a private answer; a public answer points to
-    `{PUBLIC_URL}/link/{platform}` instead, where the person signs in with the platform (OAuth 2.0
-    authorization code with PKCE) and then confirms the link on hashcart. Return a
-    `hashcart.SignInProvider` (the platform's authorize, token and userinfo URLs, the client id
-    and secret, the scope, and how to read the user id and name from the userinfo answer) when
-    the client credentials are configured, else `None`. Called once while the web application is
-    built. The platform must allow `{PUBLIC_URL}/link/{platform}/callback` as redirect URI, and
-    the user id read must be the one the plugin puts into `CartCommand.user_id`.
+    A public answer never carries a link token: it points to `{PUBLIC_URL}/link/{platform}`, where
+    the person signs in with the platform (OAuth 2.0 with PKCE) and confirms the link. Return a
+    `hashcart.SignInProvider` when the client credentials are configured, else `None`; called once
+    while the web application is built. The platform must allow `{PUBLIC_URL}/link/{platform}/
+    callback` as redirect URI, and the user id read must be the plugin's `CartCommand.user_id`.
     """
 
 
@@ -155,10 +147,9 @@ def hashcart_lookup_product(ref: ProductRef, hashcart: Hashcart) -> Product | No
 def hashcart_product_sources(hashcart: Hashcart) -> ProductSource | Sequence[ProductSource] | None:
     """Declare live product sources (a store's API, product pages) for products not in the catalog.
 
-    Called once at start-up. The operator's catalog always wins; a product it lacks is fetched from
-    the first source whose `handles(ref)` is true, cached in the products table for
-    `HASHCART_PRODUCT_TTL` seconds, batched and shared between concurrent lookups by the core. A
-    source raising `hashcart.SourceUnavailable` makes the command "try again", never "unknown".
+    Called once at start-up. A product the operator's catalog lacks is fetched from the first
+    source whose `handles(ref)` is true, and reused for `HASHCART_PRODUCT_TTL` seconds. A source
+    raising `hashcart.SourceUnavailable` makes the command "try again", never "unknown".
     """
 
 
@@ -200,14 +191,12 @@ def hashcart_command_done(command: CartCommand, outcome: Outcome) -> None:
 def hashcart_place_order(order: Order, hashcart: Hashcart) -> str | None:
     """Pass a confirmed order to the shop; return the shop's order reference, or None.
 
-    *First result wins.* Called after the confirmation is committed, outside any transaction,
-    by whichever node claims the pending order; possibly more than once for one order (a node
-    died during the call, the shop timed out), so send `order.idempotency_key` (the order id) to
-    the shop as its idempotency key and let a repeat find the first order. Finish within 15 s.
-    Raise `hashcart.RetryLater` (or let a time-out or connection error out) while the shop is
-    away: the order is asked again with backoff, or after `retry_after` when you give one, for
-    up to `HASHCART_RETRY_GIVE_UP_MINUTES`. Raise anything else to refuse it: its lines go back
-    into the cart. Either way the user gets one answer, once the order is placed or refused.
+    *First result wins.* Called outside any transaction, possibly more than once for one order (a
+    node died, the shop timed out): send `order.idempotency_key` so a repeat finds the first order,
+    and finish within 15 s. Raise `hashcart.RetryLater` (or let a time-out or connection error out)
+    while the shop is away: the order is asked again, with backoff or after your `retry_after`, for
+    up to `HASHCART_RETRY_GIVE_UP_MINUTES`. Anything else refuses it and puts its lines back into
+    the cart. Either way the user gets one answer.
     """
 
 
@@ -223,13 +212,11 @@ def hashcart_format_reply(
     """Word the answer to a command for its platform.
 
     *First result wins.* The core's default (tried last) takes the sentence for `outcome.code`
-    from the message catalog in `locale`. A platform plugin can return richer content (Slack
-    Block Kit in `ReplyContent.extra`); use `hashcart.translate(locale, msgid, **params)` to stay
-    in the user's language. Texts that ask the user to send a command name it by placeholder
-    (`{confirm_command}`, `{forget_confirm_command}`; `/cart …` when not given): pass how your
-    platform's users type it. A message with plural forms takes its number from `n=` (or its own
-    `count` / `minutes`). Mark a platform's implementation `@hashcart.for_platform(name)`: the
-    core then calls it only for that platform's commands.
+    from the message catalog in `locale`; a platform can return richer content (Slack Block Kit in
+    `ReplyContent.extra`), worded with `hashcart.translate(locale, msgid, **params)`. Texts asking
+    the user to send a command take how your users type it as `{confirm_command}` or
+    `{forget_confirm_command}` (`/cart …` when not given). Mark a platform's implementation
+    `@hashcart.for_platform(name)` to be called only for that platform's commands.
     """
 
 
@@ -242,10 +229,9 @@ def hashcart_format_reply(
 def hashcart_standins() -> Standin | Sequence[Standin] | None:
     """Offer a local stand-in for this plugin's platform to the playground and the cluster harness.
 
-    Implement it in the plugin's `testing` subpackage, not in the plugin itself: the core imports
-    `<plugin>.testing` only when a stand-in is asked for (`hashcart playground`, tests), so a
-    production server never loads test code. Return new, unstarted objects with a `platform`
-    name, `start`, `stop` and `plugin_env()` (the settings that point the plugin at it).
+    Implement it in the plugin's `testing` subpackage, which the core imports only when a stand-in
+    is asked for, so a production server never loads test code. Return new, unstarted objects with
+    a `platform` name, `start`, `stop` and `plugin_env()` (settings that point the plugin at it).
     """
 
 

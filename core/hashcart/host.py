@@ -1,9 +1,8 @@
 """`hashcart.Host`: everything a plugin may use of the `Hashcart` object its hooks are handed.
 
-Plugins import only the `hashcart` package, and the application class drags in the storage and
-the web server; a protocol names the surface plugins can rely on, keeps them type-checked, and
-lets their tests pass a small fake. `Hashcart` implements it (the core's tests check that with
-mypy), so a member added here is a promise to every plugin.
+The application class drags in the storage and the web server; a protocol keeps plugins
+type-checked against the surface they may rely on and lets their tests pass a small fake. A
+member added here is a promise to every plugin (mypy checks that `Hashcart` keeps it).
 """
 
 from __future__ import annotations
@@ -85,7 +84,6 @@ class Host(Protocol):
     @property
     def http_timeout(self) -> aiohttp.ClientTimeout:
         """The timeout of every outbound call that has no tighter one of its own."""
-        ...
 
     @property
     def kv(self) -> KeyValue: ...
@@ -101,30 +99,35 @@ class Host(Protocol):
 
     def settings_for(self, model: type[SettingsT]) -> SettingsT:
         """The validated settings of a plugin's model (see the `hashcart_settings` hook)."""
-        ...
 
     async def submit(self, command: CartCommand, *, within: float | None = None) -> Outcome:
-        """Apply a command exactly once; `hashcart.Unavailable` when it could not be recorded."""
-        ...
+        """Apply a command exactly once and queue its answer; see `hashcart.CartCommand`.
+
+        Raises `hashcart.Unavailable` when it could not be recorded, so the caller can ask the
+        platform to deliver it again. With `within` seconds, a command not recorded by then is
+        withdrawn (`Unavailable`, and it is never applied later), for platforms that must answer
+        in time and never deliver again; one already inside a transaction is waited for.
+        """
 
     async def resolve_reference(self, text: str) -> ProductRef | None:
-        """The product a link, a short link or a barcode names, if any."""
-        ...
+        """The product a link, a short link (followed via `hashcart_resolve_redirect`) or a
+        barcode names, if any."""
 
-    def translate(self, locale: str | None, msgid: str, **params: Any) -> str: ...
+    def translate(self, locale: str | None, msgid: str, **params: Any) -> str:
+        """`msgid` in `locale`; a plural message takes its number from `n=` (or its own `count`
+        / `minutes`)."""
 
     def money(self, cents: int, currency: str, locale: str | None) -> str:
         """A price for people, written the way `locale` writes prices."""
-        ...
 
     def count_platform_error(self, platform: str, kind: str) -> None: ...
 
-    def count_platform_event(self, platform: str, kind: str, amount: int = 1) -> None: ...
+    def count_platform_event(self, platform: str, kind: str, amount: int = 1) -> None:
+        """Count something a plugin did for `/metrics` (`hashcart_platform_events_total`)."""
 
     async def standing_states(self, prefix: str) -> list[str]:
-        """The `hashcart.StateChange` keys starting with `prefix` that stand now."""
-        ...
+        """The `hashcart.StateChange` keys starting with `prefix` that stand now: what a plugin
+        compares with the platform after missing events."""
 
     def spawn(self, coro: Coroutine[Any, Any, T]) -> asyncio.Task[T]:
         """Run `coro` in the background; `Hashcart.stop` waits for it before closing storage."""
-        ...

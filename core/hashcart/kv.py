@@ -21,13 +21,8 @@ class KeyValueStore:
         # ROLLBACK round trips around it (Slack reads its bot token here on every request).
         async with self._engine.connect() as conn:
             await conn.execution_options(isolation_level="AUTOCOMMIT")
-            row = (
-                await conn.execute(
-                    sa.select(plugin_kv.c.value, plugin_kv.c.expires_at).where(
-                        plugin_kv.c.namespace == namespace, plugin_kv.c.key == key
-                    )
-                )
-            ).first()
+            query = sa.select(plugin_kv.c.value, plugin_kv.c.expires_at).where(_is(namespace, key))
+            row = (await conn.execute(query)).first()
         if row is None or (row.expires_at is not None and row.expires_at < time.time()):
             return None
         return row.value
@@ -46,11 +41,7 @@ class KeyValueStore:
     async def delete(self, namespace: str, key: str) -> bool:
         """Remove a key; returns whether it was there."""
         async with self._engine.begin() as conn:
-            result = await conn.execute(
-                sa.delete(plugin_kv).where(
-                    plugin_kv.c.namespace == namespace, plugin_kv.c.key == key
-                )
-            )
+            result = await conn.execute(sa.delete(plugin_kv).where(_is(namespace, key)))
         return bool(result.rowcount)
 
     async def keys(self, namespace: str) -> list[str]:
@@ -64,3 +55,7 @@ class KeyValueStore:
                 )
             )
             return sorted(rows.scalars())
+
+
+def _is(namespace: str, key: str) -> sa.ColumnElement[bool]:
+    return sa.and_(plugin_kv.c.namespace == namespace, plugin_kv.c.key == key)

@@ -1,8 +1,7 @@
 """Leases: work that must run on exactly one node at a time (the X filtered stream, say).
 
-A lease is a row with a holder and an expiry. A node takes it when it is free or expired and keeps
-it by renewing well before the expiry; a node that dies stops renewing, and another node takes
-over within one lease period.
+A node takes the lease row when it is free or expired and renews it well before the expiry; a
+node that dies stops renewing, and another takes over within one lease period.
 """
 
 from __future__ import annotations
@@ -62,12 +61,8 @@ class Leases:
         ttl: float = 10.0,
         stop: asyncio.Event | None = None,
     ) -> None:
-        """Run `work()` on this node only while it holds the lease `name`; until `stop` is set.
-
-        The lease is renewed every third of `ttl`. When a renewal fails (another node took over,
-        or the database is unreachable for longer than the lease), `work` is cancelled; it starts
-        again when the lease comes back.
-        """
+        """Run `work()` on this node only while it holds the lease `name`, until `stop` is set:
+        renewed every third of `ttl`, cancelled when a renewal fails, started again once back."""
         stop = stop or asyncio.Event()
         task: asyncio.Task[Any] | None = None
         try:
@@ -100,7 +95,5 @@ class Leases:
 async def _run(work: Callable[[], Awaitable[Any]]) -> None:
     try:
         await work()
-    except asyncio.CancelledError:
-        raise
-    except Exception:
+    except Exception:  # not a cancellation, which is no Exception
         log.exception("work under a lease failed")

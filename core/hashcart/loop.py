@@ -1,8 +1,7 @@
 """The event loop a long-running `hashcart` process runs on.
 
-uvloop (installed by default on Linux/macOS CPython) runs the same asyncio code with less CPU
-per request than the standard loop; `HASHCART_EVENT_LOOP=asyncio` turns it off, e.g. to
-compare the two or to rule the loop out while chasing a bug.
+uvloop runs the same asyncio code with less CPU per request; `HASHCART_EVENT_LOOP=asyncio` turns it
+off, to compare the two or to rule the loop out while chasing a bug.
 """
 
 from __future__ import annotations
@@ -17,25 +16,17 @@ T = TypeVar("T")
 LoopChoice = Literal["auto", "uvloop", "asyncio"]
 
 
-def loop_factory(choice: LoopChoice) -> Callable[[], asyncio.AbstractEventLoop] | None:
-    """A new-loop factory for `asyncio.Runner`; None means the standard loop."""
-    if choice == "asyncio":
-        return None
-    try:
-        import uvloop
-    except ImportError:
-        if choice == "uvloop":
-            raise ConfigError("HASHCART_EVENT_LOOP: uvloop is not installed") from None
-        return None
-    return uvloop.new_event_loop
-
-
 def run(main: Coroutine[Any, Any, T], choice: LoopChoice = "auto") -> T:
     """`asyncio.run` on the chosen loop."""
-    try:
-        factory = loop_factory(choice)
-    except ConfigError:
-        main.close()  # never started: no "coroutine was never awaited" warning
-        raise
+    factory: Callable[[], asyncio.AbstractEventLoop] | None = None
+    if choice != "asyncio":
+        try:
+            import uvloop
+
+            factory = uvloop.new_event_loop
+        except ImportError:
+            if choice == "uvloop":
+                main.close()  # never started: no "coroutine was never awaited" warning
+                raise ConfigError("HASHCART_EVENT_LOOP: uvloop is not installed") from None
     with asyncio.Runner(loop_factory=factory) as runner:
         return runner.run(main)

@@ -1,15 +1,9 @@
 """The order placer: calls the shop for each pending order, outside any transaction.
 
-A confirmation records its order as *pending* (see `hashcart.actions.confirm`). Any node then claims
-it with a lease (on PostgreSQL with `FOR UPDATE SKIP LOCKED`), calls `hashcart_place_order` with
-the order id as idempotency key, and settles it in one transaction: *placed* or *refused*, the
-confirmation's one answer queued with it. A shop that is away (`hashcart.RetryLater`, a time-out,
-a refused connection, a 5xx) is asked again as `hashcart.retry` says; anything else it raises
-refuses the order, and a refused order's lines go back into the cart.
-
-A node that dies during the shop call leaves its lease to expire and another node asks the shop
-again with the same idempotency key; settling is conditional on the order still being pending,
-so however many nodes finish the call, the order is settled and answered once.
+Any node claims a pending order with a lease, calls `hashcart_place_order` (whose contract says
+what is retried and what refuses) and settles the order with its one answer in one transaction.
+A node that dies during the call leaves its lease to expire and another asks the shop again with
+the same idempotency key; settling only a pending order makes it settled and answered once.
 """
 
 from __future__ import annotations
@@ -42,25 +36,22 @@ log = logging.getLogger(__name__)
 #: well before (`SHOP_TIMEOUT`), so a slow shop does not make a second node call it too.
 LEASE_SECONDS = 20.0
 SHOP_TIMEOUT = 15.0
+#: Pending orders one node claims at a time.
+BATCH_SIZE = 32
 #: Statuses an order goes through; only a pending one is ever claimed or settled.
 PENDING, PLACED, REFUSED = "pending", "placed", "refused"
 
 
 class OrderPlacer(DrainingWorker):
-    def __init__(
-        self,
-        hashcart: Hashcart,
-        *,
-        batch_size: int = 32,
-        poll_seconds: float = 1.0,
-        clock: Callable[[], float] = time.time,
-    ) -> None:
+    worker_name = "order-placer"
+
+    def __init__(self, hashcart: Hashcart) -> None:
+        super().__init__(poll_seconds=1.0)
         self._hashcart = hashcart
         self._engine = hashcart.engine
-        self._batch_size = batch_size
-        super().__init__(poll_seconds)
+        self._settings = hashcart.settings
         #: The time the placer goes by (due orders, the give-up age); tests move it forward.
-        self.clock = clock
+        self.clock: Callable[[], float] = time.time
         insert = dialect_insert(self._engine, cart_items)
         # A refused order's lines go back, added to whatever the cart holds by then.
         self._put_back = insert.on_conflict_do_update(
@@ -70,8 +61,6 @@ class OrderPlacer(DrainingWorker):
                 "updated_at": insert.excluded.updated_at,
             },
         )
-
-    worker_name = "order-placer"
 
     async def drain_once(self) -> int:
         """Claim due pending orders and ask the shop for each; returns how many were tried."""
@@ -90,7 +79,7 @@ class OrderPlacer(DrainingWorker):
                 sa.or_(orders.c.lease_until.is_(None), orders.c.lease_until < now),
             )
             .order_by(orders.c.next_attempt_at)
-            .limit(self._batch_size)
+            .limit(BATCH_SIZE)
         )
         if is_postgres(self._engine):
             due = due.with_for_update(skip_locked=True)
@@ -109,14 +98,7 @@ class OrderPlacer(DrainingWorker):
     async def _place(self, row: Any) -> None:
         current_event.set(row.event_key)
         lines = tuple(CartLine(**line) for line in row.items)
-        order = Order(
-            order_id=row.id,
-            account_id=row.account_id,
-            lines=lines,
-            total_cents=row.total_cents,
-            currency=row.currency,
-            attempt=row.attempts,
-        )
+        order = Order(row.id, row.account_id, lines, row.total_cents, row.currency, row.attempts)
         try:
             reference = await asyncio.wait_for(
                 self._hashcart.plugins.first(
@@ -130,7 +112,7 @@ class OrderPlacer(DrainingWorker):
             if hint is None:
                 log.warning("the shop refused order %s: %s", row.id, reason)
                 await self._settle_logged(row, REFUSED, None, reason)
-            elif too_old(row.created_at, self.clock(), self._give_up_minutes):
+            elif too_old(row.created_at, self.clock(), self._settings.retry_give_up_minutes):
                 log.warning("order %s given up after %d tries: %s", row.id, row.attempts, reason)
                 await self._settle_logged(row, REFUSED, None, f"shop unreachable: {reason}"[:500])
             else:
@@ -139,10 +121,6 @@ class OrderPlacer(DrainingWorker):
             return
         stored = str(reference)[:200] if reference is not None else None
         await self._settle_logged(row, PLACED, stored, None)
-
-    @property
-    def _give_up_minutes(self) -> int:
-        return self._hashcart.settings.retry_give_up_minutes
 
     async def _later(self, row: Any, reason: str, delay: float) -> None:
         """Try again after `delay`; the lease is released at once so any node can."""
@@ -187,16 +165,10 @@ class OrderPlacer(DrainingWorker):
             )
             if changed.first() is None:
                 return False  # another node settled it first (or the account was erased)
-            found = (
-                await conn.execute(
-                    sa.select(
-                        accounts.c.id, accounts.c.dm_only, accounts.c.locale, accounts.c.language
-                    ).where(accounts.c.id == row.account_id)
-                )
-            ).first()
-            account = (
-                Account(found.id, found.dm_only, found.locale, found.language) if found else None
-            )
+            columns = (accounts.c.id, accounts.c.dm_only, accounts.c.locale, accounts.c.language)
+            query = sa.select(*columns).where(accounts.c.id == row.account_id)
+            found = (await conn.execute(query)).first()
+            account = Account(*found) if found else None
             command = CartCommand.from_json(row.command) if row.command else None
             if status == REFUSED:
                 await conn.execute(
@@ -243,8 +215,5 @@ def shop_away(exc: BaseException) -> float | None:
         return exc.retry_after if exc.retryable else None
     if isinstance(exc, aiohttp.ClientResponseError):
         return 0.0 if exc.status == 429 or exc.status >= 500 else None
-    if isinstance(exc, aiohttp.ClientConnectionError | aiohttp.ServerTimeoutError):
-        return 0.0
-    if is_outage(exc):  # time-outs, refused connections, the database
-        return 0.0
-    return None
+    unreachable = isinstance(exc, aiohttp.ClientConnectionError | aiohttp.ServerTimeoutError)
+    return 0.0 if unreachable or is_outage(exc) else None  # is_outage: time-outs, the database

@@ -22,10 +22,9 @@ class ReplyContent:
 class OutgoingReply:
     """One queued answer as the reply sender hands it to `Platform.send_reply`.
 
-    `attempt` counts from 1; a platform that must vary the wording on a retry (X refuses a post
-    that repeats a recent one word for word) can use it together with `reply_id`. `last_error`
-    is the reason the previous attempt failed as it was recorded, whichever node made it, so a
-    retry on another node can go on from where that attempt left off.
+    `attempt` (from 1) and `reply_id` let a platform vary the wording on a retry (X refuses a post
+    that repeats a recent one); `last_error` is why the previous attempt failed, on whichever node,
+    so a retry can go on from where it left off.
     """
 
     reply_id: int
@@ -54,9 +53,8 @@ class SendError(Exception):
 class RetryLater(SendError):
     """The platform is busy or down (429, 5xx, a timeout); the reply sender tries again.
 
-    Pass `retry_after` only when the platform said when (a `Retry-After` header, a rate-limit
-    reset): the retry then waits exactly that long. Without it (or with 0) the sender backs off
-    exponentially with jitter, which is what a platform that is down needs.
+    Pass `retry_after` only when the platform said when (`Retry-After`, a rate-limit reset);
+    without it the sender backs off with jitter, which is what a platform that is down needs.
     """
 
     def __init__(self, reason: str, retry_after: float | None = None) -> None:
@@ -74,17 +72,13 @@ class SendRefused(SendError):
 class Platform(Protocol):
     """A chat platform as `hashcart serve` runs it.
 
-    `start` is awaited once when the server starts and must return quickly: long-running work
-    (a gateway connection, a stream) goes into tasks the platform owns. `stop` ends them.
-    `send_reply` delivers one answer or raises `SendError`; it is called by the reply sender,
-    possibly again after a `RetryLater`.
+    `start` must return quickly: long-running work (a gateway, a stream) goes into tasks the
+    platform owns, which `stop` ends. `send_reply` delivers one answer or raises `SendError`.
 
-    `commands` says, for every `hashcart.Action`, how a person asks for it on this platform, as
-    they would type or do it (`"/cart add <link>"`, `"#{hashtag} help"`, `"react {emoji}"`;
-    a name in braces stands for a setting: `{hashtag}` the trigger hashtag, `{reaction}` and
-    `{emoji}` a plugin's reaction), or None where the platform offers no way. Every action must
-    be there, so that no platform forgets a new action (a test checks it); the platform
-    documentation is generated from it.
+    `commands` says, for every `hashcart.Action`, how a person asks for it here, as they would type
+    or do it (`"/cart add <link>"`, `"#{hashtag} help"`, `"react {emoji}"`, braces naming a
+    setting), or None where there is no way. Every action must be there so that no platform
+    forgets a new one (a test checks it); the platform documentation is generated from it.
     """
 
     name: str

@@ -5,7 +5,8 @@ from __future__ import annotations
 import importlib
 import inspect
 import logging
-from collections.abc import Callable, Iterable
+import pkgutil
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from importlib.metadata import entry_points
 from typing import Any
@@ -13,6 +14,7 @@ from typing import Any
 import pluggy
 
 from hashcart import hookspecs
+from hashcart.commands import Action
 from hashcart.platform import answers_for
 from hashcart.version import __version__
 
@@ -99,38 +101,39 @@ class PluginManager:
     def _implementations(self, hook_name: str) -> list[Any]:
         found = self._order.get(hook_name)
         if found is None:
-            found = self._order[hook_name] = _in_call_order(getattr(self.pm.hook, hook_name))
+            # pluggy keeps them in reverse call order (tryfirst last); wrappers are not ours.
+            impls = reversed(getattr(self.pm.hook, hook_name).get_hookimpls())
+            found = self._order[hook_name] = [i for i in impls if not (i.hookwrapper or i.wrapper)]
         return found
 
     def implemented(self, hook_name: str) -> bool:
         return bool(self._implementations(hook_name))
+
+    def _called(self, hook_name: str, kwargs: dict[str, Any]) -> Iterator[tuple[Any, Any]]:
+        """(implementation, what it returned) for each implementation in turn, called only when
+        the one before was consumed; one marked `hashcart.for_platform` answers only its
+        platform's commands."""
+        command = kwargs.get("command")
+        for impl in self._implementations(hook_name):
+            if answers_for(impl.function, command):
+                yield impl, impl.function(**{n: kwargs[n] for n in impl.argnames if n in kwargs})
 
     async def first(self, hook_name: str, **kwargs: Any) -> Any:
         """Call a hook implementation by implementation until one gives a non-None result.
 
         pluggy's own `firstresult` stops at the first non-None *return value*, which for an
         async implementation is its coroutine; so the core walks the implementations itself.
-        An implementation marked `hashcart.for_platform` answers only its platform's commands.
         """
-        command = kwargs.get("command")
-        for impl in self._implementations(hook_name):
-            if not answers_for(impl.function, command):
-                continue
-            args = {name: kwargs[name] for name in impl.argnames if name in kwargs}
-            result = await await_me_maybe(impl.function(**args))
+        for _, returned in self._called(hook_name, kwargs):
+            result = await await_me_maybe(returned)
             if result is not None:
                 return result
         return None
 
     def each(self, hook_name: str, **kwargs: Any) -> list[tuple[object, Any]]:
         """Call every implementation of a synchronous hook: (plugin, result) per non-None one."""
-        results = []
-        for impl in self._implementations(hook_name):
-            args = {name: kwargs[name] for name in impl.argnames if name in kwargs}
-            result = impl.function(**args)
-            if result is not None:
-                results.append((impl.plugin, result))
-        return results
+        called = self._called(hook_name, kwargs)
+        return [(impl.plugin, result) for impl, result in called if result is not None]
 
     def call_each(
         self, hook_name: str, own: Callable[[object], dict[str, Any]], **kwargs: Any
@@ -143,23 +146,40 @@ class PluginManager:
 
     async def collect(self, hook_name: str, **kwargs: Any) -> list[Any]:
         """Call every implementation and await what needs awaiting; None results are dropped."""
-        results = []
-        command = kwargs.get("command")
-        for impl in self._implementations(hook_name):
-            if not answers_for(impl.function, command):
-                continue
-            args = {name: kwargs[name] for name in impl.argnames if name in kwargs}
-            result = await await_me_maybe(impl.function(**args))
-            if result is not None:
-                results.append(result)
-        return results
+        results = [await await_me_maybe(result) for _, result in self._called(hook_name, kwargs)]
+        return [result for result in results if result is not None]
 
 
-def _in_call_order(caller: Any) -> list[Any]:
-    # pluggy keeps implementations in reverse call order (tryfirst last); wrappers are not ours.
-    return [
-        impl for impl in reversed(caller.get_hookimpls()) if not (impl.hookwrapper or impl.wrapper)
-    ]
+_METHODS = ("start", "stop", "send_reply")
 
 
-__all__ = ["DEFAULT_PLUGINS", "PluginInfo", "PluginManager", "await_me_maybe"]
+def platform_classes() -> list[type]:
+    """Every class shaped like a `hashcart.Platform` in an installed plugin, its test kit aside:
+    found without creating a platform (that needs credentials), so that what each declares is
+    checked and documented for all of them."""
+    found: dict[str, type] = {}
+    for ep in entry_points(group=ENTRY_POINT_GROUP):
+        package = importlib.import_module(ep.value.split(":")[0])
+        modules = [package]
+        for info in pkgutil.walk_packages(getattr(package, "__path__", []), package.__name__ + "."):
+            if ".testing" not in info.name and not info.name.endswith(".standin"):
+                modules.append(importlib.import_module(info.name))
+        for module in modules:
+            for cls in vars(module).values():
+                if _is_platform(cls) and cls.__module__ == module.__name__:
+                    found[f"{cls.__module__}.{cls.__qualname__}"] = cls
+    return sorted(found.values(), key=lambda cls: str(getattr(cls, "name", "")))
+
+
+def _is_platform(value: object) -> bool:
+    return (
+        inspect.isclass(value)
+        and isinstance(getattr(value, "name", None), str)
+        and all(callable(getattr(value, method, None)) for method in _METHODS)
+    )
+
+
+def undeclared(platform: type) -> list[Action]:
+    """The actions `platform` neither maps to how they are written nor declares unsupported."""
+    commands = getattr(platform, "commands", {})
+    return [action for action in Action if action not in commands]

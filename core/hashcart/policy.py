@@ -1,18 +1,18 @@
 """The built-in policy: bots and denied identities are dropped, stores can be limited, every
 identity and account is rate limited, and a run of links that are not products trips a cool-down.
 
-The first refusal in a window is answered with when to try again; later ones in the same window
-are silent, so a bot cannot make hashcart spam a timeline. Counters live in the database (through
-`PolicyContext.hit`), so several nodes share them. Operators replace or extend all of this with
-their own `hashcart_check_command`; this one runs last.
+Only the first refusal in a window is answered, so a bot cannot make hashcart spam a timeline.
+Counters live in the database, shared by every node. An operator's own `hashcart_check_command`
+runs before this one.
 """
 
 from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from collections.abc import Mapping
+from collections.abc import Set as AbstractSet
+from typing import TYPE_CHECKING, Literal, get_args
 
 import pluggy
 
@@ -38,27 +38,14 @@ REJECT_WINDOW = 600
 ListName = Literal["deny", "allow"]
 Kind = Literal["identity", "store"]
 NAMESPACE = "policy"
-
-
-@dataclass(frozen=True)
-class Rules:
-    deny_identities: frozenset[str] = frozenset()
-    allow_identities: frozenset[str] = frozenset()
-    deny_stores: frozenset[str] = frozenset()
-    allow_stores: frozenset[str] = frozenset()
-
-    def store_refused(self, store: str) -> bool:
-        if store in self.deny_stores:
-            return True
-        return bool(self.allow_stores) and store not in self.allow_stores
+LISTS, KINDS = get_args(ListName), get_args(Kind)
+#: The lists by name, then kind: `rules["deny"]["store"]`.
+Rules = Mapping[str, Mapping[str, AbstractSet[str]]]
 
 
 class PolicyRules:
-    """Deny and allow lists of identities (`platform:user_id`) and stores, kept in the database.
-
-    Every command consults them, so a node keeps a copy for `ttl` seconds; a change made through
-    this node is seen at once, other nodes see it within `ttl`.
-    """
+    """Deny and allow lists of identities (`platform:user_id`) and stores, kept in the database;
+    every command reads them, so a node keeps a copy (other nodes see a change within `ttl`)."""
 
     def __init__(self, kv: KeyValueStore, ttl: float = 2.0) -> None:
         self._kv = kv
@@ -68,34 +55,17 @@ class PolicyRules:
 
     async def current(self) -> Rules:
         if self._rules is None or time.monotonic() - self._loaded_at > self._ttl:
-            entries = await self._kv.keys(NAMESPACE)
-            sets: dict[str, set[str]] = {
-                f"{name}:{kind}": set()
-                for name in ("deny", "allow")
-                for kind in ("identity", "store")
-            }
-            for key in entries:
+            rules: dict[str, dict[str, set[str]]] = {n: {k: set() for k in KINDS} for n in LISTS}
+            for key in await self._kv.keys(NAMESPACE):
                 name, kind, value = key.split(":", 2)
-                sets.setdefault(f"{name}:{kind}", set()).add(value)
-            self._rules = Rules(
-                frozenset(sets["deny:identity"]),
-                frozenset(sets["allow:identity"]),
-                frozenset(sets["deny:store"]),
-                frozenset(sets["allow:store"]),
-            )
-            self._loaded_at = time.monotonic()
+                rules.setdefault(name, {}).setdefault(kind, set()).add(value)
+            self._rules, self._loaded_at = rules, time.monotonic()
         return self._rules
 
     async def listing(self) -> dict[str, dict[str, list[str]]]:
         self._rules = None
         rules = await self.current()
-        return {
-            "deny": {"identity": sorted(rules.deny_identities), "store": sorted(rules.deny_stores)},
-            "allow": {
-                "identity": sorted(rules.allow_identities),
-                "store": sorted(rules.allow_stores),
-            },
-        }
+        return {name: {kind: sorted(rules[name][kind]) for kind in KINDS} for name in LISTS}
 
     async def add(self, name: ListName, kind: Kind, value: str) -> None:
         await self._kv.put(NAMESPACE, f"{name}:{kind}:{value}", {"added_at": time.time()})
@@ -115,20 +85,19 @@ async def hashcart_check_command(
         return Outcome(OutcomeCode.DENIED, {"reason": "bot"}, silent=True)
     rules = await hashcart.policy_rules.current()
     identity = f"{command.platform}:{command.user_id}"
-    if identity in rules.deny_identities:
+    if identity in rules["deny"]["identity"]:
         return Outcome(OutcomeCode.DENIED, {"reason": "deny list"}, silent=True)
-    product = command.product
-    if command.action in PRODUCT_ACTIONS and product and rules.store_refused(product.store):
-        return Outcome(OutcomeCode.STORE_DENIED, {"store": product.store})
-    if identity in rules.allow_identities or command.action in UNCOUNTED:
+    store = command.product.store if command.product else None
+    if command.action in PRODUCT_ACTIONS and store and _store_refused(rules, store):
+        return Outcome(OutcomeCode.STORE_DENIED, {"store": store})
+    if identity in rules["allow"]["identity"] or command.action in UNCOUNTED:
         return None
     cooled = await _cool_down(command, context, identity)
     if cooled is not None:
         return cooled
     per_minute, per_hour = hashcart.settings.rate_limits_for(command.platform)
-    scopes = [f"identity:{identity}"]
-    if context.account_id:
-        scopes.append(f"account:{context.account_id}")
+    account = [f"account:{context.account_id}"] if context.account_id else []
+    scopes = [f"identity:{identity}", *account]
     for scope in scopes:
         for window, limit in ((60, per_minute), (3600, per_hour)):
             if limit <= 0:
@@ -148,9 +117,9 @@ async def refusal_before_lookup(command: CartCommand, hashcart: Hashcart) -> Out
         return Outcome(OutcomeCode.DENIED, {"reason": "bot"}, silent=True)
     rules = await hashcart.policy_rules.current()
     identity = f"{command.platform}:{command.user_id}"
-    if identity in rules.deny_identities:
+    if identity in rules["deny"]["identity"]:
         return Outcome(OutcomeCode.DENIED, {"reason": "deny list"}, silent=True)
-    if identity in rules.allow_identities or command.action in UNCOUNTED:
+    if identity in rules["allow"]["identity"] or command.action in UNCOUNTED:
         return None
     per_minute, per_hour = hashcart.settings.rate_limits_for(command.platform)
     for window, limit in ((60, per_minute), (3600, per_hour)):
@@ -158,24 +127,24 @@ async def refusal_before_lookup(command: CartCommand, hashcart: Hashcart) -> Out
             limit > 0
             and await hashcart.counters.peek(f"identity:{identity}:{window}", window) >= limit
         ):
-            minutes = max(1, math.ceil(window / 60))
-            return Outcome(OutcomeCode.RATE_LIMITED, {"minutes": minutes, "retry_after": window})
+            # Answered as the first refusal of the window would be.
+            return _refusal(OutcomeCode.RATE_LIMITED, RateDecision(False, limit + 1, limit, window))
     return None
 
 
 async def _cool_down(command: CartCommand, context: PolicyContext, identity: str) -> Outcome | None:
     """Links that keep failing from one identity are spam or a broken bot: stop answering them.
-
-    Only the failing links are counted and refused, so a real product still goes through and
-    an ordinary command costs no extra query.
-    """
+    Only failing links are counted and refused, so a real product still goes through."""
     expected = context.expected
     if command.action not in PRODUCT_ACTIONS or expected is None or expected.code not in REJECTIONS:
         return None
     decision = await context.hit(f"rejects:{identity}", REJECT_LIMIT, REJECT_WINDOW)
-    if not decision.allowed:
-        return _refusal(OutcomeCode.COOLING_DOWN, decision)
-    return None
+    return None if decision.allowed else _refusal(OutcomeCode.COOLING_DOWN, decision)
+
+
+def _store_refused(rules: Rules, store: str) -> bool:
+    allowed = rules["allow"]["store"]
+    return store in rules["deny"]["store"] or (bool(allowed) and store not in allowed)
 
 
 def _refusal(code: OutcomeCode, decision: RateDecision) -> Outcome:

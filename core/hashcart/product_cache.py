@@ -1,17 +1,10 @@
 """Products from live sources, kept in the products table and reused for `HASHCART_PRODUCT_TTL`.
 
-A lookup reads the products table first (through the catalog's batched reads): the operator's row
-always wins, a source's row fresher than the TTL is reused. Anything else goes to the first source
-whose `handles(ref)` is true. A burst of commands naming the same new products must not turn into
-a burst of calls to a rate-limited API, so:
-
-- concurrent lookups of one product share one fetch (per node);
-- lookups arriving within `gather_seconds` of each other are sent together, at most `max_batch`
-  per call; a full batch leaves at once.
-
-A source that is down or throttling raises `SourceUnavailable`; the caller makes the command "try
-again", never "unknown product". What a source answered is written back with `fetched_at`, so
-other nodes and later commands reuse it.
+The operator's row always wins, a source's row fresher than the TTL is reused, anything else goes
+to the first source whose `handles(ref)` is true. A burst of commands naming the same new products
+must not become a burst of calls to a rate-limited API, so concurrent lookups of one product share
+one fetch, and lookups within `GATHER_SECONDS` of each other go in one call (at most `max_batch`).
+What a source answered is written back, so other nodes and later commands reuse it.
 """
 
 from __future__ import annotations
@@ -20,14 +13,17 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
+
+from prometheus_client import Counter
 
 from hashcart.catalog import Catalog, CatalogEntry, _product
 from hashcart.commands import Product, ProductRef
 from hashcart.sources import ProductSource, SourceUnavailable
 from hashcart.store import is_outage
+from hashcart.tasks import TrackedTasks
 
 log = logging.getLogger(__name__)
 
@@ -58,24 +54,19 @@ class ProductCache:
     def __init__(
         self,
         catalog: Catalog,
-        sources: Sequence[ProductSource],
         ttl: float,
-        *,
-        gather_seconds: float = GATHER_SECONDS,
-        clock: Callable[[], float] = time.time,
-        on_fetch: Callable[[str, str], None] | None = None,
-        writing: Callable[[], contextlib.AbstractAsyncContextManager[Any]] | None = None,
+        fetches: Counter,
+        writing: Callable[[], contextlib.AbstractAsyncContextManager[Any]],
     ) -> None:
         self._catalog = catalog
-        self.sources = list(sources)
+        self.sources: list[ProductSource] = []
         self.ttl = ttl
-        self._gather_seconds = gather_seconds
-        self._clock = clock
-        self._on_fetch = on_fetch
-        self._writing = writing or contextlib.nullcontext
+        self._fetches = fetches  # by source and outcome
+        self._writing = writing
+        self._clock = time.time
         self._inflight: dict[str, asyncio.Future[Product | None]] = {}
         self._batches: dict[int, _Batch] = {}
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks = TrackedTasks()
         self._unknown: dict[str, float] = {}
 
     def source_for(self, ref: ProductRef) -> ProductSource | None:
@@ -90,13 +81,9 @@ class ProductCache:
     async def lookup(self, ref: ProductRef) -> Product | None:
         """The product, or None when nobody knows it; raises `SourceUnavailable` to retry."""
         entry = await self._catalog.entry(ref)
-        if entry is not None and entry.source is None:
-            return _product(ref, entry)
-        source = self.source_for(ref)
-        if source is None:
-            # A row of a source no longer configured is still better than nothing.
-            return _product(ref, entry)
-        if entry is not None and self._fresh(ref, entry):
+        # The operator's row wins; a row of a source no longer configured beats nothing.
+        source = None if entry is not None and entry.source is None else self.source_for(ref)
+        if source is None or (entry is not None and self._fresh(ref, entry)):
             return _product(ref, entry)
         if self._unknown.get(ref.product_id, 0.0) > self._clock():
             return None
@@ -114,18 +101,14 @@ class ProductCache:
         shared = self._inflight.get(key)
         if shared is None:
             shared = self._inflight[key] = asyncio.get_running_loop().create_future()
-            self._enqueue(source, key, ref)
+            batch = self._batches.setdefault(id(source), _Batch())
+            batch.refs[key] = ref
+            if len(batch.refs) >= max(1, source.max_batch):
+                self._send(source)
+            elif batch.timer is None:
+                loop = asyncio.get_running_loop()
+                batch.timer = loop.call_later(GATHER_SECONDS, self._send, source)
         return await asyncio.shield(shared)
-
-    def _enqueue(self, source: ProductSource, key: str, ref: ProductRef) -> None:
-        batch = self._batches.setdefault(id(source), _Batch())
-        batch.refs[key] = ref
-        if len(batch.refs) >= max(1, source.max_batch):
-            self._send(source)
-        elif batch.timer is None:
-            batch.timer = asyncio.get_running_loop().call_later(
-                self._gather_seconds, self._send, source
-            )
 
     def _send(self, source: ProductSource) -> None:
         batch = self._batches.pop(id(source), None)
@@ -133,33 +116,41 @@ class ProductCache:
             return
         if batch.timer is not None:
             batch.timer.cancel()
-        task = asyncio.ensure_future(self._fetch_batch(source, batch.refs))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self._tasks.spawn(self._fetch_batch(source, batch.refs))
 
     async def _fetch_batch(self, source: ProductSource, refs: Mapping[str, ProductRef]) -> None:
         try:
             try:
                 found = await source.fetch(list(refs.values()))
             except SourceUnavailable as exc:
-                self._count(source, "unavailable")
+                self._fetches.labels(source.name, "unavailable").inc()
                 log.warning("product source %s unavailable: %s", source.name, exc.reason)
                 self._fail(refs, exc)
                 return
             except Exception as exc:
                 # A bug or an answer the source could not read: not the user's fault, not "unknown".
-                self._count(source, "error")
+                self._fetches.labels(source.name, "error").inc()
                 log.exception("product source %s failed", source.name)
                 self._fail(refs, SourceUnavailable(f"{source.name}: {type(exc).__name__}"))
                 return
-            self._count(source, "ok")
+            self._fetches.labels(source.name, "ok").inc()
             now = self._clock()
             answers: dict[str, Product | None] = {}
             entries: list[CatalogEntry] = []
             for key, ref in refs.items():
                 product = _bounded(ref, found.get(ref.product_id))
                 if product is not None:
-                    entry = _entry(source.name, product, now)
+                    entry = CatalogEntry(
+                        product.product_id,
+                        product.title,
+                        product.price_cents,
+                        product.currency,
+                        product.available,
+                        source=source.name[:64],
+                        fetched_at=now,
+                        image_url=product.image_url,
+                        url=product.ref.url,
+                    )
                     entries.append(entry)
                     product = _product(product.ref, entry)
                 else:
@@ -199,22 +190,13 @@ class ProductCache:
             if future is not None and not future.done():
                 future.set_exception(exc)
 
-    def _count(self, source: ProductSource, outcome: str) -> None:
-        if self._on_fetch is not None:
-            self._on_fetch(source.name, outcome)
-
     async def close(self) -> None:
         for batch in self._batches.values():
             if batch.timer is not None:
                 batch.timer.cancel()
         self._batches.clear()
-        for task in list(self._tasks):
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
-        for future in self._inflight.values():
-            if not future.done():
-                future.set_exception(SourceUnavailable("shutting down"))
-        self._inflight.clear()
+        await self._tasks.drain(grace=0)
+        self._fail(list(self._inflight), SourceUnavailable("shutting down"))
 
 
 def _bounded(asked: ProductRef, product: Product | None) -> Product | None:
@@ -245,17 +227,3 @@ def _address(url: str | None) -> str | None:
     if not url or len(url) > MAX_URL or any(ch.isspace() for ch in url):
         return None
     return url if url.lower().startswith(("https://", "http://")) else None
-
-
-def _entry(source: str, product: Product, now: float) -> CatalogEntry:
-    return CatalogEntry(
-        product.product_id,
-        product.title,
-        product.price_cents,
-        product.currency,
-        product.available,
-        source=source[:64],
-        fetched_at=now,
-        image_url=product.image_url,
-        url=product.ref.url,
-    )

@@ -65,11 +65,8 @@ async def prune(
             products.c.source.is_not(None), products.c.fetched_at < cutoff
         ),
     }
-    counts: dict[str, int] = {}
     async with engine.begin() as conn:
-        for name, statement in steps.items():
-            counts[name] = (await conn.execute(statement)).rowcount
-    return counts
+        return {name: (await conn.execute(step)).rowcount for name, step in steps.items()}
 
 
 async def prune_loop(engine: AsyncEngine, retention_days: int, stopping: asyncio.Event) -> None:

@@ -1,9 +1,8 @@
 """Taking secrets out of error text before it is stored or logged.
 
-A platform client's error often quotes the request: a Discord interaction or webhook URL carries
-its token in the path, a Slack `response_url` is itself the credential, an `Authorization`
-header may be echoed. The outbox keeps the last error of every reply and the admin API shows it,
-so whatever reaches `last_error` or a log line goes through `scrub` first.
+A platform client's error often quotes the request (a Discord webhook URL carries its token, a
+Slack `response_url` is a credential, an `Authorization` header may be echoed), and the admin API
+shows every reply's last error.
 """
 
 from __future__ import annotations

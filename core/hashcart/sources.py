@@ -1,11 +1,7 @@
-"""Product sources: live lookups of products that the operator has not put into the catalog.
+"""Product sources: live lookups of products the operator has not put into the catalog.
 
-A store plugin (the Amazon Creators API, a schema.org shop) declares a `ProductSource` through
-`hashcart_product_sources`. The core asks the operator's catalog first; a product it does not hold
-is fetched from the source that handles its store, kept in the products table with the time it was
-fetched and reused for `HASHCART_PRODUCT_TTL` seconds. The core, not the source, gathers the
-lookups of one burst into batches of at most `max_batch` and lets concurrent lookups of one product
-share one fetch, so a source only has to answer "these products, please".
+The core, not the source, caches, batches and shares lookups (`hashcart.product_cache`), so a
+source only has to answer "these products, please".
 """
 
 from __future__ import annotations
@@ -39,7 +35,6 @@ class ProductSource(Protocol):
 
     def handles(self, ref: ProductRef) -> bool:
         """Whether this source can look `ref` up (by its store, usually)."""
-        ...
 
     async def fetch(self, refs: Sequence[ProductRef]) -> Mapping[str, Product | None]:
         """Look `refs` up; answer by product id, None for a product that does not exist.
@@ -47,4 +42,3 @@ class ProductSource(Protocol):
         Raise `SourceUnavailable` when the source is down or throttling; a product missing from
         the answer is taken as unknown. Every network call carries a timeout.
         """
-        ...

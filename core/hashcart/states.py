@@ -1,11 +1,9 @@
 """Standing states: platform events that are states rather than occurrences (see `StateChange`).
 
-A row per state key says whether the state stands and how many times it changed; a command
-carrying a `StateChange` flips it inside the command's own transaction, with a statement that
-changes the row only if it holds the opposite value. Two copies of one change racing each other
-(a gateway replay, another node) therefore serialise on the row and the second finds nothing to
-change. The version makes each change's event key unique, so a reply to the third change is not
-mistaken for a copy of the reply to the first.
+A command's `StateChange` flips its key's row, in the command's transaction, only from the
+opposite value: two copies of one change (a gateway replay, another node) serialise on the row
+and the second finds nothing to change. The row's version makes each change's event key unique,
+so the answer to a third change is not taken for a copy of the answer to the first.
 """
 
 from __future__ import annotations

@@ -1,9 +1,6 @@
-"""Work a platform started and must see finished before it stops.
-
-A platform that acknowledges an event before applying it (Slack's 3 s, a streamed tweet X will
-not send again) runs the work in a task. Stopping waits a little for those tasks, so an event
-already taken is recorded, then cancels the late ones so nothing outlives the platform.
-"""
+"""Work a platform started and must see finished before it stops: an event acknowledged before it
+was applied (Slack's 3 s, a streamed post X will not send again) is recorded, then late tasks are
+cancelled so nothing outlives the platform."""
 
 from __future__ import annotations
 

@@ -15,12 +15,8 @@ MAX_URL_LENGTH = 2048
 
 def extract_urls(text: str) -> list[str]:
     """Every http(s) URL in `text`, in order, without trailing punctuation, duplicates removed."""
-    seen: dict[str, None] = {}
-    for match in _URL.finditer(text or ""):
-        url = match.group(0).rstrip(_TRAILING)
-        if url and url not in seen:
-            seen[url] = None
-    return list(seen)
+    urls = (match.group(0).rstrip(_TRAILING) for match in _URL.finditer(text or ""))
+    return list(dict.fromkeys(url for url in urls if url))
 
 
 def has_hashtag(text: str, tag: str) -> bool:
@@ -42,12 +38,10 @@ def is_safe_url(url: str) -> bool:
         port = parts.port
     except ValueError:
         return False
-    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
-        return False
-    if "@" in parts.netloc or port is not None:
-        return False
     host = parts.hostname
-    if not host.isascii() or host.startswith("xn--") or ".xn--" in host:
+    if parts.scheme.lower() not in ("http", "https") or not host or "@" in parts.netloc:
+        return False
+    if port is not None or not host.isascii() or host.startswith("xn--") or ".xn--" in host:
         return False
     try:
         ipaddress.ip_address(host)

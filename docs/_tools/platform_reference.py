@@ -27,7 +27,7 @@ from pydantic import BaseModel, SecretStr
 from pydantic.fields import FieldInfo
 
 from hashcart import Action
-from hashcart.platform_classes import platform_classes as all_platform_classes
+from hashcart.plugins import platform_classes as all_platform_classes
 
 ROOT = Path(__file__).resolve().parents[2]
 PAGE = ROOT / "docs" / "platforms.md"

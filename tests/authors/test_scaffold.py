@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from hashcart.platform_classes import undeclared
+from hashcart.plugins import undeclared
 from hashcart.scaffold import ScaffoldError, new_plugin
 
 BIN = Path(sys.executable).parent

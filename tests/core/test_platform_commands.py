@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from typing import ClassVar
 
 from hashcart.commands import Action
-from hashcart.platform_classes import platform_classes, undeclared
+from hashcart.plugins import platform_classes, undeclared
 
 
 def test_the_four_chat_platforms_are_found() -> None:
