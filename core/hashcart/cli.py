@@ -20,6 +20,7 @@ from hashcart.config import Settings, load_settings
 from hashcart.errors import ConfigError, Conflict, NotFound
 from hashcart.logs import configure as configure_logging
 from hashcart.loop import run as run_on_loop
+from hashcart.loop import tune_collector
 
 log = logging.getLogger("hashcart")
 
@@ -173,6 +174,7 @@ async def serve(
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     async with serving(hashcart, settings.host, settings.port):
+        tune_collector()
         platforms = ", ".join(hashcart.platforms) or "none"
         log.info(
             "hashcart serving on http://%s:%s (platforms: %s)",
