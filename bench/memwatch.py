@@ -7,6 +7,8 @@ bytes, sqlite's own allocations, asyncio tasks, objects tracked by the garbage c
 outbox by status. At the minutes in `BENCH_TRACEMALLOC_AT` (default 2, 8, 10) it takes a
 tracemalloc snapshot and prints the 15 lines that grew most since the previous one, and the 10
 types whose object counts grew most (`BENCH_TRACEMALLOC_AT=` empty: the lines only, untraced).
+`BENCH_MALLOC_TRIM=1` also hands malloc's free pages back before each line and prints the resident
+memory after: what is left is what the node holds, the rest was the allocator's.
 
     BENCH_TRACEMALLOC=1 .venv/bin/python bench/all.py --minutes 10
     BENCH_TRACEMALLOC=5  # keep 5 frames: the top growth lines also show who called them
@@ -86,6 +88,7 @@ class MemoryWatch:
         marks = os.environ.get("BENCH_TRACEMALLOC_AT", "2,8,10")
         self.marks = sorted(float(m) for m in marks.split(",") if m.strip())
         self.libc = _libc()
+        self.trim = os.environ.get("BENCH_MALLOC_TRIM", "") not in ("", "0")
         self.sqlite = _sqlite()
         self.started = time.monotonic()
         self.snapshot: tracemalloc.Snapshot | None = None
@@ -114,6 +117,9 @@ class MemoryWatch:
             f"RSS {rss() / MIB:.1f}",
             f"traced {traced / MIB:.1f}",
         ]
+        if self.trim and self.libc is not None:
+            self.libc.malloc_trim(0)
+            parts.append(f"RSS after malloc_trim {rss() / MIB:.1f}")
         if self.libc is not None:
             info = self.libc.mallinfo2()
             parts.append(
