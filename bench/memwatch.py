@@ -136,19 +136,19 @@ class MemoryWatch:
     async def outbox(self) -> str:
         from hashcart.store.schema import outbox
 
-        now = time.time()
-        query = sa.select(
-            outbox.c.status,
-            outbox.c.next_attempt_at > now,
-            sa.func.count(),
-        ).group_by(outbox.c.status, outbox.c.next_attempt_at > now)
+        waiting = sa.case((outbox.c.next_attempt_at > time.time(), 1), else_=0)
+        query = sa.select(outbox.c.status, sa.func.count(), sa.func.sum(waiting)).group_by(
+            outbox.c.status
+        )
         try:
             async with self.hashcart.engine.connect() as conn:
                 rows = list(await conn.execute(query))
         except Exception as exc:  # a reading, never a reason to stop the server
             return f"unreadable ({exc!r})"
-        counts = {f"{status}{' later' if later else ''}": n for status, later, n in rows}
-        return ", ".join(f"{key} {n}" for key, n in sorted(counts.items()))
+        return ", ".join(
+            f"{status} {n}" + (f" ({later} not due yet)" if later else "")
+            for status, n, later in sorted(rows)
+        )
 
     def take_mark(self, name: str) -> None:
         gc.collect()
