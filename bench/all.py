@@ -264,11 +264,15 @@ async def growth(args: argparse.Namespace, db: str) -> None:
             ends = time.monotonic() + 60 * args.minutes
             async with LoadGenerator(url, deliveries.body, deliveries.sign) as load:
                 while time.monotonic() < ends:
+                    cpu = time.process_time()
                     result = await load.open_loop(rate=100, total=3000)
                     samples.append(server.rss())
+                    # This process is the load and X: when it runs out of CPU, the node waits.
                     print(
                         f"  {len(samples) - 1:3d} × 30 s: {mib(samples[-1])} MiB "
-                        f"({result.ok}/{result.sent} ok)",
+                        f"({result.ok}/{result.sent} ok in {result.seconds:.0f} s; replies "
+                        f"{len(x.posted)}/{len(deliveries.sent_at)}; load and X CPU "
+                        f"{100 * (time.process_time() - cpu) / result.seconds:.0f} %)",
                         flush=True,
                     )
             await twitter.drain(deliveries, args.drain)

@@ -34,6 +34,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
+import memwatch
 import serve
 from loadgen import LoadGenerator, percentile
 
@@ -67,7 +68,10 @@ async def serve_hashcart(port: int, db: str, env: dict[str, str], sizes: tuple[i
     ) as hc:
         ids = [who["id_str"] for who in USERS[: sizes[0]]]
         await serve.seed_hashcart(hc, "twitter", ids, sizes[1])
+        watch = memwatch.start(hc.hashcart)
         await serve.ready_and_wait()
+        if watch is not None:
+            watch.cancel()
 
 
 async def serve_reference(port: int, db: str, env: dict[str, str], _sizes: tuple[int, int]) -> None:

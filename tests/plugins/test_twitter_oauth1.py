@@ -8,6 +8,8 @@ from oauthlib.oauth1.rfc5849.utils import parse_authorization_header
 
 from hashcart_twitter import oauth1
 from hashcart_twitter.oauth1 import UrlSigner
+from hashcart_twitter.testing import XStandin
+from hashcart_twitter.testing.records import NONCES_KEPT, _Validator
 
 CREDENTIALS = ("consumer key", "consumer/secret&1", "123-access token", "token secret+é")
 
@@ -45,3 +47,17 @@ def test_every_header_has_a_fresh_nonce() -> None:
 
     nonces = {dict(parse_authorization_header(h))["oauth_nonce"] for h in headers}
     assert len(nonces) == 3
+
+
+def test_the_x_standin_prunes_its_nonces_once_per_doubling() -> None:
+    """Past NONCES_KEPT signed calls in 15 minutes, a fixed threshold re-read every nonce on every
+    call (17 ms each): the stand-in fell behind nine minutes into a 100/s bench (issue 17)."""
+    validator = _Validator(XStandin())
+    prunes = 0
+    for n in range(NONCES_KEPT + 5_000):
+        store = validator._nonces
+        assert validator.validate_timestamp_and_nonce("key", "1700000000", f"nonce-{n}", None)
+        prunes += validator._nonces is not store
+
+    assert prunes <= 1
+    assert not validator.validate_timestamp_and_nonce("key", "1700000000", "nonce-3", None)
