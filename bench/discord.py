@@ -55,6 +55,7 @@ def asin(index: int) -> str:
 async def serve(db: str, products: int, user_ids: list[str]) -> None:
     import hashcart_discord
     from hashcart.catalog import CatalogEntry
+    from hashcart.loop import tune_collector
     from hashcart.testing import running_hashcart
 
     async with running_hashcart(plugins=[hashcart_discord], database_url=db) as hc:
@@ -65,6 +66,7 @@ async def serve(db: str, products: int, user_ids: list[str]) -> None:
         await hc.hashcart.catalog.upsert(entries)
         for user_id in user_ids:
             await hc.link(f"bench-{user_id}", "discord", user_id)
+        tune_collector()  # as `hashcart serve` does once started
         print("READY", flush=True)
         await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)
 

@@ -85,6 +85,7 @@ class NeverFetchedPlugin:
 async def serve_hashcart(port: int, db: str, env: dict[str, str], sizes: tuple[int, int]) -> None:
     import hashcart_slack
     from hashcart.catalog import CatalogEntry
+    from hashcart.loop import tune_collector
     from hashcart.testing import running_hashcart
 
     user_count, products = sizes
@@ -108,6 +109,7 @@ async def serve_hashcart(port: int, db: str, env: dict[str, str], sizes: tuple[i
                 for n in range(products)
             ]
             await hc.hashcart.catalog.store_fetched(fetched)
+        tune_collector()  # as `hashcart serve` does once started
         await serve.ready_and_wait()
 
 

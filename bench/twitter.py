@@ -60,6 +60,7 @@ USERS = [user(f"bench{n}", str(1_000_000_000 + n)) for n in range(5000)]
 
 async def serve_hashcart(port: int, db: str, env: dict[str, str], sizes: tuple[int, int]) -> None:
     import hashcart_twitter
+    from hashcart.loop import tune_collector
     from hashcart.testing import running_hashcart
 
     env = {**env, "HASHCART_LOG_LEVEL": "WARNING"}
@@ -69,6 +70,7 @@ async def serve_hashcart(port: int, db: str, env: dict[str, str], sizes: tuple[i
         ids = [who["id_str"] for who in USERS[: sizes[0]]]
         await serve.seed_hashcart(hc, "twitter", ids, sizes[1])
         watch = memwatch.start(hc.hashcart)
+        tune_collector()  # as `hashcart serve` does once started
         await serve.ready_and_wait()
         if watch is not None:
             watch.cancel()
