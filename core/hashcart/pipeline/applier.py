@@ -202,30 +202,7 @@ class Applier:
             for change in changes:
                 if change is not None:
                     firsts.setdefault(change.command.event_key, change)
-            # Claiming the event ids first makes a concurrent copy of an event (another worker,
-            # another node) wait for this transaction and then find the id taken.
-            claims = [
-                {
-                    "event_key": key,
-                    "platform": item.command.platform,
-                    "action": item.command.action.value,
-                    "outcome": "pending",
-                    "created_at": now,
-                }
-                for key, item in firsts.items()
-            ]
-            claimed = (
-                set(
-                    (
-                        await conn.execute(
-                            statements.claim_events, statements.claim_parameters(claims)
-                        )
-                    ).scalars()
-                )
-                if claims
-                else set()
-            )
-            known = await self._accounts(conn, list(firsts.values()))
+            claimed, known = await self._claim(conn, list(firsts.values()), now)
             account_ids = sorted({account.id for account in known.values()})
             rows: Iterable[Any] = (
                 await conn.execute(statements.carts, {"ids": account_ids}) if account_ids else []
@@ -279,13 +256,23 @@ class Applier:
                 changes[index] = replace(batch[index], command=versioned)
         return changes
 
-    async def _accounts(
-        self, conn: AsyncConnection, batch: Sequence[Prepared]
-    ) -> dict[tuple[str, str], Account]:
-        pairs = {(item.command.platform, item.command.user_id) for item in batch}
+    async def _claim(
+        self, conn: AsyncConnection, firsts: Sequence[Prepared], now: float
+    ) -> tuple[set[str], dict[tuple[str, str], Account]]:
+        """The event ids claimed and the accounts locked. Claiming first makes a concurrent copy
+        of an event (another worker, another node) wait for this transaction and then find the
+        id taken, and keeps a group that waits so from holding account locks meanwhile."""
+        if not firsts:
+            return set(), {}
+        pairs = {(item.command.platform, item.command.user_id) for item in firsts}
+        claims = [
+            {"event_key": item.command.event_key, "platform": item.command.platform,
+             "action": item.command.action.value, "outcome": "pending", "created_at": now}
+            for item in firsts
+        ]  # fmt: skip
         user_ids = sorted({user_id for _, user_id in pairs})
-        rows = await conn.execute(self.statements.accounts, {"user_ids": user_ids})
-        return {
+        claimed, rows = await self.statements.claim_and_lock(conn, claims, user_ids)
+        return claimed, {
             (r.platform, r.user_id): Account(r.id, r.dm_only, r.locale, r.language)
             for r in rows
             if (r.platform, r.user_id) in pairs

@@ -6,6 +6,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from hashcart.states import set_absent_statement, set_present_statement
 from hashcart.store import one_of
@@ -125,14 +126,33 @@ class Statements:
                 detail=sa.bindparam("detail"),
             )
         )
+        if postgres:
+            # One statement: the claims first (rows come back in the order they are made).
+            made, locked = self.claim_events.cte("claimed"), self.accounts.cte("locked")
+            self._claim_and_lock = sa.union_all(
+                sa.select(
+                    made.c.event_key.label("claimed"), *(sa.null().label(c.name) for c in locked.c)
+                ),
+                sa.select(sa.null(), *locked.c),
+            )
         self.queue_replies = sa.insert(outbox)
         self.set_present = set_present_statement(insert)
         self.set_absent = set_absent_statement()
 
-    def claim_parameters(self, claims: list[dict[str, Any]]) -> Any:
-        """`claim_events`' parameters for rows that share their outcome and time."""
+    async def claim_and_lock(
+        self, conn: AsyncConnection, claims: list[dict[str, Any]], user_ids: list[str]
+    ) -> tuple[set[str], list[Any]]:
+        """The event keys claimed and the accounts of `user_ids`, locked: one round trip on
+        PostgreSQL."""
         if not self._claim_from_arrays:
-            return claims
+            claimed = set((await conn.execute(self.claim_events, claims)).scalars())
+            return claimed, list(await conn.execute(self.accounts, {"user_ids": user_ids}))
+        parameters = {**self.claim_parameters(claims), "user_ids": user_ids}
+        rows = list(await conn.execute(self._claim_and_lock, parameters))
+        return {row.claimed for row in rows if row.claimed}, [row for row in rows if row.id]
+
+    def claim_parameters(self, claims: list[dict[str, Any]]) -> dict[str, Any]:
+        """`claim_events`' parameters (PostgreSQL) for rows that share their outcome and time."""
         return {
             "event_key": [row["event_key"] for row in claims],
             "platform": [row["platform"] for row in claims],
