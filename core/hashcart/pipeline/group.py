@@ -53,9 +53,7 @@ class Group:
             (statements.settle_events, self.events),
             (statements.queue_replies, self.replies),
         ]
-        for statement, rows in writes:
-            if rows:
-                await conn.execute(statement, rows)
+        await statements.write(conn, writes)
         for account_id, expires in self.forget_asked.items():
             await conn.execute(
                 statements.kv_put,

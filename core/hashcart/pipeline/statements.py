@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import sqlalchemy as sa
@@ -97,21 +98,15 @@ class Statements:
         if postgres:
             # From arrays: one statement for any number of events, where a list of rows with
             # RETURNING is written as one VALUES row per event, a statement to prepare per count.
-            columns = ("event_key", "platform", "action")
-            rows = (
-                sa.func.unnest(*(sa.bindparam(name, type_=ARRAY(sa.String())) for name in columns))
-                .table_valued(*columns)
-                .render_derived()
-            )
+            rows = _arrays("", events, ("event_key", "platform", "action"))
             claim = claim.from_select(
-                [*columns, "outcome", "created_at"],
+                [*rows.c.keys(), "outcome", "created_at"],
                 sa.select(
-                    *(rows.c[name] for name in columns),
+                    *rows.c,
                     sa.bindparam("outcome", type_=sa.String()),
                     sa.bindparam("created_at", type_=sa.Float()),
                 ),
             )
-        self._claim_from_arrays = postgres
         self.claim_events = claim.on_conflict_do_nothing(
             index_elements=[events.c.event_key]
         ).returning(events.c.event_key)
@@ -136,15 +131,35 @@ class Statements:
                 sa.select(sa.null(), *locked.c),
             )
         self.queue_replies = sa.insert(outbox)
+        self._postgres = postgres
+        if postgres:
+            self._written_together = _written_together(self)
         self.set_present = set_present_statement(insert)
         self.set_absent = set_absent_statement()
+
+    async def write(self, conn: AsyncConnection, writes: list[tuple[Any, list[Row]]]) -> None:
+        """Each statement run for its rows (an `executemany`, one round trip each). On
+        PostgreSQL the cart lines, the settled events and the queued replies, what nearly every
+        group writes, go as one statement of data-modifying CTEs fed by arrays: one round trip."""
+        if self._postgres:
+            together, kinds = self._written_together
+            if any(rows for statement, rows in writes if statement in kinds):
+                parameters: dict[str, Any] = {}
+                for statement, rows in writes:
+                    if statement in kinds:
+                        parameters.update(_columns(*kinds[statement], rows))
+                await conn.execute(together, parameters)
+            writes = [(statement, rows) for statement, rows in writes if statement not in kinds]
+        for statement, rows in writes:
+            if rows:
+                await conn.execute(statement, rows)
 
     async def claim_and_lock(
         self, conn: AsyncConnection, claims: list[dict[str, Any]], user_ids: list[str]
     ) -> tuple[set[str], list[Any]]:
         """The event keys claimed and the accounts of `user_ids`, locked: one round trip on
         PostgreSQL."""
-        if not self._claim_from_arrays:
+        if not self._postgres:
             claimed = set((await conn.execute(self.claim_events, claims)).scalars())
             return claimed, list(await conn.execute(self.accounts, {"user_ids": user_ids}))
         parameters = {**self.claim_parameters(claims), "user_ids": user_ids}
@@ -160,3 +175,71 @@ class Statements:
             "outcome": claims[0]["outcome"],
             "created_at": claims[0]["created_at"],
         }
+
+
+Row = dict[str, Any]
+#: A cart line's columns that a change may touch.
+_LINE = ("title", "price_cents", "currency", "quantity", "url", "image_url", "priced_at", "updated_at")  # fmt: skip
+
+
+#: The JSON columns among those written from arrays (outbox's), which travel as text.
+_JSON = frozenset({"target", "extra", "outcome"})
+
+
+def _arrays(prefix: str, table: sa.Table, keys: tuple[str, ...]) -> Any:
+    """Rows from one array per key (named `prefix` + key; a `b_` key matches the column it
+    names). Strings go unbounded, so a value too long fails on its column as in a plain INSERT
+    rather than being cut by a cast."""
+    types = [table.c[key.removeprefix("b_")].type for key in keys]
+    arrays = (
+        sa.bindparam(prefix + key, type_=ARRAY(kind if _scalar(kind) else sa.String()))
+        for key, kind in zip(keys, types, strict=True)
+    )
+    return sa.func.unnest(*arrays).table_valued(*keys).render_derived(name=prefix or "rows")
+
+
+def _scalar(kind: Any) -> bool:
+    return isinstance(kind, sa.Integer | sa.Float)
+
+
+def _columns(prefix: str, table: sa.Table, keys: tuple[str, ...], rows: list[Row]) -> Row:
+    """`rows` as the arrays `_arrays` reads."""
+    parameters = {prefix + key: [row[key] for row in rows] for key in keys}
+    for key in _JSON.intersection(keys):
+        parameters[prefix + key] = [json.dumps(value) for value in parameters[prefix + key]]
+    return parameters
+
+
+def _written_together(statements: Statements) -> tuple[Any, dict[Any, tuple[Any, ...]]]:
+    """The statement writing a group's lines, events and replies at once, and for each of the
+    statements it stands for, how its rows become its arrays."""
+    reply = tuple(column.name for column in outbox.c if column.name != "id")
+    settled = ("user_id", "account_id", "product_id", "outcome", "detail")
+    kinds: dict[Any, tuple[Any, ...]] = {
+        statements.insert_lines: ("il_", cart_items, (
+            "account_id", "product_id", *_LINE, "added_via", "added_at")),
+        statements.update_lines: ("ul_", cart_items, ("b_account_id", "b_product_id", *_LINE)),
+        statements.delete_lines: ("dl_", cart_items, ("b_account_id", "b_product_id")),
+        statements.settle_events: ("se_", events, ("b_event_key", *settled)),
+        statements.queue_replies: ("qr_", outbox, reply),
+    }  # fmt: skip
+    new, changed, gone, done, replies = (_arrays(*spec) for spec in kinds.values())
+    writes = [
+        sa.insert(cart_items).from_select(list(new.c.keys()), sa.select(*new.c)),
+        sa.update(cart_items)
+        .where(cart_items.c.account_id == changed.c.b_account_id,
+               cart_items.c.product_id == changed.c.b_product_id)
+        .values({key: changed.c[key] for key in _LINE}),
+        sa.delete(cart_items).where(cart_items.c.account_id == gone.c.b_account_id,
+                                    cart_items.c.product_id == gone.c.b_product_id),
+        sa.update(events)
+        .where(events.c.event_key == done.c.b_event_key)
+        .values({key: done.c[key] for key in settled}),
+        sa.insert(outbox).from_select(reply, sa.select(*(
+            sa.cast(replies.c[key], sa.JSON) if key in _JSON else replies.c[key] for key in reply
+        ))),
+    ]  # fmt: skip
+    together = sa.select(sa.literal_column("1")).add_cte(
+        *(write.cte(f"w{index}") for index, write in enumerate(writes))
+    )
+    return together, kinds
