@@ -179,11 +179,9 @@ class Statements:
 
 Row = dict[str, Any]
 #: A cart line's columns that a change may touch.
-_LINE = ("title", "price_cents", "currency", "quantity", "url", "image_url", "priced_at", "updated_at")  # fmt: skip
-
-
-#: The JSON columns among those written from arrays (outbox's), which travel as text.
-_JSON = frozenset({"target", "extra", "outcome"})
+_LINE = (
+    "title", "price_cents", "currency", "quantity", "url", "image_url", "priced_at", "updated_at"
+)  # fmt: skip
 
 
 def _arrays(prefix: str, table: sa.Table, keys: tuple[str, ...]) -> Any:
@@ -202,11 +200,17 @@ def _scalar(kind: Any) -> bool:
     return isinstance(kind, sa.Integer | sa.Float)
 
 
+def _is_json(column: sa.Column[Any]) -> bool:
+    """JSON travels as text, cast back in the statement."""
+    return isinstance(column.type, sa.JSON)
+
+
 def _columns(prefix: str, table: sa.Table, keys: tuple[str, ...], rows: list[Row]) -> Row:
     """`rows` as the arrays `_arrays` reads."""
     parameters = {prefix + key: [row[key] for row in rows] for key in keys}
-    for key in _JSON.intersection(keys):
-        parameters[prefix + key] = [json.dumps(value) for value in parameters[prefix + key]]
+    for key in keys:
+        if _is_json(table.c[key.removeprefix("b_")]):
+            parameters[prefix + key] = [json.dumps(value) for value in parameters[prefix + key]]
     return parameters
 
 
@@ -236,7 +240,8 @@ def _written_together(statements: Statements) -> tuple[Any, dict[Any, tuple[Any,
         .where(events.c.event_key == done.c.b_event_key)
         .values({key: done.c[key] for key in settled}),
         sa.insert(outbox).from_select(reply, sa.select(*(
-            sa.cast(replies.c[key], sa.JSON) if key in _JSON else replies.c[key] for key in reply
+            sa.cast(replies.c[key], sa.JSON) if _is_json(outbox.c[key]) else replies.c[key]
+            for key in reply
         ))),
     ]  # fmt: skip
     together = sa.select(sa.literal_column("1")).add_cte(
