@@ -40,6 +40,11 @@ log = logging.getLogger(__name__)
 
 #: Failures of its own making after which a command is parked instead of retried.
 POISON_TRIES = 3
+#: Under load a group that waits this long before it gathers takes in more commands: fewer
+#: transactions and round trips per command for a few milliseconds more each. Only after a
+#: group of at least `LINGER_AFTER`, so a quiet server applies at once.
+LINGER_SECONDS = 0.003
+LINGER_AFTER = 4
 
 
 class Applier:
@@ -55,6 +60,8 @@ class Applier:
         self._in_flight = 0
         self._idle = asyncio.Event()
         self._idle.set()
+        self._gathering = asyncio.Lock()
+        self._last_size = 0
         self.statements = Statements(self.insert, is_postgres(self._engine))
 
     def insert(self, table: sa.Table) -> Any:
@@ -100,10 +107,16 @@ class Applier:
 
     async def _work(self) -> None:
         while True:
-            batch = [await self._queue.get()]
-            while len(batch) < self._max_batch and not self._queue.empty():
-                batch.append(self._queue.get_nowait())
+            # One worker gathers at a time while the others apply: a lingering worker's group
+            # is not split by an idle one taking the first command that arrives.
+            async with self._gathering:
+                batch = [await self._queue.get()]
+                if self._last_size >= LINGER_AFTER:
+                    await asyncio.sleep(LINGER_SECONDS)
+                while len(batch) < self._max_batch and not self._queue.empty():
+                    batch.append(self._queue.get_nowait())
             batch = [item for item in batch if not item.withdrawn]
+            self._last_size = len(batch)
             for item in batch:
                 item.taken = True
             if not batch:
@@ -203,7 +216,10 @@ class Applier:
                 if change is not None:
                     firsts.setdefault(change.command.event_key, change)
             claimed, known = await self._claim(conn, list(firsts.values()), now)
-            account_ids = sorted({account.id for account in known.values()})
+            # Only the carts of commands that will be applied: a redelivery reads nothing.
+            applied = {(f.command.platform, f.command.user_id) for f in firsts.values()
+                       if f.command.event_key in claimed}  # fmt: skip
+            account_ids = sorted({account.id for key, account in known.items() if key in applied})
             rows: Iterable[Any] = (
                 await conn.execute(statements.carts, {"ids": account_ids}) if account_ids else []
             )
