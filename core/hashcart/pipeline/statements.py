@@ -214,12 +214,16 @@ def _columns(prefix: str, table: sa.Table, keys: tuple[str, ...], rows: list[Row
     return parameters
 
 
-def _written_together(statements: Statements) -> tuple[Any, dict[Any, tuple[Any, ...]]]:
+#: How a statement's rows become arrays: their prefix, the table and the keys of a row.
+_Arrays = tuple[str, sa.Table, tuple[str, ...]]
+
+
+def _written_together(statements: Statements) -> tuple[Any, dict[Any, _Arrays]]:
     """The statement writing a group's lines, events and replies at once, and for each of the
     statements it stands for, how its rows become its arrays."""
     reply = tuple(column.name for column in outbox.c if column.name != "id")
     settled = ("user_id", "account_id", "product_id", "outcome", "detail")
-    kinds: dict[Any, tuple[Any, ...]] = {
+    kinds: dict[Any, _Arrays] = {
         statements.insert_lines: ("il_", cart_items, (
             "account_id", "product_id", *_LINE, "added_via", "added_at")),
         statements.update_lines: ("ul_", cart_items, ("b_account_id", "b_product_id", *_LINE)),
@@ -228,7 +232,7 @@ def _written_together(statements: Statements) -> tuple[Any, dict[Any, tuple[Any,
         statements.queue_replies: ("qr_", outbox, reply),
     }  # fmt: skip
     new, changed, gone, done, replies = (_arrays(*spec) for spec in kinds.values())
-    writes = [
+    writes: list[Any] = [
         sa.insert(cart_items).from_select(list(new.c.keys()), sa.select(*new.c)),
         sa.update(cart_items)
         .where(cart_items.c.account_id == changed.c.b_account_id,
@@ -244,7 +248,7 @@ def _written_together(statements: Statements) -> tuple[Any, dict[Any, tuple[Any,
             for key in reply
         ))),
     ]  # fmt: skip
-    together = sa.select(sa.literal_column("1")).add_cte(
+    together: Any = sa.select(sa.literal_column("1")).add_cte(
         *(write.cte(f"w{index}") for index, write in enumerate(writes))
     )
     return together, kinds
