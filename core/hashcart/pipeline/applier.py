@@ -141,6 +141,9 @@ class Applier:
             for item in batch:
                 await self._run([item])
             return
+        self._recorded(batch, outcomes)
+
+    def _recorded(self, batch: list[Prepared], outcomes: list[Outcome]) -> None:
         for item, outcome in zip(batch, outcomes, strict=True):
             if item.future is not None and not item.future.done():
                 item.future.set_result(outcome)
@@ -165,28 +168,21 @@ class Applier:
             outcome = await self._count_or_park(item, exc)
         except Exception as second:
             log.warning("command %s could not be parked: %s", key, describe_failure(second))
-            self._fail(item, exc)
-            return
+            outcome = None
         if outcome is None:
             self._fail(item, exc)
-            return
-        if item.future is not None and not item.future.done():
-            item.future.set_result(outcome)
-        self._hashcart.after_commit([item], [outcome])
+        else:
+            self._recorded([item], [outcome])
 
     async def _count_or_park(self, item: Prepared, exc: Exception) -> Outcome | None:
-        command = item.command
+        command, key = item.command, item.command.event_key
         now = time.time()
         async with self._hashcart.writing(), self._engine.begin() as conn:
-            tries = (
-                await conn.execute(
-                    self.statements.count_hit,
-                    {"key": f"poison:{command.event_key}", "window_start": 0, "count": 1},
-                )
-            ).scalar_one()
+            poison = {"key": f"poison:{key}", "window_start": 0, "count": 1}
+            tries = await conn.scalar(self.statements.count_hit, poison)
             if tries < POISON_TRIES:
                 return None
-            if await conn.scalar(self.statements.recorded, {"keys": [command.event_key]}):
+            if await conn.scalar(self.statements.recorded, {"keys": [key]}):
                 return Outcome(OutcomeCode.DUPLICATE, silent=True)
             outcome = Outcome(OutcomeCode.FAILED, {"error": describe_failure(exc)})
             row = event_row(command, None, outcome, now)
@@ -197,12 +193,7 @@ class Applier:
             text = self._hashcart.translate(locale, "reply.failed")
             reply = plain_reply_row(command, outcome, text, now)
             await conn.execute(self.statements.queue_replies, [reply])
-        log.error(
-            "command %s parked after %d failures: %s",
-            command.event_key,
-            tries,
-            describe_failure(exc),
-        )
+        log.error("command %s parked after %d failures: %s", key, tries, describe_failure(exc))
         return outcome
 
     async def _apply_group(self, batch: Sequence[Prepared]) -> list[Outcome]:

@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from hashcart.pipeline.carts import CHANGEABLE
 from hashcart.states import set_absent_statement, set_present_statement
 from hashcart.store import one_of
 from hashcart.store.counters import PEEK, hit_statement
@@ -63,34 +64,22 @@ class Statements:
             identities.c.platform == sa.bindparam("b_platform"),
             identities.c.user_id == sa.bindparam("b_user_id"),
         )
-        self.privacy = (
-            sa.update(accounts)
-            .where(accounts.c.id == sa.bindparam("b_id"))
-            .values(dm_only=sa.bindparam("dm_only"))
-        )
-        self.language = (
-            sa.update(accounts)
-            .where(accounts.c.id == sa.bindparam("b_id"))
-            .values(language=sa.bindparam("language"))
-        )
+        # An UPDATE without values sets the columns its rows name (`dm_only`, `language`).
+        self.privacy = sa.update(accounts).where(accounts.c.id == sa.bindparam("b_id"))
+        self.language = sa.update(accounts).where(accounts.c.id == sa.bindparam("b_id"))
         kv = insert(plugin_kv)
         self.kv_put = kv.on_conflict_do_update(
             index_elements=[plugin_kv.c.namespace, plugin_kv.c.key],
             set_={"value": kv.excluded.value, "expires_at": kv.excluded.expires_at},
         )
         self.orders = sa.insert(orders)
-        self.kv_get = sa.select(plugin_kv.c.expires_at, plugin_kv.c.value).where(
+        same_key = sa.and_(
             plugin_kv.c.namespace == sa.bindparam("namespace"),
             plugin_kv.c.key == sa.bindparam("key"),
         )
-        self.kv_expiry = sa.select(plugin_kv.c.expires_at).where(
-            plugin_kv.c.namespace == sa.bindparam("namespace"),
-            plugin_kv.c.key == sa.bindparam("key"),
-        )
-        self.kv_delete = sa.delete(plugin_kv).where(
-            plugin_kv.c.namespace == sa.bindparam("namespace"),
-            plugin_kv.c.key == sa.bindparam("key"),
-        )
+        self.kv_get = sa.select(plugin_kv.c.expires_at, plugin_kv.c.value).where(same_key)
+        self.kv_expiry = sa.select(plugin_kv.c.expires_at).where(same_key)
+        self.kv_delete = sa.delete(plugin_kv).where(same_key)
         self.tokens = sa.insert(link_tokens)
         self.pending = sa.insert(pending_commands)
         self.record_events = sa.insert(events)
@@ -110,16 +99,8 @@ class Statements:
         self.claim_events = claim.on_conflict_do_nothing(
             index_elements=[events.c.event_key]
         ).returning(events.c.event_key)
-        self.settle_events = (
-            sa.update(events)
-            .where(events.c.event_key == sa.bindparam("b_event_key"))
-            .values(
-                user_id=sa.bindparam("user_id"),
-                account_id=sa.bindparam("account_id"),
-                product_id=sa.bindparam("product_id"),
-                outcome=sa.bindparam("outcome"),
-                detail=sa.bindparam("detail"),
-            )
+        self.settle_events = sa.update(events).where(
+            events.c.event_key == sa.bindparam("b_event_key")
         )
         if postgres:
             # One statement: the claims first (rows come back in the order they are made).
@@ -162,26 +143,15 @@ class Statements:
         if not self._postgres:
             claimed = set((await conn.execute(self.claim_events, claims)).scalars())
             return claimed, list(await conn.execute(self.accounts, {"user_ids": user_ids}))
-        parameters = {**self.claim_parameters(claims), "user_ids": user_ids}
+        claim = _columns("", events, ("event_key", "platform", "action"), claims)
+        parameters = {**claims[0], **claim, "user_ids": user_ids}  # outcome, created_at shared
         rows = list(await conn.execute(self._claim_and_lock, parameters))
         return {row.claimed for row in rows if row.claimed}, [row for row in rows if row.id]
 
-    def claim_parameters(self, claims: list[dict[str, Any]]) -> dict[str, Any]:
-        """`claim_events`' parameters (PostgreSQL) for rows that share their outcome and time."""
-        return {
-            "event_key": [row["event_key"] for row in claims],
-            "platform": [row["platform"] for row in claims],
-            "action": [row["action"] for row in claims],
-            "outcome": claims[0]["outcome"],
-            "created_at": claims[0]["created_at"],
-        }
-
 
 Row = dict[str, Any]
-#: A cart line's columns that a change may touch.
-_LINE = (
-    "title", "price_cents", "currency", "quantity", "url", "image_url", "priced_at", "updated_at"
-)  # fmt: skip
+_JSON = {column.name for column in outbox.c if isinstance(column.type, sa.JSON)}
+_LINE = (*CHANGEABLE, "updated_at")
 
 
 def _arrays(prefix: str, table: sa.Table, keys: tuple[str, ...]) -> Any:
@@ -189,29 +159,22 @@ def _arrays(prefix: str, table: sa.Table, keys: tuple[str, ...]) -> Any:
     names). Strings go unbounded, so a value too long fails on its column as in a plain INSERT
     rather than being cut by a cast."""
     types = [table.c[key.removeprefix("b_")].type for key in keys]
+    scalar = (sa.Integer, sa.Float)
     arrays = (
-        sa.bindparam(prefix + key, type_=ARRAY(kind if _scalar(kind) else sa.String()))
+        sa.bindparam(prefix + key, type_=ARRAY(kind if isinstance(kind, scalar) else sa.String()))
         for key, kind in zip(keys, types, strict=True)
     )
     return sa.func.unnest(*arrays).table_valued(*keys).render_derived(name=prefix or "rows")
 
 
-def _scalar(kind: Any) -> bool:
-    return isinstance(kind, sa.Integer | sa.Float)
-
-
-def _is_json(column: sa.Column[Any]) -> bool:
-    """JSON travels as text, cast back in the statement."""
-    return isinstance(column.type, sa.JSON)
-
-
 def _columns(prefix: str, table: sa.Table, keys: tuple[str, ...], rows: list[Row]) -> Row:
-    """`rows` as the arrays `_arrays` reads."""
-    parameters = {prefix + key: [row[key] for row in rows] for key in keys}
-    for key in keys:
-        if _is_json(table.c[key.removeprefix("b_")]):
-            parameters[prefix + key] = [json.dumps(value) for value in parameters[prefix + key]]
-    return parameters
+    """`rows` as the arrays `_arrays` reads; JSON as text, cast back in the statement."""
+    return {
+        prefix + key: [json.dumps(row[key]) for row in rows]
+        if isinstance(table.c[key.removeprefix("b_")].type, sa.JSON)
+        else [row[key] for row in rows]
+        for key in keys
+    }
 
 
 #: How a statement's rows become arrays: their prefix, the table and the keys of a row.
@@ -244,7 +207,7 @@ def _written_together(statements: Statements) -> tuple[Any, dict[Any, _Arrays]]:
         .where(events.c.event_key == done.c.b_event_key)
         .values({key: done.c[key] for key in settled}),
         sa.insert(outbox).from_select(reply, sa.select(*(
-            sa.cast(replies.c[key], sa.JSON) if _is_json(outbox.c[key]) else replies.c[key]
+            sa.cast(replies.c[key], sa.JSON) if key in _JSON else replies.c[key]
             for key in reply
         ))),
     ]  # fmt: skip
