@@ -67,7 +67,9 @@ class ReplySender(DrainingWorker):
             super().start()
 
     async def drain_once(self) -> int:
-        """Claim due replies and send them; returns how many rows were handled."""
+        """Claim due replies and send them; returns how many went out. After a drain where every
+        send failed the worker does not claim again at once: those replies come back at their
+        retry time, and whatever else is due at the next wake or poll."""
         rows = await self._claim()
         if not rows:
             return 0
@@ -79,7 +81,7 @@ class ReplySender(DrainingWorker):
             *(self._send_in_order(group, results) for group in by_recipient.values())
         )
         await self._record(results)
-        return len(rows)
+        return sum(error is None for *_, error in results)
 
     async def _claim(self) -> list[Any]:
         """Lease due replies in one statement, so it needs no transaction of its own (one round
