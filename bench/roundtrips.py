@@ -36,12 +36,14 @@ class Counts:
         self.round_trips: Counter[str] = Counter()
         self.texts: Counter[str] = Counter()
         self.prepared: Counter[str] = Counter()
+        self.queries: Counter[str] = Counter()
 
     def reset(self) -> None:
         self.events.clear()
         self.round_trips.clear()
         self.texts.clear()
         self.prepared.clear()
+        self.queries.clear()
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -53,6 +55,7 @@ class Counts:
             "round_trips_by_call": dict(self.round_trips),
             "top_statements": dict(self.texts.most_common(12)),
             "top_prepared": dict(self.prepared.most_common(8)),
+            "simple_queries": dict(self.queries.most_common(8)),
         }
 
 
@@ -73,6 +76,8 @@ class CountingProtocol:
                 COUNTER.round_trips[name] += 1
                 if name == "prepare" and len(args) > 1 and isinstance(args[1], str):
                     COUNTER.prepared[" ".join(args[1].split())[:90]] += 1
+                if name == "query" and args and isinstance(args[0], str):
+                    COUNTER.queries[" ".join(args[0].split())[:40]] += 1
                 return value(*args, **kwargs)
 
             return counted

@@ -10,6 +10,7 @@ backoff, until it has been tried for `HASHCART_RETRY_GIVE_UP_MINUTES`.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 from collections import defaultdict
@@ -66,7 +67,9 @@ class ReplySender(DrainingWorker):
             super().start()
 
     async def drain_once(self) -> int:
-        """Claim due replies and send them; returns how many rows were handled."""
+        """Claim due replies and send them; returns how many went out. After a drain where every
+        send failed the worker does not claim again at once: those replies come back at their
+        retry time, and whatever else is due at the next wake or poll."""
         rows = await self._claim()
         if not rows:
             return 0
@@ -78,67 +81,64 @@ class ReplySender(DrainingWorker):
             *(self._send_in_order(group, results) for group in by_recipient.values())
         )
         await self._record(results)
-        return len(rows)
+        return sum(error is None for *_, error in results)
 
     async def _claim(self) -> list[Any]:
-        """Lease due replies. A reply is held back while an older one to the same recipient is
-        still unsent (waiting to retry, or leased by another node): order per user."""
+        """Lease due replies in one statement, so it needs no transaction of its own (one round
+        trip on PostgreSQL, however the claim ends). A reply is held back while an older one to
+        the same recipient is still unsent (waiting to retry, or leased by another node): order
+        per user."""
         now = self.clock()
-        platforms = list(self._platforms)
+        async with self._hashcart.writing(), self._engine.connect() as conn:
+            await conn.execution_options(isolation_level="AUTOCOMMIT")
+            rows = list(await conn.execute(self._claim_statement, {"now": now}))
+        rows.sort(key=lambda row: row.id)
+        return rows
+
+    @functools.cached_property
+    def _claim_statement(self) -> sa.Update:
+        now = sa.bindparam("now", type_=sa.Float())
         due = (
             sa.select(outbox.c.id, outbox.c.platform, outbox.c.recipient)
             .where(
                 outbox.c.status == "pending",
                 outbox.c.next_attempt_at <= now,
                 sa.or_(outbox.c.lease_until.is_(None), outbox.c.lease_until < now),
-                outbox.c.platform.in_(platforms),
+                outbox.c.platform.in_(list(self._platforms)),
             )
             .order_by(outbox.c.id)
             .limit(self._batch_size)
         )
         if is_postgres(self._engine):
             due = due.with_for_update(skip_locked=True)
-        postgres = is_postgres(self._engine)
-        async with self._hashcart.writing(), self._engine.begin() as conn:
-            candidates = list(await conn.execute(due))
-            if not candidates:
-                return []
-            # `one_of`: the lists' lengths vary from one claim to the next.
-            unsent = await conn.execute(
-                sa.select(outbox.c.id, outbox.c.platform, outbox.c.recipient).where(
-                    outbox.c.status == "pending",
-                    outbox.c.platform.in_(platforms),
-                    one_of(outbox.c.recipient, "recipients", postgres),
-                    outbox.c.id <= max(row.id for row in candidates),
-                ),
-                {"recipients": sorted({row.recipient for row in candidates})},
+        candidates = due.cte("candidates")
+        older = outbox.alias("older")
+        waiting_in_front = sa.exists().where(
+            older.c.status == "pending",
+            older.c.platform == candidates.c.platform,
+            older.c.recipient == candidates.c.recipient,
+            older.c.id < candidates.c.id,
+            older.c.id.not_in(sa.select(candidates.c.id)),
+        )
+        allowed = sa.select(candidates.c.id).where(~waiting_in_front)
+        return (
+            sa.update(outbox)
+            .where(outbox.c.id.in_(allowed))
+            .values(lease_until=now + LEASE_SECONDS, attempts=outbox.c.attempts + 1)
+            .returning(
+                outbox.c.id,
+                outbox.c.event_key,
+                outbox.c.platform,
+                outbox.c.recipient,
+                outbox.c.target,
+                outbox.c.text,
+                outbox.c.extra,
+                outbox.c.outcome,
+                outbox.c.attempts,
+                outbox.c.created_at,
+                outbox.c.last_error,
             )
-            allowed = _in_order({row.id for row in candidates}, unsent)
-            if not allowed:
-                return []
-            rows = list(
-                await conn.execute(
-                    sa.update(outbox)
-                    .where(one_of(outbox.c.id, "allowed", postgres))
-                    .values(lease_until=now + LEASE_SECONDS, attempts=outbox.c.attempts + 1)
-                    .returning(
-                        outbox.c.id,
-                        outbox.c.event_key,
-                        outbox.c.platform,
-                        outbox.c.recipient,
-                        outbox.c.target,
-                        outbox.c.text,
-                        outbox.c.extra,
-                        outbox.c.outcome,
-                        outbox.c.attempts,
-                        outbox.c.created_at,
-                        outbox.c.last_error,
-                    ),
-                    {"allowed": sorted(allowed)},
-                )
-            )
-        rows.sort(key=lambda row: row.id)
-        return rows
+        )
 
     async def _send_in_order(self, group: list[Any], results: list[_Result]) -> None:
         batches = _merged(group)
@@ -233,20 +233,6 @@ class _Postponed(SendError):
 
 #: (reply id, tries so far, when it was queued, what went wrong or None when it was sent)
 _Result = tuple[int, int, float, SendError | None]
-
-
-def _in_order(candidates: set[int], unsent: Any) -> list[int]:
-    """The candidates that no older unsent reply to the same recipient is waiting in front of."""
-    queues: dict[tuple[str, str], list[int]] = defaultdict(list)
-    for row in unsent:
-        queues[(row.platform, row.recipient)].append(row.id)
-    allowed = []
-    for ids in queues.values():
-        for reply_id in sorted(ids):
-            if reply_id not in candidates:
-                break
-            allowed.append(reply_id)
-    return allowed
 
 
 def _merged(queue: list[Any]) -> list[list[Any]]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any
 
 Row = dict[str, Any]
@@ -26,6 +26,8 @@ class Line:
 
 
 Cart = dict[str, Line]
+#: What a change to a line writes back (its origin, `added_via` and `added_at`, stays).
+CHANGEABLE = ("title", "price_cents", "currency", "quantity", "url", "image_url", "priced_at")
 
 
 class Carts:
@@ -36,11 +38,10 @@ class Carts:
     def __init__(self, rows: Iterable[Any]) -> None:
         self.lines: dict[str, Cart] = {}
         self._before: dict[tuple[str, str], tuple[Any, ...]] = {}
+        names = [field.name for field in fields(Line)]
         for row in rows:
-            line = self.lines.setdefault(row.account_id, {})[row.product_id] = Line(
-                row.title, row.price_cents, row.currency, row.quantity, row.added_via,
-                row.added_at, row.url, row.image_url, row.priced_at,
-            )  # fmt: skip
+            line = Line(**{name: getattr(row, name) for name in names})
+            self.lines.setdefault(row.account_id, {})[row.product_id] = line
             self._before[(row.account_id, row.product_id)] = line.state()
 
     def of(self, account_id: str) -> Cart:
@@ -58,19 +59,12 @@ class Carts:
             account_id, product_id = key
             row = {"account_id": account_id, "product_id": product_id}
             if key not in self._before:
-                inserts.append(
-                    {**row, "title": line.title, "price_cents": line.price_cents,
-                     "currency": line.currency, "quantity": line.quantity,
-                     "added_via": line.added_via, "added_at": line.added_at, "updated_at": now,
-                     "url": line.url, "image_url": line.image_url, "priced_at": line.priced_at}
-                )  # fmt: skip
+                inserts.append({**row, **vars(line), "updated_at": now})
             elif self._before[key] != line.state():
+                changed = {name: getattr(line, name) for name in CHANGEABLE}
                 updates.append(
-                    {"b_account_id": account_id, "b_product_id": product_id,
-                     "quantity": line.quantity, "title": line.title,
-                     "price_cents": line.price_cents, "currency": line.currency,
-                     "url": line.url, "image_url": line.image_url,
-                     "priced_at": line.priced_at, "updated_at": now}
+                    {"b_account_id": account_id, "b_product_id": product_id, **changed,
+                     "updated_at": now}
                 )  # fmt: skip
         for key in self._before:
             if key not in after:

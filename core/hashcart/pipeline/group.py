@@ -52,30 +52,21 @@ class Group:
             (statements.pending, self.pending),
             (statements.settle_events, self.events),
             (statements.queue_replies, self.replies),
+            (statements.orders, self.orders),
         ]
-        for statement, rows in writes:
-            if rows:
-                await conn.execute(statement, rows)
+        await statements.write(conn, writes)
         for account_id, expires in self.forget_asked.items():
-            await conn.execute(
-                statements.kv_put,
-                {"namespace": FORGET, "key": account_id, "value": {}, "expires_at": expires},
-            )
+            forget = {"namespace": FORGET, "key": account_id, "value": {}, "expires_at": expires}
+            await conn.execute(statements.kv_put, forget)
         for account_id, waiting in self.confirmations.items():
+            key = {"namespace": CONFIRM, "key": account_id}
             if waiting is None:
-                await conn.execute(statements.kv_delete, {"namespace": CONFIRM, "key": account_id})
+                await conn.execute(statements.kv_delete, key)
             else:
+                value, expires = waiting
                 await conn.execute(
-                    statements.kv_put,
-                    {
-                        "namespace": CONFIRM,
-                        "key": account_id,
-                        "value": waiting[0],
-                        "expires_at": waiting[1],
-                    },
+                    statements.kv_put, {**key, "value": value, "expires_at": expires}
                 )
-        if self.orders:
-            await conn.execute(statements.orders, self.orders)
         for account_id in self.forgotten:
             await conn.execute(statements.kv_delete, {"namespace": FORGET, "key": account_id})
             await erase_account(conn, account_id)

@@ -33,6 +33,10 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
         return engine
     kwargs.setdefault("pool_size", 20)
     kwargs.setdefault("max_overflow", 10)
+    # The connection back last goes out first: the few a steady load needs stay warm and the
+    # rest sit idle, instead of every checkout taking the one idle longest, which is pinged
+    # (`BEGIN`, `;`, `ROLLBACK`) once the pool is larger than a second's checkouts.
+    kwargs.setdefault("pool_use_lifo", True)
     kwargs.setdefault("connect_args", {"timeout": 10, "command_timeout": 30})
     engine = create_async_engine(url, **kwargs)
     if not kwargs.get("pool_pre_ping"):
