@@ -12,12 +12,13 @@ import time
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from email.utils import format_datetime
-from typing import Any, Self
+from typing import Any
 
 import aiohttp
 from aiohttp import web
 from oauthlib.oauth1 import SignatureOnlyEndpoint
 
+from hashcart.testing.standins import LocalServer
 from hashcart.testing.standins.oauth2 import AuthorizationServer
 from hashcart_twitter.testing.payloads import (
     BOT_SCREEN_NAME,
@@ -39,7 +40,7 @@ from hashcart_twitter.testing.records import (
 )
 
 
-class XStandinBase:
+class XStandinBase(LocalServer):
     consumer_key = "standinconsumerkey"
     access_token = "2244994945-standinaccesstoken"
     access_token_secret = "standin-access-token-secret"
@@ -74,12 +75,10 @@ class XStandinBase:
         self.backfill_allowed = True
         # (when, tweet) for every streamed tweet of the last few minutes: what a backfill sends.
         self._streamed: list[tuple[float, dict[str, Any]]] = []
-        self.url = ""
         self._faults: list[_Fault] = []
         self._streams: list[_Stream] = []
         self._recent: dict[tuple[str, str], float] = {}
         self._endpoint = SignatureOnlyEndpoint(_Validator(self))
-        self._runner: web.AppRunner | None = None
         self._site: web.TCPSite | None = None
         self._host = "127.0.0.1"
         self._port = 0
@@ -118,17 +117,8 @@ class XStandinBase:
         if self._session is not None:
             await self._session.close()
             self._session = None
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-            self._site = None
-
-    async def __aenter__(self) -> Self:
-        await self.start()
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.stop()
+        self._site = None
+        await super().stop()
 
     def env(self, *, mode: str = "webhook", **extra: str) -> dict[str, str]:
         """`HASHCART_TWITTER_*` settings that point a hashcart at this stand-in."""
