@@ -14,7 +14,6 @@ from datetime import UTC, datetime
 from email.utils import format_datetime
 from typing import Any
 
-import aiohttp
 from aiohttp import web
 from oauthlib.oauth1 import SignatureOnlyEndpoint
 
@@ -82,7 +81,6 @@ class XStandinBase(LocalServer):
         self._site: web.TCPSite | None = None
         self._host = "127.0.0.1"
         self._port = 0
-        self._session: aiohttp.ClientSession | None = None
         self._rule_ids = itertools.count(1_500_000_000_000_000_000)
         #: "Sign in with X" (OAuth 2.0 + PKCE); `signin_as(user)` says who is signed in at x.com.
         self.oauth2: AuthorizationServer[dict[str, Any]] = AuthorizationServer(
@@ -114,9 +112,6 @@ class XStandinBase(LocalServer):
 
     async def stop(self) -> None:
         self.drop_streams()
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
         self._site = None
         await super().stop()
 
@@ -239,13 +234,13 @@ class XStandinBase(LocalServer):
         chosen = real if signature is None else signature
         if chosen:
             headers[SIGNATURE_HEADER] = chosen
-        async with self._client_session().post(target_url, data=body, headers=headers) as resp:
+        async with self.delivery_session().post(target_url, data=body, headers=headers) as resp:
             return Delivery(resp.status, await resp.text(), dict(resp.headers))
 
     async def check_crc(self, target_url: str, *, crc_token: str | None = None) -> bool:
         """Run X's challenge-response check against the app; True when it answers correctly."""
         token = crc_token or secrets.token_urlsafe(24)
-        session = self._client_session()
+        session = self.delivery_session()
         async with session.get(target_url, params={"crc_token": token}) as resp:
             if resp.status != 200:
                 return False
@@ -254,11 +249,6 @@ class XStandinBase(LocalServer):
         return isinstance(answer, dict) and hmac.compare_digest(
             str(answer.get("response_token", "")), expected
         )
-
-    def _client_session(self) -> aiohttp.ClientSession:
-        if self._session is None or self._session.closed:
-            self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30))
-        return self._session
 
     @web.middleware
     async def _middleware(self, request: web.Request, handler: Any) -> web.StreamResponse:
