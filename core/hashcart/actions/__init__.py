@@ -7,7 +7,7 @@ is one handler here, its reply texts in the catalogs, and a line in each platfor
 
 from typing import Any
 
-from hashcart.actions import add, confirm, listing, remove  # noqa: F401  (importing registers)
+from hashcart.actions import add, confirm, listing  # noqa: F401  (importing registers)
 from hashcart.actions.account import link_url
 from hashcart.actions.base import HANDLERS, Context, Handler, handles
 from hashcart.commands import Outcome, OutcomeCode

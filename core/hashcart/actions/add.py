@@ -1,5 +1,6 @@
 """`add <link> [quantity]`: more of a product; a large add waits for `confirm`, and one from
-someone without an account waits for their link."""
+someone without an account waits for their link. `remove <link> [quantity]`: fewer of it, or
+none; `clear`: none of any."""
 
 from typing import Any
 
@@ -100,3 +101,29 @@ def _ask_first(ctx: Context) -> Outcome:
             "total": money(total, product.currency, ctx.locale),
         },
     )
+
+
+@handles(
+    Action.REMOVE,
+    OutcomeCode.REMOVED, OutcomeCode.DECREASED, OutcomeCode.NOT_IN_CART, OutcomeCode.NOT_SUPPORTED,
+)  # fmt: skip
+async def remove(ctx: Context) -> Outcome:
+    command, cart = ctx.command, ctx.cart
+    if command.product is None:
+        return Outcome(OutcomeCode.NOT_SUPPORTED, {"action": command.action.value})
+    product_id = command.product.product_id
+    line = cart.get(product_id)
+    if line is None:
+        return Outcome(OutcomeCode.NOT_IN_CART, {"title": product_id, "product_id": product_id})
+    line.quantity -= command.quantity
+    params = {"title": line.title, "product_id": product_id, "quantity": max(line.quantity, 0)}
+    if line.quantity <= 0:
+        del cart[product_id]
+        return Outcome(OutcomeCode.REMOVED, params)
+    return Outcome(OutcomeCode.DECREASED, params)
+
+
+@handles(Action.CLEAR, OutcomeCode.CLEARED)
+async def clear(ctx: Context) -> Outcome:
+    ctx.cart.clear()
+    return Outcome(OutcomeCode.CLEARED)

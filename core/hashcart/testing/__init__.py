@@ -2,22 +2,11 @@
 docs/testing.md describes it; each platform plugin's `testing` package plays its platform."""
 
 from hashcart import Order, hookimpl
-from hashcart.testing.harness import (
-    ADMIN_TOKEN,
-    SESSION_SECRET,
-    RunningHashcart,
-    eventually,
-    running_hashcart,
-)
-
-__all__ = [
-    "ADMIN_TOKEN",
-    "SESSION_SECRET",
-    "RunningHashcart",
-    "TakesOrders",
-    "eventually",
-    "running_hashcart",
-]
+from hashcart.testing.harness import ADMIN_TOKEN as ADMIN_TOKEN
+from hashcart.testing.harness import SESSION_SECRET as SESSION_SECRET
+from hashcart.testing.harness import RunningHashcart as RunningHashcart
+from hashcart.testing.harness import eventually as eventually
+from hashcart.testing.harness import running_hashcart as running_hashcart
 
 
 class TakesOrders:

@@ -45,7 +45,9 @@ def _jsonable(data: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-class KvInstallationStore(AsyncInstallationStore):
+class _OnKeyValue:
+    """What both Bolt stores share: the plugin key-value store they keep their data in."""
+
     def __init__(self, kv: KeyValue) -> None:
         self._kv = kv
 
@@ -53,6 +55,8 @@ class KvInstallationStore(AsyncInstallationStore):
     def logger(self) -> logging.Logger:
         return log
 
+
+class KvInstallationStore(_OnKeyValue, AsyncInstallationStore):
     async def async_save(self, installation: Installation) -> None:
         key = _key(
             installation.enterprise_id,
@@ -116,14 +120,7 @@ class KvInstallationStore(AsyncInstallationStore):
         await self._kv.put(INSTALLATIONS, key, kept)
 
 
-class KvStateStore(AsyncOAuthStateStore):
-    def __init__(self, kv: KeyValue) -> None:
-        self._kv = kv
-
-    @property
-    def logger(self) -> logging.Logger:
-        return log
-
+class KvStateStore(_OnKeyValue, AsyncOAuthStateStore):
     async def async_issue(self, *args: Any, **kwargs: Any) -> str:
         state = secrets.token_urlsafe(24)
         await self._kv.put(STATES, state, True, ttl=STATE_TTL)

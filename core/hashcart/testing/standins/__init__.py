@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from importlib.metadata import entry_points
 from typing import Any, Self
 
+import aiohttp
 import pluggy
 from aiohttp import web
 
@@ -28,7 +29,10 @@ class LocalServer:
     manager; the stand-in builds its application in `make_app()`."""
 
     url: str = ""
+    #: Seconds one delivery to the app under test (a webhook, an event) may take.
+    delivery_timeout: float = 30.0
     _runner: web.AppRunner | None = None
+    _deliveries: aiohttp.ClientSession | None = None
 
     def make_app(self) -> web.Application:
         raise NotImplementedError
@@ -48,7 +52,17 @@ class LocalServer:
         self.url = f"http://{bound[0]}:{bound[1]}"
         return self.url
 
+    def delivery_session(self) -> aiohttp.ClientSession:
+        """The session the stand-in posts to the app under test with, closed by `stop()`."""
+        if self._deliveries is None or self._deliveries.closed:
+            timeout = aiohttp.ClientTimeout(total=self.delivery_timeout)
+            self._deliveries = aiohttp.ClientSession(timeout=timeout)
+        return self._deliveries
+
     async def stop(self) -> None:
+        if self._deliveries is not None:
+            await self._deliveries.close()
+            self._deliveries = None
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None

@@ -10,10 +10,11 @@ import itertools
 import re
 import time
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any, Self
+from typing import Any
 
 from aiohttp import web
 
+from hashcart.testing.standins import LocalServer
 from hashcart.testing.standins.oauth2 import AuthorizationServer
 from hashcart_discord.testing.models import (
     Channel,
@@ -30,7 +31,7 @@ from hashcart_discord.testing.models import (
 from hashcart_discord.testing.wire import DISCORD_EPOCH_MS, shard_for
 
 
-class DiscordStandinBase:
+class DiscordStandinBase(LocalServer):
     """What every part of the stand-in shares."""
 
     def make_app(self) -> web.Application:
@@ -40,7 +41,6 @@ class DiscordStandinBase:
     def __init__(self, *, message_content: bool = True) -> None:
         self.token = "standin-bot-token"
         self.message_content = message_content
-        self.port = 0
         self._ids = itertools.count(1)
         self._id_base_ms = int(time.time() * 1000) - DISCORD_EPOCH_MS
         self.bot = User(self.new_id(), "hashcart", bot=True)
@@ -60,7 +60,6 @@ class DiscordStandinBase:
         self._nonces: dict[tuple[int, str], tuple[float, SentMessage]] = {}
         self._sessions: dict[str, _Session] = {}
         self._faults: list[_Fault] = []
-        self._runner: web.AppRunner | None = None
         self._delays: list[tuple[str, re.Pattern[str], float, list[int]]] = []
         self._buckets: list[_Bucket] = []
         #: Discord's OAuth2 (`identify`); `signin_as(user)` says who is signed in at discord.com.
@@ -70,31 +69,12 @@ class DiscordStandinBase:
             required_scopes=("identify",),
         )
 
-    async def __aenter__(self) -> Self:
-        await self.start()
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.stop()
-
-    async def start(self, port: int = 0) -> None:
-        self._runner = web.AppRunner(self.make_app(), handle_signals=False)
-        await self._runner.setup()
-        await web.TCPSite(self._runner, "127.0.0.1", port).start()
-        self.port = int(self._runner.addresses[0][1])
-
     async def stop(self) -> None:
         for session in list(self._sessions.values()):
             if session.socket is not None:
                 with contextlib.suppress(Exception):
                     await asyncio.wait_for(session.socket.close(code=1001), timeout=1)
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        await super().stop()
 
     @property
     def api_url(self) -> str:

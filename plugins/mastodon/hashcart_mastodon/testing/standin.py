@@ -26,6 +26,7 @@ from typing import Any
 
 from aiohttp import web
 
+from hashcart.testing.standins import LocalServer
 from hashcart.testing.standins.oauth2 import AuthorizationServer, OAuthError
 from hashcart_mastodon.client import id_key
 from hashcart_mastodon.testing.models import (
@@ -47,7 +48,7 @@ VISIBILITIES = ("public", "unlisted", "private", "direct")
 _FORM = web.RequestKey("form", dict)
 
 
-class MastodonStandin:
+class MastodonStandin(LocalServer):
     """One Mastodon instance whose only app token belongs to the bot account `@hashcart`."""
 
     platform = "mastodon"
@@ -65,8 +66,6 @@ class MastodonStandin:
         self._faults: list[_Fault] = []
         self._streams: set[asyncio.Queue[str | None]] = set()
         self.stream_connections = 0
-        self._runner: web.AppRunner | None = None
-        self.url = ""
         #: OAuth sign-in of the instance's own accounts; `signin_as(account)` says who.
         self.oauth2: AuthorizationServer[Account] = AuthorizationServer(
             client_id="standin-mastodon-client-id",
@@ -75,26 +74,9 @@ class MastodonStandin:
             require_pkce=False,
         )
 
-    async def __aenter__(self) -> MastodonStandin:
-        await self.start()
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.stop()
-
-    async def start(self, host: str = "127.0.0.1", port: int = 0) -> None:
-        self._runner = web.AppRunner(self.app(), access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, host, port)
-        await site.start()
-        bound = self._runner.addresses[0]
-        self.url = f"http://{bound[0]}:{bound[1]}"
-
     async def stop(self) -> None:
         self.drop_streams()
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
+        await super().stop()
 
     def plugin_env(self) -> dict[str, str]:
         return self.env()
@@ -105,7 +87,7 @@ class MastodonStandin:
         values.update(overrides)
         return {f"HASHCART_MASTODON_{key.upper()}": value for key, value in values.items()}
 
-    def app(self) -> web.Application:
+    def make_app(self) -> web.Application:
         app = web.Application(middlewares=[self._middleware])
         app.router.add_get("/api/v1/accounts/verify_credentials", self._verify_credentials)
         app.router.add_get("/oauth/authorize", self.oauth2.authorize)

@@ -10,8 +10,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
-import aiohttp
-
 from hashcart.testing.standins import LocalServer
 from hashcart.testing.standins.oauth2 import AuthorizationServer
 from hashcart_slack.settings import BOT_SCOPES
@@ -89,6 +87,8 @@ class _ResponseUrl:
 class SlackStandinBase(LocalServer):
     """What every part of the stand-in shares."""
 
+    delivery_timeout = 10.0
+
     def __init__(self, *, team_id: str = "T0001") -> None:
         self.signing_secret = "standin-signing-secret"
         self.bot_token = "xoxb-standin-token"
@@ -117,14 +117,7 @@ class SlackStandinBase(LocalServer):
             required_scopes=("openid",),
             require_pkce=False,
         )
-        self._session: aiohttp.ClientSession | None = None
         self.app = self.make_app()
-
-    async def stop(self) -> None:
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
-        await super().stop()
 
     def plugin_env(self) -> dict[str, str]:
         """The settings that point the Slack plugin here."""
@@ -223,7 +216,7 @@ class SlackStandinBase(LocalServer):
         )
         if signature is not None:
             headers["X-Slack-Signature"] = signature
-        session = self._client_session()
+        session = self.delivery_session()
         async with session.post(target_url, data=body, headers=headers) as resp:
             text = await resp.text()
             return Delivery(resp.status, text, dict(resp.headers))
@@ -304,8 +297,3 @@ class SlackStandinBase(LocalServer):
         for token in [t for t, owner in self.tokens.items() if owner == team]:
             del self.tokens[token]
         return await self.send_event(target_url, event, team_id=team)
-
-    def _client_session(self) -> aiohttp.ClientSession:
-        if self._session is None or self._session.closed:
-            self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10))
-        return self._session

@@ -12,12 +12,12 @@ import time
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from email.utils import format_datetime
-from typing import Any, Self
+from typing import Any
 
-import aiohttp
 from aiohttp import web
 from oauthlib.oauth1 import SignatureOnlyEndpoint
 
+from hashcart.testing.standins import LocalServer
 from hashcart.testing.standins.oauth2 import AuthorizationServer
 from hashcart_twitter.testing.payloads import (
     BOT_SCREEN_NAME,
@@ -39,7 +39,7 @@ from hashcart_twitter.testing.records import (
 )
 
 
-class XStandinBase:
+class XStandinBase(LocalServer):
     consumer_key = "standinconsumerkey"
     access_token = "2244994945-standinaccesstoken"
     access_token_secret = "standin-access-token-secret"
@@ -74,16 +74,13 @@ class XStandinBase:
         self.backfill_allowed = True
         # (when, tweet) for every streamed tweet of the last few minutes: what a backfill sends.
         self._streamed: list[tuple[float, dict[str, Any]]] = []
-        self.url = ""
         self._faults: list[_Fault] = []
         self._streams: list[_Stream] = []
         self._recent: dict[tuple[str, str], float] = {}
         self._endpoint = SignatureOnlyEndpoint(_Validator(self))
-        self._runner: web.AppRunner | None = None
         self._site: web.TCPSite | None = None
         self._host = "127.0.0.1"
         self._port = 0
-        self._session: aiohttp.ClientSession | None = None
         self._rule_ids = itertools.count(1_500_000_000_000_000_000)
         #: "Sign in with X" (OAuth 2.0 + PKCE); `signin_as(user)` says who is signed in at x.com.
         self.oauth2: AuthorizationServer[dict[str, Any]] = AuthorizationServer(
@@ -115,20 +112,8 @@ class XStandinBase:
 
     async def stop(self) -> None:
         self.drop_streams()
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-            self._site = None
-
-    async def __aenter__(self) -> Self:
-        await self.start()
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        await self.stop()
+        self._site = None
+        await super().stop()
 
     def env(self, *, mode: str = "webhook", **extra: str) -> dict[str, str]:
         """`HASHCART_TWITTER_*` settings that point a hashcart at this stand-in."""
@@ -249,13 +234,13 @@ class XStandinBase:
         chosen = real if signature is None else signature
         if chosen:
             headers[SIGNATURE_HEADER] = chosen
-        async with self._client_session().post(target_url, data=body, headers=headers) as resp:
+        async with self.delivery_session().post(target_url, data=body, headers=headers) as resp:
             return Delivery(resp.status, await resp.text(), dict(resp.headers))
 
     async def check_crc(self, target_url: str, *, crc_token: str | None = None) -> bool:
         """Run X's challenge-response check against the app; True when it answers correctly."""
         token = crc_token or secrets.token_urlsafe(24)
-        session = self._client_session()
+        session = self.delivery_session()
         async with session.get(target_url, params={"crc_token": token}) as resp:
             if resp.status != 200:
                 return False
@@ -264,11 +249,6 @@ class XStandinBase:
         return isinstance(answer, dict) and hmac.compare_digest(
             str(answer.get("response_token", "")), expected
         )
-
-    def _client_session(self) -> aiohttp.ClientSession:
-        if self._session is None or self._session.closed:
-            self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30))
-        return self._session
 
     @web.middleware
     async def _middleware(self, request: web.Request, handler: Any) -> web.StreamResponse:
