@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
+from hashcart.i18n import moment
 from hashcart.testing import RunningHashcart, running_hashcart
 from hashcart.web.pages import environment, page_locale, preferred_locale
 from tests.core.fakes import FakePlatform, FakePlatformPlugin
@@ -117,3 +118,9 @@ def test_page_texts_escape_what_they_are_given_and_keep_their_own_markup() -> No
     assert rendered == (
         "Angemeldet als <strong>&lt;b&gt;x&lt;/b&gt;</strong>|&lt;script&gt;alert(1)&lt;/script&gt;"
     )
+
+
+def test_dates_on_the_cart_page_are_written_the_way_the_locale_writes_them() -> None:
+    assert moment(1796406182, "de") == "04.12.2026, 17:43:02 UTC"
+    assert moment(1796406182, None).startswith("Dec 4, 2026, 5:43:02")
+    assert moment(1796406182, "no such locale") == moment(1796406182, "en")

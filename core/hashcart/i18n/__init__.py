@@ -17,11 +17,13 @@ from __future__ import annotations
 
 import gettext
 import io
+from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
 from typing import Any
 
 from babel import Locale, UnknownLocaleError
+from babel.dates import format_datetime
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.numbers import format_currency
@@ -86,14 +88,24 @@ def minutes(locale: str | None, amount: int) -> str:
     return translate(locale, "duration.minutes", n=amount)
 
 
-def money(cents: int, currency: str, locale: str | None) -> str:
-    """A price for people: `$19.99`, `19,99 $`."""
+def _known(locale: str | None) -> str:
     chosen = normalise_locale(locale)
     try:
         Locale.parse(chosen)
     except (UnknownLocaleError, ValueError):
-        chosen = DEFAULT_LOCALE
-    return str(format_currency(cents / 100, currency, locale=chosen))
+        return DEFAULT_LOCALE
+    return chosen
+
+
+def money(cents: int, currency: str, locale: str | None) -> str:
+    """A price for people: `$19.99`, `19,99 $`."""
+    return str(format_currency(cents / 100, currency, locale=_known(locale)))
+
+
+def moment(epoch: float, locale: str | None) -> str:
+    """A date and time for people, in UTC: `Dec 4, 2026, 5:43:02 PM`, `04.12.2026, 17:43:02`."""
+    when = datetime.fromtimestamp(epoch, tz=UTC)
+    return f"{format_datetime(when, 'medium', tzinfo=UTC, locale=_known(locale))} UTC"
 
 
 @cache

@@ -22,7 +22,7 @@ from aiohttp import web
 from hashcart.account_language import chosen_language, language_name, offered, set_language
 from hashcart.errors import NotFound
 from hashcart.handoff import Handoff, cart_lines, handoffs
-from hashcart.i18n import money
+from hashcart.i18n import moment, money
 from hashcart.web.pages import (
     current_account,
     form_handler,
@@ -67,9 +67,8 @@ class OpenStreams(Counter[str]):
 STREAMS_KEY: web.AppKey[OpenStreams] = web.AppKey("hashcart_open_streams", OpenStreams)
 
 
-def _when(epoch: float) -> tuple[str, str]:
-    moment = datetime.fromtimestamp(epoch, tz=UTC)
-    return moment.isoformat(), moment.strftime("%d %b %Y, %H:%M UTC")
+def _when(epoch: float, locale: str | None) -> tuple[str, str]:
+    return datetime.fromtimestamp(epoch, tz=UTC).isoformat(), moment(epoch, locale)
 
 
 def _view(
@@ -79,7 +78,7 @@ def _view(
     than `HASHCART_PRODUCT_TTL`; one total per currency; one hand-off button per store."""
     items = []
     for item in cart["items"]:
-        iso, text = _when(item["added_at"])
+        iso, text = _when(item["added_at"], locale)
         priced_at = item.get("priced_at")
         image = item.get("image_url")
         items.append(
@@ -94,7 +93,7 @@ def _view(
                 "added_text": text,
                 "image": image if image and image.startswith(("https://", "http://")) else None,
                 "stale": priced_at is not None and now - priced_at > ttl,
-                "priced_text": _when(priced_at)[1] if priced_at is not None else None,
+                "priced_text": _when(priced_at, locale)[1] if priced_at is not None else None,
             }
         )
     totals = [money(total["cents"], total["currency"], locale) for total in cart["totals"]]
@@ -127,7 +126,7 @@ async def cart_page(request: web.Request) -> web.Response:
     orders = [
         {
             "id": order["id"],
-            "when": _when(order["created_at"]),
+            "when": _when(order["created_at"], account.get("locale")),
             "count": sum(line["quantity"] for line in order["items"]),
             "total": money(order["total_cents"], order["currency"], account.get("locale")),
             "status": order["status"],
