@@ -414,7 +414,8 @@ def fresh_database(kind: str, folder: Path, name: str) -> Iterator[str]:
         upgrade_sync(url)
         yield url
     finally:
-        asyncio.run(run(f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)'))
+        if not os.environ.get("BENCH_KEEP_DATABASES"):
+            asyncio.run(run(f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)'))
 
 
 def insert_once(engine: Any, table: Any, **row: Any) -> Any:

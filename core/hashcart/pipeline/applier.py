@@ -277,8 +277,11 @@ class Applier:
              "action": item.command.action.value, "outcome": "pending", "created_at": now}
             for item in firsts
         ]  # fmt: skip
-        user_ids = sorted({user_id for _, user_id in pairs})
-        claimed, rows = await self.statements.claim_and_lock(conn, claims, user_ids)
+        users = {
+            "platforms": sorted({platform for platform, _ in pairs}),
+            "user_ids": sorted({user_id for _, user_id in pairs}),
+        }
+        claimed, rows = await self.statements.claim_and_lock(conn, claims, users)
         return claimed, {
             (r.platform, r.user_id): Account(r.id, r.dm_only, r.locale, r.language)
             for r in rows

@@ -45,7 +45,12 @@ class Statements:
                 accounts.c.language,
             )
             .join(accounts, accounts.c.id == identities.c.account_id)
-            .where(one_of(identities.c.user_id, "user_ids", postgres))
+            # Both columns of the primary key, so it is an index lookup and not a scan of every
+            # identity (pairs of platform and user the group does not hold are dropped after).
+            .where(
+                one_of(identities.c.platform, "platforms", postgres),
+                one_of(identities.c.user_id, "user_ids", postgres),
+            )
             .order_by(accounts.c.id)
         )
         if postgres:
@@ -136,15 +141,15 @@ class Statements:
                 await conn.execute(statement, rows)
 
     async def claim_and_lock(
-        self, conn: AsyncConnection, claims: list[dict[str, Any]], user_ids: list[str]
+        self, conn: AsyncConnection, claims: list[dict[str, Any]], users: Row
     ) -> tuple[set[str], list[Any]]:
-        """The event keys claimed and the accounts of `user_ids`, locked: one round trip on
-        PostgreSQL."""
+        """The event keys claimed and the accounts of `users` (`platforms` and `user_ids`),
+        locked: one round trip on PostgreSQL."""
         if not self._postgres:
             claimed = set((await conn.execute(self.claim_events, claims)).scalars())
-            return claimed, list(await conn.execute(self.accounts, {"user_ids": user_ids}))
+            return claimed, list(await conn.execute(self.accounts, users))
         claim = _columns("", events, ("event_key", "platform", "action"), claims)
-        parameters = {**claims[0], **claim, "user_ids": user_ids}  # outcome, created_at shared
+        parameters = {**claims[0], **claim, **users}  # outcome, created_at shared
         rows = list(await conn.execute(self._claim_and_lock, parameters))
         return {row.claimed for row in rows if row.claimed}, [row for row in rows if row.id]
 
