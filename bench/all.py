@@ -70,7 +70,14 @@ def parse() -> argparse.Namespace:
     parser.add_argument("--drain", type=float, default=60.0)
     parser.add_argument("--users", type=int, default=5000)
     parser.add_argument("--products", type=int, default=1000)
+    parser.add_argument(
+        "--history",
+        type=int,
+        default=serve.HISTORY,
+        help="past commands in each database before the run (0: a fresh, empty database)",
+    )
     args = parser.parse_args()
+    os.environ["BENCH_HISTORY"] = str(args.history)  # read by the servers, children of this one
     args.duration = args.duration or (5.0 if args.quick else 10.0)
     args.rate_seconds = args.rate_seconds or (4.0 if args.quick else 10.0)
     args.parent_links = False

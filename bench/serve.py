@@ -21,7 +21,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Coroutine, Iterator, Sequence
+from collections.abc import Callable, Coroutine, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -231,6 +231,95 @@ async def seed_hashcart(hc: Any, platform: str, user_ids: Sequence[str], product
             for n in range(products)
         ]
     )
+
+
+#: Past commands a database "in use" holds before a run (`all.py --history`, passed to the
+#: servers as `BENCH_HISTORY`): the events, sent replies and cart lines of accounts outside the
+#: run, so the tables the run writes are not empty when its statements are first planned.
+HISTORY = 20_000
+
+
+#: The cart units of the run's own accounts (`seed_hashcart`), the history's left out.
+CART_UNITS = "SELECT COALESCE(SUM(quantity), 0) FROM cart_items WHERE account_id LIKE 'bench%'"
+
+
+def history() -> int:
+    return int(os.environ.get("BENCH_HISTORY", HISTORY))
+
+
+async def seed_history(engine: Any, platform: str) -> None:
+    """`history()` past commands of a tenth as many other accounts, then ANALYZE.
+
+    A fresh database has empty `events`, `outbox` and `cart_items` tables. PostgreSQL plans a
+    prepared statement from the table's size when it is first run and keeps that plan for the
+    connection: against an empty table a scan of the whole table is cheapest, and it stays
+    chosen while the table grows under the run (autovacuum, which would make the connections
+    plan again, looks at a table about once a minute). A database that has been in use has
+    history and statistics, and that is what a node normally runs against."""
+    import sqlalchemy as sa
+
+    from hashcart.store.schema import accounts, cart_items, events, identities, outbox
+
+    count = history()
+    if count <= 0:
+        return
+    now = time.time() - 86_400
+    owners = [f"history{n:07d}" for n in range(max(1, count // 10))]
+    users = [f"history-user-{n}" for n in range(len(owners))]
+    async with engine.begin() as conn:
+        await conn.execute(
+            sa.insert(accounts),
+            [{"id": owner, "name": owner, "created_at": now} for owner in owners],
+        )
+        await conn.execute(
+            sa.insert(identities),
+            [{"platform": platform, "user_id": user, "account_id": owner, "created_at": now}
+             for user, owner in zip(users, owners, strict=True)],
+        )  # fmt: skip
+        past = [(n, owners[n % len(owners)], users[n % len(owners)]) for n in range(count)]
+        await conn.execute(
+            sa.insert(events),
+            [{"event_key": f"{platform}:history-{n}", "platform": platform, "user_id": user,
+              "account_id": owner, "action": "add", "product_id": f"amazon:{asin(n % 1000)}",
+              "outcome": "added", "created_at": now + n * 0.01}
+             for n, owner, user in past],
+        )  # fmt: skip
+        await conn.execute(
+            sa.insert(outbox),
+            [{"event_key": f"{platform}:history-{n}", "platform": platform, "recipient": user,
+              "target": {"kind": "history"}, "text": "Added.", "extra": {},
+              "outcome": {"code": "added"}, "status": "sent", "attempts": 1,
+              "next_attempt_at": now, "created_at": now + n * 0.01, "sent_at": now + n * 0.01}
+             for n, owner, user in past],
+        )  # fmt: skip
+        lines = {(owner, f"amazon:{asin(n % 1000)}") for n, owner, _ in past}
+        await conn.execute(
+            sa.insert(cart_items),
+            [{"account_id": owner, "product_id": product, "title": "History gadget",
+              "price_cents": 999, "currency": "USD", "quantity": 1, "added_via": platform,
+              "added_at": now, "updated_at": now}
+             for owner, product in sorted(lines)],
+        )  # fmt: skip
+    await analyze(engine)
+
+
+async def seed_reference_history(
+    engine: Any, table: Any, row: Callable[[int], dict[str, Any]]
+) -> None:
+    """The references' table with as many past rows as hashcart's history, then ANALYZE."""
+    count = history()
+    if count > 0:
+        async with engine.begin() as conn:
+            await conn.execute(table.insert(), [row(n) for n in range(count)])
+        await analyze(engine)
+
+
+async def analyze(engine: Any) -> None:
+    """Statistics for every table, as a database in use has them."""
+    import sqlalchemy as sa
+
+    async with engine.begin() as conn:
+        await conn.execute(sa.text("ANALYZE"))
 
 
 def asin(n: int) -> str:

@@ -96,6 +96,7 @@ async def serve_hashcart(port: int, db: str, env: dict[str, str], sizes: tuple[i
         await serve.seed_hashcart(
             hc, "slack", [f"T0001:{u}" for u in users(user_count)], 0 if cached else products
         )
+        await serve.seed_history(hc.hashcart.engine, "slack")
         if cached:
             fetched = [
                 CatalogEntry(
@@ -131,6 +132,12 @@ async def reference_table(db: str) -> tuple[Any, Any]:
     )
     async with engine.begin() as conn:
         await conn.run_sync(table.metadata.create_all)
+    await serve.seed_reference_history(
+        engine,
+        table,
+        lambda n: {"trigger_id": f"history-{n}", "user_id": "history", "text": "add",
+                   "created_at": 0.0},
+    )  # fmt: skip
     return engine, table
 
 
@@ -382,9 +389,9 @@ async def applied(kind: str, db: str) -> int:
     try:
         async with engine.connect() as conn:
             if kind.startswith("hashcart"):
-                query = "SELECT COALESCE(SUM(quantity), 0) FROM cart_items"
+                query = serve.CART_UNITS
             else:
-                query = f"SELECT COUNT(*) FROM {REFERENCE_TABLE}"
+                query = f"SELECT COUNT(*) FROM {REFERENCE_TABLE} WHERE user_id <> 'history'"
             return int((await conn.execute(sa.text(query))).scalar_one())
     finally:
         await engine.dispose()

@@ -69,6 +69,7 @@ async def serve_hashcart(port: int, db: str, env: dict[str, str], sizes: tuple[i
     ) as hc:
         ids = [who["id_str"] for who in USERS[: sizes[0]]]
         await serve.seed_hashcart(hc, "twitter", ids, sizes[1])
+        await serve.seed_history(hc.hashcart.engine, "twitter")
         watch = memwatch.start(hc.hashcart)
         tune_collector()  # as `hashcart serve` does once started
         await serve.ready_and_wait()
@@ -99,6 +100,9 @@ async def serve_reference(port: int, db: str, env: dict[str, str], _sizes: tuple
     )
     async with engine.begin() as conn:
         await conn.run_sync(rows.metadata.create_all)
+    await serve.seed_reference_history(
+        engine, rows, lambda n: {"tweet_id": f"history-{n}", "user_id": "history", "url": "-"}
+    )
     secret = env["HASHCART_TWITTER_CONSUMER_SECRET"]
     signer = Client(
         env["HASHCART_TWITTER_CONSUMER_KEY"],
@@ -277,9 +281,9 @@ async def applied(kind: str, db: str) -> int:
     try:
         async with engine.connect() as conn:
             if kind == "hashcart":
-                query = "SELECT COALESCE(SUM(quantity), 0) FROM cart_items"
+                query = serve.CART_UNITS
             else:
-                query = f"SELECT COUNT(*) FROM {REFERENCE_TABLE}"
+                query = f"SELECT COUNT(*) FROM {REFERENCE_TABLE} WHERE user_id <> 'history'"
             return int((await conn.execute(sa.text(query))).scalar_one())
     finally:
         await engine.dispose()
