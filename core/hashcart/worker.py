@@ -50,10 +50,15 @@ class DrainingWorker:
     async def drain_once(self) -> int:
         raise NotImplementedError
 
+    async def drain_in_loop(self) -> int:
+        """What the worker's own loop runs: `drain_once`, unless a subclass may leave some of
+        its bookkeeping to the drain that follows at once."""
+        return await self.drain_once()
+
     async def _run(self) -> None:
         while not self._stopping:
             try:
-                handled = await self.drain_once()
+                handled = await self.drain_in_loop()
             except Exception as exc:
                 log.warning("%s: %s", self.worker_name.replace("-", " "), scrub(str(exc)))
                 handled = 0

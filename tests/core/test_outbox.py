@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 
 from hashcart import RetryLater, SendRefused
+from hashcart.store import is_postgres
 from hashcart.testing import RunningHashcart, eventually
 from tests.core.fakes import FakePlatform, command
 
@@ -94,3 +95,32 @@ async def test_unexpected_exception_is_retried(hc: RunningHashcart, fake_platfor
     fake_platform.failures = [RuntimeError("boom")]
     await hc.hashcart.submit(command(event_id="x1"))
     await eventually(lambda: len(fake_platform.sent) == 1, timeout=5)
+
+
+async def test_the_loop_leaves_marking_sent_to_its_next_claim_or_to_stop(
+    hc: RunningHashcart, fake_platform: FakePlatform
+):
+    """On PostgreSQL a drain of the worker's loop leaves its replies leased, and the next claim
+    (or stopping) marks them sent: none is lost and none sent twice. On SQLite it marks them at
+    once."""
+    sender = hc.hashcart.sender
+    assert sender is not None
+    await sender.stop()  # driven by hand from here
+    later = "pending" if is_postgres(hc.hashcart.engine) else "sent"
+    await hc.link("alice", "fake", "u1")
+
+    async def statuses() -> list[str]:
+        return [row["status"] for row in await hc.outbox()]
+
+    await hc.hashcart.submit(command(event_id="x1"))
+    assert await sender.drain_in_loop() == 1
+    assert await statuses() == [later]
+    assert await sender.drain_in_loop() == 0  # claims nothing, marks x1
+    assert await statuses() == ["sent"]
+
+    await hc.hashcart.submit(command(event_id="x2"))
+    assert await sender.drain_in_loop() == 1
+    assert await statuses() == ["sent", later]
+    await sender.stop()
+    assert await statuses() == ["sent", "sent"]
+    assert [reply.event_key for reply in fake_platform.sent] == ["fake:x1", "fake:x2"]
