@@ -274,14 +274,17 @@ def parse(argv: list[str]) -> argparse.Namespace:
 if __name__ == "__main__":
     if len(sys.argv) > 1 and sys.argv[1] == "_serve":
         _, _, database, product_count, id_list = sys.argv
+        from hashcart.config import Settings
+        from hashcart.loop import run
+
+        bot = serve(database, int(product_count), id_list.split(","))
+        choice = Settings().event_loop  # the loop `hashcart serve` picks: uvloop unless told
         profile = os.environ.get("BENCH_PROFILE")  # a path: write cProfile stats of the bot
         if profile:
             import cProfile
 
-            cProfile.run(
-                "asyncio.run(serve(database, int(product_count), id_list.split(',')))", profile
-            )
+            cProfile.runctx("run(bot, choice)", globals(), locals(), profile)
         else:
-            asyncio.run(serve(database, int(product_count), id_list.split(",")))
+            run(bot, choice)
     else:
         asyncio.run(main(parse(sys.argv[1:])))
