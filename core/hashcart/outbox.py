@@ -144,6 +144,9 @@ class ReplySender(DrainingWorker):
             .limit(self._batch_size)
         )
         if self._postgres:
+            # Not the replies this statement marks sent (below), should their lease have run
+            # out while the database was away: one statement must not update a row twice.
+            due = due.where(~one_of(outbox.c.id, "sent", postgres=True))
             due = due.with_for_update(skip_locked=True)
         candidates = due.cte("candidates")
         older = outbox.alias("older")
