@@ -132,10 +132,14 @@ class ReplySender(DrainingWorker):
     @functools.cached_property
     def _claim_statement(self) -> sa.Update:
         now = sa.bindparam("now", type_=sa.Float())
+        # A constant the planner can see, not a parameter: a plan PostgreSQL makes once for all
+        # executions (a generic plan) then finds the few pending rows by index instead of
+        # scanning the outbox, most of which is sent.
+        pending: sa.ColumnElement[str] = sa.literal_column("'pending'")
         due = (
             sa.select(outbox.c.id, outbox.c.platform, outbox.c.recipient)
             .where(
-                outbox.c.status == "pending",
+                outbox.c.status == pending,
                 outbox.c.next_attempt_at <= now,
                 sa.or_(outbox.c.lease_until.is_(None), outbox.c.lease_until < now),
                 outbox.c.platform.in_(list(self._platforms)),
@@ -151,7 +155,7 @@ class ReplySender(DrainingWorker):
         candidates = due.cte("candidates")
         older = outbox.alias("older")
         waiting_in_front = sa.exists().where(
-            older.c.status == "pending",
+            older.c.status == pending,
             older.c.platform == candidates.c.platform,
             older.c.recipient == candidates.c.recipient,
             older.c.id < candidates.c.id,
