@@ -12,8 +12,14 @@ import aiohttp
 import pytest
 
 import hashcart_shop
-from hashcart import CartLine, Order, OutcomeCode, hookimpl
-from hashcart.testing import ADMIN_TOKEN, RunningHashcart, eventually, running_hashcart
+from hashcart import CartLine, OutcomeCode, hookimpl
+from hashcart.testing import (
+    ADMIN_TOKEN,
+    RunningHashcart,
+    TakesOrders,
+    eventually,
+    running_hashcart,
+)
 from hashcart_shop.testing import ShopStandin
 from tests.core.fakes import FakePlatform, FakePlatformPlugin, ShopPlugin, command
 
@@ -29,16 +35,6 @@ class StoreCarts:
             return None
         items = "&".join(f"{line.product_id.partition(':')[2]}={line.quantity}" for line in lines)
         return f"https://shop.test/cart?{items}"
-
-
-class Orders:
-    def __init__(self) -> None:
-        self.placed: list[Order] = []
-
-    @hookimpl
-    def hashcart_place_order(self, order: Order) -> str:
-        self.placed.append(order)
-        return f"ref-{len(self.placed)}"
 
 
 @pytest.fixture
@@ -211,7 +207,7 @@ async def test_checkout_hands_off_when_no_plugin_places_orders(database_url: str
 
 
 async def test_a_changed_price_before_confirm_asks_again(database_url: str) -> None:
-    orders = Orders()
+    orders = TakesOrders()
     async with running(database_url, [ShopPlugin(), orders]) as hc:
         await hc.add_product("shop:SKU1", "Blue mug", 1000)
         await hc.link("alice", "fake", "u1")
@@ -222,18 +218,18 @@ async def test_a_changed_price_before_confirm_asks_again(database_url: str) -> N
         again = await hc.hashcart.submit(command("confirm", event_id="c2", reference=None))
         assert again.code is OutcomeCode.PRICES_CHANGED
         assert "$10.00 → $12.00" in again.params["changes"]
-        assert orders.placed == []
+        assert orders.orders == []
         assert [line["price_cents"] for line in await hc.cart("fake", "u1") or []] == [1200]
         placed = await hc.hashcart.submit(command("confirm", event_id="c3", reference=None))
         assert placed.code is OutcomeCode.ORDER_PENDING  # the shop is asked after the commit
-        await eventually(lambda: len(orders.placed) == 1)
-        assert [order.total_cents for order in orders.placed] == [1200]
+        await eventually(lambda: len(orders.orders) == 1)
+        assert [order.total_cents for order in orders.orders] == [1200]
 
 
 async def test_an_item_gone_out_of_stock_before_confirm_is_taken_out_and_asked_again(
     database_url: str,
 ) -> None:
-    orders = Orders()
+    orders = TakesOrders()
     async with running(database_url, [ShopPlugin(), orders]) as hc:
         await hc.add_product("shop:SKU1", "Blue mug", 1000)
         await hc.add_product("shop:SKU2", "Red kettle", 3000)
@@ -245,12 +241,12 @@ async def test_an_item_gone_out_of_stock_before_confirm_is_taken_out_and_asked_a
         again = await hc.hashcart.submit(command("confirm", event_id="c2", reference=None))
         assert again.code is OutcomeCode.PRICES_CHANGED
         assert "Red kettle is out of stock" in again.params["changes"]
-        assert orders.placed == []
+        assert orders.orders == []
         assert [line["title"] for line in await hc.cart("fake", "u1") or []] == ["Blue mug"]
         placed = await hc.hashcart.submit(command("confirm", event_id="c3", reference=None))
         assert placed.code is OutcomeCode.ORDER_PENDING
-        await eventually(lambda: len(orders.placed) == 1)
-        assert [line.product_id for line in orders.placed[0].lines] == ["shop:SKU1"]
+        await eventually(lambda: len(orders.orders) == 1)
+        assert [line.product_id for line in orders.orders[0].lines] == ["shop:SKU1"]
 
 
 async def test_amazon_lines_hand_off_once_per_marketplace_with_the_cart_s_items(
@@ -316,7 +312,7 @@ async def test_lines_name_their_store_when_the_cart_holds_several(
 async def test_a_cart_emptied_by_sold_out_items_before_confirm_orders_nothing(
     database_url: str,
 ) -> None:
-    orders = Orders()
+    orders = TakesOrders()
     async with running(database_url, [ShopPlugin(), orders]) as hc:
         await hc.add_product("shop:SKU1", "Blue mug", 1000)
         await hc.link("alice", "fake", "u1")
@@ -328,4 +324,4 @@ async def test_a_cart_emptied_by_sold_out_items_before_confirm_orders_nothing(
         assert "Blue mug is out of stock" in changed.params["changes"]
         again = await hc.hashcart.submit(command("confirm", event_id="c3", reference=None))
         assert again.code is OutcomeCode.NOTHING_TO_CONFIRM
-        assert orders.placed == [] and await hc.cart("fake", "u1") == []
+        assert orders.orders == [] and await hc.cart("fake", "u1") == []
