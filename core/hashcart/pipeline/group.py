@@ -46,8 +46,14 @@ class Group:
             (statements.update_lines, updates),
             (statements.delete_lines, deletes),
             (statements.unlink, self.unlinked),
-            (statements.privacy, [{"b_id": k, "dm_only": v} for k, v in self.privacy.items()]),
-            (statements.language, [{"b_id": k, "language": v} for k, v in self.languages.items()]),
+            (
+                statements.account_settings,
+                [{"b_id": k, "dm_only": v} for k, v in self.privacy.items()],
+            ),
+            (
+                statements.account_settings,
+                [{"b_id": k, "language": v} for k, v in self.languages.items()],
+            ),
             (statements.tokens, self.tokens),
             (statements.pending, self.pending),
             (statements.settle_events, self.events),

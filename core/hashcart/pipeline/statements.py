@@ -70,8 +70,7 @@ class Statements:
             identities.c.user_id == sa.bindparam("b_user_id"),
         )
         # An UPDATE without values sets the columns its rows name (`dm_only`, `language`).
-        self.privacy = sa.update(accounts).where(accounts.c.id == sa.bindparam("b_id"))
-        self.language = sa.update(accounts).where(accounts.c.id == sa.bindparam("b_id"))
+        self.account_settings = sa.update(accounts).where(accounts.c.id == sa.bindparam("b_id"))
         kv = insert(plugin_kv)
         self.kv_put = kv.on_conflict_do_update(
             index_elements=[plugin_kv.c.namespace, plugin_kv.c.key],
